@@ -1,0 +1,152 @@
+//! The linear-time evaluation engine shared by every graph kind.
+//!
+//! Each function walks the nodes once; backward sweeps pop the last context entry as the node's
+//! cotangent `δ` (SPEC: "split the seed into prefix and δ"), so no prefix is ever re-evaluated.
+
+use crate::bound::Bound;
+use crate::node::{FwdNode, FwdNodeScale, RevNode, SpecForward, SpecVjp};
+use crate::ops::util::all_finite;
+use crate::scalar::{Runtime, SpecScalar};
+use ndarray::{ArrayD, Zip};
+
+/// An accumulation rule for bounds: `(acc bound, vjp bound, runtime acc, runtime vjp) → bound of
+/// the runtime sum acc + vjp`.
+pub type AddRule<'a, R> = &'a dyn Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound;
+
+pub(crate) fn forward_runtime<R: Runtime, N: ?Sized + FwdNode<R>>(
+    nodes: &[Box<N>],
+    mut ctx: Vec<ArrayD<R>>,
+) -> Vec<ArrayD<R>> {
+    ctx.reserve(nodes.len());
+    for n in nodes {
+        let out = n.forward_runtime(&ctx);
+        ctx.push(out);
+    }
+    ctx
+}
+
+pub(crate) fn forward_spec<S: SpecScalar, N: ?Sized + SpecForward<S>>(
+    nodes: &[Box<N>],
+    mut ctx: Vec<ArrayD<S>>,
+) -> Vec<ArrayD<S>> {
+    ctx.reserve(nodes.len());
+    for n in nodes {
+        let out = n.forward_spec(&ctx);
+        ctx.push(out);
+    }
+    ctx
+}
+
+/// Forward error bounds, given the runtime context of every entry (`ctx.len() = |Γ| + nodes`).
+pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
+    nodes: &[Box<N>],
+    eps_in: &[Bound],
+    ctx: &[ArrayD<R>],
+) -> Vec<Bound> {
+    let n_in = eps_in.len();
+    let mut eps = Vec::with_capacity(ctx.len());
+    eps.extend_from_slice(eps_in);
+    for (k, n) in nodes.iter().enumerate() {
+        let p = n_in + k;
+        // SPEC §5: a non-finite runtime value has no finite tolerance, whatever the node says.
+        let e = if all_finite(&ctx[p]) {
+            n.fwd_eps(&eps, &ctx[..p], &ctx[p])
+        } else {
+            Bound::INF
+        };
+        eps.push(e);
+    }
+    eps
+}
+
+/// Forward scale bounds.
+pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
+    nodes: &[Box<N>],
+    b_in: &[Bound],
+    ctx: &[ArrayD<R>],
+) -> Vec<Bound> {
+    let n_in = b_in.len();
+    let mut b = Vec::with_capacity(ctx.len());
+    b.extend_from_slice(b_in);
+    for (k, n) in nodes.iter().enumerate() {
+        let p = n_in + k;
+        let s = if all_finite(&ctx[p]) {
+            n.fwd_scale(&b, &ctx[..p], &ctx[p])
+        } else {
+            Bound::INF
+        };
+        b.push(s);
+    }
+    b
+}
+
+/// Spec backprop (no bounds).
+pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecVjp<S>>(
+    nodes: &[Box<N>],
+    ctx: &[ArrayD<S>],
+    seed: Vec<ArrayD<S>>,
+) -> Vec<ArrayD<S>> {
+    let n_in = ctx.len() - nodes.len();
+    let mut cot = seed;
+    for (k, n) in nodes.iter().enumerate().rev() {
+        let p = n_in + k;
+        let delta = cot.pop().expect("invariant: one cotangent per entry");
+        let vs = n.vjp_spec(&ctx[..p], &delta);
+        for (arg, v) in n.args().iter().zip(vs) {
+            Zip::from(&mut cot[arg.pos])
+                .and(&v)
+                .for_each(|c, &v| *c = *c + v);
+        }
+    }
+    cot
+}
+
+/// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ) → bound per arg`.
+pub(crate) type VjpPart<R, N> = fn(&N, &[Bound], &[ArrayD<R>], Bound, &ArrayD<R>) -> Vec<Bound>;
+
+/// A bound tracked through a backward sweep (eps or scale).
+pub(crate) struct Track<'a, R, N: ?Sized> {
+    /// Forward bounds of every entry.
+    pub fwd: &'a [Bound],
+    /// Bounds of the accumulated cotangents (starts as the seed's bounds).
+    pub acc: Vec<Bound>,
+    /// The node part that bounds each argument's cotangent (`vjp_eps` or `vjp_scale`).
+    pub part: VjpPart<R, N>,
+    /// How bounds combine under the runtime addition into the prefix.
+    pub add: AddRule<'a, R>,
+}
+
+/// Runtime backprop, optionally tracking eps and/or scale bounds along the way. Returns the
+/// cotangents of the inputs; tracked bounds are left in each `Track::acc` (truncated to `|Γ|`).
+pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
+    nodes: &[Box<N>],
+    ctx: &[ArrayD<R>],
+    seed: Vec<ArrayD<R>>,
+    tracks: &mut [&mut Track<'_, R, N>],
+) -> Vec<ArrayD<R>> {
+    let n_in = ctx.len() - nodes.len();
+    let mut cot = seed;
+    for (k, n) in nodes.iter().enumerate().rev() {
+        let p = n_in + k;
+        let delta = cot.pop().expect("invariant: one cotangent per entry");
+        let vs = n.vjp_runtime(&ctx[..p], &delta);
+        let mut parts: Vec<Vec<Bound>> = Vec::with_capacity(tracks.len());
+        for t in tracks.iter_mut() {
+            let d = t.acc.pop().expect("invariant: one bound per entry");
+            parts.push((t.part)(n, &t.fwd[..p], &ctx[..p], d, &delta));
+        }
+        for (i, (arg, v)) in n.args().iter().zip(&vs).enumerate() {
+            let c = &mut cot[arg.pos];
+            let finite = tracks.is_empty() || all_finite(v);
+            for (t, part) in tracks.iter_mut().zip(&parts) {
+                let e = match part.get(i) {
+                    Some(&e) if finite => e,
+                    _ => Bound::INF,
+                };
+                t.acc[arg.pos] = (t.add)(t.acc[arg.pos], e, c, v);
+            }
+            Zip::from(c).and(v).for_each(|c, &v| *c = *c + v);
+        }
+    }
+    cot
+}

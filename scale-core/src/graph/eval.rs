@@ -1,0 +1,123 @@
+//! The SPEC §4 operations on graphs: `eval_*` and `backprop_*`, each linear in the node count.
+
+use super::engine::{self, Track};
+use super::{Graph, Kind};
+use crate::bound::Bound;
+use crate::context::{Append, Concat};
+use crate::lists::{BList, EList, TList};
+use crate::node::{FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
+use crate::scalar::{Runtime, SpecScalar};
+use ndarray::ArrayD;
+
+impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B> {
+    /// Spec forward pass: the whole context `Γ ++ ss` in spec scalar `S` (Lean: `evalSpec`).
+    pub fn eval_spec<S: SpecScalar>(&self, x: &TList<S, G>) -> TList<S, Concat<G, Ss>>
+    where
+        K::Node<R>: SpecForward<S>,
+    {
+        let ctx = engine::forward_spec(&self.nodes, x.as_slice().to_vec());
+        TList::from_vec_unchecked(ctx)
+    }
+
+    /// Runtime forward pass: the whole context `Γ ++ ss` (Lean: `evalRuntime`).
+    pub fn eval_runtime(&self, x: &TList<R, G>) -> TList<R, Concat<G, Ss>> {
+        TList::from_vec_unchecked(self.forward(x))
+    }
+
+    /// Error bounds of every entry of `Γ ++ ss`, from input bounds `eps_in` (Lean: `evalBounds`).
+    pub fn eval_bounds(&self, eps_in: &EList<G>, x: &TList<R, G>) -> EList<Concat<G, Ss>> {
+        let ctx = self.forward(x);
+        EList::from_vec_unchecked(engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx))
+    }
+
+    pub(crate) fn forward(&self, x: &TList<R, G>) -> Vec<ArrayD<R>> {
+        engine::forward_runtime(&self.nodes, x.as_slice().to_vec())
+    }
+}
+
+impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B>
+where
+    K::Node<R>: FwdNodeScale<R>,
+{
+    /// Scale bounds of every entry of `Γ ++ ss`, from input bounds `b_in` (Lean: `evalScales`).
+    pub fn eval_scales(&self, b_in: &BList<G>, x: &TList<R, G>) -> BList<Concat<G, Ss>> {
+        let ctx = self.forward(x);
+        BList::from_vec_unchecked(engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx))
+    }
+}
+
+impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B>
+where
+    K::Node<R>: RevNode<R>,
+{
+    /// Spec backprop: cotangents of the inputs for seed `seed` on `Γ ++ ss` (Lean: `backpropSpec`).
+    pub fn backprop_spec<S: SpecScalar>(
+        &self,
+        x: &TList<S, G>,
+        seed: &TList<S, Concat<G, Ss>>,
+    ) -> TList<S, G>
+    where
+        K::Node<R>: SpecForward<S> + SpecVjp<S>,
+    {
+        let ctx = engine::forward_spec(&self.nodes, x.as_slice().to_vec());
+        let cot = engine::backprop_spec::<R, S, _>(&self.nodes, &ctx, seed.as_slice().to_vec());
+        TList::from_vec_unchecked(cot)
+    }
+
+    /// Runtime backprop (Lean: `backpropRuntime`): VJPs are added into the prefix with runtime
+    /// addition, last node first.
+    pub fn backprop_runtime(&self, x: &TList<R, G>, seed: &TList<R, Concat<G, Ss>>) -> TList<R, G> {
+        let ctx = self.forward(x);
+        let cot = engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &mut []);
+        TList::from_vec_unchecked(cot)
+    }
+
+    /// Error bounds of the input cotangents (Lean: `backpropBounds`). `add` combines bounds when a
+    /// VJP is added into an earlier cotangent; [`eps_add`](crate::eps_add) is the sound default.
+    pub fn backprop_bounds(
+        &self,
+        eps_in: &EList<G>,
+        x: &TList<R, G>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        seed: &TList<R, Concat<G, Ss>>,
+        add: impl Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound,
+    ) -> EList<G> {
+        let ctx = self.forward(x);
+        let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
+        let mut t = Track {
+            fwd: &fwd,
+            acc: eps_seed.as_slice().to_vec(),
+            part: |n: &K::Node<R>, e, c, d, delta| n.vjp_eps(e, c, d, delta),
+            add: &add,
+        };
+        engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &mut [&mut t]);
+        EList::from_vec_unchecked(t.acc)
+    }
+}
+
+impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B>
+where
+    K::Node<R>: RevNodeScale<R>,
+{
+    /// Scale bounds of the input cotangents (Lean: `backpropScales`); [`scale_add`](crate::scale_add)
+    /// is the sound default for `add`.
+    pub fn backprop_scales(
+        &self,
+        b_in: &BList<G>,
+        x: &TList<R, G>,
+        b_seed: &BList<Concat<G, Ss>>,
+        seed: &TList<R, Concat<G, Ss>>,
+        add: impl Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound,
+    ) -> BList<G> {
+        let ctx = self.forward(x);
+        let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
+        let mut t = Track {
+            fwd: &fwd,
+            acc: b_seed.as_slice().to_vec(),
+            part: |n: &K::Node<R>, b, c, d, delta| n.vjp_scale(b, c, d, delta),
+            add: &add,
+        };
+        engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &mut [&mut t]);
+        BList::from_vec_unchecked(t.acc)
+    }
+}

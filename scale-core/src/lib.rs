@@ -1,0 +1,75 @@
+//! # scale-core
+//!
+//! Typed computation graphs that carry, for every value and every gradient, a **provably sound**
+//! error bound (eps: how far the runtime result can be from the exact real one) and scale bound
+//! (B: how large it can be), following TorchLean's `RevGraphScale`.
+//!
+//! The pieces, one module each:
+//!
+//! * [`shape`]: const-generic shapes `Rank0` … `Rank4`;
+//! * [`context`]: type-level lists of shapes (`Γ`, `ss`, `Γ ++ ss`);
+//! * [`handle`]: typed indices (`Var<S, B>`) minted by a graph;
+//! * [`lists`]: `TList` / `EList` / `BList` aligned with a context;
+//! * [`bound`] and [`round`]: upward-rounded bound arithmetic;
+//! * [`scalar`]: runtime types (`f32`, `f64`, `bf16`, `f16`) and spec types (`f64`, `Interval`);
+//! * [`node`], [`graph`]: the four node kinds and graph kinds, with linear-time evaluation;
+//! * [`ops`]: the SPEC §9 ops;
+//! * [`tolerance`], [`check`]: abs+rel tolerances and the SPEC §3 predicates as checkers.
+//!
+//! ```
+//! use ndarray::{arr1, arr2};
+//! use scale_core::context::{Nil, Seg};
+//! use scale_core::{ops, Interval, Rank1, Rank2, RevGraphScale, TList};
+//!
+//! type Gamma = Seg<Nil, (Rank2<2, 3>, Rank1<3>)>;
+//! let (g, (w, x)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+//! let (g, h) = g.snoc(ops::matvec(w, x));
+//! let (g, r) = g.snoc(ops::relu(h));
+//! let (g, loss) = g.snoc(ops::sum(r));
+//!
+//! let xr = TList::<f32, Gamma>::from_arrays(vec![
+//!     arr2(&[[0.5f32, -1.0, 2.0], [1.5, 0.25, -0.75]]).into_dyn(),
+//!     arr1(&[0.1f32, 0.2, 0.3]).into_dyn(),
+//! ])?;
+//! let (eps_in, b_in) = g.exact_inputs(&xr);
+//! let (seed, eps_seed, b_seed) = g.loss_seed(loss);
+//! let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+//!
+//! // Check the gradient of w against the rigorous interval spec.
+//! let spec_grads = g.backprop_spec(&xr.to_spec::<Interval>(), &seed.to_spec());
+//! scale_core::check::approx_ctx(&spec_grads, &cert.grads, &cert.grad_eps).unwrap();
+//! println!("atol/rtol for dL/dw: {:?}", cert.grad_tol(w));
+//! # Ok::<(), scale_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+// Bound checks are written `!(x <= bound)` on purpose: a NaN must fail them.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod bound;
+pub mod check;
+pub mod context;
+mod error;
+pub mod graph;
+pub mod handle;
+pub mod lists;
+pub mod node;
+pub mod ops;
+pub mod round;
+pub mod scalar;
+pub mod shape;
+pub mod tolerance;
+
+pub use bound::Bound;
+pub use context::{Append, Concat, Nil, Seg, Snoc};
+pub use error::Error;
+pub use graph::{
+    Builder, Certificate, FwdGraph, FwdGraphScale, Graph, RevGraph, RevGraphScale, eps_add,
+    scale_add,
+};
+pub use handle::{Arg, Var};
+pub use lists::{BList, EList, TList};
+pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
+pub use scalar::{Interval, Runtime, SpecScalar, assumed_ulps, set_assumed_ulps};
+pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};
+pub use tolerance::ApproxTol;

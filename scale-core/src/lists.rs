@@ -1,0 +1,300 @@
+//! Aligned lists over a context (SPEC §2): [`TList`] of tensors, [`EList`] of error bounds,
+//! [`BList`] of scale bounds.
+
+use crate::bound::Bound;
+use crate::context::{ShapeList, Snoc};
+use crate::error::Error;
+use crate::handle::Var;
+use crate::scalar::{Runtime, SpecScalar};
+use crate::shape::Shape;
+use ndarray::{Array, ArrayD, ArrayView, IxDyn, Zip};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// One tensor per entry of the context `Ctx`.
+///
+/// Built from plain ndarray arrays (checked against the context's shapes: a wrong shape is an
+/// [`Error`], not a panic) and read back by typed handle, which returns a view of the handle's
+/// fixed rank.
+///
+/// ```
+/// use ndarray::{arr1, arr2};
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{Rank1, Rank2, TList};
+/// type Gamma = Seg<Nil, (Rank1<2>, Rank2<1, 2>)>;
+/// let x = TList::<f32, Gamma>::from_arrays(vec![
+///     arr1(&[1.0, 2.0]).into_dyn(),
+///     arr2(&[[3.0, 4.0]]).into_dyn(),
+/// ])?;
+/// assert_eq!(x.len(), 2);
+/// assert!(TList::<f32, Gamma>::from_arrays(vec![arr1(&[1.0]).into_dyn()]).is_err());
+/// # Ok::<(), scale_core::Error>(())
+/// ```
+pub struct TList<T, Ctx> {
+    items: Vec<ArrayD<T>>,
+    _ctx: PhantomData<fn() -> Ctx>,
+}
+
+impl<T: Clone, Ctx> Clone for TList<T, Ctx> {
+    fn clone(&self) -> Self {
+        TList::from_vec_unchecked(self.items.clone())
+    }
+}
+
+impl<T: fmt::Debug, Ctx> fmt::Debug for TList<T, Ctx> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.items.iter()).finish()
+    }
+}
+
+/// Check a list of dimension lists against the tensors given for them.
+pub(crate) fn check_dims<'a>(
+    expected: &[&'static [usize]],
+    found: impl ExactSizeIterator<Item = &'a [usize]>,
+) -> Result<(), Error> {
+    if expected.len() != found.len() {
+        return Err(Error::LengthMismatch {
+            expected: expected.len(),
+            found: found.len(),
+        });
+    }
+    for (entry, (e, f)) in expected.iter().zip(found).enumerate() {
+        if *e != f {
+            return Err(Error::ShapeMismatch {
+                entry,
+                expected: e.to_vec(),
+                found: f.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl<T, Ctx> TList<T, Ctx> {
+    pub(crate) fn from_vec_unchecked(items: Vec<ArrayD<T>>) -> Self {
+        TList {
+            items,
+            _ctx: PhantomData,
+        }
+    }
+
+    /// Build from one array per context entry, checking every shape.
+    pub fn from_arrays(items: Vec<ArrayD<T>>) -> Result<Self, Error>
+    where
+        Ctx: ShapeList,
+    {
+        check_dims(&Ctx::dims(), items.iter().map(|a| a.shape()))?;
+        Ok(Self::from_vec_unchecked(items))
+    }
+
+    /// The tensor of entry `v`, at the handle's fixed rank.
+    ///
+    /// # Panics
+    /// If `v` does not index an entry of this list with `S`'s shape, which can only happen when a
+    /// handle is used with a list of another graph that shares its brand type (see [`Var`]).
+    pub fn get<S: Shape, B>(&self, v: Var<S, B>) -> ArrayView<'_, T, S::Dim> {
+        self.try_get(v)
+            .expect("handle does not belong to this list (another graph with the same brand?)")
+    }
+
+    /// Like [`TList::get`], returning `None` instead of panicking.
+    pub fn try_get<S: Shape, B>(&self, v: Var<S, B>) -> Option<ArrayView<'_, T, S::Dim>> {
+        self.items
+            .get(v.pos())
+            .and_then(|a| a.view().into_dimensionality::<S::Dim>().ok())
+    }
+
+    /// The tensors, first to last.
+    pub fn as_slice(&self) -> &[ArrayD<T>] {
+        &self.items
+    }
+
+    /// The tensors as a vector of dynamic-rank arrays.
+    pub fn into_vec(self) -> Vec<ArrayD<T>> {
+        self.items
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the context is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Append one tensor: `TList<Ctx>` → `TList<Ctx ++ [S]>`.
+    pub fn push<S: Shape>(mut self, x: Array<T, S::Dim>) -> TList<T, Snoc<Ctx, S>> {
+        self.items.push(x.into_dyn());
+        TList::from_vec_unchecked(self.items)
+    }
+
+    /// Map every element (e.g. runtime → spec with [`SpecScalar::from_runtime`]).
+    pub fn map<U>(&self, f: impl Fn(&T) -> U) -> TList<U, Ctx> {
+        TList::from_vec_unchecked(self.items.iter().map(|a| a.map(&f)).collect())
+    }
+}
+
+impl<T, I, S: Shape> TList<T, Snoc<I, S>> {
+    /// Split off the last entry: `TList<I ++ [S]>` → `(TList<I>, tensor of shape S)`.
+    pub fn split_last(mut self) -> (TList<T, I>, Array<T, S::Dim>) {
+        let last = self
+            .items
+            .pop()
+            .and_then(|a| a.into_dimensionality::<S::Dim>().ok())
+            .expect("invariant: a Snoc list ends with an entry of its last shape");
+        (TList::from_vec_unchecked(self.items), last)
+    }
+}
+
+impl<R: Runtime, Ctx> TList<R, Ctx> {
+    /// Exact image in a spec scalar type (SPEC's `to_spec`, entrywise).
+    pub fn to_spec<S: SpecScalar>(&self) -> TList<S, Ctx> {
+        self.map(|&x| S::from_runtime(x))
+    }
+
+    /// Entrywise sum of two lists, in runtime arithmetic.
+    pub fn add(&self, other: &TList<R, Ctx>) -> TList<R, Ctx> {
+        let items = self
+            .items
+            .iter()
+            .zip(&other.items)
+            .map(|(a, b)| {
+                let mut c = a.clone();
+                Zip::from(&mut c).and(b).for_each(|c, &b| *c = *c + b);
+                c
+            })
+            .collect();
+        TList::from_vec_unchecked(items)
+    }
+
+    /// All-zero tensors for every entry of `Ctx`.
+    pub fn zeros() -> Self
+    where
+        Ctx: ShapeList,
+    {
+        let items = Ctx::dims()
+            .into_iter()
+            .map(|d| ArrayD::from_elem(IxDyn(d), R::zero()))
+            .collect();
+        TList::from_vec_unchecked(items)
+    }
+}
+
+/// Marker for lists of error bounds.
+#[derive(Debug, Clone, Copy)]
+pub enum EpsKind {}
+/// Marker for lists of scale bounds.
+#[derive(Debug, Clone, Copy)]
+pub enum ScaleKind {}
+
+/// One [`Bound`] per context entry; [`EList`] and [`BList`] are its two meanings.
+pub struct BoundList<K, Ctx> {
+    items: Vec<Bound>,
+    _p: PhantomData<fn() -> (K, Ctx)>,
+}
+
+/// Error bounds (eps, L∞) over a context.
+pub type EList<Ctx> = BoundList<EpsKind, Ctx>;
+/// Scale bounds (B, L∞) over a context.
+pub type BList<Ctx> = BoundList<ScaleKind, Ctx>;
+
+impl<K, Ctx> Clone for BoundList<K, Ctx> {
+    fn clone(&self) -> Self {
+        BoundList::from_vec_unchecked(self.items.clone())
+    }
+}
+
+impl<K, Ctx> fmt::Debug for BoundList<K, Ctx> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.items.iter()).finish()
+    }
+}
+
+impl<K, Ctx> BoundList<K, Ctx> {
+    pub(crate) fn from_vec_unchecked(items: Vec<Bound>) -> Self {
+        BoundList {
+            items,
+            _p: PhantomData,
+        }
+    }
+
+    /// Build from one bound per entry (checks the length).
+    pub fn from_vec(items: Vec<Bound>) -> Result<Self, Error>
+    where
+        Ctx: ShapeList,
+    {
+        if items.len() != Ctx::LEN {
+            return Err(Error::LengthMismatch {
+                expected: Ctx::LEN,
+                found: items.len(),
+            });
+        }
+        Ok(Self::from_vec_unchecked(items))
+    }
+
+    /// The same bound for every entry.
+    pub fn uniform(b: Bound) -> Self
+    where
+        Ctx: ShapeList,
+    {
+        Self::from_vec_unchecked(vec![b; Ctx::LEN])
+    }
+
+    /// The bound of entry `v`.
+    ///
+    /// # Panics
+    /// If `v` is out of range (a handle of another graph with the same brand type).
+    pub fn get<S, B>(&self, v: Var<S, B>) -> Bound {
+        self.items[v.pos()]
+    }
+
+    /// Set the bound of entry `v`.
+    pub fn set<S, B>(&mut self, v: Var<S, B>, b: Bound) {
+        self.items[v.pos()] = b;
+    }
+
+    /// The bounds, first to last.
+    pub fn as_slice(&self) -> &[Bound] {
+        &self.items
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the context is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Append one bound.
+    pub fn push<S>(mut self, b: Bound) -> BoundList<K, Snoc<Ctx, S>> {
+        self.items.push(b);
+        BoundList::from_vec_unchecked(self.items)
+    }
+
+    /// Entrywise sum, rounded up.
+    pub fn add(&self, other: &Self) -> Self {
+        Self::from_vec_unchecked(
+            self.items
+                .iter()
+                .zip(&other.items)
+                .map(|(&a, &b)| a + b)
+                .collect(),
+        )
+    }
+}
+
+impl<K, I, S> BoundList<K, Snoc<I, S>> {
+    /// Split off the last entry.
+    pub fn split_last(mut self) -> (BoundList<K, I>, Bound) {
+        let last = self
+            .items
+            .pop()
+            .expect("invariant: a Snoc list is non-empty");
+        (BoundList::from_vec_unchecked(self.items), last)
+    }
+}

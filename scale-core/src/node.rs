@@ -1,0 +1,94 @@
+//! Nodes (SPEC §4): the four kinds, as traits a graph stores behind `dyn`.
+//!
+//! A node reads its arguments from the context `Γ ++ ss` built so far (`ctx`, a slice of every
+//! entry before the node) at the positions of its [`Arg`]s, and provides up to six parts:
+//!
+//! | part | trait |
+//! |---|---|
+//! | `forward_spec`, `forward_runtime`, `fwd_eps` | [`FwdNode`] (spec part: [`SpecForward`]) |
+//! | `fwd_scale` | [`FwdNodeScale`] |
+//! | `vjp_spec`, `vjp_runtime`, `vjp_eps` | [`RevNode`] (spec part: [`SpecVjp`]) |
+//! | `vjp_scale` | [`RevNodeScale`] |
+//!
+//! Two deliberate differences from the Lean signatures, both for linear time and neither changing
+//! what is computed: the bound parts receive the node's own runtime output `out` (which is
+//! `forward_runtime(ctx)`, computed once by the graph), and VJPs return one cotangent per
+//! *argument* rather than per context entry (the others are zero, and the graph adds each
+//! argument's cotangent into its entry with runtime addition).
+//!
+//! Soundness obligations (checked by the test suite against the interval spec), for spec context
+//! `xs`, runtime context `xr` with `|xs − xr| ≤ eps` and `|xs|, |xr| ≤ b` entrywise in L∞:
+//! `fwd_eps` bounds `|forward_spec(xs) − forward_runtime(xr)|`, `fwd_scale` bounds both outputs,
+//! and likewise for the VJPs given a cotangent pair within `eps_delta` / `b_delta`.
+
+use crate::bound::Bound;
+use crate::handle::Arg;
+use crate::scalar::{Interval, Runtime, SpecScalar};
+use crate::shape::Shape;
+use ndarray::ArrayD;
+
+/// The typed face of a node: its output shape and the graph brand its handles come from.
+pub trait NodeType {
+    /// Output shape `τ`.
+    type Out: Shape;
+    /// Brand of the graph whose handles the node reads.
+    type Brand;
+}
+
+/// Spec forward semantics in spec scalar `S`.
+pub trait SpecForward<S: SpecScalar> {
+    /// The exact-real output, evaluated in `S`.
+    fn forward_spec(&self, ctx: &[ArrayD<S>]) -> ArrayD<S>;
+}
+
+/// Spec VJP in spec scalar `S`.
+pub trait SpecVjp<S: SpecScalar> {
+    /// One cotangent per argument (same order as [`FwdNode::args`]).
+    fn vjp_spec(&self, ctx: &[ArrayD<S>], delta: &ArrayD<S>) -> Vec<ArrayD<S>>;
+}
+
+/// Forward node with an error bound (Lean: `FwdNode`).
+pub trait FwdNode<R: Runtime>: SpecForward<f64> + SpecForward<Interval> + Send + Sync {
+    /// Op name for reports (e.g. `"matvec"`).
+    fn op_name(&self) -> &'static str;
+    /// Context entries the node reads, with the dimensions it was typed against.
+    fn args(&self) -> &[Arg];
+    /// Output dimensions.
+    fn out_dims(&self) -> &'static [usize];
+    /// Runtime forward pass.
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R>;
+    /// L∞ error bound of the output, given the context's error bounds.
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+}
+
+/// Forward node with error and scale bounds (Lean: `FwdNodeScale`).
+pub trait FwdNodeScale<R: Runtime>: FwdNode<R> {
+    /// L∞ scale bound of the output (covers spec and runtime), given the context's scale bounds.
+    fn fwd_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+}
+
+/// Reverse node: forward, VJP and VJP error bound (Lean: `RevNode`).
+pub trait RevNode<R: Runtime>: FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> {
+    /// Runtime VJP: one cotangent per argument.
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>>;
+    /// Error bound of each argument's cotangent.
+    fn vjp_eps(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        eps_delta: Bound,
+        delta: &ArrayD<R>,
+    ) -> Vec<Bound>;
+}
+
+/// Reverse node with scale bounds too: all six parts (Lean: `RevNodeScale`).
+pub trait RevNodeScale<R: Runtime>: RevNode<R> + FwdNodeScale<R> {
+    /// Scale bound of each argument's cotangent.
+    fn vjp_scale(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        b_delta: Bound,
+        delta: &ArrayD<R>,
+    ) -> Vec<Bound>;
+}

@@ -1,0 +1,178 @@
+//! Directed rounding of `f64` arithmetic, without touching the FPU rounding mode.
+//!
+//! Every function returns the exact real result of the operation when it is representable, and
+//! otherwise the neighbouring `f64` in the requested direction. Exactness is decided with
+//! error-free transformations (TwoSum, FMA-based TwoProd / remainder), so results are as tight as
+//! directed rounding can be; near the underflow range, where those transformations stop being
+//! exact, the functions fall back to stepping one ulp outward unconditionally.
+//!
+//! These are the only primitives that [`Bound`](crate::Bound) and the rigorous
+//! [`Interval`](crate::Interval) spec use for arithmetic, so both rest on one audited piece.
+//!
+//! ```
+//! use scale_core::round::{add_down, add_up};
+//! let (lo, hi) = (add_down(0.1, 0.2), add_up(0.1, 0.2));
+//! assert!(lo < hi && hi == lo.next_up()); // 0.1 + 0.2 is not representable
+//! assert_eq!(add_up(1.0, 2.0), 3.0); // exact sums are not widened
+//! ```
+
+/// Below this magnitude the FMA remainder of a product or quotient may itself underflow,
+/// so exactness can no longer be decided and results are widened unconditionally.
+const TINY: f64 = 1.0e-290;
+
+/// `a + b` rounded toward +∞.
+#[inline]
+pub fn add_up(a: f64, b: f64) -> f64 {
+    let s = a + b;
+    if !s.is_finite() {
+        return s;
+    }
+    // TwoSum: err = (a + b) − s exactly (valid whenever s is finite).
+    let bb = s - a;
+    let err = (a - (s - bb)) + (b - bb);
+    if err > 0.0 { s.next_up() } else { s }
+}
+
+/// `a + b` rounded toward −∞.
+#[inline]
+pub fn add_down(a: f64, b: f64) -> f64 {
+    -add_up(-a, -b)
+}
+
+/// `a − b` rounded toward +∞.
+#[inline]
+pub fn sub_up(a: f64, b: f64) -> f64 {
+    add_up(a, -b)
+}
+
+/// `a − b` rounded toward −∞.
+#[inline]
+pub fn sub_down(a: f64, b: f64) -> f64 {
+    add_down(a, -b)
+}
+
+/// `a · b` rounded toward +∞.
+#[inline]
+pub fn mul_up(a: f64, b: f64) -> f64 {
+    let p = a * b;
+    if !p.is_finite() || a == 0.0 || b == 0.0 {
+        return p;
+    }
+    if p == 0.0 {
+        // Underflow to zero: the exact product is tiny, with the sign of a·b.
+        return if (a > 0.0) == (b > 0.0) {
+            f64::from_bits(1)
+        } else {
+            -0.0
+        };
+    }
+    if p.abs() < TINY {
+        return p.next_up();
+    }
+    let err = a.mul_add(b, -p);
+    if err > 0.0 { p.next_up() } else { p }
+}
+
+/// `a · b` rounded toward −∞.
+#[inline]
+pub fn mul_down(a: f64, b: f64) -> f64 {
+    -mul_up(-a, b)
+}
+
+/// `a / b` rounded toward +∞ (`b ≠ 0`; a zero divisor gives IEEE's ±∞ or NaN, left to callers).
+#[inline]
+pub fn div_up(a: f64, b: f64) -> f64 {
+    let q = a / b;
+    if !q.is_finite() || a == 0.0 {
+        return q;
+    }
+    if q.abs() < TINY || a.abs() < TINY || b.abs() < TINY {
+        return q.next_up();
+    }
+    // r = a − q·b exactly; a/b − q = r/b.
+    let r = (-q).mul_add(b, a);
+    if (r > 0.0) == (b > 0.0) && r != 0.0 {
+        q.next_up()
+    } else {
+        q
+    }
+}
+
+/// `a / b` rounded toward −∞.
+#[inline]
+pub fn div_down(a: f64, b: f64) -> f64 {
+    -div_up(-a, b)
+}
+
+/// `√a` rounded toward +∞ (`a ≥ 0`).
+#[inline]
+pub fn sqrt_up(a: f64) -> f64 {
+    let s = a.sqrt();
+    if !s.is_finite() || s == 0.0 {
+        return s;
+    }
+    if a < TINY {
+        return s.next_up();
+    }
+    let r = (-s).mul_add(s, a);
+    if r > 0.0 { s.next_up() } else { s }
+}
+
+/// `|a − b|` rounded toward +∞.
+#[inline]
+pub fn abs_diff_up(a: f64, b: f64) -> f64 {
+    if a >= b { sub_up(a, b) } else { sub_up(b, a) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use dashu_float::FBig;
+    use dashu_float::round::mode::Zero;
+
+    /// `x` as an exact big float (3000 bits hold any f64 sum exactly).
+    fn exact(x: f64) -> FBig<Zero, 2> {
+        FBig::<Zero, 2>::try_from(x)
+            .unwrap()
+            .with_precision(3000)
+            .value()
+    }
+
+    fn cmp_sum(x: f64, a: f64, b: f64) -> std::cmp::Ordering {
+        exact(x).cmp(&(exact(a) + exact(b)))
+    }
+
+    #[test]
+    fn add_brackets_exact_sum() {
+        let vals = [
+            0.1,
+            0.2,
+            1e300,
+            -1e-300,
+            3.0,
+            5e-324,
+            -7.25,
+            1.0 + f64::EPSILON,
+        ];
+        for &a in &vals {
+            for &b in &vals {
+                let (lo, hi) = (add_down(a, b), add_up(a, b));
+                assert_ne!(cmp_sum(hi, a, b), std::cmp::Ordering::Less, "{a}+{b}");
+                assert_ne!(cmp_sum(lo, a, b), std::cmp::Ordering::Greater, "{a}+{b}");
+                assert!(hi == lo || hi == lo.next_up());
+            }
+        }
+    }
+
+    #[test]
+    fn mul_div_direction() {
+        assert!(mul_up(0.1, 0.1) > mul_down(0.1, 0.1));
+        assert_eq!(mul_up(0.5, 0.25), 0.125);
+        assert!(div_up(1.0, 3.0) > div_down(1.0, 3.0));
+        assert_eq!(div_up(1.0, 4.0), 0.25);
+        assert!(mul_up(1e-200, 1e-200) > 0.0);
+        assert_eq!(mul_down(1e-200, 1e-200), 0.0);
+        assert!(sqrt_up(2.0) * sqrt_up(2.0) >= 2.0);
+    }
+}

@@ -1,0 +1,274 @@
+//! [`Interval`]: the rigorous spec scalar.
+
+use crate::round::{add_down, add_up, div_down, div_up, mul_down, mul_up, sub_down, sub_up};
+use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A closed interval `[lo, hi]` of reals with `f64` endpoints that encloses an exact real value.
+///
+/// Arithmetic rounds outward with [`crate::round`], so exact operations stay points and inexact
+/// ones widen by one ulp per endpoint; elementary functions come from correctly rounded
+/// big-float evaluations (see [`SpecScalar`](crate::SpecScalar)). Endpoints are never NaN; an
+/// undefined result (division by an interval containing 0, `ln` of a non-positive value) is the
+/// whole line [`Interval::ENTIRE`], which no finite bound covers — exactly what soundness wants.
+///
+/// ```
+/// use scale_core::Interval;
+/// let third = Interval::point(1.0) / Interval::point(3.0);
+/// assert!(third.lo() < third.hi() && third.lo() <= 1.0 / 3.0 && 1.0 / 3.0 <= third.hi());
+/// assert_eq!(Interval::point(2.0) * Interval::point(3.0), Interval::point(6.0));
+/// ```
+#[derive(Clone, Copy, PartialEq)]
+pub struct Interval {
+    lo: f64,
+    hi: f64,
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Interval::point(0.0)
+    }
+}
+
+impl Interval {
+    /// The whole real line.
+    pub const ENTIRE: Interval = Interval {
+        lo: f64::NEG_INFINITY,
+        hi: f64::INFINITY,
+    };
+
+    /// `[lo, hi]`; NaN endpoints or `lo > hi` give [`Interval::ENTIRE`] (never a wrong enclosure).
+    #[inline]
+    pub fn new(lo: f64, hi: f64) -> Interval {
+        if lo <= hi {
+            Interval { lo, hi }
+        } else {
+            Interval::ENTIRE
+        }
+    }
+
+    /// The point interval `[x, x]` (NaN gives [`Interval::ENTIRE`]).
+    #[inline]
+    pub fn point(x: f64) -> Interval {
+        Interval::new(x, x)
+    }
+
+    /// Lower endpoint.
+    #[inline]
+    pub fn lo(self) -> f64 {
+        self.lo
+    }
+
+    /// Upper endpoint.
+    #[inline]
+    pub fn hi(self) -> f64 {
+        self.hi
+    }
+
+    /// Midpoint (finite when possible).
+    pub fn mid(self) -> f64 {
+        match (self.lo.is_finite(), self.hi.is_finite()) {
+            (true, true) => self.lo / 2.0 + self.hi / 2.0,
+            (true, false) => self.lo,
+            (false, true) => self.hi,
+            (false, false) => 0.0,
+        }
+    }
+
+    /// Width `hi − lo`, rounded up.
+    pub fn width(self) -> f64 {
+        sub_up(self.hi, self.lo)
+    }
+
+    /// Whether `x` lies in the interval.
+    pub fn contains(self, x: f64) -> bool {
+        self.lo <= x && x <= self.hi
+    }
+
+    /// Smallest interval containing both.
+    #[inline]
+    pub fn hull(self, o: Interval) -> Interval {
+        Interval {
+            lo: self.lo.min(o.lo),
+            hi: self.hi.max(o.hi),
+        }
+    }
+
+    /// `|x|` over the interval.
+    pub fn abs(self) -> Interval {
+        if self.lo >= 0.0 {
+            self
+        } else if self.hi <= 0.0 {
+            -self
+        } else {
+            Interval::new(0.0, (-self.lo).max(self.hi))
+        }
+    }
+
+    /// `max(x, y)` over both intervals.
+    pub fn max(self, o: Interval) -> Interval {
+        Interval::new(self.lo.max(o.lo), self.hi.max(o.hi))
+    }
+
+    /// `x²` (not `x·x`: the two factors are the same number).
+    pub fn square(self) -> Interval {
+        let a = self.abs();
+        Interval::new(mul_down0(a.lo, a.lo), mul_up0(a.hi, a.hi))
+    }
+
+    /// Upper bound on `max |x − r|` over the interval: how far a runtime value `r` can be from the
+    /// exact value enclosed (rounded up).
+    pub fn max_dist(self, r: f64) -> f64 {
+        sub_up(self.hi, r).max(sub_up(r, self.lo))
+    }
+
+    /// Upper bound on `|x|` over the interval.
+    pub fn mag(self) -> f64 {
+        (-self.lo).max(self.hi)
+    }
+}
+
+/// Products where a zero factor wins over an infinite one (0 · [−∞, ∞] = 0 for real numbers).
+#[inline]
+fn mul_up0(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 {
+        0.0
+    } else {
+        mul_up(a, b)
+    }
+}
+
+#[inline]
+fn mul_down0(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 {
+        0.0
+    } else {
+        mul_down(a, b)
+    }
+}
+
+impl Add for Interval {
+    type Output = Interval;
+    #[inline]
+    fn add(self, o: Interval) -> Interval {
+        Interval::new(add_down(self.lo, o.lo), add_up(self.hi, o.hi))
+    }
+}
+
+impl Sub for Interval {
+    type Output = Interval;
+    #[inline]
+    fn sub(self, o: Interval) -> Interval {
+        Interval::new(sub_down(self.lo, o.hi), sub_up(self.hi, o.lo))
+    }
+}
+
+impl Neg for Interval {
+    type Output = Interval;
+    #[inline]
+    fn neg(self) -> Interval {
+        Interval {
+            lo: -self.hi,
+            hi: -self.lo,
+        }
+    }
+}
+
+impl Mul for Interval {
+    type Output = Interval;
+    fn mul(self, o: Interval) -> Interval {
+        if self.lo == self.hi && o.lo == o.hi {
+            return Interval::new(mul_down0(self.lo, o.lo), mul_up0(self.lo, o.lo));
+        }
+        let c = [
+            (self.lo, o.lo),
+            (self.lo, o.hi),
+            (self.hi, o.lo),
+            (self.hi, o.hi),
+        ];
+        let lo = c
+            .iter()
+            .map(|&(a, b)| mul_down0(a, b))
+            .fold(f64::INFINITY, f64::min);
+        let hi = c
+            .iter()
+            .map(|&(a, b)| mul_up0(a, b))
+            .fold(f64::NEG_INFINITY, f64::max);
+        Interval::new(lo, hi)
+    }
+}
+
+impl Div for Interval {
+    type Output = Interval;
+    fn div(self, o: Interval) -> Interval {
+        if o.lo <= 0.0 && o.hi >= 0.0 {
+            return Interval::ENTIRE;
+        }
+        let c = [
+            (self.lo, o.lo),
+            (self.lo, o.hi),
+            (self.hi, o.lo),
+            (self.hi, o.hi),
+        ];
+        let q = |a: f64, b: f64, up: bool| -> f64 {
+            if a == 0.0 {
+                return 0.0;
+            }
+            if a.is_infinite() && b.is_infinite() {
+                // ∞/∞ over the reals: a quotient of large numbers may be anything of that sign.
+                let positive = (a > 0.0) == (b > 0.0);
+                return match (positive, up) {
+                    (true, true) => f64::INFINITY,
+                    (true, false) | (false, true) => 0.0,
+                    (false, false) => f64::NEG_INFINITY,
+                };
+            }
+            if up { div_up(a, b) } else { div_down(a, b) }
+        };
+        let lo = c
+            .iter()
+            .map(|&(a, b)| q(a, b, false))
+            .fold(f64::INFINITY, f64::min);
+        let hi = c
+            .iter()
+            .map(|&(a, b)| q(a, b, true))
+            .fold(f64::NEG_INFINITY, f64::max);
+        Interval::new(lo, hi)
+    }
+}
+
+impl fmt::Debug for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lo == self.hi {
+            write!(f, "[{:e}]", self.lo)
+        } else {
+            write!(f, "[{:e}, {:e}]", self.lo, self.hi)
+        }
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encloses_basic_ops() {
+        let a = Interval::new(-1.0, 2.0);
+        let b = Interval::new(3.0, 4.0);
+        assert_eq!(a * b, Interval::new(-4.0, 8.0));
+        assert_eq!(a - b, Interval::new(-5.0, -1.0));
+        assert!((a / b).contains(0.5) && (a / b).contains(-1.0 / 3.0));
+        assert_eq!(b / a, Interval::ENTIRE);
+        assert_eq!(a.square(), Interval::new(0.0, 4.0));
+        assert_eq!(
+            Interval::point(0.0) * Interval::ENTIRE,
+            Interval::point(0.0)
+        );
+    }
+}

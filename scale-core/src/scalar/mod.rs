@@ -1,0 +1,15 @@
+//! Scalars: runtime floating-point types and spec (exact-real) types.
+//!
+//! * [`Runtime`]: what the graph computes in (`f32`, `f64`, `bf16`, `f16`), with its rounding model.
+//! * [`SpecScalar`]: what the spec semantics are evaluated in: `f64` (fast, approximate reference)
+//!   or [`Interval`] (rigorous enclosure of the exact real result).
+
+mod elementary;
+mod interval;
+mod runtime;
+mod spec;
+
+pub use elementary::{assumed_ulps, set_assumed_ulps};
+pub use interval::Interval;
+pub use runtime::Runtime;
+pub use spec::SpecScalar;

@@ -1,0 +1,225 @@
+//! The spec scalar: the number type the exact-real semantics are evaluated in (SPEC §6).
+
+use super::elementary;
+use super::interval::Interval;
+use super::runtime::Runtime;
+use std::fmt::Debug;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A number type for spec (exact-real) semantics.
+///
+/// Two implementations: `f64` (fast, approximate reference: plain round-to-nearest arithmetic) and
+/// [`Interval`] (rigorous: every result encloses the exact real result). Ops are written once,
+/// generically over this trait; branch decisions go through [`SpecScalar::select_pos`] so that an
+/// interval straddling a kink yields the hull of both branches.
+///
+/// ```
+/// use scale_core::{Interval, SpecScalar};
+/// let x = Interval::from_f64(0.1) + Interval::from_f64(0.2);
+/// assert!(x.lo() <= 0.3 && 0.3 <= x.hi());
+/// let e = <Interval as SpecScalar>::exp(Interval::from_f64(1.0));
+/// assert!(e.lo() <= std::f64::consts::E && std::f64::consts::E <= e.hi());
+/// ```
+pub trait SpecScalar:
+    Copy
+    + Debug
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    /// Name used in reports.
+    const NAME: &'static str;
+    /// Whether results are rigorous enclosures of the exact real value.
+    const RIGOROUS: bool;
+
+    /// The exact value of an `f64` (spec constants such as `scale(x, 0.5)` are the `f64` nearest
+    /// the literal).
+    fn from_f64(x: f64) -> Self;
+    /// The exact value of a runtime scalar (SPEC's `to_spec`).
+    #[inline]
+    fn from_runtime<R: Runtime>(x: R) -> Self {
+        Self::from_f64(x.to_spec())
+    }
+    /// Zero.
+    #[inline]
+    fn zero() -> Self {
+        Self::from_f64(0.0)
+    }
+    /// One.
+    #[inline]
+    fn one() -> Self {
+        Self::from_f64(1.0)
+    }
+    /// Lower end of the enclosure (the value itself for `f64`).
+    fn lo(self) -> f64;
+    /// Upper end of the enclosure (the value itself for `f64`).
+    fn hi(self) -> f64;
+    /// A representative `f64` inside the enclosure.
+    fn mid(self) -> f64;
+    /// Smallest enclosure of both arguments.
+    fn hull(self, other: Self) -> Self;
+    /// `a` where `self > 0`, `b` where `self ≤ 0`; the hull of both where the sign is uncertain.
+    /// This is how every derivative mask (relu, leaky_relu, abs) is evaluated.
+    fn select_pos(self, a: Self, b: Self) -> Self;
+    /// `|self|`.
+    fn abs(self) -> Self;
+    /// `max(self, other)`.
+    fn max(self, other: Self) -> Self;
+    /// `eˣ`.
+    fn exp(self) -> Self;
+    /// Natural logarithm; outside the domain the result is NaN (`f64`) or the whole line
+    /// (`Interval`), never a wrong finite value.
+    fn ln(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Logistic sigmoid `1 / (1 + e⁻ˣ)`.
+    fn sigmoid(self) -> Self;
+    /// `ln(1 + eˣ)`.
+    fn softplus(self) -> Self;
+    /// `max(self, 0)`.
+    #[inline]
+    fn relu(self) -> Self {
+        self.max(Self::zero())
+    }
+    /// `self²` (tighter than `self * self` for intervals straddling 0).
+    fn square(self) -> Self;
+}
+
+impl SpecScalar for f64 {
+    const NAME: &'static str = "f64";
+    const RIGOROUS: bool = false;
+    #[inline]
+    fn from_f64(x: f64) -> f64 {
+        x
+    }
+    #[inline]
+    fn lo(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn hi(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn mid(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn hull(self, other: f64) -> f64 {
+        0.5 * (self + other)
+    }
+    #[inline]
+    fn select_pos(self, a: f64, b: f64) -> f64 {
+        if self > 0.0 { a } else { b }
+    }
+    #[inline]
+    fn abs(self) -> f64 {
+        f64::abs(self)
+    }
+    #[inline]
+    fn max(self, other: f64) -> f64 {
+        f64::max(self, other)
+    }
+    #[inline]
+    fn exp(self) -> f64 {
+        f64::exp(self)
+    }
+    #[inline]
+    fn ln(self) -> f64 {
+        f64::ln(self)
+    }
+    #[inline]
+    fn tanh(self) -> f64 {
+        f64::tanh(self)
+    }
+    #[inline]
+    fn sigmoid(self) -> f64 {
+        if self >= 0.0 {
+            1.0 / (1.0 + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (1.0 + e)
+        }
+    }
+    #[inline]
+    fn softplus(self) -> f64 {
+        if self > 0.0 {
+            self + (-self).exp().ln_1p()
+        } else {
+            self.exp().ln_1p()
+        }
+    }
+    #[inline]
+    fn square(self) -> f64 {
+        self * self
+    }
+}
+
+impl SpecScalar for Interval {
+    const NAME: &'static str = "interval";
+    const RIGOROUS: bool = true;
+    #[inline]
+    fn from_f64(x: f64) -> Interval {
+        Interval::point(x)
+    }
+    #[inline]
+    fn lo(self) -> f64 {
+        Interval::lo(self)
+    }
+    #[inline]
+    fn hi(self) -> f64 {
+        Interval::hi(self)
+    }
+    #[inline]
+    fn mid(self) -> f64 {
+        Interval::mid(self)
+    }
+    #[inline]
+    fn hull(self, other: Interval) -> Interval {
+        Interval::hull(self, other)
+    }
+    #[inline]
+    fn select_pos(self, a: Interval, b: Interval) -> Interval {
+        if self.lo() > 0.0 {
+            a
+        } else if self.hi() <= 0.0 {
+            b
+        } else {
+            a.hull(b)
+        }
+    }
+    #[inline]
+    fn abs(self) -> Interval {
+        Interval::abs(self)
+    }
+    #[inline]
+    fn max(self, other: Interval) -> Interval {
+        Interval::max(self, other)
+    }
+    fn exp(self) -> Interval {
+        elementary::monotone_up(self, elementary::exp_down, elementary::exp_up)
+    }
+    fn ln(self) -> Interval {
+        if !(self.lo() > 0.0) {
+            return Interval::ENTIRE;
+        }
+        elementary::monotone_up(self, elementary::ln_down, elementary::ln_up)
+    }
+    fn tanh(self) -> Interval {
+        elementary::monotone_up(self, elementary::tanh_down, elementary::tanh_up)
+    }
+    fn sigmoid(self) -> Interval {
+        elementary::monotone_up(self, elementary::sigmoid_down, elementary::sigmoid_up)
+    }
+    fn softplus(self) -> Interval {
+        elementary::monotone_up(self, elementary::softplus_down, elementary::softplus_up)
+    }
+    fn square(self) -> Interval {
+        Interval::square(self)
+    }
+}

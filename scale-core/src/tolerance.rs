@@ -1,0 +1,124 @@
+//! Tolerances (SPEC §7): abs + rel with slack, and how they follow from `(eps, B)`.
+
+use crate::bound::Bound;
+use crate::round::{abs_diff_up, add_up, mul_up};
+use crate::scalar::{Runtime, SpecScalar};
+use ndarray::{ArrayBase, Data, Dimension, Zip};
+
+/// An abs + rel tolerance with a slack factor: `|y − x| ≤ slack · (abs + rel · max(|x|, |y|))`.
+///
+/// ```
+/// use scale_core::{ApproxTol, Bound};
+/// let t = ApproxTol::from_eps_scale(Bound::new(1e-6), Bound::new(2.0));
+/// assert_eq!((t.abs, t.rel, t.slack), (1e-6, 5e-7, 1.0));
+/// assert!(t.approx_r(1.0, 1.0 + 1e-6));
+/// assert!(!t.approx_r(1.0, 1.1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApproxTol {
+    /// Absolute part (`atol`).
+    pub abs: f64,
+    /// Relative part (`rtol`).
+    pub rel: f64,
+    /// Multiplier on both (1 for derived tolerances).
+    pub slack: f64,
+}
+
+impl ApproxTol {
+    /// `{ abs: eps, rel: 0, slack: 1 }`.
+    pub fn abs_only(eps: Bound) -> ApproxTol {
+        ApproxTol {
+            abs: eps.get(),
+            rel: 0.0,
+            slack: 1.0,
+        }
+    }
+
+    /// SPEC's `tol_from_eps_scale(eps, B) = { abs: max(eps, 0), rel: eps / B (0 when B = 0),
+    /// slack: 1 }`; always at least as loose as [`ApproxTol::abs_only`]. `rel` is rounded up.
+    pub fn from_eps_scale(eps: Bound, b: Bound) -> ApproxTol {
+        let rel = if b == Bound::ZERO {
+            0.0
+        } else {
+            (eps / b).get()
+        };
+        ApproxTol {
+            abs: eps.get(),
+            rel,
+            slack: 1.0,
+        }
+    }
+
+    /// `slack · (abs + rel · max(|x|, |y|))`, rounded up.
+    pub fn approx_bound(&self, x: f64, y: f64) -> f64 {
+        let m = x.abs().max(y.abs());
+        let inner = if self.rel == 0.0 {
+            self.abs
+        } else {
+            add_up(self.abs, mul_up(self.rel, m))
+        };
+        if self.slack == 1.0 {
+            inner
+        } else {
+            mul_up(self.slack, inner)
+        }
+    }
+
+    /// Scalar check: `|y − x| ≤ approx_bound(x, y)` (the difference is rounded up, so a pass is
+    /// never due to rounding in the check itself).
+    pub fn approx_r(&self, x: f64, y: f64) -> bool {
+        if x == y {
+            return true;
+        }
+        abs_diff_up(x, y) <= self.approx_bound(x, y)
+    }
+
+    /// Tensor check against a spec tensor: `linf(spec − runtime) ≤ approx_bound(linf(spec),
+    /// linf(runtime))`, with interval specs measured at their farthest point.
+    pub fn approx_tensor<S, R, D, A, Bd>(
+        &self,
+        spec: &ArrayBase<A, D>,
+        rt: &ArrayBase<Bd, D>,
+    ) -> bool
+    where
+        S: SpecScalar,
+        R: Runtime,
+        D: Dimension,
+        A: Data<Elem = S>,
+        Bd: Data<Elem = R>,
+    {
+        let (mut diff, mut ls, mut lr) = (0.0f64, 0.0f64, 0.0f64);
+        let mut finite = true;
+        Zip::from(spec).and(rt).for_each(|&s, &r| {
+            let r = r.to_spec();
+            finite &= r.is_finite();
+            diff = diff.max(abs_diff_up(s.hi(), r).max(abs_diff_up(s.lo(), r)));
+            ls = ls.max(s.lo().abs().max(s.hi().abs()));
+            lr = lr.max(r.abs());
+        });
+        if !finite || diff.is_nan() {
+            return self.approx_bound(ls, lr).is_infinite();
+        }
+        diff <= self.approx_bound(ls, lr)
+    }
+}
+
+/// SPEC's `approx_bound(t, x, y)`.
+pub fn approx_bound(t: &ApproxTol, x: f64, y: f64) -> f64 {
+    t.approx_bound(x, y)
+}
+
+/// SPEC's `approx_r(x, y, t)`.
+pub fn approx_r(x: f64, y: f64, t: &ApproxTol) -> bool {
+    t.approx_r(x, y)
+}
+
+/// SPEC's `tol_from_eps_scale(eps, B)`.
+pub fn tol_from_eps_scale(eps: Bound, b: Bound) -> ApproxTol {
+    ApproxTol::from_eps_scale(eps, b)
+}
+
+/// SPEC's `abs_only(eps)`.
+pub fn abs_only(eps: Bound) -> ApproxTol {
+    ApproxTol::abs_only(eps)
+}
