@@ -56,7 +56,7 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
-fn multi_index(shape: &[usize], mut flat: usize) -> Vec<usize> {
+pub(crate) fn multi_index(shape: &[usize], mut flat: usize) -> Vec<usize> {
     let mut idx = vec![0; shape.len()];
     for (i, &d) in shape.iter().enumerate().rev() {
         if d > 0 {

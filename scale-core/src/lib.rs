@@ -55,6 +55,7 @@ pub mod handle;
 pub mod lists;
 pub mod node;
 pub mod ops;
+pub mod report;
 pub mod round;
 pub mod scalar;
 pub mod shape;

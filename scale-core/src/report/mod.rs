@@ -1,0 +1,278 @@
+//! Reports: one data structure ([`Report`]) with three renderings — a terminal table
+//! ([`Report::to_table`]), JSON ([`Report::to_json`], exact `f64` round-trip) and a Graphviz DOT
+//! picture ([`Report::to_dot`]) — plus [`assert_close`] for users' own tests.
+//!
+//! ```
+//! use ndarray::arr1;
+//! use scale_core::context::{Nil, Seg};
+//! use scale_core::report::Report;
+//! use scale_core::{ops, Interval, Rank1, RevGraphScale, TList};
+//!
+//! type Gamma = Seg<Nil, (Rank1<3>, Rank1<3>)>;
+//! let (g, (x, y)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+//! let (g, p) = g.snoc(ops::mul(x, y));
+//! let (g, loss) = g.snoc(ops::sum(p));
+//! let xr = TList::<f32, Gamma>::from_arrays(vec![
+//!     arr1(&[0.1f32, 0.2, 0.3]).into_dyn(),
+//!     arr1(&[1.0f32, -2.0, 3.0]).into_dyn(),
+//! ])?;
+//! let (eps_in, b_in) = g.exact_inputs(&xr);
+//! let (seed, eps_seed, b_seed) = g.loss_seed(loss);
+//! let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+//!
+//! let mut report = Report::new(&g, &cert, &["x", "y", "p", "loss"]);
+//! let xs = xr.to_spec::<Interval>();
+//! report.observe(&cert, &g.eval_spec(&xs), &g.backprop_spec(&xs, &seed.to_spec()));
+//! assert_eq!(report.violations(), 0);
+//! println!("{}", report.to_table());
+//! let back = Report::from_json(&report.to_json())?;
+//! assert_eq!(back, report);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod close;
+mod dot;
+mod progress;
+mod table;
+
+pub use close::{CloseError, assert_close, check_close};
+pub use progress::Progress;
+
+use crate::bound::Bound;
+use crate::check;
+use crate::graph::{Certificate, Graph, Kind};
+use crate::lists::TList;
+use crate::node::FwdNode;
+use crate::scalar::{Runtime, SpecScalar};
+use crate::tolerance::ApproxTol;
+use ndarray::ArrayD;
+use serde::{Deserialize, Serialize};
+
+/// Whether a report row is a value of `Γ ++ ss` or the gradient of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowKind {
+    /// A graph value (input or node output).
+    Value,
+    /// The gradient (cotangent) of an input.
+    Gradient,
+}
+
+/// One row of a report: a value or a gradient with its bounds and derived tolerance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Name (from `scale_graph!`, or given to [`Report::new`]); gradients are `d/d<name>`.
+    pub name: String,
+    /// Value or gradient.
+    pub kind: RowKind,
+    /// Context position of the value (or of the input, for a gradient).
+    pub entry: usize,
+    /// Tensor dimensions.
+    pub shape: Vec<usize>,
+    /// Error bound (`+∞` is serialised as `null`).
+    pub eps: Option<f64>,
+    /// Scale bound (`+∞` is serialised as `null`).
+    pub scale: Option<f64>,
+    /// Derived absolute tolerance (`atol`).
+    pub atol: Option<f64>,
+    /// Derived relative tolerance (`rtol`).
+    pub rtol: Option<f64>,
+    /// Largest runtime magnitude.
+    pub linf: f64,
+    /// Whether every runtime element is finite.
+    pub finite: bool,
+    /// Observed error against the spec (distance from runtime to the spec enclosure's midpoint,
+    /// maximised over elements), when the spec was run.
+    pub observed: Option<f64>,
+    /// Whether the bound covers the whole spec enclosure (approx and scale), when the spec was run.
+    pub holds: Option<bool>,
+    /// Why a bound is `+∞`, when known.
+    pub note: Option<String>,
+}
+
+impl Row {
+    /// `eps / observed`: how loose the bound is (`None` without an observation or when the
+    /// observed error is 0).
+    pub fn looseness(&self) -> Option<f64> {
+        match (self.eps, self.observed) {
+            (Some(e), Some(o)) if o > 0.0 => Some(e / o),
+            _ => None,
+        }
+    }
+}
+
+/// A node of the graph, for the structure part of a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Op name.
+    pub op: String,
+    /// Context positions the node reads.
+    pub args: Vec<usize>,
+    /// Context position of its output.
+    pub out: usize,
+}
+
+/// Everything a user wants to see about a certified pass (see [the module docs](self)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Runtime scalar type name (`f32`, …).
+    pub runtime: String,
+    /// Assumed accuracy of the platform's elementary functions, in ulps.
+    pub assumed_ulps: f64,
+    /// Number of inputs (`|Γ|`).
+    pub n_inputs: usize,
+    /// Value rows (every entry of `Γ ++ ss`), then gradient rows (every input).
+    pub rows: Vec<Row>,
+    /// The graph's nodes, first to last.
+    pub nodes: Vec<NodeInfo>,
+}
+
+fn opt(b: Bound) -> Option<f64> {
+    if b.is_infinite() { None } else { Some(b.get()) }
+}
+
+fn runtime_stats<R: Runtime>(a: &ArrayD<R>) -> (f64, bool) {
+    let finite = a.iter().all(|x| x.is_finite());
+    let linf = a.iter().map(|x| x.to_spec().abs()).fold(0.0, f64::max);
+    (linf, finite)
+}
+
+fn row<R: Runtime>(
+    name: String,
+    kind: RowKind,
+    entry: usize,
+    value: &ArrayD<R>,
+    eps: Bound,
+    scale: Bound,
+) -> Row {
+    let tol = ApproxTol::from_eps_scale(eps, scale);
+    let (linf, finite) = runtime_stats(value);
+    let note = if !finite {
+        Some("non-finite runtime value".to_string())
+    } else if eps.is_infinite() {
+        Some("no finite bound (domain or overflow cannot be excluded)".to_string())
+    } else {
+        None
+    };
+    Row {
+        name,
+        kind,
+        entry,
+        shape: value.shape().to_vec(),
+        eps: opt(eps),
+        scale: opt(scale),
+        atol: opt(Bound::new(tol.abs)),
+        rtol: if eps.is_infinite() {
+            None
+        } else {
+            Some(tol.rel)
+        },
+        linf,
+        finite,
+        observed: None,
+        holds: None,
+        note,
+    }
+}
+
+impl Report {
+    /// Build a report from a certified pass. `names` names the entries of `Γ ++ ss` in order;
+    /// missing names default to `#<position>`.
+    pub fn new<K: Kind, R: Runtime, G, Ss, B, Ctx>(
+        graph: &Graph<K, R, G, Ss, B>,
+        cert: &Certificate<R, G, Ctx>,
+        names: &[&str],
+    ) -> Report {
+        let name = |i: usize| names.get(i).map_or(format!("#{i}"), |s| s.to_string());
+        let mut rows = Vec::new();
+        let vals = cert.values.as_slice();
+        for (i, v) in vals.iter().enumerate() {
+            rows.push(row(
+                name(i),
+                RowKind::Value,
+                i,
+                v,
+                cert.eps.as_slice()[i],
+                cert.scales.as_slice()[i],
+            ));
+        }
+        for (i, gr) in cert.grads.as_slice().iter().enumerate() {
+            rows.push(row(
+                format!("d/d{}", name(i)),
+                RowKind::Gradient,
+                i,
+                gr,
+                cert.grad_eps.as_slice()[i],
+                cert.grad_scales.as_slice()[i],
+            ));
+        }
+        let n_inputs = graph.n_inputs();
+        let nodes = graph
+            .nodes()
+            .iter()
+            .enumerate()
+            .map(|(k, n)| NodeInfo {
+                op: n.op_name().to_string(),
+                args: n.args().iter().map(|a| a.pos).collect(),
+                out: n_inputs + k,
+            })
+            .collect();
+        Report {
+            runtime: R::NAME.to_string(),
+            assumed_ulps: crate::scalar::assumed_ulps(),
+            n_inputs,
+            rows,
+            nodes,
+        }
+    }
+
+    /// Compare against spec values and spec gradients (e.g. the rigorous [`Interval`] spec) of the
+    /// same pass: fills `observed` and `holds` for every row.
+    ///
+    /// [`Interval`]: crate::Interval
+    pub fn observe<S: SpecScalar, R: Runtime, G, Ctx>(
+        &mut self,
+        cert: &Certificate<R, G, Ctx>,
+        spec_values: &TList<S, Ctx>,
+        spec_grads: &TList<S, G>,
+    ) -> &mut Self {
+        let rt = cert.values.as_slice().iter().chain(cert.grads.as_slice());
+        let bounds = cert
+            .eps
+            .as_slice()
+            .iter()
+            .zip(cert.scales.as_slice())
+            .chain(
+                cert.grad_eps
+                    .as_slice()
+                    .iter()
+                    .zip(cert.grad_scales.as_slice()),
+            );
+        let specs = spec_values.as_slice().iter().chain(spec_grads.as_slice());
+        for (((row, r), (&e, &b)), s) in self.rows.iter_mut().zip(rt).zip(bounds).zip(specs) {
+            let observed = s
+                .iter()
+                .zip(r.iter())
+                .map(|(s, r)| (s.mid() - r.to_spec()).abs())
+                .fold(0.0, |m: f64, d| if d > m || d.is_nan() { d } else { m });
+            row.observed = Some(observed);
+            row.holds = Some(check::approx(s, r, e).is_ok() && check::scale(s, r, b).is_ok());
+        }
+        self
+    }
+
+    /// Rows whose bound does not cover the spec enclosure (0 unless something is unsound).
+    pub fn violations(&self) -> usize {
+        self.rows.iter().filter(|r| r.holds == Some(false)).count()
+    }
+
+    /// JSON rendering (exact `f64` round-trip).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises")
+    }
+
+    /// Parse a report written by [`Report::to_json`].
+    pub fn from_json(s: &str) -> Result<Report, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}
