@@ -72,7 +72,7 @@ pub fn check_close<R, E, A, B, D>(
     actual: &ArrayBase<A, D>,
     expected: &ArrayBase<B, D>,
     tol: ApproxTol,
-) -> Result<(), CloseError>
+) -> Result<(), Box<CloseError>>
 where
     R: Runtime,
     E: Runtime,
@@ -82,7 +82,7 @@ where
 {
     let shape = actual.shape().to_vec();
     if shape != expected.shape() {
-        return Err(CloseError {
+        return Err(Box::new(CloseError {
             name: name.to_string(),
             index: Vec::new(),
             actual: f64::NAN,
@@ -91,7 +91,7 @@ where
             allowed: 0.0,
             tol,
             shapes: Some((shape, expected.shape().to_vec())),
-        });
+        }));
     }
     for (flat, (&a, &e)) in actual.iter().zip(expected.iter()).enumerate() {
         let (a, e) = (a.to_spec(), e.to_spec());
@@ -102,7 +102,7 @@ where
             allowed.is_infinite() || a == e
         };
         if !ok {
-            return Err(CloseError {
+            return Err(Box::new(CloseError {
                 name: name.to_string(),
                 index: crate::check::multi_index(&shape, flat),
                 actual: a,
@@ -111,7 +111,7 @@ where
                 allowed,
                 tol,
                 shapes: None,
-            });
+            }));
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::fmt::Write;
 fn num(x: Option<f64>) -> String {
     match x {
         None => "inf".to_string(),
-        Some(v) if v == 0.0 => "0".to_string(),
+        Some(0.0) => "0".to_string(),
         Some(v) => format!("{v:.3e}"),
     }
 }
@@ -16,7 +16,7 @@ fn looseness(r: &Row) -> String {
     match (r.eps, r.observed) {
         (_, None) => String::new(),
         (None, Some(_)) => "inf".into(),
-        (Some(_), Some(o)) if o == 0.0 => "exact".into(),
+        (Some(_), Some(0.0)) => "exact".into(),
         (Some(e), Some(o)) => format!("{:.1}", e / o),
     }
 }
