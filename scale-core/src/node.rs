@@ -79,6 +79,35 @@ pub trait RevNode<R: Runtime>: FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> {
         eps_delta: Bound,
         delta: &ArrayD<R>,
     ) -> Vec<Bound>;
+
+    /// [`RevNode::vjp_runtime`] for the arguments with `wants[i]` only (`None` elsewhere). The
+    /// default computes all and drops the rest; ops whose per-argument VJPs are expensive (matrix
+    /// products) override it so backprop does no work for entries nobody asked a gradient of.
+    fn vjp_runtime_some(
+        &self,
+        ctx: &[ArrayD<R>],
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        self.vjp_runtime(ctx, delta)
+            .into_iter()
+            .zip(wants)
+            .map(|(v, &w)| w.then_some(v))
+            .collect()
+    }
+
+    /// [`RevNode::vjp_eps`] for the arguments with `wants[i]` only (any value elsewhere).
+    fn vjp_eps_some(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        eps_delta: Bound,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Bound> {
+        let _ = wants;
+        self.vjp_eps(eps, ctx, eps_delta, delta)
+    }
 }
 
 /// Reverse node with scale bounds too: all six parts (Lean: `RevNodeScale`).
@@ -91,4 +120,17 @@ pub trait RevNodeScale<R: Runtime>: RevNode<R> + FwdNodeScale<R> {
         b_delta: Bound,
         delta: &ArrayD<R>,
     ) -> Vec<Bound>;
+
+    /// [`RevNodeScale::vjp_scale`] for the arguments with `wants[i]` only (any value elsewhere).
+    fn vjp_scale_some(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        b_delta: Bound,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Bound> {
+        let _ = wants;
+        self.vjp_scale(b, ctx, b_delta, delta)
+    }
 }

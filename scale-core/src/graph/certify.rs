@@ -50,7 +50,6 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     ///
     /// The results equal those of `eval_runtime`, `eval_bounds`, `eval_scales`,
     /// `backprop_runtime`, `backprop_bounds` and `backprop_scales` with the same arguments.
-    #[allow(clippy::too_many_arguments)]
     pub fn certify(
         &self,
         x: &TList<R, G>,
@@ -60,6 +59,24 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         eps_seed: &EList<Concat<G, Ss>>,
         b_seed: &BList<Concat<G, Ss>>,
     ) -> Certificate<R, G, Concat<G, Ss>> {
+        let all: Vec<usize> = (0..self.n_inputs).collect();
+        self.certify_wrt(x, eps_in, b_in, seed, eps_seed, b_seed, &all)
+    }
+
+    /// [`certify`](Self::certify), computing gradients only for the inputs at positions `wrt`
+    /// (e.g. the parameters, not the data): no VJP work is spent on anything else. Gradients of
+    /// the other inputs are returned as their seed, with the seed's bounds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn certify_wrt(
+        &self,
+        x: &TList<R, G>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wrt: &[usize],
+    ) -> Certificate<R, G, Concat<G, Ss>> {
         let ctx = self.forward(x);
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
@@ -68,19 +85,25 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let mut te = Track {
             fwd: &eps,
             acc: eps_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta| n.vjp_eps(e, c, d, delta),
+            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w| {
+                n.vjp_eps_some(e, c, d, delta, w)
+            },
             add: &eps_rule,
         };
         let mut tb = Track {
             fwd: &scales,
             acc: b_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta| n.vjp_scale(b, c, d, delta),
+            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w| {
+                n.vjp_scale_some(b, c, d, delta, w)
+            },
             add: &scale_rule,
         };
+        let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
         let grads = engine::backprop_runtime(
             &self.nodes,
             &ctx,
             seed.as_slice().to_vec(),
+            &need,
             &mut [&mut te, &mut tb],
         );
         Certificate {
@@ -91,6 +114,35 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             eps: EList::from_vec_unchecked(eps),
             scales: BList::from_vec_unchecked(scales),
         }
+    }
+
+    /// One runtime training step without bounds: all values of `Γ ++ ss` and the gradients of the
+    /// inputs at positions `wrt` (the other inputs' entries hold their seed). One forward and one
+    /// backward sweep; the baseline the certified pass is measured against.
+    pub fn value_and_grad(
+        &self,
+        x: &TList<R, G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        wrt: &[usize],
+    ) -> (TList<R, Concat<G, Ss>>, TList<R, G>) {
+        let ctx = self.forward(x);
+        let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
+        let grads =
+            engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &need, &mut []);
+        (
+            TList::from_vec_unchecked(ctx),
+            TList::from_vec_unchecked(grads),
+        )
+    }
+
+    fn wrt_mask(&self, wrt: &[usize]) -> Vec<bool> {
+        let mut m = vec![false; self.n_inputs];
+        for &i in wrt {
+            if let Some(slot) = m.get_mut(i) {
+                *slot = true;
+            }
+        }
+        m
     }
 
     /// The usual seed for a scalar loss: 1 at `loss`, 0 elsewhere, with eps 0 and scale 1 at

@@ -101,8 +101,25 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
     cot
 }
 
-/// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ) → bound per arg`.
-pub(crate) type VjpPart<R, N> = fn(&N, &[Bound], &[ArrayD<R>], Bound, &ArrayD<R>) -> Vec<Bound>;
+/// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ, wanted args) →
+/// bound per arg`.
+pub(crate) type VjpPart<R, N> =
+    fn(&N, &[Bound], &[ArrayD<R>], Bound, &ArrayD<R>, &[bool]) -> Vec<Bound>;
+
+/// Which entries of `Γ ++ ss` need a cotangent: the inputs in `wrt`, and every node output that
+/// depends on one of them. Backprop skips the rest (no VJP work for constants and data).
+pub(crate) fn needs<R: Runtime, N: ?Sized + FwdNode<R>>(
+    nodes: &[Box<N>],
+    wrt: &[bool],
+) -> Vec<bool> {
+    let mut need = Vec::with_capacity(wrt.len() + nodes.len());
+    need.extend_from_slice(wrt);
+    for n in nodes {
+        let any = n.args().iter().any(|a| need[a.pos]);
+        need.push(any);
+    }
+    need
+}
 
 /// A bound tracked through a backward sweep (eps or scale).
 pub(crate) struct Track<'a, R, N: ?Sized> {
@@ -118,24 +135,37 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
 
 /// Runtime backprop, optionally tracking eps and/or scale bounds along the way. Returns the
 /// cotangents of the inputs; tracked bounds are left in each `Track::acc` (truncated to `|Γ|`).
+/// `need` (from [`needs`]) says which entries need a cotangent; the others keep their seed.
 pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<R>],
     seed: Vec<ArrayD<R>>,
+    need: &[bool],
     tracks: &mut [&mut Track<'_, R, N>],
 ) -> Vec<ArrayD<R>> {
     let n_in = ctx.len() - nodes.len();
     let mut cot = seed;
+    let mut wants = Vec::new();
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
         let delta = cot.pop().expect("invariant: one cotangent per entry");
-        let vs = n.vjp_runtime(&ctx[..p], &delta);
-        let mut parts: Vec<Vec<Bound>> = Vec::with_capacity(tracks.len());
+        let mut deltas_b = Vec::with_capacity(tracks.len());
         for t in tracks.iter_mut() {
-            let d = t.acc.pop().expect("invariant: one bound per entry");
-            parts.push((t.part)(n, &t.fwd[..p], &ctx[..p], d, &delta));
+            deltas_b.push(t.acc.pop().expect("invariant: one bound per entry"));
         }
+        if !need[p] {
+            continue;
+        }
+        wants.clear();
+        wants.extend(n.args().iter().map(|a| need[a.pos]));
+        let vs = n.vjp_runtime_some(&ctx[..p], &delta, &wants);
+        let parts: Vec<Vec<Bound>> = tracks
+            .iter()
+            .zip(&deltas_b)
+            .map(|(t, &d)| (t.part)(n, &t.fwd[..p], &ctx[..p], d, &delta, &wants))
+            .collect();
         for (i, (arg, v)) in n.args().iter().zip(&vs).enumerate() {
+            let Some(v) = v else { continue };
             let c = &mut cot[arg.pos];
             let finite = tracks.is_empty() || all_finite(v);
             for (t, part) in tracks.iter_mut().zip(&parts) {

@@ -68,7 +68,9 @@ where
     /// addition, last node first.
     pub fn backprop_runtime(&self, x: &TList<R, G>, seed: &TList<R, Concat<G, Ss>>) -> TList<R, G> {
         let ctx = self.forward(x);
-        let cot = engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &mut []);
+        let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
+        let cot =
+            engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &need, &mut []);
         TList::from_vec_unchecked(cot)
     }
 
@@ -87,10 +89,17 @@ where
         let mut t = Track {
             fwd: &fwd,
             acc: eps_seed.as_slice().to_vec(),
-            part: |n: &K::Node<R>, e, c, d, delta| n.vjp_eps(e, c, d, delta),
+            part: |n: &K::Node<R>, e, c, d, delta, w| n.vjp_eps_some(e, c, d, delta, w),
             add: &add,
         };
-        engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &mut [&mut t]);
+        let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
+        engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            seed.as_slice().to_vec(),
+            &need,
+            &mut [&mut t],
+        );
         EList::from_vec_unchecked(t.acc)
     }
 }
@@ -114,10 +123,17 @@ where
         let mut t = Track {
             fwd: &fwd,
             acc: b_seed.as_slice().to_vec(),
-            part: |n: &K::Node<R>, b, c, d, delta| n.vjp_scale(b, c, d, delta),
+            part: |n: &K::Node<R>, b, c, d, delta, w| n.vjp_scale_some(b, c, d, delta, w),
             add: &add,
         };
-        engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &mut [&mut t]);
+        let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
+        engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            seed.as_slice().to_vec(),
+            &need,
+            &mut [&mut t],
+        );
         BList::from_vec_unchecked(t.acc)
     }
 }
