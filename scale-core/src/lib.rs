@@ -52,6 +52,7 @@ pub mod context;
 mod error;
 pub mod graph;
 pub mod handle;
+pub mod kernel;
 pub mod lists;
 pub mod node;
 pub mod ops;

@@ -31,8 +31,8 @@ pub trait Runtime:
     /// Round an `f64` to the nearest value of this type.
     fn from_f64(x: f64) -> Self;
 
-    /// Matrix product, the hot kernel of `matmul`/`matvec`; the default uses ndarray's `dot`
-    /// (matrixmultiply for `f32`/`f64`).
+    /// Matrix product, the hot kernel of `matmul`/`matvec`. `f32` and `f64` use the faer kernel
+    /// (see `kernel.rs`); the default (half types) uses ndarray's `dot`.
     fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
         a.dot(&b)
     }
@@ -50,6 +50,9 @@ impl Runtime for f32 {
     fn from_f64(x: f64) -> f32 {
         x as f32
     }
+    fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+        crate::kernel::matmul(a, b)
+    }
 }
 
 impl Runtime for f64 {
@@ -63,6 +66,9 @@ impl Runtime for f64 {
     #[inline]
     fn from_f64(x: f64) -> f64 {
         x
+    }
+    fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
+        crate::kernel::matmul(a, b)
     }
 }
 
