@@ -16,8 +16,7 @@ fn as_faer<'a, T>(a: &ArrayView2<'a, T>) -> Option<MatRef<'a, T>> {
         return Some(MatRef::from_row_major_slice(s, m, n));
     }
     // Column-major (e.g. the transpose of a row-major array).
-    a.clone()
-        .reversed_axes()
+    (*a).reversed_axes()
         .to_slice()
         .map(|s| MatRef::from_column_major_slice(s, m, n))
 }
