@@ -1,0 +1,177 @@
+//! The model families `scale-gen` writes: MLP, attention block, residual block, softmax
+//! classifier with cross-entropy, and a deep chain.
+
+use crate::model::{Input, Model, Op};
+
+fn input(name: &str, shape: &[usize], std: f64) -> Input {
+    Input {
+        name: name.into(),
+        shape: shape.to_vec(),
+        init_std: Some(std),
+    }
+}
+
+fn op(name: &str, op: &str, args: &[&str]) -> Op {
+    Op {
+        name: name.into(),
+        op: op.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        params: vec![],
+        shape: None,
+    }
+}
+
+fn with_param(mut o: Op, p: f64) -> Op {
+    o.params.push(p);
+    o
+}
+
+/// A relu MLP with the given layer widths over a batch, loss = mse against a target.
+pub fn mlp(name: &str, batch: usize, widths: &[usize]) -> Model {
+    let mut inputs = vec![input("x", &[batch, widths[0]], 1.0)];
+    let mut ops = Vec::new();
+    let mut h = "x".to_string();
+    let layers = widths.len() - 1;
+    for l in 0..layers {
+        let (i, o) = (widths[l], widths[l + 1]);
+        let (w, b) = (format!("w{}", l + 1), format!("b{}", l + 1));
+        inputs.push(input(&w, &[i, o], (1.0 / i as f64).sqrt()));
+        inputs.push(input(&b, &[o], 0.1));
+        let z = format!("z{}", l + 1);
+        let a = format!("a{}", l + 1);
+        ops.push(op(&z, "matmul", &[&h, &w]));
+        ops.push(op(&a, "add_bias", &[&z, &b]));
+        h = if l + 1 < layers {
+            let hn = format!("h{}", l + 1);
+            ops.push(op(&hn, "relu", &[&a]));
+            hn
+        } else {
+            a
+        };
+    }
+    inputs.push(input("target", &[batch, widths[layers]], 1.0));
+    ops.push(op("loss", "mse", &[&h, "target"]));
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!("relu MLP {widths:?}, batch {batch}, mse loss"),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
+
+/// A single-head self-attention block: softmax(q kᵀ / √d) v, loss = mse against a target.
+pub fn attention(name: &str, tokens: usize, d_model: usize, d_head: usize) -> Model {
+    let s = 1.0 / (d_model as f64).sqrt();
+    let inputs = vec![
+        input("x", &[tokens, d_model], 1.0),
+        input("wq", &[d_model, d_head], s),
+        input("wk", &[d_model, d_head], s),
+        input("wv", &[d_model, d_head], s),
+        input("target", &[tokens, d_head], 1.0),
+    ];
+    let ops = vec![
+        op("q", "matmul", &["x", "wq"]),
+        op("k", "matmul", &["x", "wk"]),
+        op("v", "matmul", &["x", "wv"]),
+        op("kt", "transpose", &["k"]),
+        op("scores", "matmul", &["q", "kt"]),
+        with_param(
+            op("scaled", "scale", &["scores"]),
+            1.0 / (d_head as f64).sqrt(),
+        ),
+        op("attn", "softmax", &["scaled"]),
+        op("out", "matmul", &["attn", "v"]),
+        op("loss", "mse", &["out", "target"]),
+    ];
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!("single-head attention, {tokens} tokens, d_model {d_model}, d_head {d_head}"),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
+
+/// A residual block `y = x + W₂ relu(W₁ x + b₁) + b₂` (x fans out), loss = mse.
+pub fn residual(name: &str, batch: usize, d: usize, hidden: usize) -> Model {
+    let inputs = vec![
+        input("x", &[batch, d], 1.0),
+        input("w1", &[d, hidden], (1.0 / d as f64).sqrt()),
+        input("b1", &[hidden], 0.1),
+        input("w2", &[hidden, d], (1.0 / hidden as f64).sqrt()),
+        input("b2", &[d], 0.1),
+        input("target", &[batch, d], 1.0),
+    ];
+    let ops = vec![
+        op("z1", "matmul", &["x", "w1"]),
+        op("a1", "add_bias", &["z1", "b1"]),
+        op("h", "relu", &["a1"]),
+        op("z2", "matmul", &["h", "w2"]),
+        op("r", "add_bias", &["z2", "b2"]),
+        op("y", "add", &["x", "r"]),
+        op("loss", "mse", &["y", "target"]),
+    ];
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!("residual block, batch {batch}, width {d}, hidden {hidden}"),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
+
+/// A softmax classifier: logits = x W + b, loss = cross-entropy against target probabilities.
+pub fn classifier(name: &str, batch: usize, features: usize, classes: usize) -> Model {
+    let inputs = vec![
+        input("x", &[batch, features], 1.0),
+        input("w", &[features, classes], (1.0 / features as f64).sqrt()),
+        input("b", &[classes], 0.1),
+        input("target", &[batch, classes], 1.0),
+    ];
+    let ops = vec![
+        op("z", "matmul", &["x", "w"]),
+        op("logits", "add_bias", &["z", "b"]),
+        op("probs", "softmax", &["target"]),
+        op("loss", "cross_entropy", &["logits", "probs"]),
+    ];
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!("softmax classifier, batch {batch}, {features} features, {classes} classes"),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
+
+/// A deep chain of `n` cheap ops over one vector, with fan-out back to the input every 16 ops
+/// (for scale tests: long graphs, many segments).
+pub fn chain(name: &str, n: usize, d: usize) -> Model {
+    let inputs = vec![input("x", &[d], 1.0), input("c", &[d], 0.5)];
+    let mut ops = Vec::new();
+    let mut prev = "x".to_string();
+    for i in 0..n.saturating_sub(1) {
+        let out = format!("n{i}");
+        let o = match i % 4 {
+            0 => op(&out, "add", &[&prev, if i % 16 == 0 { "x" } else { "c" }]),
+            1 => op(&out, "tanh", &[&prev]),
+            2 => with_param(op(&out, "scale", &[&prev]), 0.75),
+            _ => op(&out, "relu", &[&prev]),
+        };
+        ops.push(o);
+        prev = out;
+    }
+    ops.push(op("loss", "sum", &[&prev]));
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!("deep chain of {n} ops over [{d}] with fan-out from the input"),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
