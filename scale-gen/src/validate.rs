@@ -138,10 +138,10 @@ pub fn check(m: &Model) -> Result<Checked, GenError> {
                 .ok_or_else(|| err(format!("`{a}` is not an input or an earlier layer")))?;
             arg_shapes.push(shapes[k].as_slice());
         }
-        if let Some(t) = &op.shape {
-            if t.len() > 4 || t.contains(&0) {
-                return Err(err(format!("bad target shape {t:?}")));
-            }
+        if let Some(t) = &op.shape
+            && (t.len() > 4 || t.contains(&0))
+        {
+            return Err(err(format!("bad target shape {t:?}")));
         }
         let out = (sig.shape)(&arg_shapes, op.shape.as_deref()).map_err(err)?;
         if index.insert(&op.name, shapes.len()).is_some() {
