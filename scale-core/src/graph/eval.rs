@@ -1,6 +1,6 @@
 //! The SPEC §4 operations on graphs: `eval_*` and `backprop_*`, each linear in the node count.
 
-use super::engine::{self, Track};
+use super::engine::{self, AddRule, Track, VjpPart};
 use super::{Graph, Kind};
 use crate::bound::Bound;
 use crate::context::{Append, Concat};
@@ -86,21 +86,43 @@ where
     ) -> EList<G> {
         let ctx = self.forward(x);
         let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
+        let part: VjpPart<R, K::Node<R>> = |n, e, c, d, delta, w| n.vjp_eps_some(e, c, d, delta, w);
+        EList::from_vec_unchecked(self.backprop_tracked(
+            &ctx,
+            &fwd,
+            eps_seed.as_slice(),
+            seed,
+            part,
+            &add,
+        ))
+    }
+
+    /// One backward sweep tracking one kind of bound (shared by `backprop_bounds` and
+    /// `backprop_scales`).
+    fn backprop_tracked(
+        &self,
+        ctx: &[ArrayD<R>],
+        fwd: &[Bound],
+        seed_bounds: &[Bound],
+        seed: &TList<R, Concat<G, Ss>>,
+        part: VjpPart<R, K::Node<R>>,
+        add: AddRule<'_, R>,
+    ) -> Vec<Bound> {
         let mut t = Track {
-            fwd: &fwd,
-            acc: eps_seed.as_slice().to_vec(),
-            part: |n: &K::Node<R>, e, c, d, delta, w| n.vjp_eps_some(e, c, d, delta, w),
-            add: &add,
+            fwd,
+            acc: seed_bounds.to_vec(),
+            part,
+            add,
         };
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
         engine::backprop_runtime(
             &self.nodes,
-            &ctx,
+            ctx,
             seed.as_slice().to_vec(),
             &need,
             &mut [&mut t],
         );
-        EList::from_vec_unchecked(t.acc)
+        t.acc
     }
 }
 
@@ -120,20 +142,15 @@ where
     ) -> BList<G> {
         let ctx = self.forward(x);
         let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
-        let mut t = Track {
-            fwd: &fwd,
-            acc: b_seed.as_slice().to_vec(),
-            part: |n: &K::Node<R>, b, c, d, delta, w| n.vjp_scale_some(b, c, d, delta, w),
-            add: &add,
-        };
-        let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
-        engine::backprop_runtime(
-            &self.nodes,
+        let part: VjpPart<R, K::Node<R>> =
+            |n, b, c, d, delta, w| n.vjp_scale_some(b, c, d, delta, w);
+        BList::from_vec_unchecked(self.backprop_tracked(
             &ctx,
-            seed.as_slice().to_vec(),
-            &need,
-            &mut [&mut t],
-        );
-        BList::from_vec_unchecked(t.acc)
+            &fwd,
+            b_seed.as_slice(),
+            seed,
+            part,
+            &add,
+        ))
     }
 }
