@@ -60,9 +60,9 @@ fn main() {
 
     let (eps_in, b_in) = g.exact_inputs(&xr);
     let (seed, eps_seed, b_seed) = g.loss_seed(loss);
-    let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
-
     let xs = xr.to_spec::<Interval>();
+    let cert = g.certify(xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+
     let spec_vals = g.eval_spec(&xs);
     let spec_grads = g.backprop_spec(&xs, &seed.to_spec());
 

@@ -164,10 +164,10 @@ where
     let x = TList::<R, G>::from_arrays(inputs)?;
     let (eps_in, b_in) = graph.exact_inputs(&x);
     let (seed, eps_seed, b_seed) = graph.loss_seed(loss);
-    let cert = graph.certify(&x, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+    let xs = (!o.no_spec).then(|| x.to_spec::<Interval>());
+    let cert = graph.certify(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
     let mut report = Report::new(graph, &cert, names);
-    if !o.no_spec {
-        let xs = x.to_spec::<Interval>();
+    if let Some(xs) = xs {
         let sv = graph.eval_spec(&xs);
         let sg = graph.backprop_spec(&xs, &seed.to_spec());
         report.observe(&cert, &sv, &sg);

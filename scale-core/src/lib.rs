@@ -33,10 +33,11 @@
 //! ])?;
 //! let (eps_in, b_in) = g.exact_inputs(&xr);
 //! let (seed, eps_seed, b_seed) = g.loss_seed(loss);
-//! let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+//! let xs = xr.to_spec::<Interval>();
+//! let cert = g.certify(xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
 //!
 //! // Check the gradient of w against the rigorous interval spec.
-//! let spec_grads = g.backprop_spec(&xr.to_spec::<Interval>(), &seed.to_spec());
+//! let spec_grads = g.backprop_spec(&xs, &seed.to_spec());
 //! scale_core::check::approx_ctx(&spec_grads, &cert.grads, &cert.grad_eps).unwrap();
 //! println!("atol/rtol for dL/dw: {:?}", cert.grad_tol(w));
 //! # Ok::<(), scale_core::Error>(())

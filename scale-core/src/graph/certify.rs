@@ -49,10 +49,11 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     /// default accumulation rules ([`eps_add`](crate::eps_add), [`scale_add`](crate::scale_add)).
     ///
     /// The results equal those of `eval_runtime`, `eval_bounds`, `eval_scales`,
-    /// `backprop_runtime`, `backprop_bounds` and `backprop_scales` with the same arguments.
+    /// `backprop_runtime`, `backprop_bounds` and `backprop_scales` with the same arguments. The
+    /// inputs are taken by value (no copy on the hot path) and come back in `values`.
     pub fn certify(
         &self,
-        x: &TList<R, G>,
+        x: TList<R, G>,
         eps_in: &EList<G>,
         b_in: &BList<G>,
         seed: &TList<R, Concat<G, Ss>>,
@@ -69,7 +70,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     #[allow(clippy::too_many_arguments)]
     pub fn certify_wrt(
         &self,
-        x: &TList<R, G>,
+        x: TList<R, G>,
         eps_in: &EList<G>,
         b_in: &BList<G>,
         seed: &TList<R, Concat<G, Ss>>,
@@ -77,7 +78,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
     ) -> Certificate<R, G, Concat<G, Ss>> {
-        let ctx = self.forward(x);
+        let ctx = self.forward_owned(x);
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
         let eps_rule = accumulate::eps_add::<R>;
@@ -102,7 +103,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let grads = engine::backprop_runtime(
             &self.nodes,
             &ctx,
-            seed.as_slice().to_vec(),
+            seed.as_slice(),
             &need,
             &mut [&mut te, &mut tb],
         );
@@ -116,19 +117,19 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         }
     }
 
-    /// One runtime training step without bounds: all values of `Γ ++ ss` and the gradients of the
-    /// inputs at positions `wrt` (the other inputs' entries hold their seed). One forward and one
-    /// backward sweep; the baseline the certified pass is measured against.
+    /// One runtime training step without bounds: all values of `Γ ++ ss` (the inputs come back
+    /// first) and the gradients of the inputs at positions `wrt` (the other inputs' entries hold
+    /// their seed). One forward and one backward sweep; the baseline the certified pass is
+    /// measured against.
     pub fn value_and_grad(
         &self,
-        x: &TList<R, G>,
+        x: TList<R, G>,
         seed: &TList<R, Concat<G, Ss>>,
         wrt: &[usize],
     ) -> (TList<R, Concat<G, Ss>>, TList<R, G>) {
-        let ctx = self.forward(x);
+        let ctx = self.forward_owned(x);
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
-        let grads =
-            engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &need, &mut []);
+        let grads = engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice(), &need, &mut []);
         (
             TList::from_vec_unchecked(ctx),
             TList::from_vec_unchecked(grads),

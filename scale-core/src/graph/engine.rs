@@ -136,19 +136,24 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
 /// Runtime backprop, optionally tracking eps and/or scale bounds along the way. Returns the
 /// cotangents of the inputs; tracked bounds are left in each `Track::acc` (truncated to `|Γ|`).
 /// `need` (from [`needs`]) says which entries need a cotangent; the others keep their seed.
+///
+/// Cotangents start as references to the seed and are materialised on first contribution; when
+/// the seed entry is zero the VJP is moved in (computing `v + 0`, exactly the runtime sum), so
+/// neither the seed nor zero accumulators are ever copied.
 pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<R>],
-    seed: Vec<ArrayD<R>>,
+    seed: &[ArrayD<R>],
     need: &[bool],
     tracks: &mut [&mut Track<'_, R, N>],
 ) -> Vec<ArrayD<R>> {
     let n_in = ctx.len() - nodes.len();
-    let mut cot = seed;
+    let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
     let mut wants = Vec::new();
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
-        let delta = cot.pop().expect("invariant: one cotangent per entry");
+        let owned = cot.pop().expect("invariant: one cotangent per entry");
+        let delta = owned.as_ref().unwrap_or(&seed[p]);
         let mut deltas_b = Vec::with_capacity(tracks.len());
         for t in tracks.iter_mut() {
             deltas_b.push(t.acc.pop().expect("invariant: one bound per entry"));
@@ -158,25 +163,40 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         }
         wants.clear();
         wants.extend(n.args().iter().map(|a| need[a.pos]));
-        let vs = n.vjp_runtime_some(&ctx[..p], &delta, &wants);
+        let vs = n.vjp_runtime_some(&ctx[..p], delta, &wants);
         let parts: Vec<Vec<Bound>> = tracks
             .iter()
             .zip(&deltas_b)
-            .map(|(t, &d)| (t.part)(n, &t.fwd[..p], &ctx[..p], d, &delta, &wants))
+            .map(|(t, &d)| (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants))
             .collect();
-        for (i, (arg, v)) in n.args().iter().zip(&vs).enumerate() {
-            let Some(v) = v else { continue };
-            let c = &mut cot[arg.pos];
-            let finite = tracks.is_empty() || all_finite(v);
+        for (i, (arg, v)) in n.args().iter().zip(vs).enumerate() {
+            let Some(mut v) = v else { continue };
+            let pos = arg.pos;
+            let finite = tracks.is_empty() || all_finite(&v);
             for (t, part) in tracks.iter_mut().zip(&parts) {
                 let e = match part.get(i) {
                     Some(&e) if finite => e,
                     _ => Bound::INF,
                 };
-                t.acc[arg.pos] = (t.add)(t.acc[arg.pos], e, c, v);
+                let acc = cot[pos].as_ref().unwrap_or(&seed[pos]);
+                t.acc[pos] = (t.add)(t.acc[pos], e, acc, &v);
             }
-            Zip::from(c).and(v).for_each(|c, &v| *c = *c + v);
+            match &mut cot[pos] {
+                Some(c) => Zip::from(c).and(&v).for_each(|c, &v| *c = *c + v),
+                slot @ None => {
+                    let s = &seed[pos];
+                    if s.iter().all(|&x| x == R::zero() && x.is_sign_positive()) {
+                        v.mapv_inplace(|x| x + R::zero());
+                    } else {
+                        Zip::from(&mut v).and(s).for_each(|v, &s| *v = s + *v);
+                    }
+                    *slot = Some(v);
+                }
+            }
         }
     }
-    cot
+    cot.into_iter()
+        .zip(seed)
+        .map(|(c, s)| c.unwrap_or_else(|| s.clone()))
+        .collect()
 }

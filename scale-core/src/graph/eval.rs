@@ -33,6 +33,11 @@ impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B> {
     pub(crate) fn forward(&self, x: &TList<R, G>) -> Vec<ArrayD<R>> {
         engine::forward_runtime(&self.nodes, x.as_slice().to_vec())
     }
+
+    /// The forward pass taking the inputs by value, so they are not copied.
+    pub(crate) fn forward_owned(&self, x: TList<R, G>) -> Vec<ArrayD<R>> {
+        engine::forward_runtime(&self.nodes, x.into_vec())
+    }
 }
 
 impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B>
@@ -69,8 +74,7 @@ where
     pub fn backprop_runtime(&self, x: &TList<R, G>, seed: &TList<R, Concat<G, Ss>>) -> TList<R, G> {
         let ctx = self.forward(x);
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
-        let cot =
-            engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice().to_vec(), &need, &mut []);
+        let cot = engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice(), &need, &mut []);
         TList::from_vec_unchecked(cot)
     }
 
@@ -115,13 +119,7 @@ where
             add,
         };
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
-        engine::backprop_runtime(
-            &self.nodes,
-            ctx,
-            seed.as_slice().to_vec(),
-            &need,
-            &mut [&mut t],
-        );
+        engine::backprop_runtime(&self.nodes, ctx, seed.as_slice(), &need, &mut [&mut t]);
         t.acc
     }
 }

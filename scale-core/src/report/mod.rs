@@ -18,10 +18,10 @@
 //! ])?;
 //! let (eps_in, b_in) = g.exact_inputs(&xr);
 //! let (seed, eps_seed, b_seed) = g.loss_seed(loss);
-//! let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+//! let xs = xr.to_spec::<Interval>();
+//! let cert = g.certify(xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
 //!
 //! let mut report = Report::new(&g, &cert, &["x", "y", "p", "loss"]);
-//! let xs = xr.to_spec::<Interval>();
 //! report.observe(&cert, &g.eval_spec(&xs), &g.backprop_spec(&xs, &seed.to_spec()));
 //! assert_eq!(report.violations(), 0);
 //! println!("{}", report.to_table());
