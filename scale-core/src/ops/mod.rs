@@ -33,19 +33,19 @@
 
 pub mod elementwise;
 pub mod linalg;
-//pub mod loss;
+pub mod loss;
 pub mod reduce;
 pub mod reshape;
-//pub mod softmax;
+pub mod softmax;
 pub mod unary;
 pub mod util;
 
 pub use elementwise::{add, leaky_relu, mul, neg, relu, scale, sub};
 pub use linalg::{add_bias, dot, matmul, matvec, transpose};
-//pub use loss::{cross_entropy, mse};
+pub use loss::{cross_entropy, mse};
 pub use reduce::{mean, sum, sum_rows};
 pub use reshape::reshape;
-//pub use softmax::{log_softmax, softmax};
+pub use softmax::{log_softmax, softmax};
 pub use unary::{exp, log, sigmoid, softplus, square, tanh};
 
 /// Implements [`NodeType`](crate::node::NodeType) for an op struct `Name<…, B>`.

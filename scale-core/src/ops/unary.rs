@@ -332,7 +332,7 @@ impl SmoothFn for SquareFn {
 /// A smooth elementwise function `F` applied to a tensor of shape `S`.
 pub struct Unary<S, B, F> {
     args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B, F)>,
+    _p: PhantomData<(fn() -> S, fn() -> B, fn() -> F)>,
 }
 
 impl<S: Shape, Br, F: SmoothFn> crate::node::NodeType for Unary<S, Br, F> {
