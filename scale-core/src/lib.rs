@@ -14,6 +14,7 @@
 //! * [`scalar`]: runtime types (`f32`, `f64`, `bf16`, `f16`) and spec types (`f64`, `Interval`);
 //! * [`node`], [`graph`]: the four node kinds and graph kinds, with linear-time evaluation;
 //! * [`ops`]: the SPEC §9 ops;
+//! * [`config`]: process-wide bound settings (dot-product bound mode);
 //! * [`tolerance`], [`check`]: abs+rel tolerances and the SPEC §3 predicates as checkers.
 //!
 //! ```
@@ -49,6 +50,7 @@
 
 pub mod bound;
 pub mod check;
+pub mod config;
 pub mod context;
 mod error;
 pub mod graph;

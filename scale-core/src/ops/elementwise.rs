@@ -1,7 +1,10 @@
-//! Elementwise ops: `add`, `mul`, `relu`.
+//! Elementwise ops: `add`, `sub`, `mul`, `neg`, `scale`, `relu`, `leaky_relu`.
+//!
+//! Local rounding is measured per entry against an `f64` re-evaluation on the runtime operands
+//! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
-use super::node_type;
-use super::util::{at, inflate, linf, product_eps};
+use super::util::{TINY, at, inflate, linf, nan_max, prod_err, sum2_err};
+use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -9,6 +12,21 @@ use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{SameShape, Shape};
 use ndarray::{ArrayD, Zip};
 use std::marker::PhantomData;
+
+fn zip2<A: Copy, C, F: Fn(A, A) -> C>(a: &ArrayD<A>, b: &ArrayD<A>, f: F) -> ArrayD<C> {
+    Zip::from(a).and(b).map_collect(|&x, &y| f(x, y))
+}
+
+/// Max over entries of `|ŷ − (â ± b̂)|` bounds (local rounding of an elementwise sum/difference).
+fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign: f64) -> Bound {
+    let mut m = 0.0f64;
+    Zip::from(a).and(b).and(out).for_each(|&x, &y, &o| {
+        m = nan_max(m, sum2_err(o.to_spec(), x.to_spec(), sign * y.to_spec()) - TINY);
+    });
+    inflate(m, 3)
+}
+
+// ------------------------------------------------------------------------------------------ add
 
 /// `a + b`, elementwise.
 pub struct Add<S, B> {
@@ -39,9 +57,7 @@ where
 
 impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Add<S, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        Zip::from(at(ctx, &self.args[0]))
-            .and(at(ctx, &self.args[1]))
-            .map_collect(|&x, &y| x + y)
+        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x + y)
     }
 }
 
@@ -52,25 +68,13 @@ impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Add<S, B> {
 }
 
 impl<S: Shape, B, R: Runtime> FwdNode<R> for Add<S, B> {
-    fn op_name(&self) -> &'static str {
-        "add"
-    }
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn out_dims(&self) -> &'static [usize] {
-        S::DIMS
-    }
+    fwd_meta!("add", S);
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        Zip::from(at(ctx, &self.args[0]))
-            .and(at(ctx, &self.args[1]))
-            .map_collect(|&x, &y| x + y)
+        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x + y)
     }
-    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        // |fl(z) − z| ≤ u|z| ≤ u/(1−u)·|fl(z)|; sums have no underflow term.
-        let (ea, eb) = (eps[self.args[0].pos], eps[self.args[1].pos]);
-        let rounding = linf(out).scale(R::U).widen(2.0 * R::U);
-        ea + eb + rounding
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let (a, b) = (&self.args[0], &self.args[1]);
+        eps[a.pos] + eps[b.pos] + addsub_local(at(ctx, a), at(ctx, b), out, 1.0)
     }
 }
 
@@ -95,6 +99,73 @@ impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Add<S, B> {
     }
 }
 
+// ------------------------------------------------------------------------------------------ sub
+
+/// `a − b`, elementwise.
+pub struct Sub<S, B> {
+    args: [Arg; 2],
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(Sub<S> => S);
+
+/// `a − b` elementwise; shapes must be equal.
+pub fn sub<S, S2, B>(a: Var<S, B>, b: Var<S2, B>) -> Sub<S, B>
+where
+    S: Shape + SameShape<S2>,
+    S2: Shape,
+{
+    Sub {
+        args: [a.arg(), b.arg()],
+        _p: PhantomData,
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Sub<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x - y)
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Sub<S, B> {
+    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![delta.clone(), delta.mapv(|d| -d)]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNode<R> for Sub<S, B> {
+    fwd_meta!("sub", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x - y)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let (a, b) = (&self.args[0], &self.args[1]);
+        eps[a.pos] + eps[b.pos] + addsub_local(at(ctx, a), at(ctx, b), out, -1.0)
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Sub<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNode<R> for Sub<S, B> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![delta.clone(), delta.mapv(|d| -d)]
+    }
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+        vec![ed, ed]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Sub<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+        vec![bd, bd]
+    }
+}
+
+// ------------------------------------------------------------------------------------------ mul
+
 /// `a · b`, elementwise.
 pub struct Mul<S, B> {
     args: [Arg; 2],
@@ -114,42 +185,52 @@ where
     }
 }
 
+/// Error of an elementwise product `fl(â·b̂)` (runtime result `out`) against `a·b`:
+/// `max_i [ε_a|b̂_i| + |â_i|ε_b + local_i] + ε_aε_b`.
+fn product_eps<R: Runtime>(
+    a: &ArrayD<R>,
+    ea: Bound,
+    b: &ArrayD<R>,
+    eb: Bound,
+    out: &ArrayD<R>,
+) -> Bound {
+    let (fa, fb) = (ea.get(), eb.get());
+    let mut m = 0.0f64;
+    Zip::from(a).and(b).and(out).for_each(|&x, &y, &o| {
+        let (x, y) = (x.to_spec(), y.to_spec());
+        m = nan_max(
+            m,
+            fa * y.abs() + x.abs() * fb + prod_err(o.to_spec(), x, y),
+        );
+    });
+    inflate(m, 8) + ea * eb
+}
+
+fn mul_vjp_rt<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, d: &ArrayD<R>) -> [ArrayD<R>; 2] {
+    [zip2(d, b, |d, y| d * y), zip2(d, a, |d, x| d * x)]
+}
+
 impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Mul<S, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        Zip::from(at(ctx, &self.args[0]))
-            .and(at(ctx, &self.args[1]))
-            .map_collect(|&x, &y| x * y)
+        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x * y)
     }
 }
 
 impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mul<S, B> {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        vec![
-            Zip::from(delta).and(b).map_collect(|&d, &y| d * y),
-            Zip::from(delta).and(a).map_collect(|&d, &x| d * x),
-        ]
+        vec![zip2(delta, b, |d, y| d * y), zip2(delta, a, |d, x| d * x)]
     }
 }
 
 impl<S: Shape, B, R: Runtime> FwdNode<R> for Mul<S, B> {
-    fn op_name(&self) -> &'static str {
-        "mul"
-    }
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn out_dims(&self) -> &'static [usize] {
-        S::DIMS
-    }
+    fwd_meta!("mul", S);
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        Zip::from(at(ctx, &self.args[0]))
-            .and(at(ctx, &self.args[1]))
-            .map_collect(|&x, &y| x * y)
+        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x * y)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (a, b) = (&self.args[0], &self.args[1]);
-        product_eps(at(ctx, a), eps[a.pos], at(ctx, b), eps[b.pos])
+        product_eps(at(ctx, a), eps[a.pos], at(ctx, b), eps[b.pos], out)
     }
 }
 
@@ -161,28 +242,169 @@ impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mul<S, B> {
 
 impl<S: Shape, B, R: Runtime> RevNode<R> for Mul<S, B> {
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        vec![
-            Zip::from(delta).and(b).map_collect(|&d, &y| d * y),
-            Zip::from(delta).and(a).map_collect(|&d, &x| d * x),
-        ]
+        mul_vjp_rt(at(ctx, &self.args[0]), at(ctx, &self.args[1]), delta).into()
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (a, b) = (&self.args[0], &self.args[1]);
+        let (xa, xb) = (at(ctx, a), at(ctx, b));
+        let [va, vb] = mul_vjp_rt(xa, xb, d);
         vec![
-            product_eps(d, ed, at(ctx, b), eps[b.pos]),
-            product_eps(d, ed, at(ctx, a), eps[a.pos]),
+            product_eps(d, ed, xb, eps[b.pos], &va),
+            product_eps(d, ed, xa, eps[a.pos], &vb),
         ]
     }
 }
 
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mul<S, B> {
-    fn vjp_scale(&self, b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
-        // Spec ≤ B_δ·B_other; runtime adds one rounding.
-        let one = |bo: Bound| (bd * bo).widen(R::U) + Bound::new(R::ETA);
-        vec![one(b[self.args[1].pos]), one(b[self.args[0].pos])]
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let [va, vb] = mul_vjp_rt(at(ctx, &self.args[0]), at(ctx, &self.args[1]), d);
+        vec![
+            (bd * b[self.args[1].pos]).max(linf(&va)),
+            (bd * b[self.args[0].pos]).max(linf(&vb)),
+        ]
     }
 }
+
+// ------------------------------------------------------------------------------------------ neg
+
+/// `−x`, elementwise (exact).
+pub struct Neg<S, B> {
+    args: [Arg; 1],
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(Neg<S> => S);
+
+/// `neg(x) = −x` (exact in floating point).
+pub fn neg<S: Shape, B>(x: Var<S, B>) -> Neg<S, B> {
+    Neg {
+        args: [x.arg()],
+        _p: PhantomData,
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Neg<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        at(ctx, &self.args[0]).mapv(|x| -x)
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Neg<S, B> {
+    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![delta.mapv(|d| -d)]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNode<R> for Neg<S, B> {
+    fwd_meta!("neg", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        at(ctx, &self.args[0]).mapv(|x| -x)
+    }
+    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        eps[self.args[0].pos]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Neg<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        b[self.args[0].pos]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNode<R> for Neg<S, B> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![delta.mapv(|d| -d)]
+    }
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+        vec![ed]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Neg<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+        vec![bd]
+    }
+}
+
+// ---------------------------------------------------------------------------------------- scale
+
+/// `c · x` for a constant `c`.
+pub struct Scale<S, B> {
+    args: [Arg; 1],
+    c: f64,
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(Scale<S> => S);
+
+/// `scale(x, c) = c·x`. The spec constant is the `f64` `c`; the runtime multiplies by
+/// `R::from_f64(c)`, and the bound accounts for the difference.
+pub fn scale<S: Shape, B>(x: Var<S, B>, c: f64) -> Scale<S, B> {
+    Scale {
+        args: [x.arg()],
+        c,
+        _p: PhantomData,
+    }
+}
+
+/// Error of `fl(c_R · x̂)` against `c·x`: `|c|·ε + max_i |c·x̂_i − v̂_i|` (the latter measured).
+fn const_mul_eps<R: Runtime>(c: f64, x: &ArrayD<R>, ex: Bound, v: &ArrayD<R>) -> Bound {
+    let mut m = 0.0f64;
+    Zip::from(x).and(v).for_each(|&xi, &vi| {
+        m = nan_max(m, prod_err(vi.to_spec(), c, xi.to_spec()));
+    });
+    ex.scale(c.abs()) + inflate(m, 3)
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Scale<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let c = T::from_f64(self.c);
+        at(ctx, &self.args[0]).mapv(|x| c * x)
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Scale<S, B> {
+    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let c = T::from_f64(self.c);
+        vec![delta.mapv(|d| c * d)]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNode<R> for Scale<S, B> {
+    fwd_meta!("scale", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let c = R::from_f64(self.c);
+        at(ctx, &self.args[0]).mapv(|x| c * x)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let a = &self.args[0];
+        const_mul_eps(self.c, at(ctx, a), eps[a.pos], out)
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Scale<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        b[self.args[0].pos].scale(self.c.abs()).max(linf(out))
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNode<R> for Scale<S, B> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        let c = R::from_f64(self.c);
+        vec![delta.mapv(|d| c * d)]
+    }
+    fn vjp_eps(&self, _e: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let v = self.vjp_runtime(ctx, d).remove(0);
+        vec![const_mul_eps(self.c, d, ed, &v)]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Scale<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let v = self.vjp_runtime(ctx, d).remove(0);
+        vec![bd.scale(self.c.abs()).max(linf(&v))]
+    }
+}
+
+// ----------------------------------------------------------------------------------------- relu
 
 /// `max(x, 0)`, elementwise, with derivative `1` where `x > 0`, else `0` (PyTorch's convention).
 pub struct Relu<S, B> {
@@ -207,24 +429,14 @@ impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Relu<S, B> {
 
 impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Relu<S, B> {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![
-            Zip::from(at(ctx, &self.args[0]))
-                .and(delta)
-                .map_collect(|&x, &d| x.select_pos(d, T::zero())),
-        ]
+        vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
+            x.select_pos(d, T::zero())
+        })]
     }
 }
 
 impl<S: Shape, B, R: Runtime> FwdNode<R> for Relu<S, B> {
-    fn op_name(&self) -> &'static str {
-        "relu"
-    }
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn out_dims(&self) -> &'static [usize] {
-        S::DIMS
-    }
+    fwd_meta!("relu", S);
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         at(ctx, &self.args[0]).mapv(|x| if x > R::zero() { x } else { R::zero() })
     }
@@ -242,11 +454,9 @@ impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Relu<S, B> {
 
 impl<S: Shape, B, R: Runtime> RevNode<R> for Relu<S, B> {
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![
-            Zip::from(at(ctx, &self.args[0]))
-                .and(delta)
-                .map_collect(|&x, &d| if x > R::zero() { d } else { R::zero() }),
-        ]
+        vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
+            if x > R::zero() { d } else { R::zero() }
+        })]
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         vec![mask_vjp_eps(
@@ -295,3 +505,110 @@ impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Relu<S, B> {
         vec![bd]
     }
 }
+
+// ----------------------------------------------------------------------------------- leaky_relu
+
+/// `x` where `x > 0`, else `a·x`; derivative `1` / `a` likewise.
+pub struct LeakyRelu<S, B> {
+    args: [Arg; 1],
+    a: f64,
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(LeakyRelu<S> => S);
+
+/// `leaky_relu(x, a)`: `x` where `x > 0`, else `a·x` (spec constant: the `f64` `a`; runtime:
+/// `R::from_f64(a)`, the difference is in the bound).
+pub fn leaky_relu<S: Shape, B>(x: Var<S, B>, a: f64) -> LeakyRelu<S, B> {
+    LeakyRelu {
+        args: [x.arg()],
+        a,
+        _p: PhantomData,
+    }
+}
+
+impl<S: Shape, B> LeakyRelu<S, B> {
+    fn lip(&self) -> f64 {
+        self.a.abs().max(1.0)
+    }
+    fn rt<R: Runtime>(&self, x: &ArrayD<R>, d: &ArrayD<R>) -> ArrayD<R> {
+        let a = R::from_f64(self.a);
+        zip2(x, d, |x, d| if x > R::zero() { d } else { a * d })
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecForward<T> for LeakyRelu<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let a = T::from_f64(self.a);
+        at(ctx, &self.args[0]).mapv(|x| x.select_pos(x, a * x))
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for LeakyRelu<S, B> {
+    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let a = T::from_f64(self.a);
+        vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
+            x.select_pos(d, a * d)
+        })]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNode<R> for LeakyRelu<S, B> {
+    fwd_meta!("leaky_relu", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let x = at(ctx, &self.args[0]);
+        self.rt(x, x)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        // max(1,|a|)-Lipschitz, plus the measured local error |f(x̂) − ŷ| on the a-branch.
+        let x = at(ctx, &self.args[0]);
+        let mut m = 0.0f64;
+        Zip::from(x).and(out).for_each(|&xi, &yi| {
+            if !(xi > R::zero()) {
+                m = nan_max(m, prod_err(yi.to_spec(), self.a, xi.to_spec()));
+            }
+        });
+        eps[self.args[0].pos].scale(self.lip()) + inflate(m, 3)
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for LeakyRelu<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        b[self.args[0].pos].scale(self.lip()).max(linf(out))
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNode<R> for LeakyRelu<S, B> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![self.rt(at(ctx, &self.args[0]), delta)]
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        // Per entry: x̂ > ε → both pass δ; x̂ ≤ −ε → both scale by a; otherwise either branch on
+        // the spec side, against the runtime value actually computed.
+        let x = at(ctx, &self.args[0]);
+        let v = self.rt(x, d);
+        let (e, fed, aa) = (eps[self.args[0].pos].get(), ed.get(), self.a.abs());
+        let mut m = 0.0f64;
+        Zip::from(x).and(d).and(&v).for_each(|&xi, &di, &vi| {
+            let (xv, dv, vv) = (xi.to_spec(), di.to_spec(), vi.to_spec());
+            let pass = fed + (dv - vv).abs();
+            let slope = aa * fed + prod_err(vv, self.a, dv);
+            let t = if xv > e {
+                pass
+            } else if xv <= -e {
+                slope
+            } else {
+                pass.max(slope)
+            };
+            m = nan_max(m, t);
+        });
+        vec![inflate(m, 6)]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNodeScale<R> for LeakyRelu<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let v = self.rt(at(ctx, &self.args[0]), d);
+        vec![bd.scale(self.lip()).max(linf(&v))]
+    }
+}
+

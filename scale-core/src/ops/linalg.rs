@@ -1,14 +1,153 @@
-//! Linear algebra: `matvec`.
+//! Linear algebra: `matmul`, `matvec`, `dot`, `transpose`, `add_bias`.
+//!
+//! Every product bound goes through one routine (`gemm_eps`): per output entry
+//! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
+//! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::node_type;
-use super::util::{at, dot_rounding, dot_scale, inflate, linf, product_rounding, view1, view2};
+use super::util::{at, gemm_eps, inflate, linf, nan_max, sum2_err, sum_err, view1, view2, TINY};
+use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
-use crate::shape::{Rank1, Rank2, Shape};
-use ndarray::{Array1, Array2, ArrayD, Axis};
+use crate::shape::{Rank0, Rank1, Rank2, Shape};
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
+
+/// Spec matrix product (plain loops in spec arithmetic).
+fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
+    Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
+        a.row(i)
+            .iter()
+            .zip(b.column(j).iter())
+            .fold(T::zero(), |acc, (&x, &y)| acc + x * y)
+    })
+}
+
+/// Scale bound of a length-`k` dot product of factors bounded by `ba`, `bb` (spec side), maxed
+/// with the measured runtime magnitude.
+fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
+    (ba * bb).scale(k as f64).max(rt)
+}
+
+// --------------------------------------------------------------------------------------- matmul
+
+/// Shapes `matmul` accepts: `[m, k] × [k, n] → [m, n]`.
+#[diagnostic::on_unimplemented(
+    message = "matmul needs shapes `[m, k]` and `[k, n]`, found `{Self}` and `{X}`",
+    label = "the first matrix's second dimension must equal the second matrix's first"
+)]
+pub trait MatMulShapes<X> {
+    /// The output shape `[m, n]`.
+    type Out: Shape;
+}
+impl<const M: usize, const K: usize, const N: usize> MatMulShapes<Rank2<K, N>> for Rank2<M, K> {
+    type Out = Rank2<M, N>;
+}
+
+/// Matrix product `A B`.
+pub struct MatMul<O, B> {
+    args: [Arg; 2],
+    _p: PhantomData<fn() -> (O, B)>,
+}
+node_type!(MatMul<O> => O);
+
+/// `matmul(a, b) = A B` for `a: [m, k]`, `b: [k, n]`.
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank2, RevGraphScale};
+/// type Gamma = Seg<Nil, (Rank2<2, 3>, Rank2<3, 4>)>;
+/// let (g, (a, b)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// let (_g, c) = g.snoc(ops::matmul(a, b)); // c: Var<Rank2<2, 4>, _>
+/// # let _ = c;
+/// ```
+pub fn matmul<A, X, B>(a: Var<A, B>, b: Var<X, B>) -> MatMul<A::Out, B>
+where
+    A: Shape + MatMulShapes<X>,
+    X: Shape,
+{
+    MatMul {
+        args: [a.arg(), b.arg()],
+        _p: PhantomData,
+    }
+}
+
+impl<O: Shape, B> MatMul<O, B> {
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], d: &ArrayD<R>) -> [Array2<R>; 2] {
+        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        let d = view2(d);
+        [R::matmul(d, b.t()), R::matmul(a.t(), d)]
+    }
+}
+
+impl<O: Shape, B, T: SpecScalar> SpecForward<T> for MatMul<O, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        spec_mm(a, b).into_dyn()
+    }
+}
+
+impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatMul<O, B> {
+    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        let d = view2(delta);
+        vec![
+            spec_mm(d, b.t()).into_dyn(),
+            spec_mm(a.t(), d).into_dyn(),
+        ]
+    }
+}
+
+impl<O: Shape, B, R: Runtime> FwdNode<R> for MatMul<O, B> {
+    fwd_meta!("matmul", O);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        R::matmul(a, b).into_dyn()
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let (aa, ab) = (&self.args[0], &self.args[1]);
+        let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
+        gemm_eps(a, eps[aa.pos], b, eps[ab.pos], view2(out))
+    }
+}
+
+impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for MatMul<O, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let k = self.args[0].dims[1];
+        mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
+    }
+}
+
+impl<O: Shape, B, R: Runtime> RevNode<R> for MatMul<O, B> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        let [da, db] = self.vjp_rt(ctx, delta);
+        vec![da.into_dyn(), db.into_dyn()]
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let (aa, ab) = (&self.args[0], &self.args[1]);
+        let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
+        let [da, db] = self.vjp_rt(ctx, d);
+        let d = view2(d);
+        vec![
+            gemm_eps(d, ed, b.t(), eps[ab.pos], da.view()),
+            gemm_eps(a.t(), eps[aa.pos], d, ed, db.view()),
+        ]
+    }
+}
+
+impl<O: Shape, B, R: Runtime> RevNodeScale<R> for MatMul<O, B> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let (m, n) = (self.args[0].dims[0], self.args[1].dims[1]);
+        let [da, db] = self.vjp_rt(ctx, d);
+        vec![
+            mm_scale(n, bd, b[self.args[1].pos], linf(&da.into_dyn())),
+            mm_scale(m, b[self.args[0].pos], bd, linf(&db.into_dyn())),
+        ]
+    }
+}
+
+// --------------------------------------------------------------------------------------- matvec
 
 /// Shapes `matvec` accepts: `[m, k] × [k] → [m]`.
 #[diagnostic::on_unimplemented(
@@ -51,18 +190,20 @@ where
     }
 }
 
+impl<O: Shape, B> MatVec<O, B> {
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], d: &ArrayD<R>) -> (Array2<R>, Array1<R>) {
+        let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
+        let d = view1(d);
+        let dw = Array2::from_shape_fn(w.raw_dim(), |(i, j)| d[i] * x[j]);
+        (dw, w.t().dot(&d))
+    }
+}
+
 impl<O: Shape, B, T: SpecScalar> SpecForward<T> for MatVec<O, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
-        let y: Array1<T> = w
-            .outer_iter()
-            .map(|row| {
-                row.iter()
-                    .zip(x.iter())
-                    .fold(T::zero(), |acc, (&a, &b)| acc + a * b)
-            })
-            .collect();
-        y.into_dyn()
+        let y = spec_mm(w, x.insert_axis(Axis(1)));
+        y.index_axis(Axis(1), 0).to_owned().into_dyn()
     }
 }
 
@@ -71,110 +212,396 @@ impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatVec<O, B> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         let d = view1(delta);
         let dw = Array2::from_shape_fn(w.raw_dim(), |(i, j)| d[i] * x[j]);
-        let dx: Array1<T> = w
-            .axis_iter(Axis(1))
-            .map(|col| {
-                col.iter()
-                    .zip(d.iter())
-                    .fold(T::zero(), |acc, (&a, &b)| acc + a * b)
-            })
-            .collect();
-        vec![dw.into_dyn(), dx.into_dyn()]
+        let dx = spec_mm(w.t(), d.insert_axis(Axis(1)));
+        vec![
+            dw.into_dyn(),
+            dx.index_axis(Axis(1), 0).to_owned().into_dyn(),
+        ]
     }
 }
 
 impl<O: Shape, B, R: Runtime> FwdNode<R> for MatVec<O, B> {
-    fn op_name(&self) -> &'static str {
-        "matvec"
-    }
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn out_dims(&self) -> &'static [usize] {
-        O::DIMS
-    }
+    fwd_meta!("matvec", O);
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         w.dot(&x).into_dyn()
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aw, ax) = (&self.args[0], &self.args[1]);
         let (w, x) = (view2(at(ctx, aw)), view1(at(ctx, ax)));
-        dot_rows_eps::<R>(w, eps[aw.pos], x, eps[ax.pos])
+        let y = view1(out).insert_axis(Axis(1));
+        gemm_eps(w, eps[aw.pos], x.insert_axis(Axis(1)), eps[ax.pos], y)
     }
-}
-
-/// Error of `W x` (one dot product per row of `W`, length `k`):
-/// `max_i [ε_W(‖x̂‖₁ + k ε_x) + ε_x ‖Ŵ_i‖₁ + γ_k (|Ŵ||x̂|)_i + 2kη]`.
-fn dot_rows_eps<R: Runtime>(
-    w: ndarray::ArrayView2<'_, R>,
-    ew: Bound,
-    x: ndarray::ArrayView1<'_, R>,
-    ex: Bound,
-) -> Bound {
-    let k = x.len();
-    let xabs: Vec<f64> = x.iter().map(|v| v.to_spec().abs()).collect();
-    let x1 = inflate(xabs.iter().sum(), k);
-    let mut worst = Bound::ZERO;
-    for row in w.outer_iter() {
-        let (mut rabs, mut dabs) = (0.0f64, 0.0f64);
-        for (&a, &b) in row.iter().zip(&xabs) {
-            let a = a.to_spec().abs();
-            rabs += a;
-            dabs += a * b;
-        }
-        let e = ex * inflate(rabs, k) + dot_rounding::<R>(k, inflate(dabs, 2 * k));
-        worst = worst.max(e);
-    }
-    ew * (x1 + ex.scale(k as f64)) + worst
 }
 
 impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for MatVec<O, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let k = self.args[1].dims[0];
-        (b[self.args[0].pos] * b[self.args[1].pos])
-            .scale(k as f64)
-            .max(linf(out))
+        mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
     }
 }
 
 impl<O: Shape, B, R: Runtime> RevNode<R> for MatVec<O, B> {
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
-        let d = view1(delta);
-        let dw = Array2::from_shape_fn(w.raw_dim(), |(i, j)| d[i] * x[j]);
-        let dx = w.t().dot(&d);
+        let (dw, dx) = self.vjp_rt(ctx, delta);
         vec![dw.into_dyn(), dx.into_dyn()]
     }
-    fn vjp_eps(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        delta: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (aw, ax) = (&self.args[0], &self.args[1]);
         let (w, x) = (view2(at(ctx, aw)), view1(at(ctx, ax)));
-        let d = view1(delta);
-        let (ew, ex) = (eps[aw.pos], eps[ax.pos]);
-        // dW_ij = δ_i x_j: one product per entry; every term is monotone in |δ̂_i| and |x̂_j|,
-        // so the maximum over (i, j) is attained at the largest of each.
-        let (dmax, xmax) = (linf(delta), linf(at(ctx, ax)));
-        let e_dw = ed * (xmax + ex) + dmax * ex + product_rounding::<R>(dmax * xmax);
-        // dx = Wᵀ δ: one length-m dot product per column of W.
-        let e_dx = dot_rows_eps::<R>(w.t(), ew, d, ed);
-        let _ = x;
-        vec![e_dw, e_dx]
+        let (dw, dx) = self.vjp_rt(ctx, d);
+        let d = view1(d);
+        vec![
+            // dW = δ xᵀ: a product with inner dimension 1.
+            gemm_eps(
+                d.insert_axis(Axis(1)),
+                ed,
+                x.insert_axis(Axis(0)),
+                eps[ax.pos],
+                dw.view(),
+            ),
+            // dx = Wᵀ δ.
+            gemm_eps(
+                w.t(),
+                eps[aw.pos],
+                d.insert_axis(Axis(1)),
+                ed,
+                dx.view().insert_axis(Axis(1)),
+            ),
+        ]
     }
 }
 
 impl<O: Shape, B, R: Runtime> RevNodeScale<R> for MatVec<O, B> {
-    fn vjp_scale(&self, b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let m = self.args[0].dims[0];
         let (bw, bx) = (b[self.args[0].pos], b[self.args[1].pos]);
+        let (dw, dx) = self.vjp_rt(ctx, d);
         vec![
-            (bd * bx).widen(R::U) + Bound::new(R::ETA),
-            dot_scale::<R>(m, bw, bd),
+            mm_scale(1, bd, bx, linf(&dw.into_dyn())),
+            mm_scale(m, bw, bd, linf(&dx.into_dyn())),
         ]
+    }
+}
+
+// ------------------------------------------------------------------------------------------ dot
+
+/// Shapes `dot` accepts: `[k] · [k] → []`.
+#[diagnostic::on_unimplemented(
+    message = "dot needs shapes `[k]` and `[k]`, found `{Self}` and `{X}`",
+    label = "both vectors must have the same length"
+)]
+pub trait DotShapes<X> {}
+impl<const K: usize> DotShapes<Rank1<K>> for Rank1<K> {}
+
+/// Inner product `a · b`.
+pub struct Dot<S, B> {
+    args: [Arg; 2],
+    _p: PhantomData<fn() -> (S, B)>,
+}
+
+impl<S: Shape, Br> crate::node::NodeType for Dot<S, Br> {
+    type Out = Rank0;
+    type Brand = Br;
+}
+
+/// `dot(a, b) = Σ aᵢbᵢ` for two vectors of the same length, a scalar.
+pub fn dot<S, X, B>(a: Var<S, B>, b: Var<X, B>) -> Dot<S, B>
+where
+    S: Shape + DotShapes<X>,
+    X: Shape,
+{
+    Dot {
+        args: [a.arg(), b.arg()],
+        _p: PhantomData,
+    }
+}
+
+fn scalar_of<T: Copy>(a: &ArrayD<T>) -> T {
+    *a.iter().next().expect("invariant: scalar entry")
+}
+
+impl<S: Shape, B> Dot<S, B> {
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], d: &ArrayD<R>) -> [ArrayD<R>; 2] {
+        let dv = scalar_of(d);
+        [
+            at(ctx, &self.args[1]).mapv(|y| dv * y),
+            at(ctx, &self.args[0]).mapv(|x| dv * x),
+        ]
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Dot<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
+        let s = a
+            .iter()
+            .zip(b.iter())
+            .fold(T::zero(), |acc, (&x, &y)| acc + x * y);
+        ArrayD::from_elem(IxDyn(&[]), s)
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Dot<S, B> {
+    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let dv = scalar_of(delta);
+        vec![
+            at(ctx, &self.args[1]).mapv(|y| dv * y),
+            at(ctx, &self.args[0]).mapv(|x| dv * x),
+        ]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNode<R> for Dot<S, B> {
+    fwd_meta!("dot", Rank0);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
+        let s = a
+            .iter()
+            .zip(b.iter())
+            .fold(R::zero(), |acc, (&x, &y)| acc + x * y);
+        ArrayD::from_elem(IxDyn(&[]), s)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let (aa, ab) = (&self.args[0], &self.args[1]);
+        let (a, b) = (view1(at(ctx, aa)), view1(at(ctx, ab)));
+        let y = out.view().into_shape_with_order((1, 1)).expect("scalar");
+        gemm_eps(
+            a.insert_axis(Axis(0)),
+            eps[aa.pos],
+            b.insert_axis(Axis(1)),
+            eps[ab.pos],
+            y,
+        )
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Dot<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        mm_scale(S::NUMEL, b[self.args[0].pos], b[self.args[1].pos], linf(out))
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNode<R> for Dot<S, B> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        self.vjp_rt(ctx, delta).into()
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let (aa, ab) = (&self.args[0], &self.args[1]);
+        let [va, vb] = self.vjp_rt(ctx, d);
+        let dd = d.view().into_shape_with_order((1, 1)).expect("scalar");
+        let one = |x: &ArrayD<R>, ex: Bound, v: &ArrayD<R>| {
+            gemm_eps(
+                view1(x).insert_axis(Axis(1)),
+                ex,
+                dd,
+                ed,
+                view1(v).insert_axis(Axis(1)),
+            )
+        };
+        vec![
+            one(at(ctx, ab), eps[ab.pos], &va),
+            one(at(ctx, aa), eps[aa.pos], &vb),
+        ]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Dot<S, B> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let [va, vb] = self.vjp_rt(ctx, d);
+        vec![
+            mm_scale(1, bd, b[self.args[1].pos], linf(&va)),
+            mm_scale(1, bd, b[self.args[0].pos], linf(&vb)),
+        ]
+    }
+}
+
+// ------------------------------------------------------------------------------------ transpose
+
+/// Shapes `transpose` accepts: `[m, n] → [n, m]`.
+#[diagnostic::on_unimplemented(
+    message = "transpose needs a matrix `[m, n]`, found `{Self}`",
+    label = "not a rank-2 shape"
+)]
+pub trait TransposeShape {
+    /// The output shape `[n, m]`.
+    type Out: Shape;
+}
+impl<const M: usize, const N: usize> TransposeShape for Rank2<M, N> {
+    type Out = Rank2<N, M>;
+}
+
+/// Matrix transpose (exact).
+pub struct Transpose<O, B> {
+    args: [Arg; 1],
+    _p: PhantomData<fn() -> (O, B)>,
+}
+node_type!(Transpose<O> => O);
+
+/// `transpose(x)`: `[m, n] → [n, m]`.
+pub fn transpose<S, B>(x: Var<S, B>) -> Transpose<S::Out, B>
+where
+    S: Shape + TransposeShape,
+{
+    Transpose {
+        args: [x.arg()],
+        _p: PhantomData,
+    }
+}
+
+fn tr<T: Clone>(a: &ArrayD<T>) -> ArrayD<T> {
+    view2(a).t().as_standard_layout().into_owned().into_dyn()
+}
+
+impl<O: Shape, B, T: SpecScalar> SpecForward<T> for Transpose<O, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        tr(at(ctx, &self.args[0]))
+    }
+}
+
+impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for Transpose<O, B> {
+    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![tr(delta)]
+    }
+}
+
+impl<O: Shape, B, R: Runtime> FwdNode<R> for Transpose<O, B> {
+    fwd_meta!("transpose", O);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        tr(at(ctx, &self.args[0]))
+    }
+    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        eps[self.args[0].pos]
+    }
+}
+
+impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for Transpose<O, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        b[self.args[0].pos]
+    }
+}
+
+impl<O: Shape, B, R: Runtime> RevNode<R> for Transpose<O, B> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![tr(delta)]
+    }
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+        vec![ed]
+    }
+}
+
+impl<O: Shape, B, R: Runtime> RevNodeScale<R> for Transpose<O, B> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+        vec![bd]
+    }
+}
+
+// ------------------------------------------------------------------------------------- add_bias
+
+/// Shapes `add_bias` accepts: `[b, n] + [n] → [b, n]`.
+#[diagnostic::on_unimplemented(
+    message = "add_bias needs shapes `[b, n]` and `[n]`, found `{Self}` and `{X}`",
+    label = "the bias length must equal the matrix's second dimension"
+)]
+pub trait AddBiasShapes<X> {}
+impl<const M: usize, const N: usize> AddBiasShapes<Rank1<N>> for Rank2<M, N> {}
+
+/// `h + b` with `b` broadcast over the rows of `h`.
+pub struct AddBias<S, B> {
+    args: [Arg; 2],
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(AddBias<S> => S);
+
+/// `add_bias(h, b)[i, j] = h[i, j] + b[j]`.
+pub fn add_bias<S, X, B>(h: Var<S, B>, b: Var<X, B>) -> AddBias<S, B>
+where
+    S: Shape + AddBiasShapes<X>,
+    X: Shape,
+{
+    AddBias {
+        args: [h.arg(), b.arg()],
+        _p: PhantomData,
+    }
+}
+
+fn bias_fwd<T: Copy + std::ops::Add<Output = T>>(h: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
+    let (h, b) = (view2(h), view1(b));
+    Array2::from_shape_fn(h.raw_dim(), |(i, j)| h[(i, j)] + b[j]).into_dyn()
+}
+
+/// Column sums in the given arithmetic, row by row (the runtime kernel of `sum_rows`).
+pub(crate) fn col_sums<T: Copy + std::ops::Add<Output = T>>(x: &ArrayD<T>, zero: T) -> ArrayD<T> {
+    let x = view2(x);
+    let mut acc = Array1::from_elem(x.ncols(), zero);
+    for row in x.rows() {
+        Zip::from(&mut acc).and(&row).for_each(|a, &v| *a = *a + v);
+    }
+    acc.into_dyn()
+}
+
+/// Error of runtime column sums `ŝ` of `x̂` against the spec column sums: `rows·ε + max_j local_j`.
+pub(crate) fn col_sums_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, s: &ArrayD<R>) -> Bound {
+    let xv = view2(x);
+    let mut m = Bound::ZERO;
+    for (j, &sj) in view1(s).iter().enumerate() {
+        m = m.max(sum_err::<R>(
+            xv.column(j).iter().map(|v| v.to_spec()),
+            sj.to_spec(),
+        ));
+    }
+    ex.scale(xv.nrows() as f64) + m
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecForward<T> for AddBias<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
+    }
+}
+
+impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for AddBias<S, B> {
+    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![delta.clone(), col_sums(delta, T::zero())]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNode<R> for AddBias<S, B> {
+    fwd_meta!("add_bias", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let (ah, ab) = (&self.args[0], &self.args[1]);
+        let (h, b, y) = (view2(at(ctx, ah)), view1(at(ctx, ab)), view2(out));
+        let mut m = 0.0f64;
+        for ((i, j), &yij) in y.indexed_iter() {
+            let t = sum2_err(yij.to_spec(), h[(i, j)].to_spec(), b[j].to_spec()) - TINY;
+            m = nan_max(m, t);
+        }
+        eps[ah.pos] + eps[ab.pos] + inflate(m, 3)
+    }
+}
+
+impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for AddBias<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNode<R> for AddBias<S, B> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![delta.clone(), col_sums(delta, R::zero())]
+    }
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let s = col_sums(d, R::zero());
+        vec![ed, col_sums_eps(d, ed, &s)]
+    }
+}
+
+impl<S: Shape, B, R: Runtime> RevNodeScale<R> for AddBias<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let rows = self.args[0].dims[0];
+        let s = col_sums(d, R::zero());
+        vec![bd, bd.scale(rows as f64).max(linf(&s))]
     }
 }

@@ -3,18 +3,50 @@
 //!
 //! | family | ops |
 //! |---|---|
-//! | [`elementwise`] | `add`, `mul`, `relu` |
-//! | [`linalg`] | `matvec` |
-//! | [`reduce`] | `sum` |
+//! | [`elementwise`] | `add`, `sub`, `mul`, `neg`, `scale`, `relu`, `leaky_relu` |
+//! | [`unary`] | `tanh`, `sigmoid`, `exp`, `log`, `softplus`, `square` |
+//! | [`linalg`] | `matmul`, `matvec`, `dot`, `transpose`, `add_bias` |
+//! | [`reduce`] | `sum`, `mean`, `sum_rows` |
+//! | [`reshape`](mod@reshape) | `reshape` |
+//! | [`softmax`](mod@softmax) | `softmax`, `log_softmax` (last axis, rank 1 and 2) |
+//! | [`loss`] | `mse`, `cross_entropy` |
+//!
+//! ## How the bounds are built
+//!
+//! Every error bound is *propagated error + local rounding error*, per entry, then maximised:
+//!
+//! * **Propagation** uses the actual runtime operands (e.g. `ε_W·‖x̂‖₁ + ε_x·‖Ŵᵢ‖₁` for `matvec`)
+//!   and, for smooth functions, the mean-value form `sup_{|t−x̂|≤ε}|f′(t)|·ε` evaluated per entry
+//!   over the interval around the runtime input. Kinks (`relu`, `leaky_relu`) charge the
+//!   branch-mismatch term only to entries within `ε` of the kink. Domains (`log`) give `+∞` as
+//!   soon as positivity of the spec value is not guaranteed by `x̂ − ε > 0`.
+//! * **Local rounding** of elementwise work is measured against an `f64` re-evaluation of the
+//!   same real expression on the runtime operands (nearly exact for `f32`/`bf16`/`f16`, the usual
+//!   `u·|ŷ|` model for `f64`); elementary functions rely on the documented libm accuracy
+//!   assumption ([`assumed_ulps`](crate::assumed_ulps), applied to the `f64` reference).
+//!   Sums and dot products use the mode of [`config::dot_bound_mode`](crate::config::dot_bound_mode).
+//! * Per-entry terms are computed in plain `f64` from nonnegative quantities and finished with a
+//!   rigorous upward inflation, so bound computation runs at float speed.
+//!
+//! Scale bounds take the maximum of a spec-side bound (from the input scale bounds) and the
+//! measured magnitude of the runtime result (recomputed in the VJP scale parts).
 
 pub mod elementwise;
 pub mod linalg;
+pub mod loss;
 pub mod reduce;
+pub mod reshape;
+pub mod softmax;
+pub mod unary;
 pub mod util;
 
-pub use elementwise::{add, mul, relu};
-pub use linalg::matvec;
-pub use reduce::sum;
+pub use elementwise::{add, leaky_relu, mul, neg, relu, scale, sub};
+pub use linalg::{add_bias, dot, matmul, matvec, transpose};
+pub use loss::{cross_entropy, mse};
+pub use reduce::{mean, sum, sum_rows};
+pub use reshape::reshape;
+pub use softmax::{log_softmax, softmax};
+pub use unary::{exp, log, sigmoid, softplus, square, tanh};
 
 /// Implements [`NodeType`](crate::node::NodeType) for an op struct `Name<…, B>`.
 macro_rules! node_type {
@@ -26,3 +58,19 @@ macro_rules! node_type {
     };
 }
 pub(crate) use node_type;
+
+/// The three descriptive methods of [`FwdNode`](crate::node::FwdNode): name, args, output dims.
+macro_rules! fwd_meta {
+    ($name:expr, $out:ty) => {
+        fn op_name(&self) -> &'static str {
+            $name
+        }
+        fn args(&self) -> &[$crate::handle::Arg] {
+            &self.args
+        }
+        fn out_dims(&self) -> &'static [usize] {
+            <$out as $crate::shape::Shape>::DIMS
+        }
+    };
+}
+pub(crate) use fwd_meta;

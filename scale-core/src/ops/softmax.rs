@@ -1,0 +1,416 @@
+//! `softmax` and `log_softmax` on the last axis (rank 1 and rank 2).
+//!
+//! Runtime kernel, per row (written here so its operations are known): `m = max x̂`,
+//! `d̂ₖ = fl(x̂ₖ − m)`, `êₖ = exp(d̂ₖ)`, `ŝ = Σ êₖ`, then `p̂ⱼ = fl(êⱼ/ŝ)` or
+//! `ℓ̂ⱼ = fl(d̂ⱼ − ln ŝ)`.
+//!
+//! Bounds, per entry:
+//! * propagation: along the segment from `x̂` to `x`, `|∂pⱼ| ≤ pⱼ·2ε` and `pⱼ` grows by at most
+//!   `e^{2ε}`, so `|pⱼ(x) − pⱼ(x̂)| ≤ 2ε·e^{2ε}·pⱼ(x̂)` (relative!); log-sum-exp is 1-Lipschitz in
+//!   L∞, so `|ℓⱼ(x) − ℓⱼ(x̂)| ≤ 2ε`;
+//! * local: the errors of `d̂ₖ` (measured), `êₖ` (libm assumption, measured against `f64`), the
+//!   sum (`sum_err`), the division / logarithm / subtraction (measured), combined exactly as the
+//!   kernel combines them (see `row_analysis`).
+
+use super::util::{
+    TINY, U64, at, dot_err, div_err, inflate, libm_rel, linf, nan_max, prod_err, sum2_err,
+    sum_err, up,
+};
+use super::{fwd_meta, node_type};
+use crate::bound::Bound;
+use crate::handle::{Arg, Var};
+use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
+use crate::round::sub_down;
+use crate::scalar::{Runtime, SpecScalar};
+use crate::shape::{Rank1, Rank2, Shape};
+use ndarray::{ArrayD, IxDyn};
+use std::marker::PhantomData;
+
+/// Shapes whose last axis `softmax` / `log_softmax` normalise: `[n]` and `[b, n]`.
+#[diagnostic::on_unimplemented(
+    message = "softmax/log_softmax need a shape `[n]` or `[b, n]`, found `{Self}`",
+    label = "only rank 1 and rank 2 are supported"
+)]
+pub trait LastAxis: Shape {
+    /// Number of rows (1 for a vector).
+    const ROWS: usize;
+    /// Length of the last axis.
+    const COLS: usize;
+}
+impl<const N: usize> LastAxis for Rank1<N> {
+    const ROWS: usize = 1;
+    const COLS: usize = N;
+}
+impl<const B: usize, const N: usize> LastAxis for Rank2<B, N> {
+    const ROWS: usize = B;
+    const COLS: usize = N;
+}
+
+/// Row-major data of a tensor.
+pub(crate) fn flat<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
+    a.iter().copied().collect()
+}
+
+/// The runtime kernel's intermediates for one row.
+pub(crate) struct RowKernel<R> {
+    /// `fl(x̂ₖ − m)`.
+    pub d: Vec<R>,
+    /// `exp(d̂ₖ)`.
+    pub e: Vec<R>,
+    /// `Σ êₖ`.
+    pub s: R,
+    /// The row maximum.
+    pub m: R,
+}
+
+pub(crate) fn row_kernel<R: Runtime>(x: &[R]) -> RowKernel<R> {
+    let m = x
+        .iter()
+        .copied()
+        .fold(x[0], |a, b| if b > a { b } else { a });
+    let d: Vec<R> = x.iter().map(|&v| v - m).collect();
+    let e: Vec<R> = d.iter().map(|v| v.exp()).collect();
+    let s = e.iter().fold(R::zero(), |a, &b| a + b);
+    RowKernel { d, e, s, m }
+}
+
+pub(crate) fn softmax_rt<R: Runtime>(x: &[R]) -> Vec<R> {
+    let k = row_kernel(x);
+    k.e.iter().map(|&e| e / k.s).collect()
+}
+
+pub(crate) fn log_softmax_rt<R: Runtime>(x: &[R]) -> Vec<R> {
+    let k = row_kernel(x);
+    let l = k.s.ln();
+    k.d.iter().map(|&d| d - l).collect()
+}
+
+/// Spec softmax / log-softmax of one row (shifted by a constant, which is exact math).
+pub(crate) fn spec_row<T: SpecScalar>(x: &[T]) -> (Vec<T>, Vec<T>) {
+    let c = x.iter().map(|v| v.mid()).fold(f64::NEG_INFINITY, f64::max);
+    let c = T::from_f64(if c.is_finite() { c } else { 0.0 });
+    let sh: Vec<T> = x.iter().map(|&v| v - c).collect();
+    let e: Vec<T> = sh.iter().map(|v| v.exp()).collect();
+    let s = e.iter().fold(T::zero(), |a, &b| a + b);
+    let p = e.iter().map(|&v| v / s).collect();
+    let ls = s.ln();
+    let l = sh.iter().map(|&v| v - ls).collect();
+    (p, l)
+}
+
+/// Per-entry error analysis of one row (all values are rigorous upper bounds, `+∞` when the
+/// analysis cannot conclude).
+pub(crate) struct RowAnalysis {
+    /// Runtime probabilities `p̂` (as `f64`).
+    pub p: Vec<f64>,
+    /// Upper bound on `pⱼ(x̂)`.
+    pub pup: Vec<f64>,
+    /// Local error of the softmax kernel: `|pⱼ(x̂) − p̂ⱼ|`.
+    pub lp: Vec<f64>,
+    /// Propagated part `|pⱼ(x) − pⱼ(x̂)|` (≤ 1).
+    pub pp: Vec<f64>,
+    /// Total softmax error `|pⱼ(x) − p̂ⱼ|`.
+    pub ep: Vec<f64>,
+    /// Total log-softmax error `|ℓⱼ(x) − ℓ̂ⱼ|`.
+    pub el: Vec<f64>,
+    /// `min(2, 2ε·e^{2ε})`: bound on `Σₖ|pₖ(x) − pₖ(x̂)|`.
+    pub l1: f64,
+}
+
+pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
+    let n = x.len();
+    let k = row_kernel(x);
+    let rel = libm_rel();
+    let inf = |v: f64, ops: usize| inflate(v, ops).get();
+    let (ms, s) = (k.m.to_spec(), k.s.to_spec());
+    let mut e_err = vec![0.0; n];
+    let mut tau = vec![0.0; n];
+    let mut esum = 0.0f64;
+    for j in 0..n {
+        let (dj, ej) = (k.d[j].to_spec(), k.e[j].to_spec());
+        let w = x[j].to_spec() - ms;
+        tau[j] = inf((dj - w).abs() + U64 * w.abs(), 3);
+        let ex = dj.exp();
+        let fe = (ej - ex).abs() + rel * ex + TINY;
+        e_err[j] = inf(fe + tau[j] * up((dj + tau[j]).exp()), 6);
+        esum += e_err[j];
+    }
+    let serr = (inflate(esum, n + 2) + sum_err::<R>(k.e.iter().map(|v| v.to_spec()), s)).get();
+    let s_lo = sub_down(s, serr);
+    let c = if eps == 0.0 {
+        0.0
+    } else {
+        up(2.0 * eps * (2.0 * eps).exp())
+    };
+    let l1 = c.min(2.0);
+    let bad = !(s_lo > 0.0) || !s.is_finite();
+    let p: Vec<f64> = k.e.iter().map(|&e| (e / k.s).to_spec()).collect();
+    let mut pup = vec![1.0; n];
+    let mut lp = vec![f64::INFINITY; n];
+    let mut pp = vec![1.0; n];
+    let mut ep = vec![f64::INFINITY; n];
+    let mut el = vec![f64::INFINITY; n];
+    if !bad {
+        let l_hat = k.s.ln().to_spec();
+        let lref = s.ln();
+        let fl_ln = (l_hat - lref).abs() + rel * lref.abs() + TINY;
+        let lse_err = serr / s_lo;
+        for j in 0..n {
+            let ej = k.e[j].to_spec();
+            pup[j] = inf((ej + e_err[j]) / s_lo, 3).min(1.0);
+            lp[j] = inf(
+                e_err[j] / s + pup[j] * serr / s + div_err(p[j], ej, s),
+                8,
+            );
+            pp[j] = inf(c * pup[j], 2).min(1.0);
+            ep[j] = inf(lp[j] + pp[j], 1).min(p[j].max(1.0));
+            let dj = k.d[j].to_spec();
+            let yj = (k.d[j] - k.s.ln()).to_spec();
+            let ls = sum2_err(yj, dj, -l_hat);
+            el[j] = inf(2.0 * eps + tau[j] + fl_ln + lse_err + ls, 8);
+        }
+    }
+    RowAnalysis {
+        p,
+        pup,
+        lp,
+        pp,
+        ep,
+        el,
+        l1,
+    }
+}
+
+// -------------------------------------------------------------------------------------- nodes
+
+/// Softmax over the last axis.
+pub struct Softmax<S, B> {
+    args: [Arg; 1],
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(Softmax<S> => S);
+
+/// Log-softmax over the last axis.
+pub struct LogSoftmax<S, B> {
+    args: [Arg; 1],
+    _p: PhantomData<fn() -> (S, B)>,
+}
+node_type!(LogSoftmax<S> => S);
+
+/// `softmax(x)` over the last axis, row by row (`[n]` or `[b, n]`).
+pub fn softmax<S: LastAxis, B>(x: Var<S, B>) -> Softmax<S, B> {
+    Softmax {
+        args: [x.arg()],
+        _p: PhantomData,
+    }
+}
+
+/// `log_softmax(x)` over the last axis, row by row (`[n]` or `[b, n]`).
+pub fn log_softmax<S: LastAxis, B>(x: Var<S, B>) -> LogSoftmax<S, B> {
+    LogSoftmax {
+        args: [x.arg()],
+        _p: PhantomData,
+    }
+}
+
+fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(x: &ArrayD<T>, cols: usize, mut f: F) -> ArrayD<U> {
+    let v = flat(x);
+    let out: Vec<U> = v.chunks(cols.max(1)).flat_map(&mut f).collect();
+    ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
+}
+
+fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
+    x: &ArrayD<T>,
+    d: &ArrayD<T>,
+    cols: usize,
+    mut f: F,
+) -> ArrayD<U> {
+    let (v, w) = (flat(x), flat(d));
+    let out: Vec<U> = v
+        .chunks(cols.max(1))
+        .zip(w.chunks(cols.max(1)))
+        .flat_map(|(r, s)| f(r, s))
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
+}
+
+
+fn softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
+    let p = softmax_rt(x);
+    let dot = p.iter().zip(d).fold(R::zero(), |a, (&p, &d)| a + p * d);
+    p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
+}
+
+fn log_softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
+    let p = softmax_rt(x);
+    let s = d.iter().fold(R::zero(), |a, &b| a + b);
+    p.iter().zip(d).map(|(&p, &d)| d - p * s).collect()
+}
+
+impl<S: LastAxis, B, T: SpecScalar> SpecForward<T> for Softmax<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        rows_map(at(ctx, &self.args[0]), S::COLS, |r| spec_row(r).0)
+    }
+}
+
+impl<S: LastAxis, B, T: SpecScalar> SpecVjp<T> for Softmax<S, B> {
+    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
+            let p = spec_row(r).0;
+            let dot = p.iter().zip(d).fold(T::zero(), |a, (&p, &d)| a + p * d);
+            p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
+        })]
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> FwdNode<R> for Softmax<S, B> {
+    fwd_meta!("softmax", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        rows_map(at(ctx, &self.args[0]), S::COLS, softmax_rt)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        let e = eps[self.args[0].pos].get();
+        let x = flat(at(ctx, &self.args[0]));
+        let m = x.chunks(S::COLS.max(1)).fold(0.0, |m, r| {
+            row_analysis(r, e).ep.iter().fold(m, |m, &v| nan_max(m, v))
+        });
+        Bound::new(m)
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for Softmax<S, B> {
+    fn fwd_scale(&self, _b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        Bound::ONE.max(linf(out))
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> RevNode<R> for Softmax<S, B> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, softmax_vjp_rt)]
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
+        let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
+        let cols = S::COLS.max(1);
+        let mut m = 0.0f64;
+        for (r, dr) in x.chunks(cols).zip(dd.chunks(cols)) {
+            let a = row_analysis(r, e);
+            let v = softmax_vjp_rt(r, dr);
+            let p = softmax_rt(r);
+            let dot = p.iter().zip(dr).fold(R::zero(), |a, (&p, &d)| a + p * d);
+            let d64: Vec<f64> = dr.iter().map(|v| v.to_spec()).collect();
+            let dmax = d64.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+            let dot64 = dot.to_spec();
+            let mut ed_dot = a.lp.iter().zip(&d64).map(|(l, d)| l * d.abs()).sum::<f64>();
+            ed_dot = (inflate(ed_dot, 2 * cols)
+                + dot_err::<R>(a.p.iter().copied().zip(d64.iter().copied()), dot64))
+            .get();
+            for j in 0..r.len() {
+                let q = (dr[j] - dot).to_spec();
+                let eq = ed_dot + sum2_err(q, d64[j], -dot64);
+                let pj = (a.p[j] + a.ep[j]).min(1.0);
+                let ta = 2.0 * pj * fed;
+                let tb = a.pp[j] * (d64[j].abs() + dmax) + a.pup[j] * dmax * a.l1;
+                let tc = a.lp[j] * (q.abs() + eq)
+                    + a.p[j] * eq
+                    + prod_err(v[j].to_spec(), a.p[j], q);
+                m = nan_max(m, ta + tb + tc);
+            }
+        }
+        vec![inflate(m, 12)]
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for Softmax<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        // |pⱼ(δⱼ − p·δ)| ≤ pⱼ(1 − pⱼ)·2B_δ ≤ B_δ/2.
+        let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, softmax_vjp_rt);
+        vec![bd.scale(0.5).max(linf(&v))]
+    }
+}
+
+impl<S: LastAxis, B, T: SpecScalar> SpecForward<T> for LogSoftmax<S, B> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        rows_map(at(ctx, &self.args[0]), S::COLS, |r| spec_row(r).1)
+    }
+}
+
+impl<S: LastAxis, B, T: SpecScalar> SpecVjp<T> for LogSoftmax<S, B> {
+    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
+            let p = spec_row(r).0;
+            let s = d.iter().fold(T::zero(), |a, &b| a + b);
+            p.iter().zip(d).map(|(&p, &d)| d - p * s).collect()
+        })]
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> FwdNode<R> for LogSoftmax<S, B> {
+    fwd_meta!("log_softmax", S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        rows_map(at(ctx, &self.args[0]), S::COLS, log_softmax_rt)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        let e = eps[self.args[0].pos].get();
+        let x = flat(at(ctx, &self.args[0]));
+        let m = x.chunks(S::COLS.max(1)).fold(0.0, |m, r| {
+            row_analysis(r, e).el.iter().fold(m, |m, &v| nan_max(m, v))
+        });
+        Bound::new(m)
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for LogSoftmax<S, B> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        // 0 ≤ lse(x) − xⱼ ≤ 2B + ln n.
+        let n = S::COLS as f64;
+        (b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()))).max(linf(out))
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> RevNode<R> for LogSoftmax<S, B> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![rows_map2(
+            at(ctx, &self.args[0]),
+            delta,
+            S::COLS,
+            log_softmax_vjp_rt,
+        )]
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
+        let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
+        let cols = S::COLS.max(1);
+        let n = cols as f64;
+        let mut m = 0.0f64;
+        for (r, dr) in x.chunks(cols).zip(dd.chunks(cols)) {
+            let a = row_analysis(r, e);
+            let v = log_softmax_vjp_rt(r, dr);
+            let p = softmax_rt(r);
+            let s = dr.iter().fold(R::zero(), |a, &b| a + b);
+            let s64 = s.to_spec();
+            let sd = sum_err::<R>(dr.iter().map(|v| v.to_spec()), s64).get();
+            let sa = s64.abs() + sd;
+            for j in 0..r.len() {
+                let t = (p[j] * s).to_spec();
+                let pj = (a.p[j] + a.ep[j]).min(1.0);
+                let ta = fed + pj * n * fed;
+                let tb = sa * a.pp[j];
+                let tc = a.lp[j] * sa
+                    + a.p[j] * sd
+                    + prod_err(t, a.p[j], s64)
+                    + sum2_err(v[j].to_spec(), dr[j].to_spec(), -t);
+                m = nan_max(m, ta + tb + tc);
+            }
+        }
+        vec![inflate(m, 12)]
+    }
+}
+
+impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for LogSoftmax<S, B> {
+    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, log_softmax_vjp_rt);
+        vec![bd.scale(1.0 + S::COLS as f64).max(linf(&v))]
+    }
+}
+

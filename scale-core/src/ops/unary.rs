@@ -1,0 +1,499 @@
+//! Smooth unary functions: `tanh`, `sigmoid`, `exp`, `log`, `softplus`, `square`.
+//!
+//! One node type per op (`Tanh<S, B>`, …, aliases of [`Unary`] with a function marker), all
+//! sharing one bound analysis:
+//!
+//! * forward, per entry: `sup_{|t−x̂|≤ε}|f′(t)|·ε + |ŷ − f(x̂)|`, the supremum taken over the
+//!   interval around the runtime input (e.g. `sech²` at the point of the interval nearest 0 for
+//!   `tanh`), the second term measured against an `f64` reference (libm assumption);
+//! * VJP, per entry: `ε_δ·sup|f′| + |δ̂|·sup|f″|·ε + |δ̂·f′(x̂) − v̂|`;
+//! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
+//!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
+
+use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, up};
+use super::fwd_meta;
+use crate::bound::Bound;
+use crate::handle::{Arg, Var};
+use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
+use crate::round::{add_up, sub_down};
+use crate::scalar::{Runtime, SpecScalar};
+use crate::shape::Shape;
+use ndarray::{ArrayD, Zip};
+use std::marker::PhantomData;
+
+/// A smooth scalar function with everything its node needs: spec and runtime evaluation, `f64`
+/// references, and rigorous suprema of its derivatives over intervals.
+///
+/// Implemented by the markers [`TanhFn`], [`SigmoidFn`], [`ExpFn`], [`LogFn`], [`SoftplusFn`],
+/// [`SquareFn`].
+pub trait SmoothFn: Send + Sync + 'static {
+    /// Op name.
+    const NAME: &'static str;
+    /// Domain is `x > 0` (bounds are `+∞` unless positivity is guaranteed).
+    const POSITIVE: bool = false;
+    /// `f` in spec arithmetic.
+    fn spec<T: SpecScalar>(x: T) -> T;
+    /// `f′` in spec arithmetic.
+    fn spec_d<T: SpecScalar>(x: T) -> T;
+    /// The runtime kernel of `f`.
+    fn rt<R: Runtime>(x: R) -> R;
+    /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
+    fn rt_d<R: Runtime>(x: R) -> R;
+    /// `f64` reference of `f`, relative error ≤ [`libm_rel`] (no cancellation).
+    fn f_ref(x: f64) -> f64;
+    /// `f64` reference of `f′`, relative error ≤ [`libm_rel`].
+    fn d_ref(x: f64) -> f64;
+    /// Upper bound of `sup |f′|` over `[lo, hi]`.
+    fn sup_d1(lo: f64, hi: f64) -> f64;
+    /// Upper bound of `sup |f″|` over `[lo, hi]`.
+    fn sup_d2(lo: f64, hi: f64) -> f64;
+    /// Upper bound of `sup |f|` over `[−b, b]`.
+    fn sup_f(b: f64) -> f64;
+    /// Upper bound of `sup |f′|` over `[−b, b]`.
+    fn sup_df(b: f64) -> f64;
+}
+
+/// Smallest `|t|` over `[lo, hi]`.
+#[inline]
+fn mig(lo: f64, hi: f64) -> f64 {
+    if lo > 0.0 {
+        lo
+    } else if hi < 0.0 {
+        -hi
+    } else {
+        0.0
+    }
+}
+
+/// `sech²(x) = 4e^{−2|x|}/(1 + e^{−2|x|})²`, no cancellation.
+#[inline]
+fn sech2(x: f64) -> f64 {
+    let t = (-2.0 * x.abs()).exp();
+    4.0 * t / ((1.0 + t) * (1.0 + t))
+}
+
+/// `σ(x)` in `f64`, relatively accurate on both sides.
+#[inline]
+fn sigmoid64(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// The runtime sigmoid kernel (same formula as [`sigmoid64`], in `R`).
+#[inline]
+fn sigmoid_rt<R: Runtime>(x: R) -> R {
+    if x >= R::zero() {
+        R::one() / (R::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (R::one() + e)
+    }
+}
+
+/// Marker: hyperbolic tangent.
+pub struct TanhFn;
+impl SmoothFn for TanhFn {
+    const NAME: &'static str = "tanh";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        x.tanh()
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        T::one() - x.tanh().square()
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        x.tanh()
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        let y = x.tanh();
+        R::one() - y * y
+    }
+    fn f_ref(x: f64) -> f64 {
+        x.tanh()
+    }
+    fn d_ref(x: f64) -> f64 {
+        sech2(x)
+    }
+    fn sup_d1(lo: f64, hi: f64) -> f64 {
+        up(sech2(mig(lo, hi))).min(1.0)
+    }
+    fn sup_d2(lo: f64, hi: f64) -> f64 {
+        // |tanh″| = 2|tanh|·sech² ≤ 2·sech²(mig), and ≤ 4/(3√3) < 0.77.
+        up(2.0 * sech2(mig(lo, hi))).min(0.77)
+    }
+    fn sup_f(b: f64) -> f64 {
+        b.min(1.0)
+    }
+    fn sup_df(_b: f64) -> f64 {
+        1.0
+    }
+}
+
+/// Marker: logistic sigmoid.
+pub struct SigmoidFn;
+impl SmoothFn for SigmoidFn {
+    const NAME: &'static str = "sigmoid";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        x.sigmoid()
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        x.sigmoid() * (-x).sigmoid()
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        sigmoid_rt(x)
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        let s = sigmoid_rt(x);
+        s * (R::one() - s)
+    }
+    fn f_ref(x: f64) -> f64 {
+        sigmoid64(x)
+    }
+    fn d_ref(x: f64) -> f64 {
+        sigmoid64(x) * sigmoid64(-x)
+    }
+    fn sup_d1(lo: f64, hi: f64) -> f64 {
+        // σ′ is even and decreasing in |t|.
+        up(Self::d_ref(mig(lo, hi))).min(0.25)
+    }
+    fn sup_d2(lo: f64, hi: f64) -> f64 {
+        // |σ″| = σ′·|1 − 2σ| ≤ σ′.
+        Self::sup_d1(lo, hi)
+    }
+    fn sup_f(b: f64) -> f64 {
+        up(sigmoid64(b)).min(1.0)
+    }
+    fn sup_df(_b: f64) -> f64 {
+        0.25
+    }
+}
+
+/// Marker: exponential.
+pub struct ExpFn;
+impl SmoothFn for ExpFn {
+    const NAME: &'static str = "exp";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        x.exp()
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        x.exp()
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        x.exp()
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        x.exp()
+    }
+    fn f_ref(x: f64) -> f64 {
+        x.exp()
+    }
+    fn d_ref(x: f64) -> f64 {
+        x.exp()
+    }
+    fn sup_d1(_lo: f64, hi: f64) -> f64 {
+        up(hi.exp())
+    }
+    fn sup_d2(_lo: f64, hi: f64) -> f64 {
+        up(hi.exp())
+    }
+    fn sup_f(b: f64) -> f64 {
+        up(b.exp())
+    }
+    fn sup_df(b: f64) -> f64 {
+        up(b.exp())
+    }
+}
+
+/// Marker: natural logarithm (domain `x > 0`).
+pub struct LogFn;
+impl SmoothFn for LogFn {
+    const NAME: &'static str = "log";
+    const POSITIVE: bool = true;
+    fn spec<T: SpecScalar>(x: T) -> T {
+        x.ln()
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        T::one() / x
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        x.ln()
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        x.recip()
+    }
+    fn f_ref(x: f64) -> f64 {
+        x.ln()
+    }
+    fn d_ref(x: f64) -> f64 {
+        1.0 / x
+    }
+    fn sup_d1(lo: f64, _hi: f64) -> f64 {
+        up(1.0 / lo)
+    }
+    fn sup_d2(lo: f64, _hi: f64) -> f64 {
+        up(1.0 / (lo * lo))
+    }
+    fn sup_f(_b: f64) -> f64 {
+        f64::INFINITY
+    }
+    fn sup_df(_b: f64) -> f64 {
+        f64::INFINITY
+    }
+}
+
+/// Marker: softplus `ln(1 + eˣ)`.
+pub struct SoftplusFn;
+impl SoftplusFn {
+    fn f64(x: f64) -> f64 {
+        if x > 0.0 {
+            x + (-x).exp().ln_1p()
+        } else {
+            x.exp().ln_1p()
+        }
+    }
+}
+impl SmoothFn for SoftplusFn {
+    const NAME: &'static str = "softplus";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        x.softplus()
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        x.sigmoid()
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        if x > R::zero() {
+            x + (-x).exp().ln_1p()
+        } else {
+            x.exp().ln_1p()
+        }
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        sigmoid_rt(x)
+    }
+    fn f_ref(x: f64) -> f64 {
+        Self::f64(x)
+    }
+    fn d_ref(x: f64) -> f64 {
+        sigmoid64(x)
+    }
+    fn sup_d1(_lo: f64, hi: f64) -> f64 {
+        up(sigmoid64(hi)).min(1.0)
+    }
+    fn sup_d2(lo: f64, hi: f64) -> f64 {
+        SigmoidFn::sup_d1(lo, hi)
+    }
+    fn sup_f(b: f64) -> f64 {
+        up(Self::f64(b))
+    }
+    fn sup_df(b: f64) -> f64 {
+        up(sigmoid64(b)).min(1.0)
+    }
+}
+
+/// Marker: `x²`.
+pub struct SquareFn;
+impl SmoothFn for SquareFn {
+    const NAME: &'static str = "square";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        x.square()
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        T::from_f64(2.0) * x
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        x * x
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        x + x
+    }
+    fn f_ref(x: f64) -> f64 {
+        x * x
+    }
+    fn d_ref(x: f64) -> f64 {
+        2.0 * x
+    }
+    fn sup_d1(lo: f64, hi: f64) -> f64 {
+        up(2.0 * lo.abs().max(hi.abs()))
+    }
+    fn sup_d2(_lo: f64, _hi: f64) -> f64 {
+        2.0
+    }
+    fn sup_f(b: f64) -> f64 {
+        up(b * b)
+    }
+    fn sup_df(b: f64) -> f64 {
+        up(2.0 * b)
+    }
+}
+
+/// A smooth elementwise function `F` applied to a tensor of shape `S`.
+pub struct Unary<S, B, F> {
+    args: [Arg; 1],
+    _p: PhantomData<(fn() -> S, fn() -> B, fn() -> F)>,
+}
+
+impl<S: Shape, Br, F: SmoothFn> crate::node::NodeType for Unary<S, Br, F> {
+    type Out = S;
+    type Brand = Br;
+}
+
+/// `tanh(x)`, elementwise.
+pub type Tanh<S, B> = Unary<S, B, TanhFn>;
+/// `sigmoid(x) = 1/(1 + e⁻ˣ)`, elementwise.
+pub type Sigmoid<S, B> = Unary<S, B, SigmoidFn>;
+/// `exp(x)`, elementwise.
+pub type Exp<S, B> = Unary<S, B, ExpFn>;
+/// `log(x)` (natural), elementwise.
+pub type Log<S, B> = Unary<S, B, LogFn>;
+/// `softplus(x) = ln(1 + eˣ)`, elementwise.
+pub type Softplus<S, B> = Unary<S, B, SoftplusFn>;
+/// `square(x) = x²`, elementwise.
+pub type Square<S, B> = Unary<S, B, SquareFn>;
+
+fn unary<S: Shape, B, F: SmoothFn>(x: Var<S, B>) -> Unary<S, B, F> {
+    Unary {
+        args: [x.arg()],
+        _p: PhantomData,
+    }
+}
+
+/// `tanh(x)`, elementwise.
+pub fn tanh<S: Shape, B>(x: Var<S, B>) -> Tanh<S, B> {
+    unary(x)
+}
+/// `sigmoid(x) = 1/(1 + e⁻ˣ)`, elementwise.
+pub fn sigmoid<S: Shape, B>(x: Var<S, B>) -> Sigmoid<S, B> {
+    unary(x)
+}
+/// `exp(x)`, elementwise.
+pub fn exp<S: Shape, B>(x: Var<S, B>) -> Exp<S, B> {
+    unary(x)
+}
+/// `log(x)`, elementwise; bounds are `+∞` unless positivity is guaranteed.
+pub fn log<S: Shape, B>(x: Var<S, B>) -> Log<S, B> {
+    unary(x)
+}
+/// `softplus(x) = ln(1 + eˣ)`, elementwise.
+pub fn softplus<S: Shape, B>(x: Var<S, B>) -> Softplus<S, B> {
+    unary(x)
+}
+/// `square(x) = x²`, elementwise.
+pub fn square<S: Shape, B>(x: Var<S, B>) -> Square<S, B> {
+    unary(x)
+}
+
+/// The interval `[x̂ − ε, x̂ + ε]` rounded outward, or `None` when the domain is not guaranteed.
+#[inline]
+fn around<F: SmoothFn>(x: f64, e: f64) -> Option<(f64, f64)> {
+    let (lo, hi) = (sub_down(x, e), add_up(x, e));
+    if F::POSITIVE && !(lo > 0.0) {
+        return None;
+    }
+    Some((lo, hi))
+}
+
+impl<S: Shape, B, F: SmoothFn> Unary<S, B, F> {
+    fn vjp_rt<R: Runtime>(&self, x: &ArrayD<R>, d: &ArrayD<R>) -> ArrayD<R> {
+        Zip::from(x).and(d).map_collect(|&x, &d| d * F::rt_d(x))
+    }
+}
+
+impl<S: Shape, B, F: SmoothFn, T: SpecScalar> SpecForward<T> for Unary<S, B, F> {
+    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        at(ctx, &self.args[0]).mapv(F::spec)
+    }
+}
+
+impl<S: Shape, B, F: SmoothFn, T: SpecScalar> SpecVjp<T> for Unary<S, B, F> {
+    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![
+            Zip::from(at(ctx, &self.args[0]))
+                .and(delta)
+                .map_collect(|&x, &d| d * F::spec_d(x)),
+        ]
+    }
+}
+
+impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNode<R> for Unary<S, B, F> {
+    fwd_meta!(F::NAME, S);
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        at(ctx, &self.args[0]).mapv(F::rt)
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let e = eps[self.args[0].pos].get();
+        if e.is_infinite() {
+            return Bound::INF;
+        }
+        let rel = libm_rel();
+        let mut m = 0.0f64;
+        let mut dom = true;
+        Zip::from(at(ctx, &self.args[0]))
+            .and(out)
+            .for_each(|&x, &y| {
+                let x = x.to_spec();
+                let Some((lo, hi)) = around::<F>(x, e) else {
+                    dom = false;
+                    return;
+                };
+                let prop = if e == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * e };
+                m = nan_max(m, prop + ref_dist(y.to_spec(), F::f_ref(x), rel));
+            });
+        if !dom {
+            return Bound::INF;
+        }
+        inflate(m, 6)
+    }
+}
+
+impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNodeScale<R> for Unary<S, B, F> {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        Bound::new(F::sup_f(b[self.args[0].pos].get())).max(linf(out))
+    }
+}
+
+impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNode<R> for Unary<S, B, F> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![self.vjp_rt(at(ctx, &self.args[0]), delta)]
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
+        if e.is_infinite() || fed.is_infinite() {
+            return vec![Bound::INF];
+        }
+        let x = at(ctx, &self.args[0]);
+        let v = self.vjp_rt(x, d);
+        let rel = libm_rel() + 2.0 * U64;
+        let mut m = 0.0f64;
+        let mut dom = true;
+        Zip::from(x).and(d).and(&v).for_each(|&x, &d, &v| {
+            let (x, d) = (x.to_spec(), d.to_spec());
+            let Some((lo, hi)) = around::<F>(x, e) else {
+                dom = false;
+                return;
+            };
+            let g1 = if fed == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * fed };
+            let g2 = if e == 0.0 || d == 0.0 {
+                0.0
+            } else {
+                d.abs() * F::sup_d2(lo, hi) * e
+            };
+            m = nan_max(m, g1 + g2 + ref_dist(v.to_spec(), d * F::d_ref(x), rel));
+        });
+        if !dom {
+            return vec![Bound::INF];
+        }
+        vec![inflate(m, 8)]
+    }
+}
+
+impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNodeScale<R> for Unary<S, B, F> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let v = self.vjp_rt(at(ctx, &self.args[0]), d);
+        let spec = bd * Bound::new(F::sup_df(b[self.args[0].pos].get()));
+        vec![spec.max(linf(&v))]
+    }
+}
+
