@@ -47,6 +47,8 @@
 #![warn(missing_docs)]
 // Bound checks are written `!(x <= bound)` on purpose: a NaN must fail them.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
+// Phantom markers over several type parameters are the point of typed handles and nodes.
+#![allow(clippy::type_complexity)]
 
 pub mod bound;
 pub mod check;

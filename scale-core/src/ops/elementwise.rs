@@ -21,7 +21,10 @@ fn zip2<A: Copy, C, F: Fn(A, A) -> C>(a: &ArrayD<A>, b: &ArrayD<A>, f: F) -> Arr
 fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign: f64) -> Bound {
     let mut m = 0.0f64;
     Zip::from(a).and(b).and(out).for_each(|&x, &y, &o| {
-        m = nan_max(m, sum2_err(o.to_spec(), x.to_spec(), sign * y.to_spec()) - TINY);
+        m = nan_max(
+            m,
+            sum2_err(o.to_spec(), x.to_spec(), sign * y.to_spec()) - TINY,
+        );
     });
     inflate(m, 3)
 }
@@ -198,10 +201,7 @@ fn product_eps<R: Runtime>(
     let mut m = 0.0f64;
     Zip::from(a).and(b).and(out).for_each(|&x, &y, &o| {
         let (x, y) = (x.to_spec(), y.to_spec());
-        m = nan_max(
-            m,
-            fa * y.abs() + x.abs() * fb + prod_err(o.to_spec(), x, y),
-        );
+        m = nan_max(m, fa * y.abs() + x.abs() * fb + prod_err(o.to_spec(), x, y));
     });
     inflate(m, 8) + ea * eb
 }
@@ -611,4 +611,3 @@ impl<S: Shape, B, R: Runtime> RevNodeScale<R> for LeakyRelu<S, B> {
         vec![bd.scale(self.lip()).max(linf(&v))]
     }
 }
-

@@ -4,7 +4,7 @@
 //! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::util::{at, gemm_eps, inflate, linf, nan_max, sum2_err, sum_err, view1, view2, TINY};
+use super::util::{TINY, at, gemm_eps, inflate, linf, nan_max, sum_err, sum2_err, view1, view2};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
@@ -92,10 +92,7 @@ impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatMul<O, B> {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         let d = view2(delta);
-        vec![
-            spec_mm(d, b.t()).into_dyn(),
-            spec_mm(a.t(), d).into_dyn(),
-        ]
+        vec![spec_mm(d, b.t()).into_dyn(), spec_mm(a.t(), d).into_dyn()]
     }
 }
 
@@ -378,7 +375,12 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Dot<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Dot<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        mm_scale(S::NUMEL, b[self.args[0].pos], b[self.args[1].pos], linf(out))
+        mm_scale(
+            S::NUMEL,
+            b[self.args[0].pos],
+            b[self.args[1].pos],
+            linf(out),
+        )
     }
 }
 

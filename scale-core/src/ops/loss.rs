@@ -8,12 +8,12 @@
 //!   `â = Σᵢⱼ t̂ᵢⱼ·ℓ̂ᵢⱼ`, `ŷ = −fl(â / b)`; VJP `ĉ = fl(δ̂/b)`,
 //!   `dz = fl(ĉ·fl(fl(p̂ᵢⱼ·T̂ᵢ) − t̂ᵢⱼ))` with `T̂ᵢ = Σⱼ t̂ᵢⱼ`, `dt = −fl(ĉ·ℓ̂ᵢⱼ)`.
 
+use super::fwd_meta;
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
 use super::util::{
-    TINY, U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, sum2_err,
-    sum_err, up,
+    TINY, U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, sum_err, sum2_err,
+    up,
 };
-use super::fwd_meta;
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -90,7 +90,9 @@ impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mse<S, B> {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (p, t) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let c = scalar_of(delta) * T::from_f64(2.0) / T::from_f64(Self::n());
-        let vp = ndarray::Zip::from(p).and(t).map_collect(|&x, &y| (x - y) * c);
+        let vp = ndarray::Zip::from(p)
+            .and(t)
+            .map_collect(|&x, &y| (x - y) * c);
         let vt = vp.mapv(|v| -v);
         vec![vp, vt]
     }
@@ -121,7 +123,8 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
         let sum_loc = inflate(loc, 2 * n + 8)
             + sum_err::<R>(q.iter().map(|v| v.to_spec()), s64)
             + Bound::new(e) * inflate(prop, 2 * n + 8);
-        sum_loc / Bound::new(Self::n()) + inflate(div_err(scalar_of(out).to_spec(), s64, Self::n()), 3)
+        sum_loc / Bound::new(Self::n())
+            + inflate(div_err(scalar_of(out).to_spec(), s64, Self::n()), 3)
     }
 }
 
@@ -160,7 +163,8 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mse<S, B> {
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mse<S, B> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [vp, _] = self.vjp_rt(ctx, d);
-        let spec = ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
+        let spec =
+            ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
         let s = spec.max(linf(&vp));
         vec![s, s]
     }
@@ -187,7 +191,7 @@ impl<const M: usize, const N: usize> CrossEntropyShapes<Rank2<M, N>> for Rank2<M
 /// Cross-entropy of logits against target probabilities, averaged over rows.
 pub struct CrossEntropy<S, X, B> {
     args: [Arg; 2],
-    _p: PhantomData<(fn() -> S, fn() -> X, fn() -> B)>,
+    _p: PhantomData<fn() -> (S, X, B)>,
 }
 
 impl<S: Shape, X: Shape, Br> crate::node::NodeType for CrossEntropy<S, X, Br> {
@@ -298,11 +302,12 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNode<R>
         let n = z.len();
         let s = inflate(prop, 3 * n + 8)
             + dot_err::<R>(
-                t.iter().map(|v| v.to_spec()).zip(l.iter().map(|v| v.to_spec())),
+                t.iter()
+                    .map(|v| v.to_spec())
+                    .zip(l.iter().map(|v| v.to_spec())),
                 acc64,
             );
-        s / Bound::new(Self::b())
-            + inflate(div_err(-scalar_of(out).to_spec(), acc64, Self::b()), 3)
+        s / Bound::new(Self::b()) + inflate(div_err(-scalar_of(out).to_spec(), acc64, Self::b()), 3)
     }
 }
 
@@ -352,7 +357,8 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNode<R>
                 let tz = ec * (g.abs() + eg) + c64.abs() * eg + prod_err(vz[i].to_spec(), c64, g);
                 mz = nan_max(mz, tz);
                 let (lv, el) = (l[i].to_spec(), a.el[j]);
-                let tl = ec * (lv.abs() + el) + c64.abs() * el + prod_err(-vt[i].to_spec(), c64, lv);
+                let tl =
+                    ec * (lv.abs() + el) + c64.abs() * el + prod_err(-vt[i].to_spec(), c64, lv);
                 mt = nan_max(mt, tl);
             }
         }

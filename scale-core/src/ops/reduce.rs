@@ -11,7 +11,7 @@ use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
-use crate::shape::{Rank1, Rank2, Rank0, Shape};
+use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use ndarray::{ArrayD, IxDyn};
 use std::marker::PhantomData;
 
@@ -148,9 +148,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mean<S, B> {
         let s = total(x, R::zero()).to_spec();
         let se = sum_err::<R>(x.iter().map(|v| v.to_spec()), s);
         let n = Bound::new(Self::n());
-        eps[self.args[0].pos]
-            + se / n
-            + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
+        eps[self.args[0].pos] + se / n + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
     }
 }
 

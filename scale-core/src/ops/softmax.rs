@@ -13,8 +13,8 @@
 //!   kernel combines them (see `row_analysis`).
 
 use super::util::{
-    TINY, U64, at, dot_err, div_err, inflate, libm_rel, linf, nan_max, prod_err, sum2_err,
-    sum_err, up,
+    TINY, U64, at, div_err, dot_err, inflate, libm_rel, linf, nan_max, prod_err, sum_err, sum2_err,
+    up,
 };
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
@@ -158,10 +158,7 @@ pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
         for j in 0..n {
             let ej = k.e[j].to_spec();
             pup[j] = inf((ej + e_err[j]) / s_lo, 3).min(1.0);
-            lp[j] = inf(
-                e_err[j] / s + pup[j] * serr / s + div_err(p[j], ej, s),
-                8,
-            );
+            lp[j] = inf(e_err[j] / s + pup[j] * serr / s + div_err(p[j], ej, s), 8);
             pp[j] = inf(c * pup[j], 2).min(1.0);
             ep[j] = inf(lp[j] + pp[j], 1).min(p[j].max(1.0));
             let dj = k.d[j].to_spec();
@@ -213,7 +210,11 @@ pub fn log_softmax<S: LastAxis, B>(x: Var<S, B>) -> LogSoftmax<S, B> {
     }
 }
 
-fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(x: &ArrayD<T>, cols: usize, mut f: F) -> ArrayD<U> {
+fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
+    x: &ArrayD<T>,
+    cols: usize,
+    mut f: F,
+) -> ArrayD<U> {
     let v = flat(x);
     let out: Vec<U> = v.chunks(cols.max(1)).flat_map(&mut f).collect();
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
@@ -233,7 +234,6 @@ fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
         .collect();
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
-
 
 fn softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
     let p = softmax_rt(x);
@@ -286,7 +286,12 @@ impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for Softmax<S, B> {
 
 impl<S: LastAxis, B, R: Runtime> RevNode<R> for Softmax<S, B> {
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, softmax_vjp_rt)]
+        vec![rows_map2(
+            at(ctx, &self.args[0]),
+            delta,
+            S::COLS,
+            softmax_vjp_rt,
+        )]
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
@@ -311,9 +316,8 @@ impl<S: LastAxis, B, R: Runtime> RevNode<R> for Softmax<S, B> {
                 let pj = (a.p[j] + a.ep[j]).min(1.0);
                 let ta = 2.0 * pj * fed;
                 let tb = a.pp[j] * (d64[j].abs() + dmax) + a.pup[j] * dmax * a.l1;
-                let tc = a.lp[j] * (q.abs() + eq)
-                    + a.p[j] * eq
-                    + prod_err(v[j].to_spec(), a.p[j], q);
+                let tc =
+                    a.lp[j] * (q.abs() + eq) + a.p[j] * eq + prod_err(v[j].to_spec(), a.p[j], q);
                 m = nan_max(m, ta + tb + tc);
             }
         }
@@ -413,4 +417,3 @@ impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for LogSoftmax<S, B> {
         vec![bd.scale(1.0 + S::COLS as f64).max(linf(&v))]
     }
 }
-

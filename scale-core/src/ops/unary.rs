@@ -10,8 +10,8 @@
 //! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
-use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, up};
 use super::fwd_meta;
+use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, up};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -39,9 +39,9 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn rt<R: Runtime>(x: R) -> R;
     /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
     fn rt_d<R: Runtime>(x: R) -> R;
-    /// `f64` reference of `f`, relative error ≤ [`libm_rel`] (no cancellation).
+    /// `f64` reference of `f`, relative error ≤ `libm_rel` (no cancellation).
     fn f_ref(x: f64) -> f64;
-    /// `f64` reference of `f′`, relative error ≤ [`libm_rel`].
+    /// `f64` reference of `f′`, relative error ≤ `libm_rel`.
     fn d_ref(x: f64) -> f64;
     /// Upper bound of `sup |f′|` over `[lo, hi]`.
     fn sup_d1(lo: f64, hi: f64) -> f64;
@@ -332,7 +332,7 @@ impl SmoothFn for SquareFn {
 /// A smooth elementwise function `F` applied to a tensor of shape `S`.
 pub struct Unary<S, B, F> {
     args: [Arg; 1],
-    _p: PhantomData<(fn() -> S, fn() -> B, fn() -> F)>,
+    _p: PhantomData<fn() -> (S, B, F)>,
 }
 
 impl<S: Shape, Br, F: SmoothFn> crate::node::NodeType for Unary<S, Br, F> {
@@ -474,7 +474,11 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNode<R> for Unary<S, B, F> {
                 dom = false;
                 return;
             };
-            let g1 = if fed == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * fed };
+            let g1 = if fed == 0.0 {
+                0.0
+            } else {
+                F::sup_d1(lo, hi) * fed
+            };
             let g2 = if e == 0.0 || d == 0.0 {
                 0.0
             } else {
@@ -496,4 +500,3 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNodeScale<R> for Unary<S, B, F> {
         vec![spec.max(linf(&v))]
     }
 }
-

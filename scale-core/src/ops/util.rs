@@ -68,12 +68,6 @@ pub(crate) fn inflate(c: f64, ops: usize) -> Bound {
     (Bound::new(c) + under).widen((ops as f64 + 1.0) * 1.1102230246251565e-16)
 }
 
-
-
-
-
-
-
 // ---------------------------------------------------------------------------------------------
 // Reference-based local error bounds (used by every op).
 //
