@@ -96,7 +96,9 @@ pub trait RevNode<R: Runtime>: FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> {
             .collect()
     }
 
-    /// [`RevNode::vjp_eps`] for the arguments with `wants[i]` only (any value elsewhere).
+    /// [`RevNode::vjp_eps`] for the arguments with `wants[i]` only (any value elsewhere), given
+    /// the runtime cotangents `outs` that [`RevNode::vjp_runtime_some`] returned for the same
+    /// `delta` (so bounds that measure the runtime result need not recompute it).
     fn vjp_eps_some(
         &self,
         eps: &[Bound],
@@ -104,8 +106,9 @@ pub trait RevNode<R: Runtime>: FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> {
         eps_delta: Bound,
         delta: &ArrayD<R>,
         wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
-        let _ = wants;
+        let _ = (wants, outs);
         self.vjp_eps(eps, ctx, eps_delta, delta)
     }
 }
@@ -121,7 +124,8 @@ pub trait RevNodeScale<R: Runtime>: RevNode<R> + FwdNodeScale<R> {
         delta: &ArrayD<R>,
     ) -> Vec<Bound>;
 
-    /// [`RevNodeScale::vjp_scale`] for the arguments with `wants[i]` only (any value elsewhere).
+    /// [`RevNodeScale::vjp_scale`] for the arguments with `wants[i]` only (any value
+    /// elsewhere), given the runtime cotangents as in [`RevNode::vjp_eps_some`].
     fn vjp_scale_some(
         &self,
         b: &[Bound],
@@ -129,8 +133,9 @@ pub trait RevNodeScale<R: Runtime>: RevNode<R> + FwdNodeScale<R> {
         b_delta: Bound,
         delta: &ArrayD<R>,
         wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
-        let _ = wants;
+        let _ = (wants, outs);
         self.vjp_scale(b, ctx, b_delta, delta)
     }
 }

@@ -7,6 +7,20 @@ use crate::bound::Bound;
 use crate::scalar::Runtime;
 use ndarray::{ArrayD, Zip};
 
+/// Visit `(c_i, v_i)` pairs: over plain slices when both arrays are contiguous in the same order
+/// (fast), else through `Zip`.
+#[inline]
+fn zip_elems<R: Runtime>(c: &ArrayD<R>, v: &ArrayD<R>, mut f: impl FnMut(R, R)) {
+    if c.is_standard_layout()
+        && v.is_standard_layout()
+        && let (Some(cs), Some(vs)) = (c.as_slice(), v.as_slice())
+    {
+        cs.iter().zip(vs).for_each(|(&a, &b)| f(a, b));
+        return;
+    }
+    Zip::from(c).and(v).for_each(|&a, &b| f(a, b));
+}
+
 /// Sound eps rule: `e_c + e_v + u · max |c_i + v_i|` over the entries where the runtime addition can
 /// round (both operands nonzero); `+∞` if a sum is not finite.
 ///
@@ -21,7 +35,7 @@ use ndarray::{ArrayD, Zip};
 pub fn eps_add<R: Runtime>(e_c: Bound, e_v: Bound, c: &ArrayD<R>, v: &ArrayD<R>) -> Bound {
     let mut m = 0.0f64;
     let mut finite = true;
-    Zip::from(c).and(v).for_each(|&a, &b| {
+    zip_elems(c, v, |a, b| {
         let s = a + b;
         finite &= s.is_finite();
         if a != R::zero() && b != R::zero() {
@@ -40,7 +54,7 @@ pub fn eps_add<R: Runtime>(e_c: Bound, e_v: Bound, c: &ArrayD<R>, v: &ArrayD<R>)
 pub fn scale_add<R: Runtime>(b_c: Bound, b_v: Bound, c: &ArrayD<R>, v: &ArrayD<R>) -> Bound {
     let mut m = 0.0f64;
     let mut finite = true;
-    Zip::from(c).and(v).for_each(|&a, &b| {
+    zip_elems(c, v, |a, b| {
         let s = a + b;
         finite &= s.is_finite();
         m = m.max(s.to_spec().abs());

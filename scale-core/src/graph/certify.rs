@@ -86,16 +86,16 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let mut te = Track {
             fwd: &eps,
             acc: eps_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w| {
-                n.vjp_eps_some(e, c, d, delta, w)
+            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w, o| {
+                n.vjp_eps_some(e, c, d, delta, w, o)
             },
             add: &eps_rule,
         };
         let mut tb = Track {
             fwd: &scales,
             acc: b_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w| {
-                n.vjp_scale_some(b, c, d, delta, w)
+            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w, o| {
+                n.vjp_scale_some(b, c, d, delta, w, o)
             },
             add: &scale_rule,
         };
@@ -134,6 +134,17 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             TList::from_vec_unchecked(ctx),
             TList::from_vec_unchecked(grads),
         )
+    }
+
+    /// Take the inputs back out of a full context (e.g. `values` from [`value_and_grad`] or
+    /// [`certify`]), without copying: a training loop can feed them to the next step.
+    ///
+    /// [`value_and_grad`]: Self::value_and_grad
+    /// [`certify`]: Self::certify
+    pub fn inputs_of(&self, values: TList<R, Concat<G, Ss>>) -> TList<R, G> {
+        let mut v = values.into_vec();
+        v.truncate(self.n_inputs);
+        TList::from_vec_unchecked(v)
     }
 
     fn wrt_mask(&self, wrt: &[usize]) -> Vec<bool> {

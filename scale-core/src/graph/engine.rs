@@ -101,10 +101,10 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
     cot
 }
 
-/// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ, wanted args) →
-/// bound per arg`.
+/// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ, wanted args,
+/// runtime cotangents) → bound per arg`.
 pub(crate) type VjpPart<R, N> =
-    fn(&N, &[Bound], &[ArrayD<R>], Bound, &ArrayD<R>, &[bool]) -> Vec<Bound>;
+    fn(&N, &[Bound], &[ArrayD<R>], Bound, &ArrayD<R>, &[bool], &[Option<ArrayD<R>>]) -> Vec<Bound>;
 
 /// Which entries of `Γ ++ ss` need a cotangent: the inputs in `wrt`, and every node output that
 /// depends on one of them. Backprop skips the rest (no VJP work for constants and data).
@@ -167,7 +167,7 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         let parts: Vec<Vec<Bound>> = tracks
             .iter()
             .zip(&deltas_b)
-            .map(|(t, &d)| (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants))
+            .map(|(t, &d)| (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs))
             .collect();
         for (i, (arg, v)) in n.args().iter().zip(vs).enumerate() {
             let Some(mut v) = v else { continue };

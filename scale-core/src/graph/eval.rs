@@ -90,7 +90,8 @@ where
     ) -> EList<G> {
         let ctx = self.forward(x);
         let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
-        let part: VjpPart<R, K::Node<R>> = |n, e, c, d, delta, w| n.vjp_eps_some(e, c, d, delta, w);
+        let part: VjpPart<R, K::Node<R>> =
+            |n, e, c, d, delta, w, o| n.vjp_eps_some(e, c, d, delta, w, o);
         EList::from_vec_unchecked(self.backprop_tracked(
             &ctx,
             &fwd,
@@ -141,7 +142,7 @@ where
         let ctx = self.forward(x);
         let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
         let part: VjpPart<R, K::Node<R>> =
-            |n, b, c, d, delta, w| n.vjp_scale_some(b, c, d, delta, w);
+            |n, b, c, d, delta, w, o| n.vjp_scale_some(b, c, d, delta, w, o);
         BList::from_vec_unchecked(self.backprop_tracked(
             &ctx,
             &fwd,

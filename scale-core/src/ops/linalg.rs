@@ -122,24 +122,71 @@ impl<O: Shape, B, R: Runtime> RevNode<R> for MatMul<O, B> {
         vec![da.into_dyn(), db.into_dyn()]
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
+        self.vjp_eps_some(eps, ctx, ed, d, &[true, true], &outs)
+    }
+    // Each argument's cotangent is a GEMM: compute only the wanted ones (no dX for data inputs).
+    fn vjp_runtime_some(
+        &self,
+        ctx: &[ArrayD<R>],
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        let d = view2(delta);
+        vec![
+            wants[0].then(|| R::matmul(d, b.t()).into_dyn()),
+            wants[1].then(|| R::matmul(a.t(), d).into_dyn()),
+        ]
+    }
+    // Bounds of the wanted cotangents, measured against the runtime results already computed.
+    fn vjp_eps_some(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        delta: &ArrayD<R>,
+        _wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+    ) -> Vec<Bound> {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
-        let [da, db] = self.vjp_rt(ctx, d);
-        let d = view2(d);
+        let d = view2(delta);
+        let get = |i: usize| outs.get(i).and_then(Option::as_ref);
         vec![
-            gemm_eps(d, ed, b.t(), eps[ab.pos], da.view()),
-            gemm_eps(a.t(), eps[aa.pos], d, ed, db.view()),
+            get(0).map_or(Bound::INF, |da| {
+                gemm_eps(d, ed, b.t(), eps[ab.pos], view2(da))
+            }),
+            get(1).map_or(Bound::INF, |db| {
+                gemm_eps(a.t(), eps[aa.pos], d, ed, view2(db))
+            }),
         ]
     }
 }
 
 impl<O: Shape, B, R: Runtime> RevNodeScale<R> for MatMul<O, B> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
+        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs)
+    }
+    fn vjp_scale_some(
+        &self,
+        b: &[Bound],
+        _ctx: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+        _wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+    ) -> Vec<Bound> {
         let (m, n) = (self.args[0].dims[0], self.args[1].dims[1]);
-        let [da, db] = self.vjp_rt(ctx, d);
+        let get = |i: usize| outs.get(i).and_then(Option::as_ref);
         vec![
-            mm_scale(n, bd, b[self.args[1].pos], linf(&da.into_dyn())),
-            mm_scale(m, b[self.args[0].pos], bd, linf(&db.into_dyn())),
+            get(0).map_or(Bound::INF, |da| {
+                mm_scale(n, bd, b[self.args[1].pos], linf(da))
+            }),
+            get(1).map_or(Bound::INF, |db| {
+                mm_scale(m, b[self.args[0].pos], bd, linf(db))
+            }),
         ]
     }
 }

@@ -36,22 +36,27 @@ pub(crate) fn view1<T>(a: &ArrayD<T>) -> ArrayView1<'_, T> {
 /// assert_eq!(b.get(), 3.0);
 /// ```
 pub fn linf<R: Runtime>(a: &ArrayD<R>) -> Bound {
-    let mut m = 0.0f64;
-    for &x in a.iter() {
-        let v = x.to_spec().abs();
-        if !(v <= m) {
-            if v.is_nan() || v.is_infinite() {
-                return Bound::INF;
-            }
-            m = v;
-        }
+    // A NaN poisons the maximum (NaN.max(x) = x would hide it), so it is checked separately.
+    let m = fold_elems(a, 0.0f64, |m, x| m.max(x.to_spec().abs()));
+    if m.is_infinite() || !all_finite(a) {
+        return Bound::INF;
     }
     Bound::new(m)
 }
 
 /// Whether every element is finite.
 pub(crate) fn all_finite<R: Runtime>(a: &ArrayD<R>) -> bool {
-    a.iter().all(|x| x.is_finite())
+    fold_elems(a, true, |ok, x| ok & x.is_finite())
+}
+
+/// Fold over the elements in memory order: a tight loop over a slice when the array is contiguous
+/// (iterating a dynamic-rank array element by element is several times slower).
+#[inline]
+pub(crate) fn fold_elems<R: Copy, T>(a: &ArrayD<R>, init: T, f: impl Fn(T, R) -> T) -> T {
+    match a.as_slice_memory_order() {
+        Some(s) => s.iter().fold(init, |acc, &x| f(acc, x)),
+        None => a.iter().fold(init, |acc, &x| f(acc, x)),
+    }
 }
 
 /// Upper bound on the exact value of a nonnegative quantity `c` that was computed in `f64`
@@ -201,28 +206,131 @@ pub(crate) fn gemm_eps<R: Runtime>(
     if ea.is_infinite() || eb.is_infinite() || !c.iter().all(|x| x.is_finite()) {
         return Bound::INF;
     }
-    let a64 = a.mapv(|x| x.to_spec());
-    let b64 = b.mapv(|x| x.to_spec());
-    let aa = a64.mapv(f64::abs);
-    let ba = b64.mapv(f64::abs);
-    let s = aa.dot(&ba);
-    let col_b: Vec<f64> = ba.columns().into_iter().map(|c| c.sum()).collect();
-    let row_a: Vec<f64> = aa.rows().into_iter().map(|r| r.sum()).collect();
+    // Propagation terms need Σₗ|Âᵢₗ| and Σₗ|B̂ₗⱼ|; the a-posteriori mode also max |B̂|.
+    let sa = AbsStats::of(a);
+    let sb = AbsStats::of(b);
     let (fa, fb) = (ea.get(), eb.get());
     let mut m = 0.0f64;
     if a_posteriori::<R>() {
+        // One f64 GEMM of the runtime operands (their products are exact in f64). Its own error is
+        // at most γₖ^{f64}·Σₗ|âᵢₗ||b̂ₗⱼ| ≤ γₖ^{f64}·(Σₗ|âᵢₗ|)·max|B̂|: negligible, and cheap.
+        let c64 = crate::kernel::matmul(
+            a.mapv(|x| x.to_spec()).view(),
+            b.mapv(|x| x.to_spec()).view(),
+        );
         let g = Bound::gamma(k, U64).get();
-        let c64 = a64.dot(&b64);
-        for ((i, j), &cij) in c.indexed_iter() {
-            let local = (cij.to_spec() - c64[(i, j)]).abs() + g * s[(i, j)];
-            m = nan_max(m, fa * col_b[j] + fb * row_a[i] + local);
+        for (i, (ci, c64i)) in c.rows().into_iter().zip(c64.rows()).enumerate() {
+            let (ra, pa) = (sa.row_sum[i], fb * sa.row_sum[i]);
+            for (j, (&cij, &dij)) in ci.iter().zip(c64i.iter()).enumerate() {
+                let local = (cij.to_spec() - dij).abs() + g * ra * sb.max;
+                m = m.max(fa * sb.col_sum[j] + pa + local);
+            }
         }
     } else {
+        // One runtime-precision GEMM of the absolute values. Its own rounding: fl(S) ≥ (1 − γₖ)S − kη,
+        // so S ≤ (fl(S) + kη)·F with F = 1/(1 − γₖ) rounded up; the two plain f64 operations per
+        // entry are counted in the final `inflate`.
+        let s = R::matmul(a.mapv(|x| x.abs()).view(), b.mapv(|x| x.abs()).view());
+        let denom = crate::round::sub_down(1.0, Bound::gamma(k, R::U).get());
+        if denom <= 0.0 {
+            return Bound::INF;
+        }
+        let f = crate::round::div_up(1.0, denom);
+        let kx = k as f64 * R::ETA;
         let g = Bound::gamma(k, R::U).get();
-        for ((i, j), _) in c.indexed_iter() {
-            m = nan_max(m, fa * col_b[j] + fb * row_a[i] + g * s[(i, j)]);
+        for (i, si) in s.rows().into_iter().enumerate() {
+            let pa = fb * sa.row_sum[i];
+            for (j, &sij) in si.iter().enumerate() {
+                let s_up = (sij.to_spec() + kx) * f;
+                m = m.max(fa * sb.col_sum[j] + pa + g * s_up);
+            }
         }
         m += 2.0 * k as f64 * R::ETA;
+        if s.iter().any(|x| !x.is_finite()) {
+            return Bound::INF;
+        }
     }
-    inflate(m, 2 * k + 8) + (ea * eb).scale(k as f64)
+    if m.is_nan() {
+        return Bound::INF;
+    }
+    inflate(m, 2 * k + 10) + (ea * eb).scale(k as f64)
+}
+
+/// Row sums and column sums of `|A|` and its largest entry (in `f64`, for finite entries),
+/// computed in one pass in memory order, so a transposed view costs the same as a plain one.
+/// Sums use several accumulators (any order is fine: callers bound them with `inflate`).
+pub(crate) struct AbsStats {
+    pub row_sum: Vec<f64>,
+    pub col_sum: Vec<f64>,
+    pub max: f64,
+}
+
+/// `Σ|xᵢ|` and `max|xᵢ|` of a slice, with 8 independent lanes so the loop vectorises.
+#[inline]
+fn lane_sum_max<R: Runtime>(xs: &[R]) -> (f64, f64) {
+    let mut acc = [0.0f64; 8];
+    let mut mx = [0.0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            let v = c[l].to_spec().abs();
+            acc[l] += v;
+            mx[l] = if v > mx[l] { v } else { mx[l] };
+        }
+    }
+    for (l, x) in rest.iter().enumerate() {
+        let v = x.to_spec().abs();
+        acc[l] += v;
+        mx[l] = if v > mx[l] { v } else { mx[l] };
+    }
+    (
+        acc.iter().sum(),
+        mx.iter().fold(0.0, |a, &b| if b > a { b } else { a }),
+    )
+}
+
+/// `acc[j] += |xⱼ|` (independent lanes: vectorises).
+#[inline]
+fn add_abs<R: Runtime>(acc: &mut [f64], xs: &[R]) {
+    for (a, &x) in acc.iter_mut().zip(xs) {
+        *a += x.to_spec().abs();
+    }
+}
+
+impl AbsStats {
+    pub(crate) fn of<R: Runtime>(a: ArrayView2<'_, R>) -> AbsStats {
+        let (m, n) = a.dim();
+        let mut st = AbsStats {
+            row_sum: vec![0.0; m],
+            col_sum: vec![0.0; n],
+            max: 0.0,
+        };
+        if m == 0 || n == 0 {
+            return st;
+        }
+        if let Some(data) = a.to_slice() {
+            for (r, row) in st.row_sum.iter_mut().zip(data.chunks_exact(n)) {
+                let (s, mx) = lane_sum_max(row);
+                *r = s;
+                st.max = st.max.max(mx);
+                add_abs(&mut st.col_sum, row);
+            }
+        } else if let Some(data) = a.reversed_axes().to_slice() {
+            for (c, col) in st.col_sum.iter_mut().zip(data.chunks_exact(m)) {
+                let (s, mx) = lane_sum_max(col);
+                *c = s;
+                st.max = st.max.max(mx);
+                add_abs(&mut st.row_sum, col);
+            }
+        } else {
+            for ((i, j), &x) in a.indexed_iter() {
+                let v = x.to_spec().abs();
+                st.row_sum[i] += v;
+                st.col_sum[j] += v;
+                st.max = st.max.max(v);
+            }
+        }
+        st
+    }
 }

@@ -1,0 +1,278 @@
+//! Benchmarks P1, P2 and memory of issue #6, printed as ratios measured side by side.
+//!
+//! One forward+backward step of the 784-512-512-10 relu MLP, batch 64, f32, loss = sum(o):
+//!
+//! * `hand/ndarray`: hand-written ndarray forward+backward (`dot` = matrixmultiply);
+//! * `hand/faer`: the same hand-written code with this crate's GEMM kernel;
+//! * `graph/runtime`: the graph's runtime-only step (`value_and_grad`, gradients of the weights);
+//! * `graph/certified`: values, eps and B forward and backward (`certify_wrt`).
+//!
+//! Variants run interleaved (A/B/C/D, repeated), medians compared, so machine noise hits all alike.
+//! Memory: each variant runs in a child process that reports its peak RSS (`VmHWM`).
+//!
+//! Run: `cargo run --release --example bench_mlp [-- ROUNDS]`
+
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use scale_graph::config::{DotBound, set_dot_bound_mode};
+use scale_graph::context::{Nil, Seg};
+use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ops};
+use std::time::Instant;
+
+const B: usize = 64;
+type Gamma = Seg<
+    Nil,
+    (
+        Rank2<B, 784>,
+        Rank2<784, 512>,
+        Rank1<512>,
+        Rank2<512, 512>,
+        Rank1<512>,
+        Rank2<512, 10>,
+        Rank1<10>,
+    ),
+>;
+
+struct Params {
+    x: Array2<f32>,
+    w: [Array2<f32>; 3],
+    b: [Array1<f32>; 3],
+}
+
+fn params() -> Params {
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut m = |r: usize, c: usize, s: f32| {
+        Array2::from_shape_fn((r, c), |_| rng.random_range(-1.0f32..1.0) * s)
+    };
+    let x = m(B, 784, 1.0);
+    let w = [m(784, 512, 0.05), m(512, 512, 0.05), m(512, 10, 0.05)];
+    let b = [0, 1, 2].map(|i| Array1::from_elem([512, 512, 10][i], 0.01f32));
+    Params { x, w, b }
+}
+
+/// One benchmarked step.
+type Step<'a> = Box<dyn Fn() + 'a>;
+
+/// A GEMM on views (transposed operands are strided views, never copies).
+type Mm = fn(ArrayView2<'_, f32>, ArrayView2<'_, f32>) -> Array2<f32>;
+
+/// The hand-written step with a pluggable GEMM; returns the weight and bias gradients.
+fn hand_step(p: &Params, mm: Mm) -> Vec<ArrayD<f32>> {
+    let a1 = mm(p.x.view(), p.w[0].view()) + &p.b[0];
+    let h1 = a1.mapv(|v| v.max(0.0));
+    let a2 = mm(h1.view(), p.w[1].view()) + &p.b[1];
+    let h2 = a2.mapv(|v| v.max(0.0));
+    let o = mm(h2.view(), p.w[2].view()) + &p.b[2];
+    let d_o = Array2::<f32>::ones(o.raw_dim());
+    let dw3 = mm(h2.t(), d_o.view());
+    let db3 = d_o.sum_axis(Axis(0));
+    let dh2 = mm(d_o.view(), p.w[2].t());
+    let da2 = ndarray::Zip::from(&dh2)
+        .and(&a2)
+        .map_collect(|&d, &a| if a > 0.0 { d } else { 0.0 });
+    let dw2 = mm(h1.t(), da2.view());
+    let db2 = da2.sum_axis(Axis(0));
+    let dh1 = mm(da2.view(), p.w[1].t());
+    let da1 = ndarray::Zip::from(&dh1)
+        .and(&a1)
+        .map_collect(|&d, &a| if a > 0.0 { d } else { 0.0 });
+    let dw1 = mm(p.x.t(), da1.view());
+    let db1 = da1.sum_axis(Axis(0));
+    vec![
+        dw1.into_dyn(),
+        db1.into_dyn(),
+        dw2.into_dyn(),
+        db2.into_dyn(),
+        dw3.into_dyn(),
+        db3.into_dyn(),
+    ]
+}
+
+fn mm_ndarray(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+    a.dot(&b)
+}
+
+fn mm_faer(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
+    <f32 as Runtime>::matmul(a, b)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let p = params();
+
+    let (g, (x, w1, b1, w2, b2, w3, b3)) =
+        RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
+    let (g, z1) = g.snoc(ops::matmul(x, w1));
+    let (g, a1) = g.snoc(ops::add_bias(z1, b1));
+    let (g, h1) = g.snoc(ops::relu(a1));
+    let (g, z2) = g.snoc(ops::matmul(h1, w2));
+    let (g, a2) = g.snoc(ops::add_bias(z2, b2));
+    let (g, h2) = g.snoc(ops::relu(a2));
+    let (g, z3) = g.snoc(ops::matmul(h2, w3));
+    let (g, o) = g.snoc(ops::add_bias(z3, b3));
+    let (g, loss) = g.snoc(ops::sum(o));
+    let _ = (h1, h2, o);
+    let inputs = || {
+        TList::<f32, Gamma>::from_arrays(vec![
+            p.x.clone().into_dyn(),
+            p.w[0].clone().into_dyn(),
+            p.b[0].clone().into_dyn(),
+            p.w[1].clone().into_dyn(),
+            p.b[1].clone().into_dyn(),
+            p.w[2].clone().into_dyn(),
+            p.b[2].clone().into_dyn(),
+        ])
+        .expect("shapes match Γ")
+    };
+    let wrt = [w1.pos(), b1.pos(), w2.pos(), b2.pos(), w3.pos(), b3.pos()];
+    let (seed, eps_seed, b_seed) = g.loss_seed(loss);
+    let (eps_in, b_in) = g.exact_inputs(&inputs());
+
+    // Same gradients from the graph and the hand-written step (sanity, not timing).
+    let (_, grads) = g.value_and_grad(inputs(), &seed, &wrt);
+    let hand = hand_step(&p, mm_faer);
+    for (i, &pos) in wrt.iter().enumerate() {
+        let diff = (&grads.as_slice()[pos] - &hand[i])
+            .iter()
+            .fold(0.0f32, |m, d| m.max(d.abs()));
+        let scale = hand[i].iter().fold(1.0f32, |m, d| m.max(d.abs()));
+        assert!(
+            diff <= 1e-4 * scale,
+            "gradient {i} differs from the hand-written step: {diff}"
+        );
+    }
+
+    let slot = std::cell::Cell::new(Some(inputs()));
+    let certified = |mode: DotBound| {
+        let old = set_dot_bound_mode(mode);
+        let x = slot.take().expect("inputs");
+        let c = g.certify_wrt(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &wrt);
+        slot.set(Some(g.inputs_of(c.values)));
+        set_dot_bound_mode(old);
+    };
+    let variants: [(&str, Step); 5] = [
+        ("hand/ndarray", Box::new(|| drop(hand_step(&p, mm_ndarray)))),
+        ("hand/faer", Box::new(|| drop(hand_step(&p, mm_faer)))),
+        (
+            "graph/runtime",
+            Box::new(|| {
+                // Inputs go in by value and come back with the values: no copies.
+                let x = slot.take().expect("inputs");
+                let (vals, grads) = g.value_and_grad(x, &seed, &wrt);
+                drop(grads);
+                slot.set(Some(g.inputs_of(vals)));
+            }),
+        ),
+        (
+            "certified/order-free",
+            Box::new(|| certified(DotBound::OrderFree)),
+        ),
+        (
+            "certified/a-posteriori",
+            Box::new(|| certified(DotBound::APosteriori)),
+        ),
+    ];
+
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        // Loop one variant (for profilers).
+        let which = args.get(i + 1).map(String::as_str).unwrap_or("");
+        for (name, f) in &variants {
+            if *name == which {
+                for _ in 0..200 {
+                    f();
+                }
+            }
+        }
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--mem") {
+        let which = args.get(i + 1).map(String::as_str).unwrap_or("");
+        let base = peak_rss_kib();
+        for (name, f) in &variants {
+            if *name == which {
+                for _ in 0..3 {
+                    f();
+                }
+            }
+        }
+        println!("{} {}", base, peak_rss_kib());
+        return;
+    }
+
+    let rounds: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
+    for (_, f) in &variants {
+        f(); // warm-up
+    }
+    let mut times = vec![Vec::new(); variants.len()];
+    for r in 0..rounds {
+        for k in 0..variants.len() {
+            let k = (k + r) % variants.len(); // rotate the order every round
+            let t = Instant::now();
+            (variants[k].1)();
+            times[k].push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let med: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    println!(
+        "784-512-512-10 relu MLP, batch {B}, f32, forward+backward; median of {rounds} interleaved rounds\n"
+    );
+    for ((name, _), m) in variants.iter().zip(&med) {
+        println!("{name:<24} {m:>8.3} ms");
+    }
+    println!();
+    println!(
+        "P1 graph/runtime ÷ hand/ndarray   = {:.2}  (target ≤ 1.0)",
+        med[2] / med[0]
+    );
+    println!("   graph/runtime ÷ hand/faer      = {:.2}", med[2] / med[1]);
+    println!(
+        "P2 certified/order-free ÷ graph/runtime   = {:.2}  (target ≤ 2.2)",
+        med[3] / med[2]
+    );
+    println!(
+        "   certified/a-posteriori ÷ graph/runtime = {:.2}  (tight mode, the default for f32)",
+        med[4] / med[2]
+    );
+
+    // Memory: one child process per variant, peak RSS after three steps.
+    let exe = std::env::current_exe().expect("own path");
+    let mut peak = Vec::new();
+    for name in [
+        "graph/runtime",
+        "certified/order-free",
+        "certified/a-posteriori",
+    ] {
+        let out = std::process::Command::new(&exe)
+            .args(["--mem", name])
+            .output();
+        let kib = out
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+        peak.push(kib);
+        println!("peak RSS {name:<24} {:>8.1} MiB", kib / 1024.0);
+    }
+    println!(
+        "memory certified ÷ runtime = {:.2} (order-free), {:.2} (a-posteriori)  (target ≤ 2.5)",
+        peak[1] / peak[0],
+        peak[2] / peak[0]
+    );
+}
