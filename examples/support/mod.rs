@@ -71,8 +71,17 @@ pub fn gaussian<R: Runtime>(rng: &mut StdRng, shape: &[usize], std: f64) -> Arra
     })
 }
 
-fn from_json_value<R: Runtime>(name: &str, v: &serde_json::Value, shape: &[usize]) -> Result<ArrayD<R>, String> {
-    fn flatten(v: &serde_json::Value, out: &mut Vec<f64>, dims: &mut Vec<usize>, depth: usize) -> Result<(), String> {
+fn from_json_value<R: Runtime>(
+    name: &str,
+    v: &serde_json::Value,
+    shape: &[usize],
+) -> Result<ArrayD<R>, String> {
+    fn flatten(
+        v: &serde_json::Value,
+        out: &mut Vec<f64>,
+        dims: &mut Vec<usize>,
+        depth: usize,
+    ) -> Result<(), String> {
         match v {
             serde_json::Value::Array(items) => {
                 if dims.len() <= depth {
@@ -80,7 +89,9 @@ fn from_json_value<R: Runtime>(name: &str, v: &serde_json::Value, shape: &[usize
                 } else if dims[depth] != items.len() {
                     return Err("ragged nested arrays".into());
                 }
-                items.iter().try_for_each(|x| flatten(x, out, dims, depth + 1))
+                items
+                    .iter()
+                    .try_for_each(|x| flatten(x, out, dims, depth + 1))
             }
             serde_json::Value::Number(n) => {
                 out.push(n.as_f64().ok_or("not a number")?);
@@ -92,7 +103,9 @@ fn from_json_value<R: Runtime>(name: &str, v: &serde_json::Value, shape: &[usize
     let (mut data, mut dims) = (Vec::new(), Vec::new());
     flatten(v, &mut data, &mut dims, 0).map_err(|e| format!("input `{name}`: {e}"))?;
     if dims != shape {
-        return Err(format!("input `{name}`: expected shape {shape:?}, found {dims:?}"));
+        return Err(format!(
+            "input `{name}`: expected shape {shape:?}, found {dims:?}"
+        ));
     }
     ArrayD::from_shape_vec(IxDyn(shape), data.into_iter().map(R::from_f64).collect())
         .map_err(|e| format!("input `{name}`: {e}"))
@@ -100,14 +113,19 @@ fn from_json_value<R: Runtime>(name: &str, v: &serde_json::Value, shape: &[usize
 
 /// The inputs: from `--inputs` JSON or `--npy` files when given (every input must be there),
 /// otherwise Gaussian random data from `--seed`.
-pub fn inputs<R: Runtime>(specs: &[InputSpec], o: &Options) -> Result<Vec<ArrayD<R>>, Box<dyn Error>> {
+pub fn inputs<R: Runtime>(
+    specs: &[InputSpec],
+    o: &Options,
+) -> Result<Vec<ArrayD<R>>, Box<dyn Error>> {
     if let Some(path) = &o.json {
         let text = std::fs::read_to_string(path)?;
         let obj: serde_json::Value = serde_json::from_str(&text)?;
         return specs
             .iter()
             .map(|s| {
-                let v = obj.get(s.name).ok_or(format!("{}: no input `{}`", path.display(), s.name))?;
+                let v =
+                    obj.get(s.name)
+                        .ok_or(format!("{}: no input `{}`", path.display(), s.name))?;
                 Ok(from_json_value::<R>(s.name, v, s.shape)?)
             })
             .collect();
@@ -132,7 +150,10 @@ pub fn inputs<R: Runtime>(specs: &[InputSpec], o: &Options) -> Result<Vec<ArrayD
             .collect();
     }
     let mut rng = StdRng::seed_from_u64(o.seed);
-    Ok(specs.iter().map(|s| gaussian(&mut rng, s.shape, s.std)).collect())
+    Ok(specs
+        .iter()
+        .map(|s| gaussian(&mut rng, s.shape, s.std))
+        .collect())
 }
 
 /// Read a `.npy` file of `f32` or `f64` values as `f64`.

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod emit;
+pub mod examples;
 pub mod families;
 mod model;
 pub mod signature;
