@@ -1,4 +1,5 @@
-//! The main example: a 784-128-10 relu MLP, built by hand with the typed graph API.
+//! The main example: a 784-128-10 relu MLP, written with `scale_graph!` (inputs passed and
+//! values read by name). `examples/mlp_by_hand.rs` builds the same graph with the typed API.
 //!
 //! For every value and every gradient it prints eps (error bound), B (scale bound) and the derived
 //! atol/rtol, then evaluates the rigorous interval spec and checks that no bound is violated,
@@ -6,25 +7,13 @@
 //!
 //! Run: `cargo run --release --example mlp`
 
-use ndarray::{Array, ArrayD, IxDyn};
+use ndarray::{Array, ArrayD, Dimension};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::context::{Nil, Seg};
-use scale_graph::{ApproxTol, Bound, Interval, Rank1, Rank2, RevGraphScale, TList, check, ops};
+use scale_graph::{ApproxTol, Bound, Interval, check, scale_graph};
 
-type Gamma = Seg<
-    Nil,
-    (
-        Rank1<784>,
-        Rank2<128, 784>,
-        Rank1<128>,
-        Rank2<10, 128>,
-        Rank1<10>,
-    ),
->;
-
-fn gaussian(rng: &mut StdRng, dims: &[usize], std: f64) -> ArrayD<f32> {
-    Array::from_shape_fn(IxDyn(dims), |_| {
+fn gaussian<D: Dimension>(rng: &mut StdRng, dim: D, std: f64) -> Array<f32, D> {
+    Array::from_shape_fn(dim, |_| {
         // Box–Muller: enough for example data.
         let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
         ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
@@ -39,27 +28,29 @@ fn observed(spec: &ArrayD<Interval>, rt: &ArrayD<f32>) -> f64 {
 }
 
 fn main() {
-    let (g, (x, w1, b1, w2, b2)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
-    let (g, z1) = g.snoc(ops::matvec(w1, x));
-    let (g, a1) = g.snoc(ops::add(z1, b1));
-    let (g, h) = g.snoc(ops::relu(a1));
-    let (g, z2) = g.snoc(ops::matvec(w2, h));
-    let (g, o) = g.snoc(ops::add(z2, b2));
-    let (g, sq) = g.snoc(ops::mul(o, o));
-    let (g, loss) = g.snoc(ops::sum(sq));
+    let m = scale_graph! {
+        input x: [784];
+        input w1: [128, 784];
+        input b1: [128];
+        input w2: [10, 128];
+        input b2: [10];
+        let h = relu(matvec(w1, x) + b1);
+        let o = matvec(w2, h) + b2;
+        let loss = sum(o * o);
+    };
+    let g = &m.graph;
 
     let mut rng = StdRng::seed_from_u64(7);
-    let inputs = vec![
-        gaussian(&mut rng, &[784], 1.0),
-        gaussian(&mut rng, &[128, 784], (1.0f64 / 784.0).sqrt()),
-        gaussian(&mut rng, &[128], 0.1),
-        gaussian(&mut rng, &[10, 128], (1.0f64 / 128.0).sqrt()),
-        gaussian(&mut rng, &[10], 0.1),
-    ];
-    let xr = TList::<f32, Gamma>::from_arrays(inputs).expect("shapes match Γ");
+    let mut inputs = m.zero_inputs();
+    inputs.x = gaussian(&mut rng, inputs.x.raw_dim(), 1.0);
+    inputs.w1 = gaussian(&mut rng, inputs.w1.raw_dim(), (1.0f64 / 784.0).sqrt());
+    inputs.b1 = gaussian(&mut rng, inputs.b1.raw_dim(), 0.1);
+    inputs.w2 = gaussian(&mut rng, inputs.w2.raw_dim(), (1.0f64 / 128.0).sqrt());
+    inputs.b2 = gaussian(&mut rng, inputs.b2.raw_dim(), 0.1);
+    let xr = inputs.to_tlist().expect("shapes match Γ");
 
     let (eps_in, b_in) = g.exact_inputs(&xr);
-    let (seed, eps_seed, b_seed) = g.loss_seed(loss);
+    let (seed, eps_seed, b_seed) = g.loss_seed(m.vars.loss);
     let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
 
     let xs = xr.to_spec::<Interval>();
@@ -123,7 +114,6 @@ fn main() {
         check::approx_ctx(&spec_grads, &cert.grads, &cert.grad_eps),
         check::scale_ctx(&spec_grads, &cert.grads, &cert.grad_scales),
     ];
-    let _ = (x, w1, b1, w2, b2, h);
     let violations: Vec<_> = spec_checks.into_iter().filter_map(Result::err).collect();
     if violations.is_empty() {
         println!(

@@ -155,6 +155,7 @@ struct Checker {
 
 /// Check a parsed program. `errors` are the parser's; the result is a plan only if there are none.
 pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error> {
+    let syntax_errors = !errors.is_empty();
     let n_inputs = prog
         .stmts
         .iter()
@@ -169,7 +170,7 @@ pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error
     };
     for s in &prog.stmts {
         match s {
-            Stmt::Input { name, .. } | Stmt::Let { name, .. } | Stmt::BrokenLet { name } => {
+            Stmt::Input { name, .. } | Stmt::Let { name, .. } | Stmt::Broken { name, .. } => {
                 c.all_names
                     .entry(name.to_string())
                     .or_insert_with(|| name.span());
@@ -251,13 +252,13 @@ pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error
                     names.push((name.clone(), entry));
                 }
             }
-            Stmt::BrokenLet { name } => {
-                n_lets += 1;
-                c.define(name, usize::MAX, None, false);
+            Stmt::Broken { name, is_let } => {
+                n_lets += usize::from(*is_let);
+                c.define(name, usize::MAX, None, !is_let);
             }
         }
     }
-    if n_lets == 0 {
+    if n_lets == 0 && !syntax_errors {
         c.errors.push(syn::Error::new(
             Span::call_site(),
             "empty graph: expected at least one `let NAME = EXPR;` (e.g. `let y = relu(x);`)",
@@ -341,6 +342,13 @@ impl Checker {
                         "bad dimension: `-{}` is negative; dimensions must be positive",
                         lit.to_token_stream()
                     ),
+                ));
+                None
+            }
+            Dim::Lit(Lit::Int(i)) if i.base10_digits().starts_with('-') => {
+                self.errors.push(syn::Error::new(
+                    i.span(),
+                    format!("bad dimension: `{i}` is negative; dimensions must be positive"),
                 ));
                 None
             }

@@ -133,3 +133,41 @@ fn deep_nesting_is_an_error_not_a_crash() {
         assert!(!pipeline(ts));
     }
 }
+
+/// Time parse, check and expand on the `scale_graph! { … }` body of the file named by
+/// `SCALE_MACRO_BENCH` (used by `scripts/check_time_macro.sh`; no timing assertions).
+#[test]
+#[ignore]
+fn bench_stages() {
+    let Ok(path) = std::env::var("SCALE_MACRO_BENCH") else {
+        return;
+    };
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("scale_graph! {").unwrap() + "scale_graph! {".len();
+    let end = text.rfind("\n    };").unwrap();
+    let ts = TokenStream::from_str(&text[start..end]).unwrap();
+    let best = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let tp = best(&mut || drop(parse::parse(ts.clone())));
+    let (prog, errs) = parse::parse(ts.clone());
+    let plan = check::check(&prog, errs).unwrap();
+    let tc = best(&mut || {
+        let (prog, errs) = parse::parse(ts.clone());
+        drop(check::check(&prog, errs));
+    }) - tp;
+    let mut out = TokenStream::new();
+    let te = best(&mut || out = expand::expand(&plan));
+    let kb = out.to_string().len() / 1024;
+    println!(
+        "BENCH parse {tp:.2}  check {:.2}  expand {te:.2}  total {:.2}  (expansion {kb} KB)",
+        tc.max(0.0),
+        tp + tc.max(0.0) + te
+    );
+}

@@ -133,7 +133,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate within a small edit distance, if any.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() + 2) / 3;
+    let n = name.chars().count();
+    // Names of one or two letters are too short for a meaningful suggestion.
+    let limit = if n < 3 { 0 } else { n.div_ceil(3) };
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))
@@ -165,5 +167,7 @@ mod tests {
         assert_eq!(suggest("matvek", OPS.iter().map(|o| o.name)), Some("matvec"));
         assert_eq!(suggest("relu6", OPS.iter().map(|o| o.name)), Some("relu"));
         assert_eq!(suggest("zzzzzz", OPS.iter().map(|o| o.name)), None);
+        assert_eq!(suggest("z", ["x", "y"]), None);
+        assert_eq!(suggest("f65", ["f32", "f64"]), Some("f64"));
     }
 }

@@ -45,10 +45,13 @@ pub enum Stmt {
         /// The right-hand side.
         expr: Expr,
     },
-    /// A `let` whose right-hand side did not parse; the name is still known (avoids cascades).
-    BrokenLet {
-        /// The bound name.
+    /// An `input` or `let` that did not parse after its name; the name is still known, so its
+    /// uses do not cascade into more errors.
+    Broken {
+        /// The declared name.
         name: Ident,
+        /// Whether it was a `let`.
+        is_let: bool,
     },
 }
 
@@ -223,8 +226,8 @@ pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
             Ok(stmt) => prog.stmts.push(stmt),
             Err(e) => {
                 errors.push(e);
-                if let Some(name) = let_name {
-                    prog.stmts.push(Stmt::BrokenLet { name });
+                if let Some((name, is_let)) = let_name {
+                    prog.stmts.push(Stmt::Broken { name, is_let });
                 }
             }
         }
@@ -232,11 +235,11 @@ pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
     (prog, errors)
 }
 
-fn parse_stmt(input: ParseStream, let_name: &mut Option<Ident>) -> syn::Result<Stmt> {
+fn parse_stmt(input: ParseStream, let_name: &mut Option<(Ident, bool)>) -> syn::Result<Stmt> {
     if input.peek(Token![let]) {
         input.parse::<Token![let]>()?;
         let name: Ident = input.parse()?;
-        *let_name = Some(name.clone());
+        *let_name = Some((name.clone(), true));
         input.parse::<Token![=]>()?;
         let expr = parse_expr(input, 0)?;
         expect_end(input)?;
@@ -248,6 +251,7 @@ fn parse_stmt(input: ParseStream, let_name: &mut Option<Ident>) -> syn::Result<S
         if kw == "input" {
             input.parse::<Ident>()?;
             let name: Ident = input.parse()?;
+            *let_name = Some((name.clone(), false));
             input.parse::<Token![:]>()?;
             let (dims, bracket) = parse_shape(input)?;
             expect_end(input)?;
@@ -271,6 +275,13 @@ fn parse_stmt(input: ParseStream, let_name: &mut Option<Ident>) -> syn::Result<S
 fn expect_end(input: ParseStream) -> syn::Result<()> {
     if input.is_empty() {
         Ok(())
+    } else if input.peek(Token![let])
+        || input
+            .fork()
+            .parse::<Ident>()
+            .is_ok_and(|i| i == "input" || i == "runtime")
+    {
+        Err(input.error("expected `;` before the next statement"))
     } else {
         Err(input.error("unexpected token: expected `+`, `-`, `*` or `;`"))
     }
@@ -508,7 +519,7 @@ mod tests {
         assert_eq!(p.krate.map(|k| k.to_string()), Some(":: my_crate".into()));
         assert_eq!(errs.len(), 3);
         // `let z = ;` still declares z.
-        assert!(p.stmts.iter().any(|s| matches!(s, Stmt::BrokenLet { name } if name == "z")));
+        assert!(p.stmts.iter().any(|s| matches!(s, Stmt::Broken { name, is_let: true } if name == "z")));
     }
 
     #[test]
