@@ -1,139 +1,96 @@
-//! The main example: a 784-128-10 relu MLP, built by hand with the typed graph API.
+//! The main example: a 784-128-10 relu MLP written with `scale_graph!`, inputs passed and
+//! values read by name. (`examples/mlp_by_hand.rs` builds the same graph with the typed API.)
 //!
-//! For every value and every gradient it prints eps (error bound), B (scale bound) and the derived
-//! atol/rtol, then evaluates the rigorous interval spec and checks that no bound is violated,
-//! printing how far the bound is above the observed error. Exits non-zero on a violation.
+//! It runs the certified pass (values and gradients with eps, B and the derived atol/rtol),
+//! evaluates the rigorous interval spec, prints the report table (observed error and how far
+//! each bound is above it), writes `target/reports/mlp.json` and `target/reports/mlp.dot`, and
+//! exits non-zero if any bound is violated.
 //!
 //! Run: `cargo run --release --example mlp`
 
-use ndarray::{Array, ArrayD, IxDyn};
+use ndarray::{Array, Dimension};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::context::{Nil, Seg};
-use scale_graph::{ApproxTol, Bound, Interval, Rank1, Rank2, RevGraphScale, TList, check, ops};
+use scale_graph::report::Report;
+use scale_graph::{Interval, scale_graph};
+use std::path::Path;
+use std::process::ExitCode;
 
-type Gamma = Seg<
-    Nil,
-    (
-        Rank1<784>,
-        Rank2<128, 784>,
-        Rank1<128>,
-        Rank2<10, 128>,
-        Rank1<10>,
-    ),
->;
-
-fn gaussian(rng: &mut StdRng, dims: &[usize], std: f64) -> ArrayD<f32> {
-    Array::from_shape_fn(IxDyn(dims), |_| {
+fn gaussian<D: Dimension>(rng: &mut StdRng, dim: D, std: f64) -> Array<f32, D> {
+    Array::from_shape_fn(dim, |_| {
         // Box–Muller: enough for example data.
         let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
     })
 }
 
-fn observed(spec: &ArrayD<Interval>, rt: &ArrayD<f32>) -> f64 {
-    spec.iter()
-        .zip(rt)
-        .map(|(s, &r)| (s.mid() - r as f64).abs())
-        .fold(0.0, f64::max)
-}
-
-fn main() {
-    let (g, (x, w1, b1, w2, b2)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
-    let (g, z1) = g.snoc(ops::matvec(w1, x));
-    let (g, a1) = g.snoc(ops::add(z1, b1));
-    let (g, h) = g.snoc(ops::relu(a1));
-    let (g, z2) = g.snoc(ops::matvec(w2, h));
-    let (g, o) = g.snoc(ops::add(z2, b2));
-    let (g, sq) = g.snoc(ops::mul(o, o));
-    let (g, loss) = g.snoc(ops::sum(sq));
-
-    let mut rng = StdRng::seed_from_u64(7);
-    let inputs = vec![
-        gaussian(&mut rng, &[784], 1.0),
-        gaussian(&mut rng, &[128, 784], (1.0f64 / 784.0).sqrt()),
-        gaussian(&mut rng, &[128], 0.1),
-        gaussian(&mut rng, &[10, 128], (1.0f64 / 128.0).sqrt()),
-        gaussian(&mut rng, &[10], 0.1),
-    ];
-    let xr = TList::<f32, Gamma>::from_arrays(inputs).expect("shapes match Γ");
-
-    let (eps_in, b_in) = g.exact_inputs(&xr);
-    let (seed, eps_seed, b_seed) = g.loss_seed(loss);
-    let xs = xr.to_spec::<Interval>();
-    let cert = g.certify(xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
-
-    let spec_vals = g.eval_spec(&xs);
-    let spec_grads = g.backprop_spec(&xs, &seed.to_spec());
-
-    println!("784-128-10 relu MLP, f32 runtime, loss = sum(o²); bounds vs the interval spec\n");
-    println!(
-        "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "value", "eps", "B", "atol", "rtol", "observed", "bound/obs"
-    );
-    let row = |name: &str, e: Bound, b: Bound, s: &ArrayD<Interval>, r: &ArrayD<f32>| {
-        let t = ApproxTol::from_eps_scale(e, b);
-        let obs = observed(s, r);
-        let ratio = if obs > 0.0 {
-            format!("{:.1}", e.get() / obs)
-        } else {
-            "exact".into()
-        };
-        println!(
-            "{name:<14} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>9}",
-            e.get(),
-            b.get(),
-            t.abs,
-            t.rel,
-            obs,
-            ratio
-        );
+fn main() -> ExitCode {
+    let m = scale_graph! {
+        input x: [784];
+        input w1: [128, 784];
+        input b1: [128];
+        input w2: [10, 128];
+        input b2: [10];
+        let h = relu(matvec(w1, x) + b1);
+        let o = matvec(w2, h) + b2;
+        let loss = sum(o * o);
     };
+
+    // Inputs by name: fixed-rank ndarray fields, one per `input`.
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut inputs = m.zero_inputs();
+    inputs.x = gaussian(&mut rng, inputs.x.raw_dim(), 1.0);
+    inputs.w1 = gaussian(&mut rng, inputs.w1.raw_dim(), (1.0f64 / 784.0).sqrt());
+    inputs.b1 = gaussian(&mut rng, inputs.b1.raw_dim(), 0.1);
+    inputs.w2 = gaussian(&mut rng, inputs.w2.raw_dim(), (1.0f64 / 128.0).sqrt());
+    inputs.b2 = gaussian(&mut rng, inputs.b2.raw_dim(), 0.1);
+
+    // The certified pass: every value and every gradient, with eps and B.
+    let cert = m.certify(&inputs, m.vars.loss).expect("shapes match Γ");
+    println!(
+        "dL/dw1: atol {:.3e}, rtol {:.3e}; loss = {} ± {:.3e}\n",
+        cert.grad_tol(m.vars.w1).abs,
+        cert.grad_tol(m.vars.w1).rel,
+        cert.values.get(m.vars.loss)[()],
+        cert.eps.get(m.vars.loss).get()
+    );
+
+    // The rigorous spec: interval enclosures of the exact real values and gradients.
+    let xs = inputs
+        .to_tlist()
+        .expect("shapes match Γ")
+        .to_spec::<Interval>();
+    let (seed, _, _) = m.graph.loss_seed(m.vars.loss);
+    let spec_values = m.graph.eval_spec(&xs);
+    let spec_grads = m.graph.backprop_spec(&xs, &seed.to_spec());
+
+    // Names of Γ ++ ss in order; the anonymous nodes of nested expressions get descriptive names.
     let names = [
-        "x", "w1", "b1", "w2", "b2", "w1·x", "+b1", "relu", "w2·h", "+b2", "o²", "loss",
+        "x", "w1", "b1", "w2", "b2", "w1·x", "+b1", "h", "w2·h", "o", "o·o", "loss",
     ];
-    for (i, name) in names.iter().enumerate() {
-        let (s, r) = (&spec_vals.as_slice()[i], &cert.values.as_slice()[i]);
-        row(
-            name,
-            cert.eps.as_slice()[i],
-            cert.scales.as_slice()[i],
-            s,
-            r,
-        );
-    }
-    println!();
-    for (i, name) in ["dL/dx", "dL/dw1", "dL/db1", "dL/dw2", "dL/db2"]
-        .iter()
-        .enumerate()
-    {
-        let (s, r) = (&spec_grads.as_slice()[i], &cert.grads.as_slice()[i]);
-        row(
-            name,
-            cert.grad_eps.as_slice()[i],
-            cert.grad_scales.as_slice()[i],
-            s,
-            r,
-        );
+    let mut report = Report::new(&m.graph, &cert, &names);
+    report.observe(&cert, &spec_values, &spec_grads);
+    println!("784-128-10 relu MLP, loss = sum(o²)\n{}", report.to_table());
+
+    let dir = Path::new("target/reports");
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(dir.join("mlp.json"), report.to_json()))
+        .and_then(|()| report.write_dot(&dir.join("mlp.dot")));
+    match written {
+        Ok(Ok(svg)) => println!("wrote target/reports/mlp.json and {}", svg.display()),
+        Ok(Err(hint)) => println!("wrote target/reports/mlp.json; {hint}"),
+        Err(e) => eprintln!("could not write the reports: {e}"),
     }
 
-    let spec_checks = [
-        check::approx_ctx(&spec_vals, &cert.values, &cert.eps),
-        check::scale_ctx(&spec_vals, &cert.values, &cert.scales),
-        check::approx_ctx(&spec_grads, &cert.grads, &cert.grad_eps),
-        check::scale_ctx(&spec_grads, &cert.grads, &cert.grad_scales),
-    ];
-    let _ = (x, w1, b1, w2, b2, h);
-    let violations: Vec<_> = spec_checks.into_iter().filter_map(Result::err).collect();
-    if violations.is_empty() {
+    if report.violations() == 0 {
         println!(
-            "\nall {} values and 5 gradients within their bounds (interval spec)",
-            names.len()
+            "all {} values and {} gradients within their bounds (interval spec)",
+            names.len(),
+            m.graph.n_inputs()
         );
+        ExitCode::SUCCESS
     } else {
-        for v in &violations {
-            eprintln!("VIOLATION: {v}");
-        }
-        std::process::exit(1);
+        eprintln!("{} bound(s) VIOLATED", report.violations());
+        ExitCode::FAILURE
     }
 }

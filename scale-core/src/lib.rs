@@ -80,3 +80,10 @@ pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForwa
 pub use scalar::{Interval, Runtime, SpecScalar, assumed_ulps, set_assumed_ulps};
 pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};
 pub use tolerance::ApproxTol;
+
+/// Re-exports used by code that `scale_graph!` generates (not a public API).
+#[doc(hidden)]
+pub mod __private {
+    pub use half;
+    pub use ndarray;
+}

@@ -1,2 +1,176 @@
-//! The `scale_graph!` proc macro (placeholder until the macro lands).
+//! # scale-macros
+//!
+//! The `scale_graph!` proc macro. Use it through the facade (`use scale_graph::scale_graph;`),
+//! or directly as `scale_macros::scale_graph!` with `scale-core` as a dependency.
+//!
+//! The logic is plain Rust over `proc-macro2` tokens in three stages — **parse** (the grammar
+//! below), **check** (names, arities, dimensions, literal shapes; all errors at once) and
+//! **expand** (code over the core's typed builder) — and this entry point only wires them.
+//!
+//! ## Grammar (SPEC §8)
+//!
+//! ```text
+//! scale_graph! {
+//!     [runtime = f32 | f64 | bf16 | f16 ;]     // optional, default f32
+//!     input NAME : [DIM, ...] ;                // one per entry of Γ, in order; [] is a scalar
+//!     let NAME = EXPR ;                        // one or more
+//! }
+//! DIM  := positive integer literal | identifier of a const (e.g. a const generic parameter)
+//! EXPR := NAME | OP(ARG, ...) | EXPR + EXPR | EXPR - EXPR | EXPR * EXPR | -EXPR | (EXPR)
+//! ARG  := EXPR | number literal (e.g. `0.5`, `-0.01`, `2`) | [DIM, ...]  (reshape's target)
+//! ```
+//!
+//! `*` binds tighter than `+` and `-`, all are left-associative; `+ - *` are the elementwise
+//! `add`, `sub`, `mul` and unary `-` is `neg`. Every op application is one node, innermost first
+//! and left to right; a `let` names the node of its outermost op. Shapes have rank 0 to 4. The
+//! ops and their shape rules are those of SPEC §9: `add sub mul neg scale(x, c) relu
+//! leaky_relu(x, a) tanh sigmoid exp log softplus square matmul matvec dot transpose add_bias sum
+//! mean sum_rows reshape(x, [DIM, …]) softmax log_softmax mse cross_entropy`.
+//!
+//! ## What it returns
+//!
+//! A value of a generated struct (one per invocation, with a fresh brand type) with
+//!
+//! * `graph`: the `RevGraphScale<R, Γ, ss, Brand>`, built with `nil` and `open`/`push`/`seal` in
+//!   segments of at most 64 nodes, every node's output type written out so rustc checks shapes;
+//! * `vars`: one `pub` handle (`Var<Shape, Brand>`) per `input` and per `let`, by name;
+//! * `zero_inputs()`: a struct with one `pub` fixed-rank `ndarray` per input, by name, whose
+//!   `to_tlist()` returns the core's `TList` (shape-checked, `Result`, no panic);
+//! * `certify(&inputs, loss)`: the certified pass with exact inputs and `loss` as seed.
+//!
+//! ```
+//! use scale_core::Rank1;
+//! let m = scale_macros::scale_graph! {
+//!     runtime = f64;
+//!     input x: [3];
+//!     input w: [2, 3];
+//!     let y = relu(matvec(w, x));
+//!     let loss = sum(y * y);
+//! };
+//! let mut inputs = m.zero_inputs();
+//! inputs.x.fill(1.0);
+//! inputs.w.fill(0.5);
+//! let cert = m.certify(&inputs, m.vars.loss)?;
+//! assert_eq!(cert.values.get(m.vars.y).to_vec(), vec![1.5, 1.5]);
+//! let _y: scale_core::Var<Rank1<2>, _> = m.vars.y;
+//! println!("{:?}", cert.grad_tol(m.vars.w));
+//! # Ok::<(), scale_core::Error>(())
+//! ```
+//!
+//! Const generic dimensions work; the macro leaves what it cannot judge to rustc:
+//!
+//! ```
+//! fn layer<const H: usize>() -> usize {
+//!     let m = scale_macros::scale_graph! { input w: [H, 4]; input x: [4]; let y = matvec(w, x); };
+//!     m.graph.len()
+//! }
+//! assert_eq!(layer::<3>(), 3);
+//! ```
+//!
+//! ## Errors
+//!
+//! Every mistake is a compile error at the offending tokens, saying what was expected and what
+//! was found; all of them are reported at once. One example per kind:
+//!
+//! Unknown name (with the known names and a suggestion):
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let y = relu(z); };
+//! // error: unknown name `z` (known names: `x`)
+//! ```
+//! Name defined twice:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let x = relu(x); };
+//! // error: `x` is defined twice (first as an input); every name must be unique
+//! ```
+//! Use before definition:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let y = relu(h); let h = relu(x); };
+//! // error: `h` is used before its definition; move its `let` above this line
+//! ```
+//! Unknown op:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let y = rleu(x); };
+//! // error: unknown op `rleu`; did you mean `relu`? (the ops are listed in SPEC §9)
+//! ```
+//! Wrong number of arguments:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let y = relu(x, x); };
+//! // error: wrong number of arguments: `relu(x)` takes 1 argument, found 2
+//! ```
+//! Shape mismatch with literal dimensions:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input w1: [128, 784]; input x: [783]; let h = matvec(w1, x); };
+//! // error: matvec: `w1` has shape [128, 784] but `x` has [783]; expected [784]
+//! ```
+//! Shape mismatch with const generic dimensions (rejected by rustc's type check):
+//! ```compile_fail
+//! fn f<const H: usize, const W: usize>() {
+//!     scale_macros::scale_graph! { input a: [H]; input b: [W]; let c = a + b; };
+//!     // error[E0277]: shape mismatch: `Rank1<H>` and `Rank1<W>` must be the same shape
+//! }
+//! ```
+//! Bad dimension:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [0, 2.5]; let y = relu(x); };
+//! // error: bad dimension: 0; dimensions must be positive
+//! // error: bad dimension: expected a positive integer or the name of a const, found `2.5`, …
+//! ```
+//! Bad reshape:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [2, 3]; let y = reshape(x, [4, 2]); };
+//! // error: reshape: cannot reshape `x` of shape [2, 3] (6 elements) to [4, 2] (8 elements)
+//! ```
+//! Empty graph:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; };
+//! // error: empty graph: expected at least one `let NAME = EXPR;` (e.g. `let y = relu(x);`)
+//! ```
+//! A bare `let`:
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let y = x; };
+//! // error: `let y = x;` only renames a value; a `let` must apply an op, e.g. `let y = relu(x);`
+//! ```
+//! Bad runtime:
+//! ```compile_fail
+//! scale_macros::scale_graph! { runtime = f8; input x: [3]; let y = relu(x); };
+//! // error: unknown runtime `f8`: expected one of `f32`, `f64`, `bf16`, `f16`
+//! ```
+//! Syntax errors (each statement is parsed on its own, so later statements are still checked):
+//! ```compile_fail
+//! scale_macros::scale_graph! { input x: [3]; let y = relu(x) x; };
+//! // error: unexpected token: expected `+`, `-`, `*` or `;`
+//! ```
+//!
+//! The macro never panics, whatever tokens it is given (checked by a property test, see
+//! `src/fuzz.rs`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod check;
+mod expand;
+#[cfg(test)]
+mod fuzz;
+mod ops_table;
+mod parse;
+
+use proc_macro2::TokenStream;
+
+/// Run the three stages on a token stream: the generated code, or the compile errors.
+fn run(input: TokenStream) -> TokenStream {
+    let (program, errors) = parse::parse(input);
+    match check::check(&program, errors) {
+        Ok(plan) => expand::expand(&plan),
+        Err(e) => {
+            let errors = e.to_compile_error();
+            // Statement position inside a block; the block diverges so no type error follows.
+            quote::quote! {{ #errors loop {} }}
+        }
+    }
+}
+
+/// Build a typed `RevGraphScale` and handles for every name; see the [crate docs](crate) for
+/// the language, the generated API and the errors.
+#[proc_macro]
+pub fn scale_graph(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    run(input.into()).into()
+}

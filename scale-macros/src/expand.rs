@@ -1,0 +1,343 @@
+//! Stage 3: [`Plan`] → Rust code over the core's typed builder API.
+//!
+//! The generated block declares a fresh brand type and three structs (the model, its handles,
+//! its inputs), builds the graph with `nil` and then `open` / `push` (≤ 64) / `seal` per segment,
+//! and returns the model. Every node is pushed with its output type written out
+//! (`let n: Var<Rank1<128>, Brand> = b.push(ops::relu(h));`), so rustc checks every op's shapes
+//! itself — also when dimensions are const generics the macro cannot judge.
+
+use crate::check::{InputPlan, PDim, Plan, RuntimeTy};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+/// Nodes (and inputs) per sealed segment of the graph type.
+pub const SEGMENT: usize = 64;
+
+fn dim_tokens(d: &PDim) -> TokenStream {
+    match d {
+        PDim::Lit(n) => {
+            let l = Literal::usize_unsuffixed(*n);
+            quote!(#l)
+        }
+        PDim::Const(i) => quote!(#i),
+    }
+}
+
+fn shape_tokens(k: &TokenStream, s: &[PDim]) -> TokenStream {
+    let ds: Vec<TokenStream> = s.iter().map(dim_tokens).collect();
+    match ds.as_slice() {
+        [] => quote!(#k::Rank0),
+        [a] => quote!(#k::Rank1<#a>),
+        [a, b] => quote!(#k::Rank2<#a, #b>),
+        [a, b, c] => quote!(#k::Rank3<#a, #b, #c>),
+        [a, b, c, d] => quote!(#k::Rank4<#a, #b, #c, #d>),
+        // The checker rejects rank > 4; this keeps the expander total.
+        _ => quote!(#k::Rank0),
+    }
+}
+
+fn ix_tokens(rank: usize) -> Ident {
+    format_ident!("Ix{}", rank.min(4))
+}
+
+/// `Seg<Seg<Nil, (c0…)>, (c1…)>` for chunks of shape types.
+fn list_type(k: &TokenStream, shapes: &[TokenStream]) -> TokenStream {
+    let mut t = quote!(#k::Nil);
+    for chunk in shapes.chunks(SEGMENT) {
+        t = quote!(#k::Seg<#t, (#(#chunk,)*)>);
+    }
+    t
+}
+
+/// The pattern matching `ShapeList::Vars` of a segmented list: `((c0…), (c1…))`.
+fn vars_pattern(idents: &[Ident]) -> TokenStream {
+    let mut pat: Option<TokenStream> = None;
+    for chunk in idents.chunks(SEGMENT) {
+        let tuple = quote!((#(#chunk,)*));
+        pat = Some(match pat {
+            None => tuple,
+            Some(prev) => quote!((#prev, #tuple)),
+        });
+    }
+    pat.unwrap_or_else(|| quote!(()))
+}
+
+/// Const identifiers used as dimensions (become const generic parameters of the generated
+/// structs, which cannot see the generics of an enclosing function).
+fn const_params(plan: &Plan) -> Vec<Ident> {
+    let mut out: Vec<Ident> = Vec::new();
+    let shapes = plan
+        .inputs
+        .iter()
+        .map(|i| &i.shape)
+        .chain(plan.nodes.iter().map(|n| &n.out));
+    for s in shapes {
+        for d in s {
+            if let PDim::Const(i) = d {
+                if !out.iter().any(|o| o == i) {
+                    out.push(i.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Expand a checked plan.
+pub fn expand(plan: &Plan) -> TokenStream {
+    let k = &plan.krate;
+    let mixed = Span::mixed_site();
+    let call = Span::call_site();
+    let brand = Ident::new("ScaleGraphBrand", mixed);
+    let model = Ident::new("ScaleGraphModel", call);
+    let vars_ty = Ident::new("ScaleGraphVars", call);
+    let inputs_ty = Ident::new("ScaleGraphInputs", call);
+    let g = Ident::new("__scale_graph", mixed);
+    let b = Ident::new("__scale_builder", mixed);
+    let nd = quote!(#k::__private::ndarray);
+    let rt = match plan.runtime {
+        RuntimeTy::F32 => quote!(::core::primitive::f32),
+        RuntimeTy::F64 => quote!(::core::primitive::f64),
+        RuntimeTy::Bf16 => quote!(#k::__private::half::bf16),
+        RuntimeTy::F16 => quote!(#k::__private::half::f16),
+    };
+
+    let cps = const_params(plan);
+    let (gen_decl, gen_args) = if cps.is_empty() {
+        (quote!(), quote!())
+    } else {
+        (quote!(<#(const #cps: usize),*>), quote!(<#(#cps),*>))
+    };
+
+    let n_in = plan.inputs.len();
+    let in_idents: Vec<Ident> = (0..n_in)
+        .map(|i| Ident::new(&format!("__scale_in{i}"), mixed))
+        .collect();
+    let node_idents: Vec<Ident> = plan
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Ident::new(&format!("__scale_n{i}"), mixed.located_at(n.op_span)))
+        .collect();
+    let entry_ident = |e: usize, at: Span| -> TokenStream {
+        let name = if e < n_in {
+            format!("__scale_in{e}")
+        } else {
+            format!("__scale_n{}", e - n_in)
+        };
+        let id = Ident::new(&name, mixed.located_at(at));
+        quote!(#id)
+    };
+
+    let in_shapes: Vec<TokenStream> = plan
+        .inputs
+        .iter()
+        .map(|i| shape_tokens(k, &i.shape))
+        .collect();
+    let node_shapes: Vec<TokenStream> =
+        plan.nodes.iter().map(|n| shape_tokens(k, &n.out)).collect();
+    let gamma = list_type(k, &in_shapes);
+    let ss = list_type(k, &node_shapes);
+    let pattern = vars_pattern(&in_idents);
+
+    // Build, one segment at a time.
+    let mut build = TokenStream::new();
+    for (seg, chunk) in plan.nodes.chunks(SEGMENT).enumerate() {
+        let start = seg * SEGMENT;
+        let mut pushes = TokenStream::new();
+        let mut handles = Vec::new();
+        for (j, node) in chunk.iter().enumerate() {
+            let idx = start + j;
+            let (Some(id), Some(shape)) = (node_idents.get(idx), node_shapes.get(idx)) else {
+                continue;
+            };
+            let op = Ident::new(node.op.name, node.op_span);
+            let args = node.args.iter().map(|(e, at)| entry_ident(*e, *at));
+            let params = node.params.iter().map(|(v, at)| {
+                let mut lit = Literal::f64_suffixed(v.abs());
+                lit.set_span(*at);
+                if v.is_sign_negative() {
+                    quote!(-#lit)
+                } else {
+                    quote!(#lit)
+                }
+            });
+            let call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
+            pushes.extend(quote! {
+                let #id: #k::Var<#shape, #brand> = #b.push(#call);
+            });
+            handles.push(id.clone());
+        }
+        build.extend(quote! {
+            let mut #b = #g.open();
+            #pushes
+            let #g = #b.seal((#(#handles,)*));
+        });
+    }
+
+    let input_names: Vec<&Ident> = plan.inputs.iter().map(|i| &i.name).collect();
+    let input_arrays: Vec<TokenStream> = plan
+        .inputs
+        .iter()
+        .map(|InputPlan { shape, .. }| {
+            let ix = ix_tokens(shape.len());
+            quote!(#nd::Array<#rt, #nd::#ix>)
+        })
+        .collect();
+    let input_dims: Vec<TokenStream> = in_shapes
+        .iter()
+        .map(|s| quote!(<#s as #k::Shape>::dim()))
+        .collect();
+
+    let var_fields = plan.names.iter().map(|(name, e)| {
+        let shape = if *e < n_in {
+            in_shapes.get(*e)
+        } else {
+            node_shapes.get(*e - n_in)
+        };
+        let doc = if *e < n_in {
+            format!("Handle of input `{name}`.")
+        } else {
+            format!("Handle of the value `{name}`.")
+        };
+        quote!(#[doc = #doc] pub #name: #k::Var<#shape, #brand>)
+    });
+    let var_values = plan.names.iter().map(|(name, e)| {
+        let id = entry_ident(*e, name.span());
+        quote!(#name: #id)
+    });
+    let input_docs = input_names
+        .iter()
+        .map(|n| format!("Value of input `{n}` (runtime scalars, fixed rank)."));
+
+    let graph_ty = quote!(#k::RevGraphScale<#rt, #gamma, #ss, #brand>);
+    let allow = quote!(#[allow(
+        dead_code,
+        non_snake_case,
+        non_camel_case_types,
+        non_upper_case_globals,
+        clippy::all
+    )]);
+
+    quote! {{
+        /// Brand of this graph: its handles cannot be used with another graph.
+        #[derive(Debug, Clone, Copy)]
+        struct #brand;
+
+        /// A graph built by `scale_graph!`, with a handle for every name.
+        #allow
+        struct #model #gen_decl {
+            /// The typed graph.
+            pub graph: #graph_ty,
+            /// One handle per `input` and per `let`, by name.
+            pub vars: #vars_ty #gen_args,
+        }
+
+        /// One handle per `input` and per `let` of the graph, by name.
+        #allow
+        #[derive(Debug, Clone, Copy)]
+        struct #vars_ty #gen_decl {
+            #(#var_fields,)*
+        }
+
+        /// One array per `input` of the graph, by name.
+        #allow
+        #[derive(Debug, Clone)]
+        struct #inputs_ty #gen_decl {
+            #(#[doc = #input_docs] pub #input_names: #input_arrays,)*
+        }
+
+        #allow
+        impl #gen_decl #inputs_ty #gen_args {
+            /// The inputs as the graph's input list `Γ`, checking every array's shape.
+            pub fn to_tlist(&self) -> ::core::result::Result<#k::TList<#rt, #gamma>, #k::Error> {
+                #k::TList::from_arrays(::std::vec![#(self.#input_names.clone().into_dyn(),)*])
+            }
+        }
+
+        #allow
+        impl #gen_decl #model #gen_args {
+            /// Zero-filled inputs of the right shapes, one named field per `input`.
+            pub fn zero_inputs(&self) -> #inputs_ty #gen_args {
+                #inputs_ty { #(#input_names: #nd::Array::zeros(#input_dims),)* }
+            }
+
+            /// Values, gradients of the scalar `loss`, and all their bounds for exact inputs
+            /// (`eps = 0`), in one certified pass.
+            pub fn certify(
+                &self,
+                inputs: &#inputs_ty #gen_args,
+                loss: #k::Var<#k::Rank0, #brand>,
+            ) -> ::core::result::Result<
+                #k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
+                #k::Error,
+            > {
+                let x = inputs.to_tlist()?;
+                let (eps_in, b_in) = self.graph.exact_inputs(&x);
+                let (seed, eps_seed, b_seed) = self.graph.loss_seed(loss);
+                ::core::result::Result::Ok(
+                    self.graph.certify(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed),
+                )
+            }
+        }
+
+        let (#g, #pattern) = #k::RevGraphScale::<#rt, #gamma, #k::Nil, #brand>::nil(#brand);
+        #build
+        #model {
+            graph: #g,
+            vars: #vars_ty { #(#var_values,)* },
+        }
+    }}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::check;
+    use crate::parse::parse;
+
+    fn expand_str(ts: TokenStream) -> String {
+        let (p, e) = parse(ts);
+        expand(&check(&p, e).unwrap()).to_string()
+    }
+
+    #[test]
+    fn segments_of_64() {
+        let mut body = quote! { input x: [4]; };
+        for i in 0..130usize {
+            let prev = if i == 0 {
+                format_ident!("x")
+            } else {
+                format_ident!("v{}", (i - 1) as usize)
+            };
+            let v = format_ident!("v{i}");
+            body.extend(quote! { let #v = relu(#prev); });
+        }
+        let s = expand_str(body);
+        assert_eq!(s.matches(". open ()").count(), 3);
+        assert_eq!(s.matches(". seal (").count(), 3);
+        assert_eq!(s.matches(". push (").count(), 130);
+        // The graph type nests one `Seg` per segment (3) plus one for the inputs.
+        assert!(s.contains("RevGraphScale < :: core :: primitive :: f32"));
+    }
+
+    #[test]
+    fn generics_runtime_and_params() {
+        let s = expand_str(quote! {
+            runtime = f64;
+            input a: [H, 3];
+            let b = scale(a, -0.5) * a;
+        });
+        assert!(s.contains("const H : usize"), "{s}");
+        assert!(s.contains("ops :: scale"));
+        assert!(s.contains("- 0.5f64"));
+        assert!(s.contains(":: core :: primitive :: f64"));
+    }
+
+    #[test]
+    fn crate_path_is_used() {
+        let s = expand_str(quote! { @crate ::facade; input a: [2]; let b = relu(a); });
+        assert!(s.contains(":: facade :: ops :: relu"));
+        assert!(!s.contains("scale_core"));
+    }
+}

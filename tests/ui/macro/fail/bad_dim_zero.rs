@@ -1,0 +1,8 @@
+use scale_graph::scale_graph;
+
+fn main() {
+    let _m = scale_graph! {
+        input x: [0];
+        let y = relu(x);
+    };
+}
