@@ -209,7 +209,11 @@ pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error
                     }
                 }
             }
-            Stmt::Input { name, dims, bracket } => {
+            Stmt::Input {
+                name,
+                dims,
+                bracket,
+            } => {
                 let entry = inputs.len();
                 let shape = c.shape(dims, *bracket, "input");
                 if c.define(name, entry, shape.clone(), true) {
@@ -370,7 +374,8 @@ impl Checker {
                     }
                     Ok(n) => Some(PDim::Lit(n)),
                     Err(_) => {
-                        self.errors.push(bad(i.span(), format!("`{i}` (too large)")));
+                        self.errors
+                            .push(bad(i.span(), format!("`{i}` (too large)")));
                         None
                     }
                 }
@@ -381,10 +386,8 @@ impl Checker {
                 None
             }
             Dim::Lit(other) => {
-                self.errors.push(bad(
-                    other.span(),
-                    format!("`{}`", other.to_token_stream()),
-                ));
+                self.errors
+                    .push(bad(other.span(), format!("`{}`", other.to_token_stream())));
                 None
             }
         }
@@ -404,7 +407,9 @@ impl Checker {
             return None;
         };
         let v = match lit {
-            Lit::Float(f) if matches!(f.suffix(), "" | "f64" | "f32") => f.base10_parse::<f64>().ok(),
+            Lit::Float(f) if matches!(f.suffix(), "" | "f64" | "f32") => {
+                f.base10_parse::<f64>().ok()
+            }
             Lit::Int(i) if i.suffix().is_empty() => i.base10_parse::<f64>().ok(),
             _ => None,
         };
@@ -749,19 +754,19 @@ impl Checker {
             }
             Rule::Reshape => {
                 let t = target?;
-                if let (Some(x), Some(y)) = (numel(sa), numel(&t)) {
-                    if x != y {
-                        let _ = op_ident;
-                        return fail(
-                            a,
-                            format!(
-                                "cannot reshape {} of shape {} ({x} elements) to {} ({y} elements)",
-                                a.describe(),
-                                show(sa),
-                                show(&t)
-                            ),
-                        );
-                    }
+                if let (Some(x), Some(y)) = (numel(sa), numel(&t))
+                    && x != y
+                {
+                    let _ = op_ident;
+                    return fail(
+                        a,
+                        format!(
+                            "cannot reshape {} of shape {} ({x} elements) to {} ({y} elements)",
+                            a.describe(),
+                            show(sa),
+                            show(&t)
+                        ),
+                    );
                 }
                 Some(t)
             }
@@ -796,7 +801,10 @@ mod tests {
         .unwrap();
         let ops: Vec<&str> = p.nodes.iter().map(|n| n.op.name).collect();
         assert_eq!(ops, ["matvec", "add", "relu", "sum"]);
-        assert_eq!(p.nodes[1].args.iter().map(|a| a.0).collect::<Vec<_>>(), [3, 2]);
+        assert_eq!(
+            p.nodes[1].args.iter().map(|a| a.0).collect::<Vec<_>>(),
+            [3, 2]
+        );
         assert_eq!(show(&p.nodes[2].out), "[128]");
         assert_eq!(show(&p.nodes[3].out), "[]");
         let names: Vec<(String, usize)> =
@@ -808,7 +816,9 @@ mod tests {
 
     #[test]
     fn generic_dims_are_left_to_rustc() {
-        let p = run(quote! { input a: [H]; input b: [W]; let c = a + b; let d = matvec(m, c); input m: [2, H]; });
+        let p = run(
+            quote! { input a: [H]; input b: [W]; let c = a + b; let d = matvec(m, c); input m: [2, H]; },
+        );
         // `m` used before its definition.
         assert!(p.is_err());
         let p = run(quote! { input a: [H]; input b: [W]; let c = a + b; }).unwrap();
@@ -848,7 +858,10 @@ mod tests {
         let e = errs(quote! { input a: [3]; input b: [4]; let c = a + b; });
         assert!(e[0].contains("`a` has shape [3] but `b` has [4]"), "{e:?}");
         let e = errs(quote! { input a: [2, 3]; let c = reshape(a, [4, 2]); });
-        assert!(e[0].contains("(6 elements) to [4, 2] (8 elements)"), "{e:?}");
+        assert!(
+            e[0].contains("(6 elements) to [4, 2] (8 elements)"),
+            "{e:?}"
+        );
         let e = errs(quote! { input a: [2, 3]; input b: [4, 5]; let c = matmul(a, b); });
         assert!(e[0].ends_with("expected [3, …]"), "{e:?}");
     }

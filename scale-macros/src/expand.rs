@@ -7,6 +7,7 @@
 //! itself — also when dimensions are const generics the macro cannot judge.
 
 use crate::check::{InputPlan, PDim, Plan, RuntimeTy};
+use crate::ops_table::Rule;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -73,10 +74,10 @@ fn const_params(plan: &Plan) -> Vec<Ident> {
         .chain(plan.nodes.iter().map(|n| &n.out));
     for s in shapes {
         for d in s {
-            if let PDim::Const(i) = d {
-                if !out.iter().any(|o| o == i) {
-                    out.push(i.clone());
-                }
+            if let PDim::Const(i) = d
+                && !out.iter().any(|o| o == i)
+            {
+                out.push(i.clone());
             }
         }
     }
@@ -134,11 +135,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .iter()
         .map(|i| shape_tokens(k, &i.shape))
         .collect();
-    let node_shapes: Vec<TokenStream> = plan
-        .nodes
-        .iter()
-        .map(|n| shape_tokens(k, &n.out))
-        .collect();
+    let node_shapes: Vec<TokenStream> =
+        plan.nodes.iter().map(|n| shape_tokens(k, &n.out)).collect();
     let gamma = list_type(k, &in_shapes);
     let ss = list_type(k, &node_shapes);
     let pattern = vars_pattern(&in_idents);
@@ -166,9 +164,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 }
             });
             let call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
-            pushes.extend(quote! {
-                let #id: #k::Var<#shape, #brand> = #b.push(#call);
-            });
+            // Only `reshape` needs its output type written (it picks the target shape); for
+            // the other ops rustc infers it, and the model's graph type, written out below,
+            // ties the inferred shapes to the macro's once per segment.
+            if node.op.rule == Rule::Reshape {
+                pushes.extend(quote! {
+                    let #id: #k::Var<#shape, #brand> = #b.push(#call);
+                });
+            } else {
+                pushes.extend(quote! { let #id = #b.push(#call); });
+            }
             handles.push(id.clone());
         }
         build.extend(quote! {
@@ -238,7 +243,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         /// One handle per `input` and per `let` of the graph, by name.
         #allow
-        #[derive(Debug, Clone, Copy)]
+        #[derive(Clone, Copy)]
         struct #vars_ty #gen_decl {
             #(#var_fields,)*
         }
@@ -308,7 +313,11 @@ mod tests {
     fn segments_of_64() {
         let mut body = quote! { input x: [4]; };
         for i in 0..130usize {
-            let prev = if i == 0 { format_ident!("x") } else { format_ident!("v{}", (i - 1) as usize) };
+            let prev = if i == 0 {
+                format_ident!("x")
+            } else {
+                format_ident!("v{}", i - 1)
+            };
             let v = format_ident!("v{i}");
             body.extend(quote! { let #v = relu(#prev); });
         }

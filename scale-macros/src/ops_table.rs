@@ -105,7 +105,12 @@ pub const OPS: &[Op] = &[
     op("softmax", &["x"], &[], Rule::LastAxis),
     op("log_softmax", &["x"], &[], Rule::LastAxis),
     op("mse", &["pred", "target"], &[], Rule::Loss2),
-    op("cross_entropy", &["logits", "target"], &[], Rule::CrossEntropy),
+    op(
+        "cross_entropy",
+        &["logits", "target"],
+        &[],
+        Rule::CrossEntropy,
+    ),
 ];
 
 /// Look an op up by name.
@@ -151,11 +156,18 @@ mod tests {
     #[test]
     fn table_is_consistent() {
         for (i, a) in OPS.iter().enumerate() {
-            assert!(OPS.iter().skip(i + 1).all(|b| b.name != a.name), "{}", a.name);
+            assert!(
+                OPS.iter().skip(i + 1).all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
         }
         assert_eq!(lookup("scale").map(Op::arity), Some(2));
         assert_eq!(lookup("reshape").map(Op::arity), Some(2));
-        assert_eq!(lookup("matvec").map(|o| o.signature()), Some("matvec(w, x)".into()));
+        assert_eq!(
+            lookup("matvec").map(|o| o.signature()),
+            Some("matvec(w, x)".into())
+        );
         assert!(lookup("conv").is_none());
     }
 
@@ -164,7 +176,10 @@ mod tests {
         assert_eq!(edit_distance("relu", "rleu"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("matvec", "matvec"), 0);
-        assert_eq!(suggest("matvek", OPS.iter().map(|o| o.name)), Some("matvec"));
+        assert_eq!(
+            suggest("matvek", OPS.iter().map(|o| o.name)),
+            Some("matvec")
+        );
         assert_eq!(suggest("relu6", OPS.iter().map(|o| o.name)), Some("relu"));
         assert_eq!(suggest("zzzzzz", OPS.iter().map(|o| o.name)), None);
         assert_eq!(suggest("z", ["x", "y"]), None);

@@ -209,11 +209,11 @@ pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
         if tokens.is_empty() {
             continue; // a stray `;`
         }
-        if i == 0 {
-            if let Some(path) = crate_header(&tokens) {
-                prog.krate = Some(path);
-                continue;
-            }
+        if i == 0
+            && let Some(path) = crate_header(&tokens)
+        {
+            prog.krate = Some(path);
+            continue;
         }
         if semi.is_none() {
             let last = tokens.last().map_or_else(Span::call_site, TokenTree::span);
@@ -269,7 +269,9 @@ fn parse_stmt(input: ParseStream, let_name: &mut Option<(Ident, bool)>) -> syn::
             return Ok(Stmt::Runtime { kw, name });
         }
     }
-    Err(input.error("expected a statement: `input NAME: [DIM, …];`, `let NAME = EXPR;` or `runtime = f32;`"))
+    Err(input.error(
+        "expected a statement: `input NAME: [DIM, …];`, `let NAME = EXPR;` or `runtime = f32;`",
+    ))
 }
 
 fn expect_end(input: ParseStream) -> syn::Result<()> {
@@ -443,17 +445,21 @@ fn parse_primary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
         });
     }
     // Group with no delimiter (e.g. from a `macro_rules!` `$e:expr`): parse inside it.
-    if let Some((TokenTree::Group(g), _)) = input.cursor().token_tree() {
-        if g.delimiter() == Delimiter::None {
-            let stream = g.stream();
-            input.step(|c| c.token_tree().map(|(_, rest)| ((), rest)).ok_or_else(|| c.error("unreachable")))?;
-            return (|inner: ParseStream| {
-                let e = parse_expr(inner, depth + 1)?;
-                expect_end(inner)?;
-                Ok(e)
-            })
-            .parse2(stream);
-        }
+    if let Some((TokenTree::Group(g), _)) = input.cursor().token_tree()
+        && g.delimiter() == Delimiter::None
+    {
+        let stream = g.stream();
+        input.step(|c| {
+            c.token_tree()
+                .map(|(_, rest)| ((), rest))
+                .ok_or_else(|| c.error("unreachable"))
+        })?;
+        return (|inner: ParseStream| {
+            let e = parse_expr(inner, depth + 1)?;
+            expect_end(inner)?;
+            Ok(e)
+        })
+        .parse2(stream);
     }
     Err(input.error("expected an expression: a name, `op(…)`, `(…)` or `-…`"))
 }
@@ -465,7 +471,11 @@ mod tests {
 
     fn ok(ts: TokenStream) -> Program {
         let (p, errs) = parse(ts);
-        assert!(errs.is_empty(), "{:?}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+        assert!(
+            errs.is_empty(),
+            "{:?}",
+            errs.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+        );
         p
     }
 
@@ -490,11 +500,22 @@ mod tests {
             panic!("not a let")
         };
         // ((a + (b * c)) - (-d))
-        let Expr::Infix { op: Infix::Sub, lhs, rhs, .. } = expr else {
+        let Expr::Infix {
+            op: Infix::Sub,
+            lhs,
+            rhs,
+            ..
+        } = expr
+        else {
             panic!("{}", expr.describe())
         };
         assert!(matches!(**rhs, Expr::Neg { .. }));
-        let Expr::Infix { op: Infix::Add, rhs: bc, .. } = &**lhs else {
+        let Expr::Infix {
+            op: Infix::Add,
+            rhs: bc,
+            ..
+        } = &**lhs
+        else {
             panic!("{}", lhs.describe())
         };
         assert!(matches!(**bc, Expr::Infix { op: Infix::Mul, .. }));
@@ -503,11 +524,19 @@ mod tests {
     #[test]
     fn numbers_and_shapes_as_args() {
         let p = ok(quote! { let y = leaky_relu(x, -0.01); let z = reshape(y, [3, 2]); });
-        let Some(Stmt::Let { expr: Expr::Call { args, .. }, .. }) = p.stmts.first() else {
+        let Some(Stmt::Let {
+            expr: Expr::Call { args, .. },
+            ..
+        }) = p.stmts.first()
+        else {
             panic!()
         };
         assert!(matches!(&args[1], Expr::Num { neg: Some(_), .. }));
-        let Some(Stmt::Let { expr: Expr::Call { args, .. }, .. }) = p.stmts.get(1) else {
+        let Some(Stmt::Let {
+            expr: Expr::Call { args, .. },
+            ..
+        }) = p.stmts.get(1)
+        else {
             panic!()
         };
         assert!(matches!(&args[1], Expr::Shape { dims, .. } if dims.len() == 2));
@@ -515,11 +544,16 @@ mod tests {
 
     #[test]
     fn crate_header_and_recovery() {
-        let (p, errs) = parse(quote! { @crate ::my_crate; input x: [3]; let = ; let y = relu(x) x; let z = ; });
+        let (p, errs) =
+            parse(quote! { @crate ::my_crate; input x: [3]; let = ; let y = relu(x) x; let z = ; });
         assert_eq!(p.krate.map(|k| k.to_string()), Some(":: my_crate".into()));
         assert_eq!(errs.len(), 3);
         // `let z = ;` still declares z.
-        assert!(p.stmts.iter().any(|s| matches!(s, Stmt::Broken { name, is_let: true } if name == "z")));
+        assert!(
+            p.stmts
+                .iter()
+                .any(|s| matches!(s, Stmt::Broken { name, is_let: true } if name == "z"))
+        );
     }
 
     #[test]
