@@ -2,9 +2,10 @@
 //!
 //! The generated block declares a fresh brand type and three structs (the model, its handles,
 //! its inputs), builds the graph with `nil` and then `open` / `push` (≤ 64) / `seal` per segment,
-//! and returns the model. Every node is pushed with its output type written out
-//! (`let n: Var<Rank1<128>, Brand> = b.push(ops::relu(h));`), so rustc checks every op's shapes
-//! itself — also when dimensions are const generics the macro cannot judge.
+//! and returns the model. Every op is a call of its typed constructor, so rustc checks every op's
+//! shapes itself — also when dimensions are const generics the macro cannot judge; the model's
+//! graph type, written out once with the shapes the macro computed, ties them to rustc's per
+//! segment (only `reshape` writes its output type per node, to pick the target shape).
 
 use crate::check::{InputPlan, PDim, Plan, RuntimeTy};
 use crate::ops_table::Rule;
