@@ -754,19 +754,19 @@ impl Checker {
             }
             Rule::Reshape => {
                 let t = target?;
-                if let (Some(x), Some(y)) = (numel(sa), numel(&t)) {
-                    if x != y {
-                        let _ = op_ident;
-                        return fail(
-                            a,
-                            format!(
-                                "cannot reshape {} of shape {} ({x} elements) to {} ({y} elements)",
-                                a.describe(),
-                                show(sa),
-                                show(&t)
-                            ),
-                        );
-                    }
+                if let (Some(x), Some(y)) = (numel(sa), numel(&t))
+                    && x != y
+                {
+                    let _ = op_ident;
+                    return fail(
+                        a,
+                        format!(
+                            "cannot reshape {} of shape {} ({x} elements) to {} ({y} elements)",
+                            a.describe(),
+                            show(sa),
+                            show(&t)
+                        ),
+                    );
                 }
                 Some(t)
             }

@@ -2,11 +2,13 @@
 //!
 //! The generated block declares a fresh brand type and three structs (the model, its handles,
 //! its inputs), builds the graph with `nil` and then `open` / `push` (≤ 64) / `seal` per segment,
-//! and returns the model. Every node is pushed with its output type written out
-//! (`let n: Var<Rank1<128>, Brand> = b.push(ops::relu(h));`), so rustc checks every op's shapes
-//! itself — also when dimensions are const generics the macro cannot judge.
+//! and returns the model. Every op is a call of its typed constructor, so rustc checks every op's
+//! shapes itself — also when dimensions are const generics the macro cannot judge; the model's
+//! graph type, written out once with the shapes the macro computed, ties them to rustc's per
+//! segment (only `reshape` writes its output type per node, to pick the target shape).
 
 use crate::check::{InputPlan, PDim, Plan, RuntimeTy};
+use crate::ops_table::Rule;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -73,10 +75,10 @@ fn const_params(plan: &Plan) -> Vec<Ident> {
         .chain(plan.nodes.iter().map(|n| &n.out));
     for s in shapes {
         for d in s {
-            if let PDim::Const(i) = d {
-                if !out.iter().any(|o| o == i) {
-                    out.push(i.clone());
-                }
+            if let PDim::Const(i) = d
+                && !out.iter().any(|o| o == i)
+            {
+                out.push(i.clone());
             }
         }
     }
@@ -163,9 +165,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 }
             });
             let call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
-            pushes.extend(quote! {
-                let #id: #k::Var<#shape, #brand> = #b.push(#call);
-            });
+            // Only `reshape` needs its output type written (it picks the target shape); for
+            // the other ops rustc infers it, and the model's graph type, written out below,
+            // ties the inferred shapes to the macro's once per segment.
+            if node.op.rule == Rule::Reshape {
+                pushes.extend(quote! {
+                    let #id: #k::Var<#shape, #brand> = #b.push(#call);
+                });
+            } else {
+                pushes.extend(quote! { let #id = #b.push(#call); });
+            }
             handles.push(id.clone());
         }
         build.extend(quote! {
@@ -235,7 +244,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         /// One handle per `input` and per `let` of the graph, by name.
         #allow
-        #[derive(Debug, Clone, Copy)]
+        #[derive(Clone, Copy)]
         struct #vars_ty #gen_decl {
             #(#var_fields,)*
         }
@@ -308,7 +317,7 @@ mod tests {
             let prev = if i == 0 {
                 format_ident!("x")
             } else {
-                format_ident!("v{}", (i - 1) as usize)
+                format_ident!("v{}", i - 1)
             };
             let v = format_ident!("v{i}");
             body.extend(quote! { let #v = relu(#prev); });

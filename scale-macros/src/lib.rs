@@ -32,7 +32,7 @@
 //! A value of a generated struct (one per invocation, with a fresh brand type) with
 //!
 //! * `graph`: the `RevGraphScale<R, Γ, ss, Brand>`, built with `nil` and `open`/`push`/`seal` in
-//!   segments of at most 64 nodes, every node's output type written out so rustc checks shapes;
+//!   segments of at most 64 nodes; every op is a typed constructor call, so rustc checks shapes;
 //! * `vars`: one `pub` handle (`Var<Shape, Brand>`) per `input` and per `let`, by name;
 //! * `zero_inputs()`: a struct with one `pub` fixed-rank `ndarray` per input, by name, whose
 //!   `to_tlist()` returns the core's `TList` (shape-checked, `Result`, no panic);

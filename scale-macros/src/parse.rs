@@ -209,11 +209,11 @@ pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
         if tokens.is_empty() {
             continue; // a stray `;`
         }
-        if i == 0 {
-            if let Some(path) = crate_header(&tokens) {
-                prog.krate = Some(path);
-                continue;
-            }
+        if i == 0
+            && let Some(path) = crate_header(&tokens)
+        {
+            prog.krate = Some(path);
+            continue;
         }
         if semi.is_none() {
             let last = tokens.last().map_or_else(Span::call_site, TokenTree::span);
@@ -445,21 +445,21 @@ fn parse_primary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
         });
     }
     // Group with no delimiter (e.g. from a `macro_rules!` `$e:expr`): parse inside it.
-    if let Some((TokenTree::Group(g), _)) = input.cursor().token_tree() {
-        if g.delimiter() == Delimiter::None {
-            let stream = g.stream();
-            input.step(|c| {
-                c.token_tree()
-                    .map(|(_, rest)| ((), rest))
-                    .ok_or_else(|| c.error("unreachable"))
-            })?;
-            return (|inner: ParseStream| {
-                let e = parse_expr(inner, depth + 1)?;
-                expect_end(inner)?;
-                Ok(e)
-            })
-            .parse2(stream);
-        }
+    if let Some((TokenTree::Group(g), _)) = input.cursor().token_tree()
+        && g.delimiter() == Delimiter::None
+    {
+        let stream = g.stream();
+        input.step(|c| {
+            c.token_tree()
+                .map(|(_, rest)| ((), rest))
+                .ok_or_else(|| c.error("unreachable"))
+        })?;
+        return (|inner: ParseStream| {
+            let e = parse_expr(inner, depth + 1)?;
+            expect_end(inner)?;
+            Ok(e)
+        })
+        .parse2(stream);
     }
     Err(input.error("expected an expression: a name, `op(…)`, `(…)` or `-…`"))
 }
