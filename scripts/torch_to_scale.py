@@ -3,7 +3,7 @@
 
 Supported layers: Linear, ReLU, Tanh, Sigmoid, Softmax(dim=-1). Weights become graph inputs
 (`w1`, `b1`, ...; Linear's [out, in] weight is stored transposed as [in, out] so the graph computes
-x @ w + b); the loss is the sum of the outputs, or their mse against a target with --mse.
+x @ w + b); the loss is the mse of the outputs against a target input (or their sum, with --sum).
 
     python3 scripts/torch_to_scale.py > examples/models/sequential.json      # the built-in demo
     cargo run -p scale-gen -- from-json examples/models/sequential.json     # → a scale_graph! example
@@ -71,19 +71,19 @@ def describe(module, name, batch, in_features, mse=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mse", action="store_true", help="mse loss against a target input")
+    ap.add_argument("--sum", action="store_true", help="sum of the outputs as the loss (default: mse)")
     args = ap.parse_args()
     try:
         import torch.nn as nn
 
         model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
                               nn.Linear(16, 4), nn.Softmax(dim=-1))
-        desc = describe(model, "sequential", 4, 8, args.mse)
+        desc = describe(model, "sequential", 4, 8, not args.sum)
     except ImportError:
         # Same model, described without torch.
         layers = [("linear", 8, 16), ("relu",), ("linear", 16, 16), ("tanh",),
                   ("linear", 16, 4), ("softmax",)]
-        desc = describe_layers("sequential", 4, 8, layers, args.mse)
+        desc = describe_layers("sequential", 4, 8, layers, not args.sum)
     json.dump(desc, sys.stdout, indent=2)
     print()
 

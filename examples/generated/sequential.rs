@@ -19,6 +19,7 @@ const INPUTS: &[InputSpec] = &[
     InputSpec { name: "b2", shape: &[16], std: 0.1 },
     InputSpec { name: "w3", shape: &[16, 4], std: 0.25 },
     InputSpec { name: "b3", shape: &[4], std: 0.1 },
+    InputSpec { name: "target", shape: &[4, 4], std: 1.0 },
 ];
 
 /// Names of every entry of `Γ ++ ss`, in order.
@@ -30,6 +31,7 @@ const NAMES: &[&str] = &[
     "b2",
     "w3",
     "b3",
+    "target",
     "z1",
     "a1",
     "relu1",
@@ -53,6 +55,7 @@ pub fn run(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {
         input b2: [16];
         input w3: [16, 4];
         input b3: [4];
+        input target: [4, 4];
         let z1 = matmul(x, w1);
         let a1 = add_bias(z1, b1);
         let relu1 = relu(a1);
@@ -62,7 +65,7 @@ pub fn run(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {
         let z3 = matmul(tanh3, w3);
         let a3 = add_bias(z3, b3);
         let softmax5 = softmax(a3);
-        let loss = sum(softmax5);
+        let loss = mse(softmax5, target);
     };
     let data = support::inputs(INPUTS, opts)?;
     support::run(NAME, &m.graph, NAMES, data, m.vars.loss, opts)
