@@ -7,6 +7,7 @@ use crate::context::{Append, Concat};
 use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
 use crate::node::RevNodeScale;
+use crate::ops::util::linf;
 use crate::scalar::Runtime;
 use crate::shape::{Rank0, Shape};
 use crate::tolerance::ApproxTol;
@@ -48,9 +49,12 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     /// `seed` with their error and scale bounds — one forward and one backward sweep, using the
     /// default accumulation rules ([`eps_add`](crate::eps_add), [`scale_add`](crate::scale_add)).
     ///
-    /// The results equal those of `eval_runtime`, `eval_bounds`, `eval_scales`,
-    /// `backprop_runtime`, `backprop_bounds` and `backprop_scales` with the same arguments. The
-    /// inputs are taken by value (no copy on the hot path) and come back in `values`.
+    /// Values, gradients and their error bounds equal those of `eval_runtime`, `eval_bounds`,
+    /// `backprop_runtime` and `backprop_bounds` with the same arguments. Scale bounds are those of
+    /// `eval_scales` / `backprop_scales` intersected with `max|runtime| + eps` entry by entry:
+    /// sound under the same premises (the inputs are within `eps_in` of the spec), and usually
+    /// orders of magnitude tighter, which is what makes the derived `rtol` meaningful.
+    /// The inputs are taken by value (no copy on the hot path) and come back in `values`.
     pub fn certify(
         &self,
         x: TList<R, G>,
@@ -80,7 +84,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     ) -> Certificate<R, G, Concat<G, Ss>> {
         let ctx = self.forward_owned(x);
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
-        let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
+        let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
         let scale_rule = accumulate::scale_add::<R>;
         let mut te = Track {
@@ -107,10 +111,18 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             &need,
             &mut [&mut te, &mut tb],
         );
+        // As forward: a gradient's magnitude is at most its runtime magnitude plus its eps.
+        let grad_scales = tb
+            .acc
+            .iter()
+            .zip(&te.acc)
+            .zip(&grads)
+            .map(|((&b, &e), g)| b.min(linf(g) + e))
+            .collect();
         Certificate {
             grads: TList::from_vec_unchecked(grads),
             grad_eps: EList::from_vec_unchecked(te.acc),
-            grad_scales: BList::from_vec_unchecked(tb.acc),
+            grad_scales: BList::from_vec_unchecked(grad_scales),
             values: TList::from_vec_unchecked(ctx),
             eps: EList::from_vec_unchecked(eps),
             scales: BList::from_vec_unchecked(scales),

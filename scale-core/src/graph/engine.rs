@@ -5,7 +5,7 @@
 
 use crate::bound::Bound;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, SpecForward, SpecVjp};
-use crate::ops::util::all_finite;
+use crate::ops::util::{all_finite, linf};
 use crate::scalar::{Runtime, SpecScalar};
 use ndarray::{ArrayD, Zip};
 
@@ -59,22 +59,34 @@ pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
     eps
 }
 
-/// Forward scale bounds.
+/// Forward scale bounds. With `eps` (the forward error bounds of every entry), each bound is also
+/// intersected with `max|runtime| + eps`, which bounds the spec value too when the inputs satisfy
+/// `approx` — the premise every scale obligation already has — and is usually far tighter than
+/// what a node can derive from its arguments' scales alone.
 pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
     nodes: &[Box<N>],
     b_in: &[Bound],
     ctx: &[ArrayD<R>],
+    eps: Option<&[Bound]>,
 ) -> Vec<Bound> {
     let n_in = b_in.len();
     let mut b = Vec::with_capacity(ctx.len());
     b.extend_from_slice(b_in);
+    if let Some(e) = eps {
+        for (i, bi) in b.iter_mut().enumerate() {
+            *bi = bi.min(linf(&ctx[i]) + e[i]);
+        }
+    }
     for (k, n) in nodes.iter().enumerate() {
         let p = n_in + k;
-        let s = if all_finite(&ctx[p]) {
+        let mut s = if all_finite(&ctx[p]) {
             n.fwd_scale(&b, &ctx[..p], &ctx[p])
         } else {
             Bound::INF
         };
+        if let Some(e) = eps {
+            s = s.min(linf(&ctx[p]) + e[p]);
+        }
         b.push(s);
     }
     b

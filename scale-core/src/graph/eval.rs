@@ -47,7 +47,12 @@ where
     /// Scale bounds of every entry of `Γ ++ ss`, from input bounds `b_in` (Lean: `evalScales`).
     pub fn eval_scales(&self, b_in: &BList<G>, x: &TList<R, G>) -> BList<Concat<G, Ss>> {
         let ctx = self.forward(x);
-        BList::from_vec_unchecked(engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx))
+        BList::from_vec_unchecked(engine::forward_scale(
+            &self.nodes,
+            b_in.as_slice(),
+            &ctx,
+            None,
+        ))
     }
 }
 
@@ -140,7 +145,7 @@ where
         add: impl Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound,
     ) -> BList<G> {
         let ctx = self.forward(x);
-        let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx);
+        let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, None);
         let part: VjpPart<R, K::Node<R>> =
             |n, b, c, d, delta, w, o| n.vjp_scale_some(b, c, d, delta, w, o);
         BList::from_vec_unchecked(self.backprop_tracked(
