@@ -46,6 +46,11 @@ macro_rules! scale_graph {
     };
 }
 
+/// The README's Rust snippets, compiled and run as doctests so the walkthrough stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// Implementation details of [`scale_graph!`] (not a public API).
 #[doc(hidden)]
 pub mod __private {
