@@ -52,14 +52,34 @@ pub fn eps_add<R: Runtime>(e_c: Bound, e_v: Bound, c: &ArrayD<R>, v: &ArrayD<R>)
 /// Sound scale rule: `max(b_c + b_v, max |fl(c_i + v_i)|)`: the spec sum is bounded by
 /// `b_c + b_v`, the runtime sum is measured exactly; `+∞` if a sum is not finite.
 pub fn scale_add<R: Runtime>(b_c: Bound, b_v: Bound, c: &ArrayD<R>, v: &ArrayD<R>) -> Bound {
-    let mut m = 0.0f64;
-    let mut finite = true;
-    zip_elems(c, v, |a, b| {
-        let s = a + b;
-        finite &= s.is_finite();
-        m = m.max(s.to_spec().abs());
-    });
-    if !finite {
+    let m = if c.is_standard_layout()
+        && v.is_standard_layout()
+        && let (Some(cs), Some(vs)) = (c.as_slice(), v.as_slice())
+    {
+        // 8 independent lanes, so the loop vectorises.
+        let mut mx = [0.0f64; 8];
+        let mut bad = false;
+        for (cc, vv) in cs.chunks(8).zip(vs.chunks(8)) {
+            for (l, (&a, &b)) in cc.iter().zip(vv).enumerate() {
+                let s = (a + b).to_spec().abs();
+                bad |= !s.is_finite();
+                mx[l] = if s > mx[l] { s } else { mx[l] };
+            }
+        }
+        if bad {
+            f64::INFINITY
+        } else {
+            mx.iter().fold(0.0, |x, &y| if y > x { y } else { x })
+        }
+    } else {
+        let mut m = 0.0f64;
+        zip_elems(c, v, |a, b| {
+            let s = (a + b).to_spec().abs();
+            m = if s > m || !s.is_finite() { s } else { m };
+        });
+        m
+    };
+    if !m.is_finite() {
         return Bound::INF;
     }
     (b_c + b_v).max(Bound::new(m))

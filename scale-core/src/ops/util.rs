@@ -36,12 +36,44 @@ pub(crate) fn view1<T>(a: &ArrayD<T>) -> ArrayView1<'_, T> {
 /// assert_eq!(b.get(), 3.0);
 /// ```
 pub fn linf<R: Runtime>(a: &ArrayD<R>) -> Bound {
-    // A NaN poisons the maximum (NaN.max(x) = x would hide it), so it is checked separately.
-    let m = fold_elems(a, 0.0f64, |m, x| m.max(x.to_spec().abs()));
-    if m.is_infinite() || !all_finite(a) {
-        return Bound::INF;
+    let m = match a.as_slice_memory_order() {
+        Some(s) => max_abs(s),
+        None => a.iter().fold(0.0f64, |m, x| {
+            let v = x.to_spec().abs();
+            if v > m || v.is_nan() { v } else { m }
+        }),
+    };
+    // NaN and ∞ both come out as a non-finite maximum.
+    if m.is_finite() {
+        Bound::new(m)
+    } else {
+        Bound::INF
     }
-    Bound::new(m)
+}
+
+/// `max |xᵢ|` over a slice (NaN if any element is NaN), with 8 independent lanes so the loop
+/// vectorises.
+pub(crate) fn max_abs<R: Runtime>(xs: &[R]) -> f64 {
+    let mut mx = [0.0f64; 8];
+    let mut nan = false;
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            let v = c[l].to_spec().abs();
+            nan |= v.is_nan();
+            mx[l] = if v > mx[l] { v } else { mx[l] };
+        }
+    }
+    for (l, x) in rest.iter().enumerate() {
+        let v = x.to_spec().abs();
+        nan |= v.is_nan();
+        mx[l] = if v > mx[l] { v } else { mx[l] };
+    }
+    if nan {
+        return f64::NAN;
+    }
+    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
 }
 
 /// Whether every element is finite.
@@ -209,6 +241,11 @@ pub(crate) fn gemm_eps<R: Runtime>(
     // Propagation terms need Σₗ|Âᵢₗ| and Σₗ|B̂ₗⱼ|; the a-posteriori mode also max |B̂|.
     let sa = AbsStats::of(a);
     let sb = AbsStats::of(b);
+    // Overflowing sums would turn into NaNs below (0·∞), which `lanes_max` must never see.
+    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    if !(finite(&sa.row_sum) && finite(&sb.col_sum) && sa.max.is_finite() && sb.max.is_finite()) {
+        return Bound::INF;
+    }
     let (fa, fb) = (ea.get(), eb.get());
     let mut m = 0.0f64;
     if a_posteriori::<R>() {
@@ -220,11 +257,16 @@ pub(crate) fn gemm_eps<R: Runtime>(
         );
         let g = Bound::gamma(k, U64).get();
         for (i, (ci, c64i)) in c.rows().into_iter().zip(c64.rows()).enumerate() {
-            let (ra, pa) = (sa.row_sum[i], fb * sa.row_sum[i]);
-            for (j, (&cij, &dij)) in ci.iter().zip(c64i.iter()).enumerate() {
-                let local = (cij.to_spec() - dij).abs() + g * ra * sb.max;
-                m = m.max(fa * sb.col_sum[j] + pa + local);
-            }
+            let ra = sa.row_sum[i];
+            let row = match (ci.to_slice(), c64i.to_slice()) {
+                (Some(cs), Some(ds)) => lanes_max(cs.len(), |j| {
+                    fa * sb.col_sum[j] + (cs[j].to_spec() - ds[j]).abs()
+                }),
+                _ => lanes_max(ci.len(), |j| {
+                    fa * sb.col_sum[j] + (ci[j].to_spec() - c64i[j]).abs()
+                }),
+            };
+            m = m.max(row + fb * ra + g * ra * sb.max);
         }
     } else {
         // One runtime-precision GEMM of the absolute values. Its own rounding: fl(S) ≥ (1 − γₖ)S − kη,
@@ -239,11 +281,11 @@ pub(crate) fn gemm_eps<R: Runtime>(
         let kx = k as f64 * R::ETA;
         let g = Bound::gamma(k, R::U).get();
         for (i, si) in s.rows().into_iter().enumerate() {
-            let pa = fb * sa.row_sum[i];
-            for (j, &sij) in si.iter().enumerate() {
-                let s_up = (sij.to_spec() + kx) * f;
-                m = m.max(fa * sb.col_sum[j] + pa + g * s_up);
-            }
+            let si = si.to_slice().expect("a fresh GEMM result is contiguous");
+            let row = lanes_max(si.len(), |j| {
+                fa * sb.col_sum[j] + g * ((si[j].to_spec() + kx) * f)
+            });
+            m = m.max(row + fb * sa.row_sum[i]);
         }
         m += 2.0 * k as f64 * R::ETA;
         if s.iter().any(|x| !x.is_finite()) {
@@ -254,6 +296,25 @@ pub(crate) fn gemm_eps<R: Runtime>(
         return Bound::INF;
     }
     inflate(m, 2 * k + 10) + (ea * eb).scale(k as f64)
+}
+
+/// `max_{j<n} f(j)` with 8 independent lanes (vectorises). `f` must not return NaN: callers
+/// guarantee finite, nonnegative terms.
+#[inline]
+fn lanes_max(n: usize, f: impl Fn(usize) -> f64) -> f64 {
+    let mut mx = [0.0f64; 8];
+    let full = n - n % 8;
+    for base in (0..full).step_by(8) {
+        for (l, m) in mx.iter_mut().enumerate() {
+            let t = f(base + l);
+            *m = if t > *m { t } else { *m };
+        }
+    }
+    for (l, j) in (full..n).enumerate() {
+        let t = f(j);
+        mx[l] = if t > mx[l] { t } else { mx[l] };
+    }
+    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
 }
 
 /// Row sums and column sums of `|A|` and its largest entry (in `f64`, for finite entries),
