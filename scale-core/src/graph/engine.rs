@@ -5,7 +5,7 @@
 
 use crate::bound::Bound;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, SpecForward, SpecVjp};
-use crate::ops::util::{all_finite, linf};
+use crate::ops::util::{all_finite, fold_elems, linf};
 use crate::scalar::{Runtime, SpecScalar};
 use ndarray::{ArrayD, Zip};
 
@@ -197,7 +197,7 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                 Some(c) => Zip::from(c).and(&v).for_each(|c, &v| *c = *c + v),
                 slot @ None => {
                     let s = &seed[pos];
-                    if s.iter().all(|&x| x == R::zero() && x.is_sign_positive()) {
+                    if fold_elems(s, true, |z, x| z & (x == R::zero() && x.is_sign_positive())) {
                         v.mapv_inplace(|x| x + R::zero());
                     } else {
                         Zip::from(&mut v).and(s).for_each(|v, &s| *v = s + *v);

@@ -575,8 +575,12 @@ where
 }
 
 fn bias_fwd<T: Copy + std::ops::Add<Output = T>>(h: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
-    let (h, b) = (view2(h), view1(b));
-    Array2::from_shape_fn(h.raw_dim(), |(i, j)| h[(i, j)] + b[j]).into_dyn()
+    let b = view1(b);
+    let mut out = view2(h).to_owned();
+    for mut row in out.rows_mut() {
+        Zip::from(&mut row).and(&b).for_each(|o, &b| *o = *o + b);
+    }
+    out.into_dyn()
 }
 
 /// Column sums in the given arithmetic, row by row (the runtime kernel of `sum_rows`).
@@ -623,9 +627,11 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for AddBias<S, B> {
         let (ah, ab) = (&self.args[0], &self.args[1]);
         let (h, b, y) = (view2(at(ctx, ah)), view1(at(ctx, ab)), view2(out));
         let mut m = 0.0f64;
-        for ((i, j), &yij) in y.indexed_iter() {
-            let t = sum2_err(yij.to_spec(), h[(i, j)].to_spec(), b[j].to_spec()) - TINY;
-            m = nan_max(m, t);
+        for (yr, hr) in y.rows().into_iter().zip(h.rows()) {
+            Zip::from(&yr).and(&hr).and(&b).for_each(|&yij, &hij, &bj| {
+                let t = sum2_err(yij.to_spec(), hij.to_spec(), bj.to_spec()) - TINY;
+                m = nan_max(m, t);
+            });
         }
         eps[ah.pos] + eps[ab.pos] + inflate(m, 3)
     }
