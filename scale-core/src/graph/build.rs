@@ -140,4 +140,13 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
         );
         self.graph.retype()
     }
+
+    /// Seal every node pushed so far (any number, any shapes) into a graph whose `ss` is
+    /// [`Dyn`](crate::context::Dyn): the run-time counterpart of [`Builder::seal`], for node
+    /// sequences chosen at run time. Each node was shape-checked when it was built from handles;
+    /// lists over the full context are then checked at run time
+    /// ([`Graph::context_list`], [`Graph::context_bounds`]).
+    pub fn seal_dyn(self) -> Graph<K, R, G, crate::context::Dyn, B> {
+        self.graph.retype()
+    }
 }

@@ -177,6 +177,51 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
     pub fn nodes(&self) -> &[Box<K::Node<R>>] {
         &self.nodes
     }
+
+    /// A list over the full context `Γ ++ ss` (e.g. a backprop seed), checked against this
+    /// graph's dimensions: one array per entry, each of the entry's shape. Works for every `ss`,
+    /// including [`Dyn`](crate::context::Dyn).
+    ///
+    /// ```
+    /// use ndarray::{arr0, arr1};
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{ops, Rank1, RevGraphScale};
+    /// let (g, (x,)) =
+    ///     RevGraphScale::<f32, Seg<Nil, (Rank1<2>,)>, Nil, _>::nil(scale_core::brand!());
+    /// let (g, _s) = g.snoc(ops::sum(x));
+    /// let seed = g.context_list(vec![arr1(&[0.0f32, 0.0]).into_dyn(), arr0(1.0f32).into_dyn()]);
+    /// assert!(seed.is_ok());
+    /// assert!(g.context_list(vec![arr0(1.0f32).into_dyn()]).is_err());
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn context_list<T>(
+        &self,
+        items: Vec<ndarray::ArrayD<T>>,
+    ) -> Result<crate::TList<T, crate::context::Concat<G, Ss>>, crate::Error>
+    where
+        G: crate::Append<Ss>,
+    {
+        crate::lists::check_dims(&self.dims, items.iter().map(|a| a.shape()))?;
+        Ok(crate::TList::from_vec_unchecked(items))
+    }
+
+    /// A list of bounds (an [`EList`](crate::EList) or a [`BList`](crate::BList)) over the full
+    /// context `Γ ++ ss`, one per entry (the length is checked).
+    pub fn context_bounds<Kb>(
+        &self,
+        items: Vec<crate::Bound>,
+    ) -> Result<crate::lists::BoundList<Kb, crate::context::Concat<G, Ss>>, crate::Error>
+    where
+        G: crate::Append<Ss>,
+    {
+        if items.len() != self.dims.len() {
+            return Err(crate::Error::LengthMismatch {
+                expected: self.dims.len(),
+                found: items.len(),
+            });
+        }
+        Ok(crate::lists::BoundList::from_vec_unchecked(items))
+    }
 }
 
 impl<R: Runtime, G, Ss, B> RevGraphScale<R, G, Ss, B> {
