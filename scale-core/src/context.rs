@@ -171,6 +171,9 @@ macro_rules! impl_tuple {
                 ($({ let v = Var::<$T, Br>::new(i); i += 1; v },)+)
             }
         }
+        // Not listed in diagnostics: rustc would print all 64 tuple impls under "the following
+        // other types implement trait" when a seal gets a handle of another graph.
+        #[diagnostic::do_not_recommend]
         impl<Br, $($T: Shape),+> HandleTuple<Br> for ($(Var<$T, Br>,)+) {
             type Shapes = ($($T,)+);
             #[allow(non_snake_case)]
