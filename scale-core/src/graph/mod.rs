@@ -17,7 +17,7 @@ mod engine;
 mod eval;
 
 pub use accumulate::{eps_add, scale_add};
-pub use build::Builder;
+pub use build::{Builder, Pusher};
 pub use certify::{Certificate, Seeds};
 
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale};
@@ -132,7 +132,7 @@ pub type RevGraph<R, G, Ss, B> = Graph<Rev, R, G, Ss, B>;
 pub type RevGraphScale<R, G, Ss, B> = Graph<RevScale, R, G, Ss, B>;
 
 impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
-    pub(crate) fn retype<Ss2>(self) -> Graph<K, R, G, Ss2, B> {
+    pub(crate) fn retype<G2, Ss2>(self) -> Graph<K, R, G2, Ss2, B> {
         Graph {
             dims: self.dims,
             n_inputs: self.n_inputs,
