@@ -1236,3 +1236,76 @@ mod bigspec {
         Ok(())
     }
 }
+
+/// Debug aid: regenerate case `DUMP_CASE` of `four_theorems_on_random_graphs` (same seed) and
+/// print every entry. `DUMP_CASE=… cargo test --release --test graph_theorems dump -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn dump_case() {
+    let want = env_usize("DUMP_CASE", 0);
+    let seed = env_usize("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
+    let table = op_table();
+    let mut rng = StdRng::seed_from_u64(seed);
+    for case in 0..=want {
+        let n = rng.random_range(1..=40);
+        let (g, scalars, _side) = random_graph_side(&mut rng, &table, n);
+        let d = random_data(&mut rng, &g, &scalars);
+        if case != want {
+            continue;
+        }
+        println!("{}", describe(&g));
+        let (vr, vs) = (g.eval_runtime(&d.xr), g.eval_spec(&d.xs));
+        let (eps, bs) = (
+            g.eval_bounds(&d.eps_in, &d.xr),
+            g.eval_scales(&d.b_in, &d.xr),
+        );
+        for i in 0..g.len() {
+            println!(
+                "#{i}: rt {:?} spec {:?} eps {:?} B {:?}\n     seed_r {:?} seed_s {:?} eps_seed {:?}",
+                vr.as_slice()[i].as_slice().unwrap(),
+                vs.as_slice()[i].as_slice().unwrap(),
+                eps.as_slice()[i],
+                bs.as_slice()[i],
+                d.seed_r.as_slice()[i].as_slice().unwrap(),
+                d.seed_s.as_slice()[i].as_slice().unwrap(),
+                d.eps_seed.as_slice()[i]
+            );
+        }
+        let gs = g.backprop_spec(&d.xs, &d.seed_s);
+        let gr = g.backprop_runtime(&d.xr, &d.seed_r);
+        let ge = g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+        for i in 0..g.n_inputs() {
+            println!(
+                "grad #{i}: rt {:?} spec {:?} eps {:?}",
+                gr.as_slice()[i].as_slice().unwrap(),
+                gs.as_slice()[i].as_slice().unwrap(),
+                ge.as_slice()[i]
+            );
+        }
+    }
+}
+
+/// Regression (found by a 200 000-graph run): relu's VJP bound treated a runtime input of −∞
+/// (a forward overflow, eps = +∞) as "both masks are 0", while the spec input was positive.
+#[test]
+fn relu_vjp_bound_covers_overflowed_input() {
+    type G1 = Seg<Nil, (Rank1<1>,)>;
+    let (g, (x,)) = RevGraphScale::<f32, G1, Nil, _>::nil(scale_graph::brand!());
+    let (g, r) = g.snoc(ops::relu(x));
+    let (g, loss) = g.snoc(ops::sum(r));
+    let xr = TList::<f32, G1>::from_arrays(vec![ndarray::arr1(&[f32::NEG_INFINITY]).into_dyn()])
+        .unwrap();
+    let xs =
+        TList::<Interval, G1>::from_arrays(vec![ndarray::arr1(&[Interval::point(1.0)]).into_dyn()])
+            .unwrap();
+    let eps_in = EList::<G1>::uniform(Bound::INF);
+    let b_in = BList::<G1>::uniform(Bound::INF);
+    approx_ctx(&xs, &xr, &eps_in).unwrap();
+    let (seed, eps_seed, b_seed) = g.loss_seed(loss);
+    let cert = g.certify(&xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+    let spec = g.backprop_spec(&xs, &seed.to_spec());
+    // Spec gradient [1], runtime gradient [0]: the bound must be at least 1.
+    assert!(cert.grad_eps.get(x).get() >= 1.0, "{:?}", cert.grad_eps);
+    approx_ctx(&spec, &cert.grads, &cert.grad_eps).unwrap();
+}
