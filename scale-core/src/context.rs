@@ -116,6 +116,35 @@ impl<L: Append<I>, I, T> Append<Seg<I, T>> for L {
 /// `A ++ B`.
 pub type Concat<A, B> = <A as Append<B>>::Output;
 
+/// A context whose entries are known only at run time.
+///
+/// [`Builder::seal_dyn`](crate::Builder::seal_dyn) gives a graph `ss = Dyn` when the node
+/// sequence is chosen at run time (random graph generators, graphs loaded from data). Every node
+/// is still built from typed handles, so each node is shape-checked by rustc as usual; only the
+/// *list* of output shapes is absent from the type. `L ++ Dyn = Dyn`: lists over such a context
+/// are checked against the graph's dimensions at run time (see
+/// [`Graph::context_list`](crate::Graph::context_list)).
+///
+/// ```
+/// use scale_core::context::{Dyn, Nil, Seg};
+/// use scale_core::{ops, Rank1, RevGraphScale};
+/// type Gamma = Seg<Nil, (Rank1<4>,)>;
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// let mut b = g.open();
+/// let mut h = x;
+/// for _ in 0..3 {
+///     h = b.push(ops::relu(h)); // a run-time number of nodes
+/// }
+/// let g: RevGraphScale<f32, Gamma, Dyn, _> = b.seal_dyn();
+/// assert_eq!(g.len(), 4);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dyn;
+
+impl<L> Append<Dyn> for L {
+    type Output = Dyn;
+}
+
 /// A tuple of handles that seals one segment of a graph (see `Graph::seal`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a tuple of 1 to 64 handles of graph `{B}`",
@@ -142,6 +171,9 @@ macro_rules! impl_tuple {
                 ($({ let v = Var::<$T, Br>::new(i); i += 1; v },)+)
             }
         }
+        // Not listed in diagnostics: rustc would print all 64 tuple impls under "the following
+        // other types implement trait" when a seal gets a handle of another graph.
+        #[diagnostic::do_not_recommend]
         impl<Br, $($T: Shape),+> HandleTuple<Br> for ($(Var<$T, Br>,)+) {
             type Shapes = ($($T,)+);
             #[allow(non_snake_case)]

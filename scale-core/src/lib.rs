@@ -71,7 +71,7 @@ pub use bound::Bound;
 pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{
-    Builder, Certificate, FwdGraph, FwdGraphScale, Graph, RevGraph, RevGraphScale, eps_add,
+    Builder, Certificate, FwdGraph, FwdGraphScale, Graph, Pusher, RevGraph, RevGraphScale, eps_add,
     scale_add,
 };
 pub use handle::{Arg, Var};

@@ -20,12 +20,24 @@
 /// so exactness can no longer be decided and results are widened unconditionally.
 const TINY: f64 = 1.0e-290;
 
+/// Upward rounding of a result that overflowed: a finite exact value below `−MAX` rounds up to
+/// `−MAX`, not to `−∞` (which is below every real); `+∞` and NaN pass through. `finite_exact`
+/// says whether the exact result is a real number (finite operands).
+#[inline]
+fn overflow_up(r: f64, finite_exact: bool) -> f64 {
+    if r == f64::NEG_INFINITY && finite_exact {
+        f64::MIN
+    } else {
+        r
+    }
+}
+
 /// `a + b` rounded toward +∞.
 #[inline]
 pub fn add_up(a: f64, b: f64) -> f64 {
     let s = a + b;
     if !s.is_finite() {
-        return s;
+        return overflow_up(s, a.is_finite() && b.is_finite());
     }
     // TwoSum: err = (a + b) − s exactly (valid whenever s is finite).
     let bb = s - a;
@@ -55,7 +67,10 @@ pub fn sub_down(a: f64, b: f64) -> f64 {
 #[inline]
 pub fn mul_up(a: f64, b: f64) -> f64 {
     let p = a * b;
-    if !p.is_finite() || a == 0.0 || b == 0.0 {
+    if !p.is_finite() {
+        return overflow_up(p, a.is_finite() && b.is_finite());
+    }
+    if a == 0.0 || b == 0.0 {
         return p;
     }
     if p == 0.0 {
@@ -83,7 +98,10 @@ pub fn mul_down(a: f64, b: f64) -> f64 {
 #[inline]
 pub fn div_up(a: f64, b: f64) -> f64 {
     let q = a / b;
-    if !q.is_finite() || a == 0.0 {
+    if !q.is_finite() {
+        return overflow_up(q, a.is_finite() && b.is_finite() && b != 0.0);
+    }
+    if a == 0.0 {
         return q;
     }
     if q.abs() < TINY || a.abs() < TINY || b.abs() < TINY {

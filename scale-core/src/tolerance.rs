@@ -50,15 +50,29 @@ impl ApproxTol {
     }
 
     /// `slack · (abs + rel · max(|x|, |y|))`, rounded up.
+    ///
+    /// A zero factor wins over an infinite one (`rel = +∞` arises from `eps / B` with a tiny `B`):
+    /// `∞ · 0` is taken as 0, never NaN, so the bound stays at least `abs` — a NaN bound would
+    /// reject every difference and make [`ApproxTol::from_eps_scale`] tighter than
+    /// [`ApproxTol::abs_only`].
+    ///
+    /// ```
+    /// use scale_core::{ApproxTol, Bound};
+    /// let t = ApproxTol::from_eps_scale(Bound::new(0.1), Bound::new(5e-324)); // rel = +∞
+    /// assert_eq!(t.approx_bound(0.0, 0.0), 0.1);
+    /// assert!(t.approx_r(0.0, 0.05));
+    /// ```
     pub fn approx_bound(&self, x: f64, y: f64) -> f64 {
         let m = x.abs().max(y.abs());
-        let inner = if self.rel == 0.0 {
+        let inner = if self.rel == 0.0 || m == 0.0 {
             self.abs
         } else {
             add_up(self.abs, mul_up(self.rel, m))
         };
         if self.slack == 1.0 {
             inner
+        } else if self.slack == 0.0 || inner == 0.0 {
+            0.0
         } else {
             mul_up(self.slack, inner)
         }

@@ -80,7 +80,10 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
     pub fn open(self) -> Builder<K, R, G, Ss, B> {
         Builder {
             sealed: self.dims.len(),
-            graph: self,
+            pusher: Pusher {
+                graph: self.retype(),
+            },
+            _p: PhantomData,
         }
     }
 }
@@ -104,8 +107,46 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
 /// assert_eq!(g.len(), 3);
 /// ```
 pub struct Builder<K: Kind, R: Runtime, G, Ss, B> {
-    graph: Graph<K, R, G, Ss, B>,
+    pusher: Pusher<K, R, B>,
     sealed: usize,
+    _p: PhantomData<fn() -> (G, Ss)>,
+}
+
+/// The appending half of a [`Builder`], typed without `Γ` and `ss`.
+///
+/// [`Builder::push`] mentions the builder's whole type, `ss` included, at every call, and rustc
+/// re-checks that type at each mention: for a long graph whose `ss` is already deep, pushing
+/// through the builder costs type-checking time proportional to `ss` per node (quadratic
+/// overall). Pushing through the `&mut Pusher` returned by [`Builder::pusher`] mentions only the
+/// runtime type and the brand, so generated code that appends thousands of nodes stays linear:
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = Seg<Nil, (Rank1<4>,)>;
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// let mut b = g.open();
+/// let p = b.pusher();
+/// let h = p.push(ops::relu(x));
+/// let s = p.push(ops::sum(h));
+/// let g: RevGraphScale<f32, Gamma, Seg<Nil, (Rank1<4>, Rank0)>, _> = b.seal((h, s));
+/// assert_eq!(g.len(), 3);
+/// ```
+pub struct Pusher<K: Kind, R: Runtime, B> {
+    graph: Graph<K, R, (), (), B>,
+}
+
+impl<K: Kind, R: Runtime, B> Pusher<K, R, B> {
+    /// Append a node; its handle is usable at once by later nodes (same as [`Builder::push`]).
+    ///
+    /// # Panics
+    /// As [`Graph::snoc`].
+    pub fn push<N>(&mut self, node: N) -> Var<N::Out, B>
+    where
+        N: NodeType<Brand = B> + IntoNode<K, R>,
+    {
+        self.graph.append(node)
+    }
 }
 
 impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
@@ -117,7 +158,13 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
     where
         N: NodeType<Brand = B> + IntoNode<K, R>,
     {
-        self.graph.append(node)
+        self.pusher.push(node)
+    }
+
+    /// The appending half of the builder, whose type does not mention `Γ` or `ss` (see
+    /// [`Pusher`]): use it to push many nodes into a graph whose type is already large.
+    pub fn pusher(&mut self) -> &mut Pusher<K, R, B> {
+        &mut self.pusher
     }
 
     /// Seal the pushed nodes into the type: `handles` must be the handles `push` returned, all of
@@ -128,16 +175,26 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
     /// otherwise not describe the graph).
     pub fn seal<H: HandleTuple<B>>(self, handles: H) -> Graph<K, R, G, Seg<Ss, H::Shapes>, B> {
         let args = handles.args();
-        let pending = self.graph.dims.len() - self.sealed;
+        let dims = &self.pusher.graph.dims;
+        let pending = dims.len() - self.sealed;
         let in_order = args.len() == pending
             && args
                 .iter()
                 .enumerate()
-                .all(|(i, a)| a.pos == self.sealed + i && self.graph.dims[a.pos] == a.dims);
+                .all(|(i, a)| a.pos == self.sealed + i && dims[a.pos] == a.dims);
         assert!(
             in_order && <H::Shapes as ShapeTuple>::LEN == pending,
             "seal expects the handles of the {pending} pushed nodes, in order"
         );
-        self.graph.retype()
+        self.pusher.graph.retype()
+    }
+
+    /// Seal every node pushed so far (any number, any shapes) into a graph whose `ss` is
+    /// [`Dyn`](crate::context::Dyn): the run-time counterpart of [`Builder::seal`], for node
+    /// sequences chosen at run time. Each node was shape-checked when it was built from handles;
+    /// lists over the full context are then checked at run time
+    /// ([`Graph::context_list`], [`Graph::context_bounds`]).
+    pub fn seal_dyn(self) -> Graph<K, R, G, crate::context::Dyn, B> {
+        self.pusher.graph.retype()
     }
 }

@@ -17,7 +17,7 @@ mod engine;
 mod eval;
 
 pub use accumulate::{eps_add, scale_add};
-pub use build::Builder;
+pub use build::{Builder, Pusher};
 pub use certify::{Certificate, Seeds};
 
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale};
@@ -132,7 +132,7 @@ pub type RevGraph<R, G, Ss, B> = Graph<Rev, R, G, Ss, B>;
 pub type RevGraphScale<R, G, Ss, B> = Graph<RevScale, R, G, Ss, B>;
 
 impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
-    pub(crate) fn retype<Ss2>(self) -> Graph<K, R, G, Ss2, B> {
+    pub(crate) fn retype<G2, Ss2>(self) -> Graph<K, R, G2, Ss2, B> {
         Graph {
             dims: self.dims,
             n_inputs: self.n_inputs,
@@ -176,6 +176,51 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
     /// The nodes, first to last (node `k` produces entry `n_inputs() + k`).
     pub fn nodes(&self) -> &[Box<K::Node<R>>] {
         &self.nodes
+    }
+
+    /// A list over the full context `Γ ++ ss` (e.g. a backprop seed), checked against this
+    /// graph's dimensions: one array per entry, each of the entry's shape. Works for every `ss`,
+    /// including [`Dyn`](crate::context::Dyn).
+    ///
+    /// ```
+    /// use ndarray::{arr0, arr1};
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{ops, Rank1, RevGraphScale};
+    /// let (g, (x,)) =
+    ///     RevGraphScale::<f32, Seg<Nil, (Rank1<2>,)>, Nil, _>::nil(scale_core::brand!());
+    /// let (g, _s) = g.snoc(ops::sum(x));
+    /// let seed = g.context_list(vec![arr1(&[0.0f32, 0.0]).into_dyn(), arr0(1.0f32).into_dyn()]);
+    /// assert!(seed.is_ok());
+    /// assert!(g.context_list(vec![arr0(1.0f32).into_dyn()]).is_err());
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn context_list<T>(
+        &self,
+        items: Vec<ndarray::ArrayD<T>>,
+    ) -> Result<crate::TList<T, crate::context::Concat<G, Ss>>, crate::Error>
+    where
+        G: crate::Append<Ss>,
+    {
+        crate::lists::check_dims(&self.dims, items.iter().map(|a| a.shape()))?;
+        Ok(crate::TList::from_vec_unchecked(items))
+    }
+
+    /// A list of bounds (an [`EList`](crate::EList) or a [`BList`](crate::BList)) over the full
+    /// context `Γ ++ ss`, one per entry (the length is checked).
+    pub fn context_bounds<Kb>(
+        &self,
+        items: Vec<crate::Bound>,
+    ) -> Result<crate::lists::BoundList<Kb, crate::context::Concat<G, Ss>>, crate::Error>
+    where
+        G: crate::Append<Ss>,
+    {
+        if items.len() != self.dims.len() {
+            return Err(crate::Error::LengthMismatch {
+                expected: self.dims.len(),
+                found: items.len(),
+            });
+        }
+        Ok(crate::lists::BoundList::from_vec_unchecked(items))
     }
 }
 

@@ -471,6 +471,8 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Relu<S, B> {
 /// VJP error of a 0/1 derivative mask with its kink at 0 (relu and friends), per SPEC §5:
 /// where `x̂ > ε` both sides pass `δ` (error `ε_δ`), where `x̂ ≤ −ε` both give 0, and only the
 /// entries within `ε` of the kink pay `|δ̂| + ε_δ` (spec and runtime may take different branches).
+/// With `ε = +∞` (e.g. the input overflowed in the forward pass) every entry is within `ε` of the
+/// kink.
 pub(crate) fn mask_vjp_eps<R: Runtime>(
     x: &ArrayD<R>,
     ex: Bound,
@@ -485,7 +487,9 @@ pub(crate) fn mask_vjp_eps<R: Runtime>(
         let xv = xi.to_spec();
         if xv > e {
             any_pass = true;
-        } else if !(xv <= -e) {
+        } else if e.is_infinite() || !(xv <= -e) {
+            // With ε = +∞ every entry is near the kink, even x̂ = −∞ (a forward overflow):
+            // `−∞ ≤ −ε` must not classify it as "both sides give 0".
             kink_any = true;
             let dv = di.to_spec().abs();
             if !(dv <= kink) {

@@ -1,0 +1,1318 @@
+//! The four soundness theorems of SPEC §4, and linear = quadratic, on random graphs.
+//!
+//! * Random graphs with fan-out are built with the typed [`Builder`] (`open` / `push` /
+//!   [`Builder::seal_dyn`]) over a fixed Γ, from a table of ops ([`op_table`]) applied to pools
+//!   of typed handles, one pool per shape. Every `push` gets well-typed handles, so each node is
+//!   shape-checked by rustc; only the node *sequence* is chosen at run time. To register a new op,
+//!   add a row to [`op_table`] (and, for a new shape, a pool to [`Pools`]).
+//! * Inputs come from adversarial distributions ([`Dist`]): near relu kinks, cancellation,
+//!   magnitudes 1e-40…1e30, f32 subnormals, exact zeros, and spec inputs that are not
+//!   representable in f32 (spec = an interval around an `f64`, runtime = its f32 rounding, input
+//!   eps computed rigorously with `Interval::max_dist`).
+//! * Checked against the rigorous interval spec with `check::{approx_ctx, scale_ctx}`:
+//!   eval_approx, eval_scale, backprop_approx, backprop_scale.
+//! * [`reference`] is a direct transcription of the Lean definitions (re-evaluating the prefix
+//!   of the graph at every node, quadratic or worse); it must agree bit for bit with the linear
+//!   engine on values, eps, B, gradients and their bounds. `certify` must equal the separate
+//!   functions bit for bit.
+//!
+//! Fixed seeds. Cases: 2000 graphs by default; for a long run set `SCALE_GRAPH_CASES` (e.g.
+//! `SCALE_GRAPH_CASES=200000 cargo test --release --test graph_theorems`) and optionally
+//! `SCALE_GRAPH_SEED`.
+
+use ndarray::{ArrayD, IxDyn};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use scale_graph::check::{approx_ctx, scale_ctx};
+use scale_graph::context::{Dyn, Nil, Seg};
+use scale_graph::graph::RevScale;
+use scale_graph::{
+    BList, Bound, Builder, EList, Interval, Rank0, Rank1, Rank2, RevGraphScale, RevNodeScale,
+    TList, Var, eps_add, ops, scale_add,
+};
+
+/// The brand of every random graph (one graph at a time, so one brand type suffices).
+struct Brand;
+
+type Gamma = Seg<
+    Nil,
+    (
+        Rank2<3, 4>,
+        Rank1<4>,
+        Rank1<4>,
+        Rank1<3>,
+        Rank0,
+        Rank2<3, 4>,
+        Rank1<3>,
+    ),
+>;
+type G = RevGraphScale<f32, Gamma, Dyn, Brand>;
+type Bld = Builder<RevScale, f32, Gamma, Nil, Brand>;
+type Ctx = scale_graph::context::Concat<Gamma, Dyn>;
+
+// ---------------------------------------------------------------------------------------------
+// Random graphs
+
+/// Handles of every entry built so far, one pool per shape.
+#[derive(Default)]
+struct Pools {
+    s: Vec<Var<Rank0, Brand>>,
+    v3: Vec<Var<Rank1<3>, Brand>>,
+    v4: Vec<Var<Rank1<4>, Brand>>,
+    m34: Vec<Var<Rank2<3, 4>, Brand>>,
+}
+
+/// A handle from a pool: half the time one of the newest three (chains), otherwise any entry
+/// (fan-out: an entry read by several nodes, possibly far back).
+fn pick<T: Copy>(pool: &[T], rng: &mut StdRng) -> T {
+    let n = pool.len();
+    if rng.random_bool(0.5) {
+        pool[n - 1 - rng.random_range(0..n.min(3))]
+    } else {
+        pool[rng.random_range(0..n)]
+    }
+}
+
+/// One row of the op table: a name, a weight, and how to push one node with handles from the
+/// pools (pushing its output handle into the right pool).
+/// The spec-only twins of the pushed nodes (for the 256-bit spec), index-aligned with the nodes.
+type Side = Vec<Box<dyn bigspec::BigNode>>;
+
+/// Push a node into the builder and its twin into `side`.
+fn push2<N>(b: &mut Bld, side: &mut Side, mk: impl Fn() -> N) -> Var<N::Out, Brand>
+where
+    N: scale_graph::NodeType<Brand = Brand>
+        + scale_graph::graph::IntoNode<RevScale, f32>
+        + bigspec::BigNode
+        + 'static,
+{
+    side.push(Box::new(mk()));
+    b.push(mk())
+}
+
+struct OpRow {
+    name: &'static str,
+    weight: u32,
+    build: fn(&mut Bld, &mut Side, &mut Pools, &mut StdRng),
+}
+
+macro_rules! binary {
+    ($op:path, $pool:ident) => {
+        |b: &mut Bld, sd: &mut Side, p: &mut Pools, r: &mut StdRng| {
+            let (x, y) = (pick(&p.$pool, r), pick(&p.$pool, r));
+            let h = push2(b, sd, || $op(x, y));
+            p.$pool.push(h);
+        }
+    };
+}
+macro_rules! unary {
+    ($op:path, $pool:ident) => {
+        |b: &mut Bld, sd: &mut Side, p: &mut Pools, r: &mut StdRng| {
+            let x = pick(&p.$pool, r);
+            let h = push2(b, sd, || $op(x));
+            p.$pool.push(h);
+        }
+    };
+}
+macro_rules! reduce {
+    ($op:path, $from:ident => $to:ident) => {
+        |b: &mut Bld, sd: &mut Side, p: &mut Pools, r: &mut StdRng| {
+            let x = pick(&p.$from, r);
+            let h = push2(b, sd, || $op(x));
+            p.$to.push(h);
+        }
+    };
+}
+
+/// The ops random graphs are made of. Register new ops here.
+fn op_table() -> Vec<OpRow> {
+    macro_rules! row {
+        ($name:expr, $w:expr, $f:expr) => {
+            OpRow {
+                name: $name,
+                weight: $w,
+                build: $f,
+            }
+        };
+    }
+    vec![
+        row!("add[]", 2, binary!(ops::add, s)),
+        row!("add[3]", 3, binary!(ops::add, v3)),
+        row!("add[4]", 3, binary!(ops::add, v4)),
+        row!("add[3,4]", 2, binary!(ops::add, m34)),
+        row!("mul[]", 2, binary!(ops::mul, s)),
+        row!("mul[3]", 3, binary!(ops::mul, v3)),
+        row!("mul[4]", 3, binary!(ops::mul, v4)),
+        row!("mul[3,4]", 2, binary!(ops::mul, m34)),
+        row!("relu[]", 1, unary!(ops::relu, s)),
+        row!("relu[3]", 3, unary!(ops::relu, v3)),
+        row!("relu[4]", 3, unary!(ops::relu, v4)),
+        row!("relu[3,4]", 2, unary!(ops::relu, m34)),
+        row!("matvec", 4, |b: &mut Bld,
+                           sd: &mut Side,
+                           p: &mut Pools,
+                           r: &mut StdRng| {
+            let (w, x) = (pick(&p.m34, r), pick(&p.v4, r));
+            let h = push2(b, sd, || ops::matvec(w, x));
+            p.v3.push(h);
+        }),
+        row!("sum[]", 1, reduce!(ops::sum, s => s)),
+        row!("sum[3]", 2, reduce!(ops::sum, v3 => s)),
+        row!("sum[4]", 2, reduce!(ops::sum, v4 => s)),
+        row!("sum[3,4]", 2, reduce!(ops::sum, m34 => s)),
+    ]
+}
+
+/// A random graph of `n` nodes over Γ, with the handles of its scalar entries.
+fn random_graph(rng: &mut StdRng, table: &[OpRow], n: usize) -> (G, Vec<Var<Rank0, Brand>>) {
+    let (g, s, _) = random_graph_side(rng, table, n);
+    (g, s)
+}
+
+/// [`random_graph`], plus the spec-only twins of its nodes.
+fn random_graph_side(
+    rng: &mut StdRng,
+    table: &[OpRow],
+    n: usize,
+) -> (G, Vec<Var<Rank0, Brand>>, Side) {
+    let (g, (m0, v0, v1, w0, s0, m1, w1)) = RevGraphScale::<f32, Gamma, Nil, Brand>::nil(Brand);
+    let mut p = Pools {
+        s: vec![s0],
+        v3: vec![w0, w1],
+        v4: vec![v0, v1],
+        m34: vec![m0, m1],
+    };
+    let total: u32 = table.iter().map(|r| r.weight).sum();
+    let mut b = g.open();
+    let mut side = Side::new();
+    for _ in 0..n {
+        let mut t = rng.random_range(0..total);
+        let row = table
+            .iter()
+            .find(|r| {
+                if t < r.weight {
+                    true
+                } else {
+                    t -= r.weight;
+                    false
+                }
+            })
+            .expect("weights sum to total");
+        (row.build)(&mut b, &mut side, &mut p, rng);
+    }
+    (b.seal_dyn(), p.s, side)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adversarial data
+
+/// Element distributions.
+#[derive(Clone, Copy, Debug)]
+enum Dist {
+    /// Uniform in [−2, 2].
+    Plain,
+    /// Within a few ulps of relu's kink, or exactly 0.
+    NearKink,
+    /// Values that cancel: ±1, ±(1 + 2⁻²⁰), ±1e8, 1e8 + 1, …
+    Cancel,
+    /// sign × 10^U(−40, 30).
+    Wide,
+    /// f32 subnormals and the smallest normals.
+    Subnormal,
+    /// Exactly zero.
+    Zero,
+    /// A random `f64` not representable in f32 (spec ≠ runtime: input eps > 0).
+    Unrepresentable,
+}
+
+const DISTS: [Dist; 7] = [
+    Dist::Plain,
+    Dist::NearKink,
+    Dist::Cancel,
+    Dist::Wide,
+    Dist::Subnormal,
+    Dist::Zero,
+    Dist::Unrepresentable,
+];
+
+/// One element: the spec enclosure and the runtime value.
+fn element(rng: &mut StdRng, d: Dist) -> (Interval, f32) {
+    let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+    let exact = |v: f64| (Interval::point(v as f32 as f64), v as f32);
+    match d {
+        Dist::Plain => exact(rng.random_range(-2.0..2.0)),
+        Dist::NearKink => match rng.random_range(0..3) {
+            0 => exact(0.0),
+            1 => exact(sign * f32::EPSILON as f64 * rng.random_range(0.0..4.0)),
+            _ => exact(sign * 1e-7 * rng.random_range(0.0..1.0)),
+        },
+        Dist::Cancel => {
+            let c = [1.0, 1.0 + 2f64.powi(-20), 1e8, 1e8 + 8.0, 0.5, 3.0];
+            exact(sign * c[rng.random_range(0..c.len())])
+        }
+        Dist::Wide => exact(sign * 10f64.powf(rng.random_range(-40.0..30.0))),
+        Dist::Subnormal => {
+            let k = rng.random_range(0u32..(1 << 24));
+            exact(sign * f32::from_bits(k) as f64)
+        }
+        Dist::Zero => exact(0.0),
+        Dist::Unrepresentable => {
+            let v = sign * rng.random_range(1e-3..4.0) * 10f64.powi(rng.random_range(-8..8));
+            let r = v as f32;
+            // Sometimes the spec input is itself uncertain: a small interval around v.
+            let spec = if rng.random_bool(0.3) {
+                let w = v.abs() * 1e-9 * rng.random_range(0.0..1.0);
+                Interval::new(v - w - v.abs() * 1e-15, v + w + v.abs() * 1e-15)
+            } else {
+                Interval::point(v)
+            };
+            (spec, r)
+        }
+    }
+}
+
+/// A mix of distributions for one case (a few of the seven, so structure is correlated).
+fn dist_mix(rng: &mut StdRng) -> Vec<Dist> {
+    let k = rng.random_range(1..4);
+    (0..k)
+        .map(|_| DISTS[rng.random_range(0..DISTS.len())])
+        .collect()
+}
+
+/// Spec and runtime tensors of the given dims, with their rigorous eps and B.
+fn tensor(
+    rng: &mut StdRng,
+    dims: &[usize],
+    mix: &[Dist],
+) -> (ArrayD<Interval>, ArrayD<f32>, Bound, Bound) {
+    let n: usize = dims.iter().product();
+    let els: Vec<(Interval, f32)> = (0..n)
+        .map(|_| {
+            let d = mix[rng.random_range(0..mix.len())];
+            element(rng, d)
+        })
+        .collect();
+    let eps = els
+        .iter()
+        .map(|(s, r)| Bound::new(s.max_dist(*r as f64)))
+        .fold(Bound::ZERO, Bound::max);
+    let b = els
+        .iter()
+        .map(|(s, r)| Bound::new(s.mag().max((*r as f64).abs())))
+        .fold(Bound::ZERO, Bound::max);
+    let spec = ArrayD::from_shape_vec(IxDyn(dims), els.iter().map(|e| e.0).collect()).unwrap();
+    let rt = ArrayD::from_shape_vec(IxDyn(dims), els.iter().map(|e| e.1).collect()).unwrap();
+    (spec, rt, eps, b)
+}
+
+/// Everything one case feeds to a graph.
+struct Data {
+    xs: TList<Interval, Gamma>,
+    xr: TList<f32, Gamma>,
+    eps_in: EList<Gamma>,
+    b_in: BList<Gamma>,
+    seed_s: TList<Interval, Ctx>,
+    seed_r: TList<f32, Ctx>,
+    eps_seed: EList<Ctx>,
+    b_seed: BList<Ctx>,
+}
+
+fn random_data(rng: &mut StdRng, g: &G, scalars: &[Var<Rank0, Brand>]) -> Data {
+    let mix = dist_mix(rng);
+    let n_in = g.n_inputs();
+    let mut cols = (vec![], vec![], vec![], vec![]);
+    for d in &g.dims()[..n_in] {
+        let (s, r, e, b) = tensor(rng, d, &mix);
+        cols.0.push(s);
+        cols.1.push(r);
+        cols.2.push(e);
+        cols.3.push(b);
+    }
+    let xs = TList::from_arrays(cols.0).unwrap();
+    let xr = TList::from_arrays(cols.1).unwrap();
+    let eps_in = EList::from_vec(cols.2).unwrap();
+    let b_in = BList::from_vec(cols.3).unwrap();
+
+    // Seeds: a loss seed on a scalar node, or random cotangents on every entry.
+    let nodes_scalars: Vec<_> = scalars.iter().filter(|v| v.pos() >= n_in).collect();
+    let (seed_s, seed_r, eps_seed, b_seed) = if !nodes_scalars.is_empty() && rng.random_bool(0.5) {
+        let loss = *nodes_scalars[rng.random_range(0..nodes_scalars.len())];
+        let (sr, es, bs) = g.loss_seed(loss);
+        (sr.to_spec(), sr, es, bs)
+    } else {
+        let smix = dist_mix(rng);
+        let mut cols = (vec![], vec![], vec![], vec![]);
+        for d in g.dims() {
+            let (s, r, e, b) = if rng.random_bool(0.3) {
+                tensor(rng, d, &[Dist::Zero])
+            } else {
+                tensor(rng, d, &smix)
+            };
+            cols.0.push(s);
+            cols.1.push(r);
+            cols.2.push(e);
+            cols.3.push(b);
+        }
+        (
+            g.context_list(cols.0).unwrap(),
+            g.context_list(cols.1).unwrap(),
+            g.context_bounds(cols.2).unwrap(),
+            g.context_bounds(cols.3).unwrap(),
+        )
+    };
+    Data {
+        xs,
+        xr,
+        eps_in,
+        b_in,
+        seed_s,
+        seed_r,
+        eps_seed,
+        b_seed,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The four theorems
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn describe(g: &G) -> String {
+    g.nodes()
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let args: Vec<String> = n.args().iter().map(|a| a.pos.to_string()).collect();
+            format!(
+                "#{} = {}({})",
+                g.n_inputs() + k,
+                n.op_name(),
+                args.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Checks the four theorems on one case; returns the violations found and the number of checks
+/// the f64 interval spec could not decide (re-decided at 256 bits).
+fn check_theorems(g: &G, side: &Side, d: &Data) -> (Vec<String>, usize) {
+    let (bad, undecided) = check_theorems_f64(g, d);
+    if bad.is_empty() {
+        return (bad, 0);
+    }
+    // The 53-bit enclosure may be too wide for a bound that is tight to within one f64 ulp of
+    // the value; decide again with 256-bit intervals.
+    bigspec::reset();
+    let (vs, gs) = bigspec::eval_and_backprop(g, side, d.xs.as_slice(), d.seed_s.as_slice());
+    let mut big_bad = vec![];
+    let vr = g.eval_runtime(&d.xr);
+    let gr = g.backprop_runtime(&d.xr, &d.seed_r);
+    for which in &bad {
+        let r = match which.split(':').next().unwrap() {
+            "eval_approx" => bigspec::approx(
+                &vs,
+                vr.as_slice(),
+                g.eval_bounds(&d.eps_in, &d.xr).as_slice(),
+            ),
+            "eval_scale" => {
+                bigspec::scale(&vs, vr.as_slice(), g.eval_scales(&d.b_in, &d.xr).as_slice())
+            }
+            "backprop_approx" => bigspec::approx(
+                &gs,
+                gr.as_slice(),
+                g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>)
+                    .as_slice(),
+            ),
+            _ => bigspec::scale(
+                &gs,
+                gr.as_slice(),
+                g.backprop_scales(&d.b_in, &d.xr, &d.b_seed, &d.seed_r, scale_add::<f32>)
+                    .as_slice(),
+            ),
+        };
+        if let Err(e) = r {
+            big_bad.push(format!("{which}\n  at 256 bits: {e}"));
+        }
+    }
+    bigspec::reset();
+    (big_bad, undecided + bad.len())
+}
+
+fn check_theorems_f64(g: &G, d: &Data) -> (Vec<String>, usize) {
+    let mut bad = vec![];
+    let vs = g.eval_spec(&d.xs);
+    let vr = g.eval_runtime(&d.xr);
+    let eps = g.eval_bounds(&d.eps_in, &d.xr);
+    let bs = g.eval_scales(&d.b_in, &d.xr);
+    if let Err(v) = approx_ctx(&vs, &vr, &eps) {
+        bad.push(format!("eval_approx: {v}"));
+    }
+    if let Err(v) = scale_ctx(&vs, &vr, &bs) {
+        bad.push(format!("eval_scale: {v}"));
+    }
+    let gs = g.backprop_spec(&d.xs, &d.seed_s);
+    let gr = g.backprop_runtime(&d.xr, &d.seed_r);
+    let ge = g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+    let gb = g.backprop_scales(&d.b_in, &d.xr, &d.b_seed, &d.seed_r, scale_add::<f32>);
+    if let Err(v) = approx_ctx(&gs, &gr, &ge) {
+        bad.push(format!("backprop_approx: {v}"));
+    }
+    if let Err(v) = scale_ctx(&gs, &gr, &gb) {
+        bad.push(format!("backprop_scale: {v}"));
+    }
+    (bad, 0)
+}
+
+/// Sanity of the inputs themselves: the hypotheses of the theorems hold.
+fn check_hypotheses(d: &Data) {
+    approx_ctx(&d.xs, &d.xr, &d.eps_in).expect("approx(inputs)");
+    scale_ctx(&d.xs, &d.xr, &d.b_in).expect("scale(inputs)");
+    approx_ctx(&d.seed_s, &d.seed_r, &d.eps_seed).expect("approx(seeds)");
+    scale_ctx(&d.seed_s, &d.seed_r, &d.b_seed).expect("scale(seeds)");
+}
+
+#[test]
+fn four_theorems_on_random_graphs() {
+    if std::env::var("XP_ORDERFREE").is_ok() { scale_graph::config::set_dot_bound_mode(scale_graph::config::DotBound::OrderFree); }
+    let cases = env_usize("SCALE_GRAPH_CASES", 2000);
+    let seed = env_usize("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
+    let table = op_table();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut violations, mut nodes, mut finite_grads, mut undecided) = (vec![], 0usize, 0usize, 0);
+    let mut op_counts = std::collections::BTreeMap::<&str, usize>::new();
+    for case in 0..cases {
+        let n = rng.random_range(1..=40);
+        let (g, scalars, side) = random_graph_side(&mut rng, &table, n);
+        nodes += n;
+        for node in g.nodes() {
+            *op_counts.entry(node.op_name()).or_default() += 1;
+        }
+        let d = random_data(&mut rng, &g, &scalars);
+        check_hypotheses(&d);
+        let ge = g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+        finite_grads += ge.as_slice().iter().filter(|b| !b.is_infinite()).count();
+        let (bad, und) = check_theorems(&g, &side, &d);
+        undecided += und;
+        for v in bad {
+            violations.push(format!(
+                "case {case} (seed {seed}): {v}\n  graph: {}",
+                describe(&g)
+            ));
+        }
+    }
+    let rows: Vec<&str> = table.iter().map(|r| r.name).collect();
+    eprintln!(
+        "graph_theorems: op table {rows:?}\n{cases} graphs, {nodes} nodes, ops {op_counts:?}, {finite_grads} finite \
+         gradient eps, {undecided} checks decided at 256 bits, {} violations",
+        violations.len()
+    );
+    assert!(
+        violations.is_empty(),
+        "{} violations, first ones:\n{}",
+        violations.len(),
+        violations[..violations.len().min(5)].join("\n")
+    );
+    // The bounds are informative, not all vacuous.
+    assert!(
+        finite_grads > cases,
+        "too few finite gradient bounds: {finite_grads}"
+    );
+}
+
+/// Every entry point of the graph API used in the typed way (fixed `ss`) agrees with the Dyn one,
+/// and the conversions keep the results.
+#[test]
+fn conversions_keep_results() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let table = op_table();
+    for _ in 0..50 {
+        let (g, scalars) = random_graph(&mut rng, &table, 12);
+        let d = random_data(&mut rng, &g, &scalars);
+        let (e1, b1) = (
+            g.eval_bounds(&d.eps_in, &d.xr),
+            g.eval_scales(&d.b_in, &d.xr),
+        );
+        let ge1 = g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+        let fs = rebuild(&g).to_fwd_graph_scale();
+        assert_eq!(
+            bits(fs.eval_scales(&d.b_in, &d.xr).as_slice()),
+            bits(b1.as_slice())
+        );
+        let rg = rebuild(&g).to_rev_graph();
+        let ge2 = rg.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+        assert_eq!(bits(ge1.as_slice()), bits(ge2.as_slice()));
+        let fg = rg.to_fwd_graph();
+        assert_eq!(
+            bits(fg.eval_bounds(&d.eps_in, &d.xr).as_slice()),
+            bits(e1.as_slice())
+        );
+    }
+}
+
+/// Graphs are not `Clone`; tests rebuild one from the same seed instead.
+fn rebuild(g: &G) -> G {
+    // Replay: graphs are deterministic in their seed, so rebuild by replaying the recorded ops.
+    let (g2, (m0, v0, v1, w0, s0, m1, w1)) = RevGraphScale::<f32, Gamma, Nil, Brand>::nil(Brand);
+    let mut b = g2.open();
+    // Handles by position, per shape.
+    let mut by_pos: Vec<Handle> = vec![
+        Handle::M(m0),
+        Handle::V4(v0),
+        Handle::V4(v1),
+        Handle::V3(w0),
+        Handle::S(s0),
+        Handle::M(m1),
+        Handle::V3(w1),
+    ];
+    for n in g.nodes() {
+        let a: Vec<Handle> = n.args().iter().map(|a| by_pos[a.pos]).collect();
+        let h = match (n.op_name(), a.as_slice()) {
+            ("add", [Handle::S(x), Handle::S(y)]) => Handle::S(b.push(ops::add(*x, *y))),
+            ("add", [Handle::V3(x), Handle::V3(y)]) => Handle::V3(b.push(ops::add(*x, *y))),
+            ("add", [Handle::V4(x), Handle::V4(y)]) => Handle::V4(b.push(ops::add(*x, *y))),
+            ("add", [Handle::M(x), Handle::M(y)]) => Handle::M(b.push(ops::add(*x, *y))),
+            ("mul", [Handle::S(x), Handle::S(y)]) => Handle::S(b.push(ops::mul(*x, *y))),
+            ("mul", [Handle::V3(x), Handle::V3(y)]) => Handle::V3(b.push(ops::mul(*x, *y))),
+            ("mul", [Handle::V4(x), Handle::V4(y)]) => Handle::V4(b.push(ops::mul(*x, *y))),
+            ("mul", [Handle::M(x), Handle::M(y)]) => Handle::M(b.push(ops::mul(*x, *y))),
+            ("relu", [Handle::S(x)]) => Handle::S(b.push(ops::relu(*x))),
+            ("relu", [Handle::V3(x)]) => Handle::V3(b.push(ops::relu(*x))),
+            ("relu", [Handle::V4(x)]) => Handle::V4(b.push(ops::relu(*x))),
+            ("relu", [Handle::M(x)]) => Handle::M(b.push(ops::relu(*x))),
+            ("matvec", [Handle::M(w), Handle::V4(x)]) => Handle::V3(b.push(ops::matvec(*w, *x))),
+            ("sum", [Handle::S(x)]) => Handle::S(b.push(ops::sum(*x))),
+            ("sum", [Handle::V3(x)]) => Handle::S(b.push(ops::sum(*x))),
+            ("sum", [Handle::V4(x)]) => Handle::S(b.push(ops::sum(*x))),
+            ("sum", [Handle::M(x)]) => Handle::S(b.push(ops::sum(*x))),
+            (op, _) => panic!("rebuild: op {op} not in the replay table"),
+        };
+        by_pos.push(h);
+    }
+    b.seal_dyn()
+}
+
+#[derive(Clone, Copy)]
+enum Handle {
+    S(Var<Rank0, Brand>),
+    V3(Var<Rank1<3>, Brand>),
+    V4(Var<Rank1<4>, Brand>),
+    M(Var<Rank2<3, 4>, Brand>),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear engine = quadratic reference (bit for bit)
+
+fn bits(b: &[Bound]) -> Vec<u64> {
+    b.iter().map(|x| x.get().to_bits()).collect()
+}
+
+fn tbits(t: &[ArrayD<f32>]) -> Vec<Vec<u32>> {
+    t.iter()
+        .map(|a| a.iter().map(|x| x.to_bits()).collect())
+        .collect()
+}
+
+fn ibits(t: &[ArrayD<Interval>]) -> Vec<Vec<(u64, u64)>> {
+    t.iter()
+        .map(|a| {
+            a.iter()
+                .map(|x| (x.lo().to_bits(), x.hi().to_bits()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The Lean definitions, transcribed: a graph is `snoc(prefix, node)`, and every function on
+/// `snoc(g, n)` calls the same function (and `eval_runtime`, `eval_bounds`) on the prefix `g`
+/// afresh. Nothing is cached, so this is quadratic (eval) or cubic (backprop bounds) in the node
+/// count — the point is that it is obviously the specification.
+mod reference {
+    use super::*;
+    use scale_graph::node::{SpecForward, SpecVjp};
+
+    type Node = Box<dyn RevNodeScale<f32>>;
+    pub type Add<'a> = &'a dyn Fn(Bound, Bound, &ArrayD<f32>, &ArrayD<f32>) -> Bound;
+
+    fn finite(a: &ArrayD<f32>) -> bool {
+        a.iter().all(|x| x.is_finite())
+    }
+
+    /// `evalRuntime` of the prefix with `k` nodes.
+    pub fn eval_runtime(nodes: &[Node], k: usize, x: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
+        if k == 0 {
+            return x.to_vec();
+        }
+        let mut c = eval_runtime(nodes, k - 1, x);
+        let out = nodes[k - 1].forward_runtime(&c);
+        c.push(out);
+        c
+    }
+
+    /// `evalSpec` of the prefix with `k` nodes.
+    pub fn eval_spec(nodes: &[Node], k: usize, x: &[ArrayD<Interval>]) -> Vec<ArrayD<Interval>> {
+        if k == 0 {
+            return x.to_vec();
+        }
+        let mut c = eval_spec(nodes, k - 1, x);
+        let out = SpecForward::<Interval>::forward_spec(&*nodes[k - 1], &c);
+        c.push(out);
+        c
+    }
+
+    /// `evalBounds` (`scales = false`) or `evalScales` (`scales = true`) of the prefix with `k`
+    /// nodes. A non-finite runtime output gets `+∞` (SPEC §5).
+    pub fn eval_bounds(
+        nodes: &[Node],
+        k: usize,
+        b_in: &[Bound],
+        x: &[ArrayD<f32>],
+        scales: bool,
+    ) -> Vec<Bound> {
+        if k == 0 {
+            return b_in.to_vec();
+        }
+        let mut e = eval_bounds(nodes, k - 1, b_in, x, scales);
+        let c = eval_runtime(nodes, k - 1, x);
+        let n = &nodes[k - 1];
+        let out = n.forward_runtime(&c);
+        let b = if !finite(&out) {
+            Bound::INF
+        } else if scales {
+            n.fwd_scale(&e, &c, &out)
+        } else {
+            n.fwd_eps(&e, &c, &out)
+        };
+        e.push(b);
+        e
+    }
+
+    /// `backpropRuntime` of the prefix with `k` nodes, for a seed on its context.
+    pub fn backprop_runtime(
+        nodes: &[Node],
+        k: usize,
+        x: &[ArrayD<f32>],
+        mut seed: Vec<ArrayD<f32>>,
+    ) -> Vec<ArrayD<f32>> {
+        if k == 0 {
+            return seed;
+        }
+        let c = eval_runtime(nodes, k - 1, x);
+        let delta = seed.pop().unwrap();
+        let n = &nodes[k - 1];
+        let vs = n.vjp_runtime(&c, &delta);
+        for (a, v) in n.args().iter().zip(&vs) {
+            ndarray::Zip::from(&mut seed[a.pos])
+                .and(v)
+                .for_each(|s, &v| *s += v);
+        }
+        backprop_runtime(nodes, k - 1, x, seed)
+    }
+
+    /// `backpropSpec` of the prefix with `k` nodes.
+    pub fn backprop_spec(
+        nodes: &[Node],
+        k: usize,
+        x: &[ArrayD<Interval>],
+        mut seed: Vec<ArrayD<Interval>>,
+    ) -> Vec<ArrayD<Interval>> {
+        if k == 0 {
+            return seed;
+        }
+        let c = eval_spec(nodes, k - 1, x);
+        let delta = seed.pop().unwrap();
+        let n = &nodes[k - 1];
+        let vs = SpecVjp::<Interval>::vjp_spec(&**n, &c, &delta);
+        for (a, v) in n.args().iter().zip(&vs) {
+            ndarray::Zip::from(&mut seed[a.pos])
+                .and(v)
+                .for_each(|s, &v| *s = *s + v);
+        }
+        backprop_spec(nodes, k - 1, x, seed)
+    }
+
+    /// `backpropBounds` (`scales = false`) or `backpropScales` (`scales = true`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backprop_bounds(
+        nodes: &[Node],
+        k: usize,
+        b_in: &[Bound],
+        x: &[ArrayD<f32>],
+        mut b_seed: Vec<Bound>,
+        mut seed: Vec<ArrayD<f32>>,
+        add: Add<'_>,
+        scales: bool,
+    ) -> Vec<Bound> {
+        if k == 0 {
+            return b_seed;
+        }
+        let c = eval_runtime(nodes, k - 1, x);
+        let e = eval_bounds(nodes, k - 1, b_in, x, scales);
+        let (bd, delta) = (b_seed.pop().unwrap(), seed.pop().unwrap());
+        let n = &nodes[k - 1];
+        let vs = n.vjp_runtime(&c, &delta);
+        let parts = if scales {
+            n.vjp_scale(&e, &c, bd, &delta)
+        } else {
+            n.vjp_eps(&e, &c, bd, &delta)
+        };
+        for (i, (a, v)) in n.args().iter().zip(&vs).enumerate() {
+            let part = match parts.get(i) {
+                Some(&p) if finite(v) => p,
+                _ => Bound::INF,
+            };
+            b_seed[a.pos] = add(b_seed[a.pos], part, &seed[a.pos], v);
+            ndarray::Zip::from(&mut seed[a.pos])
+                .and(v)
+                .for_each(|s, &v| *s += v);
+        }
+        backprop_bounds(nodes, k - 1, b_in, x, b_seed, seed, add, scales)
+    }
+}
+
+#[test]
+fn linear_engine_equals_quadratic_reference() {
+    let cases = env_usize("SCALE_GRAPH_CASES", 2000) / 4;
+    let mut rng = StdRng::seed_from_u64(env_usize("SCALE_GRAPH_SEED", 0x11EA) as u64);
+    let table = op_table();
+    for case in 0..cases {
+        let n = rng.random_range(1..=24);
+        let (g, scalars) = random_graph(&mut rng, &table, n);
+        let d = random_data(&mut rng, &g, &scalars);
+        let (nodes, k) = (g.nodes(), g.nodes().len());
+        let x = d.xr.as_slice();
+        let ctx = format!("case {case}: {}", describe(&g));
+
+        assert_eq!(
+            tbits(g.eval_runtime(&d.xr).as_slice()),
+            tbits(&reference::eval_runtime(nodes, k, x)),
+            "eval_runtime, {ctx}"
+        );
+        assert_eq!(
+            ibits(g.eval_spec(&d.xs).as_slice()),
+            ibits(&reference::eval_spec(nodes, k, d.xs.as_slice())),
+            "eval_spec, {ctx}"
+        );
+        let (ein, bin) = (d.eps_in.as_slice(), d.b_in.as_slice());
+        assert_eq!(
+            bits(g.eval_bounds(&d.eps_in, &d.xr).as_slice()),
+            bits(&reference::eval_bounds(nodes, k, ein, x, false)),
+            "eval_bounds, {ctx}"
+        );
+        assert_eq!(
+            bits(g.eval_scales(&d.b_in, &d.xr).as_slice()),
+            bits(&reference::eval_bounds(nodes, k, bin, x, true)),
+            "eval_scales, {ctx}"
+        );
+        let seed = d.seed_r.as_slice().to_vec();
+        assert_eq!(
+            tbits(g.backprop_runtime(&d.xr, &d.seed_r).as_slice()),
+            tbits(&reference::backprop_runtime(nodes, k, x, seed.clone())),
+            "backprop_runtime, {ctx}"
+        );
+        assert_eq!(
+            ibits(g.backprop_spec(&d.xs, &d.seed_s).as_slice()),
+            ibits(&reference::backprop_spec(
+                nodes,
+                k,
+                d.xs.as_slice(),
+                d.seed_s.as_slice().to_vec()
+            )),
+            "backprop_spec, {ctx}"
+        );
+        let ea: reference::Add<'_> = &eps_add::<f32>;
+        assert_eq!(
+            bits(
+                g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>)
+                    .as_slice()
+            ),
+            bits(&reference::backprop_bounds(
+                nodes,
+                k,
+                ein,
+                x,
+                d.eps_seed.as_slice().to_vec(),
+                seed.clone(),
+                ea,
+                false
+            )),
+            "backprop_bounds, {ctx}"
+        );
+        let sa: reference::Add<'_> = &scale_add::<f32>;
+        assert_eq!(
+            bits(
+                g.backprop_scales(&d.b_in, &d.xr, &d.b_seed, &d.seed_r, scale_add::<f32>)
+                    .as_slice()
+            ),
+            bits(&reference::backprop_bounds(
+                nodes,
+                k,
+                bin,
+                x,
+                d.b_seed.as_slice().to_vec(),
+                seed,
+                sa,
+                true
+            )),
+            "backprop_scales, {ctx}"
+        );
+    }
+}
+
+#[test]
+fn certify_equals_separate_functions() {
+    let mut rng = StdRng::seed_from_u64(0xCE27);
+    let table = op_table();
+    for case in 0..400 {
+        let n = rng.random_range(1..=40);
+        let (g, scalars) = random_graph(&mut rng, &table, n);
+        let d = random_data(&mut rng, &g, &scalars);
+        let c = g.certify(d.xr.clone(), &d.eps_in, &d.b_in, &d.seed_r, &d.eps_seed, &d.b_seed);
+        let ctx = format!("case {case}");
+        assert_eq!(
+            tbits(c.values.as_slice()),
+            tbits(g.eval_runtime(&d.xr).as_slice()),
+            "{ctx}"
+        );
+        assert_eq!(
+            bits(c.eps.as_slice()),
+            bits(g.eval_bounds(&d.eps_in, &d.xr).as_slice()),
+            "{ctx}"
+        );
+        // Scales: certify intersects with max|runtime| + eps (sound under the same premises), so
+        // they are never looser than eval_scales' …
+        let plain = g.eval_scales(&d.b_in, &d.xr);
+        for (i, (a, b)) in c.scales.as_slice().iter().zip(plain.as_slice()).enumerate() {
+            assert!(a <= b, "{ctx}: scale of entry {i}: {a:?} > {b:?}");
+        }
+        // … and still hold against the interval spec.
+        let spec_vals = g.eval_spec(&d.xs);
+        if let Err(v) = scale_ctx(&spec_vals, &c.values, &c.scales) {
+            panic!("{ctx}: certify's forward scales violated: {v}");
+        }
+        let spec_grads = g.backprop_spec(&d.xs, &d.seed_s);
+        if let Err(v) = scale_ctx(&spec_grads, &c.grads, &c.grad_scales) {
+            panic!("{ctx}: certify's gradient scales violated: {v}");
+        }
+        assert_eq!(
+            tbits(c.grads.as_slice()),
+            tbits(g.backprop_runtime(&d.xr, &d.seed_r).as_slice()),
+            "{ctx}"
+        );
+        assert_eq!(
+            bits(c.grad_eps.as_slice()),
+            bits(
+                g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>)
+                    .as_slice()
+            ),
+            "{ctx}"
+        );
+        let plain = g.backprop_scales(&d.b_in, &d.xr, &d.b_seed, &d.seed_r, scale_add::<f32>);
+        for (i, (a, b)) in c.grad_scales.as_slice().iter().zip(plain.as_slice()).enumerate() {
+            assert!(a <= b, "{ctx}: gradient scale of input {i}: {a:?} > {b:?}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A 256-bit interval spec, for cases the f64 `Interval` spec cannot decide
+
+/// Intervals with 256-bit endpoints (dashu-float, directed rounding), used when the f64
+/// [`Interval`] enclosure is too wide to decide a bound: a bound that is tight to within one f64
+/// ulp of the value (e.g. a runtime result that is exact, or an error equal to the input eps)
+/// cannot be confirmed by a 53-bit enclosure. Ops without a big-float rule here (the
+/// transcendental functions, products with unbounded factors) fall back to the `Interval` rule,
+/// rounded outward — sound, only less tight.
+///
+/// `SpecScalar` requires `Copy`, so values live in a thread-local arena and `BigIv` is an index;
+/// [`bigspec::reset`] clears the arena between cases.
+mod bigspec {
+    use super::*;
+    use dashu_float::FBig;
+    use dashu_float::round::mode::{Down, Up};
+    use scale_graph::SpecScalar;
+    use scale_graph::node::{SpecForward, SpecVjp};
+    use std::cell::RefCell;
+
+    const PREC: usize = 256;
+    type Lo = FBig<Down, 2>;
+    type Hi = FBig<Up, 2>;
+
+    /// Endpoints; `None` is −∞ (lo) or +∞ (hi).
+    #[derive(Clone)]
+    struct Ends(Option<Lo>, Option<Hi>);
+
+    thread_local! {
+        static ARENA: RefCell<Vec<Ends>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Clear the arena (every `BigIv` made before becomes invalid).
+    pub fn reset() {
+        ARENA.with(|a| a.borrow_mut().clear());
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct BigIv(u32);
+
+    fn get(x: BigIv) -> Ends {
+        ARENA.with(|a| a.borrow()[x.0 as usize].clone())
+    }
+    fn mk(e: Ends) -> BigIv {
+        ARENA.with(|a| {
+            let mut a = a.borrow_mut();
+            a.push(e);
+            BigIv((a.len() - 1) as u32)
+        })
+    }
+
+    fn lo_of(x: f64) -> Option<Lo> {
+        x.is_finite()
+            .then(|| Lo::try_from(x).unwrap().with_precision(PREC).value())
+    }
+    fn hi_of(x: f64) -> Option<Hi> {
+        x.is_finite()
+            .then(|| Hi::try_from(x).unwrap().with_precision(PREC).value())
+    }
+    /// An f64 at or below `v`.
+    fn f64_down(v: &Lo) -> f64 {
+        let r = v.to_f64().value();
+        if r.is_finite() && Lo::try_from(r).unwrap() > *v {
+            r.next_down()
+        } else {
+            r
+        }
+    }
+    /// An f64 at or above `v`.
+    fn f64_up(v: &Hi) -> f64 {
+        let r = v.to_f64().value();
+        if r.is_finite() && Hi::try_from(r).unwrap() < *v {
+            r.next_up()
+        } else {
+            r
+        }
+    }
+
+    impl BigIv {
+        fn from_interval(i: Interval) -> BigIv {
+            mk(Ends(lo_of(i.lo()), hi_of(i.hi())))
+        }
+        /// The f64 interval enclosing this one.
+        pub fn to_interval(self) -> Interval {
+            let e = get(self);
+            Interval::new(
+                e.0.as_ref().map_or(f64::NEG_INFINITY, f64_down),
+                e.1.as_ref().map_or(f64::INFINITY, f64_up),
+            )
+        }
+        fn via(self, f: impl Fn(Interval) -> Interval) -> BigIv {
+            BigIv::from_interval(f(self.to_interval()))
+        }
+        fn via2(self, o: BigIv, f: impl Fn(Interval, Interval) -> Interval) -> BigIv {
+            BigIv::from_interval(f(self.to_interval(), o.to_interval()))
+        }
+        /// Upper bound (rounded up) on `max |x − r|` over the interval; `None` if unbounded.
+        pub fn max_dist(self, r: f64) -> Option<Hi> {
+            let Ends(lo, hi) = get(self);
+            let (lo, hi) = (lo?, hi?);
+            let r = hi_of(r)?;
+            let a = hi - r.clone();
+            let b = r - lo.with_rounding::<Up>();
+            Some(if a > b { a } else { b })
+        }
+        /// Upper bound on `|x|` over the interval; `None` if unbounded.
+        pub fn mag(self) -> Option<Hi> {
+            let Ends(lo, hi) = get(self);
+            let (lo, hi) = (lo?.with_rounding::<Up>(), hi?);
+            let nlo = -lo;
+            Some(if nlo > hi { nlo } else { hi })
+        }
+    }
+
+    impl std::fmt::Debug for BigIv {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.to_interval())
+        }
+    }
+
+    impl std::ops::Add for BigIv {
+        type Output = BigIv;
+        fn add(self, o: BigIv) -> BigIv {
+            let (a, b) = (get(self), get(o));
+            mk(Ends(
+                a.0.zip(b.0).map(|(x, y)| x + y),
+                a.1.zip(b.1).map(|(x, y)| x + y),
+            ))
+        }
+    }
+    impl std::ops::Neg for BigIv {
+        type Output = BigIv;
+        fn neg(self) -> BigIv {
+            let a = get(self);
+            mk(Ends(
+                a.1.map(|h| -h.with_rounding::<Down>()),
+                a.0.map(|l| -l.with_rounding::<Up>()),
+            ))
+        }
+    }
+    impl std::ops::Sub for BigIv {
+        type Output = BigIv;
+        fn sub(self, o: BigIv) -> BigIv {
+            self + (-o)
+        }
+    }
+    impl std::ops::Mul for BigIv {
+        type Output = BigIv;
+        fn mul(self, o: BigIv) -> BigIv {
+            let (a, b) = (get(self), get(o));
+            let (Some(al), Some(ah), Some(bl), Some(bh)) = (a.0, a.1, b.0, b.1) else {
+                return self.via2(o, |x, y| x * y);
+            };
+            let (al_u, ah_d) = (
+                al.clone().with_rounding::<Up>(),
+                ah.clone().with_rounding::<Down>(),
+            );
+            let (bl_u, bh_d) = (
+                bl.clone().with_rounding::<Up>(),
+                bh.clone().with_rounding::<Down>(),
+            );
+            let los = [&al * &bl, &al * &bh_d, &ah_d * &bl, &ah_d * &bh_d];
+            let his = [&al_u * &bl_u, &al_u * &bh, &ah * &bl_u, &ah * &bh];
+            let lo = los.into_iter().min().unwrap();
+            let hi = his.into_iter().max().unwrap();
+            mk(Ends(Some(lo), Some(hi)))
+        }
+    }
+    impl std::ops::Div for BigIv {
+        type Output = BigIv;
+        fn div(self, o: BigIv) -> BigIv {
+            self.via2(o, |x, y| x / y)
+        }
+    }
+
+    impl SpecScalar for BigIv {
+        const NAME: &'static str = "interval256";
+        const RIGOROUS: bool = true;
+        fn from_f64(x: f64) -> BigIv {
+            if x.is_nan() {
+                return BigIv::from_interval(Interval::ENTIRE);
+            }
+            mk(Ends(lo_of(x), hi_of(x)))
+        }
+        fn lo(self) -> f64 {
+            self.to_interval().lo()
+        }
+        fn hi(self) -> f64 {
+            self.to_interval().hi()
+        }
+        fn mid(self) -> f64 {
+            self.to_interval().mid()
+        }
+        fn hull(self, o: BigIv) -> BigIv {
+            let (a, b) = (get(self), get(o));
+            mk(Ends(
+                a.0.zip(b.0).map(|(x, y)| x.min(y)),
+                a.1.zip(b.1).map(|(x, y)| x.max(y)),
+            ))
+        }
+        fn select_pos(self, a: BigIv, b: BigIv) -> BigIv {
+            let e = get(self);
+            if e.0.as_ref().is_some_and(|l| *l > Lo::ZERO) {
+                a
+            } else if e.1.as_ref().is_some_and(|h| *h <= Hi::ZERO) {
+                b
+            } else {
+                a.hull(b)
+            }
+        }
+        fn abs(self) -> BigIv {
+            let e = get(self);
+            if e.0.as_ref().is_some_and(|l| *l >= Lo::ZERO) {
+                self
+            } else if e.1.as_ref().is_some_and(|h| *h <= Hi::ZERO) {
+                -self
+            } else {
+                let m = self.mag();
+                mk(Ends(Some(Lo::ZERO), m))
+            }
+        }
+        fn max(self, o: BigIv) -> BigIv {
+            let (a, b) = (get(self), get(o));
+            let lo = match (a.0, b.0) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, None) => x,
+                (None, y) => y,
+            };
+            mk(Ends(lo, a.1.zip(b.1).map(|(x, y)| x.max(y))))
+        }
+        fn square(self) -> BigIv {
+            let a = self.abs();
+            let Ends(lo, hi) = get(a);
+            mk(Ends(lo.map(|l| &l * &l), hi.map(|h| &h * &h)))
+        }
+        fn exp(self) -> BigIv {
+            self.via(SpecScalar::exp)
+        }
+        fn ln(self) -> BigIv {
+            self.via(SpecScalar::ln)
+        }
+        fn tanh(self) -> BigIv {
+            self.via(SpecScalar::tanh)
+        }
+        fn sigmoid(self) -> BigIv {
+            self.via(SpecScalar::sigmoid)
+        }
+        fn softplus(self) -> BigIv {
+            self.via(SpecScalar::softplus)
+        }
+    }
+
+    /// A node's spec semantics in `BigIv` (every op implements the spec generically).
+    pub trait BigNode: SpecForward<BigIv> + SpecVjp<BigIv> {}
+    impl<N: SpecForward<BigIv> + SpecVjp<BigIv>> BigNode for N {}
+
+    fn lift(t: &[ArrayD<Interval>]) -> Vec<ArrayD<BigIv>> {
+        t.iter().map(|a| a.mapv(BigIv::from_interval)).collect()
+    }
+
+    /// Spec forward pass and spec backprop in `BigIv` (the engine's loops, over the side nodes).
+    pub fn eval_and_backprop(
+        g: &G,
+        side: &[Box<dyn BigNode>],
+        xs: &[ArrayD<Interval>],
+        seed: &[ArrayD<Interval>],
+    ) -> (Vec<ArrayD<BigIv>>, Vec<ArrayD<BigIv>>) {
+        let n_in = g.n_inputs();
+        let mut ctx = lift(xs);
+        for n in side {
+            let out = n.forward_spec(&ctx);
+            ctx.push(out);
+        }
+        let mut cot = lift(seed);
+        for (k, (n, gn)) in side.iter().zip(g.nodes()).enumerate().rev() {
+            let p = n_in + k;
+            let delta = cot.pop().unwrap();
+            let vs = n.vjp_spec(&ctx[..p], &delta);
+            for (a, v) in gn.args().iter().zip(vs) {
+                ndarray::Zip::from(&mut cot[a.pos])
+                    .and(&v)
+                    .for_each(|c, &v| *c = *c + v);
+            }
+        }
+        (ctx, cot)
+    }
+
+    /// `approx` over a context, decided at 256 bits.
+    pub fn approx(spec: &[ArrayD<BigIv>], rt: &[ArrayD<f32>], eps: &[Bound]) -> Result<(), String> {
+        for (i, ((s, r), e)) in spec.iter().zip(rt).zip(eps).enumerate() {
+            if e.is_infinite() {
+                continue;
+            }
+            let e = hi_of(e.get()).unwrap();
+            for (&s, &r) in s.iter().zip(r) {
+                let ok = r.is_finite() && s.max_dist(r as f64).is_some_and(|d| d <= e);
+                if !ok {
+                    return Err(format!(
+                        "entry {i}: spec {s:?} runtime {r:e} eps {:e}",
+                        e.to_f64().value()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `scale` over a context, decided at 256 bits.
+    pub fn scale(spec: &[ArrayD<BigIv>], rt: &[ArrayD<f32>], b: &[Bound]) -> Result<(), String> {
+        for (i, ((s, r), b)) in spec.iter().zip(rt).zip(b).enumerate() {
+            if b.is_infinite() {
+                continue;
+            }
+            for (&s, &r) in s.iter().zip(r) {
+                let ok = (r as f64).abs() <= b.get()
+                    && s.mag().is_some_and(|m| m <= hi_of(b.get()).unwrap());
+                if !ok {
+                    return Err(format!("entry {i}: spec {s:?} runtime {r:e} B {b:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Debug aid: regenerate case `DUMP_CASE` of `four_theorems_on_random_graphs` (same seed) and
+/// print every entry. `DUMP_CASE=… cargo test --release --test graph_theorems dump -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn dump_case() {
+    let want = env_usize("DUMP_CASE", 0);
+    let seed = env_usize("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
+    let table = op_table();
+    let mut rng = StdRng::seed_from_u64(seed);
+    for case in 0..=want {
+        let n = rng.random_range(1..=40);
+        let (g, scalars, _side) = random_graph_side(&mut rng, &table, n);
+        let d = random_data(&mut rng, &g, &scalars);
+        if case != want {
+            continue;
+        }
+        println!("{}", describe(&g));
+        let (vr, vs) = (g.eval_runtime(&d.xr), g.eval_spec(&d.xs));
+        let (eps, bs) = (
+            g.eval_bounds(&d.eps_in, &d.xr),
+            g.eval_scales(&d.b_in, &d.xr),
+        );
+        for i in 0..g.len() {
+            println!(
+                "#{i}: rt {:?} spec {:?} eps {:?} B {:?}\n     seed_r {:?} seed_s {:?} eps_seed {:?}",
+                vr.as_slice()[i].as_slice().unwrap(),
+                vs.as_slice()[i].as_slice().unwrap(),
+                eps.as_slice()[i],
+                bs.as_slice()[i],
+                d.seed_r.as_slice()[i].as_slice().unwrap(),
+                d.seed_s.as_slice()[i].as_slice().unwrap(),
+                d.eps_seed.as_slice()[i]
+            );
+        }
+        let gs = g.backprop_spec(&d.xs, &d.seed_s);
+        let gr = g.backprop_runtime(&d.xr, &d.seed_r);
+        let ge = g.backprop_bounds(&d.eps_in, &d.xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+        for i in 0..g.n_inputs() {
+            println!(
+                "grad #{i}: rt {:?} spec {:?} eps {:?}",
+                gr.as_slice()[i].as_slice().unwrap(),
+                gs.as_slice()[i].as_slice().unwrap(),
+                ge.as_slice()[i]
+            );
+        }
+    }
+}
+
+/// Regression (found by a 200 000-graph run): relu's VJP bound treated a runtime input of −∞
+/// (a forward overflow, eps = +∞) as "both masks are 0", while the spec input was positive.
+#[test]
+fn relu_vjp_bound_covers_overflowed_input() {
+    type G1 = Seg<Nil, (Rank1<1>,)>;
+    let (g, (x,)) = RevGraphScale::<f32, G1, Nil, _>::nil(scale_graph::brand!());
+    let (g, r) = g.snoc(ops::relu(x));
+    let (g, loss) = g.snoc(ops::sum(r));
+    let xr = TList::<f32, G1>::from_arrays(vec![ndarray::arr1(&[f32::NEG_INFINITY]).into_dyn()])
+        .unwrap();
+    let xs =
+        TList::<Interval, G1>::from_arrays(vec![ndarray::arr1(&[Interval::point(1.0)]).into_dyn()])
+            .unwrap();
+    let eps_in = EList::<G1>::uniform(Bound::INF);
+    let b_in = BList::<G1>::uniform(Bound::INF);
+    approx_ctx(&xs, &xr, &eps_in).unwrap();
+    let (seed, eps_seed, b_seed) = g.loss_seed(loss);
+    let cert = g.certify(xr.clone(), &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+    let spec = g.backprop_spec(&xs, &seed.to_spec());
+    // Spec gradient [1], runtime gradient [0]: the bound must be at least 1.
+    assert!(cert.grad_eps.get(x).get() >= 1.0, "{:?}", cert.grad_eps);
+    approx_ctx(&spec, &cert.grads, &cert.grad_eps).unwrap();
+}
