@@ -4,7 +4,7 @@
 //! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::util::{at, gemm_eps, inflate, linf, nan_max, sum2_err, sum_err, view1, view2, TINY};
+use super::util::{at, gemm_eps, inflate, linf, nan_max, spec_b, sum_err, sum2_err, view1, view2};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
@@ -27,7 +27,7 @@ fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<
 /// Scale bound of a length-`k` dot product of factors bounded by `ba`, `bb` (spec side), maxed
 /// with the measured runtime magnitude.
 fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
-    (ba * bb).scale(k as f64).max(rt)
+    spec_b((ba * bb).scale(k as f64)).max(rt)
 }
 
 // --------------------------------------------------------------------------------------- matmul
@@ -92,10 +92,7 @@ impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatMul<O, B> {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         let d = view2(delta);
-        vec![
-            spec_mm(d, b.t()).into_dyn(),
-            spec_mm(a.t(), d).into_dyn(),
-        ]
+        vec![spec_mm(d, b.t()).into_dyn(), spec_mm(a.t(), d).into_dyn()]
     }
 }
 
@@ -378,7 +375,12 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Dot<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Dot<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        mm_scale(S::NUMEL, b[self.args[0].pos], b[self.args[1].pos], linf(out))
+        mm_scale(
+            S::NUMEL,
+            b[self.args[0].pos],
+            b[self.args[1].pos],
+            linf(out),
+        )
     }
 }
 
@@ -575,7 +577,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for AddBias<S, B> {
         let (h, b, y) = (view2(at(ctx, ah)), view1(at(ctx, ab)), view2(out));
         let mut m = 0.0f64;
         for ((i, j), &yij) in y.indexed_iter() {
-            let t = sum2_err(yij.to_spec(), h[(i, j)].to_spec(), b[j].to_spec()) - TINY;
+            let t = sum2_err(yij.to_spec(), h[(i, j)].to_spec(), b[j].to_spec());
             m = nan_max(m, t);
         }
         eps[ah.pos] + eps[ab.pos] + inflate(m, 3)
@@ -602,6 +604,6 @@ impl<S: Shape, B, R: Runtime> RevNodeScale<R> for AddBias<S, B> {
     fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let rows = self.args[0].dims[0];
         let s = col_sums(d, R::zero());
-        vec![bd, bd.scale(rows as f64).max(linf(&s))]
+        vec![bd, spec_b(bd.scale(rows as f64)).max(linf(&s))]
     }
 }

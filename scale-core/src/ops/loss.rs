@@ -8,12 +8,12 @@
 //!   `â = Σᵢⱼ t̂ᵢⱼ·ℓ̂ᵢⱼ`, `ŷ = −fl(â / b)`; VJP `ĉ = fl(δ̂/b)`,
 //!   `dz = fl(ĉ·fl(fl(p̂ᵢⱼ·T̂ᵢ) − t̂ᵢⱼ))` with `T̂ᵢ = Σⱼ t̂ᵢⱼ`, `dt = −fl(ĉ·ℓ̂ᵢⱼ)`.
 
+use super::fwd_meta;
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
 use super::util::{
-    TINY, U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, sum2_err,
-    sum_err, up,
+    U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, spec_b, sum_err,
+    sum2_err, up,
 };
-use super::fwd_meta;
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -90,7 +90,9 @@ impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mse<S, B> {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (p, t) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let c = scalar_of(delta) * T::from_f64(2.0) / T::from_f64(Self::n());
-        let vp = ndarray::Zip::from(p).and(t).map_collect(|&x, &y| (x - y) * c);
+        let vp = ndarray::Zip::from(p)
+            .and(t)
+            .map_collect(|&x, &y| (x - y) * c);
         let vt = vp.mapv(|v| -v);
         vec![vp, vt]
     }
@@ -111,7 +113,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
         let (mut prop, mut loc) = (0.0f64, 0.0f64);
         for i in 0..d.len() {
             let di = d[i].to_spec();
-            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec()) - TINY;
+            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec());
             // |(p−t)² − d̂²| ≤ r(2|d̂| + r); then the rounding of d̂².
             prop += 2.0 * (di.abs() + r) + e;
             loc += r * (2.0 * di.abs() + r) + prod_err(q[i].to_spec(), di, di);
@@ -121,14 +123,15 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
         let sum_loc = inflate(loc, 2 * n + 8)
             + sum_err::<R>(q.iter().map(|v| v.to_spec()), s64)
             + Bound::new(e) * inflate(prop, 2 * n + 8);
-        sum_loc / Bound::new(Self::n()) + inflate(div_err(scalar_of(out).to_spec(), s64, Self::n()), 3)
+        sum_loc / Bound::new(Self::n())
+            + inflate(div_err(scalar_of(out).to_spec(), s64, Self::n()), 3)
     }
 }
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mse<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let s = b[self.args[0].pos] + b[self.args[1].pos];
-        (s * s).max(linf(out))
+        spec_b(s * s).max(linf(out))
     }
 }
 
@@ -146,7 +149,7 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mse<S, B> {
         let mut m = 0.0f64;
         for (i, &v) in vp.iter().enumerate() {
             let di = dd[i].to_spec();
-            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec()) - TINY;
+            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec());
             // (2/n)|(p−t)ₛδₛ − (p̂−t̂)δ̂| + (2/n)|δ̂|r + |(2/n)d̂δ̂ − v̂|.
             let prop = c * (e * (dl.abs() + fed) + (di.abs() + r) * fed + dl.abs() * r);
             let w = di * dl * c;
@@ -160,8 +163,9 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mse<S, B> {
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mse<S, B> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [vp, _] = self.vjp_rt(ctx, d);
-        let spec = ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
-        let s = spec.max(linf(&vp));
+        let spec =
+            ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
+        let s = spec_b(spec).max(linf(&vp));
         vec![s, s]
     }
 }
@@ -298,11 +302,12 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNode<R>
         let n = z.len();
         let s = inflate(prop, 3 * n + 8)
             + dot_err::<R>(
-                t.iter().map(|v| v.to_spec()).zip(l.iter().map(|v| v.to_spec())),
+                t.iter()
+                    .map(|v| v.to_spec())
+                    .zip(l.iter().map(|v| v.to_spec())),
                 acc64,
             );
-        s / Bound::new(Self::b())
-            + inflate(div_err(-scalar_of(out).to_spec(), acc64, Self::b()), 3)
+        s / Bound::new(Self::b()) + inflate(div_err(-scalar_of(out).to_spec(), acc64, Self::b()), 3)
     }
 }
 
@@ -312,7 +317,7 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNodeScale<R>
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let n = S::COLS as f64;
         let lmax = b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()));
-        (b[self.args[1].pos] * lmax).scale(n).max(linf(out))
+        spec_b((b[self.args[1].pos] * lmax).scale(n)).max(linf(out))
     }
 }
 
@@ -352,7 +357,8 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNode<R>
                 let tz = ec * (g.abs() + eg) + c64.abs() * eg + prod_err(vz[i].to_spec(), c64, g);
                 mz = nan_max(mz, tz);
                 let (lv, el) = (l[i].to_spec(), a.el[j]);
-                let tl = ec * (lv.abs() + el) + c64.abs() * el + prod_err(-vt[i].to_spec(), c64, lv);
+                let tl =
+                    ec * (lv.abs() + el) + c64.abs() * el + prod_err(-vt[i].to_spec(), c64, lv);
                 mt = nan_max(mt, tl);
             }
         }
@@ -370,8 +376,8 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNodeScale<R>
         let bt = b[self.args[1].pos];
         let lmax = b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()));
         vec![
-            (cb * bt.scale(n + 1.0)).max(linf(&vz)),
-            (cb * lmax).max(linf(&vt)),
+            spec_b(cb * bt.scale(n + 1.0)).max(linf(&vz)),
+            spec_b(cb * lmax).max(linf(&vt)),
         ]
     }
 }

@@ -5,13 +5,13 @@
 //! order-free otherwise); the mean's division is measured against an `f64` reference.
 
 use super::linalg::{col_sums, col_sums_eps};
-use super::util::{at, div_err, inflate, linf, sum_err};
+use super::util::{at, div_err, inflate, linf, spec_b, sum_err};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
-use crate::shape::{Rank1, Rank2, Rank0, Shape};
+use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use ndarray::{ArrayD, IxDyn};
 use std::marker::PhantomData;
 
@@ -71,7 +71,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Sum<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Sum<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos].scale(S::NUMEL as f64).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(S::NUMEL as f64)).max(linf(out))
     }
 }
 
@@ -148,15 +148,13 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mean<S, B> {
         let s = total(x, R::zero()).to_spec();
         let se = sum_err::<R>(x.iter().map(|v| v.to_spec()), s);
         let n = Bound::new(Self::n());
-        eps[self.args[0].pos]
-            + se / n
-            + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
+        eps[self.args[0].pos] + se / n + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
     }
 }
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mean<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos].max(linf(out))
+        spec_b(b[self.args[0].pos]).max(linf(out))
     }
 }
 
@@ -173,7 +171,7 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mean<S, B> {
 
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mean<S, B> {
     fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        vec![(bd / Bound::new(Self::n())).max(linf(&Self::vjp_rt(d)))]
+        vec![spec_b(bd / Bound::new(Self::n())).max(linf(&Self::vjp_rt(d)))]
     }
 }
 
@@ -244,7 +242,7 @@ impl<O: Shape, B, R: Runtime> FwdNode<R> for SumRows<O, B> {
 impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for SumRows<O, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let rows = self.args[0].dims[0];
-        b[self.args[0].pos].scale(rows as f64).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(rows as f64)).max(linf(out))
     }
 }
 

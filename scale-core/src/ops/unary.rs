@@ -10,8 +10,8 @@
 //! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
-use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, up};
 use super::fwd_meta;
+use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, spec_b, up};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -102,7 +102,9 @@ impl SmoothFn for TanhFn {
         x.tanh()
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
-        T::one() - x.tanh().square()
+        // sech² x = 4t/(1 + t)² with t = e^{−2|x|}: no cancellation for large |x|.
+        let t = (T::from_f64(-2.0) * x.abs()).exp();
+        T::from_f64(4.0) * t / (T::one() + t).square()
     }
     fn rt<R: Runtime>(x: R) -> R {
         x.tanh()
@@ -450,7 +452,7 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNode<R> for Unary<S, B, F> {
 
 impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNodeScale<R> for Unary<S, B, F> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        Bound::new(F::sup_f(b[self.args[0].pos].get())).max(linf(out))
+        spec_b(Bound::new(F::sup_f(b[self.args[0].pos].get()))).max(linf(out))
     }
 }
 
@@ -474,7 +476,11 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNode<R> for Unary<S, B, F> {
                 dom = false;
                 return;
             };
-            let g1 = if fed == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * fed };
+            let g1 = if fed == 0.0 {
+                0.0
+            } else {
+                F::sup_d1(lo, hi) * fed
+            };
             let g2 = if e == 0.0 || d == 0.0 {
                 0.0
             } else {
@@ -493,7 +499,6 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNodeScale<R> for Unary<S, B, F> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = self.vjp_rt(at(ctx, &self.args[0]), d);
         let spec = bd * Bound::new(F::sup_df(b[self.args[0].pos].get()));
-        vec![spec.max(linf(&v))]
+        vec![spec_b(spec).max(linf(&v))]
     }
 }
-
