@@ -191,7 +191,7 @@ impl<const M: usize, const N: usize> CrossEntropyShapes<Rank2<M, N>> for Rank2<M
 /// Cross-entropy of logits against target probabilities, averaged over rows.
 pub struct CrossEntropy<S, X, B> {
     args: [Arg; 2],
-    _p: PhantomData<(fn() -> S, fn() -> X, fn() -> B)>,
+    _p: super::util::Ph<(S, X, B)>,
 }
 
 impl<S: Shape, X: Shape, Br> crate::node::NodeType for CrossEntropy<S, X, Br> {

@@ -65,6 +65,17 @@ fn mig(lo: f64, hi: f64) -> f64 {
     }
 }
 
+/// Enclosure of an even function that decreases in `|x|`, from its values at the two ends of
+/// `|x|` (each evaluated on a point, so without interval dependency).
+fn even_decreasing<T: SpecScalar>(x: T, f: impl Fn(T) -> T) -> T {
+    let a = x.abs();
+    let (lo, hi) = (a.lo(), a.hi());
+    if lo == hi {
+        return f(T::from_f64(lo));
+    }
+    f(T::from_f64(lo)).hull(f(T::from_f64(hi)))
+}
+
 /// `sech²(x) = 4e^{−2|x|}/(1 + e^{−2|x|})²`, no cancellation.
 #[inline]
 fn sech2(x: f64) -> f64 {
@@ -102,9 +113,12 @@ impl SmoothFn for TanhFn {
         x.tanh()
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
-        // sech² x = 4t/(1 + t)² with t = e^{−2|x|}: no cancellation for large |x|.
-        let t = (T::from_f64(-2.0) * x.abs()).exp();
-        T::from_f64(4.0) * t / (T::one() + t).square()
+        // sech² x = 4t/(1 + t)² with t = e^{−2|x|}: no cancellation for large |x|; evaluated at
+        // the ends of |x| (it is decreasing in |x|), which avoids interval dependency.
+        even_decreasing(x, |a| {
+            let t = (T::from_f64(-2.0) * a).exp();
+            T::from_f64(4.0) * t / (T::one() + t).square()
+        })
     }
     fn rt<R: Runtime>(x: R) -> R {
         x.tanh()
@@ -142,7 +156,7 @@ impl SmoothFn for SigmoidFn {
         x.sigmoid()
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
-        x.sigmoid() * (-x).sigmoid()
+        even_decreasing(x, |a| a.sigmoid() * (-a).sigmoid())
     }
     fn rt<R: Runtime>(x: R) -> R {
         sigmoid_rt(x)
@@ -334,7 +348,7 @@ impl SmoothFn for SquareFn {
 /// A smooth elementwise function `F` applied to a tensor of shape `S`.
 pub struct Unary<S, B, F> {
     args: [Arg; 1],
-    _p: PhantomData<(fn() -> S, fn() -> B, fn() -> F)>,
+    _p: super::util::Ph<(S, B, F)>,
 }
 
 impl<S: Shape, Br, F: SmoothFn> crate::node::NodeType for Unary<S, Br, F> {

@@ -6,6 +6,9 @@ use crate::handle::Arg;
 use crate::scalar::Runtime;
 use ndarray::{ArrayD, ArrayView1, ArrayView2, Ix1, Ix2};
 
+/// The phantom marker op structs carry (variance-neutral, `Send + Sync`).
+pub(crate) type Ph<T> = std::marker::PhantomData<fn() -> T>;
+
 /// The context tensor an argument refers to.
 #[inline]
 pub(crate) fn at<'a, T>(ctx: &'a [ArrayD<T>], a: &Arg) -> &'a ArrayD<T> {
@@ -156,7 +159,7 @@ pub(crate) fn div_err(v: f64, a: f64, b: f64) -> f64 {
 /// [`inflate`] turns into `+∞`).
 #[inline]
 pub(crate) fn nan_max(m: f64, t: f64) -> f64 {
-    if m.is_nan() || !(t <= m) { t } else { m }
+    if m.is_nan() || t <= m { m } else { t }
 }
 
 /// Whether a-posteriori measurement applies to runtime `R` (narrower than `f64`, and the mode is
