@@ -39,9 +39,9 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn rt<R: Runtime>(x: R) -> R;
     /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
     fn rt_d<R: Runtime>(x: R) -> R;
-    /// `f64` reference of `f`, relative error ≤ [`libm_rel`] (no cancellation).
+    /// `f64` reference of `f`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³` (no cancellation).
     fn f_ref(x: f64) -> f64;
-    /// `f64` reference of `f′`, relative error ≤ [`libm_rel`].
+    /// `f64` reference of `f′`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³`.
     fn d_ref(x: f64) -> f64;
     /// Upper bound of `sup |f′|` over `[lo, hi]`.
     fn sup_d1(lo: f64, hi: f64) -> f64;
