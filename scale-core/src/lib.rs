@@ -68,6 +68,7 @@ pub mod shape;
 pub mod tolerance;
 
 pub use bound::Bound;
+pub use config::{DotBound, dot_bound_mode, set_dot_bound_mode};
 pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{

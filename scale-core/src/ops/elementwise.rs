@@ -3,7 +3,7 @@
 //! Local rounding is measured per entry against an `f64` re-evaluation on the runtime operands
 //! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
-use super::util::{TINY, at, inflate, linf, nan_max, prod_err, sum2_err};
+use super::util::{at, inflate, linf, nan_max, prod_err, spec_b, sum2_err};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
@@ -21,10 +21,7 @@ fn zip2<A: Copy, C, F: Fn(A, A) -> C>(a: &ArrayD<A>, b: &ArrayD<A>, f: F) -> Arr
 fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign: f64) -> Bound {
     let mut m = 0.0f64;
     Zip::from(a).and(b).and(out).for_each(|&x, &y, &o| {
-        m = nan_max(
-            m,
-            sum2_err(o.to_spec(), x.to_spec(), sign * y.to_spec()) - TINY,
-        );
+        m = nan_max(m, sum2_err(o.to_spec(), x.to_spec(), sign * y.to_spec()));
     });
     inflate(m, 3)
 }
@@ -382,7 +379,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Scale<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Scale<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos].scale(self.c.abs()).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(self.c.abs())).max(linf(out))
     }
 }
 
@@ -400,7 +397,7 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Scale<S, B> {
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Scale<S, B> {
     fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = self.vjp_runtime(ctx, d).remove(0);
-        vec![bd.scale(self.c.abs()).max(linf(&v))]
+        vec![spec_b(bd.scale(self.c.abs())).max(linf(&v))]
     }
 }
 
@@ -471,8 +468,6 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Relu<S, B> {
 /// VJP error of a 0/1 derivative mask with its kink at 0 (relu and friends), per SPEC §5:
 /// where `x̂ > ε` both sides pass `δ` (error `ε_δ`), where `x̂ ≤ −ε` both give 0, and only the
 /// entries within `ε` of the kink pay `|δ̂| + ε_δ` (spec and runtime may take different branches).
-/// With `ε = +∞` (e.g. the input overflowed in the forward pass) every entry is within `ε` of the
-/// kink.
 pub(crate) fn mask_vjp_eps<R: Runtime>(
     x: &ArrayD<R>,
     ex: Bound,
@@ -577,7 +572,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for LeakyRelu<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for LeakyRelu<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos].scale(self.lip()).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(self.lip())).max(linf(out))
     }
 }
 
@@ -612,6 +607,6 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for LeakyRelu<S, B> {
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for LeakyRelu<S, B> {
     fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = self.rt(at(ctx, &self.args[0]), d);
-        vec![bd.scale(self.lip()).max(linf(&v))]
+        vec![spec_b(bd.scale(self.lip())).max(linf(&v))]
     }
 }

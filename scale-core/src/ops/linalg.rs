@@ -4,7 +4,7 @@
 //! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::util::{TINY, at, gemm_eps, inflate, linf, nan_max, sum_err, sum2_err, view1, view2};
+use super::util::{at, gemm_eps, inflate, linf, nan_max, spec_b, sum_err, sum2_err, view1, view2};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
@@ -27,7 +27,7 @@ fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<
 /// Scale bound of a length-`k` dot product of factors bounded by `ba`, `bb` (spec side), maxed
 /// with the measured runtime magnitude.
 fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
-    (ba * bb).scale(k as f64).max(rt)
+    spec_b((ba * bb).scale(k as f64)).max(rt)
 }
 
 // --------------------------------------------------------------------------------------- matmul
@@ -629,7 +629,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for AddBias<S, B> {
         let mut m = 0.0f64;
         for (yr, hr) in y.rows().into_iter().zip(h.rows()) {
             Zip::from(&yr).and(&hr).and(&b).for_each(|&yij, &hij, &bj| {
-                let t = sum2_err(yij.to_spec(), hij.to_spec(), bj.to_spec()) - TINY;
+                let t = sum2_err(yij.to_spec(), hij.to_spec(), bj.to_spec());
                 m = nan_max(m, t);
             });
         }
@@ -657,6 +657,6 @@ impl<S: Shape, B, R: Runtime> RevNodeScale<R> for AddBias<S, B> {
     fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let rows = self.args[0].dims[0];
         let s = col_sums(d, R::zero());
-        vec![bd, bd.scale(rows as f64).max(linf(&s))]
+        vec![bd, spec_b(bd.scale(rows as f64)).max(linf(&s))]
     }
 }

@@ -11,8 +11,8 @@
 use super::fwd_meta;
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
 use super::util::{
-    TINY, U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, sum_err, sum2_err,
-    up,
+    U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, spec_b, sum_err,
+    sum2_err, up,
 };
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
@@ -113,7 +113,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
         let (mut prop, mut loc) = (0.0f64, 0.0f64);
         for i in 0..d.len() {
             let di = d[i].to_spec();
-            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec()) - TINY;
+            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec());
             // |(p−t)² − d̂²| ≤ r(2|d̂| + r); then the rounding of d̂².
             prop += 2.0 * (di.abs() + r) + e;
             loc += r * (2.0 * di.abs() + r) + prod_err(q[i].to_spec(), di, di);
@@ -131,7 +131,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mse<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let s = b[self.args[0].pos] + b[self.args[1].pos];
-        (s * s).max(linf(out))
+        spec_b(s * s).max(linf(out))
     }
 }
 
@@ -149,7 +149,7 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mse<S, B> {
         let mut m = 0.0f64;
         for (i, &v) in vp.iter().enumerate() {
             let di = dd[i].to_spec();
-            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec()) - TINY;
+            let r = sum2_err(di, p[i].to_spec(), -t[i].to_spec());
             // (2/n)|(p−t)ₛδₛ − (p̂−t̂)δ̂| + (2/n)|δ̂|r + |(2/n)d̂δ̂ − v̂|.
             let prop = c * (e * (dl.abs() + fed) + (di.abs() + r) * fed + dl.abs() * r);
             let w = di * dl * c;
@@ -165,7 +165,7 @@ impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mse<S, B> {
         let [vp, _] = self.vjp_rt(ctx, d);
         let spec =
             ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
-        let s = spec.max(linf(&vp));
+        let s = spec_b(spec).max(linf(&vp));
         vec![s, s]
     }
 }
@@ -191,7 +191,7 @@ impl<const M: usize, const N: usize> CrossEntropyShapes<Rank2<M, N>> for Rank2<M
 /// Cross-entropy of logits against target probabilities, averaged over rows.
 pub struct CrossEntropy<S, X, B> {
     args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, X, B)>,
+    _p: super::util::Ph<(S, X, B)>,
 }
 
 impl<S: Shape, X: Shape, Br> crate::node::NodeType for CrossEntropy<S, X, Br> {
@@ -317,7 +317,7 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNodeScale<R>
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let n = S::COLS as f64;
         let lmax = b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()));
-        (b[self.args[1].pos] * lmax).scale(n).max(linf(out))
+        spec_b((b[self.args[1].pos] * lmax).scale(n)).max(linf(out))
     }
 }
 
@@ -376,8 +376,8 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNodeScale<R>
         let bt = b[self.args[1].pos];
         let lmax = b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()));
         vec![
-            (cb * bt.scale(n + 1.0)).max(linf(&vz)),
-            (cb * lmax).max(linf(&vt)),
+            spec_b(cb * bt.scale(n + 1.0)).max(linf(&vz)),
+            spec_b(cb * lmax).max(linf(&vt)),
         ]
     }
 }

@@ -5,7 +5,7 @@
 //! order-free otherwise); the mean's division is measured against an `f64` reference.
 
 use super::linalg::{col_sums, col_sums_eps};
-use super::util::{at, div_err, inflate, linf, sum_err};
+use super::util::{at, div_err, inflate, linf, spec_b, sum_err};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
@@ -71,7 +71,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Sum<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Sum<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos].scale(S::NUMEL as f64).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(S::NUMEL as f64)).max(linf(out))
     }
 }
 
@@ -154,7 +154,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mean<S, B> {
 
 impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mean<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos].max(linf(out))
+        spec_b(b[self.args[0].pos]).max(linf(out))
     }
 }
 
@@ -171,7 +171,7 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mean<S, B> {
 
 impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mean<S, B> {
     fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        vec![(bd / Bound::new(Self::n())).max(linf(&Self::vjp_rt(d)))]
+        vec![spec_b(bd / Bound::new(Self::n())).max(linf(&Self::vjp_rt(d)))]
     }
 }
 
@@ -242,7 +242,7 @@ impl<O: Shape, B, R: Runtime> FwdNode<R> for SumRows<O, B> {
 impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for SumRows<O, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let rows = self.args[0].dims[0];
-        b[self.args[0].pos].scale(rows as f64).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(rows as f64)).max(linf(out))
     }
 }
 

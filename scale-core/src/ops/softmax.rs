@@ -13,8 +13,8 @@
 //!   kernel combines them (see `row_analysis`).
 
 use super::util::{
-    TINY, U64, at, div_err, dot_err, inflate, libm_rel, linf, nan_max, prod_err, sum_err, sum2_err,
-    up,
+    U64, at, div_err, dot_err, inflate, libm_rel, linf, nan_max, prod_err, ref_dist, spec_b,
+    sum_err, sum2_err, up,
 };
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
@@ -87,14 +87,20 @@ pub(crate) fn log_softmax_rt<R: Runtime>(x: &[R]) -> Vec<R> {
 
 /// Spec softmax / log-softmax of one row (shifted by a constant, which is exact math).
 pub(crate) fn spec_row<T: SpecScalar>(x: &[T]) -> (Vec<T>, Vec<T>) {
-    let c = x.iter().map(|v| v.mid()).fold(f64::NEG_INFINITY, f64::max);
+    // Shift by the largest upper end (so no exp overflows), then intersect with the known ranges
+    // p ∈ [0, 1], ℓ ≤ 0 (exact facts that undo the dependency overestimation of e/Σe).
+    let c = x.iter().map(|v| v.hi()).fold(f64::NEG_INFINITY, f64::max);
     let c = T::from_f64(if c.is_finite() { c } else { 0.0 });
     let sh: Vec<T> = x.iter().map(|&v| v - c).collect();
     let e: Vec<T> = sh.iter().map(|v| v.exp()).collect();
     let s = e.iter().fold(T::zero(), |a, &b| a + b);
-    let p = e.iter().map(|&v| v / s).collect();
+    let (zero, one) = (T::zero(), T::one());
+    let p = e
+        .iter()
+        .map(|&v| (-((-(v / s)).max(-one))).max(zero))
+        .collect();
     let ls = s.ln();
-    let l = sh.iter().map(|&v| v - ls).collect();
+    let l = sh.iter().map(|&v| -((-(v - ls)).max(zero))).collect();
     (p, l)
 }
 
@@ -129,9 +135,9 @@ pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
     for j in 0..n {
         let (dj, ej) = (k.d[j].to_spec(), k.e[j].to_spec());
         let w = x[j].to_spec() - ms;
-        tau[j] = inf((dj - w).abs() + U64 * w.abs(), 3);
+        tau[j] = inf(ref_dist(dj, w, U64), 3);
         let ex = dj.exp();
-        let fe = (ej - ex).abs() + rel * ex + TINY;
+        let fe = ref_dist(ej, ex, rel);
         e_err[j] = inf(fe + tau[j] * up((dj + tau[j]).exp()), 6);
         esum += e_err[j];
     }
@@ -153,7 +159,7 @@ pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
     if !bad {
         let l_hat = k.s.ln().to_spec();
         let lref = s.ln();
-        let fl_ln = (l_hat - lref).abs() + rel * lref.abs() + TINY;
+        let fl_ln = ref_dist(l_hat, lref, rel);
         let lse_err = serr / s_lo;
         for j in 0..n {
             let ej = k.e[j].to_spec();
@@ -280,7 +286,7 @@ impl<S: LastAxis, B, R: Runtime> FwdNode<R> for Softmax<S, B> {
 
 impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for Softmax<S, B> {
     fn fwd_scale(&self, _b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        Bound::ONE.max(linf(out))
+        spec_b(Bound::ONE).max(linf(out))
     }
 }
 
@@ -329,7 +335,7 @@ impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for Softmax<S, B> {
     fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         // |pⱼ(δⱼ − p·δ)| ≤ pⱼ(1 − pⱼ)·2B_δ ≤ B_δ/2.
         let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, softmax_vjp_rt);
-        vec![bd.scale(0.5).max(linf(&v))]
+        vec![spec_b(bd.scale(0.5)).max(linf(&v))]
     }
 }
 
@@ -368,7 +374,7 @@ impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for LogSoftmax<S, B> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // 0 ≤ lse(x) − xⱼ ≤ 2B + ln n.
         let n = S::COLS as f64;
-        (b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()))).max(linf(out))
+        spec_b(b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()))).max(linf(out))
     }
 }
 
@@ -414,6 +420,6 @@ impl<S: LastAxis, B, R: Runtime> RevNode<R> for LogSoftmax<S, B> {
 impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for LogSoftmax<S, B> {
     fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, log_softmax_vjp_rt);
-        vec![bd.scale(1.0 + S::COLS as f64).max(linf(&v))]
+        vec![spec_b(bd.scale(1.0 + S::COLS as f64)).max(linf(&v))]
     }
 }

@@ -11,7 +11,7 @@
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
 use super::fwd_meta;
-use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, up};
+use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, spec_b, up};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -39,9 +39,9 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn rt<R: Runtime>(x: R) -> R;
     /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
     fn rt_d<R: Runtime>(x: R) -> R;
-    /// `f64` reference of `f`, relative error ≤ `libm_rel` (no cancellation).
+    /// `f64` reference of `f`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³` (no cancellation).
     fn f_ref(x: f64) -> f64;
-    /// `f64` reference of `f′`, relative error ≤ `libm_rel`.
+    /// `f64` reference of `f′`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³`.
     fn d_ref(x: f64) -> f64;
     /// Upper bound of `sup |f′|` over `[lo, hi]`.
     fn sup_d1(lo: f64, hi: f64) -> f64;
@@ -63,6 +63,17 @@ fn mig(lo: f64, hi: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Enclosure of an even function that decreases in `|x|`, from its values at the two ends of
+/// `|x|` (each evaluated on a point, so without interval dependency).
+fn even_decreasing<T: SpecScalar>(x: T, f: impl Fn(T) -> T) -> T {
+    let a = x.abs();
+    let (lo, hi) = (a.lo(), a.hi());
+    if lo == hi {
+        return f(T::from_f64(lo));
+    }
+    f(T::from_f64(lo)).hull(f(T::from_f64(hi)))
 }
 
 /// `sech²(x) = 4e^{−2|x|}/(1 + e^{−2|x|})²`, no cancellation.
@@ -102,7 +113,12 @@ impl SmoothFn for TanhFn {
         x.tanh()
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
-        T::one() - x.tanh().square()
+        // sech² x = 4t/(1 + t)² with t = e^{−2|x|}: no cancellation for large |x|; evaluated at
+        // the ends of |x| (it is decreasing in |x|), which avoids interval dependency.
+        even_decreasing(x, |a| {
+            let t = (T::from_f64(-2.0) * a).exp();
+            T::from_f64(4.0) * t / (T::one() + t).square()
+        })
     }
     fn rt<R: Runtime>(x: R) -> R {
         x.tanh()
@@ -140,7 +156,7 @@ impl SmoothFn for SigmoidFn {
         x.sigmoid()
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
-        x.sigmoid() * (-x).sigmoid()
+        even_decreasing(x, |a| a.sigmoid() * (-a).sigmoid())
     }
     fn rt<R: Runtime>(x: R) -> R {
         sigmoid_rt(x)
@@ -332,7 +348,7 @@ impl SmoothFn for SquareFn {
 /// A smooth elementwise function `F` applied to a tensor of shape `S`.
 pub struct Unary<S, B, F> {
     args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B, F)>,
+    _p: super::util::Ph<(S, B, F)>,
 }
 
 impl<S: Shape, Br, F: SmoothFn> crate::node::NodeType for Unary<S, Br, F> {
@@ -450,7 +466,7 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNode<R> for Unary<S, B, F> {
 
 impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNodeScale<R> for Unary<S, B, F> {
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        Bound::new(F::sup_f(b[self.args[0].pos].get())).max(linf(out))
+        spec_b(Bound::new(F::sup_f(b[self.args[0].pos].get()))).max(linf(out))
     }
 }
 
@@ -497,6 +513,6 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNodeScale<R> for Unary<S, B, F> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = self.vjp_rt(at(ctx, &self.args[0]), d);
         let spec = bd * Bound::new(F::sup_df(b[self.args[0].pos].get()));
-        vec![spec.max(linf(&v))]
+        vec![spec_b(spec).max(linf(&v))]
     }
 }

@@ -6,6 +6,9 @@ use crate::handle::Arg;
 use crate::scalar::Runtime;
 use ndarray::{ArrayD, ArrayView1, ArrayView2, Ix1, Ix2};
 
+/// The phantom marker op structs carry (variance-neutral, `Send + Sync`).
+pub(crate) type Ph<T> = std::marker::PhantomData<fn() -> T>;
+
 /// The context tensor an argument refers to.
 #[inline]
 pub(crate) fn at<'a, T>(ctx: &'a [ArrayD<T>], a: &Arg) -> &'a ArrayD<T> {
@@ -144,9 +147,31 @@ pub(crate) fn up(v: f64) -> f64 {
 
 /// Bound (not yet inflated) on `|v̂ − z|` where `z` is the exact real value that `w` approximates
 /// with relative error ≤ `rel` (plus `TINY`).
+///
+/// `ENCL·|w|` is added on top: the interval spec's own outward rounding (one `f64` ulp per
+/// endpoint per operation) makes its enclosures slightly wider than the exact value, and SPEC §6
+/// asks bounds to cover the whole enclosure.
 #[inline]
 pub(crate) fn ref_dist(v: f64, w: f64, rel: f64) -> f64 {
-    (v - w).abs() + rel * w.abs() + TINY
+    (v - w).abs() + (rel + ENCL) * w.abs() + TINY
+}
+
+/// A spec-side scale bound widened for the interval spec's own outward rounding (SPEC §6: the
+/// bound must cover the whole enclosure, which may exceed the exact value by a few ulps per
+/// operation).
+#[inline]
+pub(crate) fn spec_b(b: Bound) -> Bound {
+    b.widen(1e-9) + Bound::new(TINY)
+}
+
+/// Relative slack for the interval spec's outward rounding (a few `f64` ulps per operation).
+pub(crate) const ENCL: f64 = 8.0 * U64;
+
+/// `γ` for the interval spec's outward rounding of an `n`-term sum (4 ulps of each partial sum,
+/// bounded by `Σ|terms|`).
+#[inline]
+pub(crate) fn encl_gamma(n: usize) -> Bound {
+    Bound::gamma(4 * n + 4, U64)
 }
 
 /// Bound on `|v̂ − a·b|` (exact product of the runtime operands).
@@ -171,7 +196,7 @@ pub(crate) fn div_err(v: f64, a: f64, b: f64) -> f64 {
 /// [`inflate`] turns into `+∞`).
 #[inline]
 pub(crate) fn nan_max(m: f64, t: f64) -> f64 {
-    if m.is_nan() || !(t <= m) { t } else { m }
+    if m.is_nan() || t <= m { m } else { t }
 }
 
 /// Whether a-posteriori measurement applies to runtime `R` (narrower than `f64`, and the mode is
@@ -195,10 +220,11 @@ pub(crate) fn sum_err<R: Runtime>(xs: impl Iterator<Item = f64>, s_hat: f64) -> 
         return Bound::INF;
     }
     let abs = inflate(a, n);
+    let slack = encl_gamma(n) * abs;
     if a_posteriori::<R>() {
-        inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs
+        inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs + slack
     } else {
-        Bound::gamma(n.saturating_sub(1), R::U) * abs
+        Bound::gamma(n.saturating_sub(1), R::U) * abs + slack
     }
 }
 
@@ -214,11 +240,12 @@ pub(crate) fn dot_err<R: Runtime>(pairs: impl Iterator<Item = (f64, f64)>, s_hat
         return Bound::INF;
     }
     let abs = inflate(a, 2 * n);
+    let slack = encl_gamma(2 * n) * abs;
     if a_posteriori::<R>() {
         // Products of two narrow values are exact in f64; only the f64 summation rounds.
-        inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs
+        inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs + slack
     } else {
-        Bound::gamma(n, R::U) * abs + Bound::new(R::ETA).scale(2.0 * n as f64)
+        Bound::gamma(n, R::U) * abs + Bound::new(R::ETA).scale(2.0 * n as f64) + slack
     }
 }
 
@@ -248,6 +275,7 @@ pub(crate) fn gemm_eps<R: Runtime>(
     }
     let (fa, fb) = (ea.get(), eb.get());
     let mut m = 0.0f64;
+    let sl = encl_gamma(2 * k).get();
     if a_posteriori::<R>() {
         // One f64 GEMM of the runtime operands (their products are exact in f64). Its own error is
         // at most γₖ^{f64}·Σₗ|âᵢₗ||b̂ₗⱼ| ≤ γₖ^{f64}·(Σₗ|âᵢₗ|)·max|B̂|: negligible, and cheap.
@@ -255,7 +283,7 @@ pub(crate) fn gemm_eps<R: Runtime>(
             a.mapv(|x| x.to_spec()).view(),
             b.mapv(|x| x.to_spec()).view(),
         );
-        let g = Bound::gamma(k, U64).get();
+        let g = Bound::gamma(k, U64).get() + sl;
         for (i, (ci, c64i)) in c.rows().into_iter().zip(c64.rows()).enumerate() {
             let ra = sa.row_sum[i];
             let row = match (ci.to_slice(), c64i.to_slice()) {
@@ -279,7 +307,7 @@ pub(crate) fn gemm_eps<R: Runtime>(
         }
         let f = crate::round::div_up(1.0, denom);
         let kx = k as f64 * R::ETA;
-        let g = Bound::gamma(k, R::U).get();
+        let g = Bound::gamma(k, R::U).get() + sl;
         for (i, si) in s.rows().into_iter().enumerate() {
             let si = si.to_slice().expect("a fresh GEMM result is contiguous");
             let row = lanes_max(si.len(), |j| {
