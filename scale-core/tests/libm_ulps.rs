@@ -56,7 +56,7 @@ fn run(n: usize, wide: bool) -> f64 {
             // ln / ln_1p: log-uniform positive arguments.
             let mut x = if name.starts_with("ln") { t.exp() } else { t };
             if name == "ln_1p" && !wide {
-                x = 1.0 + x;
+                x += 1.0;
             }
             let (x, y) = if wide {
                 let x = x as f32;
