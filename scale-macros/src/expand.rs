@@ -96,6 +96,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let inputs_ty = Ident::new("ScaleGraphInputs", call);
     let g = Ident::new("__scale_graph", mixed);
     let b = Ident::new("__scale_builder", mixed);
+    let p = Ident::new("__scale_pusher", mixed);
     let nd = quote!(#k::__private::ndarray);
     let rt = match plan.runtime {
         RuntimeTy::F32 => quote!(::core::primitive::f32),
@@ -170,15 +171,18 @@ pub fn expand(plan: &Plan) -> TokenStream {
             // ties the inferred shapes to the macro's once per segment.
             if node.op.rule == Rule::Reshape {
                 pushes.extend(quote! {
-                    let #id: #k::Var<#shape, #brand> = #b.push(#call);
+                    let #id: #k::Var<#shape, #brand> = #p.push(#call);
                 });
             } else {
-                pushes.extend(quote! { let #id = #b.push(#call); });
+                pushes.extend(quote! { let #id = #p.push(#call); });
             }
             handles.push(id.clone());
         }
+        // Push through the builder's `Pusher`, whose type omits Γ and ss: naming the builder
+        // (whose type holds the growing ss) at every push made type checking quadratic.
         build.extend(quote! {
             let mut #b = #g.open();
+            let #p = #b.pusher();
             #pushes
             let #g = #b.seal((#(#handles,)*));
         });

@@ -1,0 +1,44 @@
+//! Every op of SPEC §9 through the macro, each family at least once, with a certified pass.
+use scale_graph::scale_graph;
+
+fn main() {
+    let m = scale_graph! {
+        input x: [3];
+        input y: [3];
+        input a: [2, 3];
+        input b: [3, 4];
+        input bias: [4];
+        input t: [2, 4];
+        // elementwise
+        let e1 = sub(add(x, y), mul(x, y)) - neg(x) + x * y;
+        let e2 = scale(leaky_relu(e1, 0.01), 0.5);
+        let e3 = tanh(e2) + sigmoid(e2) + exp(e2) + softplus(e2) + square(e2) + relu(e2);
+        let e4 = log(exp(e3));
+        // linear algebra
+        let mm = matmul(a, b);
+        let mv = matvec(transpose(b), x);
+        let d = dot(x, y);
+        let h = add_bias(mm, bias);
+        // reductions and reshape
+        let s = sum(e4) + mean(mv) + d;
+        let rows = sum_rows(h);
+        let r = reshape(h, [4, 2]);
+        let rr = reshape(r, [8]);
+        // softmax family and losses
+        let p = softmax(h);
+        let lp = log_softmax(rows);
+        let l1 = mse(p, softmax(t));
+        let l2 = cross_entropy(h, softmax(t));
+        let loss = l1 + l2 + s + sum(lp) + sum(rr);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    inputs.y.fill(-0.25);
+    inputs.a.fill(0.125);
+    inputs.b.fill(0.75);
+    inputs.t.fill(1.0);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.r).shape(), &[4, 2]);
+    assert!(cert.grad_tol(m.vars.a).abs.is_finite());
+}
