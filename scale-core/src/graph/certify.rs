@@ -94,6 +94,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 n.vjp_eps_some(e, c, d, delta, w, o)
             },
             add: &eps_rule,
+            exact_into_zero: true,
         };
         let mut tb = Track {
             fwd: &scales,
@@ -102,6 +103,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 n.vjp_scale_some(b, c, d, delta, w, o)
             },
             add: &scale_rule,
+            exact_into_zero: true,
         };
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
         let grads = engine::backprop_runtime(

@@ -59,8 +59,8 @@ pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
     eps
 }
 
-/// Forward scale bounds. With `eps` (the forward error bounds of every entry), each bound is also
-/// intersected with `max|runtime| + eps`, which bounds the spec value too when the inputs satisfy
+/// Forward scale bounds. With `eps` (the forward error bounds of every entry), each node's bound
+/// is also intersected with `max|runtime| + eps` (inputs keep the bounds the caller gave), which bounds the spec value too when the inputs satisfy
 /// `approx` — the premise every scale obligation already has — and is usually far tighter than
 /// what a node can derive from its arguments' scales alone.
 pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
@@ -72,11 +72,6 @@ pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
     let n_in = b_in.len();
     let mut b = Vec::with_capacity(ctx.len());
     b.extend_from_slice(b_in);
-    if let Some(e) = eps {
-        for (i, bi) in b.iter_mut().enumerate() {
-            *bi = bi.min(linf(&ctx[i]) + e[i]);
-        }
-    }
     for (k, n) in nodes.iter().enumerate() {
         let p = n_in + k;
         let mut s = if all_finite(&ctx[p]) {
@@ -143,6 +138,9 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
     pub part: VjpPart<R, N>,
     /// How bounds combine under the runtime addition into the prefix.
     pub add: AddRule<'a, R>,
+    /// Whether `add(0, e, zeros, v)` is `e` (true of the default rules: adding into an untouched
+    /// zero seed is exact), so the rule's pass over the tensors can be skipped then.
+    pub exact_into_zero: bool,
 }
 
 /// Runtime backprop, optionally tracking eps and/or scale bounds along the way. Returns the
@@ -185,19 +183,27 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
             let Some(mut v) = v else { continue };
             let pos = arg.pos;
             let finite = tracks.is_empty() || all_finite(&v);
+            let zero_seed = cot[pos].is_none()
+                && fold_elems(&seed[pos], true, |z, x| {
+                    z & (x == R::zero() && x.is_sign_positive())
+                });
             for (t, part) in tracks.iter_mut().zip(&parts) {
                 let e = match part.get(i) {
                     Some(&e) if finite => e,
                     _ => Bound::INF,
                 };
-                let acc = cot[pos].as_ref().unwrap_or(&seed[pos]);
-                t.acc[pos] = (t.add)(t.acc[pos], e, acc, &v);
+                t.acc[pos] = if zero_seed && t.exact_into_zero && t.acc[pos] == Bound::ZERO {
+                    e
+                } else {
+                    let acc = cot[pos].as_ref().unwrap_or(&seed[pos]);
+                    (t.add)(t.acc[pos], e, acc, &v)
+                };
             }
             match &mut cot[pos] {
                 Some(c) => Zip::from(c).and(&v).for_each(|c, &v| *c = *c + v),
                 slot @ None => {
                     let s = &seed[pos];
-                    if fold_elems(s, true, |z, x| z & (x == R::zero() && x.is_sign_positive())) {
+                    if zero_seed {
                         v.mapv_inplace(|x| x + R::zero());
                     } else {
                         Zip::from(&mut v).and(s).for_each(|v, &s| *v = s + *v);

@@ -123,6 +123,8 @@ where
             acc: seed_bounds.to_vec(),
             part,
             add,
+            // A user's rule may do anything: always call it.
+            exact_into_zero: false,
         };
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
         engine::backprop_runtime(&self.nodes, ctx, seed.as_slice(), &need, &mut [&mut t]);
