@@ -9,7 +9,9 @@
 //! directed-rounding helpers of [`crate::round`].
 //!
 //! Runtime side: the platform's `exp`, `ln`, `tanh`, … are assumed accurate to
-//! [`assumed_ulps`] units in the last place (default 2). This is an explicit assumption, checked on
+//! [`assumed_ulps`] units in the last place (default 4: glibc's `tanhf` was measured at 2.04 ulps
+//! on 10⁶ arguments, `expf`/`logf` below 1, f64 `tanh` within 5 including the reference's own
+//! enclosure width). This is an explicit assumption, checked on
 //! random arguments by the test suite; change it with [`set_assumed_ulps`].
 
 use crate::round::{add_down, add_up, div_down, div_up};
@@ -24,13 +26,13 @@ type Hi = FBig<Up, 2>;
 /// directed result converts to `f64` exactly (or with the same direction near over/underflow).
 const PREC: usize = 53;
 
-static ULPS_BITS: AtomicU64 = AtomicU64::new(0x4000_0000_0000_0000); // 2.0
+static ULPS_BITS: AtomicU64 = AtomicU64::new(0x4010_0000_0000_0000); // 4.0
 
 /// The accuracy, in ulps of the runtime type, assumed for the platform's elementary functions
-/// (`exp`, `ln`, `tanh`, …). Default 2.
+/// (`exp`, `ln`, `tanh`, …). Default 4.
 ///
 /// ```
-/// assert_eq!(scale_core::assumed_ulps(), 2.0);
+/// assert_eq!(scale_core::assumed_ulps(), 4.0);
 /// ```
 pub fn assumed_ulps() -> f64 {
     f64::from_bits(ULPS_BITS.load(Ordering::Relaxed))
