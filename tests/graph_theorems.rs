@@ -645,6 +645,8 @@ struct Outcome {
     undecidable: Vec<(String, String)>,
     /// Finite input-gradient error bounds (the bounds are informative, not all vacuous).
     finite_grads: usize,
+    /// Per node: is its forward error bound finite?
+    finite_eps: Vec<bool>,
 }
 
 /// The op that computes context entry `i` (`input` for an entry of Γ).
@@ -656,9 +658,10 @@ fn entry_op(g: &G, i: usize) -> &'static str {
 /// Checks the four theorems on one case. Checks the f64 interval spec cannot decide are decided
 /// again with the 2400-bit spec; see [`Outcome`].
 fn check_theorems(g: &G, side: &Side, d: &Data, full_spec: bool) -> Outcome {
-    let (bad, finite_grads) = check_theorems_f64(g, d, full_spec);
+    let (bad, finite_grads, finite_eps) = check_theorems_f64(g, d, full_spec);
     let mut out = Outcome {
         finite_grads,
+        finite_eps,
         ..Outcome::default()
     };
     if bad.is_empty() {
@@ -732,10 +735,10 @@ fn backprop_spec_from(
     TList::from_arrays(cot).unwrap()
 }
 
-/// The four theorems against the f64 interval spec: the failed checks, and the number of finite
-/// input-gradient error bounds. `full_spec`: also run the engine's own `backprop_spec` and
+/// The four theorems against the f64 interval spec: the failed checks, the number of finite
+/// input-gradient error bounds, and which nodes have a finite forward error bound. `full_spec`: also run the engine's own `backprop_spec` and
 /// compare it with [`backprop_spec_from`].
-fn check_theorems_f64(g: &G, d: &Data, full_spec: bool) -> (Vec<String>, usize) {
+fn check_theorems_f64(g: &G, d: &Data, full_spec: bool) -> (Vec<String>, usize, Vec<bool>) {
     let mut bad = vec![];
     let vs = g.eval_spec(&d.xs);
     let vr = g.eval_runtime(&d.xr);
@@ -766,7 +769,11 @@ fn check_theorems_f64(g: &G, d: &Data, full_spec: bool) -> (Vec<String>, usize) 
         bad.push(format!("backprop_scale: {v}"));
     }
     let finite_grads = ge.as_slice().iter().filter(|b| !b.is_infinite()).count();
-    (bad, finite_grads)
+    let finite_eps = eps.as_slice()[g.n_inputs()..]
+        .iter()
+        .map(|b| !b.is_infinite())
+        .collect();
+    (bad, finite_grads, finite_eps)
 }
 
 /// Sanity of the inputs themselves: the hypotheses of the theorems hold.
@@ -787,17 +794,20 @@ fn four_theorems_on_random_graphs() {
         (vec![], 0usize, 0usize, 0);
     let mut undecidable = std::collections::BTreeMap::<String, usize>::new();
     let mut examples = vec![];
-    let mut op_counts = std::collections::BTreeMap::<&str, usize>::new();
+    // Per op: (nodes, nodes with a finite forward eps).
+    let mut op_counts = std::collections::BTreeMap::<&str, (usize, usize)>::new();
     for case in 0..cases {
         let n = rng.random_range(1..=40);
         let (g, scalars, side) = random_graph_side(&mut rng, &table, n);
         nodes += g.nodes().len();
-        for node in g.nodes() {
-            *op_counts.entry(node.op_name()).or_default() += 1;
-        }
         let d = random_data(&mut rng, &g, &scalars);
         check_hypotheses(&d);
         let out = check_theorems(&g, &side, &d, case % 16 == 0);
+        for (node, &fin) in g.nodes().iter().zip(&out.finite_eps) {
+            let c = op_counts.entry(node.op_name()).or_default();
+            c.0 += 1;
+            c.1 += usize::from(fin);
+        }
         finite_grads += out.finite_grads;
         decided_big += out.decided_big;
         for (u, msg) in out.undecidable {
@@ -818,7 +828,8 @@ fn four_theorems_on_random_graphs() {
     }
     let rows: Vec<&str> = table.iter().map(|r| r.name).collect();
     eprintln!(
-        "graph_theorems: op table {rows:?}\n{cases} graphs, {nodes} nodes, ops {op_counts:?}, {finite_grads} finite \
+        "graph_theorems: op table {rows:?}\n{cases} graphs, {nodes} nodes, ops (nodes, finite eps) \
+         {op_counts:?}, {finite_grads} finite \
          gradient eps, {decided_big} checks decided at 2400 bits, {} checks undecidable even at \
          2400 bits (check:op {undecidable:?}), {} violations",
         undecidable.values().sum::<usize>(),
