@@ -796,7 +796,10 @@ fn four_theorems_on_random_graphs() {
     let mut examples = vec![];
     // Per op: (nodes, nodes with a finite forward eps).
     let mut op_counts = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+    // Long runs (`-- --nocapture`) show progress: a bar on a terminal, plain lines otherwise.
+    let mut progress = scale_graph::report::Progress::new("graph_theorems", cases as u64);
     for case in 0..cases {
+        progress.inc(1);
         let n = rng.random_range(1..=40);
         let (g, scalars, side) = random_graph_side(&mut rng, &table, n);
         nodes += g.nodes().len();
@@ -827,6 +830,7 @@ fn four_theorems_on_random_graphs() {
         }
     }
     let rows: Vec<&str> = table.iter().map(|r| r.name).collect();
+    progress.finish();
     eprintln!(
         "graph_theorems: op table {rows:?}\n{cases} graphs, {nodes} nodes, ops (nodes, finite eps) \
          {op_counts:?}, {finite_grads} finite \
