@@ -11,6 +11,7 @@
 //! Memory: each variant runs in a child process that reports its peak RSS (`VmHWM`).
 //!
 //! Run: `cargo run --release --example bench_mlp [-- ROUNDS]`
+#![forbid(unsafe_code)]
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 use rand::rngs::StdRng;

@@ -7,6 +7,7 @@
 //! exits non-zero if any bound is violated.
 //!
 //! Run: `cargo run --release --example mlp`
+#![forbid(unsafe_code)]
 
 use ndarray::{Array, Dimension};
 use rand::rngs::StdRng;

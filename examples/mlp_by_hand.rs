@@ -5,6 +5,7 @@
 //! spec) and exits non-zero on a violation.
 //!
 //! Run: `cargo run --release --example mlp_by_hand`
+#![forbid(unsafe_code)]
 
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;

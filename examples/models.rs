@@ -6,6 +6,7 @@
 //! Exits non-zero if any bound is violated.
 //!
 //! Run: `cargo run --release --example models -- [all | NAME …] [--seed N] [--no-spec]`
+#![forbid(unsafe_code)]
 
 #[rustfmt::skip]
 #[path = "generated/mod.rs"]

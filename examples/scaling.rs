@@ -8,6 +8,7 @@
 //! prints the medians and the 2N/N ratio (2.0 = linear, 4.0 = quadratic).
 //!
 //! Run: `cargo run --release --example scaling [repeats]` (default 15 repeats).
+#![forbid(unsafe_code)]
 
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;

@@ -8,6 +8,7 @@
 //! bound vs observed, one colour per op) and prints the table in Markdown for `docs/tightness.md`.
 //!
 //! Run: `cargo run --release --example tightness`
+#![forbid(unsafe_code)]
 
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;
