@@ -16,7 +16,7 @@
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::config::{DotBound, set_dot_bound_mode};
+use scale_graph::config::{Config, DotBound};
 use scale_graph::context::{Nil, Seg};
 use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ops};
 use std::time::Instant;
@@ -118,18 +118,28 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let p = params();
 
-    let (g, (x, w1, b1, w2, b2, w3, b3)) =
-        RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
-    let (g, z1) = g.snoc(ops::matmul(x, w1));
-    let (g, a1) = g.snoc(ops::add_bias(z1, b1));
-    let (g, h1) = g.snoc(ops::relu(a1));
-    let (g, z2) = g.snoc(ops::matmul(h1, w2));
-    let (g, a2) = g.snoc(ops::add_bias(z2, b2));
-    let (g, h2) = g.snoc(ops::relu(a2));
-    let (g, z3) = g.snoc(ops::matmul(h2, w3));
-    let (g, o) = g.snoc(ops::add_bias(z3, b3));
-    let (g, loss) = g.snoc(ops::sum(o));
-    let _ = (h1, h2, o);
+    // Built by a closure so each dot-bound mode gets its own graph (settings are per graph).
+    let build = |mode: DotBound| {
+        let (g, (x, w1, b1, w2, b2, w3, b3)) =
+            RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
+        let (g, z1) = g.snoc(ops::matmul(x, w1));
+        let (g, a1) = g.snoc(ops::add_bias(z1, b1));
+        let (g, h1) = g.snoc(ops::relu(a1));
+        let (g, z2) = g.snoc(ops::matmul(h1, w2));
+        let (g, a2) = g.snoc(ops::add_bias(z2, b2));
+        let (g, h2) = g.snoc(ops::relu(a2));
+        let (g, z3) = g.snoc(ops::matmul(h2, w3));
+        let (g, o) = g.snoc(ops::add_bias(z3, b3));
+        let (g, loss) = g.snoc(ops::sum(o));
+        let g = g.with_config(Config::default().with_dot_bound(mode));
+        (
+            g,
+            [w1.pos(), b1.pos(), w2.pos(), b2.pos(), w3.pos(), b3.pos()],
+            loss,
+        )
+    };
+    let (g, wrt, loss) = build(DotBound::APosteriori);
+    let (g_free, _, _) = build(DotBound::OrderFree);
     let inputs = || {
         TList::<f32, Gamma>::from_arrays(vec![
             p.x.clone().into_dyn(),
@@ -142,7 +152,6 @@ fn main() {
         ])
         .expect("shapes match Γ")
     };
-    let wrt = [w1.pos(), b1.pos(), w2.pos(), b2.pos(), w3.pos(), b3.pos()];
     let (seed, eps_seed, b_seed) = g.loss_seed(loss);
     let (eps_in, b_in) = g.exact_inputs(&inputs());
 
@@ -162,11 +171,14 @@ fn main() {
 
     let slot = std::cell::Cell::new(Some(inputs()));
     let certified = |mode: DotBound| {
-        let old = set_dot_bound_mode(mode);
+        let g = if mode == DotBound::OrderFree {
+            &g_free
+        } else {
+            &g
+        };
         let x = slot.take().expect("inputs");
         let c = g.certify_wrt(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &wrt);
         slot.set(Some(g.inputs_of(c.values)));
-        set_dot_bound_mode(old);
     };
     let variants: [(&str, Step); 5] = [
         ("hand/ndarray", Box::new(|| drop(hand_step(&p, mm_ndarray)))),

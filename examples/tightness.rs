@@ -13,7 +13,7 @@
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::config::{DotBound, set_dot_bound_mode};
+use scale_graph::config::{self, Config, DotBound};
 use scale_graph::context::{Nil, Seg};
 use scale_graph::{
     Bound, Interval, Rank1, Rank2, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList, Var, ops,
@@ -221,10 +221,15 @@ fn main() {
     op!("add", ops::add(a, b), &[(e, 1.0, 0.0), (e, 1.0, 0.0)], e);
     op!("sub", ops::sub(a, b), &[(e, 1.0, 0.0), (e, 1.0, 0.0)], e);
     op!("mul", ops::mul(a, b), &[(e, 1.0, 0.0), (e, 1.0, 0.0)], e);
-    op!("scale(x, 0.1)", ops::scale(x, 0.1), &[(e, 1.0, 0.0)], e);
+    op!(
+        "scale(x, 0.1)",
+        ops::scale(x, 0.1).unwrap(),
+        &[(e, 1.0, 0.0)],
+        e
+    );
     op!(
         "leaky_relu(x, 0.01)",
-        ops::leaky_relu(x, 0.01),
+        ops::leaky_relu(x, 0.01).unwrap(),
         &[(e, 1.0, 0.0)],
         e
     );
@@ -292,22 +297,24 @@ fn main() {
     );
 
     // Order-free reference point for dot products.
-    set_dot_bound_mode(DotBound::OrderFree);
-    let of = measure(
-        &ops::dot(d1, d2),
-        &[(k, 1.0, 0.0), (k, 1.0, 0.0)],
-        &[],
-        200,
-        &mut rng,
-    );
-    let of_mv = measure(
-        &ops::matvec(w, xv),
-        &[(&[64, 256], 1.0, 0.0), (k, 1.0, 0.0)],
-        &[64],
-        t,
-        &mut rng,
-    );
-    set_dot_bound_mode(DotBound::APosteriori);
+    let order_free = Config::default().with_dot_bound(DotBound::OrderFree);
+    let (of, of_mv) = config::scoped(order_free, || {
+        let of = measure(
+            &ops::dot(d1, d2),
+            &[(k, 1.0, 0.0), (k, 1.0, 0.0)],
+            &[],
+            200,
+            &mut rng,
+        );
+        let of_mv = measure(
+            &ops::matvec(w, xv),
+            &[(&[64, 256], 1.0, 0.0), (k, 1.0, 0.0)],
+            &[64],
+            t,
+            &mut rng,
+        );
+        (of, of_mv)
+    });
 
     // The MLP graph: every value and gradient, bound vs observed.
     type Gamma = Seg<

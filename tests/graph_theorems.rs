@@ -199,16 +199,20 @@ fn op_table() -> Vec<OpRow> {
         row!("mul[3,3]", 1, op!(m33, m33 => m33, |x, y| ops::mul(x, y))),
         row!("neg[4]", 1, op!(v4 => v4, |x| ops::neg(x))),
         row!("neg[3,4]", 1, op!(m34 => m34, |x| ops::neg(x))),
-        row!("scale[]", 1, op!([SCALE_C] c, s => s, |x| ops::scale(x, c))),
+        row!(
+            "scale[]",
+            1,
+            op!([SCALE_C] c, s => s, |x| ops::scale(x, c).unwrap())
+        ),
         row!(
             "scale[3]",
             1,
-            op!([SCALE_C] c, v3 => v3, |x| ops::scale(x, c))
+            op!([SCALE_C] c, v3 => v3, |x| ops::scale(x, c).unwrap())
         ),
         row!(
             "scale[12]",
             1,
-            op!([SCALE_C] c, v12 => v12, |x| ops::scale(x, c))
+            op!([SCALE_C] c, v12 => v12, |x| ops::scale(x, c).unwrap())
         ),
         row!("relu[]", 1, op!(s => s, |x| ops::relu(x))),
         row!("relu[3]", 3, op!(v3 => v3, |x| ops::relu(x))),
@@ -217,12 +221,12 @@ fn op_table() -> Vec<OpRow> {
         row!(
             "leaky_relu[4]",
             1,
-            op!([LEAKY_A] a, v4 => v4, |x| ops::leaky_relu(x, a))
+            op!([LEAKY_A] a, v4 => v4, |x| ops::leaky_relu(x, a).unwrap())
         ),
         row!(
             "leaky_relu[4,3]",
             1,
-            op!([LEAKY_A] a, m43 => m43, |x| ops::leaky_relu(x, a))
+            op!([LEAKY_A] a, m43 => m43, |x| ops::leaky_relu(x, a).unwrap())
         ),
         // smooth unary
         row!("tanh[3]", 1, op!(v3 => v3, |x| ops::tanh(x))),
@@ -725,6 +729,9 @@ fn backprop_spec_from(
     let mut cot = seed.to_vec();
     for (k, n) in g.nodes().iter().enumerate().rev() {
         let delta = cot.pop().unwrap();
+        if reference::spec_zero(&delta) {
+            continue;
+        }
         let vs = SpecVjp::<Interval>::vjp_spec(&**n, &ctx[..n_in + k], &delta);
         for (a, v) in n.args().iter().zip(&vs) {
             ndarray::Zip::from(&mut cot[a.pos])
@@ -932,6 +939,24 @@ mod reference {
         a.iter().all(|x| x.is_finite())
     }
 
+    /// A cotangent that is exactly zero: the node is not visited (SPEC, as PyTorch).
+    pub fn spec_zero<S: scale_graph::SpecScalar>(a: &ArrayD<S>) -> bool {
+        a.iter().all(|x| x.lo() == 0.0 && x.hi() == 0.0)
+    }
+
+    fn zero(a: &ArrayD<f32>) -> bool {
+        a.iter().all(|&x| x == 0.0)
+    }
+
+    /// Whether node `n` reads a non-finite runtime value of context `c`.
+    fn reads_non_finite(n: &Node, c: &[ArrayD<f32>]) -> bool {
+        n.args().iter().any(|a| !finite(&c[a.pos]))
+    }
+
+    fn linf(a: &ArrayD<f32>) -> Bound {
+        scale_graph::ops::util::linf(a)
+    }
+
     /// `evalRuntime` of the prefix with `k` nodes.
     pub fn eval_runtime(nodes: &[Node], k: usize, x: &[ArrayD<f32>]) -> Vec<ArrayD<f32>> {
         if k == 0 {
@@ -964,13 +989,20 @@ mod reference {
         scales: bool,
     ) -> Vec<Bound> {
         if k == 0 {
-            return b_in.to_vec();
+            // SPEC §5: a non-finite input has no finite bound, whatever the caller claimed.
+            return b_in
+                .iter()
+                .zip(x)
+                .map(|(&b, a)| if finite(a) { b } else { Bound::INF })
+                .collect();
         }
         let mut e = eval_bounds(nodes, k - 1, b_in, x, scales);
         let c = eval_runtime(nodes, k - 1, x);
         let n = &nodes[k - 1];
         let out = n.forward_runtime(&c);
-        let b = if !finite(&out) {
+        let poisoned =
+            reads_non_finite(n, &c) || (!scales && n.args().iter().any(|a| e[a.pos].is_infinite()));
+        let b = if !finite(&out) || poisoned {
             Bound::INF
         } else if scales {
             n.fwd_scale(&e, &c, &out)
@@ -993,6 +1025,9 @@ mod reference {
         }
         let c = eval_runtime(nodes, k - 1, x);
         let delta = seed.pop().unwrap();
+        if zero(&delta) {
+            return backprop_runtime(nodes, k - 1, x, seed);
+        }
         let n = &nodes[k - 1];
         let vs = n.vjp_runtime(&c, &delta);
         for (a, v) in n.args().iter().zip(&vs) {
@@ -1015,6 +1050,9 @@ mod reference {
         }
         let c = eval_spec(nodes, k - 1, x);
         let delta = seed.pop().unwrap();
+        if spec_zero(&delta) {
+            return backprop_spec(nodes, k - 1, x, seed);
+        }
         let n = &nodes[k - 1];
         let vs = SpecVjp::<Interval>::vjp_spec(&**n, &c, &delta);
         for (a, v) in n.args().iter().zip(&vs) {
@@ -1038,19 +1076,39 @@ mod reference {
         scales: bool,
     ) -> Vec<Bound> {
         if k == 0 {
-            return b_seed;
+            // A non-finite gradient has no finite bound.
+            return b_seed
+                .iter()
+                .zip(&seed)
+                .map(|(&b, g)| if finite(g) { b } else { Bound::INF })
+                .collect();
         }
         let c = eval_runtime(nodes, k - 1, x);
         let e = eval_bounds(nodes, k - 1, b_in, x, scales);
         let (bd, delta) = (b_seed.pop().unwrap(), seed.pop().unwrap());
         let n = &nodes[k - 1];
+        let delta_zero = zero(&delta);
+        if delta_zero && bd == Bound::ZERO {
+            return backprop_bounds(nodes, k - 1, b_in, x, b_seed, seed, add, scales);
+        }
         let vs = n.vjp_runtime(&c, &delta);
-        let parts = if scales {
+        let poisoned = !finite(&delta)
+            || reads_non_finite(n, &c)
+            || (!scales && (bd.is_infinite() || n.args().iter().any(|a| e[a.pos].is_infinite())));
+        let parts = if poisoned {
+            vec![Bound::INF; n.args().len()]
+        } else if scales {
             n.vjp_scale(&e, &c, bd, &delta)
         } else {
             n.vjp_eps(&e, &c, bd, &delta)
         };
         for (i, (a, v)) in n.args().iter().zip(&vs).enumerate() {
+            if delta_zero {
+                // Not added at run time; the spec part is within `part + |v̂|` of 0.
+                let part = parts.get(i).copied().unwrap_or(Bound::INF);
+                b_seed[a.pos] = b_seed[a.pos] + part + linf(v);
+                continue;
+            }
             let part = match parts.get(i) {
                 Some(&p) if finite(v) => p,
                 _ => Bound::INF,
@@ -1524,6 +1582,9 @@ mod bigspec {
         for (k, (n, gn)) in side.iter().zip(g.nodes()).enumerate().rev() {
             let p = n_in + k;
             let delta = cot.pop().unwrap();
+            if delta.iter().all(|d| d.lo() == 0.0 && d.hi() == 0.0) {
+                continue;
+            }
             let vs = n.vjp_spec(&ctx[..p], &delta);
             for (a, v) in gn.args().iter().zip(vs) {
                 ndarray::Zip::from(&mut cot[a.pos])
@@ -1687,4 +1748,118 @@ fn relu_vjp_bound_covers_overflowed_input() {
     // Spec gradient [1], runtime gradient [0]: the bound must be at least 1.
     assert!(cert.grad_eps.get(x).get() >= 1.0, "{:?}", cert.grad_eps);
     approx_ctx(&spec, &cert.grads, &cert.grad_eps).unwrap();
+}
+
+/// SPEC §5 on random graphs: inputs with NaN, ±∞ and values within a few ulps of `f32::MAX`
+/// (which overflow downstream). Property: nothing panics; every entry that depends on a
+/// non-finite input or produces a non-finite runtime value has eps `+∞`, and so has everything
+/// computed from it; entries that depend on no such value keep exactly the bounds they have
+/// without the poisoned inputs; finite claims still hold against the interval spec where the
+/// spec is defined (entries not depending on a poisoned input). Counts are printed.
+#[test]
+fn non_finite_inputs_poison_random_graphs() {
+    let cases = env_usize("SCALE_GRAPH_CASES", 10_000) / 2;
+    let mut rng = StdRng::seed_from_u64(env_usize("SCALE_GRAPH_SEED", 0x0BAD) as u64);
+    let table = op_table();
+    let (mut poisoned_inputs, mut affected, mut infinite, mut overflow_inf) = (0, 0, 0, 0);
+    let mut grads_checked = 0;
+    let specials = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        -f32::MAX,
+        f32::MAX.next_down(),
+    ];
+    for case in 0..cases {
+        let n = rng.random_range(1..=30);
+        let (g, scalars) = random_graph(&mut rng, &table, n);
+        let d = random_data(&mut rng, &g, &scalars);
+        let n_in = g.n_inputs();
+        // Poison one or two elements of one or two inputs.
+        let mut xr = d.xr.as_slice().to_vec();
+        let mut poisoned = vec![false; n_in];
+        for _ in 0..rng.random_range(1..=2usize) {
+            let i = rng.random_range(0..n_in);
+            let len = xr[i].len();
+            if len == 0 {
+                continue;
+            }
+            let k = rng.random_range(0..len);
+            let v = specials[rng.random_range(0..specials.len())];
+            if let Some(slot) = xr[i].as_slice_memory_order_mut().and_then(|s| s.get_mut(k)) {
+                *slot = v;
+            }
+        }
+        for (p, a) in poisoned.iter_mut().zip(&xr) {
+            *p = a.iter().any(|x| !x.is_finite());
+        }
+        poisoned_inputs += poisoned.iter().filter(|&&p| p).count();
+        let xr = TList::<f32, Gamma>::from_arrays(xr).unwrap();
+        let vals = g.eval_runtime(&xr);
+        // Which entries depend on a non-finite value (an input, or a runtime overflow).
+        let mut dep: Vec<bool> = poisoned.clone();
+        // Which entries read an input that was changed at all (finite specials included).
+        let mut changed: Vec<bool> = (0..n_in)
+            .map(|i| {
+                let (a, b) = (&d.xr.as_slice()[i], &xr.as_slice()[i]);
+                a.iter()
+                    .zip(b.iter())
+                    .any(|(x, y)| x.to_bits() != y.to_bits())
+            })
+            .collect();
+        for (k, node) in g.nodes().iter().enumerate() {
+            let p = n_in + k;
+            let non_finite = vals.as_slice()[p].iter().any(|x| !x.is_finite());
+            overflow_inf += usize::from(non_finite && !node.args().iter().any(|a| dep[a.pos]));
+            dep.push(non_finite || node.args().iter().any(|a| dep[a.pos]));
+            changed.push(node.args().iter().any(|a| changed[a.pos]));
+        }
+        let eps = g.eval_bounds(&d.eps_in, &xr);
+        let clean = g.eval_bounds(&d.eps_in, &d.xr);
+        for (p, (&dp, (&e, &c))) in dep
+            .iter()
+            .zip(eps.as_slice().iter().zip(clean.as_slice()))
+            .enumerate()
+        {
+            if dp {
+                affected += 1;
+                infinite += usize::from(e.is_infinite());
+                assert!(
+                    e.is_infinite(),
+                    "case {case}: entry {p} depends on a non-finite value but has eps {e:?}\n  \
+                     graph: {}",
+                    describe(&g)
+                );
+            } else if !changed[p] {
+                // Poison does not leak into entries that do not read it.
+                assert_eq!(e, c, "case {case}: entry {p}");
+            }
+        }
+        // The backward sweeps and `certify` run without panicking, and a gradient that is not
+        // finite never gets a finite bound.
+        let ge = g.backprop_bounds(&d.eps_in, &xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
+        let gr = g.backprop_runtime(&xr, &d.seed_r);
+        let (_, b_in) = g.exact_inputs(&xr);
+        let cert = g.certify(xr, &d.eps_in, &b_in, &d.seed_r, &d.eps_seed, &d.b_seed);
+        assert_eq!(bits(cert.grad_eps.as_slice()), bits(ge.as_slice()));
+        for (gv, e) in gr.as_slice().iter().zip(ge.as_slice()) {
+            grads_checked += 1;
+            if gv.iter().any(|x| !x.is_finite()) {
+                assert!(
+                    e.is_infinite(),
+                    "case {case}: non-finite gradient, eps {e:?}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "non-finite inputs: {cases} graphs, {poisoned_inputs} poisoned inputs, {affected} \
+         dependent entries (all {infinite} with eps +∞), {overflow_inf} runtime overflows, \
+         {grads_checked} gradients checked"
+    );
+    assert!(
+        affected > cases,
+        "the poisoning must reach nodes: {affected}"
+    );
 }

@@ -15,6 +15,9 @@ pub enum Predicate {
     ScaleSpec,
     /// `scale(spec, runtime, B)`, runtime side.
     ScaleRuntime,
+    /// The spec and runtime tensors do not have the same shape (nothing was compared): a
+    /// predicate over mismatched tensors is never taken to hold.
+    Shape,
 }
 
 /// The first entry at which a predicate fails.
@@ -35,10 +38,53 @@ pub struct Violation {
     pub runtime: f64,
     /// The spec enclosure there, `[lo, hi]`.
     pub spec: (f64, f64),
+    /// With [`Predicate::Shape`]: the runtime tensor's shape (`index` then holds the spec's).
+    pub runtime_shape: Vec<usize>,
+}
+
+/// The violation for tensors of different shapes, if they are.
+fn shape_violation<S, R>(entry: usize, spec: &ArrayD<S>, rt: &ArrayD<R>) -> Result<(), Violation> {
+    if spec.shape() == rt.shape() {
+        return Ok(());
+    }
+    Err(Violation {
+        predicate: Predicate::Shape,
+        entry,
+        index: spec.shape().to_vec(),
+        value: f64::INFINITY,
+        bound: 0.0,
+        runtime: f64::NAN,
+        spec: (f64::NAN, f64::NAN),
+        runtime_shape: rt.shape().to_vec(),
+    })
+}
+
+/// The violation for lists of different lengths, if they are.
+fn length_violation(spec: usize, rt: usize, bounds: usize) -> Result<(), Violation> {
+    if spec == rt && rt == bounds {
+        return Ok(());
+    }
+    Err(Violation {
+        predicate: Predicate::Shape,
+        entry: spec.min(rt).min(bounds),
+        index: vec![spec],
+        value: f64::INFINITY,
+        bound: 0.0,
+        runtime: f64::NAN,
+        spec: (f64::NAN, f64::NAN),
+        runtime_shape: vec![rt],
+    })
 }
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.predicate == Predicate::Shape {
+            return write!(
+                f,
+                "entry {}: spec has shape {:?} but runtime has shape {:?}",
+                self.entry, self.index, self.runtime_shape
+            );
+        }
         write!(
             f,
             "{:?} violated at entry {} index {:?}: {:e} > bound {:e} (runtime {:e}, spec [{:e}, {:e}])",
@@ -68,7 +114,8 @@ pub(crate) fn multi_index(shape: &[usize], mut flat: usize) -> Vec<usize> {
 }
 
 /// `approx(spec, runtime, eps)` for one tensor: every element of the spec enclosure lies within
-/// `eps` of the runtime element. A non-finite runtime value passes only against `eps = +∞`.
+/// `eps` of the runtime element. A non-finite runtime value passes only against `eps = +∞`;
+/// tensors of different shapes never pass.
 ///
 /// ```
 /// use ndarray::arr1;
@@ -92,6 +139,7 @@ fn approx_at<S: SpecScalar, R: Runtime>(
     rt: &ArrayD<R>,
     eps: Bound,
 ) -> Result<(), Violation> {
+    shape_violation(entry, spec, rt)?;
     if eps.is_infinite() {
         return Ok(());
     }
@@ -111,6 +159,7 @@ fn approx_at<S: SpecScalar, R: Runtime>(
                 bound: eps.get(),
                 runtime: r,
                 spec: (s.lo(), s.hi()),
+                runtime_shape: Vec::new(),
             });
         }
     }
@@ -133,6 +182,7 @@ fn scale_at<S: SpecScalar, R: Runtime>(
     rt: &ArrayD<R>,
     b: Bound,
 ) -> Result<(), Violation> {
+    shape_violation(entry, spec, rt)?;
     if b.is_infinite() {
         return Ok(());
     }
@@ -154,6 +204,7 @@ fn scale_at<S: SpecScalar, R: Runtime>(
             bound: b.get(),
             runtime: r,
             spec: (s.lo(), s.hi()),
+            runtime_shape: Vec::new(),
         });
     }
     Ok(())
@@ -165,6 +216,7 @@ pub fn approx_ctx<S: SpecScalar, R: Runtime, Ctx>(
     rt: &TList<R, Ctx>,
     eps: &EList<Ctx>,
 ) -> Result<(), Violation> {
+    length_violation(spec.len(), rt.len(), eps.len())?;
     for (i, ((s, r), &e)) in spec
         .as_slice()
         .iter()
@@ -183,6 +235,7 @@ pub fn scale_ctx<S: SpecScalar, R: Runtime, Ctx>(
     rt: &TList<R, Ctx>,
     b: &BList<Ctx>,
 ) -> Result<(), Violation> {
+    length_violation(spec.len(), rt.len(), b.len())?;
     for (i, ((s, r), &e)) in spec
         .as_slice()
         .iter()

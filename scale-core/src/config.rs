@@ -1,51 +1,140 @@
-//! Process-wide settings of the bound computations.
+//! Settings of the bound computations, passed per graph and per call — never process-wide.
 //!
-//! * [`assumed_ulps`](crate::assumed_ulps) / [`set_assumed_ulps`](crate::set_assumed_ulps): the
-//!   documented accuracy assumption on the platform's elementary functions.
-//! * [`dot_bound_mode`] / [`set_dot_bound_mode`]: how the rounding error of sums and dot products
-//!   (`sum`, `mean`, `sum_rows`, `dot`, `matvec`, `matmul`, and the sums inside `softmax`, `mse`,
-//!   `cross_entropy`, `add_bias`'s VJP) is bounded.
+//! A [`Config`] says how the rounding error of sums and dot products is bounded ([`DotBound`]) and
+//! how accurate the platform's elementary functions are assumed to be ([`Config::assumed_ulps`]).
+//! Every graph carries one ([`Graph::config`](crate::Graph::config), default
+//! [`Config::default`]); every bound computation of that graph (`certify`, `eval_bounds`, …)
+//! runs under it, and the [`Certificate`](crate::Certificate) records the one it used.
+//!
+//! There is no global switch: two threads (or two tests) certifying with different settings
+//! cannot see each other's choice. While a call runs, its settings are visible to the op code
+//! of that call through [`dot_bound_mode`] and [`assumed_ulps`](crate::assumed_ulps) (scoped to
+//! the calling thread and restored when the call returns, even by unwinding).
+//!
+//! ```
+//! use scale_core::config::{Config, DotBound};
+//! let cfg = Config::default().with_dot_bound(DotBound::OrderFree).with_assumed_ulps(8.0)?;
+//! assert_eq!(cfg.dot_bound, DotBound::OrderFree);
+//! assert_eq!(cfg.assumed_ulps(), 8.0);
+//! assert!(Config::default().with_assumed_ulps(f64::NAN).is_err());
+//! # Ok::<(), scale_core::Error>(())
+//! ```
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use crate::error::Error;
+use std::cell::Cell;
 
-/// How the local rounding error of a sum or dot product is bounded.
+/// How the local rounding error of a sum or dot product is bounded (`sum`, `mean`, `sum_rows`,
+/// `dot`, `matvec`, `matmul`, and the sums inside `softmax`, `mse`, `cross_entropy`, `add_bias`'s
+/// VJP).
 ///
-/// Both modes are rigorous for any summation order, with or without FMA.
+/// Both modes are rigorous for the run this library performs, with or without FMA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DotBound {
     /// A posteriori (default): when the runtime type is narrower than `f64` (`f32`, `bf16`,
     /// `f16`), the same sum is recomputed in `f64` from the runtime operands (products of two such
     /// values are exact in `f64`), and the local error is bounded by
-    /// `|ŷ − y₆₄| + γₖ^{f64}·Σ|aᵢbᵢ|`: nearly the actual error. For an `f64` runtime a recomputation
-    /// proves nothing, and the order-free bound is used.
+    /// `|ŷ − y₆₄| + γₖ^{f64}·Σ|aᵢbᵢ|`: nearly the actual error of *this* run. For an `f64` runtime
+    /// a recomputation proves nothing, and the order-free bound is used.
     APosteriori,
-    /// Order-free a-priori bound `γₖ·Σ|aᵢbᵢ| + 2kη` in the runtime type's unit roundoff.
+    /// Order-free a-priori bound `γₖ·Σ|aᵢbᵢ| + 2kη` in the runtime type's unit roundoff: holds
+    /// for any summation order of the same operands.
     OrderFree,
 }
 
-static MODE: AtomicU8 = AtomicU8::new(0);
+/// The settings one bound computation runs under.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Config {
+    /// How sums and dot products are bounded (default [`DotBound::APosteriori`]).
+    pub dot_bound: DotBound,
+    /// Accuracy assumed of the platform's `f64` elementary functions, in ulps (private so it is
+    /// always validated: see [`Config::with_assumed_ulps`]).
+    assumed_ulps: f64,
+}
 
-/// The current [`DotBound`] mode (default [`DotBound::APosteriori`]).
+/// The default elementary-function assumption, in ulps of `f64` (see [`Config::assumed_ulps`]).
+pub const DEFAULT_ASSUMED_ULPS: f64 = 4.0;
+
+impl Default for Config {
+    /// A-posteriori dot bounds, elementary functions assumed accurate to 4 ulps.
+    fn default() -> Self {
+        Config {
+            dot_bound: DotBound::APosteriori,
+            assumed_ulps: DEFAULT_ASSUMED_ULPS,
+        }
+    }
+}
+
+impl Config {
+    /// The same settings with another dot-product bound mode.
+    pub fn with_dot_bound(mut self, mode: DotBound) -> Self {
+        self.dot_bound = mode;
+        self
+    }
+
+    /// The same settings with another elementary-function assumption. Values below 0.5 ulps (no
+    /// library does better than correct rounding), NaN and infinite values are a typed error.
+    pub fn with_assumed_ulps(mut self, ulps: f64) -> Result<Self, Error> {
+        if !(ulps >= 0.5) || !ulps.is_finite() {
+            return Err(Error::InvalidConfig(format!(
+                "elementary-function accuracy must be a finite number of ulps ≥ 0.5, got {ulps}"
+            )));
+        }
+        self.assumed_ulps = ulps;
+        Ok(self)
+    }
+
+    /// The accuracy, in ulps of `f64`, assumed for the platform's `f64` elementary functions
+    /// (`exp`, `ln`, `ln_1p`, `tanh`, …). Runtime results of every precision are measured against
+    /// `f64` references computed with those functions, so this is an assumption about the `f64`
+    /// libm (checked by the test suite), not about the runtime type's.
+    pub fn assumed_ulps(&self) -> f64 {
+        self.assumed_ulps
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Config> = Cell::new(Config::default());
+}
+
+/// Restores the previous settings when a scoped call ends (also when it unwinds).
+struct Restore(Config);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+/// Run `f` with `cfg` as the settings visible to op code on this thread, restoring the previous
+/// ones afterwards. Graphs do this around every bound computation with their own
+/// [`Graph::config`](crate::Graph::config); call it yourself only when you use a node's bound
+/// parts directly, outside a graph.
+///
+/// ```
+/// use scale_core::config::{self, Config, DotBound};
+/// let cfg = Config::default().with_dot_bound(DotBound::OrderFree);
+/// let inside = config::scoped(cfg, config::dot_bound_mode);
+/// assert_eq!(inside, DotBound::OrderFree);
+/// assert_eq!(config::dot_bound_mode(), DotBound::APosteriori); // restored
+/// ```
+pub fn scoped<T>(cfg: Config, f: impl FnOnce() -> T) -> T {
+    let _restore = Restore(CURRENT.with(|c| c.replace(cfg)));
+    f()
+}
+
+/// The settings of the bound computation running on this thread ([`Config::default`] outside
+/// one).
+pub fn current() -> Config {
+    CURRENT.with(|c| c.get())
+}
+
+/// The dot-product bound mode of the bound computation running on this thread (the default,
+/// [`DotBound::APosteriori`], outside one).
 ///
 /// ```
 /// use scale_core::config::{dot_bound_mode, DotBound};
 /// assert_eq!(dot_bound_mode(), DotBound::APosteriori);
 /// ```
 pub fn dot_bound_mode() -> DotBound {
-    match MODE.load(Ordering::Relaxed) {
-        0 => DotBound::APosteriori,
-        _ => DotBound::OrderFree,
-    }
-}
-
-/// Set the [`DotBound`] mode for the whole process; returns the previous mode.
-pub fn set_dot_bound_mode(mode: DotBound) -> DotBound {
-    let v = match mode {
-        DotBound::APosteriori => 0,
-        DotBound::OrderFree => 1,
-    };
-    match MODE.swap(v, Ordering::Relaxed) {
-        0 => DotBound::APosteriori,
-        _ => DotBound::OrderFree,
-    }
+    current().dot_bound
 }

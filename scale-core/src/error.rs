@@ -24,6 +24,29 @@ pub enum Error {
     },
     /// A configuration value is out of range.
     InvalidConfig(String),
+    /// An op's constant parameter (e.g. `scale`'s `c`, `leaky_relu`'s `a`) is NaN or infinite:
+    /// no sound bound could be derived from it.
+    InvalidConstant {
+        /// The op.
+        op: &'static str,
+        /// The parameter's name.
+        param: &'static str,
+        /// The value given.
+        value: f64,
+    },
+}
+
+/// A constant parameter as an op may use it: finite, or a typed error.
+pub(crate) fn finite_constant(
+    op: &'static str,
+    param: &'static str,
+    value: f64,
+) -> Result<f64, Error> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidConstant { op, param, value })
+    }
 }
 
 impl fmt::Display for Error {
@@ -43,6 +66,10 @@ impl fmt::Display for Error {
                 write!(f, "expected {expected} entries, found {found}")
             }
             Error::InvalidConfig(msg) => f.write_str(msg),
+            Error::InvalidConstant { op, param, value } => write!(
+                f,
+                "`{op}`: the constant `{param}` must be a finite number, got {value}"
+            ),
         }
     }
 }

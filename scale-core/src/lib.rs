@@ -14,7 +14,7 @@
 //! * [`scalar`]: runtime types (`f32`, `f64`, `bf16`, `f16`) and spec types (`f64`, `Interval`);
 //! * [`node`], [`graph`]: the four node kinds and graph kinds, with linear-time evaluation;
 //! * [`ops`]: the SPEC §9 ops;
-//! * [`config`]: process-wide bound settings (dot-product bound mode);
+//! * [`config`]: the settings a bound computation runs under (per graph, never process-wide);
 //! * [`tolerance`], [`check`]: abs+rel tolerances and the SPEC §3 predicates as checkers.
 //!
 //! ```
@@ -68,7 +68,7 @@ pub mod shape;
 pub mod tolerance;
 
 pub use bound::Bound;
-pub use config::{DotBound, dot_bound_mode, set_dot_bound_mode};
+pub use config::{Config, DotBound, dot_bound_mode};
 pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{
@@ -78,7 +78,7 @@ pub use graph::{
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};
 pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
-pub use scalar::{Interval, Runtime, SpecScalar, assumed_ulps, set_assumed_ulps};
+pub use scalar::{Interval, Runtime, SpecScalar, assumed_ulps};
 pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};
 pub use tolerance::ApproxTol;
 
@@ -87,4 +87,14 @@ pub use tolerance::ApproxTol;
 pub mod __private {
     pub use half;
     pub use ndarray;
+
+    /// A node whose constant parameters `scale_graph!` has already checked to be finite
+    /// literals, so the constructor's error case cannot occur.
+    #[inline]
+    pub fn literal_node<N>(node: Result<N, crate::Error>) -> N {
+        match node {
+            Ok(n) => n,
+            Err(e) => unreachable!("scale_graph! accepts only finite literal constants: {e}"),
+        }
+    }
 }

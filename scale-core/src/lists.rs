@@ -124,10 +124,30 @@ impl<T, Ctx> TList<T, Ctx> {
         self.items.is_empty()
     }
 
-    /// Append one tensor: `TList<Ctx>` → `TList<Ctx ++ [S]>`.
-    pub fn push<S: Shape>(mut self, x: Array<T, S::Dim>) -> TList<T, Snoc<Ctx, S>> {
+    /// Append one tensor: `TList<Ctx>` → `TList<Ctx ++ [S]>`. The array's full shape is checked
+    /// against `S` (its rank is fixed by the type; its dimensions are not), so a tensor of the
+    /// wrong size is a typed error, never a wrong bound later.
+    ///
+    /// ```
+    /// use ndarray::arr1;
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{Error, Rank0, Rank1, TList};
+    /// let x = TList::<f32, Seg<Nil, (Rank0,)>>::from_arrays(vec![ndarray::arr0(1.0).into_dyn()])?;
+    /// let err = x.clone().push::<Rank1<3>>(arr1(&[1.0, 2.0, 3.0, 4.0, 5.0])).unwrap_err();
+    /// assert!(matches!(err, Error::ShapeMismatch { entry: 1, .. }));
+    /// assert_eq!(x.push::<Rank1<3>>(arr1(&[1.0, 2.0, 3.0]))?.len(), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn push<S: Shape>(mut self, x: Array<T, S::Dim>) -> Result<TList<T, Snoc<Ctx, S>>, Error> {
+        if x.shape() != S::DIMS {
+            return Err(Error::ShapeMismatch {
+                entry: self.items.len(),
+                expected: S::DIMS.to_vec(),
+                found: x.shape().to_vec(),
+            });
+        }
         self.items.push(x.into_dyn());
-        TList::from_vec_unchecked(self.items)
+        Ok(TList::from_vec_unchecked(self.items))
     }
 
     /// Map every element (e.g. runtime → spec with [`SpecScalar::from_runtime`]).

@@ -37,7 +37,14 @@ struct Case {
     args: Vec<Data>,
     delta: Data,
     flags: u8,
+    /// Overwrite one runtime element (of argument `.0`, or of δ when `.0` is the arity) with a
+    /// non-finite value: the node's parts must not panic (the graph engine, not the node,
+    /// turns such inputs into `+∞` bounds; `tests/graph_theorems.rs` checks that).
+    poison: Option<(usize, usize, u8)>,
 }
+
+/// The non-finite values a poisoned case writes.
+const SPECIALS: [f64; 3] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
 
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -51,6 +58,11 @@ fn value() -> impl Strategy<Value = f64> {
         1 => (-1e-6..1e-6f64).prop_map(|d| 1.0 + d),
         1 => -1e-7..1e-7f64,
         1 => -60.0..60.0f64,
+        // Within a few ulps of f32::MAX (overflow in the next operation).
+        1 => (0u32..4, any::<bool>()).prop_map(|(k, s)| {
+            let v = f32::from_bits(f32::MAX.to_bits() - k) as f64;
+            if s { v } else { -v }
+        }),
     ]
 }
 
@@ -132,6 +144,37 @@ fn finite<R: Runtime>(a: &ArrayD<R>) -> bool {
 
 thread_local! {
     static CHECKS: Cell<usize> = const { Cell::new(0) };
+    static POISONED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A poisoned case: every part runs on non-finite data without panicking.
+fn run_poisoned<R: Runtime, N: RevNodeScale<R>>(
+    node: &N,
+    in_dims: &[&[usize]],
+    out_dims: &[usize],
+    case: &Case,
+    (which, idx, kind): (usize, usize, u8),
+) {
+    let mut xr: Vec<ArrayD<R>> = case
+        .args
+        .iter()
+        .zip(in_dims)
+        .map(|(d, dims)| build::<R>(d, dims, ident).rt)
+        .collect();
+    let mut dl = build::<R>(&case.delta, out_dims, ident).rt;
+    let which = which % (xr.len() + 1);
+    let target = xr.get_mut(which).unwrap_or(&mut dl);
+    let len = target.len();
+    if let Some(x) = target.iter_mut().nth(idx % len.max(1)) {
+        *x = R::from_f64(SPECIALS[kind as usize % SPECIALS.len()]);
+    }
+    let eps = vec![Bound::INF; xr.len()];
+    let y = node.forward_runtime(&xr);
+    let _ = (node.fwd_eps(&eps, &xr, &y), node.fwd_scale(&eps, &xr, &y));
+    let _ = node.vjp_runtime(&xr, &dl);
+    let _ = node.vjp_eps(&eps, &xr, Bound::INF, &dl);
+    let _ = node.vjp_scale(&eps, &xr, Bound::INF, &dl);
+    POISONED.with(|c| c.set(c.get() + 1));
 }
 
 fn fail(what: &str, v: check::Violation) -> TestCaseError {
@@ -204,15 +247,27 @@ where
             .collect::<Vec<_>>(),
         data(out_dims.iter().product()),
         any::<u8>(),
+        prop::option::weighted(0.15, (0usize..8, 0usize..1000, 0u8..3)),
     )
-        .prop_map(|(args, delta, flags)| Case { args, delta, flags });
+        .prop_map(|(args, delta, flags, poison)| Case {
+            args,
+            delta,
+            flags,
+            poison,
+        });
     let mut runner = TestRunner::new(Config {
         cases: cases(),
         failure_persistence: None,
         ..Config::default()
     });
     let before = CHECKS.with(Cell::get);
+    let poisoned_before = POISONED.with(Cell::get);
     let res = runner.run(&strat, |case| {
+        if let Some(p) = case.poison {
+            run_poisoned::<f32, N>(&node, in_dims, out_dims, &case, p);
+            run_poisoned::<bf16, N>(&node, in_dims, out_dims, &case, p);
+            return Ok(());
+        }
         run_case::<f32, N>(&node, in_dims, out_dims, &case, tf)?;
         match case.flags % 6 {
             0 | 3 => run_case::<bf16, N>(&node, in_dims, out_dims, &case, tf)?,
@@ -226,8 +281,10 @@ where
         panic!("{name}: {e}");
     }
     eprintln!(
-        "{name}: {} cases checked (all four obligations), 0 violations",
-        CHECKS.with(Cell::get) - before
+        "{name}: {} cases checked (all four obligations), 0 violations; {} non-finite cases ran \
+         every part without panicking",
+        CHECKS.with(Cell::get) - before,
+        POISONED.with(Cell::get) - poisoned_before
     );
 }
 
@@ -274,11 +331,11 @@ binary_test!(add, ops::add);
 binary_test!(sub, ops::sub);
 binary_test!(mul, ops::mul);
 unary_test!(neg, ops::neg);
-unary_test!(scale_exact, |x| ops::scale(x, 0.5));
-unary_test!(scale_inexact, |x| ops::scale(x, 0.1));
+unary_test!(scale_exact, |x| ops::scale(x, 0.5).unwrap());
+unary_test!(scale_inexact, |x| ops::scale(x, 0.1).unwrap());
 unary_test!(relu, ops::relu);
-unary_test!(leaky_relu, |x| ops::leaky_relu(x, 0.01));
-unary_test!(leaky_relu_neg, |x| ops::leaky_relu(x, -1.7));
+unary_test!(leaky_relu, |x| ops::leaky_relu(x, 0.01).unwrap());
+unary_test!(leaky_relu_neg, |x| ops::leaky_relu(x, -1.7).unwrap());
 unary_test!(tanh, ops::tanh);
 unary_test!(sigmoid, ops::sigmoid);
 unary_test!(exp, ops::exp);
@@ -393,9 +450,13 @@ fn long_reductions() {
 
 #[test]
 fn order_free_mode() {
-    use scale_core::config::{DotBound, set_dot_bound_mode};
-    // Only this test changes the mode; the other tests are valid in either mode.
-    let prev = set_dot_bound_mode(DotBound::OrderFree);
+    use scale_core::config::{self, Config, DotBound};
+    // The mode is scoped to this thread and call: other tests keep the default.
+    let cfg = Config::default().with_dot_bound(DotBound::OrderFree);
+    config::scoped(cfg, order_free_cases);
+}
+
+fn order_free_cases() {
     let (a, b) = vars2::<Rank2<3, 5>, Rank2<5, 2>>();
     check_op(
         "matmul_order_free",
@@ -406,5 +467,97 @@ fn order_free_mode() {
     );
     let x = vars1::<M>();
     check_op("softmax_order_free", ops::softmax(x), &[MD], MD, &[ident]);
-    set_dot_bound_mode(prev);
+}
+
+/// Zero-size tensors through every op family: every part runs, nothing panics, and the claims
+/// that are made (finite outputs) hold.
+#[test]
+fn zero_size() {
+    type Z = Rank2<0, 4>;
+    const ZD: &[usize] = &[0, 4];
+    type E = Rank2<3, 0>;
+    const ED: &[usize] = &[3, 0];
+    let z = vars1::<Z>();
+    let (za, zb) = vars2::<Z, Z>();
+    check_op("zero_add", ops::add(za, zb), &[ZD, ZD], ZD, &[ident]);
+    check_op("zero_mul", ops::mul(za, zb), &[ZD, ZD], ZD, &[ident]);
+    check_op("zero_relu", ops::relu(z), &[ZD], ZD, &[ident]);
+    check_op("zero_tanh", ops::tanh(z), &[ZD], ZD, &[ident]);
+    check_op("zero_log", ops::log(z), &[ZD], ZD, &[ident]);
+    check_op("zero_sum", ops::sum(z), &[ZD], &[], &[ident]);
+    check_op("zero_mean", ops::mean(z), &[ZD], &[], &[ident]);
+    check_op("zero_sum_rows", ops::sum_rows(z), &[ZD], &[4], &[ident]);
+    check_op("zero_softmax", ops::softmax(z), &[ZD], ZD, &[ident]);
+    check_op("zero_mse", ops::mse(za, zb), &[ZD, ZD], &[], &[ident]);
+    check_op(
+        "zero_ce",
+        ops::cross_entropy(za, zb),
+        &[ZD, ZD],
+        &[],
+        &[ident],
+    );
+    check_op(
+        "zero_transpose",
+        ops::transpose(z),
+        &[ZD],
+        &[4, 0],
+        &[ident],
+    );
+    let e = vars1::<E>();
+    let (ea, eb) = vars2::<E, E>();
+    check_op("empty_rows_softmax", ops::softmax(e), &[ED], ED, &[ident]);
+    check_op(
+        "empty_rows_log_softmax",
+        ops::log_softmax(e),
+        &[ED],
+        ED,
+        &[ident],
+    );
+    check_op(
+        "empty_rows_ce",
+        ops::cross_entropy(ea, eb),
+        &[ED, ED],
+        &[],
+        &[ident],
+    );
+    check_op(
+        "empty_rows_sum_rows",
+        ops::sum_rows(e),
+        &[ED],
+        &[0],
+        &[ident],
+    );
+    let (ma, mb) = vars2::<E, Rank2<0, 2>>();
+    check_op(
+        "zero_inner_matmul",
+        ops::matmul(ma, mb),
+        &[ED, &[0, 2]],
+        &[3, 2],
+        &[ident],
+    );
+    let (va, vb) = vars2::<E, Rank1<0>>();
+    check_op(
+        "zero_inner_matvec",
+        ops::matvec(va, vb),
+        &[ED, &[0]],
+        &[3],
+        &[ident],
+    );
+    let (da, db) = vars2::<Rank1<0>, Rank1<0>>();
+    check_op("zero_dot", ops::dot(da, db), &[&[0], &[0]], &[], &[ident]);
+    let (ba, bb) = vars2::<Z, Rank1<4>>();
+    check_op(
+        "zero_add_bias",
+        ops::add_bias(ba, bb),
+        &[ZD, &[4]],
+        ZD,
+        &[ident],
+    );
+    check_op(
+        "zero_reshape",
+        ops::reshape::<Rank1<0>, _, _>(z),
+        &[ZD],
+        &[0],
+        &[ident],
+    );
 }

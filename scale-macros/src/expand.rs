@@ -165,7 +165,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     quote!(#lit)
                 }
             });
-            let call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
+            let mut call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
+            if !node.params.is_empty() {
+                // Constructors with constants return a `Result`; the literals were checked above.
+                call = quote!(#k::__private::literal_node(#call));
+            }
             // Only `reshape` needs its output type written (it picks the target shape); for
             // the other ops rustc infers it, and the model's graph type, written out below,
             // ties the inferred shapes to the macro's once per segment.

@@ -20,6 +20,7 @@ impl<K: Kind, R: Runtime, G: ShapeList, B> Graph<K, R, G, Nil, B> {
             n_inputs: dims.len(),
             dims,
             nodes: Vec::new(),
+            config: crate::config::Config::default(),
             _p: PhantomData,
         };
         (g, G::vars(0))

@@ -30,6 +30,8 @@ pub struct Certificate<R, G, Ctx> {
     pub grad_eps: EList<G>,
     /// Scale bound of every gradient.
     pub grad_scales: BList<G>,
+    /// The settings the bounds were computed under.
+    pub config: crate::config::Config,
 }
 
 impl<R, G, Ctx> Certificate<R, G, Ctx> {
@@ -82,9 +84,26 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
     ) -> Certificate<R, G, Concat<G, Ss>> {
+        crate::config::scoped(self.config, || {
+            self.certify_inner(x, eps_in, b_in, seed, eps_seed, b_seed, wrt)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn certify_inner(
+        &self,
+        x: TList<R, G>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wrt: &[usize],
+    ) -> Certificate<R, G, Concat<G, Ss>> {
         let ctx = self.forward_owned(x);
-        let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
-        let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, Some(&eps));
+        let finite = engine::finiteness(&ctx);
+        let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
+        let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
         let scale_rule = accumulate::scale_add::<R>;
         let mut te = Track {
@@ -95,6 +114,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             },
             add: &eps_rule,
             exact_into_zero: true,
+            poison_on_inf: true,
         };
         let mut tb = Track {
             fwd: &scales,
@@ -104,11 +124,13 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             },
             add: &scale_rule,
             exact_into_zero: true,
+            poison_on_inf: false,
         };
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
         let grads = engine::backprop_runtime(
             &self.nodes,
             &ctx,
+            &finite,
             seed.as_slice(),
             &need,
             &mut [&mut te, &mut tb],
@@ -128,6 +150,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             values: TList::from_vec_unchecked(ctx),
             eps: EList::from_vec_unchecked(eps),
             scales: BList::from_vec_unchecked(scales),
+            config: self.config,
         }
     }
 
@@ -143,7 +166,8 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     ) -> (TList<R, Concat<G, Ss>>, TList<R, G>) {
         let ctx = self.forward_owned(x);
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
-        let grads = engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice(), &need, &mut []);
+        let grads =
+            engine::backprop_runtime(&self.nodes, &ctx, &[], seed.as_slice(), &need, &mut []);
         (
             TList::from_vec_unchecked(ctx),
             TList::from_vec_unchecked(grads),
@@ -194,15 +218,37 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     }
 
     /// Input bounds for exact inputs: eps 0, and scale = the largest magnitude of each input.
+    /// An input that is not finite (NaN, ±∞) is no exact real number: its eps and scale are
+    /// `+∞` (SPEC §5), and so is everything computed from it.
+    ///
+    /// ```
+    /// use ndarray::arr1;
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{Bound, Rank1, RevGraphScale, TList};
+    /// let (g, _) = RevGraphScale::<f32, Seg<Nil, (Rank1<2>, Rank1<1>)>, Nil, _>::nil(scale_core::brand!());
+    /// let x = TList::from_arrays(vec![arr1(&[1.0f32, -3.0]).into_dyn(), arr1(&[f32::NAN]).into_dyn()])?;
+    /// let (eps, b) = g.exact_inputs(&x);
+    /// assert_eq!(eps.as_slice(), &[Bound::ZERO, Bound::INF]);
+    /// assert_eq!(b.as_slice(), &[Bound::new(3.0), Bound::INF]);
+    /// # Ok::<(), scale_core::Error>(())
+    /// ```
     pub fn exact_inputs(&self, x: &TList<R, G>) -> (EList<G>, BList<G>) {
-        let b = x
+        let b: Vec<Bound> = x
             .as_slice()
             .iter()
             .map(|a| crate::ops::util::linf(a))
             .collect();
-        (
-            EList::from_vec_unchecked(vec![Bound::ZERO; x.len()]),
-            BList::from_vec_unchecked(b),
-        )
+        // `linf` is +∞ exactly when an element is not finite.
+        let e = b
+            .iter()
+            .map(|b| {
+                if b.is_infinite() {
+                    Bound::INF
+                } else {
+                    Bound::ZERO
+                }
+            })
+            .collect();
+        (EList::from_vec_unchecked(e), BList::from_vec_unchecked(b))
     }
 }

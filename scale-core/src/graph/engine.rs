@@ -37,22 +37,49 @@ pub(crate) fn forward_spec<S: SpecScalar, N: ?Sized + SpecForward<S>>(
     ctx
 }
 
-/// Forward error bounds, given the runtime context of every entry (`ctx.len() = |Γ| + nodes`).
+/// Which entries of a runtime context are finite: computed once per pass (one sweep over each
+/// tensor) and reused by every bound sweep of that pass.
+pub(crate) fn finiteness<R: Runtime>(ctx: &[ArrayD<R>]) -> Vec<bool> {
+    ctx.iter().map(all_finite).collect()
+}
+
+/// Whether an argument list reads a non-finite runtime entry.
+#[inline]
+fn reads_non_finite<R: Runtime, N: ?Sized + FwdNode<R>>(n: &N, finite: &[bool]) -> bool {
+    n.args().iter().any(|a| !finite[a.pos])
+}
+
+/// Forward error bounds, given the runtime context of every entry (`ctx.len() = |Γ| + nodes`)
+/// and its [`finiteness`].
+///
+/// SPEC §5, applied here once for every op: a non-finite runtime value has no finite tolerance,
+/// and no finite bound is derived from a non-finite number. So an entry's eps is `+∞` when its
+/// runtime value is not finite, when it is an input given a non-finite value (whatever eps the
+/// caller claimed), or when its node reads an argument that is not finite or whose eps is `+∞`
+/// (`relu(NaN)` is 0 at run time, but the exact result is undefined).
 pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
     nodes: &[Box<N>],
     eps_in: &[Bound],
     ctx: &[ArrayD<R>],
+    finite: &[bool],
 ) -> Vec<Bound> {
     let n_in = eps_in.len();
     let mut eps = Vec::with_capacity(ctx.len());
-    eps.extend_from_slice(eps_in);
+    eps.extend(
+        eps_in
+            .iter()
+            .zip(finite)
+            .map(|(&e, &ok)| if ok { e } else { Bound::INF }),
+    );
     for (k, n) in nodes.iter().enumerate() {
         let p = n_in + k;
-        // SPEC §5: a non-finite runtime value has no finite tolerance, whatever the node says.
-        let e = if all_finite(&ctx[p]) {
-            n.fwd_eps(&eps, &ctx[..p], &ctx[p])
-        } else {
+        let poisoned = !finite[p]
+            || reads_non_finite(n.as_ref(), finite)
+            || n.args().iter().any(|a| eps[a.pos].is_infinite());
+        let e = if poisoned {
             Bound::INF
+        } else {
+            n.fwd_eps(&eps, &ctx[..p], &ctx[p])
         };
         eps.push(e);
     }
@@ -60,21 +87,28 @@ pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
 }
 
 /// Forward scale bounds. With `eps` (the forward error bounds of every entry), each node's bound
-/// is also intersected with `max|runtime| + eps` (inputs keep the bounds the caller gave), which bounds the spec value too when the inputs satisfy
+/// is also intersected with `max|runtime| + eps` (inputs keep the bounds the caller gave, unless
+/// their runtime value is not finite), which bounds the spec value too when the inputs satisfy
 /// `approx` — the premise every scale obligation already has — and is usually far tighter than
-/// what a node can derive from its arguments' scales alone.
+/// what a node can derive from its arguments' scales alone. A node that reads a non-finite
+/// argument gets `+∞`: the magnitude of what it was computed from is unknown.
 pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
     nodes: &[Box<N>],
     b_in: &[Bound],
     ctx: &[ArrayD<R>],
+    finite: &[bool],
     eps: Option<&[Bound]>,
 ) -> Vec<Bound> {
     let n_in = b_in.len();
     let mut b = Vec::with_capacity(ctx.len());
-    b.extend_from_slice(b_in);
+    b.extend(
+        b_in.iter()
+            .zip(finite)
+            .map(|(&e, &ok)| if ok { e } else { Bound::INF }),
+    );
     for (k, n) in nodes.iter().enumerate() {
         let p = n_in + k;
-        let mut s = if all_finite(&ctx[p]) {
+        let mut s = if finite[p] && !reads_non_finite(n.as_ref(), finite) {
             n.fwd_scale(&b, &ctx[..p], &ctx[p])
         } else {
             Bound::INF
@@ -87,7 +121,9 @@ pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
     b
 }
 
-/// Spec backprop (no bounds).
+/// Spec backprop (no bounds). A node whose cotangent is exactly zero contributes nothing (it is
+/// not visited, as in PyTorch), so an undefined value off the loss path (`log(0)` after the loss)
+/// does not make the gradients undefined.
 pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecVjp<S>>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<S>],
@@ -97,7 +133,10 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
     let mut cot = seed;
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
-        let delta = cot.pop().expect("invariant: one cotangent per entry");
+        let Some(delta) = cot.pop() else { break };
+        if delta.iter().all(|d| d.lo() == 0.0 && d.hi() == 0.0) {
+            continue;
+        }
         let vs = n.vjp_spec(&ctx[..p], &delta);
         for (arg, v) in n.args().iter().zip(vs) {
             Zip::from(&mut cot[arg.pos])
@@ -141,11 +180,16 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
     /// Whether `add(0, e, zeros, v)` is `e` (true of the default rules: adding into an untouched
     /// zero seed is exact), so the rule's pass over the tensors can be skipped then.
     pub exact_into_zero: bool,
+    /// Whether a `+∞` bound on an argument or on `δ` forces `+∞` on every argument's cotangent
+    /// (true of error bounds, SPEC §5: nothing finite is derived from an unbounded error; scale
+    /// parts may still know a magnitude, e.g. `tanh′ ≤ 1`).
+    pub poison_on_inf: bool,
 }
 
 /// Runtime backprop, optionally tracking eps and/or scale bounds along the way. Returns the
 /// cotangents of the inputs; tracked bounds are left in each `Track::acc` (truncated to `|Γ|`).
 /// `need` (from [`needs`]) says which entries need a cotangent; the others keep their seed.
+/// `finite` is the context's [`finiteness`] (read only when bounds are tracked).
 ///
 /// Cotangents start as references to the seed and are materialised on first contribution; when
 /// the seed entry is zero the VJP is moved in (computing `v + 0`, exactly the runtime sum), so
@@ -153,6 +197,7 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
 pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<R>],
+    finite: &[bool],
     seed: &[ArrayD<R>],
     need: &[bool],
     tracks: &mut [&mut Track<'_, R, N>],
@@ -162,34 +207,72 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     let mut wants = Vec::new();
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
-        let owned = cot.pop().expect("invariant: one cotangent per entry");
+        let Some(owned) = cot.pop() else { break };
         let delta = owned.as_ref().unwrap_or(&seed[p]);
         let mut deltas_b = Vec::with_capacity(tracks.len());
         for t in tracks.iter_mut() {
-            deltas_b.push(t.acc.pop().expect("invariant: one bound per entry"));
+            deltas_b.push(t.acc.pop().unwrap_or(Bound::INF));
         }
         if !need[p] {
             continue;
         }
+        // A runtime cotangent that is exactly zero contributes nothing at run time: the node is
+        // not visited (as in PyTorch), so `0 · ∞` off the loss path (an overflowed or undefined
+        // value no gradient flows through) cannot turn a gradient into NaN. The decision depends
+        // on runtime data only, so values and gradients are the same with or without bounds.
+        // A track whose bound says the spec cotangent is exactly zero too (bound 0) gets no
+        // contribution; a track with a nonzero bound still counts the spec's below. Each track
+        // decides for itself, so `certify` gives the same bounds as the separate sweeps.
+        let (delta_zero, delta_finite) = fold_elems(delta, (true, true), |(z, f), x| {
+            (z & (x == R::zero()), f & x.is_finite())
+        });
+        if delta_zero && deltas_b.iter().all(|&d| d == Bound::ZERO) {
+            continue;
+        }
+        let skip_runtime = delta_zero;
         wants.clear();
         wants.extend(n.args().iter().map(|a| need[a.pos]));
         let vs = n.vjp_runtime_some(&ctx[..p], delta, &wants);
+        // SPEC §5 for cotangents, once for every op: a non-finite argument or δ leaves every
+        // argument's cotangent without a finite bound; an unbounded error does too.
+        let non_finite =
+            !delta_finite || (!tracks.is_empty() && reads_non_finite(n.as_ref(), finite));
         let parts: Vec<Vec<Bound>> = tracks
             .iter()
             .zip(&deltas_b)
-            .map(|(t, &d)| (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs))
+            .map(|(t, &d)| {
+                let unbounded = t.poison_on_inf
+                    && (d.is_infinite() || n.args().iter().any(|a| t.fwd[a.pos].is_infinite()));
+                if non_finite || unbounded {
+                    vec![Bound::INF; n.args().len()]
+                } else {
+                    (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs)
+                }
+            })
             .collect();
         for (i, (arg, v)) in n.args().iter().zip(vs).enumerate() {
             let Some(mut v) = v else { continue };
             let pos = arg.pos;
-            let finite = tracks.is_empty() || all_finite(&v);
+            let v_finite = tracks.is_empty() || all_finite(&v);
+            if skip_runtime {
+                // Nothing is added at run time; the spec may still receive the VJP of a
+                // cotangent within its bound of 0, which is within `part + |v̂|` of 0.
+                let mag = linf(&v);
+                for ((t, part), &d) in tracks.iter_mut().zip(&parts).zip(&deltas_b) {
+                    if d != Bound::ZERO {
+                        let e = part.get(i).copied().unwrap_or(Bound::INF);
+                        t.acc[pos] = t.acc[pos] + e + mag;
+                    }
+                }
+                continue;
+            }
             let zero_seed = cot[pos].is_none()
                 && fold_elems(&seed[pos], true, |z, x| {
                     z & (x == R::zero() && x.is_sign_positive())
                 });
             for (t, part) in tracks.iter_mut().zip(&parts) {
                 let e = match part.get(i) {
-                    Some(&e) if finite => e,
+                    Some(&e) if v_finite => e,
                     _ => Bound::INF,
                 };
                 t.acc[pos] = if zero_seed && t.exact_into_zero && t.acc[pos] == Bound::ZERO {
@@ -213,8 +296,23 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
             }
         }
     }
-    cot.into_iter()
+    let grads: Vec<ArrayD<R>> = cot
+        .into_iter()
         .zip(seed)
         .map(|(c, s)| c.unwrap_or_else(|| s.clone()))
-        .collect()
+        .collect();
+    if !tracks.is_empty() {
+        // A gradient that is not finite (e.g. a non-finite seed no node added to) has no
+        // finite bound, whatever the seed's bound claimed.
+        for (i, g) in grads.iter().enumerate() {
+            if !all_finite(g) {
+                for t in tracks.iter_mut() {
+                    if let Some(b) = t.acc.get_mut(i) {
+                        *b = Bound::INF;
+                    }
+                }
+            }
+        }
+    }
+    grads
 }

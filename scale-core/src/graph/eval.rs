@@ -27,7 +27,11 @@ impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B> {
     /// Error bounds of every entry of `Γ ++ ss`, from input bounds `eps_in` (Lean: `evalBounds`).
     pub fn eval_bounds(&self, eps_in: &EList<G>, x: &TList<R, G>) -> EList<Concat<G, Ss>> {
         let ctx = self.forward(x);
-        EList::from_vec_unchecked(engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx))
+        let finite = engine::finiteness(&ctx);
+        let eps = crate::config::scoped(self.config, || {
+            engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite)
+        });
+        EList::from_vec_unchecked(eps)
     }
 
     pub(crate) fn forward(&self, x: &TList<R, G>) -> Vec<ArrayD<R>> {
@@ -47,12 +51,10 @@ where
     /// Scale bounds of every entry of `Γ ++ ss`, from input bounds `b_in` (Lean: `evalScales`).
     pub fn eval_scales(&self, b_in: &BList<G>, x: &TList<R, G>) -> BList<Concat<G, Ss>> {
         let ctx = self.forward(x);
-        BList::from_vec_unchecked(engine::forward_scale(
-            &self.nodes,
-            b_in.as_slice(),
-            &ctx,
-            None,
-        ))
+        let finite = engine::finiteness(&ctx);
+        BList::from_vec_unchecked(crate::config::scoped(self.config, || {
+            engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, None)
+        }))
     }
 }
 
@@ -79,7 +81,7 @@ where
     pub fn backprop_runtime(&self, x: &TList<R, G>, seed: &TList<R, Concat<G, Ss>>) -> TList<R, G> {
         let ctx = self.forward(x);
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
-        let cot = engine::backprop_runtime(&self.nodes, &ctx, seed.as_slice(), &need, &mut []);
+        let cot = engine::backprop_runtime(&self.nodes, &ctx, &[], seed.as_slice(), &need, &mut []);
         TList::from_vec_unchecked(cot)
     }
 
@@ -94,29 +96,37 @@ where
         add: impl Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound,
     ) -> EList<G> {
         let ctx = self.forward(x);
-        let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx);
+        let finite = engine::finiteness(&ctx);
         let part: VjpPart<R, K::Node<R>> =
             |n, e, c, d, delta, w, o| n.vjp_eps_some(e, c, d, delta, w, o);
-        EList::from_vec_unchecked(self.backprop_tracked(
-            &ctx,
-            &fwd,
-            eps_seed.as_slice(),
-            seed,
-            part,
-            &add,
-        ))
+        EList::from_vec_unchecked(crate::config::scoped(self.config, || {
+            let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
+            self.backprop_tracked(
+                &ctx,
+                &finite,
+                &fwd,
+                eps_seed.as_slice(),
+                seed,
+                part,
+                &add,
+                true,
+            )
+        }))
     }
 
     /// One backward sweep tracking one kind of bound (shared by `backprop_bounds` and
     /// `backprop_scales`).
+    #[allow(clippy::too_many_arguments)]
     fn backprop_tracked(
         &self,
         ctx: &[ArrayD<R>],
+        finite: &[bool],
         fwd: &[Bound],
         seed_bounds: &[Bound],
         seed: &TList<R, Concat<G, Ss>>,
         part: VjpPart<R, K::Node<R>>,
         add: AddRule<'_, R>,
+        poison_on_inf: bool,
     ) -> Vec<Bound> {
         let mut t = Track {
             fwd,
@@ -125,9 +135,17 @@ where
             add,
             // A user's rule may do anything: always call it.
             exact_into_zero: false,
+            poison_on_inf,
         };
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
-        engine::backprop_runtime(&self.nodes, ctx, seed.as_slice(), &need, &mut [&mut t]);
+        engine::backprop_runtime(
+            &self.nodes,
+            ctx,
+            finite,
+            seed.as_slice(),
+            &need,
+            &mut [&mut t],
+        );
         t.acc
     }
 }
@@ -147,16 +165,21 @@ where
         add: impl Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound,
     ) -> BList<G> {
         let ctx = self.forward(x);
-        let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, None);
+        let finite = engine::finiteness(&ctx);
         let part: VjpPart<R, K::Node<R>> =
             |n, b, c, d, delta, w, o| n.vjp_scale_some(b, c, d, delta, w, o);
-        BList::from_vec_unchecked(self.backprop_tracked(
-            &ctx,
-            &fwd,
-            b_seed.as_slice(),
-            seed,
-            part,
-            &add,
-        ))
+        BList::from_vec_unchecked(crate::config::scoped(self.config, || {
+            let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, None);
+            self.backprop_tracked(
+                &ctx,
+                &finite,
+                &fwd,
+                b_seed.as_slice(),
+                seed,
+                part,
+                &add,
+                false,
+            )
+        }))
     }
 }

@@ -20,6 +20,7 @@ pub use accumulate::{eps_add, scale_add};
 pub use build::{Builder, Pusher};
 pub use certify::{Certificate, Seeds};
 
+use crate::config::Config;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale};
 use crate::scalar::Runtime;
 use std::marker::PhantomData;
@@ -116,6 +117,7 @@ pub struct Graph<K: Kind, R: Runtime, G, Ss, B> {
     pub(crate) dims: Vec<&'static [usize]>,
     pub(crate) n_inputs: usize,
     pub(crate) nodes: Vec<Box<K::Node<R>>>,
+    pub(crate) config: Config,
     _p: PhantomData<Phantom<G, Ss, B>>,
 }
 
@@ -137,6 +139,7 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
             dims: self.dims,
             n_inputs: self.n_inputs,
             nodes: self.nodes,
+            config: self.config,
             _p: PhantomData,
         }
     }
@@ -149,8 +152,38 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
             dims: self.dims,
             n_inputs: self.n_inputs,
             nodes: self.nodes.into_iter().map(f).collect(),
+            config: self.config,
             _p: PhantomData,
         }
+    }
+
+    /// The settings every bound computation of this graph runs under (default
+    /// [`Config::default`]).
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Change the settings of this graph's bound computations (e.g. the dot-product bound mode).
+    /// They belong to this graph only: other graphs and other threads are not affected.
+    ///
+    /// ```
+    /// use scale_core::config::{Config, DotBound};
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{ops, Rank1, RevGraphScale};
+    /// let (g, (x,)) =
+    ///     RevGraphScale::<f32, Seg<Nil, (Rank1<2>,)>, Nil, _>::nil(scale_core::brand!());
+    /// let (mut g, _s) = g.snoc(ops::sum(x));
+    /// g.set_config(Config::default().with_dot_bound(DotBound::OrderFree));
+    /// assert_eq!(g.config().dot_bound, DotBound::OrderFree);
+    /// ```
+    pub fn set_config(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// [`set_config`](Self::set_config) by value, for chaining.
+    pub fn with_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
     }
 
     /// Number of entries of `Γ ++ ss`.

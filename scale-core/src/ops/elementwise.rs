@@ -6,6 +6,7 @@
 use super::util::{at, inflate, linf, nan_max, prod_err, spec_b, sum2_err};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
+use crate::error::{Error, finite_constant};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
@@ -333,13 +334,23 @@ pub struct Scale<S, B> {
 node_type!(Scale<S> => S);
 
 /// `scale(x, c) = c·x`. The spec constant is the `f64` `c`; the runtime multiplies by
-/// `R::from_f64(c)`, and the bound accounts for the difference.
-pub fn scale<S: Shape, B>(x: Var<S, B>, c: f64) -> Scale<S, B> {
-    Scale {
+/// `R::from_f64(c)`, and the bound accounts for the difference. A NaN or infinite `c` is a typed
+/// error ([`Error::InvalidConstant`]).
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank1, RevGraphScale};
+/// let (g, (x,)) = RevGraphScale::<f32, Seg<Nil, (Rank1<3>,)>, Nil, _>::nil(scale_core::brand!());
+/// assert!(ops::scale(x, f64::NAN).is_err());
+/// let (_g, _y) = g.snoc(ops::scale(x, 0.5)?);
+/// # Ok::<(), scale_core::Error>(())
+/// ```
+pub fn scale<S: Shape, B>(x: Var<S, B>, c: f64) -> Result<Scale<S, B>, Error> {
+    Ok(Scale {
         args: [x.arg()],
-        c,
+        c: finite_constant("scale", "c", c)?,
         _p: PhantomData,
-    }
+    })
 }
 
 /// Error of `fl(c_R · x̂)` against `c·x`: `|c|·ε + max_i |c·x̂_i − v̂_i|` (the latter measured).
@@ -516,18 +527,21 @@ pub struct LeakyRelu<S, B> {
 node_type!(LeakyRelu<S> => S);
 
 /// `leaky_relu(x, a)`: `x` where `x > 0`, else `a·x` (spec constant: the `f64` `a`; runtime:
-/// `R::from_f64(a)`, the difference is in the bound).
-pub fn leaky_relu<S: Shape, B>(x: Var<S, B>, a: f64) -> LeakyRelu<S, B> {
-    LeakyRelu {
+/// `R::from_f64(a)`, the difference is in the bound). Any finite slope is allowed (negative,
+/// above 1, huge); a NaN or infinite `a` is a typed error ([`Error::InvalidConstant`]).
+pub fn leaky_relu<S: Shape, B>(x: Var<S, B>, a: f64) -> Result<LeakyRelu<S, B>, Error> {
+    Ok(LeakyRelu {
         args: [x.arg()],
-        a,
+        a: finite_constant("leaky_relu", "a", a)?,
         _p: PhantomData,
-    }
+    })
 }
 
 impl<S: Shape, B> LeakyRelu<S, B> {
     fn lip(&self) -> f64 {
-        self.a.abs().max(1.0)
+        // `a` is finite (checked at construction); written NaN-propagating all the same.
+        let a = self.a.abs();
+        if a > 1.0 || a.is_nan() { a } else { 1.0 }
     }
     fn rt<R: Runtime>(&self, x: &ArrayD<R>, d: &ArrayD<R>) -> ArrayD<R> {
         let a = R::from_f64(self.a);

@@ -163,8 +163,11 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mean<S, B> {
         vec![Self::vjp_rt(delta)]
     }
     fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        let v = scalar_of(&Self::vjp_rt(d)).to_spec();
-        let local = inflate(div_err(v, scalar_of(d).to_spec(), Self::n()), 3);
+        // The runtime entry δ̂/n, computed as the VJP does (not read back from its output,
+        // which is empty when the tensor has a zero-size dimension).
+        let dv = scalar_of(d);
+        let v = (dv / R::from_f64(Self::n())).to_spec();
+        let local = inflate(div_err(v, dv.to_spec(), Self::n()), 3);
         vec![ed / Bound::new(Self::n()) + local]
     }
 }

@@ -35,7 +35,9 @@ mod dot;
 mod progress;
 mod table;
 
-pub use close::{CloseError, assert_close, check_close};
+pub use close::{
+    CloseError, CloseFailure, CloseOptions, assert_close, check_close, check_close_with,
+};
 pub use progress::Progress;
 
 use crate::bound::Bound;
@@ -219,7 +221,7 @@ impl Report {
             .collect();
         Report {
             runtime: R::NAME.to_string(),
-            assumed_ulps: crate::scalar::assumed_ulps(),
+            assumed_ulps: cert.config.assumed_ulps(),
             n_inputs,
             rows,
             nodes,

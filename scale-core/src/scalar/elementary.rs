@@ -12,12 +12,12 @@
 //! [`assumed_ulps`] units in the last place (default 4: glibc's `tanhf` was measured at 2.04 ulps
 //! on 10⁶ arguments, `expf`/`logf` below 1, f64 `tanh` within 5 including the reference's own
 //! enclosure width). This is an explicit assumption, checked on
-//! random arguments by the test suite; change it with [`set_assumed_ulps`].
+//! random arguments by the test suite; change it per graph with
+//! [`Config::with_assumed_ulps`](crate::config::Config::with_assumed_ulps).
 
 use crate::round::{add_down, add_up, div_down, div_up};
 use dashu_float::FBig;
 use dashu_float::round::mode::{Down, Up};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 type Lo = FBig<Down, 2>;
 type Hi = FBig<Up, 2>;
@@ -26,30 +26,16 @@ type Hi = FBig<Up, 2>;
 /// directed result converts to `f64` exactly (or with the same direction near over/underflow).
 const PREC: usize = 53;
 
-static ULPS_BITS: AtomicU64 = AtomicU64::new(0x4010_0000_0000_0000); // 4.0
-
-/// The accuracy, in ulps of the runtime type, assumed for the platform's elementary functions
-/// (`exp`, `ln`, `tanh`, …). Default 4.
+/// The accuracy, in ulps of `f64`, assumed for the platform's `f64` elementary functions by the
+/// bound computation running on this thread: its [`Config`](crate::config::Config)'s, or the
+/// default 4 outside one. Set it per graph with
+/// [`Config::with_assumed_ulps`](crate::config::Config::with_assumed_ulps).
 ///
 /// ```
 /// assert_eq!(scale_core::assumed_ulps(), 4.0);
 /// ```
 pub fn assumed_ulps() -> f64 {
-    f64::from_bits(ULPS_BITS.load(Ordering::Relaxed))
-}
-
-/// Change the elementary-function accuracy assumption for the whole process (values below 0.5,
-/// NaN or infinite values are rejected: no library does better than correct rounding).
-/// Returns the previous value.
-pub fn set_assumed_ulps(ulps: f64) -> Result<f64, crate::Error> {
-    if !(ulps >= 0.5) || !ulps.is_finite() {
-        return Err(crate::Error::InvalidConfig(format!(
-            "elementary-function accuracy must be a finite number of ulps ≥ 0.5, got {ulps}"
-        )));
-    }
-    Ok(f64::from_bits(
-        ULPS_BITS.swap(ulps.to_bits(), Ordering::Relaxed),
-    ))
+    crate::config::current().assumed_ulps()
 }
 
 fn lo_of(x: f64) -> Lo {

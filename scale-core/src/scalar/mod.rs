@@ -9,7 +9,7 @@ mod interval;
 mod runtime;
 mod spec;
 
-pub use elementary::{assumed_ulps, set_assumed_ulps};
+pub use elementary::assumed_ulps;
 pub use interval::Interval;
 pub use runtime::Runtime;
 pub use spec::SpecScalar;
