@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let names = [
         "x", "w1", "b1", "w2", "b2", "w1·x", "+b1", "h", "w2·h", "o", "o·o", "loss",
     ];
-    let mut report = Report::new(&g, &cert, &names);
+    let mut report = Report::new(&g, &cert, &names).expect("one name per entry");
     report.observe(&cert, &spec_values, &spec_grads);
     println!(
         "784-128-10 relu MLP (typed API), loss = sum(o²)\n{}",

@@ -27,11 +27,20 @@
 //! # Ok::<(), scale_graph::Error>(())
 //! ```
 //!
-//! See [`scale_graph!`] for the language and the generated API, and the repository README for a
-//! walkthrough.
+//! See [`scale_graph!`] for the language and the generated API, [`docs`] for what every op
+//! computes and what every bound promises, and the repository README for a walkthrough.
 #![forbid(unsafe_code)]
 
+pub mod docs;
+
 pub use scale_core::*;
+
+/// The `half` crate, for `bf16` / `f16` runtime values (`half::bf16::from_f32(0.5)`) at the
+/// version this crate uses.
+pub use scale_core::__private::half;
+/// The `ndarray` crate, for input arrays (`ndarray::arr1`, `Array2::zeros`) at the version
+/// this crate uses.
+pub use scale_core::__private::ndarray;
 
 /// Build a typed `RevGraphScale` from a small graph language; see the [crate docs of
 /// `scale_macros`](scale_macros::scale_graph) for the grammar, the generated model type and

@@ -187,7 +187,7 @@ where
     let (seed, eps_seed, b_seed) = graph.loss_seed(loss);
     let xs = (!o.no_spec).then(|| x.to_spec::<Interval>());
     let cert = graph.certify(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
-    let mut report = Report::new(graph, &cert, names);
+    let mut report = Report::new(graph, &cert, names)?;
     if let Some(xs) = xs {
         let sv = graph.eval_spec(&xs);
         let sg = graph.backprop_spec(&xs, &seed.to_spec());

@@ -165,13 +165,27 @@ impl fmt::Debug for Bound {
     }
 }
 
+/// Scientific notation, honouring width, precision, alignment and fill (`{:>10.3}`).
+///
+/// ```
+/// use scale_core::Bound;
+/// let b = Bound::new(0.000123456);
+/// assert_eq!(format!("{b}"), "1.23456e-4");
+/// assert_eq!(format!("{b:.2}"), "1.23e-4");
+/// assert_eq!(format!("[{b:>9.2}]"), "[  1.23e-4]");
+/// assert_eq!(format!("{b:.1e}"), "1.2e-4");
+/// assert_eq!(format!("{}", Bound::INF), "inf");
+/// ```
 impl fmt::Display for Bound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(p) = f.precision() {
-            write!(f, "{:.*e}", p, self.0)
-        } else {
-            write!(f, "{:e}", self.0)
-        }
+        fmt::LowerExp::fmt(&self.0, f)
+    }
+}
+
+/// The same as `Display` (`{:e}`, `{:.3e}`, with width and fill).
+impl fmt::LowerExp for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::LowerExp::fmt(&self.0, f)
     }
 }
 

@@ -36,8 +36,19 @@ impl ApproxTol {
 
     /// SPEC's `tol_from_eps_scale(eps, B) = { abs: max(eps, 0), rel: eps / B (0 when B = 0),
     /// slack: 1 }`; always at least as loose as [`ApproxTol::abs_only`]. `rel` is rounded up.
+    ///
+    /// When `B` is at the underflow floor (≤ [`ApproxTol::FLOOR`], e.g. all-zero data, whose
+    /// bounds carry only underflow slack such as `eps = 2e-300, B = 1e-300`), `eps / B` is a
+    /// meaningless ratio, not a relative accuracy: `rel` is 0 there, which leaves the tolerance
+    /// equal to `abs_only(eps)` and so just as sound.
+    ///
+    /// ```
+    /// use scale_core::{ApproxTol, Bound};
+    /// let t = ApproxTol::from_eps_scale(Bound::new(2e-300), Bound::new(1e-300));
+    /// assert_eq!((t.abs, t.rel), (2e-300, 0.0));
+    /// ```
     pub fn from_eps_scale(eps: Bound, b: Bound) -> ApproxTol {
-        let rel = if b == Bound::ZERO {
+        let rel = if b.get() <= Self::FLOOR {
             0.0
         } else {
             (eps / b).get()
@@ -49,6 +60,11 @@ impl ApproxTol {
         }
     }
 
+    /// Scale bounds at or below this value (far below any runtime type's smallest normal, and the
+    /// size of the underflow slack bound code adds) give `rel = 0` in
+    /// [`ApproxTol::from_eps_scale`].
+    pub const FLOOR: f64 = 1e-290;
+
     /// `slack · (abs + rel · max(|x|, |y|))`, rounded up.
     ///
     /// A zero factor wins over an infinite one (`rel = +∞` arises from `eps / B` with a tiny `B`):
@@ -58,7 +74,7 @@ impl ApproxTol {
     ///
     /// ```
     /// use scale_core::{ApproxTol, Bound};
-    /// let t = ApproxTol::from_eps_scale(Bound::new(0.1), Bound::new(5e-324)); // rel = +∞
+    /// let t = ApproxTol { abs: 0.1, rel: f64::INFINITY, slack: 1.0 };
     /// assert_eq!(t.approx_bound(0.0, 0.0), 0.1);
     /// assert!(t.approx_r(0.0, 0.05));
     /// ```

@@ -559,7 +559,7 @@ impl Checker {
             };
             self.errors.push(syn::Error::new(
                 op_ident.span(),
-                format!("unknown op `{name}`{value_hint}{hint} (the ops are listed in SPEC §9)"),
+                format!("unknown op `{name}`{value_hint}{hint} (the ops are listed in `scale_graph::docs::ops`)"),
             ));
             return None;
         };

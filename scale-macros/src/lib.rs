@@ -7,7 +7,7 @@
 //! below), **check** (names, arities, dimensions, literal shapes; all errors at once) and
 //! **expand** (code over the core's typed builder) — and this entry point only wires them.
 //!
-//! ## Grammar (SPEC §8)
+//! ## Grammar
 //!
 //! ```text
 //! scale_graph! {
@@ -23,7 +23,7 @@
 //! `*` binds tighter than `+` and `-`, all are left-associative; `+ - *` are the elementwise
 //! `add`, `sub`, `mul` and unary `-` is `neg`. Every op application is one node, innermost first
 //! and left to right; a `let` names the node of its outermost op. Shapes have rank 0 to 4. The
-//! ops and their shape rules are those of SPEC §9: `add sub mul neg scale(x, c) relu
+//! ops and their shape rules (tabled in `scale_graph::docs::ops`): `add sub mul neg scale(x, c) relu
 //! leaky_relu(x, a) tanh sigmoid exp log softplus square matmul matvec dot transpose add_bias sum
 //! mean sum_rows reshape(x, [DIM, …]) softmax log_softmax mse cross_entropy`.
 //!
@@ -90,7 +90,7 @@
 //! Unknown op:
 //! ```compile_fail
 //! scale_macros::scale_graph! { input x: [3]; let y = rleu(x); };
-//! // error: unknown op `rleu`; did you mean `relu`? (the ops are listed in SPEC §9)
+//! // error: unknown op `rleu`; did you mean `relu`? (the ops are listed in `scale_graph::docs::ops`)
 //! ```
 //! Wrong number of arguments:
 //! ```compile_fail

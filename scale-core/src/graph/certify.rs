@@ -34,6 +34,26 @@ pub struct Certificate<R, G, Ctx> {
     pub config: crate::config::Config,
 }
 
+impl<R: Copy, G, Ctx> Certificate<R, G, Ctx> {
+    /// The runtime value of a scalar entry (a loss), without indexing by `[()]`.
+    ///
+    /// ```
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{ops, Rank1, RevGraphScale, TList};
+    /// let (g, (x,)) = RevGraphScale::<f32, Seg<Nil, (Rank1<2>,)>, Nil, _>::nil(scale_core::brand!());
+    /// let (g, s) = g.snoc(ops::sum(x));
+    /// let xr = TList::from_arrays(vec![ndarray::arr1(&[1.5f32, 2.0]).into_dyn()])?;
+    /// let (e, b) = g.exact_inputs(&xr);
+    /// let (seed, es, bs) = g.loss_seed(s);
+    /// let cert = g.certify(xr, &e, &b, &seed, &es, &bs);
+    /// assert_eq!(cert.value(s), 3.5);
+    /// # Ok::<(), scale_core::Error>(())
+    /// ```
+    pub fn value<B>(&self, v: Var<Rank0, B>) -> R {
+        self.values.get(v)[()]
+    }
+}
+
 impl<R, G, Ctx> Certificate<R, G, Ctx> {
     /// The abs+rel tolerance of a value (SPEC §7 `tol_from_eps_scale`).
     pub fn value_tol<S, B>(&self, v: Var<S, B>) -> ApproxTol {

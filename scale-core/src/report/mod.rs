@@ -21,7 +21,7 @@
 //! let xs = xr.to_spec::<Interval>();
 //! let cert = g.certify(xr, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
 //!
-//! let mut report = Report::new(&g, &cert, &["x", "y", "p", "loss"]);
+//! let mut report = Report::new(&g, &cert, &["x", "y", "p", "loss"])?;
 //! report.observe(&cert, &g.eval_spec(&xs), &g.backprop_spec(&xs, &seed.to_spec()));
 //! assert_eq!(report.violations(), 0);
 //! println!("{}", report.to_table());
@@ -32,6 +32,7 @@
 
 mod close;
 mod dot;
+pub use dot::DotOptions;
 mod progress;
 mod table;
 
@@ -178,13 +179,34 @@ fn row<R: Runtime>(
 }
 
 impl Report {
-    /// Build a report from a certified pass. `names` names the entries of `Γ ++ ss` in order;
-    /// missing names default to `#<position>`.
+    /// Build a report from a certified pass. `names` names every entry of `Γ ++ ss` in order
+    /// (inputs, then one per node, nested anonymous nodes included), or is empty for positional
+    /// names `#<position>`. Any other count is an [`Error::LengthMismatch`](crate::Error): a
+    /// short list would silently label a tensor with another entry's name.
+    ///
+    /// ```
+    /// # use scale_core::context::{Nil, Seg};
+    /// # use scale_core::{ops, report::Report, Rank1, RevGraphScale, TList};
+    /// # let (g, (x,)) = RevGraphScale::<f32, Seg<Nil, (Rank1<2>,)>, Nil, _>::nil(scale_core::brand!());
+    /// # let (g, s) = g.snoc(ops::sum(x));
+    /// # let xr = TList::from_arrays(vec![ndarray::arr1(&[1.5f32, 2.0]).into_dyn()]).unwrap();
+    /// # let (e, b) = g.exact_inputs(&xr);
+    /// # let (seed, es, bs) = g.loss_seed(s);
+    /// # let cert = g.certify(xr, &e, &b, &seed, &es, &bs);
+    /// assert!(Report::new(&g, &cert, &["x", "s"]).is_ok());
+    /// assert!(Report::new(&g, &cert, &["s"]).is_err());
+    /// ```
     pub fn new<K: Kind, R: Runtime, G, Ss, B, Ctx>(
         graph: &Graph<K, R, G, Ss, B>,
         cert: &Certificate<R, G, Ctx>,
         names: &[&str],
-    ) -> Report {
+    ) -> Result<Report, crate::Error> {
+        if !names.is_empty() && names.len() != graph.len() {
+            return Err(crate::Error::LengthMismatch {
+                expected: graph.len(),
+                found: names.len(),
+            });
+        }
         let name = |i: usize| names.get(i).map_or(format!("#{i}"), |s| s.to_string());
         let mut rows = Vec::new();
         let vals = cert.values.as_slice();
@@ -219,13 +241,13 @@ impl Report {
                 out: n_inputs + k,
             })
             .collect();
-        Report {
+        Ok(Report {
             runtime: R::NAME.to_string(),
             assumed_ulps: cert.config.assumed_ulps(),
             n_inputs,
             rows,
             nodes,
-        }
+        })
     }
 
     /// Compare against spec values and spec gradients (e.g. the rigorous [`Interval`] spec) of the

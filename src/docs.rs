@@ -1,0 +1,119 @@
+//! The reference manual: what every op computes, and what every bound promises.
+//!
+//! This module holds no code. Its pages stand on their own; where other docs in these crates say
+//! "SPEC §n", the section is summarised here:
+//!
+//! | SPEC | page |
+//! |---|---|
+//! | §3 predicates, §7 tolerances | [`promises`] |
+//! | §5 rounding model, non-finite values, libm | [`promises`] |
+//! | §8 the `scale_graph!` language | [`scale_graph!`](crate::scale_graph) |
+//! | §9 ops | [`ops`] |
+//! | §11 certification modes | [`modes`] |
+
+/// # What a bound promises
+///
+/// For every value `v` of a graph (inputs and node outputs) and every gradient, a certificate
+/// holds an error bound **eps** and a scale bound **B** (both `f64`, computed with upward
+/// rounding, possibly `+∞`, never NaN). With `exact` the real-number result of the same graph on
+/// the same inputs (exact real arithmetic, every op as defined on the [`ops`](super::ops) page)
+/// and `r` the runtime result:
+///
+/// * `approx`: `max_i |exact_i − r_i| ≤ eps`;
+/// * `scale`: `max_i |exact_i| ≤ B` and `max_i |r_i| ≤ B`.
+///
+/// provided the inputs satisfy them (exact inputs: eps 0, B their largest magnitude). These are
+/// the four theorems of TorchLean's `RevGraphScale` (forward values, forward scales, gradients,
+/// gradient scales), checked by the test suite against a rigorous interval evaluation of
+/// `exact` on adversarial data.
+///
+/// ## Tolerances
+///
+/// `ApproxTol::from_eps_scale(eps, B) = { abs: eps, rel: eps / B, slack: 1 }` (rel 0 when B is 0
+/// or at the underflow floor): any comparison `|a − b| ≤ abs + rel · max(|a|, |b|)` of the
+/// runtime result against the exact one passes. `cert.value_tol(v)` and `cert.grad_tol(x)` give
+/// it for a value and an input's gradient.
+///
+/// ## The rounding model
+///
+/// A runtime type `R` (`f32`, `f64`, `bf16`, `f16`) has a unit roundoff `u` (2⁻²⁴, 2⁻⁵³, 2⁻⁸,
+/// 2⁻¹¹) and an underflow term `η`; a basic operation satisfies `|fl(z) − z| ≤ u·|z| + η`. A sum
+/// or dot product of length `n` in any order, with or without FMA, errs by at most
+/// `γₙ·Σ|terms|` plus underflow terms, `γₙ = n·u / (1 − n·u)`.
+///
+/// Elementary functions (`exp`, `ln`, `ln_1p`, `tanh`) come from the platform: the bounds
+/// measure runtime results against `f64` references computed with the platform's `f64`
+/// functions, assumed accurate to [`Config::assumed_ulps`](crate::config::Config::assumed_ulps)
+/// ulps of `f64` (default 4; the test suite measures them).
+///
+/// ## Non-finite values
+///
+/// A NaN or ±∞ runtime value has no finite tolerance. This holds for inputs too, and it
+/// propagates: an op whose runtime operand is not finite, or whose operand's eps is `+∞`, gets
+/// eps `+∞` even where its runtime output is finite (`relu(NaN)` is 0 at run time; its eps is
+/// `+∞`). No finite bound is ever derived from a non-finite number. Checkers accept a non-finite
+/// value only against a `+∞` bound, and [`check_close`](crate::report::check_close) refuses to
+/// pass under an unbounded tolerance unless told to.
+///
+/// A node whose cotangent is exactly zero is not visited by backprop (as in PyTorch), so an
+/// overflow or `log(0)` off the loss path does not make gradients NaN.
+///
+/// ## Preconditions
+///
+/// `log` needs a positive argument: where `x̂ − eps ≤ 0` its bound is `+∞`, never a wrong number.
+/// Empty means (a zero-size dimension) are NaN, so their bound is `+∞`; empty sums are 0.
+pub mod promises {}
+
+/// # The ops
+///
+/// Every op has all six parts of a reverse-mode node (spec and runtime forward, forward eps,
+/// forward scale, spec and runtime VJP, VJP eps, VJP scale). Shapes are checked at compile
+/// time. Definitions and derivative conventions match PyTorch's.
+///
+/// | op | shapes | definition |
+/// |---|---|---|
+/// | `add(a, b)`, `a + b` | `s, s → s` | elementwise |
+/// | `sub(a, b)`, `a - b` | `s, s → s` | elementwise |
+/// | `mul(a, b)`, `a * b` | `s, s → s` | elementwise |
+/// | `neg(x)`, `-x` | `s → s` | |
+/// | `scale(x, c)` | `s → s` | `c·x`, `c` a finite literal |
+/// | `relu(x)` | `s → s` | `max(x, 0)`; derivative 1 where `x > 0`, else 0 |
+/// | `leaky_relu(x, a)` | `s → s` | `x` where `x > 0`, else `a·x`; derivative 1 / `a` |
+/// | `tanh`, `sigmoid`, `exp`, `softplus`, `square` | `s → s` | `σ(x) = 1/(1 + e⁻ˣ)`, `softplus(x) = ln(1 + eˣ)` |
+/// | `log(x)` | `s → s` | natural log; `+∞` bound unless positivity is certain |
+/// | `matmul(a, b)` | `[m, k], [k, n] → [m, n]` | |
+/// | `matvec(a, x)` | `[m, k], [k] → [m]` | |
+/// | `dot(a, b)` | `[k], [k] → []` | |
+/// | `transpose(a)` | `[m, n] → [n, m]` | exact |
+/// | `add_bias(h, b)` | `[b, n], [n] → [b, n]` | `h[i, j] + b[j]` |
+/// | `sum(x)`, `mean(x)` | `s → []` | `mean = sum / numel` |
+/// | `sum_rows(x)` | `[b, n] → [n]` | `Σᵢ x[i, j]` |
+/// | `reshape(x, [d, …])` | `s → t`, same element count | row-major order, exact |
+/// | `softmax(x)`, `log_softmax(x)` | `[n] → [n]`, `[b, n] → [b, n]` | over the last axis, row by row |
+/// | `mse(p, t)` | `s, s → []` | `mean((p − t)²)`; gradients to both |
+/// | `cross_entropy(z, t)` | `[b, n], [b, n] → []` | `−(1/b) Σᵢ Σⱼ t[i, j]·log_softmax(z)[i, j]`; gradients to both |
+///
+/// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
+/// and runtime derivatives may take different branches; the VJP bounds cover both.
+pub mod ops {}
+
+/// # Which question a bound answers
+///
+/// A bound is only as useful as the question it answers. Today's certificates answer one, in
+/// one of two flavours of sum/dot-product bound ([`DotBound`](crate::config::DotBound), set per
+/// graph in its [`Config`](crate::config::Config) and recorded in `cert.config`):
+///
+/// * **This run, a posteriori** (`DotBound::APosteriori`, the default for `f32`, `bf16`, `f16`):
+///   eps bounds `|exact − r̂|` for the `r̂` *this library computed*. Sums and dot products are
+///   re-evaluated in `f64` and the difference measured, so the first layer of an MLP is bounded
+///   within a few percent of its true error. This is **not** a tolerance for another
+///   implementation's result: a different summation order (PyTorch, a GPU kernel, your own
+///   loop) may legally differ from ours by more than our error.
+/// * **This run, order-free** (`DotBound::OrderFree`, and always for an `f64` runtime): sums and
+///   dot products are bounded by `γₙ·Σ|aᵢbᵢ|`, which holds for any summation order of the same
+///   operands. Other terms still use this run's magnitudes and masks.
+///
+/// Bounds are per tensor (one eps per value and per gradient, L∞), propagated node by node, so
+/// they grow with depth: through a weight matrix by about its largest absolute row sum. The
+/// measured ratio of bound to true error is in `docs/tightness.md` of the repository.
+pub mod modes {}
