@@ -46,6 +46,14 @@ pub enum DotBound {
 pub struct Config {
     /// How sums and dot products are bounded (default [`DotBound::APosteriori`]).
     pub dot_bound: DotBound,
+    /// This-run mode (default on): `certify` also evaluates a rigorous midpoint-radius enclosure
+    /// of the exact values and gradients ([`Ball`](crate::Ball) arithmetic: `f64` kernels,
+    /// outward-bounded radii) and reports, per tensor, `min(propagated bound, max |r̂ − m| + r)`.
+    /// Both are sound for the run this library performed, so the minimum is; it is close to the
+    /// true error of this run, because the enclosure's radius is near `f64` precision. It is
+    /// **not** a tolerance for another implementation's result. Off: the propagated bounds
+    /// alone (cheaper).
+    pub enclose: bool,
     /// Accuracy assumed of the platform's `f64` elementary functions, in ulps (private so it is
     /// always validated: see [`Config::with_assumed_ulps`]).
     assumed_ulps: f64,
@@ -55,10 +63,12 @@ pub struct Config {
 pub const DEFAULT_ASSUMED_ULPS: f64 = 4.0;
 
 impl Default for Config {
-    /// A-posteriori dot bounds, elementary functions assumed accurate to 4 ulps.
+    /// A-posteriori dot bounds, the this-run enclosure on, elementary functions assumed accurate
+    /// to 4 ulps.
     fn default() -> Self {
         Config {
             dot_bound: DotBound::APosteriori,
+            enclose: true,
             assumed_ulps: DEFAULT_ASSUMED_ULPS,
         }
     }
@@ -68,6 +78,12 @@ impl Config {
     /// The same settings with another dot-product bound mode.
     pub fn with_dot_bound(mut self, mode: DotBound) -> Self {
         self.dot_bound = mode;
+        self
+    }
+
+    /// The same settings with the this-run enclosure on or off (see [`Config::enclose`]).
+    pub fn with_enclose(mut self, on: bool) -> Self {
+        self.enclose = on;
         self
     }
 

@@ -72,13 +72,13 @@ pub use config::{Config, DotBound, dot_bound_mode};
 pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{
-    Builder, Certificate, FwdGraph, FwdGraphScale, Graph, Pusher, RevGraph, RevGraphScale, eps_add,
-    scale_add,
+    Builder, Certificate, Enclosure, FwdGraph, FwdGraphScale, Graph, Pusher, RevGraph,
+    RevGraphScale, eps_add, scale_add,
 };
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};
 pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
-pub use scalar::{Interval, Runtime, SpecScalar, assumed_ulps};
+pub use scalar::{Ball, Interval, Runtime, SpecScalar, assumed_ulps};
 pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};
 pub use tolerance::ApproxTol;
 

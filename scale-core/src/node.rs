@@ -23,7 +23,7 @@
 
 use crate::bound::Bound;
 use crate::handle::Arg;
-use crate::scalar::{Interval, Runtime, SpecScalar};
+use crate::scalar::{Ball, Interval, Runtime, SpecScalar};
 use crate::shape::Shape;
 use ndarray::ArrayD;
 
@@ -48,7 +48,9 @@ pub trait SpecVjp<S: SpecScalar> {
 }
 
 /// Forward node with an error bound (Lean: `FwdNode`).
-pub trait FwdNode<R: Runtime>: SpecForward<f64> + SpecForward<Interval> + Send + Sync {
+pub trait FwdNode<R: Runtime>:
+    SpecForward<f64> + SpecForward<Interval> + SpecForward<Ball> + Send + Sync
+{
     /// Op name for reports (e.g. `"matvec"`).
     fn op_name(&self) -> &'static str;
     /// Context entries the node reads, with the dimensions it was typed against.
@@ -68,7 +70,9 @@ pub trait FwdNodeScale<R: Runtime>: FwdNode<R> {
 }
 
 /// Reverse node: forward, VJP and VJP error bound (Lean: `RevNode`).
-pub trait RevNode<R: Runtime>: FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> {
+pub trait RevNode<R: Runtime>:
+    FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> + SpecVjp<Ball>
+{
     /// Runtime VJP: one cotangent per argument.
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>>;
     /// Error bound of each argument's cotangent.

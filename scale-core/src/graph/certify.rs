@@ -7,7 +7,8 @@ use crate::context::{Append, Concat};
 use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
 use crate::node::RevNodeScale;
-use crate::ops::util::linf;
+use crate::ops::util::{ENCL, inflate, linf};
+use crate::scalar::Ball;
 use crate::scalar::Runtime;
 use crate::shape::{Rank0, Shape};
 use crate::tolerance::ApproxTol;
@@ -32,6 +33,104 @@ pub struct Certificate<R, G, Ctx> {
     pub grad_scales: BList<G>,
     /// The settings the bounds were computed under.
     pub config: crate::config::Config,
+    /// This-run mode ([`Config::enclose`](crate::config::Config::enclose)): a rigorous
+    /// midpoint-radius enclosure of the exact value of every entry and of every input's
+    /// gradient — a reference of known accuracy to test other code against (`None` when the
+    /// mode is off).
+    pub enclosure: Option<Enclosure<G, Ctx>>,
+}
+
+/// Midpoint-radius enclosures ([`Ball`]s) of the exact values and gradients of a certified pass.
+pub struct Enclosure<G, Ctx> {
+    /// The exact value of every entry of `Γ ++ ss` lies in these balls.
+    pub values: TList<Ball, Ctx>,
+    /// The exact gradient of every input lies in these balls (for the inputs gradients were
+    /// computed for).
+    pub grads: TList<Ball, G>,
+}
+
+/// The enclosure pass of `certify`, before it is packed into the certificate.
+struct EnclosurePass {
+    values: Vec<ArrayD<Ball>>,
+    grads: Vec<ArrayD<Ball>>,
+    /// Entries whose bound must stay `+∞` (non-finite data upstream, SPEC §5).
+    poisoned: Vec<bool>,
+}
+
+impl EnclosurePass {
+    /// `eps = min(eps, max |r̂ − m| + r)` and `B = min(B, max(|r̂|, |m| + r))` per tensor, except
+    /// where `keep` says the propagated bound stands. The distance carries a slack of one more
+    /// radius plus a few `f64` ulps of the midpoint, so it also covers other rigorous enclosures
+    /// of the same exact value (the interval spec the tests check against), not only the exact
+    /// value itself.
+    fn tighten<R: Runtime>(
+        &self,
+        rt: &[ArrayD<R>],
+        eps: &mut [Bound],
+        b: &mut [Bound],
+        keep: &[bool],
+        balls: &[ArrayD<Ball>],
+    ) {
+        for (i, (r, ball)) in rt.iter().zip(balls).enumerate() {
+            if keep.get(i).copied().unwrap_or(true) || r.shape() != ball.shape() {
+                continue;
+            }
+            let (mut d, mut mag) = (0.0f64, 0.0f64);
+            for (&x, bl) in r.iter().zip(ball.iter()) {
+                let (x, m, rad) = (x.to_spec(), bl.mid(), bl.rad());
+                let t = (x - m).abs() + 2.0 * rad + ENCL * m.abs() + 1e-300;
+                d = if t > d || t.is_nan() { t } else { d };
+                let s = (m.abs() + rad).max(x.abs());
+                mag = if s > mag || s.is_nan() { s } else { mag };
+            }
+            eps[i] = eps[i].min(inflate(d, 6));
+            b[i] = b[i].min(inflate(mag, 2));
+        }
+    }
+}
+
+impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
+    /// The this-run enclosure: spec forward and backward passes in [`Ball`] arithmetic, from
+    /// the runtime inputs and seeds widened by their eps.
+    fn enclose(
+        &self,
+        ctx: &[ArrayD<R>],
+        finite: &[bool],
+        eps_in: &EList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+    ) -> EnclosurePass {
+        let ball = |a: &ArrayD<R>, e: Bound| a.mapv(|v| Ball::new(v.to_spec(), e.get()));
+        let n_in = self.n_inputs;
+        let xs: Vec<ArrayD<Ball>> = ctx[..n_in]
+            .iter()
+            .zip(eps_in.as_slice())
+            .map(|(a, &e)| ball(a, e))
+            .collect();
+        let mut poisoned: Vec<bool> = eps_in
+            .as_slice()
+            .iter()
+            .zip(finite)
+            .map(|(e, &f)| e.is_infinite() || !f)
+            .collect();
+        for (k, n) in self.nodes.iter().enumerate() {
+            let bad = !finite[n_in + k] || n.args().iter().any(|a| poisoned[a.pos]);
+            poisoned.push(bad);
+        }
+        let values = engine::forward_spec(&self.nodes, xs);
+        let seeds: Vec<ArrayD<Ball>> = seed
+            .as_slice()
+            .iter()
+            .zip(eps_seed.as_slice())
+            .map(|(a, &e)| ball(a, e))
+            .collect();
+        let grads = engine::backprop_spec::<R, Ball, _>(&self.nodes, &values, seeds);
+        EnclosurePass {
+            values,
+            grads,
+            poisoned,
+        }
+    }
 }
 
 impl<R: Copy, G, Ctx> Certificate<R, G, Ctx> {
@@ -155,21 +254,40 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             &need,
             &mut [&mut te, &mut tb],
         );
+        let (mut grad_eps, mut grad_b) = (te.acc, tb.acc);
+        let (mut eps, mut scales) = (eps, scales);
+        let enclosure = self.config.enclose.then(|| {
+            let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
+            enc.tighten(&ctx, &mut eps, &mut scales, &enc.poisoned, &enc.values);
+            let wanted: Vec<bool> = self.wrt_mask(wrt);
+            // Gradients: only where the propagated bound is finite (a `+∞` there may come from a
+            // non-finite value, which no enclosure may overrule, SPEC §5) and asked for.
+            let keep: Vec<bool> = grad_eps
+                .iter()
+                .zip(&wanted)
+                .map(|(e, &w)| e.is_infinite() || !w)
+                .collect();
+            enc.tighten(&grads, &mut grad_eps, &mut grad_b, &keep, &enc.grads);
+            enc
+        });
         // As forward: a gradient's magnitude is at most its runtime magnitude plus its eps.
-        let grad_scales = tb
-            .acc
+        let grad_scales = grad_b
             .iter()
-            .zip(&te.acc)
+            .zip(&grad_eps)
             .zip(&grads)
             .map(|((&b, &e), g)| b.min(linf(g) + e))
             .collect();
         Certificate {
             grads: TList::from_vec_unchecked(grads),
-            grad_eps: EList::from_vec_unchecked(te.acc),
+            grad_eps: EList::from_vec_unchecked(grad_eps),
             grad_scales: BList::from_vec_unchecked(grad_scales),
             values: TList::from_vec_unchecked(ctx),
             eps: EList::from_vec_unchecked(eps),
             scales: BList::from_vec_unchecked(scales),
+            enclosure: enclosure.map(|e| Enclosure {
+                values: TList::from_vec_unchecked(e.values),
+                grads: TList::from_vec_unchecked(e.grads),
+            }),
             config: self.config,
         }
     }

@@ -14,14 +14,9 @@ use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
 
-/// Spec matrix product (plain loops in spec arithmetic).
+/// Spec matrix product, in the spec arithmetic's own kernel ([`SpecScalar::matmul`]).
 fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
-    Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
-        a.row(i)
-            .iter()
-            .zip(b.column(j).iter())
-            .fold(T::zero(), |acc, (&x, &y)| acc + x * y)
-    })
+    T::matmul(a, b)
 }
 
 /// Scale bound of a length-`k` dot product of factors bounded by `ba`, `bb` (spec side), maxed

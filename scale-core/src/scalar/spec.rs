@@ -3,6 +3,7 @@
 use super::elementary;
 use super::interval::Interval;
 use super::runtime::Runtime;
+use ndarray::{Array2, ArrayView2};
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -88,6 +89,20 @@ pub trait SpecScalar:
     }
     /// `self²` (tighter than `self * self` for intervals straddling 0).
     fn square(self) -> Self;
+
+    /// The matrix product `a · b` in this arithmetic (every matrix product of the ops goes
+    /// through here). The default is plain loops, `Σₖ aᵢₖ·bₖⱼ` left to right; [`Ball`] overrides it
+    /// with an `f64` GEMM and a cheap radius bound.
+    ///
+    /// [`Ball`]: crate::Ball
+    fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
+        Array2::from_shape_fn((a.nrows(), b.ncols()), |(i, j)| {
+            a.row(i)
+                .iter()
+                .zip(b.column(j).iter())
+                .fold(Self::zero(), |acc, (&x, &y)| acc + x * y)
+        })
+    }
 }
 
 impl SpecScalar for f64 {

@@ -1,0 +1,387 @@
+//! [`Ball`]: midpoint-radius arithmetic, a fast rigorous spec scalar.
+//!
+//! A ball `⟨m, r⟩` encloses every real `x` with `|x − m| ≤ r`. Midpoints are computed in plain
+//! `f64` round-to-nearest (the same kernels as an `f64` evaluation), radii by upper bounds on
+//! the propagated radius plus the midpoint's own rounding error, finished with a proven
+//! inflation ([`rad`]). So a ball evaluation costs a few `f64` operations per operation, while
+//! an [`Interval`](super::Interval) evaluation needs directed rounding and correctly rounded
+//! big-float transcendentals. The radius stays near `f64` precision: for an `f32` graph it is
+//! about 10⁻⁹ of the runtime error, which is what makes the this-run mode of
+//! [`certify`](crate::RevGraphScale::certify) tight (see [`crate::config::Config::enclose`]).
+//!
+//! Elementary functions rely on the documented `f64` libm assumption
+//! ([`assumed_ulps`](crate::assumed_ulps)), like every runtime bound of this crate.
+
+use super::elementary::assumed_ulps;
+use crate::round::{abs_diff_up, add_up, sub_down};
+use ndarray::{Array2, ArrayView2};
+use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// `f64` unit roundoff.
+const U: f64 = 1.1102230246251565e-16;
+/// Smallest positive subnormal `f64` (twice the underflow term of one rounding).
+const ETA: f64 = 5e-324;
+
+/// Upper bound on a nonnegative real `S` whose plain `f64` evaluation `s` used at most `n`
+/// roundings (sums and products of nonnegative terms): each rounding loses at most a relative
+/// `u` or, for a product in the subnormal range, an absolute `η/2`; so
+/// `S ≤ (s + (n+1)·η)·(1 + 2(n+2)u)`, and evaluating that in round-to-nearest keeps it above
+/// `S` (the extra `η` and the `n+2` absorb its own two roundings). NaN gives `+∞`.
+#[inline]
+fn rad(s: f64, n: u32) -> f64 {
+    if s.is_nan() {
+        return f64::INFINITY;
+    }
+    let c = 1.0 + f64::from(n + 2) * (2.0 * U);
+    (s + f64::from(n + 1) * ETA) * c
+}
+
+/// Relative accuracy of an `f64` libm value and a couple more roundings (the libm assumption).
+#[inline]
+fn libm_rel() -> f64 {
+    (4.0 * assumed_ulps() + 8.0) * U
+}
+
+/// A midpoint-radius enclosure `⟨m, r⟩ = [m − r, m + r]` of an exact real value.
+///
+/// ```
+/// use scale_core::{Ball, SpecScalar};
+/// let x = Ball::from_f64(0.1) + Ball::from_f64(0.2);
+/// assert!(x.lo() <= 0.3 && 0.3 <= x.hi());
+/// let e = <Ball as SpecScalar>::exp(Ball::from_f64(1.0));
+/// assert!(e.lo() <= std::f64::consts::E && std::f64::consts::E <= e.hi());
+/// assert!(e.rad() < 1e-14);
+/// ```
+#[derive(Clone, Copy, PartialEq)]
+pub struct Ball {
+    m: f64,
+    r: f64,
+}
+
+impl Ball {
+    /// The whole real line (an undefined or unbounded result).
+    pub const ENTIRE: Ball = Ball {
+        m: 0.0,
+        r: f64::INFINITY,
+    };
+
+    /// `⟨m, r⟩`; a non-finite midpoint, or a NaN or negative radius, gives [`Ball::ENTIRE`].
+    #[inline]
+    pub fn new(m: f64, r: f64) -> Ball {
+        if m.is_finite() && r >= 0.0 {
+            Ball { m, r }
+        } else {
+            Ball::ENTIRE
+        }
+    }
+
+    /// The midpoint.
+    #[inline]
+    pub fn mid(self) -> f64 {
+        self.m
+    }
+
+    /// The radius (`+∞` for an unbounded enclosure).
+    #[inline]
+    pub fn rad(self) -> f64 {
+        self.r
+    }
+
+    /// Upper bound on `|x − v|` over the ball: how far `v` can be from the value enclosed.
+    #[inline]
+    pub fn max_dist(self, v: f64) -> f64 {
+        add_up(abs_diff_up(v, self.m), self.r)
+    }
+
+    /// Upper bound on `|x|` over the ball.
+    #[inline]
+    pub fn mag(self) -> f64 {
+        add_up(self.m.abs(), self.r)
+    }
+
+    #[inline]
+    fn from_ends(lo: f64, hi: f64) -> Ball {
+        if !(lo <= hi) {
+            return Ball::ENTIRE;
+        }
+        let m = 0.5 * lo + 0.5 * hi;
+        // |hi − m| and |m − lo| in plain f64: two roundings each.
+        Ball::new(m, rad((hi - m).max(m - lo), 2))
+    }
+}
+
+impl Default for Ball {
+    fn default() -> Self {
+        Ball { m: 0.0, r: 0.0 }
+    }
+}
+
+impl fmt::Debug for Ball {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "⟨{:e} ± {:e}⟩", self.m, self.r)
+    }
+}
+
+impl Add for Ball {
+    type Output = Ball;
+    #[inline]
+    fn add(self, o: Ball) -> Ball {
+        let m = self.m + o.m;
+        // |fl(a + b) − (a + b)| ≤ u·|fl(a + b)| (sums never lose to underflow).
+        Ball::new(m, rad(self.r + o.r + U * m.abs(), 3))
+    }
+}
+
+impl Sub for Ball {
+    type Output = Ball;
+    #[inline]
+    fn sub(self, o: Ball) -> Ball {
+        self + (-o)
+    }
+}
+
+impl Neg for Ball {
+    type Output = Ball;
+    #[inline]
+    fn neg(self) -> Ball {
+        Ball {
+            m: -self.m,
+            r: self.r,
+        }
+    }
+}
+
+impl Mul for Ball {
+    type Output = Ball;
+    #[inline]
+    fn mul(self, o: Ball) -> Ball {
+        // A zero radius times anything is zero (0 · ∞ would be NaN).
+        let t = |a: f64, r: f64| if r == 0.0 { 0.0 } else { a * r };
+        let m = self.m * o.m;
+        let spread = t(self.m.abs(), o.r) + t(o.m.abs(), self.r) + t(self.r, o.r);
+        Ball::new(m, rad(spread + U * m.abs() + ETA, 7))
+    }
+}
+
+impl Div for Ball {
+    type Output = Ball;
+    #[inline]
+    fn div(self, o: Ball) -> Ball {
+        // Divisor bounded away from 0: |y| ≥ d = |o.m| − o.r > 0.
+        let d = sub_down(o.m.abs(), o.r);
+        if !(d > 0.0) {
+            return Ball::ENTIRE;
+        }
+        let m = self.m / o.m;
+        // |x/y − a/b| ≤ (|x − a| + |a/b|·|y − b|)/|y|, and |a/b| ≤ |m|(1 + u) + η.
+        let q = m.abs() * (1.0 + 2.0 * U) + ETA;
+        let spread = if o.r == 0.0 { 0.0 } else { q * o.r };
+        Ball::new(m, rad((self.r + spread) / d + U * m.abs() + ETA, 8))
+    }
+}
+
+/// A smooth function on a ball: midpoint from the `f64` libm, radius from a bound `lip` on
+/// `|f′|` over the ball plus the libm error at the midpoint.
+#[inline]
+fn smooth(m: f64, r: f64, lip: f64) -> Ball {
+    let spread = if r == 0.0 { 0.0 } else { lip * r };
+    Ball::new(m, rad(spread + libm_rel() * m.abs() + 1e-300, 4))
+}
+
+impl crate::scalar::SpecScalar for Ball {
+    const NAME: &'static str = "ball";
+    const RIGOROUS: bool = true;
+    #[inline]
+    fn from_f64(x: f64) -> Ball {
+        Ball::new(x, 0.0)
+    }
+    #[inline]
+    fn lo(self) -> f64 {
+        sub_down(self.m, self.r)
+    }
+    #[inline]
+    fn hi(self) -> f64 {
+        add_up(self.m, self.r)
+    }
+    #[inline]
+    fn mid(self) -> f64 {
+        self.m
+    }
+    fn hull(self, o: Ball) -> Ball {
+        if self.r.is_infinite() || o.r.is_infinite() {
+            return Ball::ENTIRE;
+        }
+        Ball::from_ends(self.lo().min(o.lo()), self.hi().max(o.hi()))
+    }
+    #[inline]
+    fn select_pos(self, a: Ball, b: Ball) -> Ball {
+        if self.lo() > 0.0 {
+            a
+        } else if self.hi() <= 0.0 {
+            b
+        } else {
+            a.hull(b)
+        }
+    }
+    #[inline]
+    fn abs(self) -> Ball {
+        if self.m.abs() >= self.r {
+            // 1-Lipschitz and exact on the midpoint; the ball stays on one side of 0.
+            Ball {
+                m: self.m.abs(),
+                r: self.r,
+            }
+        } else {
+            // Straddling 0: |x| ∈ [0, |m| + r] (a ball around |m| would dip below 0, and code
+            // that evaluates an even function at the ends of |x| relies on the low end ≥ 0).
+            // `h/2` is exact (above the subnormal range), so the ball is exactly [0, h].
+            let h = add_up(self.m.abs(), self.r);
+            Ball::new(0.5 * h, 0.5 * h)
+        }
+    }
+    #[inline]
+    fn max(self, o: Ball) -> Ball {
+        // max is 1-Lipschitz in the sup norm and exact on the midpoints.
+        Ball {
+            m: self.m.max(o.m),
+            r: self.r.max(o.r),
+        }
+    }
+    fn exp(self) -> Ball {
+        let m = self.m.exp();
+        // |exp′| ≤ e^{m + r} over the ball, with the libm error of that evaluation.
+        let lip = add_up(self.m, self.r).exp() * (1.0 + libm_rel());
+        smooth(m, self.r, lip)
+    }
+    fn ln(self) -> Ball {
+        let lo = self.lo();
+        if !(lo > 0.0) {
+            return Ball::ENTIRE;
+        }
+        smooth(self.m.ln(), self.r, (1.0 / lo) * (1.0 + 2.0 * U))
+    }
+    fn tanh(self) -> Ball {
+        smooth(self.m.tanh(), self.r, 1.0)
+    }
+    fn sigmoid(self) -> Ball {
+        smooth(
+            <f64 as crate::scalar::SpecScalar>::sigmoid(self.m),
+            self.r,
+            0.25,
+        )
+    }
+    fn softplus(self) -> Ball {
+        smooth(
+            <f64 as crate::scalar::SpecScalar>::softplus(self.m),
+            self.r,
+            1.0,
+        )
+    }
+    /// `M = A_m·B_m` by an `f64` GEMM (any order, FMA or not: off by at most
+    /// `γ_k·|A_m||B_m| + k·η`), and a rank-one radius:
+    /// `R_ij = ‖A_m row i‖₁·(max_k B_r[k,j] + γ_k·max_k |B_m[k,j]|) + max_k A_r[i,k]·Σ_k(|B_m| + B_r)[k,j] + k·η`,
+    /// which bounds `|A_m|·B_r + A_r·(|B_m| + B_r)` (the spread of the exact product over the
+    /// balls) plus the GEMM's rounding, at `O(mk + kn + mn)` extra cost instead of more GEMMs.
+    fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
+        let (m, k) = a.dim();
+        let n = b.ncols();
+        let am = a.mapv(|x| x.m);
+        let bm = b.mapv(|x| x.m);
+        let prod = crate::kernel::matmul(am.view(), bm.view());
+        let g = crate::bound::Bound::gamma(k, U).get();
+        let fold = |it: &mut dyn Iterator<Item = f64>, sum: bool| {
+            it.fold(0.0f64, |acc, v| {
+                if sum {
+                    acc + v
+                } else if v > acc || v.is_nan() {
+                    v
+                } else {
+                    acc
+                }
+            })
+        };
+        let row_abs: Vec<f64> = (0..m)
+            .map(|i| fold(&mut a.row(i).iter().map(|x| x.m.abs()), true))
+            .collect();
+        let row_rad: Vec<f64> = (0..m)
+            .map(|i| fold(&mut a.row(i).iter().map(|x| x.r), false))
+            .collect();
+        let col_absmax: Vec<f64> = (0..n)
+            .map(|j| fold(&mut b.column(j).iter().map(|x| x.m.abs()), false))
+            .collect();
+        let col_rad: Vec<f64> = (0..n)
+            .map(|j| fold(&mut b.column(j).iter().map(|x| x.r), false))
+            .collect();
+        let col_sum: Vec<f64> = (0..n)
+            .map(|j| fold(&mut b.column(j).iter().map(|x| x.m.abs() + x.r), true))
+            .collect();
+        let t = |x: f64, y: f64| if x == 0.0 || y == 0.0 { 0.0 } else { x * y };
+        let under = k as f64 * ETA;
+        let ops = 2 * k as u32 + 12;
+        Array2::from_shape_fn((m, n), |(i, j)| {
+            let spread =
+                t(row_abs[i], col_rad[j] + g * col_absmax[j]) + t(row_rad[i], col_sum[j]) + under;
+            Ball::new(prod[[i, j]], rad(spread, ops))
+        })
+    }
+
+    fn square(self) -> Ball {
+        let m = self.m * self.m;
+        // |x² − a²| = |x − a|·|x + a| ≤ r(2|a| + r).
+        let spread = if self.r == 0.0 {
+            0.0
+        } else {
+            self.r * (2.0 * self.m.abs() + self.r)
+        };
+        Ball::new(m, rad(spread + U * m + ETA, 5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scalar::{Interval, SpecScalar};
+
+    /// Both enclose the same real: the ball must contain the interval's midpoint neighbourhood
+    /// for exact operations, and at least overlap otherwise.
+    fn overlaps(b: Ball, i: Interval) -> bool {
+        b.lo() <= i.hi() && i.lo() <= b.hi()
+    }
+
+    #[test]
+    fn operations_enclose() {
+        let vals = [0.1, -0.3, 2.5, 1e-300, -7.0, 1e10, 3.0e-8, 0.0];
+        for &a in &vals {
+            for &b in &vals {
+                let (ba, bb) = (Ball::from_f64(a), Ball::from_f64(b));
+                let (ia, ib) = (Interval::point(a), Interval::point(b));
+                assert!(overlaps(ba + bb, ia + ib), "{a} + {b}");
+                assert!(overlaps(ba - bb, ia - ib), "{a} - {b}");
+                assert!(overlaps(ba * bb, ia * ib), "{a} * {b}");
+                if b != 0.0 {
+                    assert!(overlaps(ba / bb, ia / ib), "{a} / {b}");
+                }
+            }
+            let (ba, ia) = (Ball::new(a, a.abs() * 1e-12), Interval::point(a));
+            for (x, y) in [
+                (ba.exp(), ia.exp()),
+                (ba.tanh(), ia.tanh()),
+                (ba.sigmoid(), ia.sigmoid()),
+                (ba.softplus(), ia.softplus()),
+                (ba.square(), ia.square()),
+            ] {
+                assert!(x.lo() <= y.lo() && y.hi() <= x.hi(), "{a}: {x:?} vs {y:?}");
+            }
+        }
+        assert_eq!(Ball::from_f64(-1.0).ln().rad(), f64::INFINITY);
+        assert_eq!(
+            (Ball::from_f64(1.0) / Ball::new(0.0, 1.0)).rad(),
+            f64::INFINITY
+        );
+        assert_eq!(Ball::from_f64(f64::NAN).rad(), f64::INFINITY);
+        // |x| of a ball straddling 0 starts at 0, never below.
+        let a = Ball::new(0.1, 0.5).abs();
+        assert!(a.lo() == 0.0 && a.hi() >= 0.6);
+    }
+}
