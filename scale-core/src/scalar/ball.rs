@@ -14,7 +14,7 @@
 
 use super::elementary::assumed_ulps;
 use crate::round::{abs_diff_up, add_up, sub_down};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Zip};
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -286,44 +286,44 @@ impl crate::scalar::SpecScalar for Ball {
     fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
         let (m, k) = a.dim();
         let n = b.ncols();
-        let am = a.mapv(|x| x.m);
-        let bm = b.mapv(|x| x.m);
-        let prod = crate::kernel::matmul(am.view(), bm.view());
-        let g = crate::bound::Bound::gamma(k, U).get();
-        let fold = |it: &mut dyn Iterator<Item = f64>, sum: bool| {
-            it.fold(0.0f64, |acc, v| {
-                if sum {
-                    acc + v
-                } else if v > acc || v.is_nan() {
-                    v
-                } else {
-                    acc
-                }
-            })
+        // Midpoints in memory order (a transposed view maps to a column-major array, which
+        // the GEMM reads as is): a strided walk over a large transposed operand costs a cache
+        // miss per element.
+        let mids = |x: ArrayView2<'_, Ball>| {
+            if !x.is_standard_layout() && x.t().is_standard_layout() {
+                x.t().mapv(|v| v.m).reversed_axes()
+            } else {
+                x.mapv(|v| v.m)
+            }
         };
-        let row_abs: Vec<f64> = (0..m)
-            .map(|i| fold(&mut a.row(i).iter().map(|x| x.m.abs()), true))
-            .collect();
-        let row_rad: Vec<f64> = (0..m)
-            .map(|i| fold(&mut a.row(i).iter().map(|x| x.r), false))
-            .collect();
-        let col_absmax: Vec<f64> = (0..n)
-            .map(|j| fold(&mut b.column(j).iter().map(|x| x.m.abs()), false))
-            .collect();
-        let col_rad: Vec<f64> = (0..n)
-            .map(|j| fold(&mut b.column(j).iter().map(|x| x.r), false))
-            .collect();
-        let col_sum: Vec<f64> = (0..n)
-            .map(|j| fold(&mut b.column(j).iter().map(|x| x.m.abs() + x.r), true))
-            .collect();
+        let prod = crate::kernel::matmul(mids(a).view(), mids(b).view());
+        let g = crate::bound::Bound::gamma(k, U).get();
+        let nan_max = |acc: f64, v: f64| if v > acc || v.is_nan() { v } else { acc };
+        // Row statistics of `a` and column statistics of `b`, each in one pass in memory order.
+        let (mut row_abs, mut row_rad) = (vec![0.0f64; m], vec![0.0f64; m]);
+        Zip::indexed(a).for_each(|(i, _), x| {
+            row_abs[i] += x.m.abs();
+            row_rad[i] = nan_max(row_rad[i], x.r);
+        });
+        let (mut col_absmax, mut col_rad, mut col_sum) =
+            (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
+        Zip::indexed(b).for_each(|(_, j), x| {
+            col_absmax[j] = nan_max(col_absmax[j], x.m.abs());
+            col_rad[j] = nan_max(col_rad[j], x.r);
+            col_sum[j] += x.m.abs() + x.r;
+        });
         let t = |x: f64, y: f64| if x == 0.0 || y == 0.0 { 0.0 } else { x * y };
         let under = k as f64 * ETA;
         let ops = 2 * k as u32 + 12;
-        Array2::from_shape_fn((m, n), |(i, j)| {
-            let spread =
-                t(row_abs[i], col_rad[j] + g * col_absmax[j]) + t(row_rad[i], col_sum[j]) + under;
-            Ball::new(prod[[i, j]], rad(spread, ops))
-        })
+        let mut out = Array2::<Ball>::default((m, n));
+        for (i, (orow, prow)) in out.rows_mut().into_iter().zip(prod.rows()).enumerate() {
+            let (ra, rr) = (row_abs[i], row_rad[i]);
+            for (j, (o, &p)) in orow.into_iter().zip(prow.iter()).enumerate() {
+                let spread = t(ra, col_rad[j] + g * col_absmax[j]) + t(rr, col_sum[j]) + under;
+                *o = Ball::new(p, rad(spread, ops));
+            }
+        }
+        out
     }
 
     fn square(self) -> Ball {
