@@ -466,16 +466,35 @@ fn make_inputs(model: &Model, kind: Kind, seed: u64) -> Vec<Tensor> {
     xs
 }
 
+/// One compared entry: the value of an entry of `Γ ++ ss`, or the gradient of an input.
+#[derive(Clone, Copy)]
+enum Slot {
+    Value(usize),
+    Grad(usize),
+}
+
+/// Every compared entry of a graph with its label: the values of `ss` (inputs are exact and
+/// shared) and the gradients of `Γ`.
+fn slots(model: &Model) -> Vec<(String, Slot)> {
+    let n_in = model.inputs.len();
+    let label = |i: usize, d: &str| format!("{}/{d}{}", model.name, model.names[i]);
+    let values = (n_in..model.names.len()).map(|i| (label(i, ""), Slot::Value(i)));
+    let grads = (0..n_in).map(|i| (label(i, "d"), Slot::Grad(i)));
+    values.chain(grads).collect()
+}
+
 fn to_nd(t: &Tensor) -> ArrayD<f32> {
     ArrayD::from_shape_vec(IxDyn(&t.shape), t.data.clone()).expect("shape")
 }
 
-/// Measurements of one runtime in one mode (or, for `sanity`, of one runtime overall).
+/// Measurements of one runtime in one mode.
 #[derive(Default, Clone)]
 struct Stat {
     entries: usize,
     violations: usize,
+    /// Largest `|run − exact| / eps` (farthest point of the enclosure), and where.
     max_ratio: f64,
+    max_at: String,
     /// Tensor names (graph/name) with at least one violation.
     where_: BTreeMap<String, usize>,
 }
@@ -484,7 +503,10 @@ impl Stat {
     fn merge(&mut self, o: &Stat) {
         self.entries += o.entries;
         self.violations += o.violations;
-        self.max_ratio = self.max_ratio.max(o.max_ratio);
+        if o.max_ratio > self.max_ratio {
+            self.max_ratio = o.max_ratio;
+            self.max_at.clone_from(&o.max_at);
+        }
         for (k, v) in &o.where_ {
             *self.where_.entry(k.clone()).or_default() += v;
         }
@@ -492,7 +514,14 @@ impl Stat {
 }
 
 /// Compare one tensor of a run with the enclosure of the exact values and the certified eps.
-fn compare(stat: &mut Stat, label: &str, run: &[f32], exact: &ArrayD<Interval>, eps: f64) {
+/// `case` names the input set (only recorded with the largest ratio).
+fn compare(
+    stat: &mut Stat,
+    (label, case): (&str, &str),
+    run: &[f32],
+    exact: &ArrayD<Interval>,
+    eps: f64,
+) {
     assert_eq!(run.len(), exact.len(), "{label}: size");
     let before = stat.violations;
     for (&r, e) in run.iter().zip(exact.iter()) {
@@ -513,7 +542,10 @@ fn compare(stat: &mut Stat, label: &str, run: &[f32], exact: &ArrayD<Interval>, 
                 stat.violations += 1;
             }
             let ratio = if far == 0.0 { 0.0 } else { far / eps };
-            stat.max_ratio = stat.max_ratio.max(ratio);
+            if ratio > stat.max_ratio {
+                stat.max_ratio = ratio;
+                stat.max_at = format!("{label}, {case}");
+            }
         }
     }
     if stat.violations > before {
@@ -548,8 +580,8 @@ fn foreign_kernels_against_certified_eps() {
     let runtimes = kernels::all(Config::default().assumed_ulps());
     let mut models = models();
 
-    // (runtime, mode) → stat; runtime "ours" is the library's own run.
-    let mut table: BTreeMap<(usize, usize), Stat> = BTreeMap::new();
+    // (runtime, mode, graph) → stat; runtime `ours_idx` is the library's own run.
+    let mut table: BTreeMap<(usize, usize, usize), Stat> = BTreeMap::new();
     // (runtime, model) → (bit-different entries, compared entries).
     let mut differ: BTreeMap<(usize, &'static str), (usize, usize)> = BTreeMap::new();
     // mlp_deep, this-run mode: input sets in which some foreign run exceeds eps in z1/a1/h1.
@@ -557,38 +589,42 @@ fn foreign_kernels_against_certified_eps() {
     let mut random_sets_deep = 0usize;
     let ours_idx = runtimes.len();
 
-    for model in &mut models {
+    for (gi, model) in models.iter_mut().enumerate() {
         let mut cases: Vec<(Kind, u64)> = (0..n_random as u64).map(|s| (Kind::Random, s)).collect();
         cases.extend([
             (Kind::Cancel, 1000),
             (Kind::Kink, 1001),
             (Kind::Magnitudes, 1002),
         ]);
-        let n_in = model.inputs.len();
+        let slots = slots(model);
         for &(kind, seed) in &cases {
             let xs = make_inputs(model, kind, seed);
+            let case = format!("{kind:?} {seed}");
             let nd: Vec<ArrayD<f32>> = xs.iter().map(to_nd).collect();
             let (ours, exact) = (model.certify)(&nd, &cfgs);
-            assert_eq!(
-                exact.values.len(),
-                model.names.len(),
-                "{}: names",
-                model.name
-            );
+            assert_eq!(exact.values.len(), model.names.len(), "{}", model.name);
+            let exact_of = |slot: Slot| match slot {
+                Slot::Value(i) => &exact.values[i],
+                Slot::Grad(i) => &exact.grads[i],
+            };
+            let eps_of = |o: &Ours, slot: Slot| match slot {
+                Slot::Value(i) => o.eps[i],
+                Slot::Grad(i) => o.grad_eps[i],
+            };
+            let ours_of = |o: &Ours, slot: Slot| -> Vec<f32> {
+                match slot {
+                    Slot::Value(i) => o.values[i].iter().copied().collect(),
+                    Slot::Grad(i) => o.grads[i].iter().copied().collect(),
+                }
+            };
             let mut first_layer_hit = false;
 
             // Our own run: sound in every mode (checks the comparison itself).
             for (mi, o) in ours.iter().enumerate() {
-                let st = table.entry((ours_idx, mi)).or_default();
-                for i in n_in..o.values.len() {
-                    let run: Vec<f32> = o.values[i].iter().copied().collect();
-                    let label = format!("{}/{}", model.name, model.names[i]);
-                    compare(st, &label, &run, &exact.values[i], o.eps[i]);
-                }
-                for i in 0..n_in {
-                    let run: Vec<f32> = o.grads[i].iter().copied().collect();
-                    let label = format!("{}/d{}", model.name, model.names[i]);
-                    compare(st, &label, &run, &exact.grads[i], o.grad_eps[i]);
+                let st = table.entry((ours_idx, mi, gi)).or_default();
+                for (label, slot) in &slots {
+                    let run = ours_of(o, *slot);
+                    compare(st, (label, &case), &run, exact_of(*slot), eps_of(o, *slot));
                 }
             }
 
@@ -596,80 +632,49 @@ fn foreign_kernels_against_certified_eps() {
                 let vals = eval::forward(rt, &xs, &model.prog);
                 let grads = eval::backward(rt, &vals, &model.prog, model.loss());
                 assert_eq!(vals.len(), model.names.len());
-                for (i, v) in vals.iter().enumerate() {
-                    assert_eq!(
-                        v.shape,
-                        ours[0].values[i].shape(),
-                        "{}: shape",
-                        model.names[i]
-                    );
+                for (v, o) in vals.iter().zip(&ours[0].values) {
+                    assert_eq!(v.shape, o.shape(), "{}: shapes", model.name);
                 }
+                let run_of = |slot: Slot| match slot {
+                    Slot::Value(i) => &vals[i].data[..],
+                    Slot::Grad(i) => &grads[i].data[..],
+                };
+                // Sanity: near the exact result, with a floor for the cancellation and kink sets
+                // (see `assert_near`). Gradients are checked on the random sets only: at a kink
+                // a conforming runtime may take the other relu branch, and where tanh or sigmoid
+                // saturate (magnitudes set) `1 − y²` of a libm a few ulps off is legitimately
+                // far from the exact derivative, relative to the tensor.
                 let floor = if matches!(kind, Kind::Cancel | Kind::Kink) {
                     1e-4
                 } else {
                     1e-30
                 };
                 let d = differ.entry((ri, model.name)).or_default();
-                for i in n_in..vals.len() {
-                    let label = format!(
-                        "{}/{} ({:?}, {})",
-                        model.name,
-                        model.names[i],
-                        kind,
-                        rt.name()
-                    );
-                    assert_near(&label, &vals[i].data, &exact.values[i], floor);
-                    let o = ours[0].values[i].iter();
-                    d.0 += vals[i]
-                        .data
-                        .iter()
-                        .zip(o)
-                        .filter(|(a, b)| a.to_bits() != b.to_bits())
-                        .count();
-                    d.1 += vals[i].data.len();
-                }
-                for i in 0..n_in {
-                    // Gradients are checked on the random sets only: at a kink (cancel, kink sets)
-                    // a conforming runtime may take the other relu branch, and where tanh or
-                    // sigmoid saturate (magnitudes set) `1 − y²` of a libm a few ulps off is
-                    // legitimately far from the exact derivative, relative to the tensor.
-                    if kind == Kind::Random {
-                        let label = format!(
-                            "{}/d{} ({:?}, {})",
-                            model.name,
-                            model.names[i],
-                            kind,
-                            rt.name()
-                        );
-                        assert_near(&label, &grads[i].data, &exact.grads[i], floor);
+                for (label, slot) in &slots {
+                    let run = run_of(*slot);
+                    if kind == Kind::Random || matches!(slot, Slot::Value(_)) {
+                        let label = format!("{label} ({case}, {})", rt.name());
+                        assert_near(&label, run, exact_of(*slot), floor);
                     }
-                    let o = ours[0].grads[i].iter();
-                    d.0 += grads[i]
-                        .data
-                        .iter()
-                        .zip(o)
-                        .filter(|(a, b)| a.to_bits() != b.to_bits())
-                        .count();
-                    d.1 += grads[i].data.len();
+                    let o = ours_of(&ours[0], *slot);
+                    let bits = |(a, b): (&f32, &f32)| a.to_bits() != b.to_bits();
+                    d.0 += run.iter().zip(&o).filter(|&p| bits(p)).count();
+                    d.1 += run.len();
                 }
                 for (mi, o) in ours.iter().enumerate() {
-                    let st = table.entry((ri, mi)).or_default();
-                    for i in n_in..vals.len() {
-                        let label = format!("{}/{}", model.name, model.names[i]);
+                    let st = table.entry((ri, mi, gi)).or_default();
+                    for (label, slot) in &slots {
                         let before = st.violations;
-                        compare(st, &label, &vals[i].data, &exact.values[i], o.eps[i]);
+                        let run = run_of(*slot);
+                        compare(st, (label, &case), run, exact_of(*slot), eps_of(o, *slot));
+                        let first = ["z1", "a1", "h1"].map(|n| format!("mlp_deep/{n}"));
                         if mi == 0
-                            && model.name == "mlp_deep"
                             && kind == Kind::Random
-                            && ["z1", "a1", "h1"].contains(&model.names[i])
+                            && first.contains(label)
                             && st.violations > before
                         {
                             first_layer_hit = true;
                         }
-                    }
-                    for i in 0..n_in {
-                        let label = format!("{}/d{}", model.name, model.names[i]);
-                        compare(st, &label, &grads[i].data, &exact.grads[i], o.grad_eps[i]);
                     }
                 }
             }
@@ -680,7 +685,8 @@ fn foreign_kernels_against_certified_eps() {
         }
     }
 
-    // The table: runtime × mode → violations / entries, max |foreign − exact| / eps.
+    // The tables: runtime × mode → violations / entries, max |foreign − exact| / eps; then per
+    // graph.
     let name = |ri: usize| {
         if ri == ours_idx {
             "ours (certify)"
@@ -688,23 +694,49 @@ fn foreign_kernels_against_certified_eps() {
             runtimes[ri].name
         }
     };
+    let total = |ri: usize, mi: usize| {
+        let mut t = Stat::default();
+        (0..models.len()).for_each(|gi| t.merge(&table[&(ri, mi, gi)]));
+        t
+    };
     let mut out = String::from("| runtime |");
     for m in &modes {
-        out += &format!(" {} violations | {} max ratio |", m.name, m.name);
+        out += &format!(" {} violations | {} max ratio (at) |", m.name, m.name);
     }
     out += "\n|---|";
-    out += &"---:|---:|".repeat(modes.len());
+    out += &"---:|---|".repeat(modes.len());
     for ri in 0..=ours_idx {
         out += &format!("\n| {} |", name(ri));
         for mi in 0..modes.len() {
-            let s = &table[&(ri, mi)];
-            out += &format!(" {} / {} | {:.3} |", s.violations, s.entries, s.max_ratio);
+            let s = total(ri, mi);
+            out += &format!(
+                " {} / {} | {:.3} ({}) |",
+                s.violations, s.entries, s.max_ratio, s.max_at
+            );
         }
     }
-    println!("\nforeign kernels: {n_random} random + 3 adversarial input sets per graph\n{out}\n");
+    println!("\nforeign kernels: {n_random} random + 3 adversarial input sets per graph\n{out}");
+    for (mi, m) in modes.iter().enumerate() {
+        let mut out = format!(
+            "\n{}: violations (max ratio) per graph\n| runtime |",
+            m.name
+        );
+        models.iter().for_each(|g| out += &format!(" {} |", g.name));
+        out += "\n|---|";
+        out += &"---:|".repeat(models.len());
+        for ri in 0..=ours_idx {
+            out += &format!("\n| {} |", name(ri));
+            for gi in 0..models.len() {
+                let s = &table[&(ri, mi, gi)];
+                out += &format!(" {} ({:.2}) |", s.violations, s.max_ratio);
+            }
+        }
+        println!("{out}");
+    }
+    println!();
     for (mi, m) in modes.iter().enumerate() {
         let mut all = Stat::default();
-        (0..ours_idx).for_each(|ri| all.merge(&table[&(ri, mi)]));
+        (0..ours_idx).for_each(|ri| all.merge(&total(ri, mi)));
         let tensors: Vec<String> = all
             .where_
             .iter()
@@ -733,7 +765,7 @@ fn foreign_kernels_against_certified_eps() {
 
     // 3. Sanity: our own run is within its eps in every mode …
     for (mi, m) in modes.iter().enumerate() {
-        let s = &table[&(ours_idx, mi)];
+        let s = total(ours_idx, mi);
         assert_eq!(
             s.violations, 0,
             "our own run violates {} eps: {:?}",
@@ -762,7 +794,7 @@ fn foreign_kernels_against_certified_eps() {
     // f64 from our operands and our rounding error is measured), so it fits our kernel's
     // result and leaves no room for another legal summation order, whose error is different.
     // Do not use it to test someone else's result; SPEC §11's any-implementation mode is for that.
-    let this_run: usize = (0..ours_idx).map(|ri| table[&(ri, 0)].violations).sum();
+    let this_run: usize = (0..ours_idx).map(|ri| total(ri, 0).violations).sum();
     assert!(
         this_run > 0,
         "a foreign run exceeded no this-run eps: the documented fact changed"
@@ -775,7 +807,7 @@ fn foreign_kernels_against_certified_eps() {
     // 2. Modes that claim to hold for any conforming implementation: 0 violations.
     for (mi, m) in modes.iter().enumerate().filter(|(_, m)| m.must_hold) {
         for (ri, rt) in runtimes.iter().enumerate() {
-            let s = &table[&(ri, mi)];
+            let s = total(ri, mi);
             assert_eq!(
                 s.violations, 0,
                 "{} violates {} eps: {:?}",
@@ -801,12 +833,19 @@ fn compare_counts_certain_violations_only() {
     let mut s = Stat::default();
     // 2.5 vs 1.0 (off by 1.5: a violation at eps 1), 2.5 vs [0, 2] (near 0.5, far 2.5: none),
     // 5.0 at 5.0 (exact).
-    compare(&mut s, "t", &[2.5, 2.5, 5.0], &exact, 1.0);
+    compare(&mut s, ("t", "c"), &[2.5, 2.5, 5.0], &exact, 1.0);
     assert_eq!((s.entries, s.violations), (3, 1));
     assert_eq!(s.max_ratio, 2.5);
+    assert_eq!(s.max_at, "t, c");
     assert_eq!(s.where_.get("t"), Some(&1));
     // An infinite eps is never violated and adds no ratio.
     let mut s = Stat::default();
-    compare(&mut s, "t", &[100.0, 100.0, 100.0], &exact, f64::INFINITY);
+    compare(
+        &mut s,
+        ("t", "c"),
+        &[100.0, 100.0, 100.0],
+        &exact,
+        f64::INFINITY,
+    );
     assert_eq!((s.violations, s.max_ratio), (0, 0.0));
 }
