@@ -849,3 +849,54 @@ fn compare_counts_certain_violations_only() {
     );
     assert_eq!((s.violations, s.max_ratio), (0, 0.0));
 }
+
+/// ulp of an `f32` at the exact value `e` (the spacing of its binade; the subnormal spacing below
+/// the normal range).
+fn ulp_f32(e: f64) -> f64 {
+    let a = e.abs().max(f64::from(f32::MIN_POSITIVE));
+    2f64.powi(a.log2().floor() as i32 - 23)
+}
+
+/// The `libm-off` runtime conforms (its `exp`, `ln`, `tanh` are within `assumed_ulps` ulps of the
+/// exact values) and is really off (by more than 2 ulps somewhere), so its row of the table means
+/// what it says. Exact values: the `f64` libm, whose error is ~10⁻⁹ of an `f32` ulp.
+#[test]
+fn libm_off_runtime_is_conforming_and_off() {
+    let assumed = Config::default().assumed_ulps();
+    let rt = kernels::all(assumed)
+        .into_iter()
+        .find(|r| r.name == "libm-off")
+        .expect("the libm-off runtime");
+    let mut rng = StdRng::seed_from_u64(99);
+    type F = (&'static str, fn(f64) -> f64, f64, f64);
+    let funcs: [F; 3] = [
+        ("exp", f64::exp, -80.0, 80.0),
+        ("ln", f64::ln, 1e-30, 1e30),
+        ("tanh", f64::tanh, -12.0, 12.0),
+    ];
+    for (name, exact, lo, hi) in funcs {
+        let mut worst = 0.0f64;
+        for i in 0..20_000 {
+            let x: f32 = match (name, i % 4) {
+                ("ln", 0) => 10f32.powf(rng.random_range(-30.0f32..30.0)),
+                ("ln", _) => rng.random_range(0.5f32..2.0),
+                (_, 0) => rng.random_range(lo as f32..hi as f32),
+                _ => rng.random_range(-2.0f32..2.0),
+            };
+            let got = match name {
+                "exp" => rt.exp(x),
+                "ln" => rt.ln(x),
+                _ => rt.tanh(x),
+            };
+            let e = exact(f64::from(x));
+            if !e.is_finite() || e.abs() > f64::from(f32::MAX) {
+                continue;
+            }
+            let ulps = (f64::from(got) - e).abs() / ulp_f32(e);
+            assert!(ulps <= assumed, "{name}({x}) = {got}: {ulps} ulps from {e}");
+            worst = worst.max(ulps);
+        }
+        assert!(worst > 2.0, "{name}: only {worst} ulps off at most");
+        println!("libm-off {name}: at most {worst:.2} ulps from exact");
+    }
+}

@@ -92,9 +92,9 @@ pub enum Gemm {
     Faer,
 }
 
-/// Elementary functions: the platform's `f32` libm, or the same result deliberately moved by a
-/// number of ulps in a direction chosen by a seeded hash of the argument (deterministic, so the
-/// same argument always gives the same result, as a real libm does).
+/// Elementary functions: the platform's `f32` libm, or the correctly rounded result deliberately
+/// moved by a number of ulps in a direction chosen by a seeded hash of the argument
+/// (deterministic, so the same argument always gives the same result, as a real libm does).
 #[derive(Clone, Copy, Debug)]
 pub struct Libm {
     pub ulps_off: u32,
@@ -114,16 +114,38 @@ impl Libm {
             return y;
         }
         let up = splitmix(self.seed ^ f ^ u64::from(x.to_bits())) & 1 == 1;
-        (0..self.ulps_off).fold(y, |v, _| if up { v.next_up() } else { v.next_down() })
+        // `ulps_off` units of the spacing just below |y| (the smaller one at a binade boundary, so
+        // a step across 1.0 or a power of two cannot silently count double): move one float at a
+        // time while the distance stays within that.
+        let unit = f64::from(y.abs()) - f64::from(y.abs().next_down());
+        let max = f64::from(self.ulps_off) * unit;
+        let mut v = y;
+        loop {
+            let next = if up { v.next_up() } else { v.next_down() };
+            if (f64::from(next) - f64::from(y)).abs() > max {
+                return v;
+            }
+            v = next;
+        }
+    }
+    /// The platform's `f32` function, or — when nudging — the `f64` function rounded to `f32`
+    /// (within ½ ulp plus ~10⁻⁹ ulp), so the nudged result stays within `ulps_off + ½` ulps
+    /// whatever the accuracy of the platform's `f32` libm (glibc's `tanhf` is ~1.1 ulps off).
+    fn eval(&self, x: f32, f32_fn: fn(f32) -> f32, f64_fn: fn(f64) -> f64) -> f32 {
+        if self.ulps_off == 0 {
+            f32_fn(x)
+        } else {
+            f64_fn(f64::from(x)) as f32
+        }
     }
     pub fn exp(&self, x: f32) -> f32 {
-        self.nudge(1 << 40, x, x.exp())
+        self.nudge(1 << 40, x, self.eval(x, f32::exp, f64::exp))
     }
     pub fn ln(&self, x: f32) -> f32 {
-        self.nudge(2 << 40, x, x.ln())
+        self.nudge(2 << 40, x, self.eval(x, f32::ln, f64::ln))
     }
     pub fn tanh(&self, x: f32) -> f32 {
-        self.nudge(3 << 40, x, x.tanh())
+        self.nudge(3 << 40, x, self.eval(x, f32::tanh, f64::tanh))
     }
 }
 
