@@ -122,11 +122,11 @@ macro_rules! certifier {
 struct Input(&'static [usize], f64);
 
 /// Where the first layer's data and weight sit, for the adversarial inputs: `x` is `[b, k]` (or
-/// `[k]`), `w` is `[k, n]` (matmul) or `[n, k]` (matvec), `bias` is `[n]`.
+/// `[k]`), `w` is `[k, n]` (matmul) or `[n, k]` (matvec), `bias` (if any) is `[n]`.
 struct FirstLayer {
     x: usize,
     w: usize,
-    bias: usize,
+    bias: Option<usize>,
     matvec: bool,
 }
 
@@ -234,6 +234,41 @@ fn models() -> Vec<Model> {
         let l = log_softmax(q);
         let loss = mean(l * t) + sum(q * q);
     };
+    // A residual block (examples/generated/residual.rs).
+    let residual = scale_graph! {
+        runtime = f32;
+        input x: [8, 16];
+        input w1: [16, 32];
+        input b1: [32];
+        input w2: [32, 16];
+        input b2: [16];
+        input target: [8, 16];
+        let z1 = matmul(x, w1);
+        let a1 = add_bias(z1, b1);
+        let h = relu(a1);
+        let z2 = matmul(h, w2);
+        let r = add_bias(z2, b2);
+        let y = add(x, r);
+        let loss = mse(y, target);
+    };
+    // Single-head self-attention (examples/generated/attention.rs).
+    let attention = scale_graph! {
+        runtime = f32;
+        input x: [8, 16];
+        input wq: [16, 8];
+        input wk: [16, 8];
+        input wv: [16, 8];
+        input target: [8, 8];
+        let q = matmul(x, wq);
+        let k = matmul(x, wk);
+        let v = matmul(x, wv);
+        let kt = transpose(k);
+        let scores = matmul(q, kt);
+        let scaled = scale(scores, 0.35355339059327373);
+        let attn = softmax(scaled);
+        let out = matmul(attn, v);
+        let loss = mse(out, target);
+    };
     use Op::*;
     vec![
         Model {
@@ -271,7 +306,7 @@ fn models() -> Vec<Model> {
             first: FirstLayer {
                 x: 0,
                 w: 1,
-                bias: 2,
+                bias: Some(2),
                 matvec: false,
             },
             certify: certifier!(mlp_deep),
@@ -300,7 +335,7 @@ fn models() -> Vec<Model> {
             first: FirstLayer {
                 x: 0,
                 w: 1,
-                bias: 2,
+                bias: Some(2),
                 matvec: true,
             },
             certify: certifier!(mlp),
@@ -318,7 +353,7 @@ fn models() -> Vec<Model> {
             first: FirstLayer {
                 x: 0,
                 w: 1,
-                bias: 2,
+                bias: Some(2),
                 matvec: false,
             },
             certify: certifier!(classifier),
@@ -354,7 +389,7 @@ fn models() -> Vec<Model> {
             first: FirstLayer {
                 x: 0,
                 w: 1,
-                bias: 2,
+                bias: Some(2),
                 matvec: false,
             },
             certify: certifier!(sequential),
@@ -388,10 +423,74 @@ fn models() -> Vec<Model> {
             first: FirstLayer {
                 x: 0,
                 w: 1,
-                bias: 2,
+                bias: Some(2),
                 matvec: false,
             },
             certify: certifier!(mixed),
+        },
+        Model {
+            name: "residual",
+            inputs: vec![
+                Input(&[8, 16], 1.0),
+                Input(&[16, 32], 0.25),
+                Input(&[32], 0.1),
+                Input(&[32, 16], 0.176_776_695_296_636_9),
+                Input(&[16], 0.1),
+                Input(&[8, 16], 1.0),
+            ],
+            names: vec![
+                "x", "w1", "b1", "w2", "b2", "target", "z1", "a1", "h", "z2", "r", "y", "loss",
+            ],
+            prog: vec![
+                Matmul(0, 1),
+                AddBias(6, 2),
+                Relu(7),
+                Matmul(8, 3),
+                AddBias(9, 4),
+                Add(0, 10),
+                Mse(11, 5),
+            ],
+            first: FirstLayer {
+                x: 0,
+                w: 1,
+                bias: Some(2),
+                matvec: false,
+            },
+            certify: certifier!(residual),
+        },
+        Model {
+            name: "attention",
+            inputs: vec![
+                Input(&[8, 16], 1.0),
+                Input(&[16, 8], 0.25),
+                Input(&[16, 8], 0.25),
+                Input(&[16, 8], 0.25),
+                Input(&[8, 8], 1.0),
+            ],
+            names: vec![
+                "x", "wq", "wk", "wv", "target", "q", "k", "v", "kt", "scores", "scaled", "attn",
+                "out", "loss",
+            ],
+            prog: vec![
+                Matmul(0, 1),
+                Matmul(0, 2),
+                Matmul(0, 3),
+                Transpose(6),
+                Matmul(5, 8),
+                Scale(9, 0.353_553_390_593_273_73),
+                Softmax(10),
+                Matmul(11, 7),
+                Mse(12, 4),
+            ],
+            // No bias and no kink: the cancellation set cancels `q = x·wq`; the kink set is
+            // one more random set.
+            first: FirstLayer {
+                x: 0,
+                w: 1,
+                bias: None,
+                matvec: false,
+            },
+            certify: certifier!(attention),
         },
     ]
 }
@@ -427,7 +526,7 @@ fn make_inputs(model: &Model, kind: Kind, seed: u64) -> Vec<Tensor> {
         .collect();
     let FirstLayer { x, w, bias, matvec } = model.first;
     let k = *xs[x].shape.last().expect("x has a feature axis");
-    let n = xs[bias].data.len();
+    let n = xs[w].data.len() / k;
     // Weight of input feature i for unit j.
     let widx = |i: usize, j: usize| if matvec { j * k + i } else { i * n + j };
     match kind {
@@ -445,11 +544,14 @@ fn make_inputs(model: &Model, kind: Kind, seed: u64) -> Vec<Tensor> {
                 }
             }
             // Half the units get no bias: their exact pre-activation is exactly the relu kink.
-            for j in 0..n / 2 {
-                xs[bias].data[j] = 0.0;
+            if let Some(b) = bias {
+                xs[b].data[..n / 2].fill(0.0);
             }
         }
         Kind::Kink => {
+            let Some(bias) = bias else {
+                return xs;
+            };
             for j in 0..n {
                 let z: f64 = (0..k)
                     .map(|i| f64::from(xs[x].data[i]) * f64::from(xs[w].data[widx(i, j)]))

@@ -64,6 +64,9 @@ pub enum Op {
     Add(usize, usize),
     Sub(usize, usize),
     Mul(usize, usize),
+    Transpose(usize),
+    /// `scale(x, c)`: `c` rounded to `f32`, as PyTorch's `x * c` on an `f32` tensor does.
+    Scale(usize, f64),
 }
 
 fn softmax_rows(k: &dyn Kernel, x: &Tensor) -> Tensor {
@@ -156,6 +159,8 @@ pub fn forward(k: &dyn Kernel, inputs: &[Tensor], prog: &[Op]) -> Vec<Tensor> {
             Op::Add(a, b) => v[a].zip(&v[b], |a, b| a + b),
             Op::Sub(a, b) => v[a].zip(&v[b], |a, b| a - b),
             Op::Mul(a, b) => v[a].zip(&v[b], |a, b| a * b),
+            Op::Transpose(x) => t2(&v[x]),
+            Op::Scale(x, c) => v[x].map(|x| x * c as f32),
         };
         v.push(out);
     }
@@ -255,6 +260,8 @@ pub fn backward(k: &dyn Kernel, v: &[Tensor], prog: &[Op], loss: usize) -> Vec<T
                 acc(&mut cot, a, g.zip(&v[b], |g, b| g * b));
                 acc(&mut cot, b, g.zip(&v[a], |g, a| g * a));
             }
+            Op::Transpose(x) => acc(&mut cot, x, t2(&g)),
+            Op::Scale(x, c) => acc(&mut cot, x, g.map(|g| g * c as f32)),
         }
     }
     (0..n_in)
