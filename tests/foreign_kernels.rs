@@ -655,6 +655,15 @@ fn compare(
     }
 }
 
+/// Largest `|run − exact|` over a tensor, to the farthest point of each enclosure.
+fn linf_err(run: &[f32], exact: &ArrayD<Interval>) -> f64 {
+    let far = |(&r, e): (&f32, &Interval)| {
+        let r = f64::from(r);
+        (r - e.lo()).abs().max((r - e.hi()).abs())
+    };
+    run.iter().zip(exact.iter()).map(far).fold(0.0, f64::max)
+}
+
 /// Foreign values and gradients must be near the exact ones (within 10⁻³ of the tensor's largest
 /// exact magnitude, plus `floor`), or the foreign kernel is broken and proves nothing either way.
 /// The floor is for the cancellation and kink sets, whose exact first-layer values are (near) 0 and whose computed
@@ -689,6 +698,12 @@ fn foreign_kernels_against_certified_eps() {
     // mlp_deep, this-run mode: input sets in which some foreign run exceeds eps in z1/a1/h1.
     let mut first_layer_sets = 0usize;
     let mut random_sets_deep = 0usize;
+    // (graph, mode, is gradient) → eps ÷ the worst foreign error of the tensor, per random set and
+    // tensor: how far each mode's eps is above what conforming runtimes actually reach (the
+    // baseline an any-implementation bound's tightness is measured against).
+    let mut vs_worst: BTreeMap<(usize, usize, bool), Vec<f64>> = BTreeMap::new();
+    // mlp_deep's gradients in detail: (mode, tensor) → eps ÷ worst foreign error per random set.
+    let mut deep_grads: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
     let ours_idx = runtimes.len();
 
     for (gi, model) in models.iter_mut().enumerate() {
@@ -720,6 +735,8 @@ fn foreign_kernels_against_certified_eps() {
                 }
             };
             let mut first_layer_hit = false;
+            // Per slot: the largest |foreign − exact| over every runtime and entry.
+            let mut worst = vec![0.0f64; slots.len()];
 
             // Our own run: sound in every mode (checks the comparison itself).
             for (mi, o) in ours.iter().enumerate() {
@@ -752,6 +769,9 @@ fn foreign_kernels_against_certified_eps() {
                     1e-30
                 };
                 let d = differ.entry((ri, model.name)).or_default();
+                for (w, (_, slot)) in worst.iter_mut().zip(&slots) {
+                    *w = w.max(linf_err(run_of(*slot), exact_of(*slot)));
+                }
                 for (label, slot) in &slots {
                     let run = run_of(*slot);
                     if kind == Kind::Random || matches!(slot, Slot::Value(_)) {
@@ -776,6 +796,21 @@ fn foreign_kernels_against_certified_eps() {
                             && st.violations > before
                         {
                             first_layer_hit = true;
+                        }
+                    }
+                }
+            }
+            if kind == Kind::Random {
+                for (mi, o) in ours.iter().enumerate() {
+                    for (w, (label, slot)) in worst.iter().zip(&slots) {
+                        let e = eps_of(o, *slot);
+                        if *w > 0.0 && e.is_finite() {
+                            let grad = matches!(slot, Slot::Grad(_));
+                            vs_worst.entry((gi, mi, grad)).or_default().push(e / w);
+                            if grad && model.name == "mlp_deep" {
+                                let key = (mi, label.clone());
+                                deep_grads.entry(key).or_default().push(e / w);
+                            }
                         }
                     }
                 }
@@ -835,7 +870,56 @@ fn foreign_kernels_against_certified_eps() {
         }
         println!("{out}");
     }
-    println!();
+    let ratio = |r: f64| {
+        if r >= 1e5 {
+            format!("{r:.1e}")
+        } else if r >= 100.0 {
+            format!("{r:.0}")
+        } else {
+            format!("{r:.2}")
+        }
+    };
+    let q = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1])
+    };
+    let mut out = String::from(
+        "\neps ÷ worst foreign error (random sets; per tensor): median / max\n| graph |",
+    );
+    for m in &modes {
+        out += &format!(" {} values | {} gradients |", m.name, m.name);
+    }
+    out += "\n|---|";
+    out += &"---:|---:|".repeat(modes.len());
+    for (gi, g) in models.iter().enumerate() {
+        out += &format!("\n| {} |", g.name);
+        for mi in 0..modes.len() {
+            for grad in [false, true] {
+                let (med, max) = vs_worst.get(&(gi, mi, grad)).map_or((0.0, 0.0), |v| q(v));
+                out += &format!(" {} / {} |", ratio(med), ratio(max));
+            }
+        }
+    }
+    println!("{out}");
+    let mut out =
+        String::from("\nmlp_deep gradients, eps ÷ worst foreign error: median / max\n| gradient |");
+    modes.iter().for_each(|m| out += &format!(" {} |", m.name));
+    out += "\n|---|";
+    out += &"---:|".repeat(modes.len());
+    let tensors: Vec<&String> = deep_grads
+        .keys()
+        .filter(|(mi, _)| *mi == 0)
+        .map(|(_, t)| t)
+        .collect();
+    for t in tensors {
+        out += &format!("\n| {t} |");
+        for mi in 0..modes.len() {
+            let (med, max) = q(&deep_grads[&(mi, t.clone())]);
+            out += &format!(" {} / {} |", ratio(med), ratio(max));
+        }
+    }
+    println!("{out}\n");
     for (mi, m) in modes.iter().enumerate() {
         let mut all = Stat::default();
         (0..ours_idx).for_each(|ri| all.merge(&total(ri, mi)));
