@@ -22,8 +22,9 @@
 //! farthest point, so neither can be an artefact of the reference.
 //!
 //! Default: 16 random input sets and 3 adversarial ones per graph (about ten seconds in the debug
-//! test profile). `FOREIGN_CASES=N` runs N random sets. The table (`--nocapture`) is reproduced in
-//! `docs/foreign-kernels.md`: `cargo test --release --test foreign_kernels -- --nocapture`.
+//! test profile). `FOREIGN_CASES=N` runs N random sets. The tables (`--nocapture`) are reproduced
+//! in `docs/foreign-kernels.md`:
+//! `FOREIGN_CASES=200 cargo test --release --test foreign_kernels -- --nocapture`.
 #![forbid(unsafe_code)]
 
 mod foreign;
