@@ -6,8 +6,9 @@
 use ndarray::{ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use scale_graph::config::{Config, DotBound};
 use scale_graph::context::{Append, ShapeList};
-use scale_graph::report::Report;
+use scale_graph::report::{Report, RowKind};
 use scale_graph::{Interval, Rank0, RevGraphScale, Runtime, TList, Var};
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,37 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// Skip the (slower) interval-spec evaluation.
     pub no_spec: bool,
+    /// Certify under these settings instead of the graph's own (`--mode this-run | a-posteriori
+    /// | order-free`).
+    pub mode: Option<Config>,
+    /// Print no table and write no files (for the tightness summary).
+    pub quiet: bool,
+}
+
+/// The settings of a mode name of `--mode`.
+pub fn mode_config(name: &str) -> Option<Config> {
+    let d = Config::default();
+    match name {
+        "this-run" => Some(d),
+        "a-posteriori" => Some(d.with_enclose(false)),
+        "order-free" => Some(d.with_enclose(false).with_dot_bound(DotBound::OrderFree)),
+        _ => None,
+    }
+}
+
+/// Median and max of bound ÷ observed over the non-exact rows of one kind.
+pub fn looseness(report: &Report, kind: RowKind) -> (f64, f64) {
+    let mut v: Vec<f64> = report
+        .rows
+        .iter()
+        .filter(|r| r.kind == kind && r.eps != Some(0.0))
+        .filter_map(|r| r.looseness())
+        .collect();
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[v.len() - 1])
 }
 
 impl Options {
@@ -45,6 +77,8 @@ impl Options {
             npy_dir: None,
             out_dir: PathBuf::from("target/reports"),
             no_spec: false,
+            mode: None,
+            quiet: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -55,6 +89,13 @@ impl Options {
                 "--npy" => o.npy_dir = Some(val()?.into()),
                 "--out" => o.out_dir = val()?.into(),
                 "--no-spec" => o.no_spec = true,
+                "--mode" => {
+                    let m = val()?;
+                    o.mode = Some(mode_config(&m).ok_or(format!(
+                        "--mode: `{m}` is not one of this-run, a-posteriori, order-free"
+                    ))?)
+                }
+                "--tightness" => {}
                 other if !other.starts_with("--") => {}
                 other => return Err(format!("unknown option {other}")),
             }
@@ -186,12 +227,17 @@ where
     let (eps_in, b_in) = graph.exact_inputs(&x);
     let (seed, eps_seed, b_seed) = graph.loss_seed(loss);
     let xs = (!o.no_spec).then(|| x.to_spec::<Interval>());
-    let cert = graph.certify(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed);
+    let all: Vec<usize> = (0..graph.n_inputs()).collect();
+    let cfg = o.mode.unwrap_or(graph.config());
+    let cert = graph.certify_with(cfg, x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &all);
     let mut report = Report::new(graph, &cert, names)?;
     if let Some(xs) = xs {
         let sv = graph.eval_spec(&xs);
         let sg = graph.backprop_spec(&xs, &seed.to_spec());
         report.observe(&cert, &sv, &sg);
+    }
+    if o.quiet {
+        return Ok(report);
     }
     println!("{name}\n{}", report.to_table());
     std::fs::create_dir_all(&o.out_dir)?;

@@ -3,6 +3,7 @@
 use super::engine::{self, Track};
 use super::{RevGraphScale, accumulate};
 use crate::bound::Bound;
+use crate::config::Config;
 use crate::context::{Append, Concat};
 use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
@@ -203,14 +204,32 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
     ) -> Certificate<R, G, Concat<G, Ss>> {
-        crate::config::scoped(self.config, || {
-            self.certify_inner(x, eps_in, b_in, seed, eps_seed, b_seed, wrt)
+        self.certify_with(self.config, x, eps_in, b_in, seed, eps_seed, b_seed, wrt)
+    }
+
+    /// [`certify_wrt`](Self::certify_wrt) under the settings `config` for this call only,
+    /// instead of the graph's own [`config`](Self::config) (e.g. to compare modes on one graph).
+    #[allow(clippy::too_many_arguments)]
+    pub fn certify_with(
+        &self,
+        config: Config,
+        x: TList<R, G>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wrt: &[usize],
+    ) -> Certificate<R, G, Concat<G, Ss>> {
+        crate::config::scoped(config, || {
+            self.certify_inner(config, x, eps_in, b_in, seed, eps_seed, b_seed, wrt)
         })
     }
 
     #[allow(clippy::too_many_arguments)]
     fn certify_inner(
         &self,
+        config: Config,
         x: TList<R, G>,
         eps_in: &EList<G>,
         b_in: &BList<G>,
@@ -256,7 +275,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         );
         let (mut grad_eps, mut grad_b) = (te.acc, tb.acc);
         let (mut eps, mut scales) = (eps, scales);
-        let enclosure = self.config.enclose.then(|| {
+        let enclosure = config.enclose.then(|| {
             let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
             enc.tighten(&ctx, &mut eps, &mut scales, &enc.poisoned, &enc.values);
             let wanted: Vec<bool> = self.wrt_mask(wrt);
@@ -288,7 +307,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 values: TList::from_vec_unchecked(e.values),
                 grads: TList::from_vec_unchecked(e.grads),
             }),
-            config: self.config,
+            config,
         }
     }
 
