@@ -73,19 +73,33 @@ impl EnclosurePass {
         balls: &[ArrayD<Ball>],
     ) {
         for (i, (r, ball)) in rt.iter().zip(balls).enumerate() {
-            if keep.get(i).copied().unwrap_or(true) || r.shape() != ball.shape() {
+            // Nothing to gain on an exact entry (eps 0), nothing allowed where a `+∞` stands.
+            if keep.get(i).copied().unwrap_or(true) || eps[i] == Bound::ZERO {
                 continue;
             }
-            let (mut d, mut mag) = (0.0f64, 0.0f64);
-            for (&x, bl) in r.iter().zip(ball.iter()) {
-                let (x, m, rad) = (x.to_spec(), bl.mid(), bl.rad());
-                let t = (x - m).abs() + 2.0 * rad + ENCL * m.abs() + 1e-300;
-                d = if t > d || t.is_nan() { t } else { d };
-                let s = (m.abs() + rad).max(x.abs());
-                mag = if s > mag || s.is_nan() { s } else { mag };
+            let (Some(rs), Some(bs)) = (r.as_slice(), ball.as_slice()) else {
+                continue;
+            };
+            if rs.len() != bs.len() {
+                continue;
             }
-            eps[i] = eps[i].min(inflate(d, 6));
-            b[i] = b[i].min(inflate(mag, 2));
+            // 8 independent lanes so the loop vectorises; a NaN or ∞ anywhere gives +∞.
+            let (mut d, mut mag) = ([0.0f64; 8], [0.0f64; 8]);
+            let mut bad = false;
+            for (rc, bc) in rs.chunks(8).zip(bs.chunks(8)) {
+                for (l, (&x, bl)) in rc.iter().zip(bc).enumerate() {
+                    let (x, m, rad) = (x.to_spec(), bl.mid(), bl.rad());
+                    let t = (x - m).abs() + 2.0 * rad + ENCL * m.abs();
+                    let s = (m.abs() + rad).max(x.abs());
+                    bad |= !(t + s).is_finite();
+                    d[l] = if t > d[l] { t } else { d[l] };
+                    mag[l] = if s > mag[l] { s } else { mag[l] };
+                }
+            }
+            let nan = if bad { f64::NAN } else { 0.0 };
+            let fold = |v: [f64; 8]| v.iter().fold(nan, |a, &b| if b > a { b } else { a });
+            eps[i] = eps[i].min(inflate(fold(d) + 1e-300, 6));
+            b[i] = b[i].min(inflate(fold(mag), 2));
         }
     }
 }
