@@ -99,6 +99,19 @@ impl Config {
         Ok(self)
     }
 
+    /// Which question the bounds of this configuration answer, as reports and tables name it:
+    /// `this-run` (the enclosure on), or `this-run/propagated (a-posteriori)` /
+    /// `this-run/propagated (order-free)` (the propagated bounds alone). All three bound the
+    /// error of the result this library computed; none is a tolerance for another
+    /// implementation's result (SPEC §11's any-implementation mode).
+    pub fn mode_name(&self) -> &'static str {
+        match (self.enclose, self.dot_bound) {
+            (true, _) => "this-run",
+            (false, DotBound::APosteriori) => "this-run/propagated (a-posteriori)",
+            (false, DotBound::OrderFree) => "this-run/propagated (order-free)",
+        }
+    }
+
     /// The accuracy, in ulps of `f64`, assumed for the platform's `f64` elementary functions
     /// (`exp`, `ln`, `ln_1p`, `tanh`, …). Runtime results of every precision are measured against
     /// `f64` references computed with those functions, so this is an assumption about the `f64`

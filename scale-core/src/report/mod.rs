@@ -91,6 +91,10 @@ pub struct Row {
     pub holds: Option<bool>,
     /// Why a bound is `+∞`, when known.
     pub note: Option<String>,
+    /// This-run mode: the largest radius of the enclosure of the exact value (how precisely
+    /// the exact value is known; `None` without an enclosure or when it is unbounded).
+    #[serde(default)]
+    pub radius: Option<f64>,
 }
 
 impl Row {
@@ -118,6 +122,10 @@ pub struct NodeInfo {
 /// Everything a user wants to see about a certified pass (see [the module docs](self)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// Which question the bounds answer (SPEC §11), e.g. `this-run`; see
+    /// [`Config::mode_name`](crate::config::Config::mode_name).
+    #[serde(default)]
+    pub mode: String,
     /// Runtime scalar type name (`f32`, …).
     pub runtime: String,
     /// Assumed accuracy of the platform's elementary functions, in ulps.
@@ -175,7 +183,14 @@ fn row<R: Runtime>(
         observed: None,
         holds: None,
         note,
+        radius: None,
     }
+}
+
+/// Largest radius of an enclosure tensor (`None` when unbounded).
+fn max_radius(a: &ArrayD<crate::scalar::Ball>) -> Option<f64> {
+    let r = a.iter().fold(0.0f64, |m, b| m.max(b.rad()));
+    r.is_finite().then_some(r)
 }
 
 impl Report {
@@ -241,7 +256,16 @@ impl Report {
                 out: n_inputs + k,
             })
             .collect();
+        if let Some(enc) = &cert.enclosure {
+            let n_vals = vals.len();
+            let balls = enc.values.as_slice().iter().chain(enc.grads.as_slice());
+            for (row, b) in rows.iter_mut().zip(balls) {
+                row.radius = max_radius(b);
+            }
+            debug_assert!(rows.len() >= n_vals);
+        }
         Ok(Report {
+            mode: cert.config.mode_name().to_string(),
             runtime: R::NAME.to_string(),
             assumed_ulps: cert.config.assumed_ulps(),
             n_inputs,

@@ -40,16 +40,27 @@ impl Report {
             .max()
             .unwrap_or(5)
             .max(5);
+        let radius = self.rows.iter().any(|r| r.radius.is_some());
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "runtime {} · elementary functions assumed accurate to {} ulps",
-            self.runtime, self.assumed_ulps
+            "mode {} (eps bounds the error of this library's result) · runtime {} · \
+             elementary functions assumed accurate to {} ulps",
+            if self.mode.is_empty() {
+                "?"
+            } else {
+                &self.mode
+            },
+            self.runtime,
+            self.assumed_ulps
         );
         let mut header = format!(
             "{:<w$}  {:<sw$}  {:>10}  {:>10}  {:>10}  {:>10}",
             "name", "shape", "eps", "B", "atol", "rtol"
         );
+        if radius {
+            let _ = write!(header, "  {:>10}", "radius");
+        }
         if observed {
             let _ = write!(
                 header,
@@ -75,6 +86,9 @@ impl Report {
                 num(r.atol),
                 num(r.rtol),
             );
+            if radius {
+                let _ = write!(out, "  {:>10}", num(r.radius));
+            }
             if observed {
                 let ok = match r.holds {
                     Some(true) => "yes",
