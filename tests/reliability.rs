@@ -420,3 +420,50 @@ fn zero_size_typed_api() {
         check::approx_ctx(&grads, &cert.grads, &cert.grad_eps).unwrap();
     }
 }
+
+/// A `+∞` bound says why, naming the input or node it comes from (#16, item 1).
+#[test]
+fn unbounded_rows_name_their_cause() {
+    use scale_graph::Unbounded;
+    use scale_graph::report::Report;
+    let m = scale_graph! {
+        input x: [2];
+        input w: [2, 2];
+        let o = tanh(matvec(w, x));
+        let l = log(o * o);
+        let loss = sum(o);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x = arr1(&[0.5, -0.25]);
+    inputs.w = arr2(&[[f32::NAN, 0.5], [0.25, 1.0]]);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert_eq!(
+        cert.unbounded[m.vars.o.pos()],
+        Some(Unbounded::NonFiniteInput(m.vars.w.pos()))
+    );
+    let names = ["x", "w", "w·x", "o", "o·o", "l", "loss"];
+    let report = Report::new(&m.graph, &cert, &names).unwrap();
+    let row = report.rows.iter().find(|r| r.name == "o").unwrap();
+    assert_eq!(
+        row.note.as_deref(),
+        Some("no finite bound: input `w` is not finite")
+    );
+    // log of 0 is −∞ at run time: the cause is that node, not an input.
+    inputs.w = arr2(&[[0.0, 0.0], [0.0, 0.0]]);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert_eq!(
+        cert.unbounded[m.vars.l.pos()],
+        Some(Unbounded::NonFiniteValue(m.vars.l.pos()))
+    );
+    assert_eq!(cert.unbounded[m.vars.o.pos()], None);
+    let report = Report::new(&m.graph, &cert, &names).unwrap();
+    let row = report.rows.iter().find(|r| r.name == "l").unwrap();
+    assert!(
+        row.note
+            .as_deref()
+            .unwrap()
+            .contains("`l` (log) is not finite at run time"),
+        "{:?}",
+        row.note
+    );
+}

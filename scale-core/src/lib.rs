@@ -73,7 +73,7 @@ pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{
     Builder, Certificate, Enclosure, FwdGraph, FwdGraphScale, Graph, Pusher, RevGraph,
-    RevGraphScale, eps_add, scale_add,
+    RevGraphScale, Unbounded, eps_add, scale_add,
 };
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};

@@ -34,11 +34,60 @@ pub struct Certificate<R, G, Ctx> {
     pub grad_scales: BList<G>,
     /// The settings the bounds were computed under.
     pub config: crate::config::Config,
+    /// For every value whose eps is `+∞`, the first cause (reports turn it into a sentence
+    /// naming the input or node).
+    pub unbounded: Vec<Option<Unbounded>>,
     /// This-run mode ([`Config::enclose`](crate::config::Config::enclose)): a rigorous
     /// midpoint-radius enclosure of the exact value of every entry and of every input's
     /// gradient — a reference of known accuracy to test other code against (`None` when the
     /// mode is off).
     pub enclosure: Option<Enclosure<G, Ctx>>,
+}
+
+/// Why a value's error bound is `+∞`: the first cause, traced back to where it arose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unbounded {
+    /// Input `i` holds a NaN or ±∞.
+    NonFiniteInput(usize),
+    /// Input `i` was given eps `+∞`.
+    UnboundedInput(usize),
+    /// Entry `p` (a node) produced a NaN or ±∞ at run time (overflow) from finite arguments.
+    NonFiniteValue(usize),
+    /// Entry `p` (a node) could not bound its error from finite, bounded arguments (e.g. `log`
+    /// of a value within eps of 0: positivity of the exact argument is not certain).
+    GaveUp(usize),
+}
+
+/// The first cause of each `+∞` eps (`None` where eps is finite), by one pass over the node
+/// list: a node inherits the cause of its first unbounded argument.
+fn causes(
+    args: impl Iterator<Item = Vec<usize>>,
+    n_in: usize,
+    eps: &[Bound],
+    finite: &[bool],
+) -> Vec<Option<Unbounded>> {
+    let mut out: Vec<Option<Unbounded>> = (0..n_in)
+        .map(|i| {
+            if !finite[i] {
+                Some(Unbounded::NonFiniteInput(i))
+            } else if eps[i].is_infinite() {
+                Some(Unbounded::UnboundedInput(i))
+            } else {
+                None
+            }
+        })
+        .collect();
+    for (k, a) in args.enumerate() {
+        let p = n_in + k;
+        let inherited = a.iter().find_map(|&q| out[q]);
+        out.push(match inherited {
+            Some(c) => Some(c),
+            None if !finite[p] => Some(Unbounded::NonFiniteValue(p)),
+            None if eps[p].is_infinite() => Some(Unbounded::GaveUp(p)),
+            None => None,
+        });
+    }
+    out
 }
 
 /// Midpoint-radius enclosures ([`Ball`]s) of the exact values and gradients of a certified pass.
@@ -310,7 +359,16 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             .zip(&grads)
             .map(|((&b, &e), g)| b.min(linf(g) + e))
             .collect();
+        let unbounded = causes(
+            self.nodes
+                .iter()
+                .map(|n| n.args().iter().map(|a| a.pos).collect()),
+            self.n_inputs,
+            &eps,
+            &finite,
+        );
         Certificate {
+            unbounded,
             grads: TList::from_vec_unchecked(grads),
             grad_eps: EList::from_vec_unchecked(grad_eps),
             grad_scales: BList::from_vec_unchecked(grad_scales),

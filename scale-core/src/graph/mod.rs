@@ -18,7 +18,7 @@ mod eval;
 
 pub use accumulate::{eps_add, scale_add};
 pub use build::{Builder, Pusher};
-pub use certify::{Certificate, Enclosure, Seeds};
+pub use certify::{Certificate, Enclosure, Seeds, Unbounded};
 
 use crate::config::Config;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale};

@@ -187,6 +187,10 @@ fn row<R: Runtime>(
     }
 }
 
+fn n_inputs_of<K: Kind, R: Runtime, G, Ss, B>(g: &Graph<K, R, G, Ss, B>) -> usize {
+    g.n_inputs()
+}
+
 /// Largest radius of an enclosure tensor (`None` when unbounded).
 fn max_radius(a: &ArrayD<crate::scalar::Ball>) -> Option<f64> {
     let r = a.iter().fold(0.0f64, |m, b| m.max(b.rad()));
@@ -256,6 +260,35 @@ impl Report {
                 out: n_inputs + k,
             })
             .collect();
+        // Name the cause of every +∞ value bound.
+        for (row, cause) in rows.iter_mut().zip(&cert.unbounded) {
+            let Some(cause) = cause else { continue };
+            let op = |p: usize| {
+                graph
+                    .nodes()
+                    .get(p.wrapping_sub(n_inputs_of(graph)))
+                    .map_or("?", |n| n.op_name())
+            };
+            row.note = Some(match *cause {
+                crate::graph::Unbounded::NonFiniteInput(i) => {
+                    format!("no finite bound: input `{}` is not finite", name(i))
+                }
+                crate::graph::Unbounded::UnboundedInput(i) => {
+                    format!("no finite bound: input `{}` was given eps = +inf", name(i))
+                }
+                crate::graph::Unbounded::NonFiniteValue(p) => format!(
+                    "no finite bound: `{}` ({}) is not finite at run time (overflow)",
+                    name(p),
+                    op(p)
+                ),
+                crate::graph::Unbounded::GaveUp(p) => format!(
+                    "no finite bound: `{}` ({}) cannot bound its error (a precondition such as \
+                     log's positivity is not certain)",
+                    name(p),
+                    op(p)
+                ),
+            });
+        }
         if let Some(enc) = &cert.enclosure {
             let n_vals = vals.len();
             let balls = enc.values.as_slice().iter().chain(enc.grads.as_slice());
