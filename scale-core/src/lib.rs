@@ -72,8 +72,8 @@ pub use config::{DotBound, dot_bound_mode, set_dot_bound_mode};
 pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{
-    Builder, Certificate, FwdGraph, FwdGraphScale, Graph, Pusher, RevGraph, RevGraphScale, eps_add,
-    scale_add,
+    Builder, Certificate, FwdGraph, FwdGraphScale, Graph, Part, Pusher, RevGraph, RevGraphScale,
+    eps_add, scale_add,
 };
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};

@@ -1,7 +1,8 @@
-//! Building graphs: `nil`, `snoc`, and the chunked `open` / `push` / `seal`.
+//! Building graphs: `nil`, `snoc`, the chunked `open` / `push` / `seal`, and [`Part`]s for
+//! graphs whose `ss` is a balanced tree.
 
 use super::{Graph, IntoNode, Kind};
-use crate::context::{HandleTuple, Nil, Seg, ShapeList, ShapeTuple, Snoc};
+use crate::context::{Append, Concat, HandleTuple, Nil, Seg, ShapeList, ShapeTuple, Snoc};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, NodeType};
 use crate::scalar::Runtime;
@@ -147,6 +148,112 @@ impl<K: Kind, R: Runtime, B> Pusher<K, R, B> {
     {
         self.graph.append(node)
     }
+
+    /// A [`Part`] of 1 to 64 consecutive pushed nodes: `handles` are their handles, in order.
+    /// Its type lists their shapes as one segment, `Seg<Nil, (τ₁, …, τₖ)>`.
+    ///
+    /// # Panics
+    /// If `handles` are not consecutive nodes pushed through this pusher, in order (a
+    /// programming error: the part's type would not describe them).
+    pub fn part<H: HandleTuple<B>>(&mut self, handles: H) -> Part<Seg<Nil, H::Shapes>, B> {
+        let args = handles.args();
+        let dims = &self.graph.dims;
+        let start = args.first().map_or(0, |a| a.pos);
+        let consecutive = args
+            .iter()
+            .enumerate()
+            .all(|(i, a)| a.pos == start + i && dims.get(a.pos) == Some(&a.dims));
+        assert!(
+            consecutive && start >= self.graph.n_inputs && !args.is_empty(),
+            "a part expects the handles of consecutive pushed nodes, in order"
+        );
+        Part::new(start, args.len())
+    }
+}
+
+/// A run of consecutive pushed nodes with the list `L` of their output shapes in its type.
+///
+/// Parts let generated code give a long graph a `ss` of logarithmic depth while type checking
+/// stays linear: [`Pusher::part`] makes a part of up to 64 nodes, [`Part::join`] concatenates two
+/// adjacent parts into `Seg<L, M>` (a segment may be a context), and [`Builder::seal_part`] seals
+/// a part covering every pushed node. Each `let` binding then holds the type of one subtree, not
+/// of the growing list, so a tree of N/64 leaves costs O(N log N) type mentions in all, while a
+/// `seal` per 64 nodes would mention the whole prefix each time. `scale_graph!` builds every graph
+/// this way, joining the leaves as a balanced binary tree:
+///
+/// ```
+/// use scale_core::context::{Seg, ShapeList};
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
+/// let mut b = g.open();
+/// let p = b.pusher();
+/// let h1 = p.push(ops::relu(x));
+/// let h2 = p.push(ops::relu(h1));
+/// let left = p.part((h1, h2));
+/// let s = p.push(ops::sum(h2));
+/// let right = p.part((s,));
+/// type Ss = Seg<ctx![Rank1<4>, Rank1<4>], ctx![Rank0]>;
+/// let g: RevGraphScale<f32, Gamma, Ss, _> = b.seal_part(left.join(right));
+/// assert_eq!(g.len(), 4);
+/// assert_eq!(<Ss as ShapeList>::LEN, 3);
+/// ```
+///
+/// Shapes are still checked by rustc: a part's type comes from its handles' types, so writing
+/// another `ss` is a type error.
+///
+/// ```compile_fail,E0308
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// let (g, (x,)) = RevGraphScale::<f32, ctx![Rank1<4>], ctx![], _>::nil(scale_core::brand!());
+/// let mut b = g.open();
+/// let p = b.pusher();
+/// let h = p.push(ops::relu(x));
+/// let part = p.part((h,));
+/// let g: RevGraphScale<f32, ctx![Rank1<4>], ctx![Rank0], _> = b.seal_part(part);
+/// ```
+pub struct Part<L, B> {
+    start: usize,
+    len: usize,
+    _p: PhantomData<fn() -> (L, B)>,
+}
+
+impl<L, B> std::fmt::Debug for Part<L, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Part(#{}..#{})", self.start, self.start + self.len)
+    }
+}
+
+impl<L, B> Part<L, B> {
+    fn new(start: usize, len: usize) -> Self {
+        Part {
+            start,
+            len,
+            _p: PhantomData,
+        }
+    }
+
+    /// Number of nodes in the part.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the part has no nodes (never true for a part made by [`Pusher::part`]).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `self ++ next`: `next` must start where `self` ends. The type is `Seg<L, M>`, with the
+    /// context `M` as one segment, so joining parts pairwise builds a balanced tree.
+    ///
+    /// # Panics
+    /// If `next` does not start right after `self`.
+    pub fn join<M>(self, next: Part<M, B>) -> Part<Seg<L, M>, B> {
+        assert!(
+            next.start == self.start + self.len,
+            "joined parts must be adjacent: {self:?} is followed by {next:?}"
+        );
+        Part::new(self.start, self.len + next.len)
+    }
 }
 
 impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
@@ -185,6 +292,28 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
         assert!(
             in_order && <H::Shapes as ShapeTuple>::LEN == pending,
             "seal expects the handles of the {pending} pushed nodes, in order"
+        );
+        self.pusher.graph.retype()
+    }
+
+    /// Seal the pushed nodes as one [`Part`] covering all of them: `Graph<Γ, ss>` →
+    /// `Graph<Γ, ss ++ L>` (the type is `L` itself when `ss` is `Nil`).
+    ///
+    /// # Panics
+    /// If `part` does not cover exactly the nodes pushed since `open`, or its shapes are not
+    /// theirs (a part of another graph with the same brand type).
+    pub fn seal_part<L: ShapeList>(self, part: Part<L, B>) -> Graph<K, R, G, Concat<Ss, L>, B>
+    where
+        Ss: Append<L>,
+    {
+        let dims = &self.pusher.graph.dims;
+        assert!(
+            part.start == self.sealed
+                && part.start + part.len == dims.len()
+                && L::LEN == part.len
+                && L::dims() == dims[self.sealed..],
+            "seal_part expects a part of all the {} pushed nodes, found {part:?}",
+            dims.len() - self.sealed
         );
         self.pusher.graph.retype()
     }
