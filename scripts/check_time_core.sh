@@ -5,12 +5,13 @@
 # prebuilds its dependencies, then for each N: writes main.rs, runs `cargo check` once (warm-up),
 # touches main.rs and measures the second `cargo check` (CARGO_INCREMENTAL=0). No recursion_limit.
 #
-# Usage: scripts/check_time_core.sh [N ...]   (default: 64 128 256 512 1024 2048 4096 8192)
+# Usage: scripts/check_time_core.sh [N ...]   (default: 64 128 … 16384)
+#        LAYOUT=list scripts/check_time_core.sh …   (seal every 64 nodes: the old left-nested ss)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${CORE_CTIME_DIR:-/tmp/scale-core-ctime}"
 NS=("$@")
-[ ${#NS[@]} -eq 0 ] && NS=(64 128 256 512 1024 2048 4096 8192)
+[ ${#NS[@]} -eq 0 ] && NS=(64 128 256 512 1024 2048 4096 8192 16384)
 
 mkdir -p "$WORK/src"
 cat > "$WORK/Cargo.toml" <<TOML

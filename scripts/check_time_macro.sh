@@ -6,11 +6,11 @@
 # `cargo check` (CARGO_INCREMENTAL=0; dependencies already built). Also prints the time the
 # macro's own parse/check/expand take on the same program (a `--ignored` test of scale-macros).
 #
-# Usage: scripts/check_time_macro.sh [N ...]     (default: 64 128 256 512 1024 2048)
+# Usage: scripts/check_time_macro.sh [N ...]     (default: 64 128 … 16384)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SIZES=("$@")
-[ ${#SIZES[@]} -eq 0 ] && SIZES=(64 128 256 512 1024 2048)
+[ ${#SIZES[@]} -eq 0 ] && SIZES=(64 128 256 512 1024 2048 4096 8192 16384)
 WORK="${SCALE_TMP:-/tmp/scale-macro-check-time}"
 mkdir -p "$WORK/src"
 cat > "$WORK/Cargo.toml" <<TOML

@@ -231,10 +231,10 @@ macro_rules! ctx {
 /// [`Graph::context_list`](crate::Graph::context_list)).
 ///
 /// ```
-/// use scale_core::context::{Dyn, Nil, Seg};
-/// use scale_core::{ops, Rank1, RevGraphScale};
-/// type Gamma = Seg<Nil, (Rank1<4>,)>;
-/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// use scale_core::context::Dyn;
+/// use scale_core::{ctx, ops, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
 /// let mut b = g.open();
 /// let mut h = x;
 /// for _ in 0..3 {

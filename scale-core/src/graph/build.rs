@@ -97,14 +97,13 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
 /// per segment rather than per node (linear compile time, shallow types).
 ///
 /// ```
-/// use scale_core::context::{Nil, Seg};
-/// use scale_core::{ops, Rank0, Rank1, RevGraphScale};
-/// type Gamma = Seg<Nil, (Rank1<4>,)>;
-/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
 /// let mut b = g.open();
 /// let h = b.push(ops::relu(x));
 /// let s = b.push(ops::sum(h));
-/// let g: RevGraphScale<f32, Gamma, Seg<Nil, (Rank1<4>, Rank0)>, _> = b.seal((h, s));
+/// let g: RevGraphScale<f32, Gamma, ctx![Rank1<4>, Rank0], _> = b.seal((h, s));
 /// assert_eq!(g.len(), 3);
 /// ```
 pub struct Builder<K: Kind, R: Runtime, G, Ss, B> {
@@ -122,15 +121,14 @@ pub struct Builder<K: Kind, R: Runtime, G, Ss, B> {
 /// runtime type and the brand, so generated code that appends thousands of nodes stays linear:
 ///
 /// ```
-/// use scale_core::context::{Nil, Seg};
-/// use scale_core::{ops, Rank0, Rank1, RevGraphScale};
-/// type Gamma = Seg<Nil, (Rank1<4>,)>;
-/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
 /// let mut b = g.open();
 /// let p = b.pusher();
 /// let h = p.push(ops::relu(x));
 /// let s = p.push(ops::sum(h));
-/// let g: RevGraphScale<f32, Gamma, Seg<Nil, (Rank1<4>, Rank0)>, _> = b.seal((h, s));
+/// let g: RevGraphScale<f32, Gamma, ctx![Rank1<4>, Rank0], _> = b.seal((h, s));
 /// assert_eq!(g.len(), 3);
 /// ```
 pub struct Pusher<K: Kind, R: Runtime, B> {
