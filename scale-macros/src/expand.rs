@@ -181,7 +181,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
     )]);
 
     // Build: one nested `fn` per segment of 64 nodes pushes them through the builder's
-    // `Pusher` and returns their `Part` and handles (typed with the shapes the macro computed);
+    // `Pusher` and returns their `Part` (typed with the shapes the macro computed), whose
+    // `vars()` are the segment's handles;
     // the parts are joined as a balanced tree and sealed once. Pushing through the `Pusher`,
     // whose type omits Γ and ss, keeps each push O(1) to check (naming the builder, whose type
     // holds ss, at every push made type checking quadratic); one small function per segment
@@ -194,18 +195,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
         quote!(::<#(#cps),*>)
     };
     // Where an entry is, seen from the enclosing block: an input's local, or a field of its
-    // segment's result.
+    // segment's handles.
     let entry_expr = |e: usize| -> TokenStream {
         if e < n_in {
             let id = Ident::new(&format!("__scale_in{e}"), mixed);
             quote!(#id)
         } else {
             let c = Ident::new(&format!("__scale_seg{}", (e - n_in) / SEGMENT), mixed);
-            let (one, i) = (
-                Literal::usize_unsuffixed(1),
-                Literal::usize_unsuffixed((e - n_in) % SEGMENT),
-            );
-            quote!(#c.#one.#i)
+            let i = Literal::usize_unsuffixed((e - n_in) % SEGMENT);
+            quote!(#c.#i)
         }
     };
     let entry_shape = |e: usize| -> Option<&TokenStream> {
@@ -267,19 +265,20 @@ pub fn expand(plan: &Plan) -> TokenStream {
         let param_values = outside.iter().map(|&e| entry_expr(e));
         let f = Ident::new(&format!("__scale_segment{seg}"), mixed);
         let res = Ident::new(&format!("__scale_seg{seg}"), mixed);
+        let part = Ident::new(&format!("__scale_part{seg}"), mixed);
         segments.extend(quote! {
             #allow
-            fn #f #gen_decl(#p: &mut #pusher_ty, #(#param_decls),*) -> (
-                #k::Part<#k::Seg<#k::Nil, (#(#shapes,)*)>, #brand>,
-                (#(#k::Var<#shapes, #brand>,)*),
-            ) {
+            fn #f #gen_decl(
+                #p: &mut #pusher_ty,
+                #(#param_decls),*
+            ) -> #k::Part<#k::Seg<#k::Nil, (#(#shapes,)*)>, #brand> {
                 #pushes
-                (#p.part((#(#handles,)*)), (#(#handles,)*))
+                #p.part((#(#handles,)*))
             }
-            let #res = #f #turbofish(#p, #(#param_values),*);
+            let #part = #f #turbofish(#p, #(#param_values),*);
+            let #res = #part.vars();
         });
-        let zero = Literal::usize_unsuffixed(0);
-        leaves.push(quote!(#res.#zero));
+        leaves.push(quote!(#part));
     }
     let mut joins = TokenStream::new();
     let mut n_joins = 0usize;
@@ -440,11 +439,11 @@ mod tests {
         assert_eq!(s.matches(". seal_part (").count(), 1);
         assert_eq!(s.matches(". push (").count(), 130);
         // Three leaves (64, 64, 2 nodes), the left half taking the odd one.
-        assert!(s.contains("let __scale_join0 = __scale_seg0 . 0 . join (__scale_seg1 . 0)"));
-        assert!(s.contains("let __scale_join1 = __scale_join0 . join (__scale_seg2 . 0)"));
+        assert!(s.contains("let __scale_join0 = __scale_part0 . join (__scale_part1)"));
+        assert!(s.contains("let __scale_join1 = __scale_join0 . join (__scale_part2)"));
         // Segment 1 reads node 63 of segment 0 (its only outside entry).
         assert!(
-            s.contains("__scale_segment1 (__scale_pusher , __scale_seg0 . 1 . 63)"),
+            s.contains("__scale_segment1 (__scale_pusher , __scale_seg0 . 63)"),
             "{s}"
         );
         assert!(s.contains("RevGraphScale < :: core :: primitive :: f32"));

@@ -240,6 +240,31 @@ impl<L, B> Part<L, B> {
         self.len == 0
     }
 
+    /// Handles of the part's nodes, nested as `L`'s segments (for a part made by
+    /// [`Pusher::part`], the tuple of handles it was made from). The part is the proof that its
+    /// nodes have the shapes `L`, so code that returns a part from a function (as `scale_graph!`
+    /// does, one function per 64 nodes) need not also return, and type, every handle.
+    ///
+    /// ```
+    /// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+    /// let (g, (x,)) = RevGraphScale::<f32, ctx![Rank1<4>], ctx![], _>::nil(scale_core::brand!());
+    /// let mut b = g.open();
+    /// let p = b.pusher();
+    /// let h = p.push(ops::relu(x));
+    /// let s = p.push(ops::sum(h));
+    /// let part = p.part((h, s));
+    /// let (h2, s2) = part.vars();
+    /// assert_eq!((h2.pos(), s2.pos()), (h.pos(), s.pos()));
+    /// let g: RevGraphScale<f32, ctx![Rank1<4>], ctx![Rank1<4>, Rank0], _> = b.seal_part(part);
+    /// # let _ = g;
+    /// ```
+    pub fn vars(&self) -> L::Vars<B>
+    where
+        L: ShapeList,
+    {
+        L::vars(self.start)
+    }
+
     /// `self ++ next`: `next` must start where `self` ends. The type is `Seg<L, M>`, with the
     /// context `M` as one segment, so joining parts pairwise builds a balanced tree.
     ///
