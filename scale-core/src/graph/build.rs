@@ -350,3 +350,62 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
         self.pusher.graph.retype()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Rank1, RevGraphScale, ctx, ops};
+
+    type Gamma = ctx![Rank1<2>];
+
+    #[test]
+    #[should_panic(expected = "joined parts must be adjacent")]
+    fn join_rejects_parts_out_of_order() {
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let mut b = g.open();
+        let p = b.pusher();
+        let h1 = p.push(ops::relu(x));
+        let h2 = p.push(ops::relu(h1));
+        let (a, c) = (p.part((h1,)), p.part((h2,)));
+        let _ = c.join(a);
+    }
+
+    #[test]
+    #[should_panic(expected = "seal_part expects a part of all the 2 pushed nodes")]
+    fn seal_part_rejects_a_part_that_misses_nodes() {
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let mut b = g.open();
+        let p = b.pusher();
+        let h1 = p.push(ops::relu(x));
+        let _h2 = p.push(ops::relu(h1));
+        let a = p.part((h1,));
+        let _ = b.seal_part(a);
+    }
+
+    #[test]
+    #[should_panic(expected = "consecutive pushed nodes")]
+    fn part_rejects_handles_out_of_order() {
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let mut b = g.open();
+        let p = b.pusher();
+        let h1 = p.push(ops::relu(x));
+        let h2 = p.push(ops::relu(h1));
+        let _ = p.part((h2, h1));
+    }
+
+    #[test]
+    fn parts_join_into_a_tree_and_seal_after_a_prefix() {
+        use crate::context::{Seg, ShapeList};
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let (g, _) = g.snoc(ops::relu(x)); // a prefix sealed the usual way
+        let mut b = g.open();
+        let p = b.pusher();
+        let h: Vec<_> = (0..3).map(|_| p.push(ops::relu(x))).collect();
+        let tree = p.part((h[0],)).join(p.part((h[1], h[2])));
+        assert_eq!(tree.len(), 3);
+        // ss ++ tree grafts the prefix onto the tree's leftmost segment.
+        type Ss = Seg<Seg<ctx![Rank1<2>], (Rank1<2>,)>, ctx![Rank1<2>, Rank1<2>]>;
+        let g: RevGraphScale<f32, Gamma, Ss, _> = b.seal_part(tree);
+        assert_eq!(g.len(), 5);
+        assert_eq!(<Ss as ShapeList>::LEN, 4);
+    }
+}
