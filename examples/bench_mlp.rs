@@ -17,23 +17,19 @@ use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scale_graph::config::{Config, DotBound};
-use scale_graph::context::{Nil, Seg};
-use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ops};
+use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ctx, ops};
 use std::time::Instant;
 
 const B: usize = 64;
-type Gamma = Seg<
-    Nil,
-    (
-        Rank2<B, 784>,
-        Rank2<784, 512>,
-        Rank1<512>,
-        Rank2<512, 512>,
-        Rank1<512>,
-        Rank2<512, 10>,
-        Rank1<10>,
-    ),
->;
+type Gamma = ctx![
+    Rank2<B, 784>,
+    Rank2<784, 512>,
+    Rank1<512>,
+    Rank2<512, 512>,
+    Rank1<512>,
+    Rank2<512, 10>,
+    Rank1<10>,
+];
 
 struct Params {
     x: Array2<f32>,
@@ -121,7 +117,7 @@ fn main() {
     // Built by a closure so each dot-bound mode gets its own graph (settings are per graph).
     let build = |mode: DotBound, enclose: bool| {
         let (g, (x, w1, b1, w2, b2, w3, b3)) =
-            RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
+            RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_graph::brand!());
         let (g, z1) = g.snoc(ops::matmul(x, w1));
         let (g, a1) = g.snoc(ops::add_bias(z1, b1));
         let (g, h1) = g.snoc(ops::relu(a1));

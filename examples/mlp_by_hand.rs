@@ -10,21 +10,17 @@
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::context::{Nil, Seg};
 use scale_graph::report::Report;
-use scale_graph::{Interval, Rank1, Rank2, RevGraphScale, TList, ops};
+use scale_graph::{Interval, Rank1, Rank2, RevGraphScale, TList, ctx, ops};
 use std::process::ExitCode;
 
-type Gamma = Seg<
-    Nil,
-    (
-        Rank1<784>,
-        Rank2<128, 784>,
-        Rank1<128>,
-        Rank2<10, 128>,
-        Rank1<10>,
-    ),
->;
+type Gamma = ctx![
+    Rank1<784>,
+    Rank2<128, 784>,
+    Rank1<128>,
+    Rank2<10, 128>,
+    Rank1<10>,
+];
 
 fn gaussian(rng: &mut StdRng, dims: &[usize], std: f64) -> ArrayD<f32> {
     Array::from_shape_fn(IxDyn(dims), |_| {
@@ -35,7 +31,8 @@ fn gaussian(rng: &mut StdRng, dims: &[usize], std: f64) -> ArrayD<f32> {
 }
 
 fn main() -> ExitCode {
-    let (g, (x, w1, b1, w2, b2)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
+    let (g, (x, w1, b1, w2, b2)) =
+        RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_graph::brand!());
     let (g, z1) = g.snoc(ops::matvec(w1, x));
     let (g, a1) = g.snoc(ops::add(z1, b1));
     let (g, h) = g.snoc(ops::relu(a1));

@@ -13,19 +13,19 @@
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::context::{Dyn, Nil, Seg};
-use scale_graph::{Rank0, Rank1, Rank2, RevGraphScale, TList, Var, ops};
+use scale_graph::context::Dyn;
+use scale_graph::{Rank0, Rank1, Rank2, RevGraphScale, TList, Var, ctx, ops};
 use std::time::{Duration, Instant};
 
 const D: usize = 16;
-type Gamma = Seg<Nil, (Rank1<D>, Rank2<D, D>, Rank1<D>)>;
+type Gamma = ctx![Rank1<D>, Rank2<D, D>, Rank1<D>];
 
 struct Brand;
 type G = RevGraphScale<f32, Gamma, Dyn, Brand>;
 
 /// A chain of `n` nodes ending in a `sum` loss; returns the graph and the loss handle.
 fn chain(n: usize) -> (G, Var<Rank0, Brand>) {
-    let (g, (x, w, bias)) = RevGraphScale::<f32, Gamma, Nil, Brand>::nil(Brand);
+    let (g, (x, w, bias)) = RevGraphScale::<f32, Gamma, ctx![], Brand>::nil(Brand);
     let mut b = g.open();
     let mut hs: Vec<Var<Rank1<D>, Brand>> = vec![x];
     for k in 1..n {

@@ -14,19 +14,19 @@ use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scale_graph::config::{self, Config, DotBound};
-use scale_graph::context::{Nil, Seg};
 use scale_graph::{
-    Bound, Interval, Rank1, Rank2, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList, Var, ops,
+    Bound, Interval, Rank1, Rank2, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList, Var, ctx,
+    ops,
 };
 use std::fmt::Write as _;
 
 struct Br;
 
 fn v1<S: Shape>() -> Var<S, Br> {
-    RevGraphScale::<f32, Seg<Nil, (S,)>, Nil, Br>::nil(Br).1.0
+    RevGraphScale::<f32, ctx![S], ctx![], Br>::nil(Br).1.0
 }
 fn v2<S1: Shape, S2: Shape>() -> (Var<S1, Br>, Var<S2, Br>) {
-    RevGraphScale::<f32, Seg<Nil, (S1, S2)>, Nil, Br>::nil(Br).1
+    RevGraphScale::<f32, ctx![S1, S2], ctx![], Br>::nil(Br).1
 }
 
 fn gauss(rng: &mut StdRng, dims: &[usize], std: f64, shift: f64) -> ArrayD<f32> {
@@ -317,23 +317,20 @@ fn main() {
     });
 
     // The MLP graph: every value and gradient, bound vs observed.
-    type Gamma = Seg<
-        Nil,
-        (
-            Rank1<64>,
-            Rank2<32, 64>,
-            Rank1<32>,
-            Rank2<10, 32>,
-            Rank1<10>,
-        ),
-    >;
+    type Gamma = ctx![
+        Rank1<64>,
+        Rank2<32, 64>,
+        Rank1<32>,
+        Rank2<10, 32>,
+        Rank1<10>,
+    ];
     let mut mlp = Samples {
         fwd: vec![],
         vjp: vec![],
     };
     for _ in 0..20 {
         let (g, (x0, w1, b1, w2, b2)) =
-            RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_graph::brand!());
+            RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_graph::brand!());
         let (g, z1) = g.snoc(ops::matvec(w1, x0));
         let (g, a1) = g.snoc(ops::add(z1, b1));
         let (g, h1) = g.snoc(ops::tanh(a1));

@@ -3,21 +3,38 @@
 
 Usage: gen_core_graph.py N > main.rs
 
-The graph: Γ = ([8], [8, 8], [8], []); nodes are pushed with `Builder::push` and sealed every 64
-(`Builder::seal`), so `ss` grows per segment. Mix: relu / matvec / mul / add on the chain; every
-16th node reads an input far back (`add(prev, x)`), every 16th+8 reads the node halfway back, and
-every 32nd+5 is a `sum` (a `[]` entry off the chain), so `ss` is not uniform.
+The graph: Γ = ([8], [8, 8], [8], []); nodes are pushed through `Builder::pusher`. Mix: relu /
+matvec / mul / add on the chain; every 16th node reads an input far back (`add(prev, x)`), every
+16th+8 reads the node halfway back, and every 32nd+5 is a `sum` (a `[]` entry off the chain), so
+`ss` is not uniform.
+
+Two layouts of `ss` (environment variable LAYOUT):
+
+* `tree` (default): every 64 nodes become a `Part` (`p.part((…))`), the parts are joined pairwise
+  into a balanced binary tree (`Part::join`) and sealed once (`Builder::seal_part`), as
+  `scale_graph!` does: `ss` is `Seg<left, right>` of depth ≈ log2(N/64) + 2.
+* `list`: `Builder::seal` every 64 nodes, re-opening the builder: `ss` is the left-nested
+  `Seg<Seg<…, (64 shapes)>, (64 shapes)>`, depth N/64 (the layout before log-depth contexts).
 
 The graph is returned from `build()`, whose return type is written out in full:
-`RevGraphScale<f32, Gamma, Ss, B0>` with `Ss` the complete `Seg<Seg<…, (64 shapes)>, (64 shapes)>`
-list, so rustc checks that the sealed handles' shapes (what the nodes produce) equal the written
-list — Γ and ss really are in the graph's type.
+`RevGraphScale<f32, Gamma, Ss, B0>` with `Ss` the complete list, so rustc checks that the sealed
+handles' shapes (what the nodes produce) equal the written list — Γ and ss really are in the
+graph's type.
 """
 import sys
 
 import os
 
 SEG = int(os.environ.get("SEG", "64"))
+LAYOUT = os.environ.get("LAYOUT", "tree")
+
+
+def tree(leaves, leaf, node):
+    """Balanced binary tree over `leaves`, the left half taking the odd one (as scale_graph!)."""
+    if len(leaves) == 1:
+        return leaf(leaves[0])
+    mid = (len(leaves) + 1) // 2
+    return node(tree(leaves[:mid], leaf, node), tree(leaves[mid:], leaf, node))
 
 
 def main() -> None:
@@ -42,6 +59,7 @@ def main() -> None:
     prev = "x"
     chain = {0: "x"}  # chain position -> handle name
     seg_start = 1
+    parts = []
     for k in range(1, n + 1):
         name = f"n{k}"
         if k % 32 == 5:
@@ -72,19 +90,39 @@ def main() -> None:
         if k % SEG == 0 or k == n:
             handles = ", ".join(f"n{j}" for j in range(seg_start, k + 1))
             comma = "," if k - seg_start == 0 else ""
-            b(f"    let g = bd.seal(({handles}{comma}));")
-            if k != n:
-                b("    let mut bd = g.open();")
-                b("    let p = bd.pusher();")
+            if LAYOUT == "list":
+                b(f"    let g = bd.seal(({handles}{comma}));")
+                if k != n:
+                    b("    let mut bd = g.open();")
+                    b("    let p = bd.pusher();")
+            else:
+                b(f"    let part{len(parts)} = p.part(({handles}{comma}));")
+                parts.append(f"part{len(parts)}")
             seg_start = k + 1
-    b("    g")
-    # The full ss type, one segment per 64 nodes.
-    ss = "Nil"
-    for i in range(0, n, SEG):
-        seg = shapes[i:i + SEG]
+    segs = [shapes[i:i + SEG] for i in range(0, n, SEG)]
+
+    def seg_type(seg):
         comma = "," if len(seg) == 1 else ""
-        ss = f"Seg<{ss}, ({', '.join(seg)}{comma})>"
-    out(f"/// `ss`: the {n} node output shapes, in segments of {SEG}.")
+        return f"({', '.join(seg)}{comma})"
+
+    if LAYOUT == "list":
+        ss = "Nil"
+        for seg in segs:
+            ss = f"Seg<{ss}, {seg_type(seg)}>"
+    else:
+        joins = []
+
+        def join(left, right):
+            joins.append(f"join{len(joins)}")
+            b(f"    let {joins[-1]} = {left}.join({right});")
+            return joins[-1]
+
+        root = tree(parts, lambda leaf: leaf, join)
+        b(f"    bd.seal_part({root})")
+        ss = tree(segs, lambda seg: f"Seg<Nil, {seg_type(seg)}>", lambda l, r: f"Seg<{l}, {r}>")
+    if LAYOUT == "list":
+        b("    g")
+    out(f"/// `ss`: the {n} node output shapes, in segments of {SEG} ({LAYOUT} layout).")
     out(f"pub type Ss = {ss};")
     out("")
     out("/// Build the graph; its full type (Γ and ss) is written in the signature.")

@@ -28,7 +28,19 @@
 //! ```
 //!
 //! See [`scale_graph!`] for the language and the generated API, [`docs`] for what every op
-//! computes and what every bound promises, and the repository README for a walkthrough.
+//! computes and what every bound promises, and the repository README for a walkthrough. Graphs can also be built by hand with the typed API of [`scale_core`], whose
+//! type-level shape lists are written with [`ctx!`]:
+//!
+//! ```
+//! use scale_graph::{ctx, ops, Rank0, Rank1, RevGraphScale};
+//! type Gamma = ctx![Rank1<3>, Rank1<3>];
+//! let (g, (x, y)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_graph::brand!());
+//! let mut b = g.open();
+//! let p = b.push(ops::mul(x, y));
+//! let s = b.push(ops::sum(p));
+//! let g: RevGraphScale<f32, Gamma, ctx![Rank1<3>, Rank0], _> = b.seal((p, s));
+//! assert_eq!(g.len(), 4);
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod docs;

@@ -9,7 +9,6 @@
 //!
 //! Run with `-- --nocapture` to see the table.
 
-use half::{bf16, f16};
 use ndarray::Dimension;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -7,7 +7,7 @@
 //! The pieces, one module each:
 //!
 //! * [`shape`]: const-generic shapes `Rank0` … `Rank4`;
-//! * [`context`]: type-level lists of shapes (`Γ`, `ss`, `Γ ++ ss`);
+//! * [`context`]: type-level lists of shapes (`Γ`, `ss`, `Γ ++ ss`), written with [`ctx!`];
 //! * [`handle`]: typed indices (`Var<S, B>`) minted by a graph;
 //! * [`lists`]: `TList` / `EList` / `BList` aligned with a context;
 //! * [`bound`] and [`round`]: upward-rounded bound arithmetic;
@@ -19,11 +19,10 @@
 //!
 //! ```
 //! use ndarray::{arr1, arr2};
-//! use scale_core::context::{Nil, Seg};
-//! use scale_core::{ops, Interval, Rank1, Rank2, RevGraphScale, TList};
+//! use scale_core::{ctx, ops, Interval, Rank1, Rank2, RevGraphScale, TList};
 //!
-//! type Gamma = Seg<Nil, (Rank2<2, 3>, Rank1<3>)>;
-//! let (g, (w, x)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+//! type Gamma = ctx![Rank2<2, 3>, Rank1<3>]; // the inputs' shapes, as a type-level list
+//! let (g, (w, x)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
 //! let (g, h) = g.snoc(ops::matvec(w, x));
 //! let (g, r) = g.snoc(ops::relu(h));
 //! let (g, loss) = g.snoc(ops::sum(r));
@@ -72,7 +71,7 @@ pub use config::{Config, DotBound, dot_bound_mode};
 pub use context::{Append, Concat, Nil, Seg, Snoc};
 pub use error::Error;
 pub use graph::{
-    Builder, Certificate, Enclosure, FwdGraph, FwdGraphScale, Graph, Pusher, RevGraph,
+    Builder, Certificate, Enclosure, FwdGraph, FwdGraphScale, Graph, Part, Pusher, RevGraph,
     RevGraphScale, Unbounded, eps_add, scale_add,
 };
 pub use handle::{Arg, Var};

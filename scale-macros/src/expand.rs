@@ -1,19 +1,46 @@
 //! Stage 3: [`Plan`] → Rust code over the core's typed builder API.
 //!
 //! The generated block declares a fresh brand type and three structs (the model, its handles,
-//! its inputs), builds the graph with `nil` and then `open` / `push` (≤ 64) / `seal` per segment,
-//! and returns the model. Every op is a call of its typed constructor, so rustc checks every op's
-//! shapes itself — also when dimensions are const generics the macro cannot judge; the model's
-//! graph type, written out once with the shapes the macro computed, ties them to rustc's per
-//! segment (only `reshape` writes its output type per node, to pick the target shape).
+//! its inputs), builds the graph with `nil`, `open`, one `push` per node through the builder's
+//! `Pusher`, a `Part` per 64 nodes, the parts joined pairwise into a balanced binary tree, and one
+//! `seal_part`, and returns the model. Every op is a call of its typed constructor, so rustc
+//! checks every op's shapes itself — also when dimensions are const generics the macro cannot
+//! judge; the model's graph type, written out once with the shapes the macro computed (as the
+//! same tree), ties them to rustc's per segment (only `reshape` writes its output type per node,
+//! to pick the target shape).
+//!
+//! The tree keeps the depth of `Γ` and `ss` at about log₂(N/64) + 2, so no trait that walks them
+//! (`Append` for `Γ ++ ss`, `ShapeList`) nears the default recursion limit, and every binding
+//! holds one subtree's type rather than a list that grows with the graph, so type checking stays
+//! linear.
 
 use crate::check::{InputPlan, PDim, Plan, RuntimeTy};
 use crate::ops_table::Rule;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
-/// Nodes (and inputs) per sealed segment of the graph type.
+/// Nodes (and inputs) per leaf segment of the graph type.
 pub const SEGMENT: usize = 64;
+
+/// Fold `leaves` into a balanced binary tree (the left half takes the odd leaf): a single leaf
+/// is itself, a longer run is `node(tree(left half), tree(right half))`. The type, the vars
+/// pattern and the part joins all use this one shape, so they agree.
+fn tree<T>(
+    leaves: &[T],
+    leaf: &mut impl FnMut(&T) -> TokenStream,
+    node: &mut impl FnMut(TokenStream, TokenStream) -> TokenStream,
+) -> Option<TokenStream> {
+    match leaves {
+        [] => None,
+        [one] => Some(leaf(one)),
+        _ => {
+            let (l, r) = leaves.split_at(leaves.len().div_ceil(2));
+            let l = tree(l, leaf, node)?;
+            let r = tree(r, leaf, node)?;
+            Some(node(l, r))
+        }
+    }
+}
 
 fn dim_tokens(d: &PDim) -> TokenStream {
     match d {
@@ -42,26 +69,28 @@ fn ix_tokens(rank: usize) -> Ident {
     format_ident!("Ix{}", rank.min(4))
 }
 
-/// `Seg<Seg<Nil, (c0…)>, (c1…)>` for chunks of shape types.
+/// The context type of `shapes`: leaves `Seg<Nil, (c…)>` of up to 64 shapes, joined as a
+/// balanced tree `Seg<left, right>` (`Nil` when empty).
 fn list_type(k: &TokenStream, shapes: &[TokenStream]) -> TokenStream {
-    let mut t = quote!(#k::Nil);
-    for chunk in shapes.chunks(SEGMENT) {
-        t = quote!(#k::Seg<#t, (#(#chunk,)*)>);
-    }
-    t
+    let leaves: Vec<&[TokenStream]> = shapes.chunks(SEGMENT).collect();
+    tree(
+        &leaves,
+        &mut |c| quote!(#k::Seg<#k::Nil, (#(#c,)*)>),
+        &mut |l, r| quote!(#k::Seg<#l, #r>),
+    )
+    .unwrap_or_else(|| quote!(#k::Nil))
 }
 
-/// The pattern matching `ShapeList::Vars` of a segmented list: `((c0…), (c1…))`.
+/// The pattern matching `ShapeList::Vars` of `list_type`: `(c…)` per leaf, `(left, right)` per
+/// inner node.
 fn vars_pattern(idents: &[Ident]) -> TokenStream {
-    let mut pat: Option<TokenStream> = None;
-    for chunk in idents.chunks(SEGMENT) {
-        let tuple = quote!((#(#chunk,)*));
-        pat = Some(match pat {
-            None => tuple,
-            Some(prev) => quote!((#prev, #tuple)),
-        });
-    }
-    pat.unwrap_or_else(|| quote!(()))
+    let leaves: Vec<&[Ident]> = idents.chunks(SEGMENT).collect();
+    tree(
+        &leaves,
+        &mut |c| quote!((#(#c,)*)),
+        &mut |l, r| quote!((#l, #r)),
+    )
+    .unwrap_or_else(|| quote!(()))
 }
 
 /// Const identifiers used as dimensions (become const generic parameters of the generated
@@ -143,17 +172,66 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let ss = list_type(k, &node_shapes);
     let pattern = vars_pattern(&in_idents);
 
-    // Build, one segment at a time.
-    let mut build = TokenStream::new();
+    let allow = quote!(#[allow(
+        dead_code,
+        non_snake_case,
+        non_camel_case_types,
+        non_upper_case_globals,
+        clippy::all
+    )]);
+
+    // Build: one nested `fn` per segment of 64 nodes pushes them through the builder's
+    // `Pusher` and returns their `Part` (typed with the shapes the macro computed), whose
+    // `vars()` are the segment's handles;
+    // the parts are joined as a balanced tree and sealed once. Pushing through the `Pusher`,
+    // whose type omits Γ and ss, keeps each push O(1) to check (naming the builder, whose type
+    // holds ss, at every push made type checking quadratic); one small function per segment
+    // keeps rustc's per-function work (type inference, borrow checking) from growing faster
+    // than the graph (one function of N pushes measured ~2.3x per doubling of N).
+    let pusher_ty = quote!(#k::Pusher<#k::graph::RevScale, #rt, #brand>);
+    let turbofish = if cps.is_empty() {
+        quote!()
+    } else {
+        quote!(::<#(#cps),*>)
+    };
+    // Where an entry is, seen from the enclosing block: an input's local, or a field of its
+    // segment's handles.
+    let entry_expr = |e: usize| -> TokenStream {
+        if e < n_in {
+            let id = Ident::new(&format!("__scale_in{e}"), mixed);
+            quote!(#id)
+        } else {
+            let c = Ident::new(&format!("__scale_seg{}", (e - n_in) / SEGMENT), mixed);
+            let i = Literal::usize_unsuffixed((e - n_in) % SEGMENT);
+            quote!(#c.#i)
+        }
+    };
+    let entry_shape = |e: usize| -> Option<&TokenStream> {
+        if e < n_in {
+            in_shapes.get(e)
+        } else {
+            node_shapes.get(e - n_in)
+        }
+    };
+    let mut segments = TokenStream::new();
+    let mut leaves: Vec<TokenStream> = Vec::new();
     for (seg, chunk) in plan.nodes.chunks(SEGMENT).enumerate() {
         let start = seg * SEGMENT;
         let mut pushes = TokenStream::new();
         let mut handles = Vec::new();
+        let mut shapes = Vec::new();
+        // Entries the segment reads from outside itself, in order of first use.
+        let mut outside: Vec<usize> = Vec::new();
         for (j, node) in chunk.iter().enumerate() {
             let idx = start + j;
             let (Some(id), Some(shape)) = (node_idents.get(idx), node_shapes.get(idx)) else {
                 continue;
             };
+            for (e, _) in &node.args {
+                if *e < n_in + start && !outside.contains(e) {
+                    outside.push(*e);
+                }
+            }
             let op = Ident::new(node.op.name, node.op_span);
             let args = node.args.iter().map(|(e, at)| entry_ident(*e, *at));
             let params = node.params.iter().map(|(v, at)| {
@@ -170,9 +248,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 // Constructors with constants return a `Result`; the literals were checked above.
                 call = quote!(#k::__private::literal_node(#call));
             }
-            // Only `reshape` needs its output type written (it picks the target shape); for
-            // the other ops rustc infers it, and the model's graph type, written out below,
-            // ties the inferred shapes to the macro's once per segment.
+            // Only `reshape` needs its output type written at the push (it picks the target
+            // shape); for the other ops rustc infers it, and the segment's return type, written
+            // with the macro's shapes, ties the inferred shapes to the macro's.
             if node.op.rule == Rule::Reshape {
                 pushes.extend(quote! {
                     let #id: #k::Var<#shape, #brand> = #p.push(#call);
@@ -181,16 +259,50 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 pushes.extend(quote! { let #id = #p.push(#call); });
             }
             handles.push(id.clone());
+            shapes.push(shape.clone());
         }
-        // Push through the builder's `Pusher`, whose type omits Γ and ss: naming the builder
-        // (whose type holds the growing ss) at every push made type checking quadratic.
-        build.extend(quote! {
+        let param_decls = outside.iter().map(|&e| {
+            let id = entry_ident(e, Span::call_site());
+            let shape = entry_shape(e);
+            quote!(#id: #k::Var<#shape, #brand>)
+        });
+        let param_values = outside.iter().map(|&e| entry_expr(e));
+        let f = Ident::new(&format!("__scale_segment{seg}"), mixed);
+        let res = Ident::new(&format!("__scale_seg{seg}"), mixed);
+        let part = Ident::new(&format!("__scale_part{seg}"), mixed);
+        segments.extend(quote! {
+            #allow
+            fn #f #gen_decl(
+                #p: &mut #pusher_ty,
+                #(#param_decls),*
+            ) -> #k::Part<#k::Seg<#k::Nil, (#(#shapes,)*)>, #brand> {
+                #pushes
+                #p.part((#(#handles,)*))
+            }
+            let #part = #f #turbofish(#p, #(#param_values),*);
+            let #res = #part.vars();
+        });
+        leaves.push(quote!(#part));
+    }
+    let mut joins = TokenStream::new();
+    let mut n_joins = 0usize;
+    let root = tree(&leaves, &mut |leaf| leaf.clone(), &mut |l, r| {
+        let id = Ident::new(&format!("__scale_join{n_joins}"), mixed);
+        n_joins += 1;
+        joins.extend(quote! { let #id = #l.join(#r); });
+        quote!(#id)
+    });
+    let build = match root {
+        Some(root) => quote! {
             let mut #b = #g.open();
             let #p = #b.pusher();
-            #pushes
-            let #g = #b.seal((#(#handles,)*));
-        });
-    }
+            #segments
+            #joins
+            let #g = #b.seal_part(#root);
+        },
+        // The checker rejects empty graphs; this keeps the expander total.
+        None => TokenStream::new(),
+    };
 
     let input_names: Vec<&Ident> = plan.inputs.iter().map(|i| &i.name).collect();
     let input_arrays: Vec<TokenStream> = plan
@@ -220,21 +332,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
         quote!(#[doc = #doc] pub #name: #k::Var<#shape, #brand>)
     });
     let var_values = plan.names.iter().map(|(name, e)| {
-        let id = entry_ident(*e, name.span());
-        quote!(#name: #id)
+        let v = entry_expr(*e);
+        quote!(#name: #v)
     });
     let input_docs = input_names
         .iter()
         .map(|n| format!("Value of input `{n}` (runtime scalars, fixed rank)."));
 
     let graph_ty = quote!(#k::RevGraphScale<#rt, #gamma, #ss, #brand>);
-    let allow = quote!(#[allow(
-        dead_code,
-        non_snake_case,
-        non_camel_case_types,
-        non_upper_case_globals,
-        clippy::all
-    )]);
 
     quote! {{
         /// Brand of this graph: its handles cannot be used with another graph.
@@ -331,11 +436,46 @@ mod tests {
             body.extend(quote! { let #v = relu(#prev); });
         }
         let s = expand_str(body);
-        assert_eq!(s.matches(". open ()").count(), 3);
-        assert_eq!(s.matches(". seal (").count(), 3);
+        assert_eq!(s.matches(". open ()").count(), 1);
+        assert_eq!(s.matches("fn __scale_segment").count(), 3);
+        assert_eq!(s.matches(". part (").count(), 3);
+        assert_eq!(s.matches(". join (").count(), 2);
+        assert_eq!(s.matches(". seal_part (").count(), 1);
         assert_eq!(s.matches(". push (").count(), 130);
-        // The graph type nests one `Seg` per segment (3) plus one for the inputs.
+        // Three leaves (64, 64, 2 nodes), the left half taking the odd one.
+        assert!(s.contains("let __scale_join0 = __scale_part0 . join (__scale_part1)"));
+        assert!(s.contains("let __scale_join1 = __scale_join0 . join (__scale_part2)"));
+        // Segment 1 reads node 63 of segment 0 (its only outside entry).
+        assert!(
+            s.contains("__scale_segment1 (__scale_pusher , __scale_seg0 . 63)"),
+            "{s}"
+        );
         assert!(s.contains("RevGraphScale < :: core :: primitive :: f32"));
+    }
+
+    #[test]
+    fn tree_type_and_pattern_agree() {
+        let k = quote!(K);
+        let shapes: Vec<TokenStream> = (0..5 * SEGMENT).map(|_| quote!(S)).collect();
+        let t = list_type(&k, &shapes).to_string();
+        // Five leaves: ((0 1 2) (3 4)), then ((0 1) 2).
+        let leaf = format!(
+            "K :: Seg < K :: Nil , ({}) >",
+            "S , ".repeat(SEGMENT).trim_end()
+        );
+        let want = format!(
+            "K :: Seg < K :: Seg < K :: Seg < {leaf} , {leaf} > , {leaf} > , \
+             K :: Seg < {leaf} , {leaf} > >"
+        );
+        assert_eq!(t, want);
+        let ids: Vec<Ident> = (0..2 * SEGMENT + 1)
+            .map(|i| format_ident!("v{i}"))
+            .collect();
+        let pat = vars_pattern(&ids).to_string();
+        assert!(pat.starts_with("(((v0 , "), "{pat}");
+        assert!(pat.ends_with(", v127 ,)) , (v128 ,))"), "{pat}");
+        assert_eq!(list_type(&k, &[]).to_string(), "K :: Nil");
+        assert_eq!(vars_pattern(&[]).to_string(), "()");
     }
 
     #[test]

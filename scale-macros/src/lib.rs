@@ -31,8 +31,10 @@
 //!
 //! A value of a generated struct (one per invocation, with a fresh brand type) with
 //!
-//! * `graph`: the `RevGraphScale<R, Γ, ss, Brand>`, built with `nil` and `open`/`push`/`seal` in
-//!   segments of at most 64 nodes; every op is a typed constructor call, so rustc checks shapes;
+//! * `graph`: the `RevGraphScale<R, Γ, ss, Brand>`, built with `nil`, `open`, a `push` per node
+//!   and one `seal_part` of the nodes' `Part`s; every op is a typed constructor call, so rustc
+//!   checks shapes. `Γ` and `ss` are contexts of 64-shape segments joined as a balanced tree
+//!   (`ctx![…]` for up to 64 entries), so their depth grows with log₂ of the graph's size;
 //! * `vars`: one `pub` handle (`Var<Shape, Brand>`) per `input` and per `let`, by name;
 //! * `zero_inputs()`: a struct with one `pub` fixed-rank `ndarray` per input, by name, whose
 //!   `to_tlist()` returns the core's `TList` (shape-checked, `Result`, no panic);

@@ -1,7 +1,8 @@
-//! Building graphs: `nil`, `snoc`, and the chunked `open` / `push` / `seal`.
+//! Building graphs: `nil`, `snoc`, the chunked `open` / `push` / `seal`, and [`Part`]s for
+//! graphs whose `ss` is a balanced tree.
 
 use super::{Graph, IntoNode, Kind};
-use crate::context::{HandleTuple, Nil, Seg, ShapeList, ShapeTuple, Snoc};
+use crate::context::{Append, Concat, HandleTuple, Nil, Seg, ShapeList, ShapeTuple, Snoc};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, NodeType};
 use crate::scalar::Runtime;
@@ -97,14 +98,13 @@ impl<K: Kind, R: Runtime, G, Ss, B> Graph<K, R, G, Ss, B> {
 /// per segment rather than per node (linear compile time, shallow types).
 ///
 /// ```
-/// use scale_core::context::{Nil, Seg};
-/// use scale_core::{ops, Rank0, Rank1, RevGraphScale};
-/// type Gamma = Seg<Nil, (Rank1<4>,)>;
-/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
 /// let mut b = g.open();
 /// let h = b.push(ops::relu(x));
 /// let s = b.push(ops::sum(h));
-/// let g: RevGraphScale<f32, Gamma, Seg<Nil, (Rank1<4>, Rank0)>, _> = b.seal((h, s));
+/// let g: RevGraphScale<f32, Gamma, ctx![Rank1<4>, Rank0], _> = b.seal((h, s));
 /// assert_eq!(g.len(), 3);
 /// ```
 pub struct Builder<K: Kind, R: Runtime, G, Ss, B> {
@@ -122,15 +122,14 @@ pub struct Builder<K: Kind, R: Runtime, G, Ss, B> {
 /// runtime type and the brand, so generated code that appends thousands of nodes stays linear:
 ///
 /// ```
-/// use scale_core::context::{Nil, Seg};
-/// use scale_core::{ops, Rank0, Rank1, RevGraphScale};
-/// type Gamma = Seg<Nil, (Rank1<4>,)>;
-/// let (g, (x,)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
 /// let mut b = g.open();
 /// let p = b.pusher();
 /// let h = p.push(ops::relu(x));
 /// let s = p.push(ops::sum(h));
-/// let g: RevGraphScale<f32, Gamma, Seg<Nil, (Rank1<4>, Rank0)>, _> = b.seal((h, s));
+/// let g: RevGraphScale<f32, Gamma, ctx![Rank1<4>, Rank0], _> = b.seal((h, s));
 /// assert_eq!(g.len(), 3);
 /// ```
 pub struct Pusher<K: Kind, R: Runtime, B> {
@@ -147,6 +146,137 @@ impl<K: Kind, R: Runtime, B> Pusher<K, R, B> {
         N: NodeType<Brand = B> + IntoNode<K, R>,
     {
         self.graph.append(node)
+    }
+
+    /// A [`Part`] of 1 to 64 consecutive pushed nodes: `handles` are their handles, in order.
+    /// Its type lists their shapes as one segment, `Seg<Nil, (τ₁, …, τₖ)>`.
+    ///
+    /// # Panics
+    /// If `handles` are not consecutive nodes pushed through this pusher, in order (a
+    /// programming error: the part's type would not describe them).
+    pub fn part<H: HandleTuple<B>>(&mut self, handles: H) -> Part<Seg<Nil, H::Shapes>, B> {
+        let args = handles.args();
+        let dims = &self.graph.dims;
+        let start = args.first().map_or(0, |a| a.pos);
+        let consecutive = args
+            .iter()
+            .enumerate()
+            .all(|(i, a)| a.pos == start + i && dims.get(a.pos) == Some(&a.dims));
+        assert!(
+            consecutive && start >= self.graph.n_inputs && !args.is_empty(),
+            "a part expects the handles of consecutive pushed nodes, in order"
+        );
+        Part::new(start, args.len())
+    }
+}
+
+/// A run of consecutive pushed nodes with the list `L` of their output shapes in its type.
+///
+/// Parts let generated code give a long graph a `ss` of logarithmic depth while type checking
+/// stays linear: [`Pusher::part`] makes a part of up to 64 nodes, [`Part::join`] concatenates two
+/// adjacent parts into `Seg<L, M>` (a segment may be a context), and [`Builder::seal_part`] seals
+/// a part covering every pushed node. Each `let` binding then holds the type of one subtree, not
+/// of the growing list, so a tree of N/64 leaves costs O(N log N) type mentions in all, while a
+/// `seal` per 64 nodes would mention the whole prefix each time. `scale_graph!` builds every graph
+/// this way, joining the leaves as a balanced binary tree:
+///
+/// ```
+/// use scale_core::context::{Seg, ShapeList};
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// type Gamma = ctx![Rank1<4>];
+/// let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_core::brand!());
+/// let mut b = g.open();
+/// let p = b.pusher();
+/// let h1 = p.push(ops::relu(x));
+/// let h2 = p.push(ops::relu(h1));
+/// let left = p.part((h1, h2));
+/// let s = p.push(ops::sum(h2));
+/// let right = p.part((s,));
+/// type Ss = Seg<ctx![Rank1<4>, Rank1<4>], ctx![Rank0]>;
+/// let g: RevGraphScale<f32, Gamma, Ss, _> = b.seal_part(left.join(right));
+/// assert_eq!(g.len(), 4);
+/// assert_eq!(<Ss as ShapeList>::LEN, 3);
+/// ```
+///
+/// Shapes are still checked by rustc: a part's type comes from its handles' types, so writing
+/// another `ss` is a type error.
+///
+/// ```compile_fail,E0308
+/// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+/// let (g, (x,)) = RevGraphScale::<f32, ctx![Rank1<4>], ctx![], _>::nil(scale_core::brand!());
+/// let mut b = g.open();
+/// let p = b.pusher();
+/// let h = p.push(ops::relu(x));
+/// let part = p.part((h,));
+/// let g: RevGraphScale<f32, ctx![Rank1<4>], ctx![Rank0], _> = b.seal_part(part);
+/// ```
+pub struct Part<L, B> {
+    start: usize,
+    len: usize,
+    _p: PhantomData<fn() -> (L, B)>,
+}
+
+impl<L, B> std::fmt::Debug for Part<L, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Part(#{}..#{})", self.start, self.start + self.len)
+    }
+}
+
+impl<L, B> Part<L, B> {
+    fn new(start: usize, len: usize) -> Self {
+        Part {
+            start,
+            len,
+            _p: PhantomData,
+        }
+    }
+
+    /// Number of nodes in the part.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the part has no nodes (never true for a part made by [`Pusher::part`]).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Handles of the part's nodes, nested as `L`'s segments (for a part made by
+    /// [`Pusher::part`], the tuple of handles it was made from). The part is the proof that its
+    /// nodes have the shapes `L`, so code that returns a part from a function (as `scale_graph!`
+    /// does, one function per 64 nodes) need not also return, and type, every handle.
+    ///
+    /// ```
+    /// use scale_core::{ctx, ops, Rank0, Rank1, RevGraphScale};
+    /// let (g, (x,)) = RevGraphScale::<f32, ctx![Rank1<4>], ctx![], _>::nil(scale_core::brand!());
+    /// let mut b = g.open();
+    /// let p = b.pusher();
+    /// let h = p.push(ops::relu(x));
+    /// let s = p.push(ops::sum(h));
+    /// let part = p.part((h, s));
+    /// let (h2, s2) = part.vars();
+    /// assert_eq!((h2.pos(), s2.pos()), (h.pos(), s.pos()));
+    /// let g: RevGraphScale<f32, ctx![Rank1<4>], ctx![Rank1<4>, Rank0], _> = b.seal_part(part);
+    /// # let _ = g;
+    /// ```
+    pub fn vars(&self) -> L::Vars<B>
+    where
+        L: ShapeList,
+    {
+        L::vars(self.start)
+    }
+
+    /// `self ++ next`: `next` must start where `self` ends. The type is `Seg<L, M>`, with the
+    /// context `M` as one segment, so joining parts pairwise builds a balanced tree.
+    ///
+    /// # Panics
+    /// If `next` does not start right after `self`.
+    pub fn join<M>(self, next: Part<M, B>) -> Part<Seg<L, M>, B> {
+        assert!(
+            next.start == self.start + self.len,
+            "joined parts must be adjacent: {self:?} is followed by {next:?}"
+        );
+        Part::new(self.start, self.len + next.len)
     }
 }
 
@@ -190,6 +320,28 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
         self.pusher.graph.retype()
     }
 
+    /// Seal the pushed nodes as one [`Part`] covering all of them: `Graph<Γ, ss>` →
+    /// `Graph<Γ, ss ++ L>` (the type is `L` itself when `ss` is `Nil`).
+    ///
+    /// # Panics
+    /// If `part` does not cover exactly the nodes pushed since `open`, or its shapes are not
+    /// theirs (a part of another graph with the same brand type).
+    pub fn seal_part<L: ShapeList>(self, part: Part<L, B>) -> Graph<K, R, G, Concat<Ss, L>, B>
+    where
+        Ss: Append<L>,
+    {
+        let dims = &self.pusher.graph.dims;
+        assert!(
+            part.start == self.sealed
+                && part.start + part.len == dims.len()
+                && L::LEN == part.len
+                && L::dims() == dims[self.sealed..],
+            "seal_part expects a part of all the {} pushed nodes, found {part:?}",
+            dims.len() - self.sealed
+        );
+        self.pusher.graph.retype()
+    }
+
     /// Seal every node pushed so far (any number, any shapes) into a graph whose `ss` is
     /// [`Dyn`](crate::context::Dyn): the run-time counterpart of [`Builder::seal`], for node
     /// sequences chosen at run time. Each node was shape-checked when it was built from handles;
@@ -197,5 +349,64 @@ impl<K: Kind, R: Runtime, G, Ss, B> Builder<K, R, G, Ss, B> {
     /// ([`Graph::context_list`], [`Graph::context_bounds`]).
     pub fn seal_dyn(self) -> Graph<K, R, G, crate::context::Dyn, B> {
         self.pusher.graph.retype()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Rank1, RevGraphScale, ctx, ops};
+
+    type Gamma = ctx![Rank1<2>];
+
+    #[test]
+    #[should_panic(expected = "joined parts must be adjacent")]
+    fn join_rejects_parts_out_of_order() {
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let mut b = g.open();
+        let p = b.pusher();
+        let h1 = p.push(ops::relu(x));
+        let h2 = p.push(ops::relu(h1));
+        let (a, c) = (p.part((h1,)), p.part((h2,)));
+        let _ = c.join(a);
+    }
+
+    #[test]
+    #[should_panic(expected = "seal_part expects a part of all the 2 pushed nodes")]
+    fn seal_part_rejects_a_part_that_misses_nodes() {
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let mut b = g.open();
+        let p = b.pusher();
+        let h1 = p.push(ops::relu(x));
+        let _h2 = p.push(ops::relu(h1));
+        let a = p.part((h1,));
+        let _ = b.seal_part(a);
+    }
+
+    #[test]
+    #[should_panic(expected = "consecutive pushed nodes")]
+    fn part_rejects_handles_out_of_order() {
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let mut b = g.open();
+        let p = b.pusher();
+        let h1 = p.push(ops::relu(x));
+        let h2 = p.push(ops::relu(h1));
+        let _ = p.part((h2, h1));
+    }
+
+    #[test]
+    fn parts_join_into_a_tree_and_seal_after_a_prefix() {
+        use crate::context::{Seg, ShapeList};
+        let (g, (x,)) = RevGraphScale::<f32, Gamma, ctx![], _>::nil(crate::brand!());
+        let (g, _) = g.snoc(ops::relu(x)); // a prefix sealed the usual way
+        let mut b = g.open();
+        let p = b.pusher();
+        let h: Vec<_> = (0..3).map(|_| p.push(ops::relu(x))).collect();
+        let tree = p.part((h[0],)).join(p.part((h[1], h[2])));
+        assert_eq!(tree.len(), 3);
+        // ss ++ tree grafts the prefix onto the tree's leftmost segment.
+        type Ss = Seg<Seg<ctx![Rank1<2>], (Rank1<2>,)>, ctx![Rank1<2>, Rank1<2>]>;
+        let g: RevGraphScale<f32, Gamma, Ss, _> = b.seal_part(tree);
+        assert_eq!(g.len(), 5);
+        assert_eq!(<Ss as ShapeList>::LEN, 4);
     }
 }

@@ -17,7 +17,7 @@ mod engine;
 mod eval;
 
 pub use accumulate::{eps_add, scale_add};
-pub use build::{Builder, Pusher};
+pub use build::{Builder, Part, Pusher};
 pub use certify::{Certificate, Enclosure, Seeds, Unbounded};
 
 use crate::config::Config;
