@@ -15,6 +15,16 @@ pub enum Error {
         /// Dimensions that were given.
         found: Vec<usize>,
     },
+    /// A named graph input (of a `scale_graph!` model) does not have the dimensions it was
+    /// declared with.
+    InputShape {
+        /// The input's name.
+        name: String,
+        /// Dimensions it was declared with.
+        expected: Vec<usize>,
+        /// Dimensions that were given.
+        found: Vec<usize>,
+    },
     /// A list has the wrong number of entries for its context.
     LengthMismatch {
         /// Entries the context has.
@@ -34,6 +44,32 @@ pub enum Error {
         /// The value given.
         value: f64,
     },
+}
+
+impl Error {
+    /// The same error with context positions replaced by the names of `names` (a model's input
+    /// names): `entry 1` becomes ``input `w1` ``.
+    pub fn named(self, names: &[&str]) -> Error {
+        match self {
+            Error::ShapeMismatch {
+                entry,
+                expected,
+                found,
+            } => match names.get(entry) {
+                Some(n) => Error::InputShape {
+                    name: (*n).to_string(),
+                    expected,
+                    found,
+                },
+                None => Error::ShapeMismatch {
+                    entry,
+                    expected,
+                    found,
+                },
+            },
+            other => other,
+        }
+    }
 }
 
 /// A constant parameter as an op may use it: finite, or a typed error.
@@ -59,6 +95,16 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "entry {entry}: expected shape {}, found {}",
+                describe_dims(expected),
+                describe_dims(found)
+            ),
+            Error::InputShape {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "input `{name}`: expected shape {}, found {}",
                 describe_dims(expected),
                 describe_dims(found)
             ),

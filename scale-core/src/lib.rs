@@ -87,6 +87,19 @@ pub mod __private {
     pub use half;
     pub use ndarray;
 
+    /// The report of a `scale_graph!` model, whose name list has one name per entry by
+    /// construction.
+    pub fn named_report<K: crate::graph::Kind, R: crate::Runtime, G, Ss, B, Ctx>(
+        graph: &crate::Graph<K, R, G, Ss, B>,
+        cert: &crate::Certificate<R, G, Ctx>,
+        names: &[&str],
+    ) -> crate::report::Report {
+        match crate::report::Report::new(graph, cert, names) {
+            Ok(r) => r,
+            Err(e) => unreachable!("scale_graph! names every entry: {e}"),
+        }
+    }
+
     /// A node whose constant parameters `scale_graph!` has already checked to be finite
     /// literals, so the constructor's error case cannot occur.
     #[inline]
