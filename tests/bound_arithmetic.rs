@@ -738,8 +738,10 @@ proptest! {
     #[test]
     fn interval_softplus_encloses(x in elementary_arg("softplus"), w in 0.0f64..1e-3) { check_elementary("softplus", x, w)?; }
 
-    /// The documented runtime assumption (`assumed_ulps`, default 4) holds for this platform's
-    /// f64 and f32 libm on random arguments.
+    /// The documented libm assumption (`assumed_ulps`, default 4) holds for this platform's
+    /// **f64** libm on random arguments: the ops measure narrow-type results against `f64`
+    /// references, so the `f64` libm is what the bounds trust (`scale-core/tests/libm_ulps.rs`
+    /// checks it over the ranges the ops use).
     #[test]
     fn platform_libm_within_assumed_ulps(x in -80.0f64..80.0, which in 0usize..3) {
         let ulps = scale_graph::assumed_ulps();
@@ -748,12 +750,6 @@ proptest! {
         let y64 = match name { "exp" => arg.exp(), "ln" => arg.ln(), _ => arg.tanh() };
         let ulp64 = (r.abs().next_up() - r.abs()).max(5e-324);
         prop_assert!((y64 - r).abs() <= ulps * ulp64, "f64 {}({:e})", name, arg);
-        let a32 = arg as f32;
-        let r32 = reference(name, a32 as f64).to_f64().value();
-        let y32 = match name { "exp" => a32.exp(), "ln" => a32.ln(), _ => a32.tanh() } as f64;
-        let rf = r32 as f32;
-        let ulp32 = (rf.abs().next_up() - rf.abs()) as f64;
-        prop_assert!((y32 - r32).abs() <= ulps * ulp32, "f32 {}({:e}): {} vs {}", name, a32, y32, r32);
     }
 }
 
