@@ -1566,7 +1566,7 @@ mod bigspec {
                 // 1.4426950408889644 > log₂e, so xd·L ≤ x·log₂e; the product's rounding
                 // (relative 2⁻⁵³) is covered by the factor (1 + 10⁻¹⁴) and the − 2.
                 let k = (xd * 1.4426950408889644 * (1.0 + 1e-14)).floor() - 2.0;
-                return one_lo() << (k as isize);
+                one_lo() << (k as isize)
             } else if *x > cap {
                 rd(&cap).exp()
             } else if is_zero_lo(x) {
@@ -1993,7 +1993,8 @@ mod bigspec {
             let e: f64 = rng.random_range(-320.0..19.0);
             args.push(10f64.powf(e) * rng.random_range(1.0..10.0));
         }
-        let fs: [(&str, fn(BigIv) -> BigIv, fn(Interval) -> Interval); 5] = [
+        type Rule = (&'static str, fn(BigIv) -> BigIv, fn(Interval) -> Interval);
+        let fs: [Rule; 5] = [
             ("exp", SpecScalar::exp, SpecScalar::exp),
             ("ln", SpecScalar::ln, SpecScalar::ln),
             ("tanh", SpecScalar::tanh, SpecScalar::tanh),
