@@ -15,7 +15,7 @@
 //! (`(4·assumed_ulps + 8)·2⁻⁵³` relative: up to two calls plus a few roundings), so the accuracy
 //! of `expf`/`logf`/`tanhf` needs no assumption. Measured on this platform (glibc, 10⁶ arguments
 //! per function over the ranges the ops use, `scale-core/tests/libm_ulps.rs`): `f64` `tanh` up to
-//! about 2 ulps, `exp`/`ln`/`ln_1p` below 1. This is an explicit assumption, checked by the test
+//! 2.17 ulps, `exp`/`ln`/`ln_1p` below 1. This is an explicit assumption, checked by the test
 //! suite (10⁴ arguments per function in every run); change it with [`set_assumed_ulps`].
 
 use crate::round::{add_down, add_up, div_down, div_up};
