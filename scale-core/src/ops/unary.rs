@@ -5,8 +5,12 @@
 //!
 //! * forward, per entry: `sup_{|t−x̂|≤ε}|f′(t)|·ε + |ŷ − f(x̂)|`, the supremum taken over the
 //!   interval around the runtime input (e.g. `sech²` at the point of the interval nearest 0 for
-//!   `tanh`), the second term measured against an `f64` reference (libm assumption);
-//! * VJP, per entry: `ε_δ·sup|f′| + |δ̂|·sup|f″|·ε + |δ̂·f′(x̂) − v̂|`;
+//!   `tanh`), the second term measured against an `f64` reference (libm assumption); or, where
+//!   smaller, the range bound `max(f(x̂+ε) − ŷ, ŷ − f(x̂−ε))` of a monotone `f` (square: over
+//!   `|x|`), which stays finite for bounded functions whatever `ε` is and is far tighter for
+//!   `log` near 0 ([`SmoothFn::range_ref`]);
+//! * VJP, per entry: `ε_δ·sup|f′| + |δ̂|·min(sup|f″|·ε, sup f′) + |δ̂·f′(x̂) − v̂|` (the `sup f′`
+//!   cap for increasing `f`, where `f′ ≥ 0`);
 //! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
