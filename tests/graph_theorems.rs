@@ -26,8 +26,9 @@
 //!   fails there is a **violation** only if it fails for every value of the enclosure (so for the
 //!   true value); otherwise it is counted as **undecidable** (per check and op) and printed with
 //!   a few examples. Undecidable checks are checks not made, so the test **fails** when they
-//!   exceed 0.1 % of the checks (four per graph; the default run has about 0.02 %: enclosures of
-//!   values near 1e37 whose width no big-float `exp` can resolve). It also fails when fewer than
+//!   exceed 0.1 % of the checks (four per graph; the default run has 0.01 %: gradient checks
+//!   whose spec enclosures, through products of unbounded or huge factors, are far wider than
+//!   the bound). It also fails when fewer than
 //!   80 % of the input-gradient error bounds are finite (about 91 % by default); both shares are
 //!   printed.
 //! * [`reference`] is a direct transcription of the Lean definitions (re-evaluating the prefix
@@ -639,9 +640,8 @@ struct Outcome {
     decided_big: usize,
     /// Checks not decidable even at 2400 bits: the spec enclosure overlaps the bound but is not
     /// inside it. This happens where `bigspec` falls back to the f64 `Interval` rule (products
-    /// with unbounded factors, divisors containing 0) or where an input enclosure is wider than
-    /// 2⁶¹ (values near 1e37), so no `exp` lower bound of its far end is representable and a
-    /// `log_softmax` row sum may be 0. Each is
+    /// with unbounded factors, divisors containing 0) and the enclosure of a gradient grows far
+    /// wider than the bound. Each is
     /// labelled `check:op of the entry` (for gradients: the op whose output the entry is), with
     /// the 2400-bit message.
     undecidable: Vec<(String, String)>,
