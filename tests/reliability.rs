@@ -256,7 +256,9 @@ fn config_is_per_graph_and_thread() {
             let loss = sum(matvec(w, x));
         };
         let mut m = m;
-        m.graph.set_config(Config::default().with_dot_bound(mode));
+        // Propagated bounds only: with the this-run enclosure both modes give the true error.
+        m.graph
+            .set_config(Config::default().with_dot_bound(mode).with_enclose(false));
         m
     };
     let run = |mode: DotBound| {

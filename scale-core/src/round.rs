@@ -2,7 +2,7 @@
 //!
 //! Every function returns the exact real result of the operation when it is representable, and
 //! otherwise the neighbouring `f64` in the requested direction. Exactness is decided with
-//! error-free transformations (TwoSum, FMA-based TwoProd / remainder), so results are as tight as
+//! error-free transformations (Fast2Sum, FMA-based TwoProd / remainder), so results are as tight as
 //! directed rounding can be; near the underflow range, where those transformations stop being
 //! exact, the functions fall back to stepping one ulp outward unconditionally.
 //!
@@ -39,10 +39,26 @@ pub fn add_up(a: f64, b: f64) -> f64 {
     if !s.is_finite() {
         return overflow_up(s, a.is_finite() && b.is_finite());
     }
-    // TwoSum: err = (a + b) − s exactly (valid whenever s is finite).
-    let bb = s - a;
-    let err = (a - (s - bb)) + (b - bb);
-    if err > 0.0 { s.next_up() } else { s }
+    if sum_err(a, b, s) > 0.0 {
+        s.next_up()
+    } else {
+        s
+    }
+}
+
+/// The rounding error `(a + b) − s` of `s = fl(a + b)`, exactly, for finite `a`, `b`, `s`.
+///
+/// Fast2Sum (Dekker) on the operands ordered by magnitude, not Knuth's branch-free TwoSum: with
+/// `|big| ≥ |small|`, `z = s − big` and `small − z` are exact, and no intermediate can overflow.
+/// `s − big` equals `small − err` with `|err| ≤ ½ ulp(s)`; it could only exceed `f64::MAX` if
+/// `|small| > MAX − 2⁹⁷⁰`, i.e. `|small| = |big| = MAX`, where the sum is either exact (`err = 0`)
+/// or overflows (excluded by the caller). TwoSum's `s − a` instead overflows when `s` and `a`
+/// have opposite signs in the top binade, e.g. `a = −MAX`, `b = 3·2⁹⁷⁰` (an exact tie), where it
+/// made the error NaN and the sum was returned unwidened — below the exact value.
+#[inline]
+fn sum_err(a: f64, b: f64, s: f64) -> f64 {
+    let (big, small) = if a.abs() >= b.abs() { (a, b) } else { (b, a) };
+    small - (s - big)
 }
 
 /// `a + b` rounded toward −∞.
@@ -181,6 +197,33 @@ mod tests {
                 assert!(hi == lo || hi == lo.next_up());
             }
         }
+    }
+
+    /// Regression (issue #9 item 4): TwoSum's `s − a` overflowed at an exact tie in the top
+    /// binade, so the rounding error read as NaN and `add_up` returned the round-to-nearest sum,
+    /// which is below the exact one.
+    #[test]
+    fn add_sub_top_binade_tie() {
+        let a = 3.0 * 2f64.powi(970);
+        let b = -f64::MAX;
+        let up = add_up(a, b);
+        let down = add_down(a, b);
+        assert_ne!(
+            cmp_sum(up, a, b),
+            std::cmp::Ordering::Less,
+            "add_up = {up:e}"
+        );
+        assert_ne!(
+            cmp_sum(down, a, b),
+            std::cmp::Ordering::Greater,
+            "add_down = {down:e}"
+        );
+        assert!(up == down.next_up(), "{down:e} {up:e}");
+        // Same tie through the other entry points and argument orders.
+        assert_ne!(cmp_sum(add_up(b, a), a, b), std::cmp::Ordering::Less);
+        assert_ne!(cmp_sum(sub_up(a, -b), a, b), std::cmp::Ordering::Less);
+        assert_ne!(cmp_sum(sub_down(a, -b), a, b), std::cmp::Ordering::Greater);
+        assert_ne!(cmp_sum(-add_down(-a, -b), a, b), std::cmp::Ordering::Less);
     }
 
     #[test]

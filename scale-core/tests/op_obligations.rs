@@ -561,3 +561,123 @@ fn zero_size() {
         &[ident],
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// Smooth unary ops under large input errors (issue #9 item 10): the range bound
+// `max(f(x̂+ε) − ŷ, ŷ − f(x̂−ε))` of a monotone `f` replaces the Lipschitz bound `sup|f′|·ε` where
+// that is looser, so bounded functions keep bounded errors and `log` near 0 no longer blows up.
+
+/// Forward eps and the VJP eps (cotangent `δ̂`, eps `ed`) of a one-entry smooth op at runtime
+/// input `x̂` (`f32`) with input eps `e`.
+fn unary_eps<N: RevNodeScale<f32>>(node: &N, x: f32, e: f64, d: f32, ed: f64) -> (Bound, Bound) {
+    let xr = vec![ArrayD::from_elem(IxDyn(&[1]), x)];
+    let yr = node.forward_runtime(&xr);
+    let fe = node.fwd_eps(&[Bound::new(e)], &xr, &yr);
+    let dr = ArrayD::from_elem(IxDyn(&[1]), d);
+    let ve = node.vjp_eps(&[Bound::new(e)], &xr, Bound::new(ed), &dr)[0];
+    (fe, ve)
+}
+
+/// Regression: `tanh`/`sigmoid` of an input with eps 1e300 certified an eps of about 1e300
+/// (Lipschitz constant × ε) although both functions are bounded; downstream sums then
+/// overflowed to +∞. Their output error is at most the width of their range.
+#[test]
+fn bounded_smooth_ops_keep_bounded_eps() {
+    let x = vars1::<Rank1<1>>();
+    let (fe, ve) = unary_eps(&ops::tanh(x), 0.5, 1e300, 1.0, 0.0);
+    assert!(fe.get() <= 2.0 + 1e-9, "tanh eps {fe:?}");
+    // |δ|·|tanh′(x) − tanh′(x̂)| ≤ |δ|·sup tanh′ ≤ 1, not 0.77·ε.
+    assert!(ve.get() <= 1.0 + 1e-6, "tanh vjp eps {ve:?}");
+    let (fe, ve) = unary_eps(&ops::sigmoid(x), -3.0, 1e300, 2.0, 0.0);
+    assert!(fe.get() <= 1.0 + 1e-9, "sigmoid eps {fe:?}");
+    assert!(ve.get() <= 0.5 + 1e-6, "sigmoid vjp eps {ve:?}");
+    // Small eps: the Lipschitz bound is kept (no loss of tightness).
+    let (fe, _) = unary_eps(&ops::tanh(x), 0.5, 1e-6, 1.0, 0.0);
+    assert!(fe.get() < 1e-6 && fe.get() > 7e-7, "tanh eps {fe:?}");
+}
+
+/// Regression: `log` after cancellation (`x̂ = 10⁻³` known to ±0.999·10⁻³) got the Lipschitz
+/// bound `ε / (x̂ − ε) ≈ 999`, and `exp` of that result then had eps +∞ (`e^{999}` overflows),
+/// although `exp(log x) = x ≤ 2·10⁻³`. The range bound gives `ln(x̂) − ln(x̂ − ε) ≈ 6.9`, and
+/// `exp` after it a finite eps.
+#[test]
+fn log_after_cancellation_then_exp_is_finite() {
+    type G1 = Seg<Nil, (Rank1<1>,)>;
+    let (g, (x,)) = RevGraphScale::<f32, G1, Nil, _>::nil(scale_core::brand!());
+    let (g, l) = g.snoc(ops::log(x));
+    let (g, y) = g.snoc(ops::exp(l));
+    let xr = scale_core::TList::<f32, G1>::from_arrays(vec![ndarray::arr1(&[1e-3f32]).into_dyn()])
+        .unwrap();
+    let e_in = scale_core::EList::<G1>::uniform(Bound::new(0.999e-3));
+    let eps = g.eval_bounds(&e_in, &xr);
+    let (el, ey) = (eps.get(l).get(), eps.get(y).get());
+    assert!(el < 7.0, "log eps {el}");
+    assert!(ey.is_finite() && ey < 1.1, "exp(log) eps {ey}");
+    // And sound: exp(log(x)) = x for the extreme spec values 10⁻⁶ and 1.999·10⁻³.
+    for xs in [1e-3 - 0.999e-3, 1e-3 + 0.999e-3] {
+        let yr = f64::from(1e-3f32.ln().exp());
+        assert!((xs - yr).abs() <= ey, "spec {xs}: |{xs} − {yr}| > {ey}");
+    }
+}
+
+/// Soundness of the smooth unary rules under large input errors (up to 10⁶, far beyond
+/// `op_obligations`' perturbations): spec point `x̂ + t·ε`, `|t| ≤ 1`, against the interval
+/// spec, forward and VJP.
+#[test]
+fn smooth_unary_large_eps_sound() {
+    fn check<N: RevNodeScale<f32>>(name: &str, node: &N, x: f32, e: f64, t: f64, d: f32, ed: f64) {
+        let xs_pt = f64::from(x) + t * e;
+        let xs = vec![ArrayD::from_elem(IxDyn(&[1]), Interval::point(xs_pt))];
+        let xr = vec![ArrayD::from_elem(IxDyn(&[1]), x)];
+        let ein = Bound::new(Interval::point(xs_pt).max_dist(f64::from(x)));
+        let yr = node.forward_runtime(&xr);
+        let ys = node.forward_spec(&xs);
+        if yr.iter().all(|v| v.is_finite()) {
+            let fe = node.fwd_eps(&[ein], &xr, &yr);
+            check::approx(&ys, &yr, fe)
+                .unwrap_or_else(|v| panic!("{name}: x̂ {x:e}, ε {e:e}, spec {xs_pt:e}: fwd {v}"));
+        }
+        let ds = ArrayD::from_elem(IxDyn(&[1]), Interval::point(f64::from(d) + ed * 0.5));
+        let dr = ArrayD::from_elem(IxDyn(&[1]), d);
+        let vs = node.vjp_spec(&xs, &ds);
+        let vr = node.vjp_runtime(&xr, &dr);
+        if vr[0].iter().all(|v| v.is_finite()) {
+            let ve = node.vjp_eps(&[ein], &xr, Bound::new(ed), &dr);
+            check::approx(&vs[0], &vr[0], ve[0]).unwrap_or_else(|v| {
+                panic!("{name}: x̂ {x:e}, ε {e:e}, spec {xs_pt:e}, δ̂ {d:e}: vjp {v}")
+            });
+        }
+    }
+    let x = vars1::<Rank1<1>>();
+    let strat = (
+        prop_oneof![
+            -3.0..3.0f64,
+            -60.0..60.0f64,
+            (-8.0..2.0f64).prop_map(|e| 10f64.powf(e))
+        ],
+        (-3.0..6.0f64).prop_map(|e| 10f64.powf(e)),
+        -1.0..1.0f64,
+        -2.0..2.0f64,
+        prop_oneof![Just(0.0), 0.0..1.0f64],
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: cases() * 8,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&strat, |(xv, e, t, d, ed)| {
+            let (x32, d32) = (xv as f32, d as f32);
+            check("tanh", &ops::tanh(x), x32, e, t, d32, ed);
+            check("sigmoid", &ops::sigmoid(x), x32, e, t, d32, ed);
+            check("exp", &ops::exp(x), x32, e.min(50.0), t, d32, ed);
+            check("softplus", &ops::softplus(x), x32, e, t, d32, ed);
+            check("square", &ops::square(x), x32, e, t, d32, ed);
+            // log: positive data with ε up to just below x̂ (the cancellation case).
+            let xl = (xv.abs() + 1e-3) as f32;
+            let el = f64::from(xl) * (e / (1.0 + e));
+            check("log", &ops::log(x), xl, el, t, d32, ed);
+            Ok(())
+        })
+        .unwrap();
+}

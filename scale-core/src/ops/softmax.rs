@@ -99,9 +99,48 @@ pub(crate) fn spec_row<T: SpecScalar>(x: &[T]) -> (Vec<T>, Vec<T>) {
         .iter()
         .map(|&v| (-((-(v / s)).max(-one))).max(zero))
         .collect();
-    let ls = s.ln();
+    let mut ls = s.ln();
+    if T::RIGOROUS && !sh.is_empty() && !(ls.lo().is_finite() && ls.hi().is_finite()) {
+        // The enclosure of Σe reaches 0 (every entry's enclosure extends more than the exp range
+        // below the shift, e.g. logits near 1e19 whose enclosures are thousands wide), so its ln
+        // is unbounded. Log-sum-exp is exactly in [max, max + ln n]: use that instead.
+        let mx = sh[1..].iter().fold(sh[0], |a, &b| a.max(b));
+        let lnn = T::from_f64(sh.len() as f64).ln();
+        ls = mx + zero.hull(lnn);
+    }
     let l = sh.iter().map(|&v| -((-(v - ls)).max(zero))).collect();
     (p, l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spec_row;
+    use crate::Interval;
+
+    /// Regression (issue #9, undecidable harness checks): a row whose enclosures are wider than
+    /// the `exp` range below the shift had a row sum enclosure reaching 0, so `ln` of it was the
+    /// whole line and `log_softmax` was `[−∞, 0]`: no finite bound could be checked against it.
+    #[test]
+    fn log_softmax_of_wide_enclosures_is_finite() {
+        let row = [Interval::new(-3000.0, 0.0), Interval::point(-5000.0)];
+        let (p, l) = spec_row(&row);
+        for (x0, x1) in [(-3000.0, -5000.0), (-1000.0, -5000.0), (0.0, -5000.0)] {
+            // Exact: l0 = −ln(1 + e^{x1−x0}) ≈ 0, l1 = x1 − x0 + l0.
+            let (l0, l1) = (0.0, x1 - x0);
+            assert!(l[0].lo() <= l0 && l0 <= l[0].hi(), "{:?}", l[0]);
+            assert!(l[1].lo() <= l1 && l1 <= l[1].hi(), "{:?}", l[1]);
+        }
+        assert!(
+            l[0].lo() > -3001.0 && l[1].lo() > -5001.0 && l[1].hi() <= -2000.0,
+            "{l:?}"
+        );
+        assert!(p[0].lo() >= 0.0 && p[0].hi() <= 1.0);
+        // Ordinary rows keep the tight rule.
+        let (_, l) = spec_row(&[Interval::point(1.0), Interval::point(2.0)]);
+        assert!(l[1].hi() - l[1].lo() < 1e-14, "{:?}", l[1]);
+        let (_, lf) = spec_row(&[1.0f64, 2.0]);
+        assert!((lf[1] - -(1.0f64 + (-1.0f64).exp()).ln()).abs() < 1e-15);
+    }
 }
 
 /// Per-entry error analysis of one row (all values are rigorous upper bounds, `+∞` when the

@@ -5,17 +5,21 @@
 //!
 //! * forward, per entry: `sup_{|t−x̂|≤ε}|f′(t)|·ε + |ŷ − f(x̂)|`, the supremum taken over the
 //!   interval around the runtime input (e.g. `sech²` at the point of the interval nearest 0 for
-//!   `tanh`), the second term measured against an `f64` reference (libm assumption);
-//! * VJP, per entry: `ε_δ·sup|f′| + |δ̂|·sup|f″|·ε + |δ̂·f′(x̂) − v̂|`;
+//!   `tanh`), the second term measured against an `f64` reference (libm assumption); or, where
+//!   smaller, the range bound `max(f(x̂+ε) − ŷ, ŷ − f(x̂−ε))` of a monotone `f` (square: over
+//!   `|x|`), which stays finite for bounded functions whatever `ε` is and is far tighter for
+//!   `log` near 0 ([`SmoothFn::range_ref`]);
+//! * VJP, per entry: `ε_δ·sup|f′| + |δ̂|·min(sup|f″|·ε, sup f′) + |δ̂·f′(x̂) − v̂|` (the `sup f′`
+//!   cap for increasing `f`, where `f′ ≥ 0`);
 //! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
 use super::fwd_meta;
-use super::util::{U64, at, inflate, libm_rel, linf, nan_max, ref_dist, spec_b, up};
+use super::util::{ENCL, TINY, U64, at, inflate, libm_rel, linf, nan_max, ref_dist, spec_b, up};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
-use crate::round::{add_up, sub_down};
+use crate::round::{add_up, mul_up, sub_down, sub_up};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::Shape;
 use ndarray::{ArrayD, Zip};
@@ -51,6 +55,57 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn sup_f(b: f64) -> f64;
     /// Upper bound of `sup |f′|` over `[−b, b]`.
     fn sup_df(b: f64) -> f64;
+    /// Whether `f` is nondecreasing, so `f′ ≥ 0`: the oscillation of `f′` over an interval is
+    /// then at most `sup f′` there, which caps the VJP's second-order term when `ε` is large.
+    const INCREASING: bool = false;
+    /// `f64` references `(w_lo, w_hi)` of the least and the greatest value of `f` over
+    /// `[lo, hi]` (each with the relative accuracy of [`SmoothFn::f_ref`]), or `None`. For a
+    /// monotone `f` these are `f_ref` at the ends; they give the range bound
+    /// `|f(x) − ŷ| ≤ max(f(hi) − ŷ, ŷ − f(lo))`, finite for bounded functions (`tanh`,
+    /// `sigmoid`) whatever `ε` is, and far below the Lipschitz bound `sup|f′|·ε` when `f′`
+    /// varies a lot over the interval (`log` near 0, `exp` for `ε ≥ 1`).
+    fn range_ref(_lo: f64, _hi: f64) -> Option<(f64, f64)> {
+        None
+    }
+}
+
+/// The range bound of [`SmoothFn::range_ref`]: `max(f(hi) − ŷ, ŷ − f(lo))` over the interval,
+/// rounded up, with the references widened by their relative error `rel`, the interval spec's
+/// own slack and the underflow term (NaN when a reference is not finite; callers treat NaN as
+/// "no bound").
+fn range_bound<F: SmoothFn>(lo: f64, hi: f64, y: f64, rel: f64) -> f64 {
+    let Some((wl, wh)) = F::range_ref(lo, hi) else {
+        return f64::NAN;
+    };
+    if !(wl.is_finite() && wh.is_finite()) {
+        return f64::NAN;
+    }
+    if y.is_nan() {
+        return f64::NAN;
+    }
+    let r = rel + ENCL;
+    let top = add_up(add_up(wh, mul_up(r, wh.abs())), TINY);
+    let bottom = sub_down(sub_down(wl, mul_up(r, wl.abs())), TINY);
+    let b = sub_up(top, y).max(sub_up(y, bottom));
+    if b.is_nan() { f64::NAN } else { b.max(0.0) }
+}
+
+/// The smaller of two upper bounds, where NaN means "no bound" (both NaN: `+∞`). Never the
+/// NaN-dropping `f64::min` on a value that may be NaN without saying so.
+#[inline]
+fn tighter(a: f64, b: f64) -> f64 {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => f64::INFINITY,
+        (true, false) => b,
+        (false, true) => a,
+        (false, false) => {
+            if b < a {
+                b
+            } else {
+                a
+            }
+        }
+    }
 }
 
 /// Smallest `|t|` over `[lo, hi]`.
@@ -146,6 +201,10 @@ impl SmoothFn for TanhFn {
     fn sup_df(_b: f64) -> f64 {
         1.0
     }
+    const INCREASING: bool = true;
+    fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
+        Some((lo.tanh(), hi.tanh()))
+    }
 }
 
 /// Marker: logistic sigmoid.
@@ -185,6 +244,10 @@ impl SmoothFn for SigmoidFn {
     fn sup_df(_b: f64) -> f64 {
         0.25
     }
+    const INCREASING: bool = true;
+    fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
+        Some((sigmoid64(lo), sigmoid64(hi)))
+    }
 }
 
 /// Marker: exponential.
@@ -220,6 +283,10 @@ impl SmoothFn for ExpFn {
     }
     fn sup_df(b: f64) -> f64 {
         up(b.exp())
+    }
+    const INCREASING: bool = true;
+    fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
+        Some((lo.exp(), hi.exp()))
     }
 }
 
@@ -257,6 +324,11 @@ impl SmoothFn for LogFn {
     }
     fn sup_df(_b: f64) -> f64 {
         f64::INFINITY
+    }
+    const INCREASING: bool = true;
+    fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
+        // Called with lo > 0 only (the domain check comes first).
+        Some((lo.ln(), hi.ln()))
     }
 }
 
@@ -307,6 +379,10 @@ impl SmoothFn for SoftplusFn {
     fn sup_df(b: f64) -> f64 {
         up(sigmoid64(b)).min(1.0)
     }
+    const INCREASING: bool = true;
+    fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
+        Some((Self::f64(lo), Self::f64(hi)))
+    }
 }
 
 /// Marker: `x²`.
@@ -342,6 +418,10 @@ impl SmoothFn for SquareFn {
     }
     fn sup_df(b: f64) -> f64 {
         up(2.0 * b)
+    }
+    fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
+        let (m, g) = (mig(lo, hi), lo.abs().max(hi.abs()));
+        Some((m * m, g * g))
     }
 }
 
@@ -454,13 +534,23 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNode<R> for Unary<S, B, F> {
                     dom = false;
                     return;
                 };
+                let y = y.to_spec();
                 let prop = if e == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * e };
-                m = nan_max(m, prop + ref_dist(y.to_spec(), F::f_ref(x), rel));
+                let w = F::f_ref(x);
+                let lip = inflate(prop + ref_dist(y, w, rel), 6).get();
+                // The range bound costs two more libm calls: only where the propagated part is
+                // not already negligible next to the value.
+                let b = if prop > 1e-6 * (w.abs() + TINY) || !lip.is_finite() {
+                    tighter(lip, range_bound::<F>(lo, hi, y, rel))
+                } else {
+                    lip
+                };
+                m = nan_max(m, b);
             });
         if !dom {
             return Bound::INF;
         }
-        inflate(m, 6)
+        Bound::new(m)
     }
 }
 
@@ -498,7 +588,14 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNode<R> for Unary<S, B, F> {
             let g2 = if e == 0.0 || d == 0.0 {
                 0.0
             } else {
-                d.abs() * F::sup_d2(lo, hi) * e
+                // |d̂|·|f′(x) − f′(x̂)|: ≤ sup|f″|·ε, and for f′ ≥ 0 also ≤ sup f′.
+                let lip2 = F::sup_d2(lo, hi) * e;
+                let osc = if F::INCREASING {
+                    F::sup_d1(lo, hi)
+                } else {
+                    f64::NAN
+                };
+                d.abs() * tighter(lip2, osc)
             };
             m = nan_max(m, g1 + g2 + ref_dist(v.to_spec(), d * F::d_ref(x), rel));
         });
