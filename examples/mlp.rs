@@ -12,7 +12,6 @@
 use ndarray::{Array, Dimension};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::report::Report;
 use scale_graph::{Interval, scale_graph};
 use std::path::Path;
 use std::process::ExitCode;
@@ -65,11 +64,8 @@ fn main() -> ExitCode {
     let spec_values = m.graph.eval_spec(&xs);
     let spec_grads = m.graph.backprop_spec(&xs, &seed.to_spec());
 
-    // Names of Γ ++ ss in order; the anonymous nodes of nested expressions get descriptive names.
-    let names = [
-        "x", "w1", "b1", "w2", "b2", "w1·x", "+b1", "h", "w2·h", "o", "o·o", "loss",
-    ];
-    let mut report = Report::new(&m.graph, &cert, &names).expect("one name per entry");
+    // Every row named by the model: inputs and lets by name, nested nodes by their expression.
+    let mut report = m.report(&cert);
     report.observe(&cert, &spec_values, &spec_grads);
     println!("784-128-10 relu MLP, loss = sum(o²)\n{}", report.to_table());
 
@@ -86,7 +82,7 @@ fn main() -> ExitCode {
     if report.violations() == 0 {
         println!(
             "all {} values and {} gradients within their bounds (interval spec)",
-            names.len(),
+            m.names().len(),
             m.graph.n_inputs()
         );
         ExitCode::SUCCESS

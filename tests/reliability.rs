@@ -469,3 +469,44 @@ fn unbounded_rows_name_their_cause() {
         row.note
     );
 }
+
+/// A model names every entry (nested nodes by their expression), reports itself with those
+/// names, and shape errors of its inputs name the input (#16, items 3, 5 and 8).
+#[test]
+fn models_name_their_entries() {
+    let m = scale_graph! {
+        input x: [3];
+        input w1: [2, 3];
+        input b1: [2];
+        let h = relu(matvec(w1, x) + b1);
+        let loss = sum(h);
+    };
+    assert_eq!(
+        m.names(),
+        &[
+            "x",
+            "w1",
+            "b1",
+            "matvec(w1, x)",
+            "add(matvec(w1, x), b1)",
+            "h",
+            "loss"
+        ]
+    );
+    let mut inputs = m.zero_inputs();
+    inputs.x = arr1(&[0.5, -1.0, 2.0]);
+    inputs.w1.fill(0.25);
+    let cert = m
+        .certify_wrt(&inputs, m.vars.loss, &[m.vars.w1.pos()])
+        .unwrap();
+    assert!(cert.grads.get(m.vars.w1).iter().any(|&g| g != 0.0));
+    assert!(cert.grads.get(m.vars.x).iter().all(|&g| g == 0.0)); // not asked for
+    let report = m.report(&cert);
+    assert!(report.to_table().contains("matvec(w1, x)"));
+    inputs.w1 = Array2::zeros((3, 2));
+    let err = m.certify(&inputs, m.vars.loss).map(|_| ()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input `w1`: expected shape [2, 3], found [3, 2]"
+    );
+}

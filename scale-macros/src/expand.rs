@@ -114,6 +114,52 @@ fn const_params(plan: &Plan) -> Vec<Ident> {
     out
 }
 
+/// A name for every entry: inputs and `let`s by name, nested nodes by their expression
+/// (shortened to `op(…)` past 40 characters).
+fn entry_names(plan: &Plan) -> Vec<String> {
+    let n_in = plan.inputs.len();
+    let mut names: Vec<Option<String>> = plan
+        .inputs
+        .iter()
+        .map(|i| Some(i.name.to_string()))
+        .chain(plan.nodes.iter().map(|_| None))
+        .collect();
+    for (name, e) in &plan.names {
+        if let Some(slot) = names.get_mut(*e) {
+            *slot = Some(name.to_string());
+        }
+    }
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for (e, given) in names.into_iter().enumerate() {
+        let name = match (given, e.checked_sub(n_in).and_then(|k| plan.nodes.get(k))) {
+            (Some(n), _) => n,
+            (None, Some(node)) => {
+                let args: Vec<&str> = node
+                    .args
+                    .iter()
+                    .map(|(a, _)| out.get(*a).map_or("?", String::as_str))
+                    .collect();
+                let params: Vec<String> = node.params.iter().map(|(v, _)| format!("{v}")).collect();
+                let all = args
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(params)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let full = format!("{}({all})", node.op.name);
+                if full.chars().count() > 40 {
+                    format!("{}(…)", node.op.name)
+                } else {
+                    full
+                }
+            }
+            (None, None) => format!("#{e}"),
+        };
+        out.push(name);
+    }
+    out
+}
+
 /// Expand a checked plan.
 pub fn expand(plan: &Plan) -> TokenStream {
     let k = &plan.krate;
@@ -340,6 +386,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .map(|n| format!("Value of input `{n}` (runtime scalars, fixed rank)."));
 
     let graph_ty = quote!(#k::RevGraphScale<#rt, #gamma, #ss, #brand>);
+    let entry_names = entry_names(plan);
+    let input_name_strs: Vec<String> = plan.inputs.iter().map(|i| i.name.to_string()).collect();
 
     quote! {{
         /// Brand of this graph: its handles cannot be used with another graph.
@@ -371,9 +419,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
         #allow
         impl #gen_decl #inputs_ty #gen_args {
-            /// The inputs as the graph's input list `Γ`, checking every array's shape.
+            /// The inputs as the graph's input list `Γ`, checking every array's shape (an
+            /// error names the input).
             pub fn to_tlist(&self) -> ::core::result::Result<#k::TList<#rt, #gamma>, #k::Error> {
                 #k::TList::from_arrays(::std::vec![#(self.#input_names.clone().into_dyn(),)*])
+                    .map_err(|e| e.named(&[#(#input_name_strs),*]))
             }
         }
 
@@ -394,12 +444,43 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
                 #k::Error,
             > {
+                let all: ::std::vec::Vec<usize> = (0..self.graph.n_inputs()).collect();
+                self.certify_wrt(inputs, loss, &all)
+            }
+
+            /// [`certify`](Self::certify), computing gradients only of the inputs at positions
+            /// `wrt` (e.g. `&[m.vars.w.pos(), m.vars.b.pos()]`: the parameters, not the data);
+            /// the other inputs' gradients are returned as zeros.
+            pub fn certify_wrt(
+                &self,
+                inputs: &#inputs_ty #gen_args,
+                loss: #k::Var<#k::Rank0, #brand>,
+                wrt: &[usize],
+            ) -> ::core::result::Result<
+                #k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
+                #k::Error,
+            > {
                 let x = inputs.to_tlist()?;
                 let (eps_in, b_in) = self.graph.exact_inputs(&x);
                 let (seed, eps_seed, b_seed) = self.graph.loss_seed(loss);
                 ::core::result::Result::Ok(
-                    self.graph.certify(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed),
+                    self.graph.certify_wrt(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, wrt),
                 )
+            }
+
+            /// The name of every entry of `Γ ++ ss`, in order: the inputs, then one per node
+            /// (a `let`'s name, or the expression of a nested node, e.g. `matvec(w1, x)`).
+            pub fn names(&self) -> &'static [&'static str] {
+                &[#(#entry_names),*]
+            }
+
+            /// The report of a certified pass of this model (table, JSON, DOT), every row
+            /// named by [`names`](Self::names).
+            pub fn report(
+                &self,
+                cert: &#k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
+            ) -> #k::report::Report {
+                #k::__private::named_report(&self.graph, cert, self.names())
             }
         }
 
