@@ -187,10 +187,6 @@ fn row<R: Runtime>(
     }
 }
 
-fn n_inputs_of<K: Kind, R: Runtime, G, Ss, B>(g: &Graph<K, R, G, Ss, B>) -> usize {
-    g.n_inputs()
-}
-
 /// Largest radius of an enclosure tensor (`None` when unbounded).
 fn max_radius(a: &ArrayD<crate::scalar::Ball>) -> Option<f64> {
     let r = a.iter().fold(0.0f64, |m, b| m.max(b.rad()));
@@ -266,7 +262,7 @@ impl Report {
             let op = |p: usize| {
                 graph
                     .nodes()
-                    .get(p.wrapping_sub(n_inputs_of(graph)))
+                    .get(p.wrapping_sub(graph.n_inputs()))
                     .map_or("?", |n| n.op_name())
             };
             row.note = Some(match *cause {
