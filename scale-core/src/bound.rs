@@ -194,3 +194,28 @@ impl From<Bound> for f64 {
         b.0
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rigorous upper bounds on quantities computed in plain `f64` (every op bound and the certified
+// pass finish their per-entry sums this way, so bounds are computed at float speed).
+// ---------------------------------------------------------------------------------------------
+
+/// `f64` unit roundoff.
+pub(crate) const U64: f64 = 1.1102230246251565e-16;
+
+/// Relative slack for the interval spec's outward rounding (a few `f64` ulps per operation).
+pub(crate) const ENCL: f64 = 8.0 * U64;
+
+/// Upper bound on the exact value of a nonnegative quantity `c` that was computed in `f64`
+/// round-to-nearest with at most `ops` roundings (sums and products of nonnegative terms):
+/// `(c + ops·2⁻¹⁰⁷⁴) · (1 + (ops + 1)·2⁻⁵³)`, rounded up; NaN gives `+∞`.
+///
+/// This is what lets bounds be computed at plain-float speed and still be rigorous.
+#[inline]
+pub(crate) fn inflate(c: f64, ops: usize) -> Bound {
+    if c.is_nan() {
+        return Bound::INF;
+    }
+    let under = Bound::new(ops as f64 * 5e-324);
+    (Bound::new(c) + under).widen((ops as f64 + 1.0) * 1.1102230246251565e-16)
+}

@@ -64,6 +64,7 @@ pub mod report;
 pub mod round;
 pub mod scalar;
 pub mod shape;
+pub mod tensor;
 pub mod tolerance;
 
 pub use bound::Bound;

@@ -3,15 +3,16 @@
 use super::engine::{self, Track};
 use super::{RevGraphScale, accumulate};
 use crate::bound::Bound;
+use crate::bound::{ENCL, inflate};
 use crate::config::Config;
 use crate::context::{Append, Concat};
 use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
 use crate::node::RevNodeScale;
-use crate::ops::util::{ENCL, inflate, linf};
 use crate::scalar::Ball;
 use crate::scalar::Runtime;
 use crate::shape::{Rank0, Shape};
+use crate::tensor::linf;
 use crate::tolerance::ApproxTol;
 use ndarray::{ArrayD, IxDyn};
 
@@ -462,11 +463,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     /// # Ok::<(), scale_core::Error>(())
     /// ```
     pub fn exact_inputs(&self, x: &TList<R, G>) -> (EList<G>, BList<G>) {
-        let b: Vec<Bound> = x
-            .as_slice()
-            .iter()
-            .map(|a| crate::ops::util::linf(a))
-            .collect();
+        let b: Vec<Bound> = x.as_slice().iter().map(|a| linf(a)).collect();
         // `linf` is +∞ exactly when an element is not finite.
         let e = b
             .iter()

@@ -5,8 +5,8 @@
 
 use crate::bound::Bound;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, SpecForward, SpecVjp};
-use crate::ops::util::{all_finite, fold_elems, linf};
 use crate::scalar::{Runtime, SpecScalar};
+use crate::tensor::{all_finite, fold_elems, linf};
 use ndarray::{ArrayD, Zip};
 
 /// An accumulation rule for bounds: `(acc bound, vjp bound, runtime acc, runtime vjp) → bound of

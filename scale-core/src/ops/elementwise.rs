@@ -3,14 +3,15 @@
 //! Local rounding is measured per entry against an `f64` re-evaluation on the runtime operands
 //! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
-use super::util::{at, inflate, linf, nan_max, prod_err, spec_b, sum2_err};
+use super::util::{at, nan_max, prod_err, spec_b, sum2_err};
 use super::{fwd_meta, node_type};
-use crate::bound::Bound;
+use crate::bound::{Bound, inflate};
 use crate::error::{Error, finite_constant};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{SameShape, Shape};
+use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
 use std::marker::PhantomData;
 

@@ -4,13 +4,15 @@
 //! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::util::{at, gemm_eps, inflate, linf, nan_max, spec_b, sum_err, sum2_err, view1, view2};
+use super::gemm::{gemm_eps, sum_err};
+use super::util::{at, nan_max, spec_b, sum2_err, view1, view2};
 use super::{fwd_meta, node_type};
-use crate::bound::Bound;
+use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
+use crate::tensor::linf;
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
 use std::marker::PhantomData;
 

@@ -9,16 +9,15 @@
 //!   `dz = fl(ĉ·fl(fl(p̂ᵢⱼ·T̂ᵢ) − t̂ᵢⱼ))` with `T̂ᵢ = Σⱼ t̂ᵢⱼ`, `dt = −fl(ĉ·ℓ̂ᵢⱼ)`.
 
 use super::fwd_meta;
+use super::gemm::{dot_err, sum_err};
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
-use super::util::{
-    U64, at, div_err, dot_err, inflate, linf, nan_max, prod_err, ref_dist, spec_b, sum_err,
-    sum2_err, up,
-};
-use crate::bound::Bound;
+use super::util::{at, div_err, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
+use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank2, SameShape, Shape};
+use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
 use std::marker::PhantomData;
 

@@ -32,6 +32,7 @@
 //! measured magnitude of the runtime result (recomputed in the VJP scale parts).
 
 pub mod elementwise;
+mod gemm;
 pub mod linalg;
 pub mod loss;
 pub mod reduce;

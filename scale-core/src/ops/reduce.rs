@@ -4,14 +4,16 @@
 //! [`config::dot_bound_mode`](crate::config::dot_bound_mode) (a posteriori for narrow runtimes,
 //! order-free otherwise); the mean's division is measured against an `f64` reference.
 
+use super::gemm::sum_err;
 use super::linalg::{col_sums, col_sums_eps};
-use super::util::{at, div_err, inflate, linf, spec_b, sum_err};
+use super::util::{at, div_err, spec_b};
 use super::{fwd_meta, node_type};
-use crate::bound::Bound;
+use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
+use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
 use std::marker::PhantomData;
 

@@ -12,17 +12,16 @@
 //!   sum (`sum_err`), the division / logarithm / subtraction (measured), combined exactly as the
 //!   kernel combines them (see `row_analysis`).
 
-use super::util::{
-    U64, at, div_err, dot_err, inflate, libm_rel, linf, nan_max, prod_err, ref_dist, spec_b,
-    sum_err, sum2_err, up,
-};
+use super::gemm::{dot_err, sum_err};
+use super::util::{at, div_err, libm_rel, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
 use super::{fwd_meta, node_type};
-use crate::bound::Bound;
+use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::round::sub_down;
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank1, Rank2, Shape};
+use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
 use std::marker::PhantomData;
 

@@ -15,13 +15,14 @@
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
 use super::fwd_meta;
-use super::util::{ENCL, TINY, U64, at, inflate, libm_rel, linf, nan_max, ref_dist, spec_b, up};
-use crate::bound::Bound;
+use super::util::{TINY, at, libm_rel, nan_max, ref_dist, spec_b, up};
+use crate::bound::{Bound, ENCL, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::round::{add_up, mul_up, sub_down, sub_up};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::Shape;
+use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
 use std::marker::PhantomData;
 
