@@ -3,12 +3,12 @@
 //! Local rounding is measured per entry against an `f64` re-evaluation on the runtime operands
 //! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
+use super::kit::Op;
+use super::node_type;
 use super::util::{at, nan_max, prod_err, spec_b, sum2_err};
-use super::{fwd_meta, node_type};
 use crate::bound::{Bound, inflate};
 use crate::error::{Error, finite_constant};
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{SameShape, Shape};
 use crate::tensor::linf;
@@ -57,46 +57,46 @@ where
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Add<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Add<S, B> {
+    const NAME: &'static str = "add";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x + y)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Add<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![delta.clone(), delta.clone()]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Add<S, B> {
-    fwd_meta!("add", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x + y)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (a, b) = (&self.args[0], &self.args[1]);
         eps[a.pos] + eps[b.pos] + addsub_local(at(ctx, a), at(ctx, b), out, 1.0)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Add<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Add<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![delta.clone(), delta.clone()]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed, ed]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Add<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd, bd]
     }
 }
@@ -122,46 +122,46 @@ where
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Sub<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Sub<S, B> {
+    const NAME: &'static str = "sub";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x - y)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Sub<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![delta.clone(), delta.mapv(|d| -d)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Sub<S, B> {
-    fwd_meta!("sub", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x - y)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (a, b) = (&self.args[0], &self.args[1]);
         eps[a.pos] + eps[b.pos] + addsub_local(at(ctx, a), at(ctx, b), out, -1.0)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Sub<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Sub<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![delta.clone(), delta.mapv(|d| -d)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed, ed]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Sub<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd, bd]
     }
 }
@@ -209,41 +209,38 @@ fn mul_vjp_rt<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, d: &ArrayD<R>) -> [Array
     [zip2(d, b, |d, y| d * y), zip2(d, a, |d, x| d * x)]
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Mul<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Mul<S, B> {
+    const NAME: &'static str = "mul";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x * y)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mul<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         vec![zip2(delta, b, |d, y| d * y), zip2(delta, a, |d, x| d * x)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Mul<S, B> {
-    fwd_meta!("mul", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x * y)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (a, b) = (&self.args[0], &self.args[1]);
         product_eps(at(ctx, a), eps[a.pos], at(ctx, b), eps[b.pos], out)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mul<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         (b[self.args[0].pos] * b[self.args[1].pos]).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Mul<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         mul_vjp_rt(at(ctx, &self.args[0]), at(ctx, &self.args[1]), delta).into()
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (a, b) = (&self.args[0], &self.args[1]);
         let (xa, xb) = (at(ctx, a), at(ctx, b));
         let [va, vb] = mul_vjp_rt(xa, xb, d);
@@ -252,10 +249,13 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mul<S, B> {
             product_eps(d, ed, xa, eps[a.pos], &vb),
         ]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mul<S, B> {
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let [va, vb] = mul_vjp_rt(at(ctx, &self.args[0]), at(ctx, &self.args[1]), d);
         vec![
             (bd * b[self.args[1].pos]).max(linf(&va)),
@@ -281,45 +281,45 @@ pub fn neg<S: Shape, B>(x: Var<S, B>) -> Neg<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Neg<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Neg<S, B> {
+    const NAME: &'static str = "neg";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         at(ctx, &self.args[0]).mapv(|x| -x)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Neg<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![delta.mapv(|d| -d)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Neg<S, B> {
-    fwd_meta!("neg", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         at(ctx, &self.args[0]).mapv(|x| -x)
     }
-    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         eps[self.args[0].pos]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Neg<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         b[self.args[0].pos]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Neg<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![delta.mapv(|d| -d)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Neg<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd]
     }
 }
@@ -363,51 +363,51 @@ fn const_mul_eps<R: Runtime>(c: f64, x: &ArrayD<R>, ex: Bound, v: &ArrayD<R>) ->
     ex.scale(c.abs()) + inflate(m, 3)
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Scale<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Scale<S, B> {
+    const NAME: &'static str = "scale";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let c = T::from_f64(self.c);
         at(ctx, &self.args[0]).mapv(|x| c * x)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Scale<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let c = T::from_f64(self.c);
         vec![delta.mapv(|d| c * d)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Scale<S, B> {
-    fwd_meta!("scale", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let c = R::from_f64(self.c);
         at(ctx, &self.args[0]).mapv(|x| c * x)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &self.args[0];
         const_mul_eps(self.c, at(ctx, a), eps[a.pos], out)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Scale<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos].scale(self.c.abs())).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Scale<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         let c = R::from_f64(self.c);
         vec![delta.mapv(|d| c * d)]
     }
-    fn vjp_eps(&self, _e: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let v = self.vjp_runtime(ctx, d).remove(0);
         vec![const_mul_eps(self.c, d, ed, &v)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Scale<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let v = self.vjp_runtime(ctx, d).remove(0);
         vec![spec_b(bd.scale(self.c.abs())).max(linf(&v))]
     }
@@ -430,50 +430,56 @@ pub fn relu<S: Shape, B>(x: Var<S, B>) -> Relu<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Relu<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Relu<S, B> {
+    const NAME: &'static str = "relu";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         at(ctx, &self.args[0]).mapv(|x| x.relu())
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Relu<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
             x.select_pos(d, T::zero())
         })]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Relu<S, B> {
-    fwd_meta!("relu", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         at(ctx, &self.args[0]).mapv(|x| if x > R::zero() { x } else { R::zero() })
     }
-    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         // relu is 1-Lipschitz and exact in floating point.
         eps[self.args[0].pos]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Relu<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         b[self.args[0].pos]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Relu<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
             if x > R::zero() { d } else { R::zero() }
         })]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![mask_vjp_eps(
             at(ctx, &self.args[0]),
             eps[self.args[0].pos],
             ed,
             d,
         )]
+    }
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        vec![bd]
     }
 }
 
@@ -511,12 +517,6 @@ pub(crate) fn mask_vjp_eps<R: Runtime>(
     out
 }
 
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Relu<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
-        vec![bd]
-    }
-}
-
 // ----------------------------------------------------------------------------------- leaky_relu
 
 /// `x` where `x > 0`, else `a·x`; derivative `1` / `a` likewise.
@@ -550,29 +550,26 @@ impl<S: Shape, B> LeakyRelu<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for LeakyRelu<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for LeakyRelu<S, B> {
+    const NAME: &'static str = "leaky_relu";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let a = T::from_f64(self.a);
         at(ctx, &self.args[0]).mapv(|x| x.select_pos(x, a * x))
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for LeakyRelu<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let a = T::from_f64(self.a);
         vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
             x.select_pos(d, a * d)
         })]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for LeakyRelu<S, B> {
-    fwd_meta!("leaky_relu", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let x = at(ctx, &self.args[0]);
         self.rt(x, x)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // max(1,|a|)-Lipschitz, plus the measured local error |f(x̂) − ŷ| on the a-branch.
         let x = at(ctx, &self.args[0]);
         let mut m = 0.0f64;
@@ -583,19 +580,19 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for LeakyRelu<S, B> {
         });
         eps[self.args[0].pos].scale(self.lip()) + inflate(m, 3)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for LeakyRelu<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos].scale(self.lip())).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for LeakyRelu<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![self.rt(at(ctx, &self.args[0]), delta)]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         // Per entry: x̂ > ε → both pass δ; x̂ ≤ −ε → both scale by a; otherwise either branch on
         // the spec side, against the runtime value actually computed.
         let x = at(ctx, &self.args[0]);
@@ -617,10 +614,13 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for LeakyRelu<S, B> {
         });
         vec![inflate(m, 6)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for LeakyRelu<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let v = self.rt(at(ctx, &self.args[0]), d);
         vec![spec_b(bd.scale(self.lip())).max(linf(&v))]
     }

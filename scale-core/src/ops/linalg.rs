@@ -5,11 +5,11 @@
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
 use super::gemm::{gemm_eps, sum_err};
+use super::kit::Op;
+use super::node_type;
 use super::util::{at, nan_max, spec_b, sum2_err, view1, view2};
-use super::{fwd_meta, node_type};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use crate::tensor::linf;
@@ -78,52 +78,49 @@ impl<O: Shape, B> MatMul<O, B> {
     }
 }
 
-impl<O: Shape, B, T: SpecScalar> SpecForward<T> for MatMul<O, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<O: Shape, B> Op for MatMul<O, B> {
+    const NAME: &'static str = "matmul";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         spec_mm(a, b).into_dyn()
     }
-}
-
-impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatMul<O, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         let d = view2(delta);
         vec![spec_mm(d, b.t()).into_dyn(), spec_mm(a.t(), d).into_dyn()]
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNode<R> for MatMul<O, B> {
-    fwd_meta!("matmul", O);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         R::matmul(a, b).into_dyn()
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
         gemm_eps(a, eps[aa.pos], b, eps[ab.pos], view2(out))
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for MatMul<O, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let k = self.args[0].dims[1];
         mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNode<R> for MatMul<O, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         let [da, db] = self.vjp_rt(ctx, delta);
         vec![da.into_dyn(), db.into_dyn()]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
         self.vjp_eps_some(eps, ctx, ed, d, &[true, true], &outs)
     }
     // Each argument's cotangent is a GEMM: compute only the wanted ones (no dX for data inputs).
-    fn vjp_runtime_some(
+    fn vjp_runtime_some<R: Runtime>(
         &self,
         ctx: &[ArrayD<R>],
         delta: &ArrayD<R>,
@@ -137,7 +134,7 @@ impl<O: Shape, B, R: Runtime> RevNode<R> for MatMul<O, B> {
         ]
     }
     // Bounds of the wanted cotangents, measured against the runtime results already computed.
-    fn vjp_eps_some(
+    fn vjp_eps_some<R: Runtime>(
         &self,
         eps: &[Bound],
         ctx: &[ArrayD<R>],
@@ -159,14 +156,17 @@ impl<O: Shape, B, R: Runtime> RevNode<R> for MatMul<O, B> {
             }),
         ]
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNodeScale<R> for MatMul<O, B> {
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
         self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs)
     }
-    fn vjp_scale_some(
+    fn vjp_scale_some<R: Runtime>(
         &self,
         b: &[Bound],
         _ctx: &[ArrayD<R>],
@@ -240,16 +240,17 @@ impl<O: Shape, B> MatVec<O, B> {
     }
 }
 
-impl<O: Shape, B, T: SpecScalar> SpecForward<T> for MatVec<O, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<O: Shape, B> Op for MatVec<O, B> {
+    const NAME: &'static str = "matvec";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         let y = spec_mm(w, x.insert_axis(Axis(1)));
         y.index_axis(Axis(1), 0).to_owned().into_dyn()
     }
-}
-
-impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatVec<O, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         let d = view1(delta);
         let dw = Array2::from_shape_fn(w.raw_dim(), |(i, j)| d[i] * x[j]);
@@ -259,35 +260,31 @@ impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for MatVec<O, B> {
             dx.index_axis(Axis(1), 0).to_owned().into_dyn(),
         ]
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNode<R> for MatVec<O, B> {
-    fwd_meta!("matvec", O);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         w.dot(&x).into_dyn()
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aw, ax) = (&self.args[0], &self.args[1]);
         let (w, x) = (view2(at(ctx, aw)), view1(at(ctx, ax)));
         let y = view1(out).insert_axis(Axis(1));
         gemm_eps(w, eps[aw.pos], x.insert_axis(Axis(1)), eps[ax.pos], y)
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for MatVec<O, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let k = self.args[1].dims[0];
         mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNode<R> for MatVec<O, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         let (dw, dx) = self.vjp_rt(ctx, delta);
         vec![dw.into_dyn(), dx.into_dyn()]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (aw, ax) = (&self.args[0], &self.args[1]);
         let (w, x) = (view2(at(ctx, aw)), view1(at(ctx, ax)));
         let (dw, dx) = self.vjp_rt(ctx, d);
@@ -311,10 +308,13 @@ impl<O: Shape, B, R: Runtime> RevNode<R> for MatVec<O, B> {
             ),
         ]
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNodeScale<R> for MatVec<O, B> {
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let m = self.args[0].dims[0];
         let (bw, bx) = (b[self.args[0].pos], b[self.args[1].pos]);
         let (dw, dx) = self.vjp_rt(ctx, d);
@@ -372,8 +372,12 @@ impl<S: Shape, B> Dot<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Dot<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Dot<S, B> {
+    const NAME: &'static str = "dot";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let s = a
             .iter()
@@ -381,21 +385,14 @@ impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Dot<S, B> {
             .fold(T::zero(), |acc, (&x, &y)| acc + x * y);
         ArrayD::from_elem(IxDyn(&[]), s)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Dot<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let dv = scalar_of(delta);
         vec![
             at(ctx, &self.args[1]).mapv(|y| dv * y),
             at(ctx, &self.args[0]).mapv(|x| dv * x),
         ]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Dot<S, B> {
-    fwd_meta!("dot", Rank0);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let s = a
             .iter()
@@ -403,7 +400,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Dot<S, B> {
             .fold(R::zero(), |acc, (&x, &y)| acc + x * y);
         ArrayD::from_elem(IxDyn(&[]), s)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let (a, b) = (view1(at(ctx, aa)), view1(at(ctx, ab)));
         let y = out.view().into_shape_with_order((1, 1)).expect("scalar");
@@ -415,10 +412,7 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Dot<S, B> {
             y,
         )
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Dot<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         mm_scale(
             S::NUMEL,
             b[self.args[0].pos],
@@ -426,13 +420,16 @@ impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Dot<S, B> {
             linf(out),
         )
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Dot<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         self.vjp_rt(ctx, delta).into()
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let [va, vb] = self.vjp_rt(ctx, d);
         let dd = d.view().into_shape_with_order((1, 1)).expect("scalar");
@@ -450,10 +447,13 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Dot<S, B> {
             one(at(ctx, aa), eps[aa.pos], &vb),
         ]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Dot<S, B> {
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let [va, vb] = self.vjp_rt(ctx, d);
         vec![
             mm_scale(1, bd, b[self.args[1].pos], linf(&va)),
@@ -499,45 +499,45 @@ fn tr<T: Clone>(a: &ArrayD<T>) -> ArrayD<T> {
     view2(a).t().as_standard_layout().into_owned().into_dyn()
 }
 
-impl<O: Shape, B, T: SpecScalar> SpecForward<T> for Transpose<O, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<O: Shape, B> Op for Transpose<O, B> {
+    const NAME: &'static str = "transpose";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         tr(at(ctx, &self.args[0]))
     }
-}
-
-impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for Transpose<O, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![tr(delta)]
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNode<R> for Transpose<O, B> {
-    fwd_meta!("transpose", O);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         tr(at(ctx, &self.args[0]))
     }
-    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         eps[self.args[0].pos]
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for Transpose<O, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         b[self.args[0].pos]
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNode<R> for Transpose<O, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![tr(delta)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed]
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNodeScale<R> for Transpose<O, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd]
     }
 }
@@ -603,24 +603,21 @@ pub(crate) fn col_sums_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, s: &ArrayD<R>) 
     ex.scale(xv.nrows() as f64) + m
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for AddBias<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for AddBias<S, B> {
+    const NAME: &'static str = "add_bias";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for AddBias<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![delta.clone(), col_sums(delta, T::zero())]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for AddBias<S, B> {
-    fwd_meta!("add_bias", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (ah, ab) = (&self.args[0], &self.args[1]);
         let (h, b, y) = (view2(at(ctx, ah)), view1(at(ctx, ab)), view2(out));
         let mut m = 0.0f64;
@@ -632,26 +629,29 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for AddBias<S, B> {
         }
         eps[ah.pos] + eps[ab.pos] + inflate(m, 3)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for AddBias<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for AddBias<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![delta.clone(), col_sums(delta, R::zero())]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let s = col_sums(d, R::zero());
         vec![ed, col_sums_eps(d, ed, &s)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for AddBias<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let rows = self.args[0].dims[0];
         let s = col_sums(d, R::zero());
         vec![bd, spec_b(bd.scale(rows as f64)).max(linf(&s))]

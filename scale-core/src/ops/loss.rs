@@ -8,13 +8,12 @@
 //!   `â = Σᵢⱼ t̂ᵢⱼ·ℓ̂ᵢⱼ`, `ŷ = −fl(â / b)`; VJP `ĉ = fl(δ̂/b)`,
 //!   `dz = fl(ĉ·fl(fl(p̂ᵢⱼ·T̂ᵢ) − t̂ᵢⱼ))` with `T̂ᵢ = Σⱼ t̂ᵢⱼ`, `dt = −fl(ĉ·ℓ̂ᵢⱼ)`.
 
-use super::fwd_meta;
 use super::gemm::{dot_err, sum_err};
+use super::kit::Op;
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
 use super::util::{at, div_err, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
 use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank2, SameShape, Shape};
 use crate::tensor::linf;
@@ -74,8 +73,12 @@ impl<S: Shape, B> Mse<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Mse<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Mse<S, B> {
+    const NAME: &'static str = "mse";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (p, t) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let s = p
             .iter()
@@ -83,10 +86,7 @@ impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Mse<S, B> {
             .fold(T::zero(), |a, (&x, &y)| a + (x - y).square());
         scalar(s / T::from_f64(Self::n()))
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mse<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (p, t) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let c = scalar_of(delta) * T::from_f64(2.0) / T::from_f64(Self::n());
         let vp = ndarray::Zip::from(p)
@@ -95,16 +95,12 @@ impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mse<S, B> {
         let vt = vp.mapv(|v| -v);
         vec![vp, vt]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
-    fwd_meta!("mse", Rank0);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (_, _, d) = self.diffs(ctx);
         let s = d.iter().fold(R::zero(), |a, &x| a + x * x);
         scalar(s / R::from_f64(Self::n()))
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let e = (eps[self.args[0].pos] + eps[self.args[1].pos]).get();
         let (p, t, d) = self.diffs(ctx);
         let q: Vec<R> = d.iter().map(|&x| x * x).collect();
@@ -125,20 +121,20 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mse<S, B> {
         sum_loc / Bound::new(Self::n())
             + inflate(div_err(scalar_of(out).to_spec(), s64, Self::n()), 3)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mse<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let s = b[self.args[0].pos] + b[self.args[1].pos];
         spec_b(s * s).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Mse<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         self.vjp_rt(ctx, delta).into()
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let e = (eps[self.args[0].pos] + eps[self.args[1].pos]).get();
         let fed = ed.get();
         let (p, t, dd) = self.diffs(ctx);
@@ -157,10 +153,13 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mse<S, B> {
         let b = inflate(m, 12);
         vec![b, b]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mse<S, B> {
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let [vp, _] = self.vjp_rt(ctx, d);
         let spec =
             ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
@@ -238,10 +237,12 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> CrossEntropy<S, X, B> {
     }
 }
 
-impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, T: SpecScalar> SpecForward<T>
-    for CrossEntropy<S, X, B>
-{
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> Op for CrossEntropy<S, X, B> {
+    const NAME: &'static str = "cross_entropy";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let mut acc = T::zero();
         for (zr, tr) in z.chunks(Self::cols()).zip(t.chunks(Self::cols())) {
@@ -250,12 +251,7 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, T: SpecScalar> SpecForward<T
         }
         scalar(-(acc / T::from_f64(Self::b())))
     }
-}
-
-impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, T: SpecScalar> SpecVjp<T>
-    for CrossEntropy<S, X, B>
-{
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let c = scalar_of(delta) / T::from_f64(Self::b());
         let (mut dz, mut dt) = (Vec::new(), Vec::new());
@@ -271,19 +267,13 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, T: SpecScalar> SpecVjp<T>
             ArrayD::from_shape_vec(sh, dt).expect("shape"),
         ]
     }
-}
-
-impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNode<R>
-    for CrossEntropy<S, X, B>
-{
-    fwd_meta!("cross_entropy", Rank0);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let l = Self::logsm(&z);
         let acc = l.iter().zip(&t).fold(R::zero(), |a, (&l, &t)| a + t * l);
         scalar(-(acc / R::from_f64(Self::b())))
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (ez, et) = (eps[self.args[0].pos].get(), eps[self.args[1].pos].get());
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let l = Self::logsm(&z);
@@ -308,25 +298,21 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNode<R>
             );
         s / Bound::new(Self::b()) + inflate(div_err(-scalar_of(out).to_spec(), acc64, Self::b()), 3)
     }
-}
-
-impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> FwdNodeScale<R>
-    for CrossEntropy<S, X, B>
-{
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let n = S::COLS as f64;
         let lmax = b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()));
         spec_b((b[self.args[1].pos] * lmax).scale(n)).max(linf(out))
     }
-}
-
-impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNode<R>
-    for CrossEntropy<S, X, B>
-{
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         self.vjp_rt(ctx, delta).into()
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (ez, et) = (eps[self.args[0].pos].get(), eps[self.args[1].pos].get());
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let [vz, vt] = self.vjp_rt(ctx, d);
@@ -363,12 +349,13 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNode<R>
         }
         vec![inflate(mz, 16), inflate(mt, 12)]
     }
-}
-
-impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> RevNodeScale<R>
-    for CrossEntropy<S, X, B>
-{
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let [vz, vt] = self.vjp_rt(ctx, d);
         let n = S::COLS as f64;
         let cb = bd / Bound::new(Self::b());

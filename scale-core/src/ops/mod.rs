@@ -33,6 +33,7 @@
 
 pub mod elementwise;
 mod gemm;
+pub mod kit;
 pub mod linalg;
 pub mod loss;
 pub mod reduce;
@@ -59,19 +60,3 @@ macro_rules! node_type {
     };
 }
 pub(crate) use node_type;
-
-/// The three descriptive methods of [`FwdNode`](crate::node::FwdNode): name, args, output dims.
-macro_rules! fwd_meta {
-    ($name:expr, $out:ty) => {
-        fn op_name(&self) -> &'static str {
-            $name
-        }
-        fn args(&self) -> &[$crate::handle::Arg] {
-            &self.args
-        }
-        fn out_dims(&self) -> &'static [usize] {
-            <$out as $crate::shape::Shape>::DIMS
-        }
-    };
-}
-pub(crate) use fwd_meta;

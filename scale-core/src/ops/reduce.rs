@@ -5,12 +5,12 @@
 //! order-free otherwise); the mean's division is measured against an `f64` reference.
 
 use super::gemm::sum_err;
+use super::kit::Op;
 use super::linalg::{col_sums, col_sums_eps};
+use super::node_type;
 use super::util::{at, div_err, spec_b};
-use super::{fwd_meta, node_type};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use crate::tensor::linf;
@@ -46,48 +46,48 @@ pub fn sum<S: Shape, B>(x: Var<S, B>) -> Sum<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Sum<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Sum<S, B> {
+    const NAME: &'static str = "sum";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         ArrayD::from_elem(IxDyn(&[]), total(at(ctx, &self.args[0]), T::zero()))
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Sum<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![ArrayD::from_elem(IxDyn(S::DIMS), scalar_of(delta))]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Sum<S, B> {
-    fwd_meta!("sum", Rank0);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         ArrayD::from_elem(IxDyn(&[]), total(at(ctx, &self.args[0]), R::zero()))
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // n ε_x for the inputs, plus the summation error (any order).
         let x = at(ctx, &self.args[0]);
         eps[self.args[0].pos].scale(x.len() as f64)
             + sum_err::<R>(x.iter().map(|v| v.to_spec()), scalar_of(out).to_spec())
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Sum<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos].scale(S::NUMEL as f64)).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Sum<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![ArrayD::from_elem(IxDyn(S::DIMS), scalar_of(delta))]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Sum<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd]
     }
 }
@@ -124,27 +124,24 @@ impl<S: Shape, B> Mean<S, B> {
     }
 }
 
-impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Mean<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B> Op for Mean<S, B> {
+    const NAME: &'static str = "mean";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let s = total(at(ctx, &self.args[0]), T::zero()) / T::from_f64(Self::n());
         ArrayD::from_elem(IxDyn(&[]), s)
     }
-}
-
-impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for Mean<S, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let v = scalar_of(delta) / T::from_f64(Self::n());
         vec![ArrayD::from_elem(IxDyn(S::DIMS), v)]
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNode<R> for Mean<S, B> {
-    fwd_meta!("mean", Rank0);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let s = total(at(ctx, &self.args[0]), R::zero()) / R::from_f64(Self::n());
         ArrayD::from_elem(IxDyn(&[]), s)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // |S/n − ŷ| ≤ (nε + |S_x̂ − ŝ|)/n + |ŝ/n − ŷ|.
         let x = at(ctx, &self.args[0]);
         let s = total(x, R::zero()).to_spec();
@@ -152,19 +149,19 @@ impl<S: Shape, B, R: Runtime> FwdNode<R> for Mean<S, B> {
         let n = Bound::new(Self::n());
         eps[self.args[0].pos] + se / n + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
     }
-}
-
-impl<S: Shape, B, R: Runtime> FwdNodeScale<R> for Mean<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos]).max(linf(out))
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNode<R> for Mean<S, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![Self::vjp_rt(delta)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         // The runtime entry δ̂/n, computed as the VJP does (not read back from its output,
         // which is empty when the tensor has a zero-size dimension).
         let dv = scalar_of(d);
@@ -172,10 +169,13 @@ impl<S: Shape, B, R: Runtime> RevNode<R> for Mean<S, B> {
         let local = inflate(div_err(v, dv.to_spec(), Self::n()), 3);
         vec![ed / Bound::new(Self::n()) + local]
     }
-}
-
-impl<S: Shape, B, R: Runtime> RevNodeScale<R> for Mean<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![spec_b(bd / Bound::new(Self::n())).max(linf(&Self::vjp_rt(d)))]
     }
 }
@@ -221,47 +221,47 @@ impl<O: Shape, B> SumRows<O, B> {
     }
 }
 
-impl<O: Shape, B, T: SpecScalar> SpecForward<T> for SumRows<O, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<O: Shape, B> Op for SumRows<O, B> {
+    const NAME: &'static str = "sum_rows";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         col_sums(at(ctx, &self.args[0]), T::zero())
     }
-}
-
-impl<O: Shape, B, T: SpecScalar> SpecVjp<T> for SumRows<O, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![self.bcast(delta)]
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNode<R> for SumRows<O, B> {
-    fwd_meta!("sum_rows", O);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         col_sums(at(ctx, &self.args[0]), R::zero())
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &self.args[0];
         col_sums_eps(at(ctx, a), eps[a.pos], out)
     }
-}
-
-impl<O: Shape, B, R: Runtime> FwdNodeScale<R> for SumRows<O, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let rows = self.args[0].dims[0];
         spec_b(b[self.args[0].pos].scale(rows as f64)).max(linf(out))
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNode<R> for SumRows<O, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![self.bcast(delta)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed]
     }
-}
-
-impl<O: Shape, B, R: Runtime> RevNodeScale<R> for SumRows<O, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd]
     }
 }

@@ -1,10 +1,10 @@
 //! `reshape`: same elements, new shape, row-major (C) order. Exact.
 
+use super::kit::Op;
+use super::node_type;
 use super::util::at;
-use super::{fwd_meta, node_type};
 use crate::bound::Bound;
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::Shape;
 use ndarray::{ArrayD, IxDyn};
@@ -60,45 +60,45 @@ fn to_dims<X: Clone>(a: &ArrayD<X>, dims: &[usize]) -> ArrayD<X> {
         .expect("invariant: element counts checked at compile time")
 }
 
-impl<T: Shape, B, X: SpecScalar> SpecForward<X> for Reshape<T, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<X>]) -> ArrayD<X> {
+impl<T: Shape, B> Op for Reshape<T, B> {
+    const NAME: &'static str = "reshape";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<X: SpecScalar>(&self, ctx: &[ArrayD<X>]) -> ArrayD<X> {
         to_dims(at(ctx, &self.args[0]), T::DIMS)
     }
-}
-
-impl<T: Shape, B, X: SpecScalar> SpecVjp<X> for Reshape<T, B> {
-    fn vjp_spec(&self, _ctx: &[ArrayD<X>], delta: &ArrayD<X>) -> Vec<ArrayD<X>> {
+    fn vjp_spec<X: SpecScalar>(&self, _ctx: &[ArrayD<X>], delta: &ArrayD<X>) -> Vec<ArrayD<X>> {
         vec![to_dims(delta, self.args[0].dims)]
     }
-}
-
-impl<T: Shape, B, R: Runtime> FwdNode<R> for Reshape<T, B> {
-    fwd_meta!("reshape", T);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         to_dims(at(ctx, &self.args[0]), T::DIMS)
     }
-    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         eps[self.args[0].pos]
     }
-}
-
-impl<T: Shape, B, R: Runtime> FwdNodeScale<R> for Reshape<T, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         b[self.args[0].pos]
     }
-}
-
-impl<T: Shape, B, R: Runtime> RevNode<R> for Reshape<T, B> {
-    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![to_dims(delta, self.args[0].dims)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![ed]
     }
-}
-
-impl<T: Shape, B, R: Runtime> RevNodeScale<R> for Reshape<T, B> {
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         vec![bd]
     }
 }

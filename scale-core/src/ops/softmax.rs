@@ -13,11 +13,11 @@
 //!   kernel combines them (see `row_analysis`).
 
 use super::gemm::{dot_err, sum_err};
+use super::kit::Op;
+use super::node_type;
 use super::util::{at, div_err, libm_rel, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
-use super::{fwd_meta, node_type};
 use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::round::sub_down;
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank1, Rank2, Shape};
@@ -291,28 +291,25 @@ fn log_softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
     p.iter().zip(d).map(|(&p, &d)| d - p * s).collect()
 }
 
-impl<S: LastAxis, B, T: SpecScalar> SpecForward<T> for Softmax<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: LastAxis, B> Op for Softmax<S, B> {
+    const NAME: &'static str = "softmax";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         rows_map(at(ctx, &self.args[0]), S::COLS, |r| spec_row(r).0)
     }
-}
-
-impl<S: LastAxis, B, T: SpecScalar> SpecVjp<T> for Softmax<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
             let p = spec_row(r).0;
             let dot = p.iter().zip(d).fold(T::zero(), |a, (&p, &d)| a + p * d);
             p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
         })]
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> FwdNode<R> for Softmax<S, B> {
-    fwd_meta!("softmax", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         rows_map(at(ctx, &self.args[0]), S::COLS, softmax_rt)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         let x = flat(at(ctx, &self.args[0]));
         let m = x.chunks(S::COLS.max(1)).fold(0.0, |m, r| {
@@ -320,16 +317,10 @@ impl<S: LastAxis, B, R: Runtime> FwdNode<R> for Softmax<S, B> {
         });
         Bound::new(m)
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for Softmax<S, B> {
-    fn fwd_scale(&self, _b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, _b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(Bound::ONE).max(linf(out))
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> RevNode<R> for Softmax<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![rows_map2(
             at(ctx, &self.args[0]),
             delta,
@@ -337,7 +328,13 @@ impl<S: LastAxis, B, R: Runtime> RevNode<R> for Softmax<S, B> {
             softmax_vjp_rt,
         )]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
         let cols = S::COLS.max(1);
@@ -367,38 +364,38 @@ impl<S: LastAxis, B, R: Runtime> RevNode<R> for Softmax<S, B> {
         }
         vec![inflate(m, 12)]
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for Softmax<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         // |pⱼ(δⱼ − p·δ)| ≤ pⱼ(1 − pⱼ)·2B_δ ≤ B_δ/2.
         let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, softmax_vjp_rt);
         vec![spec_b(bd.scale(0.5)).max(linf(&v))]
     }
 }
 
-impl<S: LastAxis, B, T: SpecScalar> SpecForward<T> for LogSoftmax<S, B> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: LastAxis, B> Op for LogSoftmax<S, B> {
+    const NAME: &'static str = "log_softmax";
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         rows_map(at(ctx, &self.args[0]), S::COLS, |r| spec_row(r).1)
     }
-}
-
-impl<S: LastAxis, B, T: SpecScalar> SpecVjp<T> for LogSoftmax<S, B> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
             let p = spec_row(r).0;
             let s = d.iter().fold(T::zero(), |a, &b| a + b);
             p.iter().zip(d).map(|(&p, &d)| d - p * s).collect()
         })]
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> FwdNode<R> for LogSoftmax<S, B> {
-    fwd_meta!("log_softmax", S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         rows_map(at(ctx, &self.args[0]), S::COLS, log_softmax_rt)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         let x = flat(at(ctx, &self.args[0]));
         let m = x.chunks(S::COLS.max(1)).fold(0.0, |m, r| {
@@ -406,18 +403,12 @@ impl<S: LastAxis, B, R: Runtime> FwdNode<R> for LogSoftmax<S, B> {
         });
         Bound::new(m)
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> FwdNodeScale<R> for LogSoftmax<S, B> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // 0 ≤ lse(x) − xⱼ ≤ 2B + ln n.
         let n = S::COLS as f64;
         spec_b(b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()))).max(linf(out))
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> RevNode<R> for LogSoftmax<S, B> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![rows_map2(
             at(ctx, &self.args[0]),
             delta,
@@ -425,7 +416,13 @@ impl<S: LastAxis, B, R: Runtime> RevNode<R> for LogSoftmax<S, B> {
             log_softmax_vjp_rt,
         )]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
         let cols = S::COLS.max(1);
@@ -453,10 +450,13 @@ impl<S: LastAxis, B, R: Runtime> RevNode<R> for LogSoftmax<S, B> {
         }
         vec![inflate(m, 12)]
     }
-}
-
-impl<S: LastAxis, B, R: Runtime> RevNodeScale<R> for LogSoftmax<S, B> {
-    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, log_softmax_vjp_rt);
         vec![spec_b(bd.scale(1.0 + S::COLS as f64)).max(linf(&v))]
     }

@@ -14,11 +14,10 @@
 //! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
-use super::fwd_meta;
+use super::kit::Op;
 use super::util::{TINY, at, libm_rel, nan_max, ref_dist, spec_b, up};
 use crate::bound::{Bound, ENCL, U64, inflate};
 use crate::handle::{Arg, Var};
-use crate::node::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::round::{add_up, mul_up, sub_down, sub_up};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::Shape;
@@ -498,28 +497,25 @@ impl<S: Shape, B, F: SmoothFn> Unary<S, B, F> {
     }
 }
 
-impl<S: Shape, B, F: SmoothFn, T: SpecScalar> SpecForward<T> for Unary<S, B, F> {
-    fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
+    const NAME: &'static str = F::NAME;
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         at(ctx, &self.args[0]).mapv(F::spec)
     }
-}
-
-impl<S: Shape, B, F: SmoothFn, T: SpecScalar> SpecVjp<T> for Unary<S, B, F> {
-    fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![
             Zip::from(at(ctx, &self.args[0]))
                 .and(delta)
                 .map_collect(|&x, &d| d * F::spec_d(x)),
         ]
     }
-}
-
-impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNode<R> for Unary<S, B, F> {
-    fwd_meta!(F::NAME, S);
-    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         at(ctx, &self.args[0]).mapv(F::rt)
     }
-    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         if e.is_infinite() {
             return Bound::INF;
@@ -553,19 +549,19 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNode<R> for Unary<S, B, F> {
         }
         Bound::new(m)
     }
-}
-
-impl<S: Shape, B, F: SmoothFn, R: Runtime> FwdNodeScale<R> for Unary<S, B, F> {
-    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(Bound::new(F::sup_f(b[self.args[0].pos].get()))).max(linf(out))
     }
-}
-
-impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNode<R> for Unary<S, B, F> {
-    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![self.vjp_rt(at(ctx, &self.args[0]), delta)]
     }
-    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         if e.is_infinite() || fed.is_infinite() {
             return vec![Bound::INF];
@@ -605,10 +601,13 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNode<R> for Unary<S, B, F> {
         }
         vec![inflate(m, 8)]
     }
-}
-
-impl<S: Shape, B, F: SmoothFn, R: Runtime> RevNodeScale<R> for Unary<S, B, F> {
-    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
         let v = self.vjp_rt(at(ctx, &self.args[0]), d);
         let spec = bd * Bound::new(F::sup_df(b[self.args[0].pos].get()));
         vec![spec_b(spec).max(linf(&v))]

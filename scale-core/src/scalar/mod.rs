@@ -5,12 +5,14 @@
 //!   or [`Interval`] (rigorous enclosure of the exact real result), or [`Ball`] (rigorous
 //!   midpoint-radius enclosure at nearly `f64` speed, used by the this-run mode).
 
+mod arith;
 mod ball;
 mod elementary;
 mod interval;
 mod runtime;
 mod spec;
 
+pub use arith::Arith;
 pub use ball::Ball;
 pub use elementary::assumed_ulps;
 pub use interval::Interval;

@@ -1,5 +1,6 @@
 //! Runtime scalar types and their rounding model (SPEC §5).
 
+use super::Arith;
 use half::{bf16, f16};
 use ndarray::{Array2, ArrayView2, LinalgScalar};
 use num_traits::Float;
@@ -17,7 +18,7 @@ use std::fmt::{Debug, Display};
 /// assert_eq!(<f32 as Runtime>::from_f64(0.1).to_spec(), 0.1f32 as f64);
 /// ```
 pub trait Runtime:
-    Float + LinalgScalar + Debug + Display + Default + Send + Sync + 'static
+    Arith + Float + LinalgScalar + Debug + Display + Default + Send + Sync + 'static
 {
     /// Name used in reports and by `scale_graph!`'s `runtime = …;`.
     const NAME: &'static str;
