@@ -1,23 +1,20 @@
-//! Elementwise ops: `add`, `sub`, `mul`, `neg`, `scale`, `relu`, `leaky_relu`.
+//! Elementwise ops: `add`, `sub`, `mul` (the [`Binary`] family), `neg` (the [`Exact`] family),
+//! `relu`, `leaky_relu` (the [`Kink`] family), and `scale`.
 //!
 //! Local rounding is measured per entry against an `f64` re-evaluation on the runtime operands
 //! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
-use super::kit::Op;
+use super::kit::{Binary, BinaryFn, Exact, Kink, Op, Structural, cotangents, kink_runtime, map1};
 use super::node_type;
 use super::util::{at, nan_max, prod_err, spec_b, sum2_err};
 use crate::bound::{Bound, inflate};
 use crate::error::{Error, finite_constant};
 use crate::handle::{Arg, Var};
-use crate::scalar::{Runtime, SpecScalar};
+use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{SameShape, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
 use std::marker::PhantomData;
-
-fn zip2<A: Copy, C, F: Fn(A, A) -> C>(a: &ArrayD<A>, b: &ArrayD<A>, f: F) -> ArrayD<C> {
-    Zip::from(a).and(b).map_collect(|&x, &y| f(x, y))
-}
 
 /// Max over entries of `|ŷ − (â ± b̂)|` bounds (local rounding of an elementwise sum/difference).
 fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign: f64) -> Bound {
@@ -28,14 +25,82 @@ fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign:
     inflate(m, 3)
 }
 
-// ------------------------------------------------------------------------------------------ add
+// ------------------------------------------------------------------------------------ add, sub
+
+/// Marker of `add` (the [`Binary`] family).
+pub struct AddFn;
+impl BinaryFn for AddFn {
+    const NAME: &'static str = "add";
+    fn f<T: Arith>(a: T, b: T) -> T {
+        a + b
+    }
+    fn df<T: Arith>(_a: T, _b: T, d: T) -> [T; 2] {
+        [d, d]
+    }
+    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], e: [Bound; 2], out: &ArrayD<R>) -> Bound {
+        e[0] + e[1] + addsub_local(x[0], x[1], out, 1.0)
+    }
+    fn fwd_scale(b: [Bound; 2]) -> Bound {
+        b[0] + b[1]
+    }
+    fn vjp_eps<R: Runtime>(
+        _x: [&ArrayD<R>; 2],
+        _e: [Bound; 2],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> [Bound; 2] {
+        [ed, ed]
+    }
+    fn vjp_scale<R: Runtime>(
+        _x: [&ArrayD<R>; 2],
+        _b: [Bound; 2],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> [Bound; 2] {
+        [bd, bd]
+    }
+}
+
+/// Marker of `sub` (the [`Binary`] family).
+pub struct SubFn;
+impl BinaryFn for SubFn {
+    const NAME: &'static str = "sub";
+    fn f<T: Arith>(a: T, b: T) -> T {
+        a - b
+    }
+    fn df<T: Arith>(_a: T, _b: T, d: T) -> [T; 2] {
+        [d, -d]
+    }
+    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], e: [Bound; 2], out: &ArrayD<R>) -> Bound {
+        e[0] + e[1] + addsub_local(x[0], x[1], out, -1.0)
+    }
+    fn fwd_scale(b: [Bound; 2]) -> Bound {
+        b[0] + b[1]
+    }
+    fn vjp_eps<R: Runtime>(
+        _x: [&ArrayD<R>; 2],
+        _e: [Bound; 2],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> [Bound; 2] {
+        [ed, ed]
+    }
+    fn vjp_scale<R: Runtime>(
+        _x: [&ArrayD<R>; 2],
+        _b: [Bound; 2],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> [Bound; 2] {
+        [bd, bd]
+    }
+}
 
 /// `a + b`, elementwise.
-pub struct Add<S, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, B)>,
-}
-node_type!(Add<S> => S);
+pub type Add<S, B> = Binary<S, B, AddFn>;
+/// `a − b`, elementwise.
+pub type Sub<S, B> = Binary<S, B, SubFn>;
+/// `a · b`, elementwise.
+pub type Mul<S, B> = Binary<S, B, MulFn>;
 
 /// `a + b` elementwise; shapes must be equal.
 ///
@@ -51,64 +116,8 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Add {
-        args: [a.arg(), b.arg()],
-        _p: PhantomData,
-    }
+    Binary::new(a.arg(), b.arg())
 }
-
-impl<S: Shape, B> Op for Add<S, B> {
-    const NAME: &'static str = "add";
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x + y)
-    }
-    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![delta.clone(), delta.clone()]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x + y)
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        let (a, b) = (&self.args[0], &self.args[1]);
-        eps[a.pos] + eps[b.pos] + addsub_local(at(ctx, a), at(ctx, b), out, 1.0)
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
-    }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![delta.clone(), delta.clone()]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![ed, ed]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![bd, bd]
-    }
-}
-
-// ------------------------------------------------------------------------------------------ sub
-
-/// `a − b`, elementwise.
-pub struct Sub<S, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, B)>,
-}
-node_type!(Sub<S> => S);
 
 /// `a − b` elementwise; shapes must be equal.
 pub fn sub<S, S2, B>(a: Var<S, B>, b: Var<S2, B>) -> Sub<S, B>
@@ -116,64 +125,49 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Sub {
-        args: [a.arg(), b.arg()],
-        _p: PhantomData,
-    }
-}
-
-impl<S: Shape, B> Op for Sub<S, B> {
-    const NAME: &'static str = "sub";
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x - y)
-    }
-    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![delta.clone(), delta.mapv(|d| -d)]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x - y)
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        let (a, b) = (&self.args[0], &self.args[1]);
-        eps[a.pos] + eps[b.pos] + addsub_local(at(ctx, a), at(ctx, b), out, -1.0)
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
-    }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![delta.clone(), delta.mapv(|d| -d)]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![ed, ed]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![bd, bd]
-    }
+    Binary::new(a.arg(), b.arg())
 }
 
 // ------------------------------------------------------------------------------------------ mul
 
-/// `a · b`, elementwise.
-pub struct Mul<S, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, B)>,
+/// Marker of `mul` (the [`Binary`] family).
+pub struct MulFn;
+impl BinaryFn for MulFn {
+    const NAME: &'static str = "mul";
+    fn f<T: Arith>(a: T, b: T) -> T {
+        a * b
+    }
+    fn df<T: Arith>(a: T, b: T, d: T) -> [T; 2] {
+        [d * b, d * a]
+    }
+    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], e: [Bound; 2], out: &ArrayD<R>) -> Bound {
+        product_eps(x[0], e[0], x[1], e[1], out)
+    }
+    fn fwd_scale(b: [Bound; 2]) -> Bound {
+        b[0] * b[1]
+    }
+    fn vjp_eps<R: Runtime>(
+        x: [&ArrayD<R>; 2],
+        e: [Bound; 2],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> [Bound; 2] {
+        let [va, vb] = cotangents::<Self, R>(x, d);
+        [
+            product_eps(d, ed, x[1], e[1], &va),
+            product_eps(d, ed, x[0], e[0], &vb),
+        ]
+    }
+    fn vjp_scale<R: Runtime>(
+        x: [&ArrayD<R>; 2],
+        b: [Bound; 2],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> [Bound; 2] {
+        let [va, vb] = cotangents::<Self, R>(x, d);
+        [(bd * b[1]).max(linf(&va)), (bd * b[0]).max(linf(&vb))]
+    }
 }
-node_type!(Mul<S> => S);
 
 /// `a · b` elementwise; shapes must be equal.
 pub fn mul<S, S2, B>(a: Var<S, B>, b: Var<S2, B>) -> Mul<S, B>
@@ -181,10 +175,7 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Mul {
-        args: [a.arg(), b.arg()],
-        _p: PhantomData,
-    }
+    Binary::new(a.arg(), b.arg())
 }
 
 /// Error of an elementwise product `fl(â·b̂)` (runtime result `out`) against `a·b`:
@@ -205,123 +196,26 @@ fn product_eps<R: Runtime>(
     inflate(m, 8) + ea * eb
 }
 
-fn mul_vjp_rt<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, d: &ArrayD<R>) -> [ArrayD<R>; 2] {
-    [zip2(d, b, |d, y| d * y), zip2(d, a, |d, x| d * x)]
-}
-
-impl<S: Shape, B> Op for Mul<S, B> {
-    const NAME: &'static str = "mul";
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x * y)
-    }
-    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        vec![zip2(delta, b, |d, y| d * y), zip2(delta, a, |d, x| d * x)]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        zip2(at(ctx, &self.args[0]), at(ctx, &self.args[1]), |x, y| x * y)
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        let (a, b) = (&self.args[0], &self.args[1]);
-        product_eps(at(ctx, a), eps[a.pos], at(ctx, b), eps[b.pos], out)
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        (b[self.args[0].pos] * b[self.args[1].pos]).max(linf(out))
-    }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        mul_vjp_rt(at(ctx, &self.args[0]), at(ctx, &self.args[1]), delta).into()
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        let (a, b) = (&self.args[0], &self.args[1]);
-        let (xa, xb) = (at(ctx, a), at(ctx, b));
-        let [va, vb] = mul_vjp_rt(xa, xb, d);
-        vec![
-            product_eps(d, ed, xb, eps[b.pos], &va),
-            product_eps(d, ed, xa, eps[a.pos], &vb),
-        ]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        let [va, vb] = mul_vjp_rt(at(ctx, &self.args[0]), at(ctx, &self.args[1]), d);
-        vec![
-            (bd * b[self.args[1].pos]).max(linf(&va)),
-            (bd * b[self.args[0].pos]).max(linf(&vb)),
-        ]
-    }
-}
-
 // ------------------------------------------------------------------------------------------ neg
 
-/// `−x`, elementwise (exact).
-pub struct Neg<S, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B)>,
+/// Marker of `neg` (the [`Exact`] family: negation never rounds).
+pub struct NegFn;
+impl Structural for NegFn {
+    const NAME: &'static str = "neg";
+    fn forward<T: Arith>(x: &ArrayD<T>, _out: &[usize]) -> ArrayD<T> {
+        x.mapv(|x| -x)
+    }
+    fn backward<T: Arith>(d: &ArrayD<T>, _input: &[usize]) -> ArrayD<T> {
+        d.mapv(|d| -d)
+    }
 }
-node_type!(Neg<S> => S);
+
+/// `−x`, elementwise (exact).
+pub type Neg<S, B> = Exact<S, B, NegFn>;
 
 /// `neg(x) = −x` (exact in floating point).
 pub fn neg<S: Shape, B>(x: Var<S, B>) -> Neg<S, B> {
-    Neg {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
-}
-
-impl<S: Shape, B> Op for Neg<S, B> {
-    const NAME: &'static str = "neg";
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        at(ctx, &self.args[0]).mapv(|x| -x)
-    }
-    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![delta.mapv(|d| -d)]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        at(ctx, &self.args[0]).mapv(|x| -x)
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        eps[self.args[0].pos]
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos]
-    }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![delta.mapv(|d| -d)]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![ed]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![bd]
-    }
+    Exact::new(x.arg())
 }
 
 // ---------------------------------------------------------------------------------------- scale
@@ -363,22 +257,27 @@ fn const_mul_eps<R: Runtime>(c: f64, x: &ArrayD<R>, ex: Bound, v: &ArrayD<R>) ->
     ex.scale(c.abs()) + inflate(m, 3)
 }
 
+impl<S: Shape, B> Scale<S, B> {
+    /// `c·v` entrywise, in spec and runtime arithmetic alike (forward and VJP).
+    fn times<T: Arith>(&self, v: &ArrayD<T>) -> ArrayD<T> {
+        let c = T::lit(self.c);
+        map1(v, |v| c * v)
+    }
+}
+
 impl<S: Shape, B> Op for Scale<S, B> {
     const NAME: &'static str = "scale";
     fn args(&self) -> &[Arg] {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let c = T::from_f64(self.c);
-        at(ctx, &self.args[0]).mapv(|x| c * x)
+        self.times(at(ctx, &self.args[0]))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let c = T::from_f64(self.c);
-        vec![delta.mapv(|d| c * d)]
+        vec![self.times(delta)]
     }
     fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let c = R::from_f64(self.c);
-        at(ctx, &self.args[0]).mapv(|x| c * x)
+        self.times(at(ctx, &self.args[0]))
     }
     fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &self.args[0];
@@ -388,28 +287,25 @@ impl<S: Shape, B> Op for Scale<S, B> {
         spec_b(b[self.args[0].pos].scale(self.c.abs())).max(linf(out))
     }
     fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let c = R::from_f64(self.c);
-        vec![delta.mapv(|d| c * d)]
+        vec![self.times(delta)]
     }
     fn vjp_eps<R: Runtime>(
         &self,
         _e: &[Bound],
-        ctx: &[ArrayD<R>],
+        _c: &[ArrayD<R>],
         ed: Bound,
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
-        let v = self.vjp_runtime(ctx, d).remove(0);
-        vec![const_mul_eps(self.c, d, ed, &v)]
+        vec![const_mul_eps(self.c, d, ed, &self.times(d))]
     }
     fn vjp_scale<R: Runtime>(
         &self,
         _b: &[Bound],
-        ctx: &[ArrayD<R>],
+        _c: &[ArrayD<R>],
         bd: Bound,
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
-        let v = self.vjp_runtime(ctx, d).remove(0);
-        vec![spec_b(bd.scale(self.c.abs())).max(linf(&v))]
+        vec![spec_b(bd.scale(self.c.abs())).max(linf(&self.times(d)))]
     }
 }
 
@@ -430,91 +326,19 @@ pub fn relu<S: Shape, B>(x: Var<S, B>) -> Relu<S, B> {
     }
 }
 
-impl<S: Shape, B> Op for Relu<S, B> {
+// The kit's defaults are relu's bounds: 1-Lipschitz, exact in floating point, 0/1 mask.
+impl<S: Shape, B> Kink for Relu<S, B> {
     const NAME: &'static str = "relu";
-    fn args(&self) -> &[Arg] {
+    fn args(&self) -> &[Arg; 1] {
         &self.args
     }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        at(ctx, &self.args[0]).mapv(|x| x.relu())
+    fn below<T: Arith>(&self, _v: T) -> T {
+        T::lit(0.0)
     }
-    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
-            x.select_pos(d, T::zero())
-        })]
+    // `max(x, 0)` rather than the hull of both branches: tighter for an enclosure straddling 0.
+    fn spec_value<T: SpecScalar>(&self, x: T) -> T {
+        x.relu()
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        at(ctx, &self.args[0]).mapv(|x| if x > R::zero() { x } else { R::zero() })
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        // relu is 1-Lipschitz and exact in floating point.
-        eps[self.args[0].pos]
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos]
-    }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
-            if x > R::zero() { d } else { R::zero() }
-        })]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![mask_vjp_eps(
-            at(ctx, &self.args[0]),
-            eps[self.args[0].pos],
-            ed,
-            d,
-        )]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![bd]
-    }
-}
-
-/// VJP error of a 0/1 derivative mask with its kink at 0 (relu and friends), per SPEC §5:
-/// where `x̂ > ε` both sides pass `δ` (error `ε_δ`), where `x̂ ≤ −ε` both give 0, and only the
-/// entries within `ε` of the kink pay `|δ̂| + ε_δ` (spec and runtime may take different branches).
-pub(crate) fn mask_vjp_eps<R: Runtime>(
-    x: &ArrayD<R>,
-    ex: Bound,
-    ed: Bound,
-    d: &ArrayD<R>,
-) -> Bound {
-    let e = ex.get();
-    let mut any_pass = false;
-    let mut kink = 0.0f64;
-    let mut kink_any = false;
-    for (&xi, &di) in x.iter().zip(d.iter()) {
-        let xv = xi.to_spec();
-        if xv > e {
-            any_pass = true;
-        } else if e.is_infinite() || !(xv <= -e) {
-            // With ε = +∞ every entry is near the kink, even x̂ = −∞ (a forward overflow):
-            // `−∞ ≤ −ε` must not classify it as "both sides give 0".
-            kink_any = true;
-            let dv = di.to_spec().abs();
-            if !(dv <= kink) {
-                kink = dv;
-            }
-        }
-    }
-    let mut out = if any_pass { ed } else { Bound::ZERO };
-    if kink_any {
-        out = out.max(inflate(kink, 0) + ed);
-    }
-    out
 }
 
 // ----------------------------------------------------------------------------------- leaky_relu
@@ -544,60 +368,34 @@ impl<S: Shape, B> LeakyRelu<S, B> {
         let a = self.a.abs();
         if a > 1.0 || a.is_nan() { a } else { 1.0 }
     }
-    fn rt<R: Runtime>(&self, x: &ArrayD<R>, d: &ArrayD<R>) -> ArrayD<R> {
-        let a = R::from_f64(self.a);
-        zip2(x, d, |x, d| if x > R::zero() { d } else { a * d })
-    }
 }
 
-impl<S: Shape, B> Op for LeakyRelu<S, B> {
+impl<S: Shape, B> Kink for LeakyRelu<S, B> {
     const NAME: &'static str = "leaky_relu";
-    fn args(&self) -> &[Arg] {
+    fn args(&self) -> &[Arg; 1] {
         &self.args
     }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let a = T::from_f64(self.a);
-        at(ctx, &self.args[0]).mapv(|x| x.select_pos(x, a * x))
+    fn below<T: Arith>(&self, v: T) -> T {
+        T::lit(self.a) * v
     }
-    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let a = T::from_f64(self.a);
-        vec![zip2(at(ctx, &self.args[0]), delta, |x, d| {
-            x.select_pos(d, a * d)
-        })]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let x = at(ctx, &self.args[0]);
-        self.rt(x, x)
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn forward_eps<R: Runtime>(&self, e: Bound, x: &ArrayD<R>, out: &ArrayD<R>) -> Bound {
         // max(1,|a|)-Lipschitz, plus the measured local error |f(x̂) − ŷ| on the a-branch.
-        let x = at(ctx, &self.args[0]);
         let mut m = 0.0f64;
         Zip::from(x).and(out).for_each(|&xi, &yi| {
             if !(xi > R::zero()) {
                 m = nan_max(m, prod_err(yi.to_spec(), self.a, xi.to_spec()));
             }
         });
-        eps[self.args[0].pos].scale(self.lip()) + inflate(m, 3)
+        e.scale(self.lip()) + inflate(m, 3)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        spec_b(b[self.args[0].pos].scale(self.lip())).max(linf(out))
+    fn forward_scale<R: Runtime>(&self, b: Bound, out: &ArrayD<R>) -> Bound {
+        spec_b(b.scale(self.lip())).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![self.rt(at(ctx, &self.args[0]), delta)]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn backward_eps<R: Runtime>(&self, e: Bound, x: &ArrayD<R>, ed: Bound, d: &ArrayD<R>) -> Bound {
         // Per entry: x̂ > ε → both pass δ; x̂ ≤ −ε → both scale by a; otherwise either branch on
         // the spec side, against the runtime value actually computed.
-        let x = at(ctx, &self.args[0]);
-        let v = self.rt(x, d);
-        let (e, fed, aa) = (eps[self.args[0].pos].get(), ed.get(), self.a.abs());
+        let v = kink_runtime(self, x, d);
+        let (e, fed, aa) = (e.get(), ed.get(), self.a.abs());
         let mut m = 0.0f64;
         Zip::from(x).and(d).and(&v).for_each(|&xi, &di, &vi| {
             let (xv, dv, vv) = (xi.to_spec(), di.to_spec(), vi.to_spec());
@@ -612,16 +410,15 @@ impl<S: Shape, B> Op for LeakyRelu<S, B> {
             };
             m = nan_max(m, t);
         });
-        vec![inflate(m, 6)]
+        inflate(m, 6)
     }
-    fn vjp_scale<R: Runtime>(
+    fn backward_scale<R: Runtime>(
         &self,
-        _b: &[Bound],
-        ctx: &[ArrayD<R>],
+        _b: Bound,
+        x: &ArrayD<R>,
         bd: Bound,
         d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        let v = self.rt(at(ctx, &self.args[0]), d);
-        vec![spec_b(bd.scale(self.lip())).max(linf(&v))]
+    ) -> Bound {
+        spec_b(bd.scale(self.lip())).max(linf(&kink_runtime(self, x, d)))
     }
 }

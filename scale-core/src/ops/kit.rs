@@ -3,16 +3,26 @@
 //! * [`Op`]: the six parts of SPEC §4 as one trait with one `impl` per op. The node traits the
 //!   graph stores ([`FwdNode`], [`RevNodeScale`], …) are implemented for every `Op` here, once,
 //!   so an op never repeats the plumbing (name, arguments, output dims, three spec scalars).
+//! * Family adapters for the shapes that repeat, each a trait for the op's formulas and an `Op`
+//!   built from it: [`Exact`] for structural ops with zero rounding ([`Structural`]: `neg`,
+//!   `reshape`, `transpose`), [`Binary`] for elementwise binary ops ([`BinaryFn`]: `add`, `sub`,
+//!   `mul`), [`Kink`] for piecewise-linear ops with the mask-flip rule (`relu`, `leaky_relu`), and
+//!   `Unary` for smooth functions ([`SmoothFn`](super::unary::SmoothFn): `tanh`, `exp`, …). A
+//!   member of a family states its formulas and any bound that differs from the family's; the
+//!   family supplies the rest.
 //!
-//! Formulas that are the same for spec and runtime are written once over
-//! [`Arith`](crate::Arith).
+//! Formulas that are the same for spec and runtime are written once over [`Arith`]: a family's
+//! forward and VJP formulas serve the three spec scalars and the four runtimes alike.
 
-use crate::bound::Bound;
+use super::util::{Ph, at};
+use crate::bound::{Bound, inflate};
 use crate::handle::Arg;
 use crate::node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
-use crate::scalar::{Runtime, SpecScalar};
+use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::Shape;
-use ndarray::ArrayD;
+use crate::tensor::linf;
+use ndarray::{ArrayD, Zip};
+use std::marker::PhantomData;
 
 /// An op: the six parts of SPEC §4 in one place. Every `Op` is a full reverse node with scale
 /// bounds ([`RevNodeScale`]) through the implementations in this module.
@@ -176,4 +186,348 @@ impl<N: Op, R: Runtime> RevNodeScale<R> for N {
     ) -> Vec<Bound> {
         Op::vjp_scale_some(self, b, ctx, bd, delta, wants, outs)
     }
+}
+
+// ------------------------------------------------------------------------- elementwise helpers
+
+/// `f` applied to every entry.
+#[inline]
+pub(crate) fn map1<A: Copy, C>(a: &ArrayD<A>, f: impl Fn(A) -> C) -> ArrayD<C> {
+    a.map(|&x| f(x))
+}
+
+/// `f` applied to every pair of entries of two tensors of one shape.
+#[inline]
+pub(crate) fn zip2<A: Copy, C>(a: &ArrayD<A>, b: &ArrayD<A>, f: impl Fn(A, A) -> C) -> ArrayD<C> {
+    Zip::from(a).and(b).map_collect(|&x, &y| f(x, y))
+}
+
+// ------------------------------------------------------------------------------- exact family
+
+/// A structural op: entries move (or change sign) but are never rounded, so its error and scale
+/// bounds are its input's, forward and backward. One formula serves spec and runtime.
+///
+/// Implemented by the markers of `neg`, `reshape` and `transpose`; the node is [`Exact`].
+pub trait Structural: Send + Sync + 'static {
+    /// Op name.
+    const NAME: &'static str;
+    /// The output (of dimensions `out`) from the input: exact in every arithmetic.
+    fn forward<T: Arith>(x: &ArrayD<T>, out: &[usize]) -> ArrayD<T>;
+    /// The input's cotangent (of dimensions `input`) from the output's: the adjoint of
+    /// [`Structural::forward`], exact too.
+    fn backward<T: Arith>(d: &ArrayD<T>, input: &[usize]) -> ArrayD<T>;
+}
+
+/// The node of a [`Structural`] op `K` with output shape `O` (e.g. `Reshape<O, B>`).
+pub struct Exact<O, B, K> {
+    args: [Arg; 1],
+    _p: Ph<(O, B, K)>,
+}
+
+impl<O, B, K> Exact<O, B, K> {
+    /// The node reading the argument `x`.
+    pub(crate) fn new(x: Arg) -> Self {
+        Exact {
+            args: [x],
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<O: Shape, Br, K: Structural> NodeType for Exact<O, Br, K> {
+    type Out = O;
+    type Brand = Br;
+}
+
+impl<O: Shape, B, K: Structural> Op for Exact<O, B, K> {
+    const NAME: &'static str = K::NAME;
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        K::forward(at(ctx, &self.args[0]), O::DIMS)
+    }
+    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        vec![K::backward(delta, self.args[0].dims)]
+    }
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        K::forward(at(ctx, &self.args[0]), O::DIMS)
+    }
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        eps[self.args[0].pos]
+    }
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+        b[self.args[0].pos]
+    }
+    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![K::backward(delta, self.args[0].dims)]
+    }
+    fn vjp_eps<R: Runtime>(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        vec![ed]
+    }
+    fn vjp_scale<R: Runtime>(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        vec![bd]
+    }
+}
+
+// ------------------------------------------------------------------------------ binary family
+
+/// An elementwise binary op `f(a, b)` on two tensors of one shape: the formulas (the same for
+/// spec and runtime) and the bounds in terms of whole operands; the node is [`Binary`].
+///
+/// Implemented by the markers of `add`, `sub` and `mul`.
+pub trait BinaryFn: Send + Sync + 'static {
+    /// Op name.
+    const NAME: &'static str;
+    /// `f(a, b)`.
+    fn f<T: Arith>(a: T, b: T) -> T;
+    /// The two cotangents `(d·∂f/∂a, d·∂f/∂b)` at `(a, b)` for the output cotangent `d`.
+    fn df<T: Arith>(a: T, b: T, d: T) -> [T; 2];
+    /// Forward error bound from the operands' bounds `eps`, the runtime operands `x` and the
+    /// runtime result `out`.
+    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], eps: [Bound; 2], out: &ArrayD<R>) -> Bound;
+    /// Spec-side scale bound from the operands' scale bounds (the node maxes it with the
+    /// measured runtime magnitude).
+    fn fwd_scale(b: [Bound; 2]) -> Bound;
+    /// Error bounds of the two cotangents, given the cotangent's bound `ed` and runtime value
+    /// `d` ([`cotangents`] recomputes the runtime cotangents where a bound measures them).
+    fn vjp_eps<R: Runtime>(
+        x: [&ArrayD<R>; 2],
+        eps: [Bound; 2],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> [Bound; 2];
+    /// Scale bounds of the two cotangents.
+    fn vjp_scale<R: Runtime>(
+        x: [&ArrayD<R>; 2],
+        b: [Bound; 2],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> [Bound; 2];
+}
+
+/// The node of an elementwise binary op `F` on shape `S` (e.g. `Add<S, B>`).
+pub struct Binary<S, B, F> {
+    args: [Arg; 2],
+    _p: Ph<(S, B, F)>,
+}
+
+impl<S, B, F> Binary<S, B, F> {
+    /// The node reading the arguments `a` and `b` (of one shape, checked by the constructor).
+    pub(crate) fn new(a: Arg, b: Arg) -> Self {
+        Binary {
+            args: [a, b],
+            _p: PhantomData,
+        }
+    }
+    fn operands<'a, T>(&self, ctx: &'a [ArrayD<T>]) -> [&'a ArrayD<T>; 2] {
+        [at(ctx, &self.args[0]), at(ctx, &self.args[1])]
+    }
+    fn of(&self, v: &[Bound]) -> [Bound; 2] {
+        [v[self.args[0].pos], v[self.args[1].pos]]
+    }
+}
+
+/// Both cotangents of the binary op `F` at operands `x` for the output cotangent `d`, in any
+/// arithmetic (spec or runtime: one formula).
+pub fn cotangents<F: BinaryFn, T: Arith>(x: [&ArrayD<T>; 2], d: &ArrayD<T>) -> [ArrayD<T>; 2] {
+    let one = |i: usize| {
+        Zip::from(x[0])
+            .and(x[1])
+            .and(d)
+            .map_collect(|&a, &b, &d| F::df(a, b, d)[i])
+    };
+    [one(0), one(1)]
+}
+
+impl<S: Shape, Br, F: BinaryFn> NodeType for Binary<S, Br, F> {
+    type Out = S;
+    type Brand = Br;
+}
+
+impl<S: Shape, B, F: BinaryFn> Op for Binary<S, B, F> {
+    const NAME: &'static str = F::NAME;
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let [a, b] = self.operands(ctx);
+        zip2(a, b, F::f)
+    }
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        cotangents::<F, T>(self.operands(ctx), delta).into()
+    }
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let [a, b] = self.operands(ctx);
+        zip2(a, b, F::f)
+    }
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        F::fwd_eps(self.operands(ctx), self.of(eps), out)
+    }
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        F::fwd_scale(self.of(b)).max(linf(out))
+    }
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        cotangents::<F, R>(self.operands(ctx), delta).into()
+    }
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        F::vjp_eps(self.operands(ctx), self.of(eps), ed, d).into()
+    }
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        F::vjp_scale(self.operands(ctx), self.of(b), bd, d).into()
+    }
+}
+
+// ------------------------------------------------------------------------------ kinked family
+
+/// A piecewise-linear elementwise op with its kink at 0: the identity where `x > 0`,
+/// [`Kink::below`] elsewhere, and derivative masks taken PyTorch's way (`x > 0` passes `δ`).
+///
+/// Every `Kink` is an [`Op`]. The default bounds are those of a 0/1 mask that rounds nothing
+/// (`relu`): 1-Lipschitz and exact forward, the mask-flip rule ([`mask_vjp_eps`]) backward; an
+/// op with another slope below the kink (`leaky_relu`) overrides them.
+pub trait Kink: NodeType + Send + Sync {
+    /// Op name.
+    const NAME: &'static str;
+    /// The one argument.
+    fn args(&self) -> &[Arg; 1];
+    /// The branch taken where `x ≤ 0`, applied to `v` (the input forward, the cotangent
+    /// backward): one formula for spec and runtime.
+    fn below<T: Arith>(&self, v: T) -> T;
+    /// The spec value at `x`; an enclosure straddling 0 gets the hull of both branches.
+    fn spec_value<T: SpecScalar>(&self, x: T) -> T {
+        x.select_pos(x, self.below(x))
+    }
+    /// Forward error bound from the input's bound `e`.
+    fn forward_eps<R: Runtime>(&self, e: Bound, x: &ArrayD<R>, out: &ArrayD<R>) -> Bound {
+        let _ = (x, out);
+        e
+    }
+    /// Forward scale bound from the input's scale bound `b`.
+    fn forward_scale<R: Runtime>(&self, b: Bound, out: &ArrayD<R>) -> Bound {
+        let _ = out;
+        b
+    }
+    /// Error bound of the input's cotangent.
+    fn backward_eps<R: Runtime>(&self, e: Bound, x: &ArrayD<R>, ed: Bound, d: &ArrayD<R>) -> Bound {
+        mask_vjp_eps(x, e, ed, d)
+    }
+    /// Scale bound of the input's cotangent.
+    fn backward_scale<R: Runtime>(
+        &self,
+        b: Bound,
+        x: &ArrayD<R>,
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Bound {
+        let _ = (b, x, d);
+        bd
+    }
+}
+
+/// The runtime value of a kinked op's mask at `x` applied to `v`: `v` where `x > 0`, else
+/// [`Kink::below`]`(v)`. With `v = x` it is the forward, with `v = δ` the VJP.
+pub fn kink_runtime<K: Kink, R: Runtime>(k: &K, x: &ArrayD<R>, v: &ArrayD<R>) -> ArrayD<R> {
+    zip2(x, v, |x, v| if x > R::zero() { v } else { k.below(v) })
+}
+
+impl<K: Kink> Op for K {
+    const NAME: &'static str = <K as Kink>::NAME;
+    fn args(&self) -> &[Arg] {
+        Kink::args(self)
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        map1(at(ctx, &Kink::args(self)[0]), |x| self.spec_value(x))
+    }
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let x = at(ctx, &Kink::args(self)[0]);
+        vec![zip2(x, delta, |x, d| x.select_pos(d, self.below(d)))]
+    }
+    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let x = at(ctx, &Kink::args(self)[0]);
+        kink_runtime(self, x, x)
+    }
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let a = &Kink::args(self)[0];
+        self.forward_eps(eps[a.pos], at(ctx, a), out)
+    }
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        self.forward_scale(b[Kink::args(self)[0].pos], out)
+    }
+    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        vec![kink_runtime(self, at(ctx, &Kink::args(self)[0]), delta)]
+    }
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        let a = &Kink::args(self)[0];
+        vec![self.backward_eps(eps[a.pos], at(ctx, a), ed, d)]
+    }
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        let a = &Kink::args(self)[0];
+        vec![self.backward_scale(b[a.pos], at(ctx, a), bd, d)]
+    }
+}
+
+/// VJP error of a 0/1 derivative mask with its kink at 0 (relu and friends), per SPEC §5:
+/// where `x̂ > ε` both sides pass `δ` (error `ε_δ`), where `x̂ ≤ −ε` both give 0, and only the
+/// entries within `ε` of the kink pay `|δ̂| + ε_δ` (spec and runtime may take different branches).
+pub fn mask_vjp_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, ed: Bound, d: &ArrayD<R>) -> Bound {
+    let e = ex.get();
+    let mut any_pass = false;
+    let mut kink = 0.0f64;
+    let mut kink_any = false;
+    for (&xi, &di) in x.iter().zip(d.iter()) {
+        let xv = xi.to_spec();
+        if xv > e {
+            any_pass = true;
+        } else if e.is_infinite() || !(xv <= -e) {
+            // With ε = +∞ every entry is near the kink, even x̂ = −∞ (a forward overflow):
+            // `−∞ ≤ −ε` must not classify it as "both sides give 0".
+            kink_any = true;
+            let dv = di.to_spec().abs();
+            if !(dv <= kink) {
+                kink = dv;
+            }
+        }
+    }
+    let mut out = if any_pass { ed } else { Bound::ZERO };
+    if kink_any {
+        out = out.max(inflate(kink, 0) + ed);
+    }
+    out
 }

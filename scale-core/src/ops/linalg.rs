@@ -5,12 +5,12 @@
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
 use super::gemm::{gemm_eps, sum_err};
-use super::kit::Op;
+use super::kit::{Exact, Op, Structural};
 use super::node_type;
 use super::util::{at, nan_max, spec_b, sum2_err, view1, view2};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
-use crate::scalar::{Runtime, SpecScalar};
+use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use crate::tensor::linf;
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
@@ -477,69 +477,31 @@ impl<const M: usize, const N: usize> TransposeShape for Rank2<M, N> {
     type Out = Rank2<N, M>;
 }
 
-/// Matrix transpose (exact).
-pub struct Transpose<O, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (O, B)>,
+/// Marker of `transpose` (the [`Exact`] family: entries move, nothing rounds).
+pub struct TransposeFn;
+impl Structural for TransposeFn {
+    const NAME: &'static str = "transpose";
+    fn forward<T: Arith>(x: &ArrayD<T>, _out: &[usize]) -> ArrayD<T> {
+        tr(x)
+    }
+    fn backward<T: Arith>(d: &ArrayD<T>, _input: &[usize]) -> ArrayD<T> {
+        tr(d)
+    }
 }
-node_type!(Transpose<O> => O);
+
+/// Matrix transpose (exact).
+pub type Transpose<O, B> = Exact<O, B, TransposeFn>;
 
 /// `transpose(x)`: `[m, n] → [n, m]`.
 pub fn transpose<S, B>(x: Var<S, B>) -> Transpose<S::Out, B>
 where
     S: Shape + TransposeShape,
 {
-    Transpose {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Exact::new(x.arg())
 }
 
 fn tr<T: Clone>(a: &ArrayD<T>) -> ArrayD<T> {
     view2(a).t().as_standard_layout().into_owned().into_dyn()
-}
-
-impl<O: Shape, B> Op for Transpose<O, B> {
-    const NAME: &'static str = "transpose";
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        tr(at(ctx, &self.args[0]))
-    }
-    fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![tr(delta)]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        tr(at(ctx, &self.args[0]))
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        eps[self.args[0].pos]
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos]
-    }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![tr(delta)]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![ed]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![bd]
-    }
 }
 
 // ------------------------------------------------------------------------------------- add_bias

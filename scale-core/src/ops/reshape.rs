@@ -1,21 +1,25 @@
 //! `reshape`: same elements, new shape, row-major (C) order. Exact.
 
-use super::kit::Op;
-use super::node_type;
-use super::util::at;
-use crate::bound::Bound;
-use crate::handle::{Arg, Var};
-use crate::scalar::{Runtime, SpecScalar};
+use super::kit::{Exact, Structural};
+use crate::handle::Var;
+use crate::scalar::Arith;
 use crate::shape::Shape;
 use ndarray::{ArrayD, IxDyn};
-use std::marker::PhantomData;
+
+/// Marker of `reshape` (the [`Exact`] family: entries move, nothing rounds).
+pub struct ReshapeFn;
+impl Structural for ReshapeFn {
+    const NAME: &'static str = "reshape";
+    fn forward<X: Arith>(x: &ArrayD<X>, out: &[usize]) -> ArrayD<X> {
+        to_dims(x, out)
+    }
+    fn backward<X: Arith>(d: &ArrayD<X>, input: &[usize]) -> ArrayD<X> {
+        to_dims(d, input)
+    }
+}
 
 /// Reshape to `T` (row-major order).
-pub struct Reshape<T, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (T, B)>,
-}
-node_type!(Reshape<T> => T);
+pub type Reshape<T, B> = Exact<T, B, ReshapeFn>;
 
 /// `reshape(x)` to shape `T`, keeping row-major (C) element order.
 ///
@@ -47,10 +51,7 @@ pub fn reshape<T: Shape, S: Shape, B>(x: Var<S, B>) -> Reshape<T, B> {
             "reshape: element counts differ between the source and target shapes"
         )
     };
-    Reshape {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Exact::new(x.arg())
 }
 
 fn to_dims<X: Clone>(a: &ArrayD<X>, dims: &[usize]) -> ArrayD<X> {
@@ -58,47 +59,4 @@ fn to_dims<X: Clone>(a: &ArrayD<X>, dims: &[usize]) -> ArrayD<X> {
         .into_owned()
         .into_shape_with_order(IxDyn(dims))
         .expect("invariant: element counts checked at compile time")
-}
-
-impl<T: Shape, B> Op for Reshape<T, B> {
-    const NAME: &'static str = "reshape";
-    fn args(&self) -> &[Arg] {
-        &self.args
-    }
-    fn forward_spec<X: SpecScalar>(&self, ctx: &[ArrayD<X>]) -> ArrayD<X> {
-        to_dims(at(ctx, &self.args[0]), T::DIMS)
-    }
-    fn vjp_spec<X: SpecScalar>(&self, _ctx: &[ArrayD<X>], delta: &ArrayD<X>) -> Vec<ArrayD<X>> {
-        vec![to_dims(delta, self.args[0].dims)]
-    }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        to_dims(at(ctx, &self.args[0]), T::DIMS)
-    }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        eps[self.args[0].pos]
-    }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
-        b[self.args[0].pos]
-    }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![to_dims(delta, self.args[0].dims)]
-    }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![ed]
-    }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
-        vec![bd]
-    }
 }
