@@ -5,7 +5,7 @@
 //! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
 use super::kit::{Binary, BinaryFn, Exact, Kink, Op, Structural, cotangents, kink_runtime, map1};
-use super::node_type;
+use super::op_node;
 use super::util::{at, nan_max, prod_err, spec_b, sum2_err};
 use crate::bound::{Bound, inflate};
 use crate::error::{Error, finite_constant};
@@ -14,7 +14,6 @@ use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{SameShape, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
-use std::marker::PhantomData;
 
 /// Max over entries of `|ŷ − (â ± b̂)|` bounds (local rounding of an elementwise sum/difference).
 fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign: f64) -> Bound {
@@ -220,13 +219,10 @@ pub fn neg<S: Shape, B>(x: Var<S, B>) -> Neg<S, B> {
 
 // ---------------------------------------------------------------------------------------- scale
 
-/// `c · x` for a constant `c`.
-pub struct Scale<S, B> {
-    args: [Arg; 1],
-    c: f64,
-    _p: PhantomData<fn() -> (S, B)>,
+op_node! {
+    /// `c · x` for a constant `c`.
+    Scale<S>[1, c: f64] => S
 }
-node_type!(Scale<S> => S);
 
 /// `scale(x, c) = c·x`. The spec constant is the `f64` `c`; the runtime multiplies by
 /// `R::from_f64(c)`, and the bound accounts for the difference. A NaN or infinite `c` is a typed
@@ -241,11 +237,7 @@ node_type!(Scale<S> => S);
 /// # Ok::<(), scale_core::Error>(())
 /// ```
 pub fn scale<S: Shape, B>(x: Var<S, B>, c: f64) -> Result<Scale<S, B>, Error> {
-    Ok(Scale {
-        args: [x.arg()],
-        c: finite_constant("scale", "c", c)?,
-        _p: PhantomData,
-    })
+    Ok(Scale::new([x.arg()], finite_constant("scale", "c", c)?))
 }
 
 /// Error of `fl(c_R · x̂)` against `c·x`: `|c|·ε + max_i |c·x̂_i − v̂_i|` (the latter measured).
@@ -311,19 +303,14 @@ impl<S: Shape, B> Op for Scale<S, B> {
 
 // ----------------------------------------------------------------------------------------- relu
 
-/// `max(x, 0)`, elementwise, with derivative `1` where `x > 0`, else `0` (PyTorch's convention).
-pub struct Relu<S, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B)>,
+op_node! {
+    /// `max(x, 0)`, elementwise, with derivative `1` where `x > 0`, else `0` (PyTorch's convention).
+    Relu<S>[1] => S
 }
-node_type!(Relu<S> => S);
 
 /// `relu(x) = max(x, 0)`.
 pub fn relu<S: Shape, B>(x: Var<S, B>) -> Relu<S, B> {
-    Relu {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Relu::new([x.arg()])
 }
 
 // The kit's defaults are relu's bounds: 1-Lipschitz, exact in floating point, 0/1 mask.
@@ -343,23 +330,19 @@ impl<S: Shape, B> Kink for Relu<S, B> {
 
 // ----------------------------------------------------------------------------------- leaky_relu
 
-/// `x` where `x > 0`, else `a·x`; derivative `1` / `a` likewise.
-pub struct LeakyRelu<S, B> {
-    args: [Arg; 1],
-    a: f64,
-    _p: PhantomData<fn() -> (S, B)>,
+op_node! {
+    /// `x` where `x > 0`, else `a·x`; derivative `1` / `a` likewise.
+    LeakyRelu<S>[1, a: f64] => S
 }
-node_type!(LeakyRelu<S> => S);
 
 /// `leaky_relu(x, a)`: `x` where `x > 0`, else `a·x` (spec constant: the `f64` `a`; runtime:
 /// `R::from_f64(a)`, the difference is in the bound). Any finite slope is allowed (negative,
 /// above 1, huge); a NaN or infinite `a` is a typed error ([`Error::InvalidConstant`]).
 pub fn leaky_relu<S: Shape, B>(x: Var<S, B>, a: f64) -> Result<LeakyRelu<S, B>, Error> {
-    Ok(LeakyRelu {
-        args: [x.arg()],
-        a: finite_constant("leaky_relu", "a", a)?,
-        _p: PhantomData,
-    })
+    Ok(LeakyRelu::new(
+        [x.arg()],
+        finite_constant("leaky_relu", "a", a)?,
+    ))
 }
 
 impl<S: Shape, B> LeakyRelu<S, B> {

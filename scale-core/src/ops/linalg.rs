@@ -6,15 +6,14 @@
 
 use super::gemm::{gemm_eps, sum_err};
 use super::kit::{Exact, Op, Structural};
-use super::node_type;
-use super::util::{at, nan_max, spec_b, sum2_err, view1, view2};
+use super::op_node;
+use super::util::{at, nan_max, scalar, scalar_of, spec_b, sum2_err, view1, view2};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use crate::tensor::linf;
-use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
-use std::marker::PhantomData;
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, Zip};
 
 /// Spec matrix product, in the spec arithmetic's own kernel ([`SpecScalar::matmul`]).
 fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
@@ -42,12 +41,10 @@ impl<const M: usize, const K: usize, const N: usize> MatMulShapes<Rank2<K, N>> f
     type Out = Rank2<M, N>;
 }
 
-/// Matrix product `A B`.
-pub struct MatMul<O, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (O, B)>,
+op_node! {
+    /// Matrix product `A B`.
+    MatMul<O>[2] => O
 }
-node_type!(MatMul<O> => O);
 
 /// `matmul(a, b) = A B` for `a: [m, k]`, `b: [k, n]`.
 ///
@@ -64,10 +61,7 @@ where
     A: Shape + MatMulShapes<X>,
     X: Shape,
 {
-    MatMul {
-        args: [a.arg(), b.arg()],
-        _p: PhantomData,
-    }
+    MatMul::new([a.arg(), b.arg()])
 }
 
 impl<O: Shape, B> MatMul<O, B> {
@@ -203,12 +197,10 @@ impl<const M: usize, const K: usize> MatVecShapes<Rank1<K>> for Rank2<M, K> {
     type Out = Rank1<M>;
 }
 
-/// Matrix–vector product `W x`.
-pub struct MatVec<O, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (O, B)>,
+op_node! {
+    /// Matrix–vector product `W x`.
+    MatVec<O>[2] => O
 }
-node_type!(MatVec<O> => O);
 
 /// `matvec(w, x) = W x` for `w: [m, k]`, `x: [k]`.
 ///
@@ -225,10 +217,7 @@ where
     W: Shape + MatVecShapes<X>,
     X: Shape,
 {
-    MatVec {
-        args: [w.arg(), x.arg()],
-        _p: PhantomData,
-    }
+    MatVec::new([w.arg(), x.arg()])
 }
 
 impl<O: Shape, B> MatVec<O, B> {
@@ -335,15 +324,9 @@ impl<O: Shape, B> Op for MatVec<O, B> {
 pub trait DotShapes<X> {}
 impl<const K: usize> DotShapes<Rank1<K>> for Rank1<K> {}
 
-/// Inner product `a · b`.
-pub struct Dot<S, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, B)>,
-}
-
-impl<S: Shape, Br> crate::node::NodeType for Dot<S, Br> {
-    type Out = Rank0;
-    type Brand = Br;
+op_node! {
+    /// Inner product `a · b`.
+    Dot<S>[2] => Rank0
 }
 
 /// `dot(a, b) = Σ aᵢbᵢ` for two vectors of the same length, a scalar.
@@ -352,18 +335,21 @@ where
     S: Shape + DotShapes<X>,
     X: Shape,
 {
-    Dot {
-        args: [a.arg(), b.arg()],
-        _p: PhantomData,
-    }
-}
-
-fn scalar_of<T: Copy>(a: &ArrayD<T>) -> T {
-    *a.iter().next().expect("invariant: scalar entry")
+    Dot::new([a.arg(), b.arg()])
 }
 
 impl<S: Shape, B> Dot<S, B> {
-    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], d: &ArrayD<R>) -> [ArrayD<R>; 2] {
+    /// `Σ aᵢbᵢ` left to right, in spec and runtime arithmetic alike.
+    fn fwd<T: Arith>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
+        scalar(
+            a.iter()
+                .zip(b.iter())
+                .fold(T::lit(0.0), |acc, (&x, &y)| acc + x * y),
+        )
+    }
+    /// `(δ·b, δ·a)`, in spec and runtime arithmetic alike.
+    fn vjp<T: Arith>(&self, ctx: &[ArrayD<T>], d: &ArrayD<T>) -> [ArrayD<T>; 2] {
         let dv = scalar_of(d);
         [
             at(ctx, &self.args[1]).mapv(|y| dv * y),
@@ -378,27 +364,13 @@ impl<S: Shape, B> Op for Dot<S, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        let s = a
-            .iter()
-            .zip(b.iter())
-            .fold(T::zero(), |acc, (&x, &y)| acc + x * y);
-        ArrayD::from_elem(IxDyn(&[]), s)
+        self.fwd(ctx)
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let dv = scalar_of(delta);
-        vec![
-            at(ctx, &self.args[1]).mapv(|y| dv * y),
-            at(ctx, &self.args[0]).mapv(|x| dv * x),
-        ]
+        self.vjp(ctx, delta).into()
     }
     fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        let s = a
-            .iter()
-            .zip(b.iter())
-            .fold(R::zero(), |acc, (&x, &y)| acc + x * y);
-        ArrayD::from_elem(IxDyn(&[]), s)
+        self.fwd(ctx)
     }
     fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aa, ab) = (&self.args[0], &self.args[1]);
@@ -421,7 +393,7 @@ impl<S: Shape, B> Op for Dot<S, B> {
         )
     }
     fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        self.vjp_rt(ctx, delta).into()
+        self.vjp(ctx, delta).into()
     }
     fn vjp_eps<R: Runtime>(
         &self,
@@ -431,7 +403,7 @@ impl<S: Shape, B> Op for Dot<S, B> {
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
         let (aa, ab) = (&self.args[0], &self.args[1]);
-        let [va, vb] = self.vjp_rt(ctx, d);
+        let [va, vb] = self.vjp(ctx, d);
         let dd = d.view().into_shape_with_order((1, 1)).expect("scalar");
         let one = |x: &ArrayD<R>, ex: Bound, v: &ArrayD<R>| {
             gemm_eps(
@@ -454,7 +426,7 @@ impl<S: Shape, B> Op for Dot<S, B> {
         bd: Bound,
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
-        let [va, vb] = self.vjp_rt(ctx, d);
+        let [va, vb] = self.vjp(ctx, d);
         vec![
             mm_scale(1, bd, b[self.args[1].pos], linf(&va)),
             mm_scale(1, bd, b[self.args[0].pos], linf(&vb)),
@@ -514,12 +486,10 @@ fn tr<T: Clone>(a: &ArrayD<T>) -> ArrayD<T> {
 pub trait AddBiasShapes<X> {}
 impl<const M: usize, const N: usize> AddBiasShapes<Rank1<N>> for Rank2<M, N> {}
 
-/// `h + b` with `b` broadcast over the rows of `h`.
-pub struct AddBias<S, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, B)>,
+op_node! {
+    /// `h + b` with `b` broadcast over the rows of `h`.
+    AddBias<S>[2] => S
 }
-node_type!(AddBias<S> => S);
 
 /// `add_bias(h, b)[i, j] = h[i, j] + b[j]`.
 pub fn add_bias<S, X, B>(h: Var<S, B>, b: Var<X, B>) -> AddBias<S, B>
@@ -527,13 +497,11 @@ where
     S: Shape + AddBiasShapes<X>,
     X: Shape,
 {
-    AddBias {
-        args: [h.arg(), b.arg()],
-        _p: PhantomData,
-    }
+    AddBias::new([h.arg(), b.arg()])
 }
 
-fn bias_fwd<T: Copy + std::ops::Add<Output = T>>(h: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
+/// `h + b` row by row, in spec and runtime arithmetic alike.
+fn bias_fwd<T: Arith>(h: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<T> {
     let b = view1(b);
     let mut out = view2(h).to_owned();
     for mut row in out.rows_mut() {
@@ -542,10 +510,10 @@ fn bias_fwd<T: Copy + std::ops::Add<Output = T>>(h: &ArrayD<T>, b: &ArrayD<T>) -
     out.into_dyn()
 }
 
-/// Column sums in the given arithmetic, row by row (the runtime kernel of `sum_rows`).
-pub(crate) fn col_sums<T: Copy + std::ops::Add<Output = T>>(x: &ArrayD<T>, zero: T) -> ArrayD<T> {
+/// Column sums row by row, in spec and runtime arithmetic alike (the kernel of `sum_rows`).
+pub(crate) fn col_sums<T: Arith>(x: &ArrayD<T>) -> ArrayD<T> {
     let x = view2(x);
-    let mut acc = Array1::from_elem(x.ncols(), zero);
+    let mut acc = Array1::from_elem(x.ncols(), T::lit(0.0));
     for row in x.rows() {
         Zip::from(&mut acc).and(&row).for_each(|a, &v| *a = *a + v);
     }
@@ -574,7 +542,7 @@ impl<S: Shape, B> Op for AddBias<S, B> {
         bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![delta.clone(), col_sums(delta, T::zero())]
+        vec![delta.clone(), col_sums(delta)]
     }
     fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
@@ -595,7 +563,7 @@ impl<S: Shape, B> Op for AddBias<S, B> {
         (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
     }
     fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![delta.clone(), col_sums(delta, R::zero())]
+        vec![delta.clone(), col_sums(delta)]
     }
     fn vjp_eps<R: Runtime>(
         &self,
@@ -604,7 +572,7 @@ impl<S: Shape, B> Op for AddBias<S, B> {
         ed: Bound,
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
-        let s = col_sums(d, R::zero());
+        let s = col_sums(d);
         vec![ed, col_sums_eps(d, ed, &s)]
     }
     fn vjp_scale<R: Runtime>(
@@ -615,7 +583,7 @@ impl<S: Shape, B> Op for AddBias<S, B> {
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
         let rows = self.args[0].dims[0];
-        let s = col_sums(d, R::zero());
+        let s = col_sums(d);
         vec![bd, spec_b(bd.scale(rows as f64)).max(linf(&s))]
     }
 }

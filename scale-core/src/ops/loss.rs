@@ -10,35 +10,23 @@
 
 use super::gemm::{dot_err, sum_err};
 use super::kit::Op;
+use super::op_node;
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
-use super::util::{at, div_err, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
+use super::util::{
+    at, div_err, nan_max, prod_err, ref_dist, scalar, scalar_of, spec_b, sum2_err, up,
+};
 use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank2, SameShape, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
-use std::marker::PhantomData;
-
-fn scalar_of<T: Copy>(a: &ArrayD<T>) -> T {
-    *a.iter().next().expect("invariant: scalar entry")
-}
-
-fn scalar<T: Clone>(v: T) -> ArrayD<T> {
-    ArrayD::from_elem(IxDyn(&[]), v)
-}
 
 // ------------------------------------------------------------------------------------------ mse
 
-/// Mean squared error.
-pub struct Mse<S, B> {
-    args: [Arg; 2],
-    _p: PhantomData<fn() -> (S, B)>,
-}
-
-impl<S: Shape, Br> crate::node::NodeType for Mse<S, Br> {
-    type Out = Rank0;
-    type Brand = Br;
+op_node! {
+    /// Mean squared error.
+    Mse<S>[2] => Rank0
 }
 
 /// `mse(p, t) = mean((p − t)²)`; shapes must be equal.
@@ -47,10 +35,7 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Mse {
-        args: [pred.arg(), target.arg()],
-        _p: PhantomData,
-    }
+    Mse::new([pred.arg(), target.arg()])
 }
 
 impl<S: Shape, B> Mse<S, B> {
@@ -186,15 +171,9 @@ impl<const M: usize, const N: usize> CrossEntropyShapes<Rank2<M, N>> for Rank2<M
     const COLS: usize = N;
 }
 
-/// Cross-entropy of logits against target probabilities, averaged over rows.
-pub struct CrossEntropy<S, X, B> {
-    args: [Arg; 2],
-    _p: super::util::Ph<(S, X, B)>,
-}
-
-impl<S: Shape, X: Shape, Br> crate::node::NodeType for CrossEntropy<S, X, Br> {
-    type Out = Rank0;
-    type Brand = Br;
+op_node! {
+    /// Cross-entropy of logits against target probabilities, averaged over rows.
+    CrossEntropy<S, X>[2] => Rank0
 }
 
 /// `cross_entropy(z, t) = −(1/b) Σᵢ Σⱼ t[i, j]·log_softmax(z)[i, j]` for `z, t: [b, n]`.
@@ -203,10 +182,7 @@ where
     S: Shape + CrossEntropyShapes<X>,
     X: Shape,
 {
-    CrossEntropy {
-        args: [logits.arg(), target.arg()],
-        _p: PhantomData,
-    }
+    CrossEntropy::new([logits.arg(), target.arg()])
 }
 
 impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> CrossEntropy<S, X, B> {

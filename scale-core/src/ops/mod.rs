@@ -11,6 +11,15 @@
 //! | [`softmax`](mod@softmax) | `softmax`, `log_softmax` (last axis, rank 1 and 2) |
 //! | [`loss`] | `mse`, `cross_entropy` |
 //!
+//! ## Adding an op
+//!
+//! An op is one [`kit::Op`] impl (the node traits come from the kit), or, when it belongs to a
+//! family, a marker and its formulas: [`kit::Structural`] for exact structural ops,
+//! [`kit::BinaryFn`] for elementwise binary ops, [`kit::Kink`] for piecewise-linear ones,
+//! [`unary::SmoothFn`] for smooth functions. The struct, its `NodeType` and its `new` come from
+//! the crate-internal `op_node!` declaration. Write spec and runtime formulas once over
+//! [`Arith`](crate::Arith) where they are the same.
+//!
 //! ## How the bounds are built
 //!
 //! Every error bound is *propagated error + local rounding error*, per entry, then maximised:
@@ -50,13 +59,26 @@ pub use reshape::reshape;
 pub use softmax::{log_softmax, softmax};
 pub use unary::{exp, log, sigmoid, softplus, square, tanh};
 
-/// Implements [`NodeType`](crate::node::NodeType) for an op struct `Name<…, B>`.
-macro_rules! node_type {
-    ($name:ident <$($g:ident),*> => $out:ty) => {
-        impl<$($g: $crate::shape::Shape,)* Br> $crate::node::NodeType for $name<$($g,)* Br> {
+/// Declares an op's node struct `Name<…, B>`: the arguments it reads, any constant parameters,
+/// the phantom shapes and brand, its [`NodeType`](crate::node::NodeType) (output shape `$out`),
+/// and a private `new` that the op's constructor calls once it has checked what it must.
+macro_rules! op_node {
+    ($(#[$doc:meta])* $name:ident<$($g:ident),+>[$n:literal $(, $p:ident: $t:ty)*] => $out:ty) => {
+        $(#[$doc])*
+        pub struct $name<$($g,)+ B> {
+            args: [$crate::handle::Arg; $n],
+            $($p: $t,)*
+            _p: $crate::ops::util::Ph<($($g,)+ B)>,
+        }
+        impl<$($g: $crate::shape::Shape,)+ Br> $crate::node::NodeType for $name<$($g,)+ Br> {
             type Out = $out;
             type Brand = Br;
         }
+        impl<$($g,)+ B> $name<$($g,)+ B> {
+            fn new(args: [$crate::handle::Arg; $n] $(, $p: $t)*) -> Self {
+                $name { args, $($p,)* _p: ::std::marker::PhantomData }
+            }
+        }
     };
 }
-pub(crate) use node_type;
+pub(crate) use op_node;

@@ -7,43 +7,35 @@
 use super::gemm::sum_err;
 use super::kit::Op;
 use super::linalg::{col_sums, col_sums_eps};
-use super::node_type;
-use super::util::{at, div_err, spec_b};
+use super::op_node;
+use super::util::{at, div_err, scalar, scalar_of, spec_b};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
-use crate::scalar::{Runtime, SpecScalar};
+use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
-use std::marker::PhantomData;
 
-fn scalar_of<T: Copy>(a: &ArrayD<T>) -> T {
-    *a.iter().next().expect("invariant: scalar entry")
+/// `Σ x` left to right, in spec and runtime arithmetic alike.
+fn total<T: Arith>(x: &ArrayD<T>) -> T {
+    x.iter().fold(T::lit(0.0), |acc, &v| acc + v)
 }
 
-fn total<T: Copy + std::ops::Add<Output = T>>(x: &ArrayD<T>, zero: T) -> T {
-    x.iter().fold(zero, |acc, &v| acc + v)
+/// `v` broadcast to every entry of shape `S`: the VJP of a full reduction.
+fn fill<S: Shape, T: Clone>(v: T) -> ArrayD<T> {
+    ArrayD::from_elem(IxDyn(S::DIMS), v)
 }
 
 // ------------------------------------------------------------------------------------------ sum
 
-/// Sum of all entries.
-pub struct Sum<S, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B)>,
-}
-
-impl<S: Shape, B> crate::node::NodeType for Sum<S, B> {
-    type Out = Rank0;
-    type Brand = B;
+op_node! {
+    /// Sum of all entries.
+    Sum<S>[1] => Rank0
 }
 
 /// `sum(x) = Σ x`, a scalar.
 pub fn sum<S: Shape, B>(x: Var<S, B>) -> Sum<S, B> {
-    Sum {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Sum::new([x.arg()])
 }
 
 impl<S: Shape, B> Op for Sum<S, B> {
@@ -52,13 +44,13 @@ impl<S: Shape, B> Op for Sum<S, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        ArrayD::from_elem(IxDyn(&[]), total(at(ctx, &self.args[0]), T::zero()))
+        scalar(total(at(ctx, &self.args[0])))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![ArrayD::from_elem(IxDyn(S::DIMS), scalar_of(delta))]
+        vec![fill::<S, T>(scalar_of(delta))]
     }
     fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        ArrayD::from_elem(IxDyn(&[]), total(at(ctx, &self.args[0]), R::zero()))
+        scalar(total(at(ctx, &self.args[0])))
     }
     fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // n ε_x for the inputs, plus the summation error (any order).
@@ -70,7 +62,7 @@ impl<S: Shape, B> Op for Sum<S, B> {
         spec_b(b[self.args[0].pos].scale(S::NUMEL as f64)).max(linf(out))
     }
     fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![ArrayD::from_elem(IxDyn(S::DIMS), scalar_of(delta))]
+        vec![fill::<S, R>(scalar_of(delta))]
     }
     fn vjp_eps<R: Runtime>(
         &self,
@@ -94,33 +86,27 @@ impl<S: Shape, B> Op for Sum<S, B> {
 
 // ----------------------------------------------------------------------------------------- mean
 
-/// Mean of all entries.
-pub struct Mean<S, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B)>,
-}
-
-impl<S: Shape, B> crate::node::NodeType for Mean<S, B> {
-    type Out = Rank0;
-    type Brand = B;
+op_node! {
+    /// Mean of all entries.
+    Mean<S>[1] => Rank0
 }
 
 /// `mean(x) = sum(x) / numel`, a scalar. The runtime divides by `R::from_f64(numel)` (which may
 /// round for `bf16`/`f16`; the bound covers it).
 pub fn mean<S: Shape, B>(x: Var<S, B>) -> Mean<S, B> {
-    Mean {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Mean::new([x.arg()])
 }
 
 impl<S: Shape, B> Mean<S, B> {
     fn n() -> f64 {
         S::NUMEL as f64
     }
-    fn vjp_rt<R: Runtime>(delta: &ArrayD<R>) -> ArrayD<R> {
-        let v = scalar_of(delta) / R::from_f64(Self::n());
-        ArrayD::from_elem(IxDyn(S::DIMS), v)
+    /// `x / n` in spec and runtime arithmetic alike (the runtime's `n` may round for `bf16`).
+    fn per_entry<T: Arith>(x: T) -> T {
+        x / T::lit(Self::n())
+    }
+    fn vjp<T: Arith>(delta: &ArrayD<T>) -> ArrayD<T> {
+        fill::<S, T>(Self::per_entry(scalar_of(delta)))
     }
 }
 
@@ -130,21 +116,18 @@ impl<S: Shape, B> Op for Mean<S, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let s = total(at(ctx, &self.args[0]), T::zero()) / T::from_f64(Self::n());
-        ArrayD::from_elem(IxDyn(&[]), s)
+        scalar(Self::per_entry(total(at(ctx, &self.args[0]))))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let v = scalar_of(delta) / T::from_f64(Self::n());
-        vec![ArrayD::from_elem(IxDyn(S::DIMS), v)]
+        vec![Self::vjp(delta)]
     }
     fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let s = total(at(ctx, &self.args[0]), R::zero()) / R::from_f64(Self::n());
-        ArrayD::from_elem(IxDyn(&[]), s)
+        scalar(Self::per_entry(total(at(ctx, &self.args[0]))))
     }
     fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // |S/n − ŷ| ≤ (nε + |S_x̂ − ŝ|)/n + |ŝ/n − ŷ|.
         let x = at(ctx, &self.args[0]);
-        let s = total(x, R::zero()).to_spec();
+        let s = total(x).to_spec();
         let se = sum_err::<R>(x.iter().map(|v| v.to_spec()), s);
         let n = Bound::new(Self::n());
         eps[self.args[0].pos] + se / n + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
@@ -153,7 +136,7 @@ impl<S: Shape, B> Op for Mean<S, B> {
         spec_b(b[self.args[0].pos]).max(linf(out))
     }
     fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        vec![Self::vjp_rt(delta)]
+        vec![Self::vjp(delta)]
     }
     fn vjp_eps<R: Runtime>(
         &self,
@@ -165,7 +148,7 @@ impl<S: Shape, B> Op for Mean<S, B> {
         // The runtime entry δ̂/n, computed as the VJP does (not read back from its output,
         // which is empty when the tensor has a zero-size dimension).
         let dv = scalar_of(d);
-        let v = (dv / R::from_f64(Self::n())).to_spec();
+        let v = Self::per_entry(dv).to_spec();
         let local = inflate(div_err(v, dv.to_spec(), Self::n()), 3);
         vec![ed / Bound::new(Self::n()) + local]
     }
@@ -176,7 +159,7 @@ impl<S: Shape, B> Op for Mean<S, B> {
         bd: Bound,
         d: &ArrayD<R>,
     ) -> Vec<Bound> {
-        vec![spec_b(bd / Bound::new(Self::n())).max(linf(&Self::vjp_rt(d)))]
+        vec![spec_b(bd / Bound::new(Self::n())).max(linf(&Self::vjp(d)))]
     }
 }
 
@@ -195,22 +178,17 @@ impl<const M: usize, const N: usize> SumRowsShape for Rank2<M, N> {
     type Out = Rank1<N>;
 }
 
-/// Column sums of a matrix (sum over the rows).
-pub struct SumRows<O, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (O, B)>,
+op_node! {
+    /// Column sums of a matrix (sum over the rows).
+    SumRows<O>[1] => O
 }
-node_type!(SumRows<O> => O);
 
 /// `sum_rows(x)[j] = Σᵢ x[i, j]`.
 pub fn sum_rows<S, B>(x: Var<S, B>) -> SumRows<S::Out, B>
 where
     S: Shape + SumRowsShape,
 {
-    SumRows {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    SumRows::new([x.arg()])
 }
 
 impl<O: Shape, B> SumRows<O, B> {
@@ -227,13 +205,13 @@ impl<O: Shape, B> Op for SumRows<O, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        col_sums(at(ctx, &self.args[0]), T::zero())
+        col_sums(at(ctx, &self.args[0]))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![self.bcast(delta)]
     }
     fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        col_sums(at(ctx, &self.args[0]), R::zero())
+        col_sums(at(ctx, &self.args[0]))
     }
     fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &self.args[0];

@@ -14,7 +14,7 @@
 
 use super::gemm::{dot_err, sum_err};
 use super::kit::Op;
-use super::node_type;
+use super::op_node;
 use super::util::{at, div_err, libm_rel, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
 use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
@@ -23,7 +23,6 @@ use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank1, Rank2, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
-use std::marker::PhantomData;
 
 /// Shapes whose last axis `softmax` / `log_softmax` normalise: `[n]` and `[b, n]`.
 #[diagnostic::on_unimplemented(
@@ -224,34 +223,24 @@ pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
 
 // -------------------------------------------------------------------------------------- nodes
 
-/// Softmax over the last axis.
-pub struct Softmax<S, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B)>,
+op_node! {
+    /// Softmax over the last axis.
+    Softmax<S>[1] => S
 }
-node_type!(Softmax<S> => S);
 
-/// Log-softmax over the last axis.
-pub struct LogSoftmax<S, B> {
-    args: [Arg; 1],
-    _p: PhantomData<fn() -> (S, B)>,
+op_node! {
+    /// Log-softmax over the last axis.
+    LogSoftmax<S>[1] => S
 }
-node_type!(LogSoftmax<S> => S);
 
 /// `softmax(x)` over the last axis, row by row (`[n]` or `[b, n]`).
 pub fn softmax<S: LastAxis, B>(x: Var<S, B>) -> Softmax<S, B> {
-    Softmax {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Softmax::new([x.arg()])
 }
 
 /// `log_softmax(x)` over the last axis, row by row (`[n]` or `[b, n]`).
 pub fn log_softmax<S: LastAxis, B>(x: Var<S, B>) -> LogSoftmax<S, B> {
-    LogSoftmax {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    LogSoftmax::new([x.arg()])
 }
 
 fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(

@@ -18,6 +18,18 @@ pub(crate) fn at<'a, T>(ctx: &'a [ArrayD<T>], a: &Arg) -> &'a ArrayD<T> {
     &ctx[a.pos]
 }
 
+/// The value of a rank-0 entry.
+#[inline]
+pub(crate) fn scalar_of<T: Copy>(a: &ArrayD<T>) -> T {
+    *a.iter().next().expect("invariant: scalar entry")
+}
+
+/// A rank-0 entry holding `v`.
+#[inline]
+pub(crate) fn scalar<T: Clone>(v: T) -> ArrayD<T> {
+    ArrayD::from_elem(ndarray::IxDyn(&[]), v)
+}
+
 /// A rank-2 view (the node was typed against a rank-2 shape).
 #[inline]
 pub(crate) fn view2<T>(a: &ArrayD<T>) -> ArrayView2<'_, T> {
