@@ -4,7 +4,9 @@
 //! Local rounding is measured per entry against an `f64` re-evaluation on the runtime operands
 //! (see the [module docs](super)); propagation is exact linear algebra on the input eps.
 
-use super::kit::{Binary, BinaryFn, Exact, Kink, Op, Structural, cotangents, kink_runtime, map1};
+use super::kit::{
+    Binary, BinaryFn, Exact, Kink, Op, OpRuntime, Pair, Structural, cotangents, kink_runtime, map1,
+};
 use super::op_node;
 use super::util::{at, nan_max, prod_err, spec_b, sum2_err};
 use crate::bound::{Bound, inflate};
@@ -36,26 +38,16 @@ impl BinaryFn for AddFn {
     fn df<T: Arith>(_a: T, _b: T, d: T) -> [T; 2] {
         [d, d]
     }
-    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], e: [Bound; 2], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(x: Pair<R>, e: [Bound; 2], out: &ArrayD<R>) -> Bound {
         e[0] + e[1] + addsub_local(x[0], x[1], out, 1.0)
     }
     fn fwd_scale(b: [Bound; 2]) -> Bound {
         b[0] + b[1]
     }
-    fn vjp_eps<R: Runtime>(
-        _x: [&ArrayD<R>; 2],
-        _e: [Bound; 2],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> [Bound; 2] {
+    fn vjp_eps<R: Runtime>(_: Pair<R>, _: [Bound; 2], ed: Bound, _: &ArrayD<R>) -> [Bound; 2] {
         [ed, ed]
     }
-    fn vjp_scale<R: Runtime>(
-        _x: [&ArrayD<R>; 2],
-        _b: [Bound; 2],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> [Bound; 2] {
+    fn vjp_scale<R: Runtime>(_: Pair<R>, _: [Bound; 2], bd: Bound, _: &ArrayD<R>) -> [Bound; 2] {
         [bd, bd]
     }
 }
@@ -70,26 +62,16 @@ impl BinaryFn for SubFn {
     fn df<T: Arith>(_a: T, _b: T, d: T) -> [T; 2] {
         [d, -d]
     }
-    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], e: [Bound; 2], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(x: Pair<R>, e: [Bound; 2], out: &ArrayD<R>) -> Bound {
         e[0] + e[1] + addsub_local(x[0], x[1], out, -1.0)
     }
     fn fwd_scale(b: [Bound; 2]) -> Bound {
         b[0] + b[1]
     }
-    fn vjp_eps<R: Runtime>(
-        _x: [&ArrayD<R>; 2],
-        _e: [Bound; 2],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> [Bound; 2] {
+    fn vjp_eps<R: Runtime>(_: Pair<R>, _: [Bound; 2], ed: Bound, _: &ArrayD<R>) -> [Bound; 2] {
         [ed, ed]
     }
-    fn vjp_scale<R: Runtime>(
-        _x: [&ArrayD<R>; 2],
-        _b: [Bound; 2],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> [Bound; 2] {
+    fn vjp_scale<R: Runtime>(_: Pair<R>, _: [Bound; 2], bd: Bound, _: &ArrayD<R>) -> [Bound; 2] {
         [bd, bd]
     }
 }
@@ -139,30 +121,20 @@ impl BinaryFn for MulFn {
     fn df<T: Arith>(a: T, b: T, d: T) -> [T; 2] {
         [d * b, d * a]
     }
-    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], e: [Bound; 2], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps<R: Runtime>(x: Pair<R>, e: [Bound; 2], out: &ArrayD<R>) -> Bound {
         product_eps(x[0], e[0], x[1], e[1], out)
     }
     fn fwd_scale(b: [Bound; 2]) -> Bound {
         b[0] * b[1]
     }
-    fn vjp_eps<R: Runtime>(
-        x: [&ArrayD<R>; 2],
-        e: [Bound; 2],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> [Bound; 2] {
+    fn vjp_eps<R: Runtime>(x: Pair<R>, e: [Bound; 2], ed: Bound, d: &ArrayD<R>) -> [Bound; 2] {
         let [va, vb] = cotangents::<Self, R>(x, d);
         [
             product_eps(d, ed, x[1], e[1], &va),
             product_eps(d, ed, x[0], e[0], &vb),
         ]
     }
-    fn vjp_scale<R: Runtime>(
-        x: [&ArrayD<R>; 2],
-        b: [Bound; 2],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> [Bound; 2] {
+    fn vjp_scale<R: Runtime>(x: Pair<R>, b: [Bound; 2], bd: Bound, d: &ArrayD<R>) -> [Bound; 2] {
         let [va, vb] = cotangents::<Self, R>(x, d);
         [(bd * b[1]).max(linf(&va)), (bd * b[0]).max(linf(&vb))]
     }
@@ -268,35 +240,26 @@ impl<S: Shape, B> Op for Scale<S, B> {
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![self.times(delta)]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, R: Runtime> OpRuntime<R> for Scale<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         self.times(at(ctx, &self.args[0]))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &self.args[0];
         const_mul_eps(self.c, at(ctx, a), eps[a.pos], out)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos].scale(self.c.abs())).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![self.times(delta)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         vec![const_mul_eps(self.c, d, ed, &self.times(d))]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         vec![spec_b(bd.scale(self.c.abs())).max(linf(&self.times(d)))]
     }
 }

@@ -1,8 +1,10 @@
 //! The op kit: what every op shares, written once, so that an op is one short file.
 //!
-//! * [`Op`]: the six parts of SPEC §4 as one trait with one `impl` per op. The node traits the
-//!   graph stores ([`FwdNode`], [`RevNodeScale`], …) are implemented for every `Op` here, once,
-//!   so an op never repeats the plumbing (name, arguments, output dims, three spec scalars).
+//! * [`Op`] and [`OpRuntime`]: the six parts of SPEC §4 as two traits, one `impl` each per op
+//!   (the spec side generic over the spec scalar, the runtime side over the runtime). The node
+//!   traits the graph stores ([`FwdNode`], [`RevNodeScale`], …) are implemented for every op here,
+//!   once, so an op never repeats the plumbing (name, arguments, output dims, three spec scalars,
+//!   four runtimes).
 //! * Family adapters for the shapes that repeat, each a trait for the op's formulas and an `Op`
 //!   built from it: [`Exact`] for structural ops with zero rounding ([`Structural`]: `neg`,
 //!   `reshape`, `transpose`), [`Binary`] for elementwise binary ops ([`BinaryFn`]: `add`, `sub`,
@@ -24,12 +26,10 @@ use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
 use std::marker::PhantomData;
 
-/// An op: the six parts of SPEC §4 in one place. Every `Op` is a full reverse node with scale
-/// bounds ([`RevNodeScale`]) through the implementations in this module.
-///
-/// The method names and meanings are those of the node traits ([`SpecForward`], [`SpecVjp`],
-/// [`FwdNode`], [`FwdNodeScale`], [`RevNode`], [`RevNodeScale`]); the spec parts are generic over
-/// the spec scalar and the runtime parts over the runtime, so one `impl` serves all of them.
+/// An op's name, arguments and spec semantics (SPEC §4's `forward_spec` and `vjp_spec`), generic
+/// over the spec scalar so one `impl` serves `f64`, [`Interval`](crate::Interval) and
+/// [`Ball`](crate::Ball). Its runtime parts are [`OpRuntime`]; together they make every node
+/// trait, through the implementations in this module.
 pub trait Op: NodeType + Send + Sync {
     /// Op name for reports (e.g. `"matvec"`).
     const NAME: &'static str;
@@ -39,33 +39,27 @@ pub trait Op: NodeType + Send + Sync {
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T>;
     /// Spec VJP ([`SpecVjp::vjp_spec`]).
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>>;
+}
+
+/// An op's runtime parts in runtime `R`: forward and VJP with their eps and scale bounds (the
+/// methods of [`FwdNode`], [`FwdNodeScale`], [`RevNode`] and [`RevNodeScale`], same names and
+/// meanings). Implemented once per op for every `R: Runtime`.
+pub trait OpRuntime<R: Runtime>: Op {
     /// Runtime forward ([`FwdNode::forward_runtime`]).
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R>;
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R>;
     /// Forward error bound ([`FwdNode::fwd_eps`]).
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
     /// Forward scale bound ([`FwdNodeScale::fwd_scale`]).
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+    fn fwd_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
     /// Runtime VJP ([`RevNode::vjp_runtime`]).
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>>;
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>>;
     /// VJP error bounds ([`RevNode::vjp_eps`]).
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        eps_delta: Bound,
-        delta: &ArrayD<R>,
-    ) -> Vec<Bound>;
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound>;
     /// VJP scale bounds ([`RevNodeScale::vjp_scale`]).
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        b_delta: Bound,
-        delta: &ArrayD<R>,
-    ) -> Vec<Bound>;
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound>;
 
     /// [`RevNode::vjp_runtime_some`]; override where per-argument VJPs are expensive.
-    fn vjp_runtime_some<R: Runtime>(
+    fn vjp_runtime_some(
         &self,
         ctx: &[ArrayD<R>],
         delta: &ArrayD<R>,
@@ -77,8 +71,8 @@ pub trait Op: NodeType + Send + Sync {
             .map(|(v, &w)| w.then_some(v))
             .collect()
     }
-    /// [`RevNode::vjp_eps_some`]; override together with [`Op::vjp_runtime_some`].
-    fn vjp_eps_some<R: Runtime>(
+    /// [`RevNode::vjp_eps_some`]; override together with [`OpRuntime::vjp_runtime_some`].
+    fn vjp_eps_some(
         &self,
         eps: &[Bound],
         ctx: &[ArrayD<R>],
@@ -90,8 +84,9 @@ pub trait Op: NodeType + Send + Sync {
         let _ = (wants, outs);
         self.vjp_eps(eps, ctx, eps_delta, delta)
     }
-    /// [`RevNodeScale::vjp_scale_some`]; override together with [`Op::vjp_runtime_some`].
-    fn vjp_scale_some<R: Runtime>(
+    /// [`RevNodeScale::vjp_scale_some`]; override together with
+    /// [`OpRuntime::vjp_runtime_some`].
+    fn vjp_scale_some(
         &self,
         b: &[Bound],
         ctx: &[ArrayD<R>],
@@ -119,7 +114,7 @@ impl<N: Op, T: SpecScalar> SpecVjp<T> for N {
     }
 }
 
-impl<N: Op, R: Runtime> FwdNode<R> for N {
+impl<N: OpRuntime<R>, R: Runtime> FwdNode<R> for N {
     fn op_name(&self) -> &'static str {
         N::NAME
     }
@@ -130,25 +125,25 @@ impl<N: Op, R: Runtime> FwdNode<R> for N {
         <N::Out as Shape>::DIMS
     }
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        Op::forward_runtime(self, ctx)
+        OpRuntime::forward_runtime(self, ctx)
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        Op::fwd_eps(self, eps, ctx, out)
+        OpRuntime::fwd_eps(self, eps, ctx, out)
     }
 }
 
-impl<N: Op, R: Runtime> FwdNodeScale<R> for N {
+impl<N: OpRuntime<R>, R: Runtime> FwdNodeScale<R> for N {
     fn fwd_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        Op::fwd_scale(self, b, ctx, out)
+        OpRuntime::fwd_scale(self, b, ctx, out)
     }
 }
 
-impl<N: Op, R: Runtime> RevNode<R> for N {
+impl<N: OpRuntime<R>, R: Runtime> RevNode<R> for N {
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        Op::vjp_runtime(self, ctx, delta)
+        OpRuntime::vjp_runtime(self, ctx, delta)
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        Op::vjp_eps(self, eps, ctx, ed, d)
+        OpRuntime::vjp_eps(self, eps, ctx, ed, d)
     }
     fn vjp_runtime_some(
         &self,
@@ -156,7 +151,7 @@ impl<N: Op, R: Runtime> RevNode<R> for N {
         delta: &ArrayD<R>,
         wants: &[bool],
     ) -> Vec<Option<ArrayD<R>>> {
-        Op::vjp_runtime_some(self, ctx, delta, wants)
+        OpRuntime::vjp_runtime_some(self, ctx, delta, wants)
     }
     fn vjp_eps_some(
         &self,
@@ -167,13 +162,13 @@ impl<N: Op, R: Runtime> RevNode<R> for N {
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
-        Op::vjp_eps_some(self, eps, ctx, ed, delta, wants, outs)
+        OpRuntime::vjp_eps_some(self, eps, ctx, ed, delta, wants, outs)
     }
 }
 
-impl<N: Op, R: Runtime> RevNodeScale<R> for N {
+impl<N: OpRuntime<R>, R: Runtime> RevNodeScale<R> for N {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        Op::vjp_scale(self, b, ctx, bd, d)
+        OpRuntime::vjp_scale(self, b, ctx, bd, d)
     }
     fn vjp_scale_some(
         &self,
@@ -184,7 +179,7 @@ impl<N: Op, R: Runtime> RevNodeScale<R> for N {
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
-        Op::vjp_scale_some(self, b, ctx, bd, delta, wants, outs)
+        OpRuntime::vjp_scale_some(self, b, ctx, bd, delta, wants, outs)
     }
 }
 
@@ -250,34 +245,25 @@ impl<O: Shape, B, K: Structural> Op for Exact<O, B, K> {
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![K::backward(delta, self.args[0].dims)]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<O: Shape, B, K: Structural, R: Runtime> OpRuntime<R> for Exact<O, B, K> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         K::forward(at(ctx, &self.args[0]), O::DIMS)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         eps[self.args[0].pos]
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         b[self.args[0].pos]
     }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![K::backward(delta, self.args[0].dims)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
         vec![ed]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
         vec![bd]
     }
 }
@@ -297,26 +283,19 @@ pub trait BinaryFn: Send + Sync + 'static {
     fn df<T: Arith>(a: T, b: T, d: T) -> [T; 2];
     /// Forward error bound from the operands' bounds `eps`, the runtime operands `x` and the
     /// runtime result `out`.
-    fn fwd_eps<R: Runtime>(x: [&ArrayD<R>; 2], eps: [Bound; 2], out: &ArrayD<R>) -> Bound;
+    fn fwd_eps<R: Runtime>(x: Pair<R>, eps: [Bound; 2], out: &ArrayD<R>) -> Bound;
     /// Spec-side scale bound from the operands' scale bounds (the node maxes it with the
     /// measured runtime magnitude).
     fn fwd_scale(b: [Bound; 2]) -> Bound;
     /// Error bounds of the two cotangents, given the cotangent's bound `ed` and runtime value
     /// `d` ([`cotangents`] recomputes the runtime cotangents where a bound measures them).
-    fn vjp_eps<R: Runtime>(
-        x: [&ArrayD<R>; 2],
-        eps: [Bound; 2],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> [Bound; 2];
+    fn vjp_eps<R: Runtime>(x: Pair<R>, eps: [Bound; 2], ed: Bound, d: &ArrayD<R>) -> [Bound; 2];
     /// Scale bounds of the two cotangents.
-    fn vjp_scale<R: Runtime>(
-        x: [&ArrayD<R>; 2],
-        b: [Bound; 2],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> [Bound; 2];
+    fn vjp_scale<R: Runtime>(x: Pair<R>, b: [Bound; 2], bd: Bound, d: &ArrayD<R>) -> [Bound; 2];
 }
+
+/// The two operands of a binary op.
+pub type Pair<'a, T> = [&'a ArrayD<T>; 2];
 
 /// The node of an elementwise binary op `F` on shape `S` (e.g. `Add<S, B>`).
 pub struct Binary<S, B, F> {
@@ -332,7 +311,7 @@ impl<S, B, F> Binary<S, B, F> {
             _p: PhantomData,
         }
     }
-    fn operands<'a, T>(&self, ctx: &'a [ArrayD<T>]) -> [&'a ArrayD<T>; 2] {
+    fn operands<'a, T>(&self, ctx: &'a [ArrayD<T>]) -> Pair<'a, T> {
         [at(ctx, &self.args[0]), at(ctx, &self.args[1])]
     }
     fn of(&self, v: &[Bound]) -> [Bound; 2] {
@@ -342,7 +321,7 @@ impl<S, B, F> Binary<S, B, F> {
 
 /// Both cotangents of the binary op `F` at operands `x` for the output cotangent `d`, in any
 /// arithmetic (spec or runtime: one formula).
-pub fn cotangents<F: BinaryFn, T: Arith>(x: [&ArrayD<T>; 2], d: &ArrayD<T>) -> [ArrayD<T>; 2] {
+pub fn cotangents<F: BinaryFn, T: Arith>(x: Pair<T>, d: &ArrayD<T>) -> [ArrayD<T>; 2] {
     let one = |i: usize| {
         Zip::from(x[0])
             .and(x[1])
@@ -369,35 +348,26 @@ impl<S: Shape, B, F: BinaryFn> Op for Binary<S, B, F> {
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         cotangents::<F, T>(self.operands(ctx), delta).into()
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, F: BinaryFn, R: Runtime> OpRuntime<R> for Binary<S, B, F> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let [a, b] = self.operands(ctx);
         zip2(a, b, F::f)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         F::fwd_eps(self.operands(ctx), self.of(eps), out)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         F::fwd_scale(self.of(b)).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         cotangents::<F, R>(self.operands(ctx), delta).into()
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         F::vjp_eps(self.operands(ctx), self.of(eps), ed, d).into()
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         F::vjp_scale(self.operands(ctx), self.of(b), bd, d).into()
     }
 }
@@ -467,37 +437,28 @@ impl<K: Kink> Op for K {
         let x = at(ctx, &Kink::args(self)[0]);
         vec![zip2(x, delta, |x, d| x.select_pos(d, self.below(d)))]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<K: Kink, R: Runtime> OpRuntime<R> for K {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let x = at(ctx, &Kink::args(self)[0]);
         kink_runtime(self, x, x)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &Kink::args(self)[0];
         self.forward_eps(eps[a.pos], at(ctx, a), out)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         self.forward_scale(b[Kink::args(self)[0].pos], out)
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![kink_runtime(self, at(ctx, &Kink::args(self)[0]), delta)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let a = &Kink::args(self)[0];
         vec![self.backward_eps(eps[a.pos], at(ctx, a), ed, d)]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let a = &Kink::args(self)[0];
         vec![self.backward_scale(b[a.pos], at(ctx, a), bd, d)]
     }

@@ -5,7 +5,7 @@
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
 use super::gemm::{gemm_eps, sum_err};
-use super::kit::{Exact, Op, Structural};
+use super::kit::{Exact, Op, OpRuntime, Structural};
 use super::op_node;
 use super::util::{at, nan_max, scalar, scalar_of, spec_b, sum2_err, view1, view2};
 use crate::bound::{Bound, inflate};
@@ -86,35 +86,32 @@ impl<O: Shape, B> Op for MatMul<O, B> {
         let d = view2(delta);
         vec![spec_mm(d, b.t()).into_dyn(), spec_mm(a.t(), d).into_dyn()]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         R::matmul(a, b).into_dyn()
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
         gemm_eps(a, eps[aa.pos], b, eps[ab.pos], view2(out))
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let k = self.args[0].dims[1];
         mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         let [da, db] = self.vjp_rt(ctx, delta);
         vec![da.into_dyn(), db.into_dyn()]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
         self.vjp_eps_some(eps, ctx, ed, d, &[true, true], &outs)
     }
     // Each argument's cotangent is a GEMM: compute only the wanted ones (no dX for data inputs).
-    fn vjp_runtime_some<R: Runtime>(
+    fn vjp_runtime_some(
         &self,
         ctx: &[ArrayD<R>],
         delta: &ArrayD<R>,
@@ -128,7 +125,7 @@ impl<O: Shape, B> Op for MatMul<O, B> {
         ]
     }
     // Bounds of the wanted cotangents, measured against the runtime results already computed.
-    fn vjp_eps_some<R: Runtime>(
+    fn vjp_eps_some(
         &self,
         eps: &[Bound],
         ctx: &[ArrayD<R>],
@@ -150,17 +147,11 @@ impl<O: Shape, B> Op for MatMul<O, B> {
             }),
         ]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
         self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs)
     }
-    fn vjp_scale_some<R: Runtime>(
+    fn vjp_scale_some(
         &self,
         b: &[Bound],
         _ctx: &[ArrayD<R>],
@@ -249,31 +240,28 @@ impl<O: Shape, B> Op for MatVec<O, B> {
             dx.index_axis(Axis(1), 0).to_owned().into_dyn(),
         ]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatVec<O, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         w.dot(&x).into_dyn()
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aw, ax) = (&self.args[0], &self.args[1]);
         let (w, x) = (view2(at(ctx, aw)), view1(at(ctx, ax)));
         let y = view1(out).insert_axis(Axis(1));
         gemm_eps(w, eps[aw.pos], x.insert_axis(Axis(1)), eps[ax.pos], y)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let k = self.args[1].dims[0];
         mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         let (dw, dx) = self.vjp_rt(ctx, delta);
         vec![dw.into_dyn(), dx.into_dyn()]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (aw, ax) = (&self.args[0], &self.args[1]);
         let (w, x) = (view2(at(ctx, aw)), view1(at(ctx, ax)));
         let (dw, dx) = self.vjp_rt(ctx, d);
@@ -297,13 +285,7 @@ impl<O: Shape, B> Op for MatVec<O, B> {
             ),
         ]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let m = self.args[0].dims[0];
         let (bw, bx) = (b[self.args[0].pos], b[self.args[1].pos]);
         let (dw, dx) = self.vjp_rt(ctx, d);
@@ -369,10 +351,13 @@ impl<S: Shape, B> Op for Dot<S, B> {
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         self.vjp(ctx, delta).into()
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, R: Runtime> OpRuntime<R> for Dot<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         self.fwd(ctx)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let (a, b) = (view1(at(ctx, aa)), view1(at(ctx, ab)));
         let y = out.view().into_shape_with_order((1, 1)).expect("scalar");
@@ -384,7 +369,7 @@ impl<S: Shape, B> Op for Dot<S, B> {
             y,
         )
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         mm_scale(
             S::NUMEL,
             b[self.args[0].pos],
@@ -392,16 +377,10 @@ impl<S: Shape, B> Op for Dot<S, B> {
             linf(out),
         )
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         self.vjp(ctx, delta).into()
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (aa, ab) = (&self.args[0], &self.args[1]);
         let [va, vb] = self.vjp(ctx, d);
         let dd = d.view().into_shape_with_order((1, 1)).expect("scalar");
@@ -419,13 +398,7 @@ impl<S: Shape, B> Op for Dot<S, B> {
             one(at(ctx, aa), eps[aa.pos], &vb),
         ]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [va, vb] = self.vjp(ctx, d);
         vec![
             mm_scale(1, bd, b[self.args[1].pos], linf(&va)),
@@ -544,10 +517,13 @@ impl<S: Shape, B> Op for AddBias<S, B> {
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![delta.clone(), col_sums(delta)]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, R: Runtime> OpRuntime<R> for AddBias<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (ah, ab) = (&self.args[0], &self.args[1]);
         let (h, b, y) = (view2(at(ctx, ah)), view1(at(ctx, ab)), view2(out));
         let mut m = 0.0f64;
@@ -559,29 +535,17 @@ impl<S: Shape, B> Op for AddBias<S, B> {
         }
         eps[ah.pos] + eps[ab.pos] + inflate(m, 3)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         (b[self.args[0].pos] + b[self.args[1].pos]).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![delta.clone(), col_sums(delta)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let s = col_sums(d);
         vec![ed, col_sums_eps(d, ed, &s)]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let rows = self.args[0].dims[0];
         let s = col_sums(d);
         vec![bd, spec_b(bd.scale(rows as f64)).max(linf(&s))]

@@ -9,7 +9,7 @@
 //!   `dz = fl(ĉ·fl(fl(p̂ᵢⱼ·T̂ᵢ) − t̂ᵢⱼ))` with `T̂ᵢ = Σⱼ t̂ᵢⱼ`, `dt = −fl(ĉ·ℓ̂ᵢⱼ)`.
 
 use super::gemm::{dot_err, sum_err};
-use super::kit::Op;
+use super::kit::{Op, OpRuntime};
 use super::op_node;
 use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
 use super::util::{
@@ -80,12 +80,15 @@ impl<S: Shape, B> Op for Mse<S, B> {
         let vt = vp.mapv(|v| -v);
         vec![vp, vt]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, R: Runtime> OpRuntime<R> for Mse<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (_, _, d) = self.diffs(ctx);
         let s = d.iter().fold(R::zero(), |a, &x| a + x * x);
         scalar(s / R::from_f64(Self::n()))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let e = (eps[self.args[0].pos] + eps[self.args[1].pos]).get();
         let (p, t, d) = self.diffs(ctx);
         let q: Vec<R> = d.iter().map(|&x| x * x).collect();
@@ -106,20 +109,14 @@ impl<S: Shape, B> Op for Mse<S, B> {
         sum_loc / Bound::new(Self::n())
             + inflate(div_err(scalar_of(out).to_spec(), s64, Self::n()), 3)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let s = b[self.args[0].pos] + b[self.args[1].pos];
         spec_b(s * s).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         self.vjp_rt(ctx, delta).into()
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let e = (eps[self.args[0].pos] + eps[self.args[1].pos]).get();
         let fed = ed.get();
         let (p, t, dd) = self.diffs(ctx);
@@ -138,13 +135,7 @@ impl<S: Shape, B> Op for Mse<S, B> {
         let b = inflate(m, 12);
         vec![b, b]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [vp, _] = self.vjp_rt(ctx, d);
         let spec =
             ((b[self.args[0].pos] + b[self.args[1].pos]) * bd).scale(2.0) / Bound::new(Self::n());
@@ -243,13 +234,18 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> Op for CrossEntropy<S, X, B>
             ArrayD::from_shape_vec(sh, dt).expect("shape"),
         ]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> OpRuntime<R>
+    for CrossEntropy<S, X, B>
+{
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let l = Self::logsm(&z);
         let acc = l.iter().zip(&t).fold(R::zero(), |a, (&l, &t)| a + t * l);
         scalar(-(acc / R::from_f64(Self::b())))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (ez, et) = (eps[self.args[0].pos].get(), eps[self.args[1].pos].get());
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let l = Self::logsm(&z);
@@ -274,21 +270,15 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> Op for CrossEntropy<S, X, B>
             );
         s / Bound::new(Self::b()) + inflate(div_err(-scalar_of(out).to_spec(), acc64, Self::b()), 3)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let n = S::COLS as f64;
         let lmax = b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()));
         spec_b((b[self.args[1].pos] * lmax).scale(n)).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         self.vjp_rt(ctx, delta).into()
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (ez, et) = (eps[self.args[0].pos].get(), eps[self.args[1].pos].get());
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
         let [vz, vt] = self.vjp_rt(ctx, d);
@@ -325,13 +315,7 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> Op for CrossEntropy<S, X, B>
         }
         vec![inflate(mz, 16), inflate(mt, 12)]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [vz, vt] = self.vjp_rt(ctx, d);
         let n = S::COLS as f64;
         let cb = bd / Bound::new(Self::b());

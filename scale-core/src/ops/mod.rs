@@ -13,8 +13,9 @@
 //!
 //! ## Adding an op
 //!
-//! An op is one [`kit::Op`] impl (the node traits come from the kit), or, when it belongs to a
-//! family, a marker and its formulas: [`kit::Structural`] for exact structural ops,
+//! An op is an [`kit::Op`] impl (name, arguments, spec semantics) and an [`kit::OpRuntime`] impl
+//! (runtime forward, VJP and bounds); the node traits come from the kit. An op of a family is a
+//! marker and its formulas instead: [`kit::Structural`] for exact structural ops,
 //! [`kit::BinaryFn`] for elementwise binary ops, [`kit::Kink`] for piecewise-linear ones,
 //! [`unary::SmoothFn`] for smooth functions. The struct, its `NodeType` and its `new` come from
 //! the crate-internal `op_node!` declaration. Write spec and runtime formulas once over

@@ -5,7 +5,7 @@
 //! order-free otherwise); the mean's division is measured against an `f64` reference.
 
 use super::gemm::sum_err;
-use super::kit::Op;
+use super::kit::{Op, OpRuntime};
 use super::linalg::{col_sums, col_sums_eps};
 use super::op_node;
 use super::util::{at, div_err, scalar, scalar_of, spec_b};
@@ -49,37 +49,28 @@ impl<S: Shape, B> Op for Sum<S, B> {
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![fill::<S, T>(scalar_of(delta))]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, R: Runtime> OpRuntime<R> for Sum<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         scalar(total(at(ctx, &self.args[0])))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // n ε_x for the inputs, plus the summation error (any order).
         let x = at(ctx, &self.args[0]);
         eps[self.args[0].pos].scale(x.len() as f64)
             + sum_err::<R>(x.iter().map(|v| v.to_spec()), scalar_of(out).to_spec())
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos].scale(S::NUMEL as f64)).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![fill::<S, R>(scalar_of(delta))]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
         vec![ed]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
         vec![bd]
     }
 }
@@ -121,10 +112,13 @@ impl<S: Shape, B> Op for Mean<S, B> {
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![Self::vjp(delta)]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, R: Runtime> OpRuntime<R> for Mean<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         scalar(Self::per_entry(total(at(ctx, &self.args[0]))))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // |S/n − ŷ| ≤ (nε + |S_x̂ − ŝ|)/n + |ŝ/n − ŷ|.
         let x = at(ctx, &self.args[0]);
         let s = total(x).to_spec();
@@ -132,19 +126,13 @@ impl<S: Shape, B> Op for Mean<S, B> {
         let n = Bound::new(Self::n());
         eps[self.args[0].pos] + se / n + inflate(div_err(scalar_of(out).to_spec(), s, Self::n()), 3)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(b[self.args[0].pos]).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![Self::vjp(delta)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         // The runtime entry δ̂/n, computed as the VJP does (not read back from its output,
         // which is empty when the tensor has a zero-size dimension).
         let dv = scalar_of(d);
@@ -152,13 +140,7 @@ impl<S: Shape, B> Op for Mean<S, B> {
         let local = inflate(div_err(v, dv.to_spec(), Self::n()), 3);
         vec![ed / Bound::new(Self::n()) + local]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         vec![spec_b(bd / Bound::new(Self::n())).max(linf(&Self::vjp(d)))]
     }
 }
@@ -210,36 +192,27 @@ impl<O: Shape, B> Op for SumRows<O, B> {
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![self.bcast(delta)]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<O: Shape, B, R: Runtime> OpRuntime<R> for SumRows<O, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         col_sums(at(ctx, &self.args[0]))
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let a = &self.args[0];
         col_sums_eps(at(ctx, a), eps[a.pos], out)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let rows = self.args[0].dims[0];
         spec_b(b[self.args[0].pos].scale(rows as f64)).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![self.bcast(delta)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        _e: &[Bound],
-        _c: &[ArrayD<R>],
-        ed: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
         vec![ed]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        _c: &[ArrayD<R>],
-        bd: Bound,
-        _d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, _d: &ArrayD<R>) -> Vec<Bound> {
         vec![bd]
     }
 }

@@ -13,7 +13,7 @@
 //!   kernel combines them (see `row_analysis`).
 
 use super::gemm::{dot_err, sum_err};
-use super::kit::Op;
+use super::kit::{Op, OpRuntime};
 use super::op_node;
 use super::util::{at, div_err, libm_rel, nan_max, prod_err, ref_dist, spec_b, sum2_err, up};
 use crate::bound::{Bound, U64, inflate};
@@ -295,10 +295,13 @@ impl<S: LastAxis, B> Op for Softmax<S, B> {
             p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
         })]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: LastAxis, B, R: Runtime> OpRuntime<R> for Softmax<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         rows_map(at(ctx, &self.args[0]), S::COLS, softmax_rt)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         let x = flat(at(ctx, &self.args[0]));
         let m = x.chunks(S::COLS.max(1)).fold(0.0, |m, r| {
@@ -306,10 +309,10 @@ impl<S: LastAxis, B> Op for Softmax<S, B> {
         });
         Bound::new(m)
     }
-    fn fwd_scale<R: Runtime>(&self, _b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, _b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(Bound::ONE).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![rows_map2(
             at(ctx, &self.args[0]),
             delta,
@@ -317,13 +320,7 @@ impl<S: LastAxis, B> Op for Softmax<S, B> {
             softmax_vjp_rt,
         )]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
         let cols = S::COLS.max(1);
@@ -353,13 +350,7 @@ impl<S: LastAxis, B> Op for Softmax<S, B> {
         }
         vec![inflate(m, 12)]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         // |pⱼ(δⱼ − p·δ)| ≤ pⱼ(1 − pⱼ)·2B_δ ≤ B_δ/2.
         let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, softmax_vjp_rt);
         vec![spec_b(bd.scale(0.5)).max(linf(&v))]
@@ -381,10 +372,13 @@ impl<S: LastAxis, B> Op for LogSoftmax<S, B> {
             p.iter().zip(d).map(|(&p, &d)| d - p * s).collect()
         })]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: LastAxis, B, R: Runtime> OpRuntime<R> for LogSoftmax<S, B> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         rows_map(at(ctx, &self.args[0]), S::COLS, log_softmax_rt)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         let x = flat(at(ctx, &self.args[0]));
         let m = x.chunks(S::COLS.max(1)).fold(0.0, |m, r| {
@@ -392,12 +386,12 @@ impl<S: LastAxis, B> Op for LogSoftmax<S, B> {
         });
         Bound::new(m)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         // 0 ≤ lse(x) − xⱼ ≤ 2B + ln n.
         let n = S::COLS as f64;
         spec_b(b[self.args[0].pos].scale(2.0) + Bound::new(up(n.ln()))).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![rows_map2(
             at(ctx, &self.args[0]),
             delta,
@@ -405,13 +399,7 @@ impl<S: LastAxis, B> Op for LogSoftmax<S, B> {
             log_softmax_vjp_rt,
         )]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
         let cols = S::COLS.max(1);
@@ -439,13 +427,7 @@ impl<S: LastAxis, B> Op for LogSoftmax<S, B> {
         }
         vec![inflate(m, 12)]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        _b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = rows_map2(at(ctx, &self.args[0]), d, S::COLS, log_softmax_vjp_rt);
         vec![spec_b(bd.scale(1.0 + S::COLS as f64)).max(linf(&v))]
     }

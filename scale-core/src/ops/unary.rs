@@ -14,7 +14,7 @@
 //! * `log`: `+∞` wherever `x̂ − ε ≤ 0` (positivity of the spec value not guaranteed). Its scale
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
-use super::kit::Op;
+use super::kit::{Op, OpRuntime};
 use super::util::{TINY, at, libm_rel, nan_max, ref_dist, spec_b, up};
 use crate::bound::{Bound, ENCL, U64, inflate};
 use crate::handle::{Arg, Var};
@@ -512,10 +512,13 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
                 .map_collect(|&x, &d| d * F::spec_d(x)),
         ]
     }
-    fn forward_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+}
+
+impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         at(ctx, &self.args[0]).mapv(F::rt)
     }
-    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         if e.is_infinite() {
             return Bound::INF;
@@ -549,19 +552,13 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
         }
         Bound::new(m)
     }
-    fn fwd_scale<R: Runtime>(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         spec_b(Bound::new(F::sup_f(b[self.args[0].pos].get()))).max(linf(out))
     }
-    fn vjp_runtime<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![self.vjp_rt(at(ctx, &self.args[0]), delta)]
     }
-    fn vjp_eps<R: Runtime>(
-        &self,
-        eps: &[Bound],
-        ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         if e.is_infinite() || fed.is_infinite() {
             return vec![Bound::INF];
@@ -601,13 +598,7 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
         }
         vec![inflate(m, 8)]
     }
-    fn vjp_scale<R: Runtime>(
-        &self,
-        b: &[Bound],
-        ctx: &[ArrayD<R>],
-        bd: Bound,
-        d: &ArrayD<R>,
-    ) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let v = self.vjp_rt(at(ctx, &self.args[0]), d);
         let spec = bd * Bound::new(F::sup_df(b[self.args[0].pos].get()));
         vec![spec_b(spec).max(linf(&v))]
