@@ -17,53 +17,32 @@ use crate::shape::{SameShape, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
 
-/// Max over entries of `|ŷ − (â ± b̂)|` bounds (local rounding of an elementwise sum/difference).
-fn addsub_local<R: Runtime>(a: &ArrayD<R>, b: &ArrayD<R>, out: &ArrayD<R>, sign: f64) -> Bound {
-    let mut m = 0.0f64;
-    Zip::from(a).and(b).and(out).for_each(|&x, &y, &o| {
-        m = nan_max(m, sum2_err(o.to_spec(), x.to_spec(), sign * y.to_spec()));
-    });
-    inflate(m, 3)
-}
-
 // ------------------------------------------------------------------------------------ add, sub
 
-/// Marker of `add` (the [`Binary`] family).
-pub struct AddFn;
-impl BinaryFn for AddFn {
-    const NAME: &'static str = "add";
-    fn f<T: Arith>(a: T, b: T) -> T {
-        a + b
-    }
-    fn df<T: Arith>(_a: T, _b: T, d: T) -> [T; 2] {
-        [d, d]
-    }
-    fn fwd_eps<R: Runtime>(x: Pair<R>, e: [Bound; 2], out: &ArrayD<R>) -> Bound {
-        e[0] + e[1] + addsub_local(x[0], x[1], out, 1.0)
-    }
-    fn fwd_scale(b: [Bound; 2]) -> Bound {
-        b[0] + b[1]
-    }
-    fn vjp_eps<R: Runtime>(_: Pair<R>, _: [Bound; 2], ed: Bound, _: &ArrayD<R>) -> [Bound; 2] {
-        [ed, ed]
-    }
-    fn vjp_scale<R: Runtime>(_: Pair<R>, _: [Bound; 2], bd: Bound, _: &ArrayD<R>) -> [Bound; 2] {
-        [bd, bd]
-    }
-}
+/// Marker of `add` (`SUB = false`) and `sub` (`SUB = true`), the [`Binary`] family: one marker,
+/// as the two differ only in the sign of `b`.
+pub struct AddSubFn<const SUB: bool>;
+/// Marker of `add`.
+pub type AddFn = AddSubFn<false>;
+/// Marker of `sub`.
+pub type SubFn = AddSubFn<true>;
 
-/// Marker of `sub` (the [`Binary`] family).
-pub struct SubFn;
-impl BinaryFn for SubFn {
-    const NAME: &'static str = "sub";
+impl<const SUB: bool> BinaryFn for AddSubFn<SUB> {
+    const NAME: &'static str = if SUB { "sub" } else { "add" };
     fn f<T: Arith>(a: T, b: T) -> T {
-        a - b
+        if SUB { a - b } else { a + b }
     }
     fn df<T: Arith>(_a: T, _b: T, d: T) -> [T; 2] {
-        [d, -d]
+        [d, if SUB { -d } else { d }]
     }
     fn fwd_eps<R: Runtime>(x: Pair<R>, e: [Bound; 2], out: &ArrayD<R>) -> Bound {
-        e[0] + e[1] + addsub_local(x[0], x[1], out, -1.0)
+        // Local rounding: max over entries of |ŷ − (â ± b̂)|.
+        let sign = if SUB { -1.0 } else { 1.0 };
+        let mut m = 0.0f64;
+        Zip::from(x[0]).and(x[1]).and(out).for_each(|&a, &b, &o| {
+            m = nan_max(m, sum2_err(o.to_spec(), a.to_spec(), sign * b.to_spec()));
+        });
+        e[0] + e[1] + inflate(m, 3)
     }
     fn fwd_scale(b: [Bound; 2]) -> Bound {
         b[0] + b[1]
