@@ -76,7 +76,7 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Binary::new(a.arg(), b.arg())
+    Binary::new([a.arg(), b.arg()])
 }
 
 /// `a − b` elementwise; shapes must be equal.
@@ -85,7 +85,7 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Binary::new(a.arg(), b.arg())
+    Binary::new([a.arg(), b.arg()])
 }
 
 // ------------------------------------------------------------------------------------------ mul
@@ -125,7 +125,7 @@ where
     S: Shape + SameShape<S2>,
     S2: Shape,
 {
-    Binary::new(a.arg(), b.arg())
+    Binary::new([a.arg(), b.arg()])
 }
 
 /// Error of an elementwise product `fl(â·b̂)` (runtime result `out`) against `a·b`:
@@ -165,7 +165,7 @@ pub type Neg<S, B> = Exact<S, B, NegFn>;
 
 /// `neg(x) = −x` (exact in floating point).
 pub fn neg<S: Shape, B>(x: Var<S, B>) -> Neg<S, B> {
-    Exact::new(x.arg())
+    Exact::new([x.arg()])
 }
 
 // ---------------------------------------------------------------------------------------- scale

@@ -16,7 +16,8 @@
 //! Formulas that are the same for spec and runtime are written once over [`Arith`]: a family's
 //! forward and VJP formulas serve the three spec scalars and the four runtimes alike.
 
-use super::util::{Ph, at};
+use super::op_node;
+use super::util::at;
 use crate::bound::{Bound, inflate};
 use crate::handle::Arg;
 use crate::node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
@@ -24,7 +25,6 @@ use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::Shape;
 use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
-use std::marker::PhantomData;
 
 /// An op's name, arguments and spec semantics (SPEC §4's `forward_spec` and `vjp_spec`), generic
 /// over the spec scalar so one `impl` serves `f64`, [`Interval`](crate::Interval) and
@@ -213,25 +213,9 @@ pub trait Structural: Send + Sync + 'static {
     fn backward<T: Arith>(d: &ArrayD<T>, input: &[usize]) -> ArrayD<T>;
 }
 
-/// The node of a [`Structural`] op `K` with output shape `O` (e.g. `Reshape<O, B>`).
-pub struct Exact<O, B, K> {
-    args: [Arg; 1],
-    _p: Ph<(O, B, K)>,
-}
-
-impl<O, B, K> Exact<O, B, K> {
-    /// The node reading the argument `x`.
-    pub(crate) fn new(x: Arg) -> Self {
-        Exact {
-            args: [x],
-            _p: PhantomData,
-        }
-    }
-}
-
-impl<O: Shape, Br, K: Structural> NodeType for Exact<O, Br, K> {
-    type Out = O;
-    type Brand = Br;
+op_node! {
+    /// The node of a [`Structural`] op `K` with output shape `O` (e.g. `Reshape<O, B>`).
+    Exact<O; K>[1] => O
 }
 
 impl<O: Shape, B, K: Structural> Op for Exact<O, B, K> {
@@ -297,20 +281,12 @@ pub trait BinaryFn: Send + Sync + 'static {
 /// The two operands of a binary op.
 pub type Pair<'a, T> = [&'a ArrayD<T>; 2];
 
-/// The node of an elementwise binary op `F` on shape `S` (e.g. `Add<S, B>`).
-pub struct Binary<S, B, F> {
-    args: [Arg; 2],
-    _p: Ph<(S, B, F)>,
+op_node! {
+    /// The node of an elementwise binary op `F` on shape `S` (e.g. `Add<S, B>`).
+    Binary<S; F>[2] => S
 }
 
 impl<S, B, F> Binary<S, B, F> {
-    /// The node reading the arguments `a` and `b` (of one shape, checked by the constructor).
-    pub(crate) fn new(a: Arg, b: Arg) -> Self {
-        Binary {
-            args: [a, b],
-            _p: PhantomData,
-        }
-    }
     fn operands<'a, T>(&self, ctx: &'a [ArrayD<T>]) -> Pair<'a, T> {
         [at(ctx, &self.args[0]), at(ctx, &self.args[1])]
     }
@@ -329,11 +305,6 @@ pub fn cotangents<F: BinaryFn, T: Arith>(x: Pair<T>, d: &ArrayD<T>) -> [ArrayD<T
             .map_collect(|&a, &b, &d| F::df(a, b, d)[i])
     };
     [one(0), one(1)]
-}
-
-impl<S: Shape, Br, F: BinaryFn> NodeType for Binary<S, Br, F> {
-    type Out = S;
-    type Brand = Br;
 }
 
 impl<S: Shape, B, F: BinaryFn> Op for Binary<S, B, F> {

@@ -442,7 +442,7 @@ pub fn transpose<S, B>(x: Var<S, B>) -> Transpose<S::Out, B>
 where
     S: Shape + TransposeShape,
 {
-    Exact::new(x.arg())
+    Exact::new([x.arg()])
 }
 
 fn tr<T: Clone>(a: &ArrayD<T>) -> ArrayD<T> {

@@ -60,23 +60,27 @@ pub use reshape::reshape;
 pub use softmax::{log_softmax, softmax};
 pub use unary::{exp, log, sigmoid, softplus, square, tanh};
 
-/// Declares an op's node struct `Name<…, B>`: the arguments it reads, any constant parameters,
-/// the phantom shapes and brand, its [`NodeType`](crate::node::NodeType) (output shape `$out`),
-/// and a private `new` that the op's constructor calls once it has checked what it must.
+/// Declares an op's node struct `Name<…, B>` (or `Name<…, B, K>` for a family node with marker
+/// `K`, written `Name<…; K>`): the arguments it reads, any constant parameters, the phantom
+/// shapes, brand and marker, its [`NodeType`](crate::node::NodeType) (output shape `$out`), and
+/// `new`, which the op's constructor calls once it has checked what it must.
 macro_rules! op_node {
-    ($(#[$doc:meta])* $name:ident<$($g:ident),+>[$n:literal $(, $p:ident: $t:ty)*] => $out:ty) => {
+    ($(#[$doc:meta])* $name:ident<$($g:ident),+ $(; $k:ident)?>[$n:literal $(, $p:ident: $t:ty)*]
+        => $out:ty) => {
         $(#[$doc])*
-        pub struct $name<$($g,)+ B> {
+        pub struct $name<$($g,)+ B $(, $k)?> {
             args: [$crate::handle::Arg; $n],
             $($p: $t,)*
-            _p: $crate::ops::util::Ph<($($g,)+ B)>,
+            _p: $crate::ops::util::Ph<($($g,)+ B $(, $k)?)>,
         }
-        impl<$($g: $crate::shape::Shape,)+ Br> $crate::node::NodeType for $name<$($g,)+ Br> {
+        impl<$($g: $crate::shape::Shape,)+ Br $(, $k)?> $crate::node::NodeType
+            for $name<$($g,)+ Br $(, $k)?>
+        {
             type Out = $out;
             type Brand = Br;
         }
-        impl<$($g,)+ B> $name<$($g,)+ B> {
-            fn new(args: [$crate::handle::Arg; $n] $(, $p: $t)*) -> Self {
+        impl<$($g,)+ B $(, $k)?> $name<$($g,)+ B $(, $k)?> {
+            pub(crate) fn new(args: [$crate::handle::Arg; $n] $(, $p: $t)*) -> Self {
                 $name { args, $($p,)* _p: ::std::marker::PhantomData }
             }
         }

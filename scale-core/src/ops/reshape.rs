@@ -51,7 +51,7 @@ pub fn reshape<T: Shape, S: Shape, B>(x: Var<S, B>) -> Reshape<T, B> {
             "reshape: element counts differ between the source and target shapes"
         )
     };
-    Exact::new(x.arg())
+    Exact::new([x.arg()])
 }
 
 fn to_dims<X: Clone>(a: &ArrayD<X>, dims: &[usize]) -> ArrayD<X> {

@@ -15,6 +15,7 @@
 //!   bounds are `+∞`: the scale parts receive no eps, and `|ln x|` is unbounded on `(0, B]`.
 
 use super::kit::{Op, OpRuntime};
+use super::op_node;
 use super::util::{TINY, at, libm_rel, nan_max, ref_dist, spec_b, up};
 use crate::bound::{Bound, ENCL, U64, inflate};
 use crate::handle::{Arg, Var};
@@ -23,7 +24,6 @@ use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::Shape;
 use crate::tensor::linf;
 use ndarray::{ArrayD, Zip};
-use std::marker::PhantomData;
 
 /// A smooth scalar function with everything its node needs: spec and runtime evaluation, `f64`
 /// references, and rigorous suprema of its derivatives over intervals.
@@ -425,15 +425,9 @@ impl SmoothFn for SquareFn {
     }
 }
 
-/// A smooth elementwise function `F` applied to a tensor of shape `S`.
-pub struct Unary<S, B, F> {
-    args: [Arg; 1],
-    _p: super::util::Ph<(S, B, F)>,
-}
-
-impl<S: Shape, Br, F: SmoothFn> crate::node::NodeType for Unary<S, Br, F> {
-    type Out = S;
-    type Brand = Br;
+op_node! {
+    /// A smooth elementwise function `F` applied to a tensor of shape `S`.
+    Unary<S; F>[1] => S
 }
 
 /// `tanh(x)`, elementwise.
@@ -450,10 +444,7 @@ pub type Softplus<S, B> = Unary<S, B, SoftplusFn>;
 pub type Square<S, B> = Unary<S, B, SquareFn>;
 
 fn unary<S: Shape, B, F: SmoothFn>(x: Var<S, B>) -> Unary<S, B, F> {
-    Unary {
-        args: [x.arg()],
-        _p: PhantomData,
-    }
+    Unary::new([x.arg()])
 }
 
 /// `tanh(x)`, elementwise.
