@@ -3,13 +3,13 @@
 use super::engine::{self, Track};
 use super::{RevGraphScale, accumulate};
 use crate::bound::Bound;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::context::{Append, Concat};
 use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
-use crate::node::RevNodeScale;
-use crate::ops::util::{ENCL, inflate, linf};
-use crate::scalar::Ball;
+use crate::node::{RevNode, RevNodeScale, SpecForward, SpecVjp};
+use crate::ops::util::{ENCL, all_finite, inflate, linf};
+use crate::scalar::{AnyRun, Ball, SpecScalar};
 use crate::scalar::Runtime;
 use crate::shape::{Rank0, Shape};
 use crate::tolerance::ApproxTol;
@@ -164,13 +164,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         seed: &TList<R, Concat<G, Ss>>,
         eps_seed: &EList<Concat<G, Ss>>,
     ) -> EnclosurePass {
-        let ball = |a: &ArrayD<R>, e: Bound| a.mapv(|v| Ball::new(v.to_spec(), e.get()));
         let n_in = self.n_inputs;
-        let xs: Vec<ArrayD<Ball>> = ctx[..n_in]
-            .iter()
-            .zip(eps_in.as_slice())
-            .map(|(a, &e)| ball(a, e))
-            .collect();
         let mut poisoned: Vec<bool> = eps_in
             .as_slice()
             .iter()
@@ -181,20 +175,69 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let bad = !finite[n_in + k] || n.args().iter().any(|a| poisoned[a.pos]);
             poisoned.push(bad);
         }
-        let values = engine::forward_spec(&self.nodes, xs);
-        let seeds: Vec<ArrayD<Ball>> = seed
-            .as_slice()
-            .iter()
-            .zip(eps_seed.as_slice())
-            .map(|(a, &e)| ball(a, e))
-            .collect();
-        let grads = engine::backprop_spec::<R, Ball, _>(&self.nodes, &values, seeds);
+        let (values, grads) = spec_pass(
+            &self.nodes,
+            &ctx[..n_in],
+            eps_in.as_slice(),
+            seed.as_slice(),
+            eps_seed.as_slice(),
+            Ball::new,
+        );
         EnclosurePass {
             values,
             grads,
             poisoned,
         }
     }
+}
+
+/// Spec forward and backward passes in a ball arithmetic `S` (values of every entry, gradients
+/// of the inputs), from the runtime inputs and seeds widened by their eps (`ball(value, eps)`).
+fn spec_pass<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S> + SpecVjp<S>>(
+    nodes: &[Box<N>],
+    inputs: &[ArrayD<R>],
+    eps_in: &[Bound],
+    seed: &[ArrayD<R>],
+    eps_seed: &[Bound],
+    ball: impl Fn(f64, f64) -> S,
+) -> (Vec<ArrayD<S>>, Vec<ArrayD<S>>) {
+    let widen = |(a, e): (&ArrayD<R>, &Bound)| a.mapv(|v| ball(v.to_spec(), e.get()));
+    let xs: Vec<ArrayD<S>> = inputs.iter().zip(eps_in).map(widen).collect();
+    let values = engine::forward_spec(nodes, xs);
+    let seeds: Vec<ArrayD<S>> = seed.iter().zip(eps_seed).map(widen).collect();
+    let grads = engine::backprop_spec::<R, S, N>(nodes, &values, seeds);
+    (values, grads)
+}
+
+/// The any-implementation bound of one tensor from the [`AnyRun`] balls (every conforming run
+/// and the exact value) and the exact enclosure: `max |m_any − m| + r_any + 2r + ENCL·|m|`
+/// (the slack as in [`EnclosurePass::tighten`]), at least this run's own distance; the scale is
+/// the largest magnitude any of them reaches. Entries that are exact in every run keep eps 0.
+fn any_bound<R: Runtime>(
+    rt: &ArrayD<R>,
+    exact: &ArrayD<Ball>,
+    any: &ArrayD<AnyRun<R>>,
+) -> (Bound, Bound) {
+    let (mut d, mut mag, mut bad) = (0.0f64, 0.0f64, false);
+    for ((x, e), a) in rt.iter().zip(exact).zip(any) {
+        let (x, a) = (x.to_spec(), a.ball());
+        let (m, r) = (e.mid(), e.rad());
+        let slack = 2.0 * r + ENCL * m.abs();
+        let t = ((a.mid() - m).abs() + a.rad()).max((x - m).abs()) + slack;
+        let s = (a.mid().abs() + a.rad()).max(x.abs()).max(m.abs() + r);
+        bad |= !(t + s).is_finite();
+        d = d.max(t);
+        mag = mag.max(s);
+    }
+    if bad || rt.len() != exact.len() || rt.len() != any.len() {
+        return (Bound::INF, Bound::INF);
+    }
+    let eps = if d == 0.0 {
+        Bound::ZERO
+    } else {
+        inflate(d + 1e-300, 6)
+    };
+    (eps, inflate(mag, 2))
 }
 
 impl<R: Copy, G, Ctx> Certificate<R, G, Ctx> {
@@ -301,6 +344,9 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
     ) -> Certificate<R, G, Concat<G, Ss>> {
+        if config.mode == Mode::AnyImplementation {
+            return self.certify_any(config, x, eps_in, b_in, seed, eps_seed, b_seed, wrt);
+        }
         let ctx = self.forward_owned(x);
         let finite = engine::finiteness(&ctx);
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
@@ -378,6 +424,122 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             enclosure: enclosure.map(|e| Enclosure {
                 values: TList::from_vec_unchecked(e.values),
                 grads: TList::from_vec_unchecked(e.grads),
+            }),
+            config,
+        }
+    }
+
+    /// The any-implementation pass ([`Mode::AnyImplementation`]): runtime values and gradients
+    /// as in this-run mode, the exact enclosure, and the [`AnyRun`] balls of every conforming
+    /// run; each bound is [`any_bound`] of its tensor. No propagated bound enters: those use this
+    /// run's magnitudes and hold for this run only.
+    #[allow(clippy::too_many_arguments)]
+    fn certify_any(
+        &self,
+        config: Config,
+        x: TList<R, G>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wrt: &[usize],
+    ) -> Certificate<R, G, Concat<G, Ss>> {
+        let n_in = self.n_inputs;
+        let ctx = self.forward_owned(x);
+        let finite = engine::finiteness(&ctx);
+        let wanted = self.wrt_mask(wrt);
+        let need = engine::needs(&self.nodes, &wanted);
+        let grads = engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            &finite,
+            seed.as_slice(),
+            &need,
+            &mut [],
+        );
+        let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
+        let (av, ag) = spec_pass(
+            &self.nodes,
+            &ctx[..n_in],
+            eps_in.as_slice(),
+            seed.as_slice(),
+            eps_seed.as_slice(),
+            AnyRun::<R>::new,
+        );
+        let (mut eps, mut scales) = (Vec::with_capacity(ctx.len()), Vec::with_capacity(ctx.len()));
+        for (i, r) in ctx.iter().enumerate() {
+            let (e, b) = if enc.poisoned[i] {
+                (Bound::INF, Bound::INF)
+            } else if i < n_in {
+                (eps_in.as_slice()[i], b_in.as_slice()[i])
+            } else {
+                any_bound(r, &enc.values[i], &av[i])
+            };
+            eps.push(e);
+            scales.push(b);
+        }
+        // SPEC §5 backward: a cotangent that flows through a node reading a non-finite (or
+        // unbounded) value, or from a non-finite seed, is undefined.
+        let mut live: Vec<bool> = seed
+            .as_slice()
+            .iter()
+            .map(|s| s.iter().any(|v| v.to_spec() != 0.0))
+            .collect();
+        let mut undefined: Vec<bool> = seed
+            .as_slice()
+            .iter()
+            .zip(eps_seed.as_slice())
+            .map(|(s, e)| e.is_infinite() || !all_finite(s))
+            .collect();
+        for (k, n) in self.nodes.iter().enumerate().rev() {
+            let p = n_in + k;
+            if !live[p] {
+                continue;
+            }
+            let bad = undefined[p] || n.args().iter().any(|a| enc.poisoned[a.pos]);
+            for a in n.args() {
+                live[a.pos] = true;
+                undefined[a.pos] |= bad;
+            }
+        }
+        let (mut grad_eps, mut grad_b) = (Vec::with_capacity(n_in), Vec::with_capacity(n_in));
+        for (i, g) in grads.iter().enumerate() {
+            let (e, b) = if !wanted[i] {
+                (eps_seed.as_slice()[i], b_seed.as_slice()[i])
+            } else if undefined[i] {
+                (Bound::INF, Bound::INF)
+            } else {
+                any_bound(g, &enc.grads[i], &ag[i])
+            };
+            grad_eps.push(e);
+            grad_b.push(b);
+        }
+        let grad_scales = grad_b
+            .iter()
+            .zip(&grad_eps)
+            .zip(&grads)
+            .map(|((&b, &e), g)| b.min(linf(g) + e))
+            .collect();
+        let unbounded = causes(
+            self.nodes
+                .iter()
+                .map(|n| n.args().iter().map(|a| a.pos).collect()),
+            n_in,
+            &eps,
+            &finite,
+        );
+        Certificate {
+            unbounded,
+            grads: TList::from_vec_unchecked(grads),
+            grad_eps: EList::from_vec_unchecked(grad_eps),
+            grad_scales: BList::from_vec_unchecked(grad_scales),
+            values: TList::from_vec_unchecked(ctx),
+            eps: EList::from_vec_unchecked(eps),
+            scales: BList::from_vec_unchecked(scales),
+            enclosure: Some(Enclosure {
+                values: TList::from_vec_unchecked(enc.values),
+                grads: TList::from_vec_unchecked(enc.grads),
             }),
             config,
         }

@@ -130,6 +130,14 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
     seed: Vec<ArrayD<S>>,
 ) -> Vec<ArrayD<S>> {
     let n_in = ctx.len() - nodes.len();
+    // How many contributions each entry's cotangent can receive (the seed and one per use), so
+    // a scalar that models rounding can cover every order of their accumulation.
+    let mut terms = vec![1usize; ctx.len()];
+    for n in nodes {
+        for a in n.args() {
+            terms[a.pos] += 1;
+        }
+    }
     let mut cot = seed;
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
@@ -139,9 +147,10 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
         }
         let vs = n.vjp_spec(&ctx[..p], &delta);
         for (arg, v) in n.args().iter().zip(vs) {
+            let t = terms[arg.pos];
             Zip::from(&mut cot[arg.pos])
                 .and(&v)
-                .for_each(|c, &v| *c = *c + v);
+                .for_each(|c, &v| *c = S::accumulate(*c, v, t));
         }
     }
     cot

@@ -373,10 +373,7 @@ impl<S: Shape, B> Dot<S, B> {
 impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Dot<S, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        let s = a
-            .iter()
-            .zip(b.iter())
-            .fold(T::zero(), |acc, (&x, &y)| acc + x * y);
+        let s = T::sum(a.iter().zip(b.iter()).map(|(&x, &y)| x * y));
         ArrayD::from_elem(IxDyn(&[]), s)
     }
 }
@@ -588,6 +585,13 @@ pub(crate) fn col_sums<T: Copy + std::ops::Add<Output = T>>(x: &ArrayD<T>, zero:
     acc.into_dyn()
 }
 
+/// Spec column sums of a matrix, each through [`SpecScalar::sum`] (so a scalar that models
+/// rounding covers any summation order).
+pub(crate) fn spec_col_sums<T: SpecScalar>(x: &ArrayD<T>) -> ArrayD<T> {
+    let x = view2(x);
+    Array1::from_iter(x.columns().into_iter().map(|c| T::sum(c.iter().copied()))).into_dyn()
+}
+
 /// Error of runtime column sums `ŝ` of `x̂` against the spec column sums: `rows·ε + max_j local_j`.
 pub(crate) fn col_sums_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, s: &ArrayD<R>) -> Bound {
     let xv = view2(x);
@@ -609,7 +613,7 @@ impl<S: Shape, B, T: SpecScalar> SpecForward<T> for AddBias<S, B> {
 
 impl<S: Shape, B, T: SpecScalar> SpecVjp<T> for AddBias<S, B> {
     fn vjp_spec(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![delta.clone(), col_sums(delta, T::zero())]
+        vec![delta.clone(), spec_col_sums(delta)]
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`config::dot_bound_mode`](crate::config::dot_bound_mode) (a posteriori for narrow runtimes,
 //! order-free otherwise); the mean's division is measured against an `f64` reference.
 
-use super::linalg::{col_sums, col_sums_eps};
+use super::linalg::{col_sums, col_sums_eps, spec_col_sums};
 use super::util::{at, div_err, inflate, linf, spec_b, sum_err};
 use super::{fwd_meta, node_type};
 use crate::bound::Bound;
@@ -46,7 +46,7 @@ pub fn sum<S: Shape, B>(x: Var<S, B>) -> Sum<S, B> {
 
 impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Sum<S, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        ArrayD::from_elem(IxDyn(&[]), total(at(ctx, &self.args[0]), T::zero()))
+        ArrayD::from_elem(IxDyn(&[]), T::sum(at(ctx, &self.args[0]).iter().copied()))
     }
 }
 
@@ -124,7 +124,7 @@ impl<S: Shape, B> Mean<S, B> {
 
 impl<S: Shape, B, T: SpecScalar> SpecForward<T> for Mean<S, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let s = total(at(ctx, &self.args[0]), T::zero()) / T::from_f64(Self::n());
+        let s = T::sum(at(ctx, &self.args[0]).iter().copied()) / T::from_f64(Self::n());
         ArrayD::from_elem(IxDyn(&[]), s)
     }
 }
@@ -221,7 +221,7 @@ impl<O: Shape, B> SumRows<O, B> {
 
 impl<O: Shape, B, T: SpecScalar> SpecForward<T> for SumRows<O, B> {
     fn forward_spec(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        col_sums(at(ctx, &self.args[0]), T::zero())
+        spec_col_sums(at(ctx, &self.args[0]))
     }
 }
 

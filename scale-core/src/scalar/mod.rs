@@ -3,14 +3,17 @@
 //! * [`Runtime`]: what the graph computes in (`f32`, `f64`, `bf16`, `f16`), with its rounding model.
 //! * [`SpecScalar`]: what the spec semantics are evaluated in: `f64` (fast, approximate reference)
 //!   or [`Interval`] (rigorous enclosure of the exact real result), or [`Ball`] (rigorous
-//!   midpoint-radius enclosure at nearly `f64` speed, used by the this-run mode).
+//!   midpoint-radius enclosure at nearly `f64` speed, used by the this-run mode), or [`AnyRun`]
+//!   (balls that also hold every conforming runtime result: the any-implementation mode).
 
+mod anyrun;
 mod ball;
 mod elementary;
 mod interval;
 mod runtime;
 mod spec;
 
+pub use anyrun::AnyRun;
 pub use ball::Ball;
 pub use elementary::assumed_ulps;
 pub use interval::Interval;

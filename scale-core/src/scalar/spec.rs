@@ -37,6 +37,10 @@ pub trait SpecScalar:
     const NAME: &'static str;
     /// Whether results are rigorous enclosures of the exact real value.
     const RIGOROUS: bool;
+    /// Whether the arithmetic models the runtime's rounding ([`AnyRun`](crate::AnyRun)): spec
+    /// formulas then follow the operation order a runtime uses where an exact rewrite would
+    /// change the rounding (softmax shifts by the row maximum, not by a constant).
+    const MODELS_RUNTIME: bool = false;
 
     /// The exact value of an `f64` (spec constants such as `scale(x, 0.5)` are the `f64` nearest
     /// the literal).
@@ -89,6 +93,21 @@ pub trait SpecScalar:
     }
     /// `self²` (tighter than `self * self` for intervals straddling 0).
     fn square(self) -> Self;
+
+    /// `Σ` of the terms (every sum of the ops' spec formulas goes through here, so a scalar that
+    /// models rounding can charge the error of *any* summation order). Default: left to right.
+    fn sum<I: IntoIterator<Item = Self>>(it: I) -> Self {
+        it.into_iter().fold(Self::zero(), |a, b| a + b)
+    }
+
+    /// Add one of the `terms` contributions of a fan-out to an accumulated cotangent (backprop
+    /// adds them one at a time; a scalar that models rounding must cover every order of the
+    /// `terms` additions). Default: `acc + v`.
+    #[inline]
+    fn accumulate(acc: Self, v: Self, terms: usize) -> Self {
+        let _ = terms;
+        acc + v
+    }
 
     /// The matrix product `a · b` in this arithmetic (every matrix product of the ops goes
     /// through here). The default is plain loops, `Σₖ aᵢₖ·bₖⱼ` left to right; [`Ball`] overrides it
