@@ -49,12 +49,7 @@ pub trait SpecVjp<S: SpecScalar> {
 
 /// Forward node with an error bound (Lean: `FwdNode`).
 pub trait FwdNode<R: Runtime>:
-    SpecForward<f64>
-    + SpecForward<Interval>
-    + SpecForward<Ball>
-    + SpecForward<AnyRun<R>>
-    + Send
-    + Sync
+    SpecForward<f64> + SpecForward<Interval> + SpecForward<Ball> + SpecForward<AnyRun<R>> + Send + Sync
 {
     /// Op name for reports (e.g. `"matvec"`).
     fn op_name(&self) -> &'static str;

@@ -9,8 +9,8 @@ use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
 use crate::node::{RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::ops::util::{ENCL, all_finite, inflate, linf};
-use crate::scalar::{AnyRun, Ball, SpecScalar};
 use crate::scalar::Runtime;
+use crate::scalar::{AnyRun, Ball, SpecScalar};
 use crate::shape::{Rank0, Shape};
 use crate::tolerance::ApproxTol;
 use ndarray::{ArrayD, IxDyn};
@@ -450,14 +450,8 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let finite = engine::finiteness(&ctx);
         let wanted = self.wrt_mask(wrt);
         let need = engine::needs(&self.nodes, &wanted);
-        let grads = engine::backprop_runtime(
-            &self.nodes,
-            &ctx,
-            &finite,
-            seed.as_slice(),
-            &need,
-            &mut [],
-        );
+        let grads =
+            engine::backprop_runtime(&self.nodes, &ctx, &finite, seed.as_slice(), &need, &mut []);
         let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
         let (av, ag) = spec_pass(
             &self.nodes,

@@ -377,7 +377,10 @@ mod tests {
     #[test]
     fn exact_operations_stay_points() {
         let x = A::from_f64(0.375);
-        assert!(A::from_f64(0.3).ball().rad() > 0.0, "0.3 is no f32: the ball holds both");
+        assert!(
+            A::from_f64(0.3).ball().rad() > 0.0,
+            "0.3 is no f32: the ball holds both"
+        );
         assert_eq!((x + A::zero()).ball().rad(), 0.0);
         assert_eq!((x * A::one()).ball().rad(), 0.0);
         assert_eq!((x * A::zero()).ball().rad(), 0.0);
@@ -389,7 +392,13 @@ mod tests {
         let big = A::from_f64(3e38);
         assert_eq!((big + big).ball().rad(), f64::INFINITY);
         assert_eq!(A::from_f64(100.0).exp().ball().rad(), f64::INFINITY);
-        assert!(AnyRun::<f64>::from_f64(100.0).exp().ball().rad().is_finite());
+        assert!(
+            AnyRun::<f64>::from_f64(100.0)
+                .exp()
+                .ball()
+                .rad()
+                .is_finite()
+        );
     }
 
     #[test]
