@@ -74,6 +74,12 @@ fn modes() -> Vec<Mode> {
             config: Config::any_implementation(),
             must_hold: true,
         },
+        // Not a bound: measured, and its failure rate reported (SPEC §11).
+        Mode {
+            name: "estimate",
+            config: Config::estimate(),
+            must_hold: false,
+        },
     ]
 }
 

@@ -55,6 +55,12 @@ pub enum Mode {
     /// alone, by [`AnyRun`](crate::AnyRun) balls. The tolerance to test a foreign result with
     /// (PyTorch, a GPU kernel, your own code).
     AnyImplementation,
+    /// Estimate — **not a bound**: the probabilistic model of Higham & Mary (2019) ([`Est`](crate::Est)),
+    /// `γₙ` replaced by `λ·√n·u` with `λ =` [`LAMBDA`](crate::LAMBDA), first order, masks on the
+    /// midpoint's branch. The typical error of a conforming run, with a per-entry failure
+    /// probability of at most `2·exp(−λ²/2)` *under the model*; real runs can exceed it. Never
+    /// mixed into rigorous figures: every table, JSON report and DOT label says so.
+    Estimate,
 }
 
 /// The settings one bound computation runs under.
@@ -107,6 +113,17 @@ impl Config {
         Config::default().with_mode(Mode::AnyImplementation)
     }
 
+    /// The estimate mode ([`Mode::Estimate`]): not a bound.
+    pub fn estimate() -> Self {
+        Config::default().with_mode(Mode::Estimate)
+    }
+
+    /// Whether the bounds of this configuration are rigorous (every mode but
+    /// [`Mode::Estimate`]).
+    pub fn is_rigorous(&self) -> bool {
+        self.mode != Mode::Estimate
+    }
+
     /// The same settings answering another question (see [`Mode`]).
     pub fn with_mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
@@ -143,8 +160,10 @@ impl Config {
     /// error of the result this library computed; none is a tolerance for another
     /// implementation's result (SPEC §11's any-implementation mode).
     pub fn mode_name(&self) -> &'static str {
-        if self.mode == Mode::AnyImplementation {
-            return "any-implementation";
+        match self.mode {
+            Mode::AnyImplementation => return "any-implementation",
+            Mode::Estimate => return "estimate — not a bound",
+            Mode::ThisRun => {}
         }
         match (self.enclose, self.dot_bound) {
             (true, _) => "this-run",

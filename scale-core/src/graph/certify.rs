@@ -10,7 +10,7 @@ use crate::lists::{BList, EList, TList};
 use crate::node::{RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::ops::util::{ENCL, all_finite, inflate, linf};
 use crate::scalar::Runtime;
-use crate::scalar::{AnyRun, Ball, SpecScalar};
+use crate::scalar::{AnyRun, Ball, Est, SpecScalar};
 use crate::shape::{Rank0, Shape};
 use crate::tolerance::ApproxTol;
 use ndarray::{ArrayD, IxDyn};
@@ -240,6 +240,32 @@ fn any_bound<R: Runtime>(
     (eps, inflate(mag, 2))
 }
 
+/// A mode's bound of one tensor: `(runtime, exact enclosure, model) → (eps, scale)`.
+type TensorBound<R, S> = fn(&ArrayD<R>, &ArrayD<Ball>, &ArrayD<S>) -> (Bound, Bound);
+
+/// The estimate of one tensor from the [`Est`] model: `max λ·σ + |m_est − m| + 2r`, at least
+/// this run's own distance to the exact enclosure (not a bound: see [`Mode::Estimate`]).
+fn estimate_bound<R: Runtime>(
+    rt: &ArrayD<R>,
+    exact: &ArrayD<Ball>,
+    est: &ArrayD<Est<R>>,
+) -> (Bound, Bound) {
+    let (mut d, mut mag, mut bad) = (0.0f64, 0.0f64, false);
+    for ((x, e), a) in rt.iter().zip(exact).zip(est) {
+        let (x, m, r) = (x.to_spec(), e.mid(), e.rad());
+        let t = (a.estimate() + (a.mid() - m).abs()).max((x - m).abs()) + 2.0 * r;
+        let s = (a.mid().abs() + a.estimate()).max(x.abs());
+        bad |= !(t + s).is_finite();
+        d = d.max(t);
+        mag = mag.max(s);
+    }
+    if bad || rt.len() != exact.len() || rt.len() != est.len() {
+        return (Bound::INF, Bound::INF);
+    }
+    let eps = if d == 0.0 { Bound::ZERO } else { Bound::new(d) };
+    (eps, Bound::new(mag))
+}
+
 impl<R: Copy, G, Ctx> Certificate<R, G, Ctx> {
     /// The runtime value of a scalar entry (a loss), without indexing by `[()]`.
     ///
@@ -344,8 +370,20 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
     ) -> Certificate<R, G, Concat<G, Ss>> {
-        if config.mode == Mode::AnyImplementation {
-            return self.certify_any(config, x, eps_in, b_in, seed, eps_seed, b_seed, wrt);
+        match config.mode {
+            Mode::AnyImplementation => {
+                let model: (fn(f64, f64) -> AnyRun<R>, TensorBound<R, AnyRun<R>>) =
+                    (AnyRun::<R>::new, any_bound::<R>);
+                return self
+                    .certify_model(config, model, x, eps_in, b_in, seed, eps_seed, b_seed, wrt);
+            }
+            Mode::Estimate => {
+                let model: (fn(f64, f64) -> Est<R>, TensorBound<R, Est<R>>) =
+                    (Est::<R>::new, estimate_bound::<R>);
+                return self
+                    .certify_model(config, model, x, eps_in, b_in, seed, eps_seed, b_seed, wrt);
+            }
+            Mode::ThisRun => {}
         }
         let ctx = self.forward_owned(x);
         let finite = engine::finiteness(&ctx);
@@ -429,14 +467,16 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         }
     }
 
-    /// The any-implementation pass ([`Mode::AnyImplementation`]): runtime values and gradients
-    /// as in this-run mode, the exact enclosure, and the [`AnyRun`] balls of every conforming
-    /// run; each bound is [`any_bound`] of its tensor. No propagated bound enters: those use this
-    /// run's magnitudes and hold for this run only.
+    /// The passes of the modes that model every conforming run ([`Mode::AnyImplementation`]
+    /// with [`AnyRun`] balls, [`Mode::Estimate`] with [`Est`]): runtime values and gradients as
+    /// in this-run mode, the exact enclosure, and the model's spec passes from the inputs alone;
+    /// each tensor's bound is `model.1(runtime, exact, model)`. No propagated bound enters:
+    /// those use this run's magnitudes and hold for this run only.
     #[allow(clippy::too_many_arguments)]
-    fn certify_any(
+    fn certify_model<S: SpecScalar>(
         &self,
         config: Config,
+        model: (fn(f64, f64) -> S, TensorBound<R, S>),
         x: TList<R, G>,
         eps_in: &EList<G>,
         b_in: &BList<G>,
@@ -444,7 +484,10 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         eps_seed: &EList<Concat<G, Ss>>,
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
-    ) -> Certificate<R, G, Concat<G, Ss>> {
+    ) -> Certificate<R, G, Concat<G, Ss>>
+    where
+        dyn RevNodeScale<R>: SpecForward<S> + SpecVjp<S>,
+    {
         let n_in = self.n_inputs;
         let ctx = self.forward_owned(x);
         let finite = engine::finiteness(&ctx);
@@ -459,7 +502,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             eps_in.as_slice(),
             seed.as_slice(),
             eps_seed.as_slice(),
-            AnyRun::<R>::new,
+            model.0,
         );
         let (mut eps, mut scales) = (Vec::with_capacity(ctx.len()), Vec::with_capacity(ctx.len()));
         for (i, r) in ctx.iter().enumerate() {
@@ -468,7 +511,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             } else if i < n_in {
                 (eps_in.as_slice()[i], b_in.as_slice()[i])
             } else {
-                any_bound(r, &enc.values[i], &av[i])
+                (model.1)(r, &enc.values[i], &av[i])
             };
             eps.push(e);
             scales.push(b);
@@ -504,7 +547,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             } else if undefined[i] {
                 (Bound::INF, Bound::INF)
             } else {
-                any_bound(g, &enc.grads[i], &ag[i])
+                (model.1)(g, &enc.grads[i], &ag[i])
             };
             grad_eps.push(e);
             grad_b.push(b);

@@ -4,11 +4,13 @@
 //! * [`SpecScalar`]: what the spec semantics are evaluated in: `f64` (fast, approximate reference)
 //!   or [`Interval`] (rigorous enclosure of the exact real result), or [`Ball`] (rigorous
 //!   midpoint-radius enclosure at nearly `f64` speed, used by the this-run mode), or [`AnyRun`]
-//!   (balls that also hold every conforming runtime result: the any-implementation mode).
+//!   (balls that also hold every conforming runtime result: the any-implementation mode), or
+//!   [`Est`] (the probabilistic model of the estimate mode: not rigorous).
 
 mod anyrun;
 mod ball;
 mod elementary;
+mod estimate;
 mod interval;
 mod runtime;
 mod spec;
@@ -16,6 +18,7 @@ mod spec;
 pub use anyrun::AnyRun;
 pub use ball::Ball;
 pub use elementary::assumed_ulps;
+pub use estimate::{Est, LAMBDA};
 pub use interval::Interval;
 pub use runtime::Runtime;
 pub use spec::SpecScalar;
