@@ -108,6 +108,24 @@ impl Row {
     }
 }
 
+/// What the eps of a report in `mode` (a [`Config::mode_name`](crate::config::Config::mode_name))
+/// promises, in the words tables and drawings print.
+///
+/// ```
+/// use scale_core::report::mode_promise;
+/// assert!(mode_promise("estimate — not a bound").contains("not a bound"));
+/// assert!(mode_promise("any-implementation").contains("any conforming"));
+/// ```
+pub fn mode_promise(mode: &str) -> &'static str {
+    if mode == "any-implementation" {
+        "eps bounds the error of any conforming implementation's result"
+    } else if mode.starts_with("estimate") {
+        "eps is an estimate of the typical error, not a bound"
+    } else {
+        "eps bounds the error of this library's result"
+    }
+}
+
 /// A node of the graph, for the structure part of a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeInfo {
