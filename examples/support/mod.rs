@@ -49,6 +49,8 @@ pub fn mode_config(name: &str) -> Option<Config> {
         "this-run" => Some(d),
         "a-posteriori" => Some(d.with_enclose(false)),
         "order-free" => Some(d.with_enclose(false).with_dot_bound(DotBound::OrderFree)),
+        "any-implementation" => Some(Config::any_implementation()),
+        "estimate" => Some(Config::estimate()),
         _ => None,
     }
 }
@@ -92,7 +94,7 @@ impl Options {
                 "--mode" => {
                     let m = val()?;
                     o.mode = Some(mode_config(&m).ok_or(format!(
-                        "--mode: `{m}` is not one of this-run, a-posteriori, order-free"
+                        "--mode: `{m}` is not one of this-run, a-posteriori, order-free, any-implementation, estimate"
                     ))?)
                 }
                 "--tightness" => {}

@@ -138,6 +138,12 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
             terms[a.pos] += 1;
         }
     }
+    // How many contributions each accumulated cotangent holds so far (the seed counts when it
+    // is not zero).
+    let mut held: Vec<usize> = seed
+        .iter()
+        .map(|s| usize::from(s.iter().any(|d| !(d.lo() == 0.0 && d.hi() == 0.0))))
+        .collect();
     let mut cot = seed;
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
@@ -147,10 +153,11 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
         }
         let vs = n.vjp_spec(&ctx[..p], &delta);
         for (arg, v) in n.args().iter().zip(vs) {
-            let t = terms[arg.pos];
+            let (t, single) = (terms[arg.pos], held[arg.pos] == 1);
+            held[arg.pos] += 1;
             Zip::from(&mut cot[arg.pos])
                 .and(&v)
-                .for_each(|c, &v| *c = S::accumulate(*c, v, t));
+                .for_each(|c, &v| *c = S::accumulate(*c, v, t, single));
         }
     }
     cot

@@ -295,14 +295,15 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
     }
 
     /// Accumulation of one of `terms` cotangent contributions: any order of the `terms`
-    /// additions is covered by charging `γ_{terms−1}` of both operands at every step (each
-    /// contribution is charged at least once). Two terms are one addition: its own rounding.
-    fn accumulate(acc: Self, v: Self, terms: usize) -> Self {
+    /// additions errs by at most `γ_{terms−1}·Σ|tᵢ|`, so each contribution is charged
+    /// `γ_{terms−1}·|tᵢ|` once — the first one (`acc_single`) with the second. Two terms are
+    /// one addition: its own rounding.
+    fn accumulate(acc: Self, v: Self, terms: usize, acc_single: bool) -> Self {
         if terms <= 2 || acc.is_zero() || v.is_zero() {
             return acc + v;
         }
         let g = Bound::gamma(terms - 1, R::U).get();
-        let mags = acc.b.mag() + v.b.mag();
+        let mags = v.b.mag() + if acc_single { acc.b.mag() } else { 0.0 };
         if !Self::representable(mags * (1.0 + g)) {
             return AnyRun::of(Ball::ENTIRE);
         }
@@ -372,6 +373,23 @@ mod tests {
         let rev = (t[2] as f32 + t[1] as f32) + t[0] as f32;
         assert!(contains(s, seq as f64) && contains(s, rev as f64));
         assert!(contains(s, 1.0 + 2.0 * e));
+    }
+
+    /// Fan-out accumulation: the contributions arrive one by one, any runtime may add them in
+    /// another order; every order of f32 additions lies in the ball.
+    #[test]
+    fn accumulation_covers_every_order() {
+        let e = 0.75 * 2f64.powi(-24);
+        let t = [e, e, 1.0, -e];
+        let mut acc = A::zero();
+        for (j, &v) in t.iter().enumerate() {
+            acc = A::accumulate(acc, A::from_f64(v), t.len(), j == 1);
+        }
+        let orders = [[0, 1, 2, 3], [2, 0, 1, 3], [3, 2, 1, 0], [2, 3, 0, 1]];
+        for o in orders {
+            let r = o.iter().fold(0.0f32, |s, &i| s + t[i] as f32) as f64;
+            assert!(contains(acc, r), "{o:?}: {r} not in {acc:?}");
+        }
     }
 
     #[test]

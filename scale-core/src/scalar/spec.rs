@@ -102,10 +102,11 @@ pub trait SpecScalar:
 
     /// Add one of the `terms` contributions of a fan-out to an accumulated cotangent (backprop
     /// adds them one at a time; a scalar that models rounding must cover every order of the
-    /// `terms` additions). Default: `acc + v`.
+    /// `terms` additions). `acc_single` says `acc` holds exactly one contribution so far (the
+    /// first addition). Default: `acc + v`.
     #[inline]
-    fn accumulate(acc: Self, v: Self, terms: usize) -> Self {
-        let _ = terms;
+    fn accumulate(acc: Self, v: Self, terms: usize, acc_single: bool) -> Self {
+        let _ = (terms, acc_single);
         acc + v
     }
 
