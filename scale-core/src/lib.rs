@@ -65,6 +65,7 @@ pub mod round;
 pub mod scalar;
 pub mod shape;
 pub mod tolerance;
+pub mod trace;
 
 pub use bound::Bound;
 pub use config::{Config, DotBound, dot_bound_mode};
