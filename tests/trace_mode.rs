@@ -97,7 +97,7 @@ fn foreign_runs_are_certified_by_their_trace() {
             for (name, g) in names.iter().zip(&grads) {
                 t.insert_grad(name, arr(g));
             }
-            let out = certify_trace(&m.graph, &names, &t, m.vars.loss).expect("a valid trace");
+            let out = certify_trace(&m.graph, names, &t, m.vars.loss).expect("a valid trace");
             assert!(
                 out.outside_any_implementation.is_empty(),
                 "case {case}, {}: conforming run flagged: {:?}",
@@ -166,7 +166,7 @@ fn a_non_conforming_run_is_flagged_and_still_certified() {
         exact + 1e-3
     });
     t.insert_value("y", y.into_dyn());
-    let out = certify_trace(&m.graph, &names, &t, m.vars.loss).unwrap();
+    let out = certify_trace(&m.graph, names, &t, m.vars.loss).unwrap();
     assert_eq!(out.outside_any_implementation, vec!["y".to_string()]);
     let row = out.report.rows.iter().find(|r| r.name == "y").unwrap();
     let eps = row.eps.unwrap();
@@ -190,7 +190,7 @@ fn bad_traces_are_typed_errors() {
     };
     let names = m.names();
     let check =
-        |t: &Trace, name: &str, says: &str| match certify_trace(&m.graph, &names, t, m.vars.loss) {
+        |t: &Trace, name: &str, says: &str| match certify_trace(&m.graph, names, t, m.vars.loss) {
             Err(Error::Trace { name: n, problem }) => {
                 assert_eq!(n, name);
                 assert!(problem.contains(says), "{problem}");
@@ -217,7 +217,7 @@ fn bad_traces_are_typed_errors() {
     ));
     // A NaN input is accepted and poisons what reads it (+∞, never a finite bound).
     let t = Trace::from_json("{\"values\": {\"x\": [\"NaN\", 1], \"loss\": 1}}").unwrap();
-    let out = certify_trace(&m.graph, &names, &t, m.vars.loss).unwrap();
+    let out = certify_trace(&m.graph, names, &t, m.vars.loss).unwrap();
     let loss = out.report.rows.iter().find(|r| r.name == "loss").unwrap();
     assert_eq!(loss.eps, None);
 }
@@ -237,4 +237,76 @@ fn npy_traces_round_trip() {
     assert_eq!(t.value("x").unwrap(), &x.mapv(f64::from));
     assert_eq!(t.grad("x").unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A real PyTorch run (`scripts/torch_trace.py`, checked in under `tests/fixtures/`): every traced
+/// value and gradient is within its trace bound of the interval spec, the bound is nearly the
+/// true error, and PyTorch's run lies within the any-implementation bound.
+#[test]
+fn a_pytorch_trace_is_certified() {
+    let m = scale_graph! {
+        runtime = f32;
+        input x: [4, 8];
+        input w1: [8, 16];
+        input b1: [16];
+        input w2: [16, 16];
+        input b2: [16];
+        input w3: [16, 4];
+        input b3: [4];
+        input target: [4, 4];
+        let z1 = matmul(x, w1);
+        let a1 = add_bias(z1, b1);
+        let relu1 = relu(a1);
+        let z2 = matmul(relu1, w2);
+        let a2 = add_bias(z2, b2);
+        let tanh3 = tanh(a2);
+        let z3 = matmul(tanh3, w3);
+        let a3 = add_bias(z3, b3);
+        let softmax5 = softmax(a3);
+        let loss = mse(softmax5, target);
+    };
+    let names = m.names();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/torch_trace_sequential");
+    let t = Trace::from_npy_dir(&dir).expect("the fixture reads");
+    let out = certify_trace(&m.graph, names, &t, m.vars.loss).expect("the fixture fits the model");
+    assert!(
+        out.outside_any_implementation.is_empty(),
+        "{:?}",
+        out.outside_any_implementation
+    );
+    let inputs: Vec<ArrayD<f64>> = names[..8]
+        .iter()
+        .map(|n| t.value(n).unwrap().clone())
+        .collect();
+    let xs = TList::from_arrays(inputs).unwrap().to_spec::<Interval>();
+    let sv = m.graph.eval_spec(&xs);
+    let (seed, _, _) = m.graph.loss_seed(m.vars.loss);
+    let sg = m.graph.backprop_spec(&xs, &seed.to_spec());
+    let mut traced = 0;
+    for row in &out.report.rows {
+        let (tv, exact) = match row.kind {
+            scale_graph::report::RowKind::Value => match t.value(&row.name) {
+                Some(v) => (v, &sv.as_slice()[row.entry]),
+                None => {
+                    assert!(row.name.starts_with('z'), "{} untraced", row.name);
+                    continue;
+                }
+            },
+            scale_graph::report::RowKind::Gradient => {
+                (t.grad(names[row.entry]).unwrap(), &sg.as_slice()[row.entry])
+            }
+        };
+        let eps = row.eps.unwrap();
+        let err = true_error(tv, exact);
+        assert!(err <= eps, "{}: {err:e} > {eps:e}", row.name);
+        assert!(
+            eps <= 1.01 * err + 1e-300,
+            "{}: {eps:e} ≫ {err:e}",
+            row.name
+        );
+        traced += 1;
+    }
+    // 8 inputs and 7 layer outputs (the three inner matmuls are fused away), 8 gradients.
+    assert_eq!(traced, 23, "every recorded tensor checked");
 }

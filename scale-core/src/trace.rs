@@ -194,6 +194,11 @@ fn distance(t: &ArrayD<f64>, enc: &ArrayD<Ball>) -> (Bound, Bound, f64) {
     let (mut d, mut mag, mut seen) = (0.0f64, 0.0f64, 0.0f64);
     for (&x, b) in t.iter().zip(enc) {
         let (m, r) = (b.mid(), b.rad());
+        if x == m && r == 0.0 {
+            // An exact entry (an input, or a value every run computes exactly).
+            mag = mag.max(x.abs());
+            continue;
+        }
         let slack = add_up(2.0 * r, 8.0 * f64::EPSILON * m.abs());
         let dist = add_up(abs_diff_up(x, m), slack);
         if !(dist.is_finite() && x.is_finite()) {
