@@ -1365,7 +1365,11 @@ fn certify_equals_separate_functions() {
         );
         let plain_eps = g.eval_bounds(&d.eps_in, &d.xr);
         for (a, b) in ce.eps.as_slice().iter().zip(plain_eps.as_slice()) {
-            assert!(a <= b, "{ctx}: enclosed eps {a:?} > propagated {b:?}");
+            // The fast path (enclosure alone) is within 1 + 10⁻³ of the propagated bound.
+            assert!(
+                a.get() <= b.get() * (1.0 + 1.001e-3),
+                "{ctx}: enclosed eps {a:?} > propagated {b:?}"
+            );
         }
         enclosed_total += ce.eps.len() + ce.grad_eps.len();
         enclosed_finite += ce
@@ -2490,8 +2494,12 @@ fn non_finite_inputs_poison_random_graphs() {
         let (_, b_in) = g.exact_inputs(&xr);
         let cert = g.certify(xr, &d.eps_in, &b_in, &d.seed_r, &d.eps_seed, &d.b_seed);
         // The this-run enclosure may tighten a bound, never loosen one or lift a +∞.
+        // (Up to the fast path's factor 1 + 10⁻³, see `certify`.)
         for (c, e) in cert.grad_eps.as_slice().iter().zip(ge.as_slice()) {
-            assert!(c <= e, "case {case}: certify {c:?} > backprop_bounds {e:?}");
+            assert!(
+                c.get() <= e.get() * (1.0 + 1.001e-3),
+                "case {case}: certify {c:?} > backprop_bounds {e:?}"
+            );
         }
         for (gv, e) in gr.as_slice().iter().zip(ge.as_slice()) {
             grads_checked += 1;

@@ -107,52 +107,6 @@ struct EnclosurePass {
     poisoned: Vec<bool>,
 }
 
-impl EnclosurePass {
-    /// `eps = min(eps, max |r̂ − m| + r)` and `B = min(B, max(|r̂|, |m| + r))` per tensor, except
-    /// where `keep` says the propagated bound stands. The distance carries a slack of one more
-    /// radius plus a few `f64` ulps of the midpoint, so it also covers other rigorous enclosures
-    /// of the same exact value (the interval spec the tests check against), not only the exact
-    /// value itself.
-    fn tighten<R: Runtime>(
-        &self,
-        rt: &[ArrayD<R>],
-        eps: &mut [Bound],
-        b: &mut [Bound],
-        keep: &[bool],
-        balls: &[ArrayD<Ball>],
-    ) {
-        for (i, (r, ball)) in rt.iter().zip(balls).enumerate() {
-            // Nothing to gain on an exact entry (eps 0), nothing allowed where a `+∞` stands.
-            if keep.get(i).copied().unwrap_or(true) || eps[i] == Bound::ZERO {
-                continue;
-            }
-            let (Some(rs), Some(bs)) = (r.as_slice(), ball.as_slice()) else {
-                continue;
-            };
-            if rs.len() != bs.len() {
-                continue;
-            }
-            // 8 independent lanes so the loop vectorises; a NaN or ∞ anywhere gives +∞.
-            let (mut d, mut mag) = ([0.0f64; 8], [0.0f64; 8]);
-            let mut bad = false;
-            for (rc, bc) in rs.chunks(8).zip(bs.chunks(8)) {
-                for (l, (&x, bl)) in rc.iter().zip(bc).enumerate() {
-                    let (x, m, rad) = (x.to_spec(), bl.mid(), bl.rad());
-                    let t = (x - m).abs() + 2.0 * rad + ENCL * m.abs();
-                    let s = (m.abs() + rad).max(x.abs());
-                    bad |= !(t + s).is_finite();
-                    d[l] = if t > d[l] { t } else { d[l] };
-                    mag[l] = if s > mag[l] { s } else { mag[l] };
-                }
-            }
-            let nan = if bad { f64::NAN } else { 0.0 };
-            let fold = |v: [f64; 8]| v.iter().fold(nan, |a, &b| if b > a { b } else { a });
-            eps[i] = eps[i].min(inflate(fold(d) + 1e-300, 6));
-            b[i] = b[i].min(inflate(fold(mag), 2));
-        }
-    }
-}
-
 impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     /// The this-run enclosure: spec forward and backward passes in [`Ball`] arithmetic, from
     /// the runtime inputs and seeds widened by their eps.
@@ -211,7 +165,7 @@ fn spec_pass<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S> 
 
 /// The any-implementation bound of one tensor from the [`AnyRun`] balls (every conforming run
 /// and the exact value) and the exact enclosure: `max |m_any − m| + r_any + 2r + ENCL·|m|`
-/// (the slack as in [`EnclosurePass::tighten`]), at least this run's own distance; the scale is
+/// (the slack as in [`enclosure_bound`]), at least this run's own distance; the scale is
 /// the largest magnitude any of them reaches. Entries that are exact in every run keep eps 0.
 fn any_bound<R: Runtime>(
     rt: &ArrayD<R>,
@@ -238,6 +192,43 @@ fn any_bound<R: Runtime>(
         inflate(d + 1e-300, 6)
     };
     (eps, inflate(mag, 2))
+}
+
+/// What the enclosure-based passes share before bounds are derived.
+struct Parts<R> {
+    ctx: Vec<ArrayD<R>>,
+    finite: Vec<bool>,
+    grads: Vec<ArrayD<R>>,
+    enc: EnclosurePass,
+    /// Cotangents this run computed from a non-finite δ or argument (from the runtime sweep).
+    undefined: Option<Vec<bool>>,
+}
+
+/// The this-run bound of one tensor from the exact enclosure alone: `max |r̂ − m| + 2r + ENCL·|m|`
+/// and `max(|r̂|, |m| + r)`. The distance carries a slack of one more radius plus a few `f64`
+/// ulps of the midpoint, so it also covers other rigorous enclosures of the same exact value
+/// (the interval spec the tests check against), not only the exact value itself. The flag says whether the slack
+/// `2r + r + ENCL·|m|` beyond the true error is below 10⁻³ of the bound (then it is never
+/// looser than a sound a-priori bound by more than that factor).
+fn enclosure_bound<R: Runtime>(rt: &ArrayD<R>, exact: &ArrayD<Ball>) -> (Bound, Bound, bool) {
+    let (mut d, mut mag, mut slack, mut bad) = (0.0f64, 0.0f64, 0.0f64, false);
+    for (x, e) in rt.iter().zip(exact) {
+        let (x, m, r) = (x.to_spec(), e.mid(), e.rad());
+        let s = 3.0 * r + ENCL * m.abs();
+        let t = (x - m).abs() + s - r;
+        let b = (m.abs() + r).max(x.abs());
+        bad |= !(t + b).is_finite();
+        d = if t > d { t } else { d };
+        mag = if b > mag { b } else { mag };
+        slack = if s > slack { s } else { slack };
+    }
+    if bad || rt.len() != exact.len() {
+        return (Bound::INF, Bound::INF, false);
+    }
+    if d == 0.0 {
+        return (Bound::ZERO, inflate(mag, 2), true);
+    }
+    (inflate(d + 1e-300, 6), inflate(mag, 2), slack <= 1e-3 * d)
 }
 
 /// A mode's bound of one tensor: `(runtime, exact enclosure, model) → (eps, scale)`.
@@ -385,8 +376,56 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             }
             Mode::ThisRun => {}
         }
-        let ctx = self.forward_owned(x);
-        let finite = engine::finiteness(&ctx);
+        let mut ctx = self.forward_owned(x);
+        let mut finite = engine::finiteness(&ctx);
+        let mut fast = None;
+        if config.enclose {
+            // The enclosure alone first. Sound by itself, and (up to a factor 1 + 10⁻³) never
+            // looser than the propagated bound when every radius is negligible beside the
+            // distance it bounds; otherwise the propagated bounds are computed too and the
+            // minimum taken, per tensor.
+            let wanted = self.wrt_mask(wrt);
+            let need = engine::needs(&self.nodes, &wanted);
+            let mut undefined = vec![false; ctx.len()];
+            let grads = engine::backprop_runtime(
+                &self.nodes,
+                &ctx,
+                &finite,
+                seed.as_slice(),
+                &need,
+                &mut [],
+                Some(&mut undefined),
+            );
+            let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
+            let negligible = std::cell::Cell::new(true);
+            let bound = |_: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| {
+                let (eps, b, ok) = enclosure_bound(r, e);
+                negligible.set(negligible.get() && ok);
+                (eps, b)
+            };
+            let parts = Parts {
+                ctx,
+                finite,
+                grads,
+                enc,
+                undefined: Some(undefined),
+            };
+            let cert = self.assemble(
+                config, parts, eps_in, b_in, seed, eps_seed, b_seed, &wanted, &bound, &bound,
+            );
+            if negligible.get() {
+                return cert;
+            }
+            ctx = cert.values.into_vec();
+            finite = engine::finiteness(&ctx);
+            fast = Some((
+                cert.eps.as_slice().to_vec(),
+                cert.scales.as_slice().to_vec(),
+                cert.grad_eps.as_slice().to_vec(),
+                cert.grad_scales.as_slice().to_vec(),
+                cert.enclosure,
+            ));
+        }
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
@@ -419,21 +458,20 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             seed.as_slice(),
             &need,
             &mut [&mut te, &mut tb],
+            None,
         );
         let (mut grad_eps, mut grad_b) = (te.acc, tb.acc);
         let (mut eps, mut scales) = (eps, scales);
-        let enclosure = config.enclose.then(|| {
-            let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
-            enc.tighten(&ctx, &mut eps, &mut scales, &enc.poisoned, &enc.values);
-            let wanted: Vec<bool> = self.wrt_mask(wrt);
-            // Gradients: only where the propagated bound is finite (a `+∞` there may come from a
-            // non-finite value, which no enclosure may overrule, SPEC §5) and asked for.
-            let keep: Vec<bool> = grad_eps
-                .iter()
-                .zip(&wanted)
-                .map(|(e, &w)| e.is_infinite() || !w)
-                .collect();
-            enc.tighten(&grads, &mut grad_eps, &mut grad_b, &keep, &enc.grads);
+        let enclosure = fast.and_then(|(fe, fs, fge, fgs, enc)| {
+            let min_into = |a: &mut [Bound], b: &[Bound]| {
+                for (x, &y) in a.iter_mut().zip(b) {
+                    *x = x.min(y);
+                }
+            };
+            min_into(&mut eps, &fe);
+            min_into(&mut scales, &fs);
+            min_into(&mut grad_eps, &fge);
+            min_into(&mut grad_b, &fgs);
             enc
         });
         // As forward: a gradient's magnitude is at most its runtime magnitude plus its eps.
@@ -459,10 +497,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             values: TList::from_vec_unchecked(ctx),
             eps: EList::from_vec_unchecked(eps),
             scales: BList::from_vec_unchecked(scales),
-            enclosure: enclosure.map(|e| Enclosure {
-                values: TList::from_vec_unchecked(e.values),
-                grads: TList::from_vec_unchecked(e.grads),
-            }),
+            enclosure,
             config,
         }
     }
@@ -493,8 +528,15 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let finite = engine::finiteness(&ctx);
         let wanted = self.wrt_mask(wrt);
         let need = engine::needs(&self.nodes, &wanted);
-        let grads =
-            engine::backprop_runtime(&self.nodes, &ctx, &finite, seed.as_slice(), &need, &mut []);
+        let grads = engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            &finite,
+            seed.as_slice(),
+            &need,
+            &mut [],
+            None,
+        );
         let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
         let (av, ag) = spec_pass(
             &self.nodes,
@@ -504,6 +546,46 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             eps_seed.as_slice(),
             model.0,
         );
+        let vb = |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| (model.1)(r, e, &av[i]);
+        let gb = |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| (model.1)(r, e, &ag[i]);
+        let parts = Parts {
+            ctx,
+            finite,
+            grads,
+            enc,
+            undefined: None,
+        };
+        self.assemble(
+            config, parts, eps_in, b_in, seed, eps_seed, b_seed, &wanted, &vb, &gb,
+        )
+    }
+
+    /// A certificate whose bounds come per tensor from the exact enclosure and `value_bound` /
+    /// `gradient_bound` (`(position, runtime tensor, enclosure) → (eps, scale)`), with SPEC §5's
+    /// poison rules: `+∞` for values computed from non-finite data and for gradients that flow
+    /// through such values; inputs keep their given bounds, unwanted gradients their seed's.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        config: Config,
+        parts: Parts<R>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wanted: &[bool],
+        value_bound: &dyn Fn(usize, &ArrayD<R>, &ArrayD<Ball>) -> (Bound, Bound),
+        gradient_bound: &dyn Fn(usize, &ArrayD<R>, &ArrayD<Ball>) -> (Bound, Bound),
+    ) -> Certificate<R, G, Concat<G, Ss>> {
+        let Parts {
+            ctx,
+            finite,
+            grads,
+            enc,
+            undefined: runtime_undefined,
+        } = parts;
+        let n_in = self.n_inputs;
         let (mut eps, mut scales) = (Vec::with_capacity(ctx.len()), Vec::with_capacity(ctx.len()));
         for (i, r) in ctx.iter().enumerate() {
             let (e, b) = if enc.poisoned[i] {
@@ -511,7 +593,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             } else if i < n_in {
                 (eps_in.as_slice()[i], b_in.as_slice()[i])
             } else {
-                (model.1)(r, &enc.values[i], &av[i])
+                value_bound(i, r, &enc.values[i])
             };
             eps.push(e);
             scales.push(b);
@@ -540,6 +622,11 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 undefined[a.pos] |= bad;
             }
         }
+        if let Some(u) = runtime_undefined {
+            for (d, r) in undefined.iter_mut().zip(u) {
+                *d |= r;
+            }
+        }
         let (mut grad_eps, mut grad_b) = (Vec::with_capacity(n_in), Vec::with_capacity(n_in));
         for (i, g) in grads.iter().enumerate() {
             let (e, b) = if !wanted[i] {
@@ -547,7 +634,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             } else if undefined[i] {
                 (Bound::INF, Bound::INF)
             } else {
-                (model.1)(g, &enc.grads[i], &ag[i])
+                gradient_bound(i, g, &enc.grads[i])
             };
             grad_eps.push(e);
             grad_b.push(b);
@@ -594,8 +681,15 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     ) -> (TList<R, Concat<G, Ss>>, TList<R, G>) {
         let ctx = self.forward_owned(x);
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
-        let grads =
-            engine::backprop_runtime(&self.nodes, &ctx, &[], seed.as_slice(), &need, &mut []);
+        let grads = engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            &[],
+            seed.as_slice(),
+            &need,
+            &mut [],
+            None,
+        );
         (
             TList::from_vec_unchecked(ctx),
             TList::from_vec_unchecked(grads),

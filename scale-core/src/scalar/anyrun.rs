@@ -229,6 +229,10 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         self.b.mid()
     }
     #[inline]
+    fn is_exact_zero(self) -> bool {
+        self.is_zero()
+    }
+    #[inline]
     fn hull(self, o: Self) -> Self {
         AnyRun::of(self.b.hull(o.b))
     }

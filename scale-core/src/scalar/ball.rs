@@ -218,6 +218,10 @@ impl crate::scalar::SpecScalar for Ball {
     fn mid(self) -> f64 {
         self.m
     }
+    #[inline]
+    fn is_exact_zero(self) -> bool {
+        self.m == 0.0 && self.r == 0.0
+    }
     fn hull(self, o: Ball) -> Ball {
         if self.r.is_infinite() || o.r.is_infinite() {
             return Ball::ENTIRE;

@@ -66,6 +66,12 @@ pub trait SpecScalar:
     fn hi(self) -> f64;
     /// A representative `f64` inside the enclosure.
     fn mid(self) -> f64;
+    /// Whether this is exactly the point 0 (a cotangent that contributes nothing). Cheap
+    /// overrides matter: backprop asks it of every element of a zero seed.
+    #[inline]
+    fn is_exact_zero(self) -> bool {
+        self.lo() == 0.0 && self.hi() == 0.0
+    }
     /// Smallest enclosure of both arguments.
     fn hull(self, other: Self) -> Self;
     /// `a` where `self > 0`, `b` where `self ≤ 0`; the hull of both where the sign is uncertain.
