@@ -6,7 +6,7 @@
 //!
 //! The stages, each reporting into one [`Ctxt`] so all mistakes come out at once:
 //!
-//! * [`parse`]: tokens → [`Program`] (statements and expressions as written);
+//! * [`parse()`]: tokens → [`Program`] (statements and expressions as written);
 //! * [`check()`]: [`Program`] → [`Plan`] (names resolved, arities, literals and dimensions
 //!   validated, every op's shape rule from [`OPS`] applied);
 //! * [`expand()`]: [`Plan`] → Rust code over `scale_core`'s typed builder.
