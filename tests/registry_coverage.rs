@@ -1,6 +1,6 @@
 //! Every op of the registry (`scale_dsl::OPS`) is covered everywhere an op must be: per-op
-//! obligations, the random-graph harness, the macro's UI pass case, the tightness report and
-//! the generator. A row added without them fails here, naming the op and each missing place.
+//! obligations, the random-graph harness, the macro's UI pass case, the tightness report, the
+//! generator and the ops page the macro's "unknown op" message points at. A row added without them fails here, naming the op and each missing place.
 //!
 //! The test files are read as text: a place covers an op when one of its table entries (the
 //! macro invocations that make a test row) calls the op's constructor `ops::NAME`; the UI pass
@@ -17,6 +17,7 @@ struct Sources {
     harness: String,
     ui_pass: String,
     tightness: String,
+    docs: String,
 }
 
 impl Sources {
@@ -29,6 +30,7 @@ impl Sources {
             harness: read(HARNESS),
             ui_pass: read(UI_PASS),
             tightness: read(TIGHTNESS),
+            docs: read(DOCS),
         }
     }
 }
@@ -37,6 +39,14 @@ const OBLIGATIONS: &str = "scale-core/tests/op_obligations.rs";
 const HARNESS: &str = "tests/graph_theorems.rs";
 const UI_PASS: &str = "tests/ui/macro/pass/all_ops.rs";
 const TIGHTNESS: &str = "examples/tightness.rs";
+const DOCS: &str = "src/docs.rs";
+
+/// The doc comment of `pub mod ops {}` in the facade's docs (the table of ops).
+fn ops_page(docs: &str) -> &str {
+    let end = docs.find("pub mod ops {}").unwrap_or(0);
+    let start = docs[..end].rfind("{}").map_or(0, |i| i + 2);
+    &docs[start..end]
+}
 
 /// The contents of every invocation `opener … )` (or `… }`) in `text`, brackets balanced.
 fn invocations<'a>(text: &'a str, opener: &str) -> Vec<&'a str> {
@@ -184,6 +194,15 @@ fn gaps(ops: &[OpDef], src: &Sources) -> Vec<String> {
                 "op `{n}`: no tightness row: add an `op!` row measuring `ops::{ctor}` to {TIGHTNESS} (or mark the row `exact()` if it never rounds)"
             ));
         }
+        let page = ops_page(&src.docs);
+        if ![format!("`{n}`"), format!("`{n}(")]
+            .iter()
+            .any(|p| page.contains(p.as_str()))
+        {
+            out.push(format!(
+                "op `{n}`: not on the ops page: add a row for `{n}` to the table of `pub mod ops` in {DOCS}"
+            ));
+        }
         if let Err(e) = generator_accepts(op) {
             out.push(format!(
                 "op `{n}`: no generator mapping: scale-gen rejects a one-layer model of it ({e})"
@@ -210,18 +229,20 @@ fn a_row_without_coverage_is_named_in_every_place() {
     );
     let g = gaps(&[new], &src);
     println!("{}", g.join("\n"));
-    assert_eq!(g.len(), 5, "{g:#?}");
+    assert_eq!(g.len(), 6, "{g:#?}");
     for (msg, place) in g
         .iter()
-        .zip([OBLIGATIONS, HARNESS, UI_PASS, TIGHTNESS, "generator"])
+        .zip([OBLIGATIONS, HARNESS, UI_PASS, TIGHTNESS, DOCS, "generator"])
     {
         assert!(msg.starts_with("op `frobnicate`"), "{msg}");
         assert!(msg.contains(place), "{msg}");
     }
     // An exact op owes no tightness row; a prefix of a covered name covers nothing.
-    assert_eq!(gaps(&[new.exact()], &src).len(), 4);
+    assert_eq!(gaps(&[new.exact()], &src).len(), 5);
     let prefix = registry::op("sum_", &["x"], scale_dsl::rules::check_reduce, &[&[2]]);
-    assert_eq!(gaps(&[prefix], &src).len(), 5);
+    assert_eq!(gaps(&[prefix], &src).len(), 6);
+    assert!(ops_page(&src.docs).contains("`cross_entropy(z, t)`"));
+    assert!(!ops_page(&src.docs).contains("pub mod"));
     // Each detector alone: a text that lacks one table entry is caught.
     let mut partial = Sources::read();
     partial.tightness = partial.tightness.replace("ops::tanh(x)", "ops::sigmoid(x)");

@@ -320,14 +320,7 @@ impl Checker<'_> {
                     LitValue::Shape(self.shape(dims, *bracket, "reshape target")?)
                 }
                 _ => {
-                    self.cx.error(err_range(
-                        e,
-                        format!(
-                            "`{}`: the target must be a shape literal like `[3, 2]`, found {}",
-                            op.signature(),
-                            e.describe()
-                        ),
-                    ));
+                    self.bad_literal(e, op, "the target must be a shape literal like `[3, 2]`");
                     return None;
                 }
             },
@@ -335,17 +328,19 @@ impl Checker<'_> {
         Some(LitArg { value, span })
     }
 
+    /// Report a literal of the wrong form: "`op(…)`: {what}, found {e}".
+    fn bad_literal(&mut self, e: &Expr, op: &OpDef, what: &str) {
+        self.cx.error(err_range(
+            e,
+            format!("`{}`: {what}, found {}", op.signature(), e.describe()),
+        ));
+    }
+
     /// A float parameter: a finite number literal.
     fn check_float(&mut self, e: &Expr, op: &OpDef, pname: &str) -> Option<f64> {
         let Expr::Num { lit, neg } = e else {
-            self.cx.error(err_range(
-                e,
-                format!(
-                    "`{}`: `{pname}` must be a number literal (e.g. `0.5`), found {}",
-                    op.signature(),
-                    e.describe()
-                ),
-            ));
+            let what = format!("`{pname}` must be a number literal (e.g. `0.5`)");
+            self.bad_literal(e, op, &what);
             return None;
         };
         let v = match lit {
@@ -381,14 +376,8 @@ impl Checker<'_> {
             _ => None,
         };
         if v.is_none() {
-            self.cx.error(err_range(
-                e,
-                format!(
-                    "`{}`: `{pname}` must be a non-negative integer literal (e.g. `1`), found {}",
-                    op.signature(),
-                    e.describe()
-                ),
-            ));
+            let what = format!("`{pname}` must be a non-negative integer literal (e.g. `1`)");
+            self.bad_literal(e, op, &what);
         }
         v
     }
@@ -408,14 +397,10 @@ impl Checker<'_> {
             _ => None,
         };
         if v.is_none() {
-            self.cx.error(err_range(
-                e,
-                format!(
-                    "`{}`: `{pname}` must be a list of non-negative integer literals (e.g. `[1, 0]`), found {}",
-                    op.signature(),
-                    e.describe()
-                ),
-            ));
+            let what = format!(
+                "`{pname}` must be a list of non-negative integer literals (e.g. `[1, 0]`)"
+            );
+            self.bad_literal(e, op, &what);
         }
         v
     }

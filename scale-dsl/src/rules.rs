@@ -138,41 +138,47 @@ pub fn check_matmul(a: &Args) -> Result<Shape, Mismatch> {
     Ok(vec![x[0].clone(), y[1].clone()])
 }
 
+/// Two operands of ranks `ra` and `rb` (written `fa`, `fb` in messages) where the second must
+/// be `second(first)`; the first operand's shape, for the output.
+fn pair<'a>(
+    a: &'a Args,
+    (ra, fa): (usize, &str),
+    (rb, fb): (usize, &str),
+    second: fn(&[PDim]) -> Shape,
+) -> Result<&'a [PDim], Mismatch> {
+    want_rank(a, 0, ra, fa)?;
+    want_rank(a, 1, rb, fb)?;
+    let x = operand(a, 0)?.shape;
+    let expected = second(x);
+    second_must_be(a, &expected, show(&expected))?;
+    Ok(x)
+}
+
+/// The last dimension of a shape of rank ≥ 1, alone (a bias, a vector).
+fn last(x: &[PDim]) -> Shape {
+    x.last().cloned().into_iter().collect()
+}
+
 /// `[m, k], [k] → [m]`.
 pub fn check_matvec(a: &Args) -> Result<Shape, Mismatch> {
-    want_rank(a, 0, 2, "[m, k]")?;
-    want_rank(a, 1, 1, "[k]")?;
-    let x = operand(a, 0)?.shape;
-    let expected = [x[1].clone()];
-    second_must_be(a, &expected, show(&expected))?;
+    let x = pair(a, (2, "[m, k]"), (1, "[k]"), last)?;
     Ok(vec![x[0].clone()])
 }
 
 /// `[k], [k] → []`.
 pub fn check_dot(a: &Args) -> Result<Shape, Mismatch> {
-    want_rank(a, 0, 1, "[k]")?;
-    want_rank(a, 1, 1, "[k]")?;
-    let x = operand(a, 0)?.shape;
-    second_must_be(a, x, show(x))?;
+    pair(a, (1, "[k]"), (1, "[k]"), <[PDim]>::to_vec)?;
     Ok(Vec::new())
 }
 
 /// `[b, n], [n] → [b, n]`.
 pub fn check_add_bias(a: &Args) -> Result<Shape, Mismatch> {
-    want_rank(a, 0, 2, "[b, n]")?;
-    want_rank(a, 1, 1, "[n]")?;
-    let x = operand(a, 0)?.shape;
-    let expected = [x[1].clone()];
-    second_must_be(a, &expected, show(&expected))?;
-    Ok(x.to_vec())
+    pair(a, (2, "[b, n]"), (1, "[n]"), last).map(<[PDim]>::to_vec)
 }
 
 /// `[b, n], [b, n] → []`.
 pub fn check_cross_entropy(a: &Args) -> Result<Shape, Mismatch> {
-    want_rank(a, 0, 2, "[b, n]")?;
-    want_rank(a, 1, 2, "[b, n]")?;
-    let x = operand(a, 0)?.shape;
-    second_must_be(a, x, show(x))?;
+    pair(a, (2, "[b, n]"), (2, "[b, n]"), <[PDim]>::to_vec)?;
     Ok(Vec::new())
 }
 
