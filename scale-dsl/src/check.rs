@@ -741,7 +741,7 @@ mod tests {
     /// before any op of the language uses them.
     #[test]
     fn integer_literal_kinds() {
-        use crate::registry::{Param, op};
+        use crate::registry::{Param, op, param};
         use crate::rules::{Mismatch, check_unary};
         fn axis_rule(a: &Args) -> Result<Shape, Mismatch> {
             let x = a.operands.first().map_or(&[][..], |o| o.shape);
@@ -757,18 +757,9 @@ mod tests {
             }
         }
         static PARAMS: &[Param] = &[
-            Param {
-                name: "axis",
-                kind: ParamKind::Axis,
-            },
-            Param {
-                name: "stride",
-                kind: ParamKind::Int,
-            },
-            Param {
-                name: "perm",
-                kind: ParamKind::Ints,
-            },
+            param("axis", ParamKind::Axis),
+            param("stride", ParamKind::Int),
+            param("perm", ParamKind::Ints),
         ];
         static TEST_OPS: &[OpDef] = &[
             op("squish", &["x"], axis_rule, &[&[2, 3]]).with_params(PARAMS),

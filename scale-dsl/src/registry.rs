@@ -111,11 +111,13 @@ pub const fn op(
     }
 }
 
+/// A parameter of kind `kind` named `name` (how rows spell their literals).
+pub const fn param(name: &'static str, kind: ParamKind) -> Param {
+    Param { name, kind }
+}
+
 const fn float(name: &'static str) -> Param {
-    Param {
-        name,
-        kind: ParamKind::Float,
-    }
+    param(name, ParamKind::Float)
 }
 
 const M: &[usize] = &[2, 3];
@@ -123,6 +125,8 @@ const ONE: &[&[usize]] = &[M];
 const TWO: &[&[usize]] = &[M, M];
 
 /// Every op of SPEC §9.
+// One op per line, so the table reads (and diffs) row by row.
+#[rustfmt::skip]
 pub const OPS: &[OpDef] = &[
     op("add", &["a", "b"], rules::check_same, TWO),
     op("sub", &["a", "b"], rules::check_same, TWO),
@@ -137,39 +141,19 @@ pub const OPS: &[OpDef] = &[
     op("log", &["x"], rules::check_unary, ONE),
     op("softplus", &["x"], rules::check_unary, ONE),
     op("square", &["x"], rules::check_unary, ONE),
-    op(
-        "matmul",
-        &["a", "b"],
-        rules::check_matmul,
-        &[&[2, 3], &[3, 4]],
-    ),
+    op("matmul", &["a", "b"], rules::check_matmul, &[&[2, 3], &[3, 4]]),
     op("matvec", &["w", "x"], rules::check_matvec, &[&[2, 3], &[3]]),
     op("dot", &["a", "b"], rules::check_dot, &[&[3], &[3]]),
     op("transpose", &["x"], rules::check_transpose, ONE).exact(),
-    op(
-        "add_bias",
-        &["h", "b"],
-        rules::check_add_bias,
-        &[&[2, 3], &[3]],
-    ),
+    op("add_bias", &["h", "b"], rules::check_add_bias, &[&[2, 3], &[3]]),
     op("sum", &["x"], rules::check_reduce, ONE),
     op("mean", &["x"], rules::check_reduce, ONE),
     op("sum_rows", &["x"], rules::check_sum_rows, ONE),
-    op("reshape", &["x"], rules::check_reshape, ONE)
-        .with_params(&[Param {
-            name: "shape",
-            kind: ParamKind::Shape,
-        }])
-        .exact(),
+    op("reshape", &["x"], rules::check_reshape, ONE).with_params(&[param("shape", ParamKind::Shape)]).exact(),
     op("softmax", &["x"], rules::check_last_axis, ONE),
     op("log_softmax", &["x"], rules::check_last_axis, ONE),
     op("mse", &["pred", "target"], rules::check_same_to_scalar, TWO),
-    op(
-        "cross_entropy",
-        &["logits", "target"],
-        rules::check_cross_entropy,
-        TWO,
-    ),
+    op("cross_entropy", &["logits", "target"], rules::check_cross_entropy, TWO),
 ];
 
 /// Look an op up by name.
