@@ -3,7 +3,8 @@
 //!
 //! It runs the certified pass (values and gradients with eps, B and the derived atol/rtol),
 //! evaluates the rigorous interval spec, prints the report table (observed error and how far
-//! each bound is above it), writes `target/reports/mlp.json` and `target/reports/mlp.dot`, and
+//! each bound is above it), then one line per gradient with the any-implementation atol/rtol to
+//! use when testing another implementation's result, writes `target/reports/mlp.json` and `target/reports/mlp.dot`, and
 //! exits non-zero if any bound is violated.
 //!
 //! Run: `cargo run --release --example mlp`
@@ -12,7 +13,7 @@
 use ndarray::{Array, Dimension};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use scale_graph::{Interval, scale_graph};
+use scale_graph::{ApproxTol, Config, Interval, scale_graph};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -25,7 +26,7 @@ fn gaussian<D: Dimension>(rng: &mut StdRng, dim: D, std: f64) -> Array<f32, D> {
 }
 
 fn main() -> ExitCode {
-    let m = scale_graph! {
+    let mut m = scale_graph! {
         input x: [784];
         input w1: [128, 784];
         input b1: [128];
@@ -79,7 +80,34 @@ fn main() -> ExitCode {
         Err(e) => eprintln!("could not write the reports: {e}"),
     }
 
-    if report.violations() == 0 {
+    // To test *another* implementation (PyTorch, a GPU kernel, your own code) against the exact
+    // result, use the any-implementation tolerances: they hold for every summation order,
+    // blocking, FMA use and libm within the assumed ulps, not only for this library's run.
+    m.graph.set_config(Config::any_implementation());
+    let any = m.certify(&inputs, m.vars.loss).expect("shapes match Γ");
+    let mut any_report = m.report(&any);
+    any_report.observe(&any, &spec_values, &spec_grads);
+    // The estimate mode (Higham–Mary, not a bound) shows the typical error of such a run.
+    m.graph.set_config(Config::estimate());
+    let est = m.certify(&inputs, m.vars.loss).expect("shapes match Γ");
+    println!(
+        "\ntolerances for testing another implementation's gradients: {} (a bound), and {}",
+        any.config.mode_name(),
+        est.config.mode_name()
+    );
+    for (i, name) in m.names().iter().take(m.graph.n_inputs()).enumerate() {
+        let tol = |c: &scale_graph::Certificate<_, _, _>| {
+            ApproxTol::from_eps_scale(c.grad_eps.as_slice()[i], c.grad_scales.as_slice()[i])
+        };
+        let (a, e) = (tol(&any), tol(&est));
+        println!(
+            "  d/d{name:<3} any-implementation atol {:.3e} rtol {:.3e}   estimate atol {:.3e} rtol {:.3e}",
+            a.abs, a.rel, e.abs, e.rel
+        );
+    }
+
+    let violations = report.violations() + any_report.violations();
+    if violations == 0 {
         println!(
             "all {} values and {} gradients within their bounds (interval spec)",
             m.names().len(),
@@ -87,7 +115,7 @@ fn main() -> ExitCode {
         );
         ExitCode::SUCCESS
     } else {
-        eprintln!("{} bound(s) VIOLATED", report.violations());
+        eprintln!("{violations} bound(s) VIOLATED");
         ExitCode::FAILURE
     }
 }

@@ -6,7 +6,7 @@
 //! Exits non-zero if any bound is violated.
 //!
 //! Run: `cargo run --release --example models -- [all | NAME …] [--seed N] [--no-spec]
-//! [--mode this-run|a-posteriori|order-free]`
+//! [--mode this-run|a-posteriori|order-free|any-implementation|estimate]`
 //!
 //! `--tightness` prints, instead, the markdown table of `docs/tightness.md`: for every mode and
 //! model, the median and max of bound ÷ observed error (observed against the interval spec,
@@ -76,12 +76,19 @@ fn tightness(mut opts: support::Options) -> ExitCode {
         "| mode | model | values: median | values: max | gradients: median | gradients: max |"
     );
     println!("|---|---|---:|---:|---:|---:|");
-    for mode in ["this-run", "a-posteriori", "order-free"] {
+    for mode in [
+        "this-run",
+        "a-posteriori",
+        "order-free",
+        "any-implementation",
+        "estimate",
+    ] {
         opts.mode = support::mode_config(mode);
         for (name, run) in generated::MODELS {
             match run(&opts) {
                 Ok(report) => {
-                    failed |= report.violations() > 0;
+                    // An estimate is not a bound: its misses are measured, not failures.
+                    failed |= report.violations() > 0 && mode != "estimate";
                     let v = support::looseness(&report, scale_graph::report::RowKind::Value);
                     let g = support::looseness(&report, scale_graph::report::RowKind::Gradient);
                     println!(

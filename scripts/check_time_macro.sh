@@ -4,7 +4,7 @@
 # Creates a throwaway crate under /tmp that depends on this workspace by path, builds its
 # dependencies once, then for each N writes the program, touches it and measures the second
 # `cargo check` (CARGO_INCREMENTAL=0; dependencies already built). Also prints the time the
-# macro's own parse/check/expand take on the same program (a `--ignored` test of scale-macros).
+# macro's own parse/check/expand take on the same program (a `--ignored` test of scale-dsl).
 #
 # Usage: scripts/check_time_macro.sh [N ...]     (default: 64 128 … 16384)
 set -euo pipefail
@@ -31,7 +31,7 @@ python3 "$ROOT/scripts/gen_macro_graph.py" 8 > "$WORK/src/main.rs"
 (cd "$WORK" && cargo check -q 2>/dev/null) || (cd "$WORK" && cargo check)
 
 # Macro-only timing: parse + check + expand in-process, release build of the test binary.
-(cd "$ROOT" && cargo test -q -p scale-macros --release --no-run 2>/dev/null) || true
+(cd "$ROOT" && cargo test -q -p scale-dsl --release --no-run 2>/dev/null) || true
 
 # "check" is wall time; "cpu" is user CPU time, which a busy machine inflates much less.
 printf "%8s %10s %8s   %s\n" "nodes" "check (s)" "cpu (s)" "macro stages (ms, in-process)"
@@ -41,7 +41,7 @@ for n in "${SIZES[@]}"; do
     touch "$WORK/src/main.rs"
     (cd "$WORK" && /usr/bin/time -f "%e %U" -o "$WORK/time.txt" cargo check -q)
     read -r wall cpu < "$WORK/time.txt"
-    macro=$(cd "$ROOT" && SCALE_MACRO_BENCH="$WORK/src/main.rs" cargo test -q -p scale-macros --release \
+    macro=$(cd "$ROOT" && SCALE_MACRO_BENCH="$WORK/src/main.rs" cargo test -q -p scale-dsl --release \
         bench_stages -- --ignored --nocapture 2>/dev/null | sed -n 's/^BENCH //p')
     printf "%8s %10.2f %8.2f   %s\n" "$n" "$wall" "$cpu" "${macro:--}"
 done

@@ -42,6 +42,7 @@ fn arbitrary_bits_into_every_model() {
             no_spec: false,
             mode: None,
             quiet: true,
+            trace_dir: None,
         };
         let base = run(&opts).unwrap();
         let n_in = base.n_inputs;

@@ -1233,6 +1233,116 @@ fn linear_engine_equals_quadratic_reference() {
     }
 }
 
+/// The any-implementation mode (SPEC §11) is sound for this run too (our run is one conforming
+/// implementation): every value and gradient and their scales against the interval spec, on the
+/// random graphs of the harness (every op, fan-out, kinks, cancellation, huge and tiny data),
+/// re-decided at 2400 bits where the `f64` interval spec cannot decide. It is never tighter
+/// than the true error of our run, and a non-finite input still poisons what depends on it.
+#[test]
+fn any_implementation_mode_on_random_graphs() {
+    let mut rng = StdRng::seed_from_u64(0xA11);
+    let table = op_table();
+    let cases = env_usize("SCALE_GRAPH_CASES", 10_000) / 25;
+    let (mut undecidable, mut finite, mut total) = (0usize, 0usize, 0usize);
+    for case in 0..cases {
+        let n = rng.random_range(1..=40);
+        let (mut g, scalars, side) = random_graph_side(&mut rng, &table, n);
+        let d = random_data(&mut rng, &g, &scalars);
+        let ctx = format!("case {case}");
+        g.set_config(scale_graph::Config::any_implementation());
+        let c = g.certify(
+            d.xr.clone(),
+            &d.eps_in,
+            &d.b_in,
+            &d.seed_r,
+            &d.eps_seed,
+            &d.b_seed,
+        );
+        assert_eq!(c.config.mode_name(), "any-implementation");
+        total += c.eps.len() + c.grad_eps.len();
+        finite += c
+            .eps
+            .as_slice()
+            .iter()
+            .chain(c.grad_eps.as_slice())
+            .filter(|e| !e.is_infinite())
+            .count();
+        let sv = g.eval_spec(&d.xs);
+        let sg = g.backprop_spec(&d.xs, &d.seed_s);
+        let bad = approx_ctx(&sv, &c.values, &c.eps).is_err()
+            || scale_ctx(&sv, &c.values, &c.scales).is_err()
+            || approx_ctx(&sg, &c.grads, &c.grad_eps).is_err()
+            || scale_ctx(&sg, &c.grads, &c.grad_scales).is_err();
+        if bad {
+            bigspec::reset();
+            let (vs, gs) =
+                bigspec::eval_and_backprop(&g, &side, d.xs.as_slice(), d.seed_s.as_slice());
+            for (what, r) in [
+                (
+                    "values",
+                    bigspec::approx(&vs, c.values.as_slice(), c.eps.as_slice()),
+                ),
+                (
+                    "value scales",
+                    bigspec::scale(&vs, c.values.as_slice(), c.scales.as_slice()),
+                ),
+                (
+                    "gradients",
+                    bigspec::approx(&gs, c.grads.as_slice(), c.grad_eps.as_slice()),
+                ),
+                (
+                    "gradient scales",
+                    bigspec::scale(&gs, c.grads.as_slice(), c.grad_scales.as_slice()),
+                ),
+            ] {
+                match r {
+                    Err(f) if f.definite => panic!(
+                        "{ctx}: any-implementation {what} violated: {}\n  graph: {}",
+                        f.msg,
+                        describe(&g)
+                    ),
+                    Err(_) => undecidable += 1,
+                    Ok(()) => {}
+                }
+            }
+            bigspec::reset();
+        }
+        // Poison: one input entry NaN makes every value that reads it +∞.
+        let mut xr = d.xr.as_slice().to_vec();
+        if let Some(i) = (0..xr.len()).find(|&i| !xr[i].is_empty()) {
+            if let Some(v) = xr[i].iter_mut().next() {
+                *v = f32::NAN;
+            }
+            let xr = TList::<f32, Gamma>::from_arrays(xr).unwrap();
+            let p = g.certify(xr, &d.eps_in, &d.b_in, &d.seed_r, &d.eps_seed, &d.b_seed);
+            let mut dep = vec![false; g.n_inputs()];
+            dep[i] = true;
+            for node in g.nodes() {
+                dep.push(node.args().iter().any(|a| dep[a.pos]));
+            }
+            for (q, (&dq, e)) in dep.iter().zip(p.eps.as_slice()).enumerate() {
+                assert!(
+                    !dq || e.is_infinite(),
+                    "{ctx}: entry {q} reads NaN, eps {e:?}"
+                );
+            }
+        }
+    }
+    let checks = 4 * cases;
+    eprintln!(
+        "any-implementation: {cases} graphs, {undecidable} of {checks} checks undecidable; \
+         {finite} of {total} bounds finite"
+    );
+    assert!(
+        undecidable * 1000 <= checks.max(1000),
+        "{undecidable} undecidable"
+    );
+    assert!(
+        finite * 2 >= total,
+        "fewer than half the bounds finite: {finite} of {total}"
+    );
+}
+
 #[test]
 fn certify_equals_separate_functions() {
     let mut rng = StdRng::seed_from_u64(0xCE27);
@@ -1255,7 +1365,11 @@ fn certify_equals_separate_functions() {
         );
         let plain_eps = g.eval_bounds(&d.eps_in, &d.xr);
         for (a, b) in ce.eps.as_slice().iter().zip(plain_eps.as_slice()) {
-            assert!(a <= b, "{ctx}: enclosed eps {a:?} > propagated {b:?}");
+            // The fast path (enclosure alone) is within 1 + 10⁻³ of the propagated bound.
+            assert!(
+                a.get() <= b.get() * (1.0 + 1.001e-3),
+                "{ctx}: enclosed eps {a:?} > propagated {b:?}"
+            );
         }
         enclosed_total += ce.eps.len() + ce.grad_eps.len();
         enclosed_finite += ce
@@ -2380,8 +2494,12 @@ fn non_finite_inputs_poison_random_graphs() {
         let (_, b_in) = g.exact_inputs(&xr);
         let cert = g.certify(xr, &d.eps_in, &b_in, &d.seed_r, &d.eps_seed, &d.b_seed);
         // The this-run enclosure may tighten a bound, never loosen one or lift a +∞.
+        // (Up to the fast path's factor 1 + 10⁻³, see `certify`.)
         for (c, e) in cert.grad_eps.as_slice().iter().zip(ge.as_slice()) {
-            assert!(c <= e, "case {case}: certify {c:?} > backprop_bounds {e:?}");
+            assert!(
+                c.get() <= e.get() * (1.0 + 1.001e-3),
+                "case {case}: certify {c:?} > backprop_bounds {e:?}"
+            );
         }
         for (gv, e) in gr.as_slice().iter().zip(ge.as_slice()) {
             grads_checked += 1;

@@ -40,6 +40,9 @@ pub struct Options {
     pub mode: Option<Config>,
     /// Print no table and write no files (for the tightness summary).
     pub quiet: bool,
+    /// Trace mode: certify the values and gradients another implementation wrote to
+    /// `<dir>/<name>.npy` and `<dir>/<name>.grad.npy` (e.g. `scripts/torch_trace.py`).
+    pub trace_dir: Option<PathBuf>,
 }
 
 /// The settings of a mode name of `--mode`.
@@ -49,6 +52,8 @@ pub fn mode_config(name: &str) -> Option<Config> {
         "this-run" => Some(d),
         "a-posteriori" => Some(d.with_enclose(false)),
         "order-free" => Some(d.with_enclose(false).with_dot_bound(DotBound::OrderFree)),
+        "any-implementation" => Some(Config::any_implementation()),
+        "estimate" => Some(Config::estimate()),
         _ => None,
     }
 }
@@ -69,7 +74,8 @@ pub fn looseness(report: &Report, kind: RowKind) -> (f64, f64) {
 }
 
 impl Options {
-    /// Parse `--seed N --inputs FILE.json --npy DIR --out DIR --no-spec` from the command line.
+    /// Parse `--seed N --inputs FILE.json --npy DIR --out DIR --no-spec --mode M --trace DIR`
+    /// from the command line.
     pub fn from_args() -> Result<Options, String> {
         let mut o = Options {
             seed: 7,
@@ -79,6 +85,7 @@ impl Options {
             no_spec: false,
             mode: None,
             quiet: false,
+            trace_dir: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -89,10 +96,11 @@ impl Options {
                 "--npy" => o.npy_dir = Some(val()?.into()),
                 "--out" => o.out_dir = val()?.into(),
                 "--no-spec" => o.no_spec = true,
+                "--trace" => o.trace_dir = Some(val()?.into()),
                 "--mode" => {
                     let m = val()?;
                     o.mode = Some(mode_config(&m).ok_or(format!(
-                        "--mode: `{m}` is not one of this-run, a-posteriori, order-free"
+                        "--mode: `{m}` is not one of this-run, a-posteriori, order-free, any-implementation, estimate"
                     ))?)
                 }
                 "--tightness" => {}
@@ -197,6 +205,43 @@ pub fn inputs<R: Runtime>(
         .collect())
 }
 
+/// Trace mode: certify another implementation's values and gradients read from `dir`, print the
+/// table (and which tensors lie outside the any-implementation bound), write the JSON report.
+fn run_trace<R: Runtime, G, Ss, B>(
+    name: &str,
+    graph: &RevGraphScale<R, G, Ss, B>,
+    names: &[&str],
+    loss: Var<Rank0, B>,
+    dir: &Path,
+    o: &Options,
+) -> Result<Report, Box<dyn Error>>
+where
+    G: ShapeList + Append<Ss>,
+{
+    let trace = scale_graph::trace::Trace::from_npy_dir(dir)?;
+    let out = scale_graph::trace::certify_trace(graph, names, &trace, loss)?;
+    if !o.quiet {
+        println!(
+            "{name}: trace of {}\n{}",
+            dir.display(),
+            out.report.to_table()
+        );
+        if out.outside_any_implementation.is_empty() {
+            println!("every traced tensor is within the any-implementation bound");
+        } else {
+            println!(
+                "outside the any-implementation bound (that run does not follow SPEC §5 there): {}",
+                out.outside_any_implementation.join(", ")
+            );
+        }
+        std::fs::create_dir_all(&o.out_dir)?;
+        let json = o.out_dir.join(format!("{name}.trace.json"));
+        std::fs::write(&json, out.report.to_json())?;
+        println!("wrote {}", json.display());
+    }
+    Ok(out.report)
+}
+
 /// Read a `.npy` file of `f32` or `f64` values as `f64`.
 fn read_npy_f64(path: &Path) -> Result<ArrayD<f64>, Box<dyn Error>> {
     use ndarray_npy::ReadNpyExt;
@@ -223,6 +268,9 @@ pub fn run<R: Runtime, G, Ss, B>(
 where
     G: ShapeList + Append<Ss>,
 {
+    if let Some(dir) = &o.trace_dir {
+        return run_trace(name, graph, names, loss, dir, o);
+    }
     let x = TList::<R, G>::from_arrays(inputs)?;
     let (eps_in, b_in) = graph.exact_inputs(&x);
     let (seed, eps_seed, b_seed) = graph.loss_seed(loss);

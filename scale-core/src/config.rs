@@ -41,9 +41,33 @@ pub enum DotBound {
     OrderFree,
 }
 
+/// Which question a certificate answers (SPEC §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// This run (default): `eps` bounds `|exact − r̂|` for the result `r̂` *this library*
+    /// computed. Nearly the true error of this run with [`Config::enclose`]; not a tolerance for
+    /// anyone else's result.
+    ThisRun,
+    /// Any implementation: `eps` bounds `|exact − r|` for the result `r` of *every*
+    /// implementation that follows SPEC §5's model — any summation order or tree, blocking,
+    /// FMA or not, elementary functions within [`Config::assumed_ulps`] ulps of the runtime
+    /// type, PyTorch's formulas and derivative conventions. Computed a priori, from the inputs
+    /// alone, by [`AnyRun`](crate::AnyRun) balls. The tolerance to test a foreign result with
+    /// (PyTorch, a GPU kernel, your own code).
+    AnyImplementation,
+    /// Estimate — **not a bound**: the probabilistic model of Higham & Mary (2019) ([`Est`](crate::Est)),
+    /// `γₙ` replaced by `λ·√n·u` with `λ =` [`LAMBDA`](crate::LAMBDA), first order, masks on the
+    /// midpoint's branch. The typical error of a conforming run, with a per-entry failure
+    /// probability of at most `2·exp(−λ²/2)` *under the model*; real runs can exceed it. Never
+    /// mixed into rigorous figures: every table, JSON report and DOT label says so.
+    Estimate,
+}
+
 /// The settings one bound computation runs under.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Config {
+    /// Which question the bounds answer (default [`Mode::ThisRun`]).
+    pub mode: Mode,
     /// How sums and dot products are bounded (default [`DotBound::APosteriori`]).
     pub dot_bound: DotBound,
     /// This-run mode (default on): `certify` also evaluates a rigorous midpoint-radius enclosure
@@ -67,6 +91,7 @@ impl Default for Config {
     /// to 4 ulps.
     fn default() -> Self {
         Config {
+            mode: Mode::ThisRun,
             dot_bound: DotBound::APosteriori,
             enclose: true,
             assumed_ulps: DEFAULT_ASSUMED_ULPS,
@@ -75,6 +100,36 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The any-implementation mode ([`Mode::AnyImplementation`]) with the default assumptions:
+    /// the tolerance for testing another implementation's result.
+    ///
+    /// ```
+    /// use scale_core::config::{Config, Mode};
+    /// let cfg = Config::any_implementation();
+    /// assert_eq!(cfg.mode, Mode::AnyImplementation);
+    /// assert_eq!(cfg.mode_name(), "any-implementation");
+    /// ```
+    pub fn any_implementation() -> Self {
+        Config::default().with_mode(Mode::AnyImplementation)
+    }
+
+    /// The estimate mode ([`Mode::Estimate`]): not a bound.
+    pub fn estimate() -> Self {
+        Config::default().with_mode(Mode::Estimate)
+    }
+
+    /// Whether the bounds of this configuration are rigorous (every mode but
+    /// [`Mode::Estimate`]).
+    pub fn is_rigorous(&self) -> bool {
+        self.mode != Mode::Estimate
+    }
+
+    /// The same settings answering another question (see [`Mode`]).
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
     /// The same settings with another dot-product bound mode.
     pub fn with_dot_bound(mut self, mode: DotBound) -> Self {
         self.dot_bound = mode;
@@ -100,11 +155,16 @@ impl Config {
     }
 
     /// Which question the bounds of this configuration answer, as reports and tables name it:
-    /// `this-run` (the enclosure on), or `this-run/propagated (a-posteriori)` /
+    /// `any-implementation` ([`Mode::AnyImplementation`]), `this-run` (the enclosure on), or `this-run/propagated (a-posteriori)` /
     /// `this-run/propagated (order-free)` (the propagated bounds alone). All three bound the
     /// error of the result this library computed; none is a tolerance for another
     /// implementation's result (SPEC §11's any-implementation mode).
     pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::AnyImplementation => return "any-implementation",
+            Mode::Estimate => return "estimate — not a bound",
+            Mode::ThisRun => {}
+        }
         match (self.enclose, self.dot_bound) {
             (true, _) => "this-run",
             (false, DotBound::APosteriori) => "this-run/propagated (a-posteriori)",

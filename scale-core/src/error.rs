@@ -44,6 +44,15 @@ pub enum Error {
         /// The value given.
         value: f64,
     },
+    /// A trace (SPEC §11's trace mode) does not fit the model: a required name is missing, a
+    /// name is unknown, a shape is wrong, an input is not a value of the runtime type, or a file
+    /// could not be read.
+    Trace {
+        /// The name (or file) concerned.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 impl Error {
@@ -116,6 +125,7 @@ impl fmt::Display for Error {
                 f,
                 "`{op}`: the constant `{param}` must be a finite number, got {value}"
             ),
+            Error::Trace { name, problem } => write!(f, "trace: `{name}`: {problem}"),
         }
     }
 }

@@ -66,6 +66,7 @@ pub mod scalar;
 pub mod shape;
 pub mod tensor;
 pub mod tolerance;
+pub mod trace;
 
 pub use bound::Bound;
 pub use config::{Config, DotBound, dot_bound_mode};
@@ -78,7 +79,7 @@ pub use graph::{
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};
 pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
-pub use scalar::{Arith, Ball, Interval, Runtime, SpecScalar, assumed_ulps};
+pub use scalar::{AnyRun, Arith, Ball, Est, Interval, Runtime, SpecScalar, assumed_ulps};
 pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};
 pub use tolerance::ApproxTol;
 

@@ -23,7 +23,7 @@
 
 use crate::bound::Bound;
 use crate::handle::Arg;
-use crate::scalar::{Ball, Interval, Runtime, SpecScalar};
+use crate::scalar::{AnyRun, Ball, Est, Interval, Runtime, SpecScalar};
 use crate::shape::Shape;
 use ndarray::ArrayD;
 
@@ -49,7 +49,13 @@ pub trait SpecVjp<S: SpecScalar> {
 
 /// Forward node with an error bound (Lean: `FwdNode`).
 pub trait FwdNode<R: Runtime>:
-    SpecForward<f64> + SpecForward<Interval> + SpecForward<Ball> + Send + Sync
+    SpecForward<f64>
+    + SpecForward<Interval>
+    + SpecForward<Ball>
+    + SpecForward<AnyRun<R>>
+    + SpecForward<Est<R>>
+    + Send
+    + Sync
 {
     /// Op name for reports (e.g. `"matvec"`).
     fn op_name(&self) -> &'static str;
@@ -71,7 +77,7 @@ pub trait FwdNodeScale<R: Runtime>: FwdNode<R> {
 
 /// Reverse node: forward, VJP and VJP error bound (Lean: `RevNode`).
 pub trait RevNode<R: Runtime>:
-    FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> + SpecVjp<Ball>
+    FwdNode<R> + SpecVjp<f64> + SpecVjp<Interval> + SpecVjp<Ball> + SpecVjp<AnyRun<R>> + SpecVjp<Est<R>>
 {
     /// Runtime VJP: one cotangent per argument.
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>>;

@@ -6,8 +6,10 @@
 //! defined elsewhere (e.g. a PyTorch `nn.Sequential`, see the README) becomes a checked,
 //! typed graph.
 //!
-//! Descriptions are checked before anything is written ([`check`]): unknown ops, wrong operand
-//! counts, undefined names and shape mismatches are rejected with a message naming the layer.
+//! Descriptions are checked before anything is written ([`check`]): each is lowered to a program
+//! of the `scale_graph!` language and checked by `scale-dsl` against the same op registry as the
+//! macro, so unknown ops, wrong operand counts, undefined names and shape mismatches are rejected
+//! with the macro's message, prefixed by the input or layer it concerns.
 //!
 //! ```
 //! let m = scale_gen::families::mlp("tiny", 2, &[4, 3, 2]);
@@ -23,7 +25,6 @@ pub mod emit;
 pub mod examples;
 pub mod families;
 mod model;
-pub mod signature;
 mod validate;
 
 pub use model::{Input, Model, Op};

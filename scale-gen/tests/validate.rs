@@ -30,7 +30,10 @@ fn unknown_op_names_the_layer() {
         r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [3] } ],
         "ops": [ { "name": "h", "op": "relux", "args": ["x"] } ] }"#,
     );
-    assert_eq!(e, "layer 0 (`h`, relux): unknown op `relux`");
+    assert_eq!(
+        e,
+        "layer 0 (`h`, relux): unknown op `relux`; did you mean `relu`? (the ops are listed in `scale_graph::docs::ops`)"
+    );
 }
 
 #[test]
@@ -41,7 +44,7 @@ fn shape_mismatch_names_the_layer_and_both_shapes() {
     );
     assert_eq!(
         e,
-        "layer 0 (`y`, matvec): matvec needs [m, k] and [k], found [2, 3] and [4]"
+        "layer 0 (`y`, matvec): `w` has shape [2, 3] but `x` has [4]; expected [3]"
     );
 }
 
@@ -61,15 +64,15 @@ fn other_mistakes() {
     let cases = [
         (
             r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [3] } ], "ops": [ { "name": "h", "op": "relu", "args": ["y"] } ] }"#,
-            "layer 0 (`h`, relu): `y` is not an input or an earlier layer",
+            "layer 0 (`h`, relu): unknown name `y` (known names: `x`)",
         ),
         (
             r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [3] } ], "ops": [ { "name": "h", "op": "add", "args": ["x"] } ] }"#,
-            "layer 0 (`h`, add): takes 2 operand(s), found 1",
+            "layer 0 (`h`, add): wrong number of arguments: `add(a, b)` takes 2 arguments, found 1",
         ),
         (
             r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [3] } ], "ops": [ { "name": "x", "op": "relu", "args": ["x"] } ] }"#,
-            "layer 0 (`x`, relu): name defined twice",
+            "layer 0 (`x`, relu): `x` is defined twice (first as an input); every name must be unique",
         ),
         (
             r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [3] } ], "ops": [ { "name": "h", "op": "relu", "args": ["x"] } ] }"#,
@@ -77,11 +80,11 @@ fn other_mistakes() {
         ),
         (
             r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [6] } ], "ops": [ { "name": "h", "op": "reshape", "args": ["x"], "shape": [4, 2] } ] }"#,
-            "layer 0 (`h`, reshape): reshape from [6] (6 elements) to [4, 2] (8 elements)",
+            "layer 0 (`h`, reshape): cannot reshape `x` of shape [6] (6 elements) to [4, 2] (8 elements)",
         ),
         (
             r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [0] } ], "ops": [ { "name": "s", "op": "sum", "args": ["x"] } ] }"#,
-            "input 0 (`x`): bad shape [0]: rank 0 to 4, every dimension ≥ 1",
+            "input 0 (`x`): bad dimension: 0; dimensions must be positive",
         ),
         (
             r#"{ "name": "m", "inputs": [], "ops": [] }"#,
@@ -95,4 +98,54 @@ fn other_mistakes() {
     for (json, want) in cases {
         assert_eq!(err(json), want, "{json}");
     }
+}
+
+/// Errors come from the language's checker (the macro's messages), mapped to the layer they are
+/// in, also past the first layer and for literal parameters.
+#[test]
+fn checker_errors_map_to_their_layer() {
+    let e = err(
+        r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [2, 3] } ],
+        "ops": [ { "name": "a", "op": "relu", "args": ["x"] },
+                 { "name": "b", "op": "scale", "args": ["a"] },
+                 { "name": "s", "op": "sum", "args": ["b"] } ] }"#,
+    );
+    assert_eq!(
+        e,
+        "layer 1 (`b`, scale): wrong number of arguments: `scale(x, c)` takes 2 arguments, found 1"
+    );
+    let e = err(
+        r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [2, 3] } ],
+        "ops": [ { "name": "a", "op": "reshape", "args": ["x"], "params": [0.5] },
+                 { "name": "s", "op": "sum", "args": ["a"] } ] }"#,
+    );
+    assert_eq!(
+        e,
+        "layer 0 (`a`, reshape): `reshape(x, [DIM, …])`: the target must be a shape literal like `[3, 2]`, found a number"
+    );
+    let e = err(
+        r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [2, 3] } ],
+        "ops": [ { "name": "a", "op": "relu", "args": ["b"] },
+                 { "name": "b", "op": "relu", "args": ["x"] },
+                 { "name": "s", "op": "sum", "args": ["b"] } ] }"#,
+    );
+    assert!(
+        e.starts_with("layer 0 (`a`, relu): `b` is used before its definition"),
+        "{e}"
+    );
+    let e = err(
+        r#"{ "name": "m", "inputs": [ { "name": "fn", "shape": [2] } ],
+        "ops": [ { "name": "s", "op": "not an op", "args": ["x y"] } ] }"#,
+    );
+    assert_eq!(e, "input 0 (`fn`): the name must be a Rust identifier");
+    let e = err(
+        r#"{ "name": "m", "inputs": [ { "name": "x", "shape": [2] } ],
+        "ops": [ { "name": "s", "op": "not an op", "args": ["x y"] } ] }"#,
+    );
+    assert_eq!(e, "layer 0 (`s`, not an op): unknown op `not an op`");
+    let mut m = families::mlp("m", 2, &[3, 2]);
+    m.ops[1].op = "leaky_relu".into();
+    m.ops[1].params = vec![f64::NAN];
+    let e = check(&m).expect_err("NaN parameter").to_string();
+    assert!(e.ends_with("float parameters must be finite"), "{e}");
 }

@@ -3,9 +3,10 @@
 //! The `scale_graph!` proc macro. Use it through the facade (`use scale_graph::scale_graph;`),
 //! or directly as `scale_macros::scale_graph!` with `scale-core` as a dependency.
 //!
-//! The logic is plain Rust over `proc-macro2` tokens in three stages — **parse** (the grammar
-//! below), **check** (names, arities, dimensions, literal shapes; all errors at once) and
-//! **expand** (code over the core's typed builder) — and this entry point only wires them.
+//! This crate is a shim: the language lives in the `scale-dsl` library — **parse** (the grammar
+//! below), **check** (names, arities, dimensions, literal shapes against its op registry; all
+//! errors at once) and **expand** (code over the core's typed builder) — and this entry point
+//! converts the token stream and calls it.
 //!
 //! ## Grammar
 //!
@@ -144,35 +145,13 @@
 //! ```
 //!
 //! The macro never panics, whatever tokens it is given (checked by a property test, see
-//! `src/fuzz.rs`).
+//! `scale-dsl/src/fuzz.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-
-mod check;
-mod expand;
-#[cfg(test)]
-mod fuzz;
-mod ops_table;
-mod parse;
-
-use proc_macro2::TokenStream;
-
-/// Run the three stages on a token stream: the generated code, or the compile errors.
-fn run(input: TokenStream) -> TokenStream {
-    let (program, errors) = parse::parse(input);
-    match check::check(&program, errors) {
-        Ok(plan) => expand::expand(&plan),
-        Err(e) => {
-            let errors = e.to_compile_error();
-            // Statement position inside a block; the block diverges so no type error follows.
-            quote::quote! {{ #errors loop {} }}
-        }
-    }
-}
 
 /// Build a typed `RevGraphScale` and handles for every name; see the [crate docs](crate) for
 /// the language, the generated API and the errors.
 #[proc_macro]
 pub fn scale_graph(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    run(input.into()).into()
+    scale_dsl::run(input.into()).into()
 }

@@ -4,15 +4,15 @@ use super::engine::{self, Track};
 use super::{RevGraphScale, accumulate};
 use crate::bound::Bound;
 use crate::bound::{ENCL, inflate};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::context::{Append, Concat};
 use crate::handle::Var;
 use crate::lists::{BList, EList, TList};
-use crate::node::RevNodeScale;
-use crate::scalar::Ball;
+use crate::node::{RevNode, RevNodeScale, SpecForward, SpecVjp};
 use crate::scalar::Runtime;
+use crate::scalar::{AnyRun, Ball, Est, SpecScalar};
 use crate::shape::{Rank0, Shape};
-use crate::tensor::linf;
+use crate::tensor::{all_finite, linf};
 use crate::tolerance::ApproxTol;
 use ndarray::{ArrayD, IxDyn};
 
@@ -108,52 +108,6 @@ struct EnclosurePass {
     poisoned: Vec<bool>,
 }
 
-impl EnclosurePass {
-    /// `eps = min(eps, max |r̂ − m| + r)` and `B = min(B, max(|r̂|, |m| + r))` per tensor, except
-    /// where `keep` says the propagated bound stands. The distance carries a slack of one more
-    /// radius plus a few `f64` ulps of the midpoint, so it also covers other rigorous enclosures
-    /// of the same exact value (the interval spec the tests check against), not only the exact
-    /// value itself.
-    fn tighten<R: Runtime>(
-        &self,
-        rt: &[ArrayD<R>],
-        eps: &mut [Bound],
-        b: &mut [Bound],
-        keep: &[bool],
-        balls: &[ArrayD<Ball>],
-    ) {
-        for (i, (r, ball)) in rt.iter().zip(balls).enumerate() {
-            // Nothing to gain on an exact entry (eps 0), nothing allowed where a `+∞` stands.
-            if keep.get(i).copied().unwrap_or(true) || eps[i] == Bound::ZERO {
-                continue;
-            }
-            let (Some(rs), Some(bs)) = (r.as_slice(), ball.as_slice()) else {
-                continue;
-            };
-            if rs.len() != bs.len() {
-                continue;
-            }
-            // 8 independent lanes so the loop vectorises; a NaN or ∞ anywhere gives +∞.
-            let (mut d, mut mag) = ([0.0f64; 8], [0.0f64; 8]);
-            let mut bad = false;
-            for (rc, bc) in rs.chunks(8).zip(bs.chunks(8)) {
-                for (l, (&x, bl)) in rc.iter().zip(bc).enumerate() {
-                    let (x, m, rad) = (x.to_spec(), bl.mid(), bl.rad());
-                    let t = (x - m).abs() + 2.0 * rad + ENCL * m.abs();
-                    let s = (m.abs() + rad).max(x.abs());
-                    bad |= !(t + s).is_finite();
-                    d[l] = if t > d[l] { t } else { d[l] };
-                    mag[l] = if s > mag[l] { s } else { mag[l] };
-                }
-            }
-            let nan = if bad { f64::NAN } else { 0.0 };
-            let fold = |v: [f64; 8]| v.iter().fold(nan, |a, &b| if b > a { b } else { a });
-            eps[i] = eps[i].min(inflate(fold(d) + 1e-300, 6));
-            b[i] = b[i].min(inflate(fold(mag), 2));
-        }
-    }
-}
-
 impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     /// The this-run enclosure: spec forward and backward passes in [`Ball`] arithmetic, from
     /// the runtime inputs and seeds widened by their eps.
@@ -165,13 +119,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         seed: &TList<R, Concat<G, Ss>>,
         eps_seed: &EList<Concat<G, Ss>>,
     ) -> EnclosurePass {
-        let ball = |a: &ArrayD<R>, e: Bound| a.mapv(|v| Ball::new(v.to_spec(), e.get()));
         let n_in = self.n_inputs;
-        let xs: Vec<ArrayD<Ball>> = ctx[..n_in]
-            .iter()
-            .zip(eps_in.as_slice())
-            .map(|(a, &e)| ball(a, e))
-            .collect();
         let mut poisoned: Vec<bool> = eps_in
             .as_slice()
             .iter()
@@ -182,20 +130,132 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let bad = !finite[n_in + k] || n.args().iter().any(|a| poisoned[a.pos]);
             poisoned.push(bad);
         }
-        let values = engine::forward_spec(&self.nodes, xs);
-        let seeds: Vec<ArrayD<Ball>> = seed
-            .as_slice()
-            .iter()
-            .zip(eps_seed.as_slice())
-            .map(|(a, &e)| ball(a, e))
-            .collect();
-        let grads = engine::backprop_spec::<R, Ball, _>(&self.nodes, &values, seeds);
+        let (values, grads) = spec_pass(
+            &self.nodes,
+            &ctx[..n_in],
+            eps_in.as_slice(),
+            seed.as_slice(),
+            eps_seed.as_slice(),
+            Ball::new,
+        );
         EnclosurePass {
             values,
             grads,
             poisoned,
         }
     }
+}
+
+/// Spec forward and backward passes in a ball arithmetic `S` (values of every entry, gradients
+/// of the inputs), from the runtime inputs and seeds widened by their eps (`ball(value, eps)`).
+fn spec_pass<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S> + SpecVjp<S>>(
+    nodes: &[Box<N>],
+    inputs: &[ArrayD<R>],
+    eps_in: &[Bound],
+    seed: &[ArrayD<R>],
+    eps_seed: &[Bound],
+    ball: impl Fn(f64, f64) -> S,
+) -> (Vec<ArrayD<S>>, Vec<ArrayD<S>>) {
+    let widen = |(a, e): (&ArrayD<R>, &Bound)| a.mapv(|v| ball(v.to_spec(), e.get()));
+    let xs: Vec<ArrayD<S>> = inputs.iter().zip(eps_in).map(widen).collect();
+    let values = engine::forward_spec(nodes, xs);
+    let seeds: Vec<ArrayD<S>> = seed.iter().zip(eps_seed).map(widen).collect();
+    let grads = engine::backprop_spec::<R, S, N>(nodes, &values, seeds);
+    (values, grads)
+}
+
+/// The any-implementation bound of one tensor from the [`AnyRun`] balls (every conforming run
+/// and the exact value) and the exact enclosure: `max |m_any − m| + r_any + 2r + ENCL·|m|`
+/// (the slack as in [`enclosure_bound`]), at least this run's own distance; the scale is
+/// the largest magnitude any of them reaches. Entries that are exact in every run keep eps 0.
+fn any_bound<R: Runtime>(
+    rt: &ArrayD<R>,
+    exact: &ArrayD<Ball>,
+    any: &ArrayD<AnyRun<R>>,
+) -> (Bound, Bound) {
+    let (mut d, mut mag, mut bad) = (0.0f64, 0.0f64, false);
+    for ((x, e), a) in rt.iter().zip(exact).zip(any) {
+        let (x, a) = (x.to_spec(), a.ball());
+        let (m, r) = (e.mid(), e.rad());
+        let slack = 2.0 * r + ENCL * m.abs();
+        let t = ((a.mid() - m).abs() + a.rad()).max((x - m).abs()) + slack;
+        let s = (a.mid().abs() + a.rad()).max(x.abs()).max(m.abs() + r);
+        bad |= !(t + s).is_finite();
+        d = d.max(t);
+        mag = mag.max(s);
+    }
+    if bad || rt.len() != exact.len() || rt.len() != any.len() {
+        return (Bound::INF, Bound::INF);
+    }
+    let eps = if d == 0.0 {
+        Bound::ZERO
+    } else {
+        inflate(d + 1e-300, 6)
+    };
+    (eps, inflate(mag, 2))
+}
+
+/// What the enclosure-based passes share before bounds are derived.
+struct Parts<R> {
+    ctx: Vec<ArrayD<R>>,
+    finite: Vec<bool>,
+    grads: Vec<ArrayD<R>>,
+    enc: EnclosurePass,
+    /// Cotangents this run computed from a non-finite δ or argument (from the runtime sweep).
+    undefined: Option<Vec<bool>>,
+}
+
+/// The this-run bound of one tensor from the exact enclosure alone: `max |r̂ − m| + 2r + ENCL·|m|`
+/// and `max(|r̂|, |m| + r)`. The distance carries a slack of one more radius plus a few `f64`
+/// ulps of the midpoint, so it also covers other rigorous enclosures of the same exact value
+/// (the interval spec the tests check against), not only the exact value itself. The flag says whether the slack
+/// `2r + r + ENCL·|m|` beyond the true error is below 10⁻³ of the bound (then it is never
+/// looser than a sound a-priori bound by more than that factor).
+fn enclosure_bound<R: Runtime>(rt: &ArrayD<R>, exact: &ArrayD<Ball>) -> (Bound, Bound, bool) {
+    let (mut d, mut mag, mut slack, mut bad) = (0.0f64, 0.0f64, 0.0f64, false);
+    for (x, e) in rt.iter().zip(exact) {
+        let (x, m, r) = (x.to_spec(), e.mid(), e.rad());
+        let s = 3.0 * r + ENCL * m.abs();
+        let t = (x - m).abs() + s - r;
+        let b = (m.abs() + r).max(x.abs());
+        bad |= !(t + b).is_finite();
+        d = if t > d { t } else { d };
+        mag = if b > mag { b } else { mag };
+        slack = if s > slack { s } else { slack };
+    }
+    if bad || rt.len() != exact.len() {
+        return (Bound::INF, Bound::INF, false);
+    }
+    if d == 0.0 {
+        return (Bound::ZERO, inflate(mag, 2), true);
+    }
+    (inflate(d + 1e-300, 6), inflate(mag, 2), slack <= 1e-3 * d)
+}
+
+/// A mode's bound of one tensor: `(runtime, exact enclosure, model) → (eps, scale)`.
+type TensorBound<R, S> = fn(&ArrayD<R>, &ArrayD<Ball>, &ArrayD<S>) -> (Bound, Bound);
+
+/// The estimate of one tensor from the [`Est`] model: `max λ·σ + |m_est − m| + 2r`, at least
+/// this run's own distance to the exact enclosure (not a bound: see [`Mode::Estimate`]).
+fn estimate_bound<R: Runtime>(
+    rt: &ArrayD<R>,
+    exact: &ArrayD<Ball>,
+    est: &ArrayD<Est<R>>,
+) -> (Bound, Bound) {
+    let (mut d, mut mag, mut bad) = (0.0f64, 0.0f64, false);
+    for ((x, e), a) in rt.iter().zip(exact).zip(est) {
+        let (x, m, r) = (x.to_spec(), e.mid(), e.rad());
+        let t = (a.estimate() + (a.mid() - m).abs()).max((x - m).abs()) + 2.0 * r;
+        let s = (a.mid().abs() + a.estimate()).max(x.abs());
+        bad |= !(t + s).is_finite();
+        d = d.max(t);
+        mag = mag.max(s);
+    }
+    if bad || rt.len() != exact.len() || rt.len() != est.len() {
+        return (Bound::INF, Bound::INF);
+    }
+    let eps = if d == 0.0 { Bound::ZERO } else { Bound::new(d) };
+    (eps, Bound::new(mag))
 }
 
 impl<R: Copy, G, Ctx> Certificate<R, G, Ctx> {
@@ -302,8 +362,71 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         b_seed: &BList<Concat<G, Ss>>,
         wrt: &[usize],
     ) -> Certificate<R, G, Concat<G, Ss>> {
-        let ctx = self.forward_owned(x);
-        let finite = engine::finiteness(&ctx);
+        match config.mode {
+            Mode::AnyImplementation => {
+                let model: (fn(f64, f64) -> AnyRun<R>, TensorBound<R, AnyRun<R>>) =
+                    (AnyRun::<R>::new, any_bound::<R>);
+                return self
+                    .certify_model(config, model, x, eps_in, b_in, seed, eps_seed, b_seed, wrt);
+            }
+            Mode::Estimate => {
+                let model: (fn(f64, f64) -> Est<R>, TensorBound<R, Est<R>>) =
+                    (Est::<R>::new, estimate_bound::<R>);
+                return self
+                    .certify_model(config, model, x, eps_in, b_in, seed, eps_seed, b_seed, wrt);
+            }
+            Mode::ThisRun => {}
+        }
+        let mut ctx = self.forward_owned(x);
+        let mut finite = engine::finiteness(&ctx);
+        let mut fast = None;
+        if config.enclose {
+            // The enclosure alone first. Sound by itself, and (up to a factor 1 + 10⁻³) never
+            // looser than the propagated bound when every radius is negligible beside the
+            // distance it bounds; otherwise the propagated bounds are computed too and the
+            // minimum taken, per tensor.
+            let wanted = self.wrt_mask(wrt);
+            let need = engine::needs(&self.nodes, &wanted);
+            let mut undefined = vec![false; ctx.len()];
+            let grads = engine::backprop_runtime(
+                &self.nodes,
+                &ctx,
+                &finite,
+                seed.as_slice(),
+                &need,
+                &mut [],
+                Some(&mut undefined),
+            );
+            let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
+            let negligible = std::cell::Cell::new(true);
+            let bound = |_: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| {
+                let (eps, b, ok) = enclosure_bound(r, e);
+                negligible.set(negligible.get() && ok);
+                (eps, b)
+            };
+            let parts = Parts {
+                ctx,
+                finite,
+                grads,
+                enc,
+                undefined: Some(undefined),
+            };
+            let cert = self.assemble(
+                config, parts, eps_in, b_in, seed, eps_seed, b_seed, &wanted, &bound, &bound,
+            );
+            if negligible.get() {
+                return cert;
+            }
+            ctx = cert.values.into_vec();
+            finite = engine::finiteness(&ctx);
+            fast = Some((
+                cert.eps.as_slice().to_vec(),
+                cert.scales.as_slice().to_vec(),
+                cert.grad_eps.as_slice().to_vec(),
+                cert.grad_scales.as_slice().to_vec(),
+                cert.enclosure,
+            ));
+        }
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
@@ -336,21 +459,20 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             seed.as_slice(),
             &need,
             &mut [&mut te, &mut tb],
+            None,
         );
         let (mut grad_eps, mut grad_b) = (te.acc, tb.acc);
         let (mut eps, mut scales) = (eps, scales);
-        let enclosure = config.enclose.then(|| {
-            let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
-            enc.tighten(&ctx, &mut eps, &mut scales, &enc.poisoned, &enc.values);
-            let wanted: Vec<bool> = self.wrt_mask(wrt);
-            // Gradients: only where the propagated bound is finite (a `+∞` there may come from a
-            // non-finite value, which no enclosure may overrule, SPEC §5) and asked for.
-            let keep: Vec<bool> = grad_eps
-                .iter()
-                .zip(&wanted)
-                .map(|(e, &w)| e.is_infinite() || !w)
-                .collect();
-            enc.tighten(&grads, &mut grad_eps, &mut grad_b, &keep, &enc.grads);
+        let enclosure = fast.and_then(|(fe, fs, fge, fgs, enc)| {
+            let min_into = |a: &mut [Bound], b: &[Bound]| {
+                for (x, &y) in a.iter_mut().zip(b) {
+                    *x = x.min(y);
+                }
+            };
+            min_into(&mut eps, &fe);
+            min_into(&mut scales, &fs);
+            min_into(&mut grad_eps, &fge);
+            min_into(&mut grad_b, &fgs);
             enc
         });
         // As forward: a gradient's magnitude is at most its runtime magnitude plus its eps.
@@ -376,9 +498,173 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             values: TList::from_vec_unchecked(ctx),
             eps: EList::from_vec_unchecked(eps),
             scales: BList::from_vec_unchecked(scales),
-            enclosure: enclosure.map(|e| Enclosure {
-                values: TList::from_vec_unchecked(e.values),
-                grads: TList::from_vec_unchecked(e.grads),
+            enclosure,
+            config,
+        }
+    }
+
+    /// The passes of the modes that model every conforming run ([`Mode::AnyImplementation`]
+    /// with [`AnyRun`] balls, [`Mode::Estimate`] with [`Est`]): runtime values and gradients as
+    /// in this-run mode, the exact enclosure, and the model's spec passes from the inputs alone;
+    /// each tensor's bound is `model.1(runtime, exact, model)`. No propagated bound enters:
+    /// those use this run's magnitudes and hold for this run only.
+    #[allow(clippy::too_many_arguments)]
+    fn certify_model<S: SpecScalar>(
+        &self,
+        config: Config,
+        model: (fn(f64, f64) -> S, TensorBound<R, S>),
+        x: TList<R, G>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wrt: &[usize],
+    ) -> Certificate<R, G, Concat<G, Ss>>
+    where
+        dyn RevNodeScale<R>: SpecForward<S> + SpecVjp<S>,
+    {
+        let n_in = self.n_inputs;
+        let ctx = self.forward_owned(x);
+        let finite = engine::finiteness(&ctx);
+        let wanted = self.wrt_mask(wrt);
+        let need = engine::needs(&self.nodes, &wanted);
+        let grads = engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            &finite,
+            seed.as_slice(),
+            &need,
+            &mut [],
+            None,
+        );
+        let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed);
+        let (av, ag) = spec_pass(
+            &self.nodes,
+            &ctx[..n_in],
+            eps_in.as_slice(),
+            seed.as_slice(),
+            eps_seed.as_slice(),
+            model.0,
+        );
+        let vb = |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| (model.1)(r, e, &av[i]);
+        let gb = |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| (model.1)(r, e, &ag[i]);
+        let parts = Parts {
+            ctx,
+            finite,
+            grads,
+            enc,
+            undefined: None,
+        };
+        self.assemble(
+            config, parts, eps_in, b_in, seed, eps_seed, b_seed, &wanted, &vb, &gb,
+        )
+    }
+
+    /// A certificate whose bounds come per tensor from the exact enclosure and `value_bound` /
+    /// `gradient_bound` (`(position, runtime tensor, enclosure) → (eps, scale)`), with SPEC §5's
+    /// poison rules: `+∞` for values computed from non-finite data and for gradients that flow
+    /// through such values; inputs keep their given bounds, unwanted gradients their seed's.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        config: Config,
+        parts: Parts<R>,
+        eps_in: &EList<G>,
+        b_in: &BList<G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        eps_seed: &EList<Concat<G, Ss>>,
+        b_seed: &BList<Concat<G, Ss>>,
+        wanted: &[bool],
+        value_bound: &dyn Fn(usize, &ArrayD<R>, &ArrayD<Ball>) -> (Bound, Bound),
+        gradient_bound: &dyn Fn(usize, &ArrayD<R>, &ArrayD<Ball>) -> (Bound, Bound),
+    ) -> Certificate<R, G, Concat<G, Ss>> {
+        let Parts {
+            ctx,
+            finite,
+            grads,
+            enc,
+            undefined: runtime_undefined,
+        } = parts;
+        let n_in = self.n_inputs;
+        let (mut eps, mut scales) = (Vec::with_capacity(ctx.len()), Vec::with_capacity(ctx.len()));
+        for (i, r) in ctx.iter().enumerate() {
+            let (e, b) = if enc.poisoned[i] {
+                (Bound::INF, Bound::INF)
+            } else if i < n_in {
+                (eps_in.as_slice()[i], b_in.as_slice()[i])
+            } else {
+                value_bound(i, r, &enc.values[i])
+            };
+            eps.push(e);
+            scales.push(b);
+        }
+        // SPEC §5 backward: a cotangent that flows through a node reading a non-finite (or
+        // unbounded) value, or from a non-finite seed, is undefined.
+        let mut live: Vec<bool> = seed
+            .as_slice()
+            .iter()
+            .map(|s| s.iter().any(|v| v.to_spec() != 0.0))
+            .collect();
+        let mut undefined: Vec<bool> = seed
+            .as_slice()
+            .iter()
+            .zip(eps_seed.as_slice())
+            .map(|(s, e)| e.is_infinite() || !all_finite(s))
+            .collect();
+        for (k, n) in self.nodes.iter().enumerate().rev() {
+            let p = n_in + k;
+            if !live[p] {
+                continue;
+            }
+            let bad = undefined[p] || n.args().iter().any(|a| enc.poisoned[a.pos]);
+            for a in n.args() {
+                live[a.pos] = true;
+                undefined[a.pos] |= bad;
+            }
+        }
+        if let Some(u) = runtime_undefined {
+            for (d, r) in undefined.iter_mut().zip(u) {
+                *d |= r;
+            }
+        }
+        let (mut grad_eps, mut grad_b) = (Vec::with_capacity(n_in), Vec::with_capacity(n_in));
+        for (i, g) in grads.iter().enumerate() {
+            let (e, b) = if !wanted[i] {
+                (eps_seed.as_slice()[i], b_seed.as_slice()[i])
+            } else if undefined[i] {
+                (Bound::INF, Bound::INF)
+            } else {
+                gradient_bound(i, g, &enc.grads[i])
+            };
+            grad_eps.push(e);
+            grad_b.push(b);
+        }
+        let grad_scales = grad_b
+            .iter()
+            .zip(&grad_eps)
+            .zip(&grads)
+            .map(|((&b, &e), g)| b.min(linf(g) + e))
+            .collect();
+        let unbounded = causes(
+            self.nodes
+                .iter()
+                .map(|n| n.args().iter().map(|a| a.pos).collect()),
+            n_in,
+            &eps,
+            &finite,
+        );
+        Certificate {
+            unbounded,
+            grads: TList::from_vec_unchecked(grads),
+            grad_eps: EList::from_vec_unchecked(grad_eps),
+            grad_scales: BList::from_vec_unchecked(grad_scales),
+            values: TList::from_vec_unchecked(ctx),
+            eps: EList::from_vec_unchecked(eps),
+            scales: BList::from_vec_unchecked(scales),
+            enclosure: Some(Enclosure {
+                values: TList::from_vec_unchecked(enc.values),
+                grads: TList::from_vec_unchecked(enc.grads),
             }),
             config,
         }
@@ -396,8 +682,15 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     ) -> (TList<R, Concat<G, Ss>>, TList<R, G>) {
         let ctx = self.forward_owned(x);
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
-        let grads =
-            engine::backprop_runtime(&self.nodes, &ctx, &[], seed.as_slice(), &need, &mut []);
+        let grads = engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            &[],
+            seed.as_slice(),
+            &need,
+            &mut [],
+            None,
+        );
         (
             TList::from_vec_unchecked(ctx),
             TList::from_vec_unchecked(grads),

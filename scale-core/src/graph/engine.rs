@@ -130,18 +130,34 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
     seed: Vec<ArrayD<S>>,
 ) -> Vec<ArrayD<S>> {
     let n_in = ctx.len() - nodes.len();
+    // How many contributions each entry's cotangent can receive (the seed and one per use), so
+    // a scalar that models rounding can cover every order of their accumulation.
+    let mut terms = vec![1usize; ctx.len()];
+    for n in nodes {
+        for a in n.args() {
+            terms[a.pos] += 1;
+        }
+    }
+    // How many contributions each accumulated cotangent holds so far (the seed counts when it
+    // is not zero).
+    let mut held: Vec<usize> = seed
+        .iter()
+        .map(|s| usize::from(!s.iter().all(|d| d.is_exact_zero())))
+        .collect();
     let mut cot = seed;
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
         let Some(delta) = cot.pop() else { break };
-        if delta.iter().all(|d| d.lo() == 0.0 && d.hi() == 0.0) {
+        if delta.iter().all(|d| d.is_exact_zero()) {
             continue;
         }
         let vs = n.vjp_spec(&ctx[..p], &delta);
         for (arg, v) in n.args().iter().zip(vs) {
+            let (t, single) = (terms[arg.pos], held[arg.pos] == 1);
+            held[arg.pos] += 1;
             Zip::from(&mut cot[arg.pos])
                 .and(&v)
-                .for_each(|c, &v| *c = *c + v);
+                .for_each(|c, &v| *c = S::accumulate(*c, v, t, single));
         }
     }
     cot
@@ -201,6 +217,7 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     seed: &[ArrayD<R>],
     need: &[bool],
     tracks: &mut [&mut Track<'_, R, N>],
+    mut undefined: Option<&mut [bool]>,
 ) -> Vec<ArrayD<R>> {
     let n_in = ctx.len() - nodes.len();
     let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
@@ -237,6 +254,10 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         // argument's cotangent without a finite bound; an unbounded error does too.
         let non_finite =
             !delta_finite || (!tracks.is_empty() && reads_non_finite(n.as_ref(), finite));
+        // The same rule, recorded per entry for callers without tracks (`undefined`).
+        let undefined_here = undefined.as_deref().is_some_and(|u| u[p])
+            || !delta_finite
+            || (!finite.is_empty() && reads_non_finite(n.as_ref(), finite));
         let parts: Vec<Vec<Bound>> = tracks
             .iter()
             .zip(&deltas_b)
@@ -253,6 +274,11 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         for (i, (arg, v)) in n.args().iter().zip(vs).enumerate() {
             let Some(mut v) = v else { continue };
             let pos = arg.pos;
+            if let Some(u) = undefined.as_deref_mut()
+                && !skip_runtime
+            {
+                u[pos] |= undefined_here || !all_finite(&v);
+            }
             let v_finite = tracks.is_empty() || all_finite(&v);
             if skip_runtime {
                 // Nothing is added at run time; the spec may still receive the VJP of a

@@ -81,7 +81,15 @@ where
     pub fn backprop_runtime(&self, x: &TList<R, G>, seed: &TList<R, Concat<G, Ss>>) -> TList<R, G> {
         let ctx = self.forward(x);
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
-        let cot = engine::backprop_runtime(&self.nodes, &ctx, &[], seed.as_slice(), &need, &mut []);
+        let cot = engine::backprop_runtime(
+            &self.nodes,
+            &ctx,
+            &[],
+            seed.as_slice(),
+            &need,
+            &mut [],
+            None,
+        );
         TList::from_vec_unchecked(cot)
     }
 
@@ -145,6 +153,7 @@ where
             seed.as_slice(),
             &need,
             &mut [&mut t],
+            None,
         );
         t.acc
     }

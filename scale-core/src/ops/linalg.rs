@@ -346,7 +346,9 @@ impl<S: Shape, B> Op for Dot<S, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        self.fwd(ctx)
+        // Through the spec scalar's sum (a scalar modelling rounding covers any order).
+        let (a, b) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
+        scalar(T::sum(a.iter().zip(b.iter()).map(|(&x, &y)| x * y)))
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         self.vjp(ctx, delta).into()
@@ -493,6 +495,13 @@ pub(crate) fn col_sums<T: Arith>(x: &ArrayD<T>) -> ArrayD<T> {
     acc.into_dyn()
 }
 
+/// Spec column sums of a matrix, each through [`SpecScalar::sum`] (so a scalar that models
+/// rounding covers any summation order).
+pub(crate) fn spec_col_sums<T: SpecScalar>(x: &ArrayD<T>) -> ArrayD<T> {
+    let x = view2(x);
+    Array1::from_iter(x.columns().into_iter().map(|c| T::sum(c.iter().copied()))).into_dyn()
+}
+
 /// Error of runtime column sums `ŝ` of `x̂` against the spec column sums: `rows·ε + max_j local_j`.
 pub(crate) fn col_sums_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, s: &ArrayD<R>) -> Bound {
     let xv = view2(x);
@@ -515,7 +524,7 @@ impl<S: Shape, B> Op for AddBias<S, B> {
         bias_fwd(at(ctx, &self.args[0]), at(ctx, &self.args[1]))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![delta.clone(), col_sums(delta)]
+        vec![delta.clone(), spec_col_sums(delta)]
     }
 }
 

@@ -65,10 +65,7 @@ impl<S: Shape, B> Op for Mse<S, B> {
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (p, t) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
-        let s = p
-            .iter()
-            .zip(t.iter())
-            .fold(T::zero(), |a, (&x, &y)| a + (x - y).square());
+        let s = T::sum(p.iter().zip(t.iter()).map(|(&x, &y)| (x - y).square()));
         scalar(s / T::from_f64(Self::n()))
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
@@ -211,11 +208,12 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> Op for CrossEntropy<S, X, B>
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (z, t) = (flat(at(ctx, &self.args[0])), flat(at(ctx, &self.args[1])));
-        let mut acc = T::zero();
+        let mut terms = Vec::with_capacity(z.len());
         for (zr, tr) in z.chunks(Self::cols()).zip(t.chunks(Self::cols())) {
             let l = spec_row(zr).1;
-            acc = l.iter().zip(tr).fold(acc, |a, (&l, &t)| a + t * l);
+            terms.extend(l.iter().zip(tr).map(|(&l, &t)| t * l));
         }
+        let acc = T::sum(terms);
         scalar(-(acc / T::from_f64(Self::b())))
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
@@ -224,7 +222,16 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B> Op for CrossEntropy<S, X, B>
         let (mut dz, mut dt) = (Vec::new(), Vec::new());
         for (zr, tr) in z.chunks(Self::cols()).zip(t.chunks(Self::cols())) {
             let (p, l) = spec_row(zr);
-            let tt = tr.iter().fold(T::zero(), |a, &b| a + b);
+            if T::MODELS_RUNTIME {
+                // Autograd through −mean(Σ t ⊙ log_softmax(z)): g_l = −t·c, then
+                // log_softmax's backward g_l − exp(l)·Σ g_l.
+                let gl: Vec<T> = tr.iter().map(|&t| -(t * c)).collect();
+                let s = T::sum(gl.iter().copied());
+                dz.extend(l.iter().zip(&gl).map(|(&l, &g)| g - l.exp() * s));
+                dt.extend(l.iter().map(|&l| -(l * c)));
+                continue;
+            }
+            let tt = T::sum(tr.iter().copied());
             dz.extend(p.iter().zip(tr).map(|(&p, &t)| c * (p * tt - t)));
             dt.extend(l.iter().map(|&l| -(c * l)));
         }

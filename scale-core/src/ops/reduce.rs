@@ -6,7 +6,7 @@
 
 use super::gemm::sum_err;
 use super::kit::{Op, OpRuntime};
-use super::linalg::{col_sums, col_sums_eps};
+use super::linalg::{col_sums, col_sums_eps, spec_col_sums};
 use super::op_node;
 use super::util::{at, div_err, scalar, scalar_of, spec_b};
 use crate::bound::{Bound, inflate};
@@ -44,7 +44,7 @@ impl<S: Shape, B> Op for Sum<S, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        scalar(total(at(ctx, &self.args[0])))
+        scalar(T::sum(at(ctx, &self.args[0]).iter().copied()))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![fill::<S, T>(scalar_of(delta))]
@@ -107,7 +107,9 @@ impl<S: Shape, B> Op for Mean<S, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        scalar(Self::per_entry(total(at(ctx, &self.args[0]))))
+        scalar(Self::per_entry(T::sum(
+            at(ctx, &self.args[0]).iter().copied(),
+        )))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![Self::vjp(delta)]
@@ -187,7 +189,7 @@ impl<O: Shape, B> Op for SumRows<O, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        col_sums(at(ctx, &self.args[0]))
+        spec_col_sums(at(ctx, &self.args[0]))
     }
     fn vjp_spec<T: SpecScalar>(&self, _ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![self.bcast(delta)]

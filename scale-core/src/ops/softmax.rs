@@ -87,15 +87,27 @@ pub(crate) fn log_softmax_rt<R: Runtime>(x: &[R]) -> Vec<R> {
 pub(crate) fn spec_row<T: SpecScalar>(x: &[T]) -> (Vec<T>, Vec<T>) {
     // Shift by the largest upper end (so no exp overflows), then intersect with the known ranges
     // p ∈ [0, 1], ℓ ≤ 0 (exact facts that undo the dependency overestimation of e/Σe).
-    let c = x.iter().map(|v| v.hi()).fold(f64::NEG_INFINITY, f64::max);
-    let c = T::from_f64(if c.is_finite() { c } else { 0.0 });
-    let sh: Vec<T> = x.iter().map(|&v| v - c).collect();
+    let sh: Vec<T> = if T::MODELS_RUNTIME && !x.is_empty() {
+        // A runtime shifts by its own row maximum and rounds `x − max`: model exactly that.
+        let mx = x[1..].iter().fold(x[0], |a, &b| a.max(b));
+        x.iter().map(|&v| v - mx).collect()
+    } else {
+        let c = x.iter().map(|v| v.hi()).fold(f64::NEG_INFINITY, f64::max);
+        let c = T::from_f64(if c.is_finite() { c } else { 0.0 });
+        x.iter().map(|&v| v - c).collect()
+    };
     let e: Vec<T> = sh.iter().map(|v| v.exp()).collect();
-    let s = e.iter().fold(T::zero(), |a, &b| a + b);
+    let s = T::sum(e.iter().copied());
     let (zero, one) = (T::zero(), T::one());
+    // A runtime may divide, or multiply by `1/Σ` (PyTorch's CPU kernel): the modelled product of
+    // two rounded operations covers both.
+    let inv = if T::MODELS_RUNTIME { one / s } else { one };
     let p = e
         .iter()
-        .map(|&v| (-((-(v / s)).max(-one))).max(zero))
+        .map(|&v| {
+            let q = if T::MODELS_RUNTIME { v * inv } else { v / s };
+            (-((-q).max(-one))).max(zero)
+        })
         .collect();
     let mut ls = s.ln();
     if T::RIGOROUS && !sh.is_empty() && !(ls.lo().is_finite() && ls.hi().is_finite()) {
@@ -291,7 +303,7 @@ impl<S: LastAxis, B> Op for Softmax<S, B> {
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
             let p = spec_row(r).0;
-            let dot = p.iter().zip(d).fold(T::zero(), |a, (&p, &d)| a + p * d);
+            let dot = T::sum(p.iter().zip(d).map(|(&p, &d)| p * d));
             p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
         })]
     }
@@ -367,8 +379,12 @@ impl<S: LastAxis, B> Op for LogSoftmax<S, B> {
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
-            let p = spec_row(r).0;
-            let s = d.iter().fold(T::zero(), |a, &b| a + b);
+            let (p, l) = spec_row(r);
+            let s = T::sum(d.iter().copied());
+            if T::MODELS_RUNTIME {
+                // PyTorch's _log_softmax_backward_data recomputes p as exp(output).
+                return l.iter().zip(d).map(|(&l, &d)| d - l.exp() * s).collect();
+            }
             p.iter().zip(d).map(|(&p, &d)| d - p * s).collect()
         })]
     }

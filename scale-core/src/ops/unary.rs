@@ -39,6 +39,14 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn spec<T: SpecScalar>(x: T) -> T;
     /// `f′` in spec arithmetic.
     fn spec_d<T: SpecScalar>(x: T) -> T;
+    /// `f′(x)` the way a runtime's backward pass computes it, from the input `x` and the
+    /// forward output `y` (PyTorch: `1 − y²` for tanh, `y(1 − y)` for sigmoid, `y` for exp).
+    /// Used where the spec scalar models runtime rounding
+    /// ([`SpecScalar::MODELS_RUNTIME`](crate::SpecScalar::MODELS_RUNTIME)); default `spec_d(x)`.
+    fn runtime_d<T: SpecScalar>(x: T, y: T) -> T {
+        let _ = y;
+        Self::spec_d(x)
+    }
     /// The runtime kernel of `f`.
     fn rt<R: Runtime>(x: R) -> R;
     /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
@@ -175,6 +183,9 @@ impl SmoothFn for TanhFn {
             T::from_f64(4.0) * t / (T::one() + t).square()
         })
     }
+    fn runtime_d<T: SpecScalar>(_x: T, y: T) -> T {
+        T::one() - y * y
+    }
     fn rt<R: Runtime>(x: R) -> R {
         x.tanh()
     }
@@ -216,6 +227,9 @@ impl SmoothFn for SigmoidFn {
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
         even_decreasing(x, |a| a.sigmoid() * (-a).sigmoid())
+    }
+    fn runtime_d<T: SpecScalar>(_x: T, y: T) -> T {
+        y * (T::one() - y)
     }
     fn rt<R: Runtime>(x: R) -> R {
         sigmoid_rt(x)
@@ -259,6 +273,9 @@ impl SmoothFn for ExpFn {
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
         x.exp()
+    }
+    fn runtime_d<T: SpecScalar>(_x: T, y: T) -> T {
+        y
     }
     fn rt<R: Runtime>(x: R) -> R {
         x.exp()
@@ -350,6 +367,15 @@ impl SmoothFn for SoftplusFn {
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
         x.sigmoid()
+    }
+    fn runtime_d<T: SpecScalar>(x: T, _y: T) -> T {
+        // PyTorch's softplus_backward: z / (z + 1) with z = eˣ (1 above its threshold 20).
+        if x.lo() > 20.0 {
+            return T::one();
+        }
+        let z = x.exp();
+        let d = z / (z + T::one());
+        if x.hi() > 20.0 { d.hull(T::one()) } else { d }
     }
     fn rt<R: Runtime>(x: R) -> R {
         if x > R::zero() {
@@ -500,7 +526,13 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
         vec![
             Zip::from(at(ctx, &self.args[0]))
                 .and(delta)
-                .map_collect(|&x, &d| d * F::spec_d(x)),
+                .map_collect(|&x, &d| {
+                    if T::MODELS_RUNTIME {
+                        d * F::runtime_d(x, F::spec(x))
+                    } else {
+                        d * F::spec_d(x)
+                    }
+                }),
         ]
     }
 }

@@ -68,6 +68,17 @@ impl Report {
             "digraph scale_graph {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10];\n",
         );
         out.push_str(LEGEND);
+        // Which question the numbers answer, on the drawing itself (an estimate says so).
+        let _ = writeln!(
+            out,
+            "  labelloc=t; label=\"mode {}: {}\";",
+            if self.mode.is_empty() {
+                "?"
+            } else {
+                &self.mode
+            },
+            super::mode_promise(&self.mode)
+        );
         let values: Vec<&Row> = self
             .rows
             .iter()

@@ -95,6 +95,21 @@ pub struct Row {
     /// the exact value is known; `None` without an enclosure or when it is unbounded).
     #[serde(default)]
     pub radius: Option<f64>,
+    /// The enclosure of the exact tensor, entry by entry (row-major), when attached with
+    /// [`Report::attach_enclosure`]: a reference of known accuracy to test other code against.
+    /// Serialised with exact `f64` round-trip; omitted when not attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enclosure: Option<EnclosureData>,
+}
+
+/// Midpoints and radii of an enclosure tensor, row-major: the exact value of entry `i` lies in
+/// `[mid[i] − rad[i], mid[i] + rad[i]]` (a radius of `null` in JSON is `+∞`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnclosureData {
+    /// Midpoints.
+    pub mid: Vec<f64>,
+    /// Radii (`None` for an unbounded entry).
+    pub rad: Vec<Option<f64>>,
 }
 
 impl Row {
@@ -105,6 +120,26 @@ impl Row {
             (Some(e), Some(o)) if o > 0.0 => Some(e / o),
             _ => None,
         }
+    }
+}
+
+/// What the eps of a report in `mode` (a [`Config::mode_name`](crate::config::Config::mode_name))
+/// promises, in the words tables and drawings print.
+///
+/// ```
+/// use scale_core::report::mode_promise;
+/// assert!(mode_promise("estimate — not a bound").contains("not a bound"));
+/// assert!(mode_promise("any-implementation").contains("any conforming"));
+/// ```
+pub fn mode_promise(mode: &str) -> &'static str {
+    if mode == "any-implementation" {
+        "eps bounds the error of any conforming implementation's result"
+    } else if mode == "trace" {
+        "eps bounds the error of the traced run's values"
+    } else if mode.starts_with("estimate") {
+        "eps is an estimate of the typical error, not a bound"
+    } else {
+        "eps bounds the error of this library's result"
     }
 }
 
@@ -184,6 +219,7 @@ fn row<R: Runtime>(
         holds: None,
         note,
         radius: None,
+        enclosure: None,
     }
 }
 
@@ -301,6 +337,42 @@ impl Report {
             rows,
             nodes,
         })
+    }
+
+    /// Attach the certificate's enclosure of the exact values and gradients to every row (each
+    /// tensor's midpoints and radii, for the JSON report), when the certificate has one (the
+    /// this-run, any-implementation and estimate modes do). Large for large tensors: opt in.
+    ///
+    /// ```
+    /// use scale_core::context::{Nil, Seg};
+    /// use scale_core::{ops, report::Report, Rank1, RevGraphScale, TList};
+    /// let (g, (x,)) = RevGraphScale::<f32, Seg<Nil, (Rank1<2>,)>, Nil, _>::nil(scale_core::brand!());
+    /// let (g, s) = g.snoc(ops::sum(x));
+    /// let xr = TList::from_arrays(vec![ndarray::arr1(&[0.1f32, 0.2]).into_dyn()])?;
+    /// let (e, b) = g.exact_inputs(&xr);
+    /// let (seed, es, bs) = g.loss_seed(s);
+    /// let cert = g.certify(xr, &e, &b, &seed, &es, &bs);
+    /// let mut r = Report::new(&g, &cert, &["x", "s"])?;
+    /// r.attach_enclosure(&cert);
+    /// let back: Report = serde_json::from_str(&r.to_json()).unwrap();
+    /// assert_eq!(back, r); // exact round-trip
+    /// let enc = r.rows[1].enclosure.as_ref().unwrap();
+    /// assert!((enc.mid[0] - (0.1f32 as f64 + 0.2f32 as f64)).abs() <= enc.rad[0].unwrap());
+    /// # Ok::<(), scale_core::Error>(())
+    /// ```
+    pub fn attach_enclosure<R, G, Ctx>(&mut self, cert: &Certificate<R, G, Ctx>) {
+        let Some(enc) = &cert.enclosure else { return };
+        let balls = enc.values.as_slice().iter().chain(enc.grads.as_slice());
+        for (row, b) in self.rows.iter_mut().zip(balls) {
+            row.enclosure = Some(EnclosureData {
+                mid: b.iter().map(|x| x.mid()).collect(),
+                rad: b
+                    .iter()
+                    .map(|x| x.rad())
+                    .map(|r| r.is_finite().then_some(r))
+                    .collect(),
+            });
+        }
     }
 
     /// Compare against spec values and spec gradients (e.g. the rigorous [`Interval`] spec) of the

@@ -44,13 +44,13 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "mode {} (eps bounds the error of this library's result) · runtime {} · \
-             elementary functions assumed accurate to {} ulps",
+            "mode {} ({}) · runtime {} · elementary functions assumed accurate to {} ulps",
             if self.mode.is_empty() {
                 "?"
             } else {
                 &self.mode
             },
+            super::mode_promise(&self.mode),
             self.runtime,
             self.assumed_ulps
         );

@@ -29,7 +29,7 @@ const ETA: f64 = 5e-324;
 /// `S ≤ (s + (n+1)·η)·(1 + 2(n+2)u)`, and evaluating that in round-to-nearest keeps it above
 /// `S` (the extra `η` and the `n+2` absorb its own two roundings). NaN gives `+∞`.
 #[inline]
-fn rad(s: f64, n: u32) -> f64 {
+pub(crate) fn rad(s: f64, n: u32) -> f64 {
     if s.is_nan() {
         return f64::INFINITY;
     }
@@ -98,6 +98,16 @@ impl Ball {
     #[inline]
     pub fn mag(self) -> f64 {
         add_up(self.m.abs(), self.r)
+    }
+
+    /// The same midpoint with the radius grown by `w ≥ 0`, a quantity computed in plain `f64`
+    /// from nonnegative terms with at most `ops` roundings (so the result stays rigorous).
+    #[inline]
+    pub(crate) fn widened(self, w: f64, ops: u32) -> Ball {
+        if w == 0.0 {
+            return self;
+        }
+        Ball::new(self.m, rad(self.r + w, ops + 1))
     }
 
     #[inline]
@@ -207,6 +217,10 @@ impl crate::scalar::SpecScalar for Ball {
     #[inline]
     fn mid(self) -> f64 {
         self.m
+    }
+    #[inline]
+    fn is_exact_zero(self) -> bool {
+        self.m == 0.0 && self.r == 0.0
     }
     fn hull(self, o: Ball) -> Ball {
         if self.r.is_infinite() || o.r.is_infinite() {

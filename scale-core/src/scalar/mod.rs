@@ -3,18 +3,24 @@
 //! * [`Runtime`]: what the graph computes in (`f32`, `f64`, `bf16`, `f16`), with its rounding model.
 //! * [`SpecScalar`]: what the spec semantics are evaluated in: `f64` (fast, approximate reference)
 //!   or [`Interval`] (rigorous enclosure of the exact real result), or [`Ball`] (rigorous
-//!   midpoint-radius enclosure at nearly `f64` speed, used by the this-run mode).
+//!   midpoint-radius enclosure at nearly `f64` speed, used by the this-run mode), or [`AnyRun`]
+//!   (balls that also hold every conforming runtime result: the any-implementation mode), or
+//!   [`Est`] (the probabilistic model of the estimate mode: not rigorous).
 
+mod anyrun;
 mod arith;
 mod ball;
 mod elementary;
+mod estimate;
 mod interval;
 mod runtime;
 mod spec;
 
+pub use anyrun::AnyRun;
 pub use arith::Arith;
 pub use ball::Ball;
 pub use elementary::assumed_ulps;
+pub use estimate::{Est, LAMBDA};
 pub use interval::Interval;
 pub use runtime::Runtime;
 pub use spec::SpecScalar;

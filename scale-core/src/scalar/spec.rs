@@ -37,6 +37,10 @@ pub trait SpecScalar:
     const NAME: &'static str;
     /// Whether results are rigorous enclosures of the exact real value.
     const RIGOROUS: bool;
+    /// Whether the arithmetic models the runtime's rounding ([`AnyRun`](crate::AnyRun)): spec
+    /// formulas then follow the operation order a runtime uses where an exact rewrite would
+    /// change the rounding (softmax shifts by the row maximum, not by a constant).
+    const MODELS_RUNTIME: bool = false;
 
     /// The exact value of an `f64` (spec constants such as `scale(x, 0.5)` are the `f64` nearest
     /// the literal).
@@ -62,6 +66,12 @@ pub trait SpecScalar:
     fn hi(self) -> f64;
     /// A representative `f64` inside the enclosure.
     fn mid(self) -> f64;
+    /// Whether this is exactly the point 0 (a cotangent that contributes nothing). Cheap
+    /// overrides matter: backprop asks it of every element of a zero seed.
+    #[inline]
+    fn is_exact_zero(self) -> bool {
+        self.lo() == 0.0 && self.hi() == 0.0
+    }
     /// Smallest enclosure of both arguments.
     fn hull(self, other: Self) -> Self;
     /// `a` where `self > 0`, `b` where `self ≤ 0`; the hull of both where the sign is uncertain.
@@ -89,6 +99,22 @@ pub trait SpecScalar:
     }
     /// `self²` (tighter than `self * self` for intervals straddling 0).
     fn square(self) -> Self;
+
+    /// `Σ` of the terms (every sum of the ops' spec formulas goes through here, so a scalar that
+    /// models rounding can charge the error of *any* summation order). Default: left to right.
+    fn sum<I: IntoIterator<Item = Self>>(it: I) -> Self {
+        it.into_iter().fold(Self::zero(), |a, b| a + b)
+    }
+
+    /// Add one of the `terms` contributions of a fan-out to an accumulated cotangent (backprop
+    /// adds them one at a time; a scalar that models rounding must cover every order of the
+    /// `terms` additions). `acc_single` says `acc` holds exactly one contribution so far (the
+    /// first addition). Default: `acc + v`.
+    #[inline]
+    fn accumulate(acc: Self, v: Self, terms: usize, acc_single: bool) -> Self {
+        let _ = (terms, acc_single);
+        acc + v
+    }
 
     /// The matrix product `a · b` in this arithmetic (every matrix product of the ops goes
     /// through here). The default is plain loops, `Σₖ aᵢₖ·bₖⱼ` left to right; [`Ball`] overrides it

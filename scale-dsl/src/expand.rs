@@ -14,8 +14,9 @@
 //! holds one subtree's type rather than a list that grows with the graph, so type checking stays
 //! linear.
 
-use crate::check::{InputPlan, PDim, Plan, RuntimeTy};
-use crate::ops_table::Rule;
+use crate::plan::{InputPlan, Plan, RuntimeTy};
+use crate::rules::{LitArg, LitValue};
+use crate::shape::PDim;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -114,6 +115,43 @@ fn const_params(plan: &Plan) -> Vec<Ident> {
     out
 }
 
+/// How a literal reads in an entry's name (a shape literal only picks the type: no name).
+fn lit_name(l: &LitArg) -> Option<String> {
+    match &l.value {
+        LitValue::Float(v) => Some(format!("{v}")),
+        LitValue::Int(n) | LitValue::Axis(n) => Some(n.to_string()),
+        LitValue::Ints(v) => Some(format!("{v:?}")),
+        LitValue::Shape(_) => None,
+    }
+}
+
+/// A literal as a constructor argument, spanned at its tokens (`None`: not passed as a value).
+fn lit_tokens(l: &LitArg) -> Option<TokenStream> {
+    let at = l.span;
+    let unsigned = |n: usize| {
+        let mut lit = Literal::usize_suffixed(n);
+        lit.set_span(at);
+        quote!(#lit)
+    };
+    match &l.value {
+        LitValue::Float(v) => {
+            let mut lit = Literal::f64_suffixed(v.abs());
+            lit.set_span(at);
+            Some(if v.is_sign_negative() {
+                quote!(-#lit)
+            } else {
+                quote!(#lit)
+            })
+        }
+        LitValue::Int(n) | LitValue::Axis(n) => Some(unsigned(*n)),
+        LitValue::Ints(v) => {
+            let items = v.iter().map(|n| unsigned(*n));
+            Some(quote!([#(#items),*]))
+        }
+        LitValue::Shape(_) => None,
+    }
+}
+
 /// A name for every entry: inputs and `let`s by name, nested nodes by their expression
 /// (shortened to `op(…)` past 40 characters).
 fn entry_names(plan: &Plan) -> Vec<String> {
@@ -139,7 +177,7 @@ fn entry_names(plan: &Plan) -> Vec<String> {
                     .iter()
                     .map(|(a, _)| out.get(*a).map_or("?", String::as_str))
                     .collect();
-                let params: Vec<String> = node.params.iter().map(|(v, _)| format!("{v}")).collect();
+                let params: Vec<String> = node.params.iter().filter_map(lit_name).collect();
                 let all = args
                     .iter()
                     .map(|s| s.to_string())
@@ -278,26 +316,23 @@ pub fn expand(plan: &Plan) -> TokenStream {
                     outside.push(*e);
                 }
             }
-            let op = Ident::new(node.op.name, node.op_span);
+            let op = Ident::new(node.op.ctor, node.op_span);
             let args = node.args.iter().map(|(e, at)| entry_ident(*e, *at));
-            let params = node.params.iter().map(|(v, at)| {
-                let mut lit = Literal::f64_suffixed(v.abs());
-                lit.set_span(*at);
-                if v.is_sign_negative() {
-                    quote!(-#lit)
-                } else {
-                    quote!(#lit)
-                }
-            });
+            let params: Vec<TokenStream> = node.params.iter().filter_map(lit_tokens).collect();
             let mut call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
-            if !node.params.is_empty() {
-                // Constructors with constants return a `Result`; the literals were checked above.
+            if !params.is_empty() {
+                // Constructors with literal values return a `Result`; the literals were checked.
                 call = quote!(#k::__private::literal_node(#call));
             }
-            // Only `reshape` needs its output type written at the push (it picks the target
-            // shape); for the other ops rustc infers it, and the segment's return type, written
-            // with the macro's shapes, ties the inferred shapes to the macro's.
-            if node.op.rule == Rule::Reshape {
+            // Only an op with a shape literal (`reshape`) needs its output type written at the
+            // push (it picks the target shape); for the other ops rustc infers it, and the
+            // segment's return type, written with the macro's shapes, ties the inferred shapes
+            // to the macro's.
+            let picks_type = node
+                .params
+                .iter()
+                .any(|l| matches!(l.value, LitValue::Shape(_)));
+            if picks_type {
                 pushes.extend(quote! {
                     let #id: #k::Var<#shape, #brand> = #p.push(#call);
                 });
@@ -496,12 +531,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::check;
-    use crate::parse::parse;
 
     fn expand_str(ts: TokenStream) -> String {
-        let (p, e) = parse(ts);
-        expand(&check(&p, e).unwrap()).to_string()
+        expand(&crate::compile(ts).unwrap()).to_string()
     }
 
     #[test]

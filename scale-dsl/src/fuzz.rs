@@ -1,12 +1,12 @@
 //! Property tests: parse → check (→ expand) never panics, whatever the tokens.
 //!
-//! `cargo test -p scale-macros fuzz` runs a few thousand cases. For a long run:
+//! `cargo test -p scale-dsl fuzz` runs a few thousand cases. For a long run:
 //!
 //! ```text
-//! SCALE_FUZZ_CASES=100000 cargo test -p scale-macros --release fuzz -- --nocapture
+//! SCALE_FUZZ_CASES=100000 cargo test -p scale-dsl --release fuzz -- --nocapture
 //! ```
 
-use crate::{check, expand, parse, run};
+use crate::{Ctxt, compile, expand, parse, run};
 use proc_macro2::TokenStream;
 use proptest::prelude::*;
 use std::str::FromStr;
@@ -90,10 +90,9 @@ const VALID: &[&str] = &[
 
 /// Parse and check; expand a plan. Returns whether a plan came out.
 fn pipeline(ts: TokenStream) -> bool {
-    let (p, e) = parse::parse(ts.clone());
-    let ok = match check::check(&p, e) {
+    let ok = match compile(ts.clone()) {
         Ok(plan) => {
-            let _ = expand::expand(&plan);
+            let _ = expand(&plan);
             true
         }
         Err(err) => {
@@ -216,15 +215,11 @@ fn bench_stages() {
             })
             .fold(f64::INFINITY, f64::min)
     };
-    let tp = best(&mut || drop(parse::parse(ts.clone())));
-    let (prog, errs) = parse::parse(ts.clone());
-    let plan = check::check(&prog, errs).unwrap();
-    let tc = best(&mut || {
-        let (prog, errs) = parse::parse(ts.clone());
-        drop(check::check(&prog, errs));
-    }) - tp;
+    let tp = best(&mut || drop(parse(ts.clone(), &mut Ctxt::new())));
+    let plan = compile(ts.clone()).unwrap();
+    let tc = best(&mut || drop(compile(ts.clone()))) - tp;
     let mut out = TokenStream::new();
-    let te = best(&mut || out = expand::expand(&plan));
+    let te = best(&mut || out = expand(&plan));
     let kb = out.to_string().len() / 1024;
     println!(
         "BENCH parse {tp:.2}  check {:.2}  expand {te:.2}  total {:.2}  (expansion {kb} KB)",

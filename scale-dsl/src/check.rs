@@ -1,123 +1,21 @@
-//! Stage 2: [`Program`] → [`Plan`], or every error at once.
+//! Stage 2: [`Program`] → [`Plan`], reporting every error into the [`Ctxt`].
 //!
-//! Resolves names, checks arities, validates dimensions and checks shapes wherever the
-//! dimensions are literals. Dimensions that are const identifiers are compared by name only: when
-//! the macro cannot decide, rustc decides (the expansion is fully typed).
+//! Resolves names, checks arities, literal parameters and dimensions, and applies each op's
+//! shape rule from the registry wherever the dimensions are literals. Dimensions that are const
+//! identifiers are compared by name only: when the checker cannot decide, rustc decides (the
+//! expansion is fully typed).
 
-use crate::ops_table::{self, Op, Rule};
+use crate::ctxt::Ctxt;
 use crate::parse::{Dim, Expr, Program, Stmt};
+use crate::plan::{InputPlan, NodePlan, Plan, RUNTIMES, RuntimeTy};
+use crate::registry::{self, OpDef, ParamKind};
+use crate::rules::{Args, LitArg, LitValue, Operand};
+use crate::shape::{MAX_RANK, PDim, Shape, show};
+use crate::suggest;
 use proc_macro2::{Punct, Spacing, Span, TokenStream};
 use quote::{ToTokens, TokenStreamExt, quote};
 use std::collections::HashMap;
 use syn::{Ident, Lit};
-
-/// Largest rank of a shape.
-pub const MAX_RANK: usize = 4;
-
-/// A checked dimension.
-#[derive(Debug, Clone)]
-pub enum PDim {
-    /// A positive literal.
-    Lit(usize),
-    /// A const identifier.
-    Const(Ident),
-}
-
-/// A checked shape.
-pub type Shape = Vec<PDim>;
-
-/// Write a shape as in the macro language, e.g. `[128, H]`.
-pub fn show(s: &[PDim]) -> String {
-    let parts: Vec<String> = s
-        .iter()
-        .map(|d| match d {
-            PDim::Lit(n) => n.to_string(),
-            PDim::Const(i) => i.to_string(),
-        })
-        .collect();
-    format!("[{}]", parts.join(", "))
-}
-
-/// Whether two dimensions are equal: `Some` when the macro can tell, `None` when rustc must.
-fn dim_eq(a: &PDim, b: &PDim) -> Option<bool> {
-    match (a, b) {
-        (PDim::Lit(x), PDim::Lit(y)) => Some(x == y),
-        (PDim::Const(x), PDim::Const(y)) if x == y => Some(true),
-        _ => None,
-    }
-}
-
-/// Definitely different (literal dims that differ, or different ranks).
-fn shapes_differ(a: &[PDim], b: &[PDim]) -> bool {
-    a.len() != b.len() || a.iter().zip(b).any(|(x, y)| dim_eq(x, y) == Some(false))
-}
-
-/// Element count when every dimension is a literal.
-fn numel(s: &[PDim]) -> Option<u128> {
-    s.iter().try_fold(1u128, |acc, d| match d {
-        PDim::Lit(n) => acc.checked_mul(*n as u128),
-        PDim::Const(_) => None,
-    })
-}
-
-/// Runtime scalar types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeTy {
-    /// `f32` (default).
-    F32,
-    /// `f64`.
-    F64,
-    /// `half::bf16`.
-    Bf16,
-    /// `half::f16`.
-    F16,
-}
-
-const RUNTIMES: &[(&str, RuntimeTy)] = &[
-    ("f32", RuntimeTy::F32),
-    ("f64", RuntimeTy::F64),
-    ("bf16", RuntimeTy::Bf16),
-    ("f16", RuntimeTy::F16),
-];
-
-/// A graph input.
-#[derive(Debug)]
-pub struct InputPlan {
-    /// Its name.
-    pub name: Ident,
-    /// Its shape.
-    pub shape: Shape,
-}
-
-/// One node (one op application).
-#[derive(Debug)]
-pub struct NodePlan {
-    /// The op.
-    pub op: &'static Op,
-    /// The span of the op's token in the input (`relu`, or the `+` of an infix).
-    pub op_span: Span,
-    /// Context entries read, with the span of the argument's first token.
-    pub args: Vec<(usize, Span)>,
-    /// Number parameters.
-    pub params: Vec<(f64, Span)>,
-    /// The output shape.
-    pub out: Shape,
-}
-
-/// A checked program, ready to expand.
-#[derive(Debug)]
-pub struct Plan {
-    /// Path of the core crate (`::scale_core`, or the facade's `$crate`).
-    pub krate: TokenStream,
-    /// Runtime scalar.
-    pub runtime: RuntimeTy,
-    /// The inputs (`Γ`), in order: entry `i` is input `i`.
-    pub inputs: Vec<InputPlan>,
-    /// The nodes (`ss`), in order: entry `inputs.len() + k` is node `k`.
-    pub nodes: Vec<NodePlan>,
-    /// Every name with its entry, in declaration order (inputs and lets).
-    pub names: Vec<(Ident, usize)>,
-}
 
 /// A span range for messages that cover several tokens.
 struct Range(Span, Span);
@@ -144,8 +42,9 @@ struct Binding {
     is_input: bool,
 }
 
-struct Checker {
-    errors: Vec<syn::Error>,
+struct Checker<'c> {
+    cx: &'c mut Ctxt,
+    ops: &'static [OpDef],
     env: HashMap<String, Binding>,
     /// Every name defined anywhere (for "used before its definition").
     all_names: HashMap<String, Span>,
@@ -153,16 +52,23 @@ struct Checker {
     nodes: Vec<NodePlan>,
 }
 
-/// Check a parsed program. `errors` are the parser's; the result is a plan only if there are none.
-pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error> {
-    let syntax_errors = !errors.is_empty();
+/// Check a parsed program against the registry ([`registry::OPS`]). The plan comes out only if
+/// `cx` holds no error (the parser's included).
+pub fn check(prog: &Program, cx: &mut Ctxt) -> Option<Plan> {
+    check_with(prog, cx, registry::OPS)
+}
+
+/// [`check`] against another registry (tests of rows that are not in the language yet).
+pub fn check_with(prog: &Program, cx: &mut Ctxt, ops: &'static [OpDef]) -> Option<Plan> {
+    let syntax_errors = cx.has_errors();
     let n_inputs = prog
         .stmts
         .iter()
         .filter(|s| matches!(s, Stmt::Input { .. }))
         .count();
     let mut c = Checker {
-        errors,
+        cx,
+        ops,
         env: HashMap::new(),
         all_names: HashMap::new(),
         n_inputs,
@@ -179,35 +85,22 @@ pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error
         }
     }
 
-    let mut runtime: Option<(RuntimeTy, Span)> = None;
+    let mut runtime: Option<RuntimeTy> = None;
     let mut inputs = Vec::new();
     let mut names = Vec::new();
     let mut n_lets = 0;
-    for s in &prog.stmts {
+    for (i, s) in prog.stmts.iter().enumerate() {
+        c.cx.at_stmt(Some(i));
         match s {
             Stmt::Runtime { kw, name } => {
-                if let Some((_, first)) = runtime {
-                    let _ = first;
-                    c.errors.push(syn::Error::new(
+                if runtime.is_some() {
+                    c.cx.error(syn::Error::new(
                         kw.span(),
                         "`runtime` is given twice; give it at most once",
                     ));
                     continue;
                 }
-                let text = name.to_string();
-                match RUNTIMES.iter().find(|(n, _)| *n == text) {
-                    Some((_, r)) => runtime = Some((*r, kw.span())),
-                    None => {
-                        let hint = ops_table::suggest(&text, RUNTIMES.iter().map(|(n, _)| *n))
-                            .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
-                        c.errors.push(syn::Error::new(
-                            name.span(),
-                            format!(
-                                "unknown runtime `{text}`: expected one of `f32`, `f64`, `bf16`, `f16`{hint}"
-                            ),
-                        ));
-                    }
-                }
+                runtime = c.check_runtime(name);
             }
             Stmt::Input {
                 name,
@@ -226,28 +119,7 @@ pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error
             }
             Stmt::Let { name, expr } => {
                 n_lets += 1;
-                let value = match expr {
-                    Expr::Name(other) => {
-                        c.errors.push(syn::Error::new_spanned(
-                            Range(name.span(), other.span()),
-                            format!(
-                                "`let {name} = {other};` only renames a value; a `let` must apply an op, e.g. `let {name} = relu({other});`"
-                            ),
-                        ));
-                        None
-                    }
-                    Expr::Num { .. } | Expr::Shape { .. } => {
-                        c.errors.push(err_range(
-                            expr,
-                            format!(
-                                "expected an op applied to values, found {}; constants are not values of the graph (declare an `input`)",
-                                expr.describe()
-                            ),
-                        ));
-                        None
-                    }
-                    _ => c.lower(expr),
-                };
+                let value = c.check_let(name, expr);
                 let (entry, shape) = match value {
                     Some((e, s)) => (e, Some(s)),
                     None => (usize::MAX, None),
@@ -262,33 +134,76 @@ pub fn check(prog: &Program, errors: Vec<syn::Error>) -> Result<Plan, syn::Error
             }
         }
     }
+    c.cx.at_stmt(None);
     if n_lets == 0 && !syntax_errors {
-        c.errors.push(syn::Error::new(
+        c.cx.error(syn::Error::new(
             Span::call_site(),
             "empty graph: expected at least one `let NAME = EXPR;` (e.g. `let y = relu(x);`)",
         ));
     }
-    let mut errs = c.errors.into_iter();
-    if let Some(mut first) = errs.next() {
-        first.extend(errs);
-        return Err(first);
+    if c.cx.has_errors() {
+        return None;
     }
-    Ok(Plan {
+    Some(Plan {
         krate: prog.krate.clone().unwrap_or_else(|| quote!(::scale_core)),
-        runtime: runtime.map_or(RuntimeTy::F32, |(r, _)| r),
+        runtime: runtime.unwrap_or(RuntimeTy::F32),
         inputs,
         nodes: c.nodes,
         names,
     })
 }
 
-impl Checker {
+impl Checker<'_> {
+    fn lookup(&self, name: &str) -> Option<&'static OpDef> {
+        self.ops.iter().find(|o| o.name == name)
+    }
+
+    fn check_runtime(&mut self, name: &Ident) -> Option<RuntimeTy> {
+        let text = name.to_string();
+        if let Some((_, r)) = RUNTIMES.iter().find(|(n, _)| *n == text) {
+            return Some(*r);
+        }
+        let hint = suggest(&text, RUNTIMES.iter().map(|(n, _)| *n))
+            .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+        self.cx.error(syn::Error::new(
+            name.span(),
+            format!("unknown runtime `{text}`: expected one of `f32`, `f64`, `bf16`, `f16`{hint}"),
+        ));
+        None
+    }
+
+    /// The right-hand side of a `let`: it must apply an op.
+    fn check_let(&mut self, name: &Ident, expr: &Expr) -> Option<(usize, Shape)> {
+        match expr {
+            Expr::Name(other) => {
+                self.cx.error(syn::Error::new_spanned(
+                    Range(name.span(), other.span()),
+                    format!(
+                        "`let {name} = {other};` only renames a value; a `let` must apply an op, e.g. `let {name} = relu({other});`"
+                    ),
+                ));
+                None
+            }
+            Expr::Num { .. } | Expr::Shape { .. } => {
+                self.cx.error(err_range(
+                    expr,
+                    format!(
+                        "expected an op applied to values, found {}; constants are not values of the graph (declare an `input`)",
+                        expr.describe()
+                    ),
+                ));
+                None
+            }
+            _ => self.lower(expr),
+        }
+    }
+
     /// Register a name; false (and an error) if it is taken.
     fn define(&mut self, name: &Ident, entry: usize, shape: Option<Shape>, is_input: bool) -> bool {
         let key = name.to_string();
         if let Some(prev) = self.env.get(&key) {
             let what = if prev.is_input { "an input" } else { "a `let`" };
-            self.errors.push(syn::Error::new(
+            self.cx.error(syn::Error::new(
                 name.span(),
                 format!("`{key}` is defined twice (first as {what}); every name must be unique"),
             ));
@@ -310,7 +225,7 @@ impl Checker {
         let mut ok = true;
         let mut out = Vec::new();
         if dims.len() > MAX_RANK {
-            self.errors.push(syn::Error::new(
+            self.cx.error(syn::Error::new(
                 bracket,
                 format!(
                     "bad shape: an {what} has at most {MAX_RANK} dimensions, found {}",
@@ -340,7 +255,7 @@ impl Checker {
         match d {
             Dim::Const(i) => Some(PDim::Const(i.clone())),
             Dim::Neg(span, lit) => {
-                self.errors.push(syn::Error::new_spanned(
+                self.cx.error(syn::Error::new_spanned(
                     Range(*span, lit.span()),
                     format!(
                         "bad dimension: `-{}` is negative; dimensions must be positive",
@@ -350,7 +265,7 @@ impl Checker {
                 None
             }
             Dim::Lit(Lit::Int(i)) if i.base10_digits().starts_with('-') => {
-                self.errors.push(syn::Error::new(
+                self.cx.error(syn::Error::new(
                     i.span(),
                     format!("bad dimension: `{i}` is negative; dimensions must be positive"),
                 ));
@@ -358,7 +273,7 @@ impl Checker {
             }
             Dim::Lit(Lit::Int(i)) => {
                 if !matches!(i.suffix(), "" | "usize") {
-                    self.errors.push(bad(
+                    self.cx.error(bad(
                         i.span(),
                         format!("`{i}` (dimensions are `usize`: drop the suffix)"),
                     ));
@@ -366,7 +281,7 @@ impl Checker {
                 }
                 match i.base10_parse::<usize>() {
                     Ok(0) => {
-                        self.errors.push(syn::Error::new(
+                        self.cx.error(syn::Error::new(
                             i.span(),
                             "bad dimension: 0; dimensions must be positive",
                         ));
@@ -374,36 +289,58 @@ impl Checker {
                     }
                     Ok(n) => Some(PDim::Lit(n)),
                     Err(_) => {
-                        self.errors
-                            .push(bad(i.span(), format!("`{i}` (too large)")));
+                        self.cx.error(bad(i.span(), format!("`{i}` (too large)")));
                         None
                     }
                 }
             }
             Dim::Lit(Lit::Float(f)) => {
-                self.errors
-                    .push(bad(f.span(), format!("`{f}`, which is not an integer")));
+                self.cx
+                    .error(bad(f.span(), format!("`{f}`, which is not an integer")));
                 None
             }
             Dim::Lit(other) => {
-                self.errors
-                    .push(bad(other.span(), format!("`{}`", other.to_token_stream())));
+                self.cx
+                    .error(bad(other.span(), format!("`{}`", other.to_token_stream())));
                 None
             }
         }
     }
 
-    /// A number parameter.
-    fn number(&mut self, e: &Expr, op: &Op, pname: &str) -> Option<(f64, Span)> {
+    /// A literal parameter of kind `kind`.
+    fn literal(&mut self, e: &Expr, op: &OpDef, pname: &str, kind: ParamKind) -> Option<LitArg> {
+        let span = e.range().0;
+        let value = match kind {
+            ParamKind::Float => LitValue::Float(self.check_float(e, op, pname)?),
+            ParamKind::Int => LitValue::Int(self.check_int(e, op, pname)?),
+            ParamKind::Axis => LitValue::Axis(self.check_int(e, op, pname)?),
+            ParamKind::Ints => LitValue::Ints(self.check_ints(e, op, pname)?),
+            ParamKind::Shape => match e {
+                Expr::Shape { dims, bracket } => {
+                    LitValue::Shape(self.shape(dims, *bracket, "reshape target")?)
+                }
+                _ => {
+                    self.bad_literal(e, op, "the target must be a shape literal like `[3, 2]`");
+                    return None;
+                }
+            },
+        };
+        Some(LitArg { value, span })
+    }
+
+    /// Report a literal of the wrong form: "`op(…)`: {what}, found {e}".
+    fn bad_literal(&mut self, e: &Expr, op: &OpDef, what: &str) {
+        self.cx.error(err_range(
+            e,
+            format!("`{}`: {what}, found {}", op.signature(), e.describe()),
+        ));
+    }
+
+    /// A float parameter: a finite number literal.
+    fn check_float(&mut self, e: &Expr, op: &OpDef, pname: &str) -> Option<f64> {
         let Expr::Num { lit, neg } = e else {
-            self.errors.push(err_range(
-                e,
-                format!(
-                    "`{}`: `{pname}` must be a number literal (e.g. `0.5`), found {}",
-                    op.signature(),
-                    e.describe()
-                ),
-            ));
+            let what = format!("`{pname}` must be a number literal (e.g. `0.5`)");
+            self.bad_literal(e, op, &what);
             return None;
         };
         let v = match lit {
@@ -414,9 +351,9 @@ impl Checker {
             _ => None,
         };
         match v {
-            Some(v) if v.is_finite() => Some((if neg.is_some() { -v } else { v }, lit.span())),
+            Some(v) if v.is_finite() => Some(if neg.is_some() { -v } else { v }),
             _ => {
-                self.errors.push(err_range(
+                self.cx.error(err_range(
                     e,
                     format!(
                         "`{}`: `{pname}` must be a finite number literal, found `{}`",
@@ -429,6 +366,45 @@ impl Checker {
         }
     }
 
+    /// An integer parameter: a non-negative integer literal.
+    fn check_int(&mut self, e: &Expr, op: &OpDef, pname: &str) -> Option<usize> {
+        let v = match e {
+            Expr::Num {
+                lit: Lit::Int(i),
+                neg: None,
+            } if matches!(i.suffix(), "" | "usize") => i.base10_parse::<usize>().ok(),
+            _ => None,
+        };
+        if v.is_none() {
+            let what = format!("`{pname}` must be a non-negative integer literal (e.g. `1`)");
+            self.bad_literal(e, op, &what);
+        }
+        v
+    }
+
+    /// An integer-list parameter: `[0, 2, 1]`.
+    fn check_ints(&mut self, e: &Expr, op: &OpDef, pname: &str) -> Option<Vec<usize>> {
+        let v = match e {
+            Expr::Shape { dims, .. } => dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Lit(Lit::Int(i)) if matches!(i.suffix(), "" | "usize") => {
+                        i.base10_parse::<usize>().ok()
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        if v.is_none() {
+            let what = format!(
+                "`{pname}` must be a list of non-negative integer literals (e.g. `[1, 0]`)"
+            );
+            self.bad_literal(e, op, &what);
+        }
+        v
+    }
+
     /// Look a name up as an operand.
     fn name(&mut self, i: &Ident) -> Option<(usize, Shape)> {
         let key = i.to_string();
@@ -436,7 +412,7 @@ impl Checker {
             return b.shape.clone().map(|s| (b.entry, s));
         }
         if self.all_names.contains_key(&key) {
-            self.errors.push(syn::Error::new(
+            self.cx.error(syn::Error::new(
                 i.span(),
                 format!("`{key}` is used before its definition; move its `let` above this line"),
             ));
@@ -444,7 +420,7 @@ impl Checker {
         }
         let mut known: Vec<&str> = self.env.keys().map(String::as_str).collect();
         known.sort_unstable();
-        let hint = ops_table::suggest(&key, known.iter().copied())
+        let hint = suggest(&key, known.iter().copied())
             .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
         let list = if known.is_empty() {
             "no names are defined yet".to_string()
@@ -460,12 +436,12 @@ impl Checker {
         } else {
             format!("{} names are defined", known.len())
         };
-        let op_hint = if ops_table::lookup(&key).is_some() {
+        let op_hint = if self.lookup(&key).is_some() {
             format!(" (`{key}` is an op: call it as `{key}(…)`)")
         } else {
             String::new()
         };
-        self.errors.push(syn::Error::new(
+        self.cx.error(syn::Error::new(
             i.span(),
             format!("unknown name `{key}`{op_hint}{hint} ({list})"),
         ));
@@ -477,7 +453,7 @@ impl Checker {
         match e {
             Expr::Name(i) => self.name(i),
             Expr::Num { .. } | Expr::Shape { .. } => {
-                self.errors.push(err_range(
+                self.cx.error(err_range(
                     e,
                     format!("expected a tensor expression, found {}", e.describe()),
                 ));
@@ -485,17 +461,19 @@ impl Checker {
             }
             Expr::Neg { tok, inner } => {
                 let a = self.lower(inner);
-                let op = ops_table::lookup("neg")?;
+                let op = self.lookup("neg")?;
                 let a = a?;
-                Some(self.push(op, *tok, vec![(a.0, inner.range().0)], vec![], a.1))
+                let out = self.apply(op, &[(&a.1, inner)], &[]).ok()?;
+                Some(self.push(op, *tok, vec![(a.0, inner.range().0)], vec![], out))
             }
             Expr::Infix { op, tok, lhs, rhs } => {
                 let a = self.lower(lhs);
                 let b = self.lower(rhs);
-                let table = ops_table::lookup(op.op_name())?;
+                let row = self.lookup(op.op_name())?;
                 let (a, b) = (a?, b?);
-                if shapes_differ(&a.1, &b.1) {
-                    self.errors.push(syn::Error::new(
+                // Infix operands get their own message, at the operator.
+                let Ok(out) = self.apply(row, &[(&a.1, lhs), (&b.1, rhs)], &[]) else {
+                    self.cx.error(syn::Error::new(
                         *tok,
                         format!(
                             "shape mismatch in `{}` ({}): {} has shape {} but {} has {}; both operands must have the same shape",
@@ -508,10 +486,9 @@ impl Checker {
                         ),
                     ));
                     return None;
-                }
-                let out = a.1.clone();
+                };
                 Some(self.push(
-                    table,
+                    row,
                     *tok,
                     vec![(a.0, lhs.range().0), (b.0, rhs.range().0)],
                     vec![],
@@ -522,12 +499,33 @@ impl Checker {
         }
     }
 
+    /// Run `op`'s shape rule on operands (shape, expression).
+    fn apply(
+        &self,
+        op: &OpDef,
+        operands: &[(&Shape, &Expr)],
+        lits: &[LitArg],
+    ) -> Result<Shape, (usize, String)> {
+        let operands: Vec<Operand> = operands
+            .iter()
+            .map(|(s, e)| Operand {
+                shape: s,
+                desc: e.describe(),
+            })
+            .collect();
+        (op.rule)(&Args {
+            operands: &operands,
+            lits,
+        })
+        .map_err(|m| (m.operand, m.msg))
+    }
+
     fn push(
         &mut self,
-        op: &'static Op,
+        op: &'static OpDef,
         op_span: Span,
         args: Vec<(usize, Span)>,
-        params: Vec<(f64, Span)>,
+        params: Vec<LitArg>,
         out: Shape,
     ) -> (usize, Shape) {
         let entry = self.n_inputs + self.nodes.len();
@@ -541,36 +539,37 @@ impl Checker {
         (entry, out)
     }
 
+    /// Lower the tensor-looking arguments of a call that is already wrong, so every mistake in
+    /// them is reported too.
+    fn lower_all(&mut self, args: &[Expr]) {
+        for a in args {
+            if !matches!(a, Expr::Num { .. } | Expr::Shape { .. }) {
+                let _ = self.lower(a);
+            }
+        }
+    }
+
     fn call(&mut self, op_ident: &Ident, args: &[Expr], parens: Span) -> Option<(usize, Shape)> {
         let name = op_ident.to_string();
-        let Some(op) = ops_table::lookup(&name) else {
-            // Still check the arguments, so every mistake is reported.
-            for a in args {
-                if !matches!(a, Expr::Num { .. } | Expr::Shape { .. }) {
-                    let _ = self.lower(a);
-                }
-            }
-            let hint = ops_table::suggest(&name, ops_table::OPS.iter().map(|o| o.name))
+        let Some(op) = self.lookup(&name) else {
+            self.lower_all(args);
+            let hint = suggest(&name, self.ops.iter().map(|o| o.name))
                 .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
             let value_hint = if self.env.contains_key(&name) {
                 format!(" (`{name}` is a value, not an op)")
             } else {
                 String::new()
             };
-            self.errors.push(syn::Error::new(
+            self.cx.error(syn::Error::new(
                 op_ident.span(),
                 format!("unknown op `{name}`{value_hint}{hint} (the ops are listed in `scale_graph::docs::ops`)"),
             ));
             return None;
         };
         if args.len() != op.arity() {
-            for a in args {
-                if !matches!(a, Expr::Num { .. } | Expr::Shape { .. }) {
-                    let _ = self.lower(a);
-                }
-            }
+            self.lower_all(args);
             let s = if op.arity() == 1 { "" } else { "s" };
-            self.errors.push(syn::Error::new_spanned(
+            self.cx.error(syn::Error::new_spanned(
                 Range(op_ident.span(), parens),
                 format!(
                     "wrong number of arguments: `{}` takes {} argument{s}, found {}",
@@ -581,196 +580,39 @@ impl Checker {
             ));
             return None;
         }
-        let nt = op.tensors.len();
-        let (tensor_args, rest) = args.split_at(nt.min(args.len()));
-        let mut vals = Vec::new();
-        for a in tensor_args {
-            vals.push(self.lower(a));
-        }
+        let (tensor_args, rest) = args.split_at(op.tensors.len().min(args.len()));
+        let vals: Vec<Option<(usize, Shape)>> = tensor_args.iter().map(|a| self.lower(a)).collect();
         let mut params = Vec::new();
         let mut ok = true;
-        let mut target = None;
-        for (k, a) in rest.iter().enumerate() {
-            if let Some(pname) = op.params.get(k) {
-                match self.number(a, op, pname) {
-                    Some(p) => params.push(p),
-                    None => ok = false,
-                }
-            } else if op.rule == Rule::Reshape {
-                match a {
-                    Expr::Shape { dims, bracket } => {
-                        target = self.shape(dims, *bracket, "reshape target");
-                        ok &= target.is_some();
-                    }
-                    _ => {
-                        self.errors.push(err_range(
-                            a,
-                            format!(
-                                "`{}`: the target must be a shape literal like `[3, 2]`, found {}",
-                                op.signature(),
-                                a.describe()
-                            ),
-                        ));
-                        ok = false;
-                    }
-                }
+        for (a, p) in rest.iter().zip(op.params) {
+            match self.literal(a, op, p.name, p.kind) {
+                Some(l) => params.push(l),
+                None => ok = false,
             }
         }
-        let vals: Option<Vec<(usize, Shape)>> = vals.into_iter().collect();
-        let vals = vals?;
+        let vals: Vec<(usize, Shape)> = vals.into_iter().collect::<Option<_>>()?;
         if !ok {
             return None;
         }
-        let shapes: Vec<&Shape> = vals.iter().map(|v| &v.1).collect();
-        let out = self.rule(op, op_ident, tensor_args, &shapes, target)?;
+        let operands: Vec<(&Shape, &Expr)> = vals.iter().map(|v| &v.1).zip(tensor_args).collect();
+        let out = match self.apply(op, &operands, &params) {
+            Ok(out) => out,
+            Err((k, msg)) => {
+                let at = tensor_args.get(k).or(tensor_args.first());
+                let err = match at {
+                    Some(e) => err_range(e, format!("{}: {msg}", op.name)),
+                    None => syn::Error::new(op_ident.span(), format!("{}: {msg}", op.name)),
+                };
+                self.cx.error(err);
+                return None;
+            }
+        };
         let arg_spans = vals
             .iter()
             .zip(tensor_args)
             .map(|(v, a)| (v.0, a.range().0))
             .collect();
         Some(self.push(op, op_ident.span(), arg_spans, params, out))
-    }
-
-    /// Apply the op's shape rule; report definite mismatches.
-    fn rule(
-        &mut self,
-        op: &Op,
-        op_ident: &Ident,
-        args: &[Expr],
-        shapes: &[&Shape],
-        target: Option<Shape>,
-    ) -> Option<Shape> {
-        let n = op.name;
-        let (Some(a), Some(sa)) = (args.first(), shapes.first()) else {
-            return None;
-        };
-        let second = args.get(1).zip(shapes.get(1));
-        let mut fail = |e: &Expr, msg: String| {
-            self.errors.push(err_range(e, format!("{n}: {msg}")));
-            None
-        };
-        let want_rank = |e: &Expr, s: &Shape, r: usize, form: &str| -> Option<String> {
-            (s.len() != r).then(|| {
-                format!(
-                    "{} must have shape {form}, found {} (rank {})",
-                    e.describe(),
-                    show(s),
-                    s.len()
-                )
-            })
-        };
-        match op.rule {
-            Rule::Unary => Some((*sa).clone()),
-            Rule::Reduce => Some(Vec::new()),
-            Rule::Same2 | Rule::Loss2 => {
-                let (b, sb) = second?;
-                if shapes_differ(sa, sb) {
-                    return fail(
-                        b,
-                        format!(
-                            "{} has shape {} but {} has {}; expected the same shape",
-                            a.describe(),
-                            show(sa),
-                            b.describe(),
-                            show(sb)
-                        ),
-                    );
-                }
-                Some(if op.rule == Rule::Loss2 {
-                    Vec::new()
-                } else {
-                    (*sa).clone()
-                })
-            }
-            Rule::MatVec | Rule::MatMul | Rule::Dot | Rule::AddBias | Rule::CrossEntropy => {
-                let (b, sb) = second?;
-                let (ra, rb, fa, fb) = match op.rule {
-                    Rule::MatVec => (2, 1, "[m, k]", "[k]"),
-                    Rule::MatMul => (2, 2, "[m, k]", "[k, n]"),
-                    Rule::Dot => (1, 1, "[k]", "[k]"),
-                    Rule::AddBias => (2, 1, "[b, n]", "[n]"),
-                    _ => (2, 2, "[b, n]", "[b, n]"),
-                };
-                if let Some(m) = want_rank(a, sa, ra, fa) {
-                    return fail(a, m);
-                }
-                if let Some(m) = want_rank(b, sb, rb, fb) {
-                    return fail(b, m);
-                }
-                // What `b` must be, given `a`, and the output.
-                let (expected, out): (Shape, Shape) = match op.rule {
-                    Rule::MatVec => (vec![sa[1].clone()], vec![sa[0].clone()]),
-                    Rule::MatMul => (
-                        vec![sa[1].clone(), sb[1].clone()],
-                        vec![sa[0].clone(), sb[1].clone()],
-                    ),
-                    Rule::Dot => ((*sa).clone(), Vec::new()),
-                    Rule::AddBias => (vec![sa[1].clone()], (*sa).clone()),
-                    _ => ((*sa).clone(), Vec::new()),
-                };
-                if shapes_differ(&expected, sb) {
-                    let exp = if op.rule == Rule::MatMul {
-                        format!("[{}, …]", show(&expected[..1]).trim_matches(['[', ']']))
-                    } else {
-                        show(&expected)
-                    };
-                    return fail(
-                        b,
-                        format!(
-                            "{} has shape {} but {} has {}; expected {exp}",
-                            a.describe(),
-                            show(sa),
-                            b.describe(),
-                            show(sb)
-                        ),
-                    );
-                }
-                Some(out)
-            }
-            Rule::Transpose => {
-                if let Some(m) = want_rank(a, sa, 2, "[m, n]") {
-                    return fail(a, m);
-                }
-                Some(vec![sa[1].clone(), sa[0].clone()])
-            }
-            Rule::SumRows => {
-                if let Some(m) = want_rank(a, sa, 2, "[b, n]") {
-                    return fail(a, m);
-                }
-                Some(vec![sa[1].clone()])
-            }
-            Rule::LastAxis => {
-                if !(1..=2).contains(&sa.len()) {
-                    return fail(
-                        a,
-                        format!(
-                            "{} must have shape [n] or [b, n], found {}",
-                            a.describe(),
-                            show(sa)
-                        ),
-                    );
-                }
-                Some((*sa).clone())
-            }
-            Rule::Reshape => {
-                let t = target?;
-                if let (Some(x), Some(y)) = (numel(sa), numel(&t))
-                    && x != y
-                {
-                    let _ = op_ident;
-                    return fail(
-                        a,
-                        format!(
-                            "cannot reshape {} of shape {} ({x} elements) to {} ({y} elements)",
-                            a.describe(),
-                            show(sa),
-                            show(&t)
-                        ),
-                    );
-                }
-                Some(t)
-            }
-        }
     }
 }
 
@@ -780,8 +622,13 @@ mod tests {
     use crate::parse::parse;
 
     fn run(ts: TokenStream) -> Result<Plan, Vec<String>> {
-        let (p, e) = parse(ts);
-        check(&p, e).map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
+        let mut cx = Ctxt::new();
+        let p = parse(ts, &mut cx);
+        let plan = check(&p, &mut cx);
+        match cx.finish() {
+            Ok(()) => plan.ok_or_else(Vec::new),
+            Err(e) => Err(e.into_iter().map(|e| e.to_string()).collect()),
+        }
     }
 
     fn errs(ts: TokenStream) -> Vec<String> {
@@ -880,9 +727,76 @@ mod tests {
     fn params() {
         let p = run(quote! { input x: [3]; let y = leaky_relu(x, -0.01); let z = scale(y, 2); })
             .unwrap();
-        assert_eq!(p.nodes[0].params[0].0, -0.01);
-        assert_eq!(p.nodes[1].params[0].0, 2.0);
+        let float = |l: &LitArg| match l.value {
+            LitValue::Float(v) => v,
+            _ => f64::NAN,
+        };
+        assert_eq!(float(&p.nodes[0].params[0]), -0.01);
+        assert_eq!(float(&p.nodes[1].params[0]), 2.0);
         let e = errs(quote! { input x: [3]; let y = scale(x, x); let z = scale(x, 1e999); });
         assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    /// Rows with the literal kinds §9b needs (integers, axes, integer lists) check and expand
+    /// before any op of the language uses them.
+    #[test]
+    fn integer_literal_kinds() {
+        use crate::registry::{Param, op, param};
+        use crate::rules::{Mismatch, check_unary};
+        fn axis_rule(a: &Args) -> Result<Shape, Mismatch> {
+            let x = a.operands.first().map_or(&[][..], |o| o.shape);
+            match a.lits.iter().find_map(|l| match l.value {
+                LitValue::Axis(k) => Some(k),
+                _ => None,
+            }) {
+                Some(k) if k < x.len() => Ok(x.to_vec()),
+                _ => Err(Mismatch {
+                    operand: 0,
+                    msg: format!("axis out of range for {}", show(x)),
+                }),
+            }
+        }
+        static PARAMS: &[Param] = &[
+            param("axis", ParamKind::Axis),
+            param("stride", ParamKind::Int),
+            param("perm", ParamKind::Ints),
+        ];
+        static TEST_OPS: &[OpDef] = &[
+            op("squish", &["x"], axis_rule, &[&[2, 3]]).with_params(PARAMS),
+            op("relu", &["x"], check_unary, &[&[2]]),
+        ];
+        let compile = |ts: TokenStream| {
+            let mut cx = Ctxt::new();
+            let p = parse(ts, &mut cx);
+            let plan = check_with(&p, &mut cx, TEST_OPS);
+            cx.finish()
+                .map(|()| plan)
+                .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        };
+        let plan = compile(quote! { input x: [2, 3]; let y = squish(x, 1, 2, [1, 0]); })
+            .unwrap()
+            .unwrap();
+        let code = crate::expand(&plan).to_string();
+        assert!(
+            code.contains("ops :: squish (__scale_in0 , 1usize , 2usize , [1usize , 0usize] ,)"),
+            "{code}"
+        );
+        let e = compile(quote! {
+            input x: [2, 3];
+            let y = squish(x, 0, -1, 0.5);
+            let z = squish(x, 2, 1, [0]);
+        })
+        .unwrap_err();
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].contains("`stride` must be a non-negative integer literal"));
+        assert!(e[1].contains("`perm` must be a list of non-negative integer literals"));
+        assert_eq!(e[2], "squish: axis out of range for [2, 3]");
+        // The global registry does not know the test row.
+        let mut cx = Ctxt::new();
+        let p = parse(
+            quote! { input x: [2, 3]; let y = squish(x, 1, 2, [1, 0]); },
+            &mut cx,
+        );
+        assert!(check(&p, &mut cx).is_none());
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! The input is split into statements at top-level `;` first, and each statement is parsed on its
 //! own, so one malformed statement does not hide the mistakes in the others. Parsing never fails
-//! as a whole: it returns what it could read plus every error.
+//! as a whole: it returns what it could read and reports every error into the [`Ctxt`].
 
+use crate::ctxt::Ctxt;
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
 use syn::{Ident, Lit, Token};
@@ -201,10 +202,9 @@ fn crate_header(tokens: &[TokenTree]) -> Option<TokenStream> {
     }
 }
 
-/// Parse a whole macro input: the program read so far and every syntax error.
-pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
+/// Parse a whole macro input: the program it could read; every syntax error goes to `cx`.
+pub fn parse(input: TokenStream, cx: &mut Ctxt) -> Program {
     let mut prog = Program::default();
-    let mut errors = Vec::new();
     for (i, (tokens, semi)) in split_statements(input).into_iter().enumerate() {
         if tokens.is_empty() {
             continue; // a stray `;`
@@ -215,9 +215,11 @@ pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
             prog.krate = Some(path);
             continue;
         }
+        // Errors belong to the statement this chunk becomes (if it becomes one).
+        cx.at_stmt(Some(prog.stmts.len()));
         if semi.is_none() {
             let last = tokens.last().map_or_else(Span::call_site, TokenTree::span);
-            errors.push(syn::Error::new(last, "expected `;` after this statement"));
+            cx.error(syn::Error::new(last, "expected `;` after this statement"));
         }
         let stream: TokenStream = tokens.into_iter().collect();
         let mut let_name = None;
@@ -225,14 +227,15 @@ pub fn parse(input: TokenStream) -> (Program, Vec<syn::Error>) {
         match result {
             Ok(stmt) => prog.stmts.push(stmt),
             Err(e) => {
-                errors.push(e);
+                cx.error(e);
                 if let Some((name, is_let)) = let_name {
                     prog.stmts.push(Stmt::Broken { name, is_let });
                 }
             }
         }
     }
-    (prog, errors)
+    cx.at_stmt(None);
+    prog
 }
 
 fn parse_stmt(input: ParseStream, let_name: &mut Option<(Ident, bool)>) -> syn::Result<Stmt> {
@@ -468,6 +471,15 @@ fn parse_primary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
 mod tests {
     use super::*;
     use quote::quote;
+
+    fn parse(ts: TokenStream) -> (Program, Vec<syn::Error>) {
+        let mut cx = Ctxt::new();
+        let p = super::parse(ts, &mut cx);
+        (
+            p,
+            cx.into_diagnostics().into_iter().map(|d| d.error).collect(),
+        )
+    }
 
     fn ok(ts: TokenStream) -> Program {
         let (p, errs) = parse(ts);

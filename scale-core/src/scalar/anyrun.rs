@@ -1,0 +1,446 @@
+//! [`AnyRun`]: balls that enclose the result of *every* implementation that follows SPEC §5's
+//! rounding model in the runtime type `R`, and the exact result with them.
+//!
+//! The any-implementation mode (SPEC §11) needs a bound that holds for someone else's result
+//! (PyTorch, a GPU kernel, a hand-written loop), whose summation order, blocking, FMA use and
+//! libm are unknown. Instead of propagating one number per tensor (which grows through `‖W‖`
+//! at every layer), the graph's spec formulas are evaluated in midpoint-radius arithmetic
+//! ([`Ball`]) where every operation also widens its result by the most rounding that *any*
+//! conforming run in `R` could commit there:
+//!
+//! * a basic operation (`+ − × ÷`, `x²`): `u·|z| + η` of `R`, at the largest `|z|` in the ball;
+//! * a sum of `n` terms ([`SpecScalar::sum`]) or a matrix product with inner dimension `k`
+//!   ([`SpecScalar::matmul`]): `γ_{n−1}·Σ|terms|` / `γ_k·Σ|aᵢbᵢ|` (+ underflow), whatever the
+//!   order, tree, blocking or FMA use;
+//! * accumulation of a fan-out's cotangents ([`SpecScalar::accumulate`]): any order;
+//! * an elementary function: [`assumed_ulps`](crate::assumed_ulps) ulps of `R`;
+//! * a result that a conforming run could overflow: the whole line.
+//!
+//! Every runtime value a conforming implementation can produce lies in the ball of its entry (by
+//! induction over the graph: its operands lie in their balls, ball arithmetic encloses the exact
+//! operation over the balls, and the widening covers the rounding), and so does the exact value.
+//! Masks flip wherever a ball straddles a kink, which is "wherever any such run could".
+//!
+//! ```
+//! use scale_core::{AnyRun, SpecScalar};
+//! // Three terms whose sum depends on the order in f32: every order lies in the ball.
+//! let t = [1.0f64, 2f64.powi(-25), 2f64.powi(-25)];
+//! let s = <AnyRun<f32> as SpecScalar>::sum(t.iter().map(|&v| AnyRun::<f32>::from_f64(v)));
+//! for order in [[0, 1, 2], [1, 2, 0]] {
+//!     let r = t[order[0]] as f32 + t[order[1]] as f32 + t[order[2]] as f32;
+//!     assert!(s.lo() <= r as f64 && r as f64 <= s.hi());
+//! }
+//! ```
+
+use super::ball::{Ball, rad};
+use super::elementary::assumed_ulps;
+use super::{Runtime, SpecScalar};
+use crate::bound::Bound;
+use ndarray::{Array2, ArrayView2, Zip};
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// `f64` unit roundoff (of the midpoint kernels).
+const U64: f64 = 1.1102230246251565e-16;
+
+/// A ball enclosing the exact value and every conforming runtime value in `R` of one entry
+/// (see the [module documentation](self)).
+pub struct AnyRun<R> {
+    b: Ball,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for AnyRun<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R> Copy for AnyRun<R> {}
+
+impl<R> PartialEq for AnyRun<R> {
+    fn eq(&self, o: &Self) -> bool {
+        self.b == o.b
+    }
+}
+
+impl<R> fmt::Debug for AnyRun<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "any{:?}", self.b)
+    }
+}
+
+impl<R> Default for AnyRun<R> {
+    fn default() -> Self {
+        AnyRun::of(Ball::default())
+    }
+}
+
+impl<R> AnyRun<R> {
+    #[inline]
+    fn of(b: Ball) -> Self {
+        AnyRun { b, _r: PhantomData }
+    }
+
+    /// `⟨m, r⟩`: every value within `r` of `m` (e.g. a runtime input `m` whose exact value is
+    /// within its eps `r`). A non-finite `m` or a NaN radius gives the whole line.
+    #[inline]
+    pub fn new(m: f64, r: f64) -> Self {
+        AnyRun::of(Ball::new(m, r))
+    }
+
+    /// The enclosing ball.
+    #[inline]
+    pub fn ball(self) -> Ball {
+        self.b
+    }
+
+    /// Exactly the point 0 (an operation with it is exact in every run).
+    #[inline]
+    fn is_zero(self) -> bool {
+        self.b.mid() == 0.0 && self.b.rad() == 0.0
+    }
+}
+
+impl<R: Runtime> AnyRun<R> {
+    /// The result of one basic operation of `R` whose exact value over the operand balls is
+    /// enclosed by `b`: widened by `u·|z| + η` at the largest `|z|`, or the whole line if a
+    /// conforming run could overflow there.
+    #[inline]
+    fn rounded(b: Ball) -> Self {
+        AnyRun::of(Self::widen(b, R::U, R::ETA))
+    }
+
+    /// `b` widened by `rel·|z| + abs` at the largest `|z|` in `b`; the whole line where `R`
+    /// could overflow.
+    #[inline]
+    fn widen(b: Ball, rel: f64, abs: f64) -> Ball {
+        let mag = b.mag();
+        if !Self::representable(mag * (1.0 + rel)) {
+            return Ball::ENTIRE;
+        }
+        b.widened(rel * mag + abs, 3)
+    }
+
+    /// Whether every value of magnitude up to `mag` rounds to a finite value of `R`.
+    #[inline]
+    fn representable(mag: f64) -> bool {
+        mag.is_finite() && R::from_f64(mag).to_spec().is_finite()
+    }
+
+    /// An elementary function of `R`, within [`assumed_ulps`](crate::assumed_ulps) ulps of `R`
+    /// (an ulp of `z` is at most `2u·|z|`, or `2η` below the normal range).
+    #[inline]
+    fn elementary(b: Ball) -> Self {
+        let a = assumed_ulps();
+        AnyRun::of(Self::widen(b, 2.0 * a * R::U, 2.0 * a * R::ETA))
+    }
+}
+
+impl<R: Runtime> Add for AnyRun<R> {
+    type Output = Self;
+    #[inline]
+    fn add(self, o: Self) -> Self {
+        // x + 0 and 0 + x are exact in every run.
+        if o.is_zero() {
+            return self;
+        }
+        if self.is_zero() {
+            return o;
+        }
+        Self::rounded(self.b + o.b)
+    }
+}
+
+impl<R: Runtime> Sub for AnyRun<R> {
+    type Output = Self;
+    #[inline]
+    fn sub(self, o: Self) -> Self {
+        self + (-o)
+    }
+}
+
+impl<R: Runtime> Neg for AnyRun<R> {
+    type Output = Self;
+    #[inline]
+    fn neg(self) -> Self {
+        AnyRun::of(-self.b)
+    }
+}
+
+impl<R: Runtime> Mul for AnyRun<R> {
+    type Output = Self;
+    #[inline]
+    fn mul(self, o: Self) -> Self {
+        // Multiplying by an exact 0 or ±1 is exact in every run (0 times a value that may be
+        // non-finite is not: 0·∞ is NaN).
+        if (self.is_zero() && o.b.rad().is_finite()) || (o.is_zero() && self.b.rad().is_finite()) {
+            return AnyRun::default();
+        }
+        for (x, y) in [(self, o), (o, self)] {
+            if y.b.rad() == 0.0 && y.b.mid().abs() == 1.0 {
+                return if y.b.mid() > 0.0 { x } else { -x };
+            }
+        }
+        Self::rounded(self.b * o.b)
+    }
+}
+
+impl<R: Runtime> Div for AnyRun<R> {
+    type Output = Self;
+    #[inline]
+    fn div(self, o: Self) -> Self {
+        if o.b.rad() == 0.0 && o.b.mid() == 1.0 {
+            return self;
+        }
+        Self::rounded(self.b / o.b)
+    }
+}
+
+impl<R: Runtime> SpecScalar for AnyRun<R> {
+    const NAME: &'static str = "any-run";
+    const RIGOROUS: bool = true;
+    const MODELS_RUNTIME: bool = true;
+
+    /// A spec constant, which a runtime uses rounded to `R` (PyTorch's `x * c` on an `f32`
+    /// tensor multiplies by `c` in `f32`): the ball holds both.
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        let r = R::from_f64(x).to_spec();
+        if r == x {
+            return AnyRun::of(Ball::from_f64(x));
+        }
+        AnyRun::of(Ball::new(x, crate::round::abs_diff_up(x, r)))
+    }
+    #[inline]
+    fn from_runtime<Q: Runtime>(x: Q) -> Self {
+        AnyRun::of(Ball::from_f64(x.to_spec()))
+    }
+    #[inline]
+    fn lo(self) -> f64 {
+        self.b.lo()
+    }
+    #[inline]
+    fn hi(self) -> f64 {
+        self.b.hi()
+    }
+    #[inline]
+    fn mid(self) -> f64 {
+        self.b.mid()
+    }
+    #[inline]
+    fn is_exact_zero(self) -> bool {
+        self.is_zero()
+    }
+    #[inline]
+    fn hull(self, o: Self) -> Self {
+        AnyRun::of(self.b.hull(o.b))
+    }
+    #[inline]
+    fn select_pos(self, a: Self, b: Self) -> Self {
+        AnyRun::of(self.b.select_pos(a.b, b.b))
+    }
+    #[inline]
+    fn abs(self) -> Self {
+        AnyRun::of(SpecScalar::abs(self.b))
+    }
+    #[inline]
+    fn max(self, o: Self) -> Self {
+        AnyRun::of(SpecScalar::max(self.b, o.b))
+    }
+    fn exp(self) -> Self {
+        Self::elementary(SpecScalar::exp(self.b))
+    }
+    fn ln(self) -> Self {
+        Self::elementary(SpecScalar::ln(self.b))
+    }
+    fn tanh(self) -> Self {
+        Self::elementary(SpecScalar::tanh(self.b))
+    }
+    /// SPEC §9's formula `1 / (1 + e⁻ˣ)`, operation by operation (PyTorch's kernel).
+    fn sigmoid(self) -> Self {
+        Self::one() / (Self::one() + (-self).exp())
+    }
+    /// `ln(1 + eˣ)` as PyTorch computes it (`log1p(exp(x))`, and `x` itself above 20): the
+    /// exact value, the error of `exp` carried through `log1p` (absolute, at most its relative
+    /// error), `log1p`'s own, and the threshold's `ln(1 + e⁻ˣ) ≤ e⁻²⁰` where it may apply.
+    fn softplus(self) -> Self {
+        let a = assumed_ulps();
+        let exp_rel = 2.0 * a * R::U + 2.0 * a * R::ETA;
+        let threshold = if self.b.hi() > 20.0 { 2.1e-9 } else { 0.0 };
+        let b = SpecScalar::softplus(self.b).widened(2.0 * exp_rel + threshold, 4);
+        Self::elementary(b)
+    }
+    fn square(self) -> Self {
+        Self::rounded(SpecScalar::square(self.b))
+    }
+
+    /// `Σ` in any order or tree: the balls' sum, widened by `γ_{n−1}·Σ|tᵢ|` of `R` (additions
+    /// lose nothing to underflow). Exact zeros are no terms.
+    fn sum<I: IntoIterator<Item = Self>>(it: I) -> Self {
+        let (mut acc, mut mags, mut n) = (Ball::default(), 0.0f64, 0usize);
+        for x in it {
+            if x.is_zero() {
+                continue;
+            }
+            acc = acc + x.b;
+            mags += x.b.mag();
+            n += 1;
+        }
+        if n <= 1 {
+            return AnyRun::of(acc);
+        }
+        let g = Bound::gamma(n - 1, R::U).get();
+        // Every partial sum of any order is at most Σ|tᵢ|(1 + γ) in magnitude.
+        if !Self::representable(mags * (1.0 + g)) {
+            return AnyRun::of(Ball::ENTIRE);
+        }
+        AnyRun::of(acc.widened(g * mags, n as u32 + 2))
+    }
+
+    /// Accumulation of one of `terms` cotangent contributions: any order of the `terms`
+    /// additions errs by at most `γ_{terms−1}·Σ|tᵢ|`, so each contribution is charged
+    /// `γ_{terms−1}·|tᵢ|` once — the first one (`acc_single`) with the second. Two terms are
+    /// one addition: its own rounding.
+    fn accumulate(acc: Self, v: Self, terms: usize, acc_single: bool) -> Self {
+        if terms <= 2 || acc.is_zero() || v.is_zero() {
+            return acc + v;
+        }
+        let g = Bound::gamma(terms - 1, R::U).get();
+        let mags = v.b.mag() + if acc_single { acc.b.mag() } else { 0.0 };
+        if !Self::representable(mags * (1.0 + g)) {
+            return AnyRun::of(Ball::ENTIRE);
+        }
+        AnyRun::of((acc.b + v.b).widened(g * mags, 4))
+    }
+
+    /// `A·B` with inner dimension `k`, in any order, blocking or FMA use: midpoints by an `f64`
+    /// GEMM; radius `|A_m|·B_r + A_r·(|B_m| + B_r)` (the spread over the balls) plus
+    /// `(γ_k^R + γ_k^{f64})·(|A_m| + A_r)(|B_m| + B_r)` (any run's rounding and the midpoint
+    /// GEMM's) plus underflow, by three more `f64` GEMMs of nonnegative matrices, entry by entry.
+    fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
+        let k = a.ncols();
+        let part = |x: ArrayView2<'_, Self>, f: fn(Ball) -> f64| x.mapv(|v| f(v.b));
+        let (am, ar, amag) = (
+            part(a, |v| v.mid()),
+            part(a, |v| v.rad()),
+            part(a, |v| v.mag()),
+        );
+        let (bm, br, bmag) = (
+            part(b, |v| v.mid()),
+            part(b, |v| v.rad()),
+            part(b, |v| v.mag()),
+        );
+        let am_abs = am.mapv(f64::abs);
+        let mm = crate::kernel::matmul(am.view(), bm.view());
+        let g1 = crate::kernel::matmul(am_abs.view(), br.view());
+        let g2 = crate::kernel::matmul(ar.view(), bmag.view());
+        let g3 = crate::kernel::matmul(amag.view(), bmag.view());
+        let g = Bound::gamma(k, R::U).get() + Bound::gamma(k, U64).get();
+        let under = 2.0 * k as f64 * R::ETA;
+        let ops = 2 * k as u32 + 10;
+        let mut out = Array2::<Self>::default(mm.raw_dim());
+        Zip::from(&mut out)
+            .and(&mm)
+            .and(&g1)
+            .and(&g2)
+            .and(&g3)
+            .for_each(|o, &m, &s1, &s2, &s3| {
+                *o = if Self::representable(s3 * (1.0 + g)) {
+                    AnyRun::of(Ball::new(m, rad(s1 + s2 + g * s3 + under, ops)))
+                } else {
+                    AnyRun::of(Ball::ENTIRE)
+                };
+            });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type A = AnyRun<f32>;
+
+    fn contains(x: A, v: f64) -> bool {
+        x.lo() <= v && v <= x.hi()
+    }
+
+    /// The counterexample to charging sums addition by addition: (1 + ε) + ε rounds twice
+    /// in f32, ε + ε then + 1 once; the order-free ball holds both.
+    #[test]
+    fn sums_cover_every_order() {
+        let e = 0.75 * 2f64.powi(-24);
+        let t = [e, e, 1.0];
+        let s = A::sum(t.iter().map(|&v| A::from_f64(v)));
+        let seq = (t[0] as f32 + t[1] as f32) + t[2] as f32;
+        let rev = (t[2] as f32 + t[1] as f32) + t[0] as f32;
+        assert!(contains(s, seq as f64) && contains(s, rev as f64));
+        assert!(contains(s, 1.0 + 2.0 * e));
+    }
+
+    /// Fan-out accumulation: the contributions arrive one by one, any runtime may add them in
+    /// another order; every order of f32 additions lies in the ball.
+    #[test]
+    fn accumulation_covers_every_order() {
+        let e = 0.75 * 2f64.powi(-24);
+        let t = [e, e, 1.0, -e];
+        let mut acc = A::zero();
+        for (j, &v) in t.iter().enumerate() {
+            acc = A::accumulate(acc, A::from_f64(v), t.len(), j == 1);
+        }
+        let orders = [[0, 1, 2, 3], [2, 0, 1, 3], [3, 2, 1, 0], [2, 3, 0, 1]];
+        for o in orders {
+            let r = o.iter().fold(0.0f32, |s, &i| s + t[i] as f32) as f64;
+            assert!(contains(acc, r), "{o:?}: {r} not in {acc:?}");
+        }
+    }
+
+    #[test]
+    fn exact_operations_stay_points() {
+        let x = A::from_f64(0.375);
+        assert!(
+            A::from_f64(0.3).ball().rad() > 0.0,
+            "0.3 is no f32: the ball holds both"
+        );
+        assert_eq!((x + A::zero()).ball().rad(), 0.0);
+        assert_eq!((x * A::one()).ball().rad(), 0.0);
+        assert_eq!((x * A::zero()).ball().rad(), 0.0);
+        assert!((x + x).ball().rad() > 0.0);
+    }
+
+    #[test]
+    fn overflow_is_the_whole_line() {
+        let big = A::from_f64(3e38);
+        assert_eq!((big + big).ball().rad(), f64::INFINITY);
+        assert_eq!(A::from_f64(100.0).exp().ball().rad(), f64::INFINITY);
+        assert!(
+            AnyRun::<f64>::from_f64(100.0)
+                .exp()
+                .ball()
+                .rad()
+                .is_finite()
+        );
+    }
+
+    #[test]
+    fn matmul_covers_f32_orders() {
+        let a = ndarray::Array2::from_shape_fn((3, 5), |(i, j)| {
+            A::from_f64(((i * 7 + j * 3) % 5) as f64 * 0.37 - 0.8)
+        });
+        let b = ndarray::Array2::from_shape_fn((5, 2), |(i, j)| {
+            A::from_f64(((i * 5 + j) % 4) as f64 * 1.3 - 2.1)
+        });
+        let c = A::matmul(a.view(), b.view());
+        for i in 0..3 {
+            for j in 0..2 {
+                let terms: Vec<f32> = (0..5)
+                    .map(|p| a[[i, p]].mid() as f32 * b[[p, j]].mid() as f32)
+                    .collect();
+                let fwd = terms.iter().fold(0.0f32, |s, &t| s + t);
+                let rev = terms.iter().rev().fold(0.0f32, |s, &t| s + t);
+                assert!(contains(c[[i, j]], fwd as f64) && contains(c[[i, j]], rev as f64));
+            }
+        }
+    }
+}

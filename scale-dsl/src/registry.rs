@@ -1,0 +1,272 @@
+//! The op registry: one row per op of the language, read by the checker, the expander, the
+//! generator (`scale-gen`) and the coverage tests.
+//!
+//! A row holds everything the language needs to know about an op: its name, its tensor
+//! operands, its literal parameters, its shape rule (a `check_*` function of [`crate::rules`])
+//! and what the expansion calls. Adding an op to the language is adding a row here (and its
+//! constructor in `scale_core::ops`); `tests/registry_coverage.rs` then names every test table
+//! that still lacks it.
+
+use crate::rules::{self, ShapeRule};
+
+/// The kind of a literal parameter: how it is written, checked and passed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A finite number literal (`0.5`, `-0.01`, `2`), passed to the constructor as `f64`.
+    Float,
+    /// A non-negative integer literal (a stride, a padding, a bound), passed as `usize`.
+    Int,
+    /// An axis: a non-negative integer literal the shape rule checks against the rank, passed
+    /// as `usize`.
+    Axis,
+    /// A list of non-negative integer literals `[1, 0, 2]` (a permutation), passed as an array.
+    Ints,
+    /// A shape literal `[DIM, …]` (`reshape`'s target): it picks the output's type and is not
+    /// passed as a value.
+    Shape,
+}
+
+impl ParamKind {
+    /// Whether the constructor receives the literal as a value argument.
+    pub fn is_value(self) -> bool {
+        self != ParamKind::Shape
+    }
+}
+
+/// A literal parameter of an op.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Its name in messages and signatures (`c`, `a`, `axis`).
+    pub name: &'static str,
+    /// How it is written and passed.
+    pub kind: ParamKind,
+}
+
+/// One op of the language.
+#[derive(Debug, Clone, Copy)]
+pub struct OpDef {
+    /// Name in the macro language.
+    pub name: &'static str,
+    /// Names of the tensor operands, in order (their number is the op's tensor arity).
+    pub tensors: &'static [&'static str],
+    /// The literal parameters that follow the tensors, in order.
+    pub params: &'static [Param],
+    /// The shape rule.
+    pub rule: ShapeRule,
+    /// The constructor's name in `scale_core::ops`: called with the tensors, then the value
+    /// literals; it returns a `Result` iff the op has value literals (it validates them).
+    pub ctor: &'static str,
+    /// The op moves or selects values without rounding (its error bound is the inputs' own),
+    /// so a tightness measurement has nothing to measure.
+    pub exact: bool,
+    /// Operand shapes the rule accepts, for tests and generators that need one valid call.
+    pub example: &'static [&'static [usize]],
+}
+
+impl OpDef {
+    /// Total number of arguments written in a call: tensors, then literals.
+    pub fn arity(&self) -> usize {
+        self.tensors.len() + self.params.len()
+    }
+
+    /// The call's signature as the user writes it, e.g. `scale(x, c)`, `reshape(x, [DIM, …])`.
+    pub fn signature(&self) -> String {
+        let mut parts: Vec<&str> = self.tensors.to_vec();
+        parts.extend(self.params.iter().map(|p| match p.kind {
+            ParamKind::Shape => "[DIM, …]",
+            _ => p.name,
+        }));
+        format!("{}({})", self.name, parts.join(", "))
+    }
+
+    /// The same op with literal parameters.
+    pub const fn with_params(mut self, params: &'static [Param]) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// The same op marked exact (no rounding of its own).
+    pub const fn exact(mut self) -> Self {
+        self.exact = true;
+        self
+    }
+}
+
+/// A row: name, tensor operands, shape rule and example operand shapes; the constructor is
+/// `ops::<name>` and there are no literals until [`OpDef::with_params`].
+pub const fn op(
+    name: &'static str,
+    tensors: &'static [&'static str],
+    rule: ShapeRule,
+    example: &'static [&'static [usize]],
+) -> OpDef {
+    OpDef {
+        name,
+        tensors,
+        params: &[],
+        rule,
+        ctor: name,
+        exact: false,
+        example,
+    }
+}
+
+/// A parameter of kind `kind` named `name` (how rows spell their literals).
+pub const fn param(name: &'static str, kind: ParamKind) -> Param {
+    Param { name, kind }
+}
+
+const fn float(name: &'static str) -> Param {
+    param(name, ParamKind::Float)
+}
+
+const M: &[usize] = &[2, 3];
+const ONE: &[&[usize]] = &[M];
+const TWO: &[&[usize]] = &[M, M];
+
+/// Every op of SPEC §9.
+// One op per line, so the table reads (and diffs) row by row.
+#[rustfmt::skip]
+pub const OPS: &[OpDef] = &[
+    op("add", &["a", "b"], rules::check_same, TWO),
+    op("sub", &["a", "b"], rules::check_same, TWO),
+    op("mul", &["a", "b"], rules::check_same, TWO),
+    op("neg", &["x"], rules::check_unary, ONE).exact(),
+    op("scale", &["x"], rules::check_unary, ONE).with_params(&[float("c")]),
+    op("relu", &["x"], rules::check_unary, ONE).exact(),
+    op("leaky_relu", &["x"], rules::check_unary, ONE).with_params(&[float("a")]),
+    op("tanh", &["x"], rules::check_unary, ONE),
+    op("sigmoid", &["x"], rules::check_unary, ONE),
+    op("exp", &["x"], rules::check_unary, ONE),
+    op("log", &["x"], rules::check_unary, ONE),
+    op("softplus", &["x"], rules::check_unary, ONE),
+    op("square", &["x"], rules::check_unary, ONE),
+    op("matmul", &["a", "b"], rules::check_matmul, &[&[2, 3], &[3, 4]]),
+    op("matvec", &["w", "x"], rules::check_matvec, &[&[2, 3], &[3]]),
+    op("dot", &["a", "b"], rules::check_dot, &[&[3], &[3]]),
+    op("transpose", &["x"], rules::check_transpose, ONE).exact(),
+    op("add_bias", &["h", "b"], rules::check_add_bias, &[&[2, 3], &[3]]),
+    op("sum", &["x"], rules::check_reduce, ONE),
+    op("mean", &["x"], rules::check_reduce, ONE),
+    op("sum_rows", &["x"], rules::check_sum_rows, ONE),
+    op("reshape", &["x"], rules::check_reshape, ONE).with_params(&[param("shape", ParamKind::Shape)]).exact(),
+    op("softmax", &["x"], rules::check_last_axis, ONE),
+    op("log_softmax", &["x"], rules::check_last_axis, ONE),
+    op("mse", &["pred", "target"], rules::check_same_to_scalar, TWO),
+    op("cross_entropy", &["logits", "target"], rules::check_cross_entropy, TWO),
+];
+
+/// Look an op up by name.
+pub fn lookup(name: &str) -> Option<&'static OpDef> {
+    OPS.iter().find(|o| o.name == name)
+}
+
+/// Levenshtein distance (for "did you mean").
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(usize::MAX - 1) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(usize::MAX - 1) + 1;
+            let ins = cur.last().copied().unwrap_or(usize::MAX - 1) + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+/// The closest candidate within a small edit distance, if any.
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let n = name.chars().count();
+    // Names of one or two letters are too short for a meaningful suggestion.
+    let limit = if n < 3 { 0 } else { n.div_ceil(3) };
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for (i, a) in OPS.iter().enumerate() {
+            assert!(lookup(a.name).is_some());
+            assert!(
+                OPS.iter().skip(i + 1).all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
+        assert_eq!(lookup("scale").map(OpDef::arity), Some(2));
+        assert_eq!(lookup("reshape").map(OpDef::arity), Some(2));
+        assert_eq!(
+            lookup("matvec").map(|o| o.signature()),
+            Some("matvec(w, x)".into())
+        );
+        assert!(lookup("conv").is_none());
+    }
+
+    #[test]
+    fn every_rule_accepts_its_example() {
+        use crate::rules::{Args, LitArg, LitValue, Operand};
+        use crate::shape::lit_shape;
+        for op in OPS {
+            assert_eq!(op.example.len(), op.tensors.len(), "{}", op.name);
+            let shapes: Vec<_> = op.example.iter().map(|s| lit_shape(s)).collect();
+            let operands: Vec<Operand> = shapes
+                .iter()
+                .map(|s| Operand {
+                    shape: s,
+                    desc: "`x`".into(),
+                })
+                .collect();
+            let numel = op
+                .example
+                .first()
+                .map_or(1, |s| s.iter().product::<usize>());
+            let lits: Vec<LitArg> = op
+                .params
+                .iter()
+                .map(|p| LitArg {
+                    value: match p.kind {
+                        ParamKind::Float => LitValue::Float(0.5),
+                        ParamKind::Int => LitValue::Int(1),
+                        ParamKind::Axis => LitValue::Axis(0),
+                        ParamKind::Ints => LitValue::Ints(vec![0]),
+                        ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),
+                    },
+                    span: proc_macro2::Span::call_site(),
+                })
+                .collect();
+            let out = (op.rule)(&Args {
+                operands: &operands,
+                lits: &lits,
+            });
+            assert!(out.is_ok(), "{}: {out:?}", op.name);
+        }
+    }
+
+    #[test]
+    fn distance_and_suggestions() {
+        assert_eq!(edit_distance("relu", "rleu"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("matvec", "matvec"), 0);
+        assert_eq!(
+            suggest("matvek", OPS.iter().map(|o| o.name)),
+            Some("matvec")
+        );
+        assert_eq!(suggest("relu6", OPS.iter().map(|o| o.name)), Some("relu"));
+        assert_eq!(suggest("zzzzzz", OPS.iter().map(|o| o.name)), None);
+        assert_eq!(suggest("z", ["x", "y"]), None);
+        assert_eq!(suggest("f65", ["f32", "f64"]), Some("f64"));
+    }
+}

@@ -1,0 +1,240 @@
+//! The shape rules: one `check_*` function per rule, each a pure function from the operands'
+//! shapes (and the call's literals) to the output shape or the one mismatch to report.
+//!
+//! Rules only reject what is *definitely* wrong: a const dimension compared with anything but
+//! itself is left to rustc, which type-checks the expansion.
+
+use crate::shape::{PDim, Shape, numel, shapes_differ, show};
+use proc_macro2::Span;
+
+/// A tensor operand as the rules see it.
+#[derive(Debug)]
+pub struct Operand<'a> {
+    /// Its shape.
+    pub shape: &'a [PDim],
+    /// How messages name it: `` `x` ``, `` `relu(…)` ``.
+    pub desc: String,
+}
+
+/// A checked literal parameter.
+#[derive(Debug, Clone)]
+pub enum LitValue {
+    /// A finite float (`scale`'s `c`).
+    Float(f64),
+    /// A non-negative integer (a stride, a padding, a bound).
+    Int(usize),
+    /// An axis index (the rule checks it against the rank).
+    Axis(usize),
+    /// A list of non-negative integers (a permutation).
+    Ints(Vec<usize>),
+    /// A shape (`reshape`'s target): it picks the output type rather than being passed.
+    Shape(Shape),
+}
+
+/// A literal parameter and the span of its tokens.
+#[derive(Debug, Clone)]
+pub struct LitArg {
+    /// The value.
+    pub value: LitValue,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// Everything a rule may look at.
+#[derive(Debug)]
+pub struct Args<'a> {
+    /// The tensor operands, in order.
+    pub operands: &'a [Operand<'a>],
+    /// The literal parameters, in the order of the op's [`params`](crate::OpDef::params).
+    pub lits: &'a [LitArg],
+}
+
+/// Why a rule rejects its operands: the checker reports `msg` at operand `operand`, prefixed
+/// with the op's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Index of the operand the message points at.
+    pub operand: usize,
+    /// What was expected and found.
+    pub msg: String,
+}
+
+/// A shape rule (one per row of the registry).
+pub type ShapeRule = fn(&Args) -> Result<Shape, Mismatch>;
+
+fn operand<'a>(a: &'a Args, i: usize) -> Result<&'a Operand<'a>, Mismatch> {
+    // The checker calls a rule only with the op's arity; this keeps a rule total regardless.
+    a.operands.get(i).ok_or_else(|| Mismatch {
+        operand: 0,
+        msg: format!("missing operand {i}"),
+    })
+}
+
+fn want_rank(a: &Args, i: usize, rank: usize, form: &str) -> Result<(), Mismatch> {
+    let o = operand(a, i)?;
+    if o.shape.len() == rank {
+        return Ok(());
+    }
+    Err(Mismatch {
+        operand: i,
+        msg: format!(
+            "{} must have shape {form}, found {} (rank {})",
+            o.desc,
+            show(o.shape),
+            o.shape.len()
+        ),
+    })
+}
+
+/// `b` must be `expected` (shown as `shown`), given `a`.
+fn second_must_be(a: &Args, expected: &[PDim], shown: String) -> Result<(), Mismatch> {
+    let (x, y) = (operand(a, 0)?, operand(a, 1)?);
+    if !shapes_differ(expected, y.shape) {
+        return Ok(());
+    }
+    Err(Mismatch {
+        operand: 1,
+        msg: format!(
+            "{} has shape {} but {} has {}; expected {shown}",
+            x.desc,
+            show(x.shape),
+            y.desc,
+            show(y.shape)
+        ),
+    })
+}
+
+/// `s → s`.
+pub fn check_unary(a: &Args) -> Result<Shape, Mismatch> {
+    Ok(operand(a, 0)?.shape.to_vec())
+}
+
+/// `s → []`.
+pub fn check_reduce(a: &Args) -> Result<Shape, Mismatch> {
+    operand(a, 0)?;
+    Ok(Vec::new())
+}
+
+/// `s, s → s` (elementwise).
+pub fn check_same(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    second_must_be(a, x.shape, "the same shape".into())?;
+    Ok(x.shape.to_vec())
+}
+
+/// `s, s → []` (a loss of two same-shaped tensors).
+pub fn check_same_to_scalar(a: &Args) -> Result<Shape, Mismatch> {
+    check_same(a).map(|_| Vec::new())
+}
+
+/// `[m, k], [k, n] → [m, n]`.
+pub fn check_matmul(a: &Args) -> Result<Shape, Mismatch> {
+    want_rank(a, 0, 2, "[m, k]")?;
+    want_rank(a, 1, 2, "[k, n]")?;
+    let (x, y) = (operand(a, 0)?.shape, operand(a, 1)?.shape);
+    let k = show(&x[1..2]);
+    let shown = format!("[{}, …]", k.trim_matches(['[', ']']));
+    second_must_be(a, &[x[1].clone(), y[1].clone()], shown)?;
+    Ok(vec![x[0].clone(), y[1].clone()])
+}
+
+/// Two operands of ranks `ra` and `rb` (written `fa`, `fb` in messages) where the second must
+/// be `second(first)`; the first operand's shape, for the output.
+fn pair<'a>(
+    a: &'a Args,
+    (ra, fa): (usize, &str),
+    (rb, fb): (usize, &str),
+    second: fn(&[PDim]) -> Shape,
+) -> Result<&'a [PDim], Mismatch> {
+    want_rank(a, 0, ra, fa)?;
+    want_rank(a, 1, rb, fb)?;
+    let x = operand(a, 0)?.shape;
+    let expected = second(x);
+    second_must_be(a, &expected, show(&expected))?;
+    Ok(x)
+}
+
+/// The last dimension of a shape of rank ≥ 1, alone (a bias, a vector).
+fn last(x: &[PDim]) -> Shape {
+    x.last().cloned().into_iter().collect()
+}
+
+/// `[m, k], [k] → [m]`.
+pub fn check_matvec(a: &Args) -> Result<Shape, Mismatch> {
+    let x = pair(a, (2, "[m, k]"), (1, "[k]"), last)?;
+    Ok(vec![x[0].clone()])
+}
+
+/// `[k], [k] → []`.
+pub fn check_dot(a: &Args) -> Result<Shape, Mismatch> {
+    pair(a, (1, "[k]"), (1, "[k]"), <[PDim]>::to_vec)?;
+    Ok(Vec::new())
+}
+
+/// `[b, n], [n] → [b, n]`.
+pub fn check_add_bias(a: &Args) -> Result<Shape, Mismatch> {
+    pair(a, (2, "[b, n]"), (1, "[n]"), last).map(<[PDim]>::to_vec)
+}
+
+/// `[b, n], [b, n] → []`.
+pub fn check_cross_entropy(a: &Args) -> Result<Shape, Mismatch> {
+    pair(a, (2, "[b, n]"), (2, "[b, n]"), <[PDim]>::to_vec)?;
+    Ok(Vec::new())
+}
+
+/// `[m, n] → [n, m]`.
+pub fn check_transpose(a: &Args) -> Result<Shape, Mismatch> {
+    want_rank(a, 0, 2, "[m, n]")?;
+    let x = operand(a, 0)?.shape;
+    Ok(vec![x[1].clone(), x[0].clone()])
+}
+
+/// `[b, n] → [n]`.
+pub fn check_sum_rows(a: &Args) -> Result<Shape, Mismatch> {
+    want_rank(a, 0, 2, "[b, n]")?;
+    Ok(vec![operand(a, 0)?.shape[1].clone()])
+}
+
+/// `[n] → [n]` or `[b, n] → [b, n]` (an op over the last axis).
+pub fn check_last_axis(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    if !(1..=2).contains(&x.shape.len()) {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "{} must have shape [n] or [b, n], found {}",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    Ok(x.shape.to_vec())
+}
+
+/// `s → t`, `t` the shape literal, with the same element count.
+pub fn check_reshape(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    let Some(t) = a.lits.iter().find_map(|l| match &l.value {
+        LitValue::Shape(t) => Some(t),
+        _ => None,
+    }) else {
+        return Err(Mismatch {
+            operand: 0,
+            msg: "missing the target shape".into(),
+        });
+    };
+    if let (Some(n), Some(m)) = (numel(x.shape), numel(t))
+        && n != m
+    {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "cannot reshape {} of shape {} ({n} elements) to {} ({m} elements)",
+                x.desc,
+                show(x.shape),
+                show(t)
+            ),
+        });
+    }
+    Ok(t.clone())
+}
