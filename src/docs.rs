@@ -99,21 +99,34 @@ pub mod ops {}
 
 /// # Which question a bound answers
 ///
-/// A bound is only as useful as the question it answers. Today's certificates answer one, in
-/// one of two flavours of sum/dot-product bound ([`DotBound`](crate::config::DotBound), set per
-/// graph in its [`Config`](crate::config::Config) and recorded in `cert.config`):
+/// Every certificate records its [`Config`](crate::config::Config) (`cert.config`), and every
+/// table, JSON report and DOT drawing names its mode ([`Config::mode_name`](crate::config::Config::mode_name))
+/// and what its eps promises. The modes (SPEC §11, [`Mode`](crate::config::Mode)):
 ///
-/// * **This run, a posteriori** (`DotBound::APosteriori`, the default for `f32`, `bf16`, `f16`):
-///   eps bounds `|exact − r̂|` for the `r̂` *this library computed*. Sums and dot products are
-///   re-evaluated in `f64` and the difference measured, so the first layer of an MLP is bounded
-///   within a few percent of its true error. This is **not** a tolerance for another
-///   implementation's result: a different summation order (PyTorch, a GPU kernel, your own
-///   loop) may legally differ from ours by more than our error.
-/// * **This run, order-free** (`DotBound::OrderFree`, and always for an `f64` runtime): sums and
-///   dot products are bounded by `γₙ·Σ|aᵢbᵢ|`, which holds for any summation order of the same
-///   operands. Other terms still use this run's magnitudes and masks.
+/// * **This run** (`Config::default()`): eps bounds `|exact − r̂|` for the `r̂` *this library
+///   computed*. `certify` encloses the exact values and gradients in midpoint-radius arithmetic
+///   ([`Ball`](crate::Ball): `f64` kernels, outward-bounded radii) and reports the distance of
+///   `r̂` to that enclosure; where a radius is not negligible it also propagates bounds node by
+///   node and keeps the smaller. Bound ÷ true error is about 1.0. This is **not** a tolerance
+///   for another implementation's result: a different summation order (PyTorch, a GPU kernel,
+///   your own loop) may legally differ from ours by more than our error.
+/// * **Any implementation** (`Config::any_implementation()`): eps bounds `|exact − r|` for the
+///   result `r` of *every* implementation that follows SPEC §5 — any order or tree of every sum,
+///   blocking, split-K, FMA or not, elementary functions within `assumed_ulps` ulps of the
+///   runtime type, constants rounded to it, PyTorch's formulas and derivative conventions. It is
+///   computed a priori from the inputs alone, entry by entry, in [`AnyRun`](crate::AnyRun)
+///   balls that widen every operation by the worst rounding any such run could commit there.
+///   The tolerance to test a foreign result with; worst case by construction.
+/// * **Trace** ([`trace::certify_trace`](crate::trace::certify_trace)): values and gradients
+///   *another run* wrote down, by name: each gets its distance to the exact enclosure, and any
+///   that lies outside the any-implementation bound is named (that run does not follow SPEC §5).
+/// * **Estimate — not a bound** (`Config::estimate()`): the probabilistic model of Higham & Mary
+///   (2019), `γₙ` replaced by `λ·√n·u` with `λ =` [`LAMBDA`](crate::LAMBDA), first order
+///   ([`Est`](crate::Est)): the typical error of a conforming run, labelled as an estimate
+///   everywhere. Real runs exceed it now and then (at kinks, on adversarial data).
 ///
-/// Bounds are per tensor (one eps per value and per gradient, L∞), propagated node by node, so
-/// they grow with depth: through a weight matrix by about its largest absolute row sum. The
-/// measured ratio of bound to true error is in `docs/tightness.md` of the repository.
+/// The propagated bounds alone (`Config::default().with_enclose(false)`, with
+/// [`DotBound::APosteriori`](crate::config::DotBound) or `OrderFree`) also answer "this run",
+/// more loosely: they are per tensor and grow with depth through `‖W‖`. The measured ratios of
+/// bound to true error, per mode and model, are in `docs/tightness.md` of the repository.
 pub mod modes {}
