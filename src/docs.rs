@@ -78,6 +78,7 @@ pub mod promises {}
 /// | `neg(x)`, `-x` | `s → s` | |
 /// | `scale(x, c)` | `s → s` | `c·x`, `c` a finite literal |
 /// | `relu(x)` | `s → s` | `max(x, 0)`; derivative 1 where `x > 0`, else 0 |
+/// | `abs(x)` | `s → s` | `|x|`, exact; derivative `sgn(x)` (0 at 0, as PyTorch) |
 /// | `leaky_relu(x, a)` | `s → s` | `x` where `x > 0`, else `a·x`; derivative 1 / `a` |
 /// | `tanh`, `sigmoid`, `exp`, `softplus`, `square` | `s → s` | `σ(x) = 1/(1 + e⁻ˣ)`, `softplus(x) = ln(1 + eˣ)` |
 /// | `log(x)` | `s → s` | natural log; `+∞` bound unless positivity is certain |

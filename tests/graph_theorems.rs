@@ -221,6 +221,9 @@ fn op_table() -> Vec<OpRow> {
         row!("relu[3]", 3, op!(v3 => v3, |x| ops::relu(x))),
         row!("relu[4]", 3, op!(v4 => v4, |x| ops::relu(x))),
         row!("relu[3,4]", 2, op!(m34 => m34, |x| ops::relu(x))),
+        row!("abs[]", 1, op!(s => s, |x| ops::abs(x))),
+        row!("abs[3]", 2, op!(v3 => v3, |x| ops::abs(x))),
+        row!("abs[3,4]", 1, op!(m34 => m34, |x| ops::abs(x))),
         row!(
             "leaky_relu[4]",
             1,

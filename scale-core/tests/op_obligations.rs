@@ -334,6 +334,7 @@ unary_test!(neg, ops::neg);
 unary_test!(scale_exact, |x| ops::scale(x, 0.5).unwrap());
 unary_test!(scale_inexact, |x| ops::scale(x, 0.1).unwrap());
 unary_test!(relu, ops::relu);
+unary_test!(abs, ops::abs);
 unary_test!(leaky_relu, |x| ops::leaky_relu(x, 0.01).unwrap());
 unary_test!(leaky_relu_neg, |x| ops::leaky_relu(x, -1.7).unwrap());
 unary_test!(tanh, ops::tanh);

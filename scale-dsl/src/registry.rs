@@ -134,6 +134,7 @@ pub const OPS: &[OpDef] = &[
     op("neg", &["x"], rules::check_unary, ONE).exact(),
     op("scale", &["x"], rules::check_unary, ONE).with_params(&[float("c")]),
     op("relu", &["x"], rules::check_unary, ONE).exact(),
+    op("abs", &["x"], rules::check_unary, ONE).exact(),
     op("leaky_relu", &["x"], rules::check_unary, ONE).with_params(&[float("a")]),
     op("tanh", &["x"], rules::check_unary, ONE),
     op("sigmoid", &["x"], rules::check_unary, ONE),

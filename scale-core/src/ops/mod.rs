@@ -4,6 +4,7 @@
 //! | family | ops |
 //! |---|---|
 //! | [`elementwise`] | `add`, `sub`, `mul`, `neg`, `scale`, `relu`, `leaky_relu` |
+//! | [`abs`](mod@abs) | `abs` |
 //! | [`unary`] | `tanh`, `sigmoid`, `exp`, `log`, `softplus`, `square` |
 //! | [`linalg`] | `matmul`, `matvec`, `dot`, `transpose`, `add_bias` |
 //! | [`reduce`] | `sum`, `mean`, `sum_rows` |
@@ -41,6 +42,7 @@
 //! Scale bounds take the maximum of a spec-side bound (from the input scale bounds) and the
 //! measured magnitude of the runtime result (recomputed in the VJP scale parts).
 
+pub mod abs;
 pub mod elementwise;
 mod gemm;
 pub mod kit;
@@ -52,6 +54,7 @@ pub mod softmax;
 pub mod unary;
 pub mod util;
 
+pub use abs::abs;
 pub use elementwise::{add, leaky_relu, mul, neg, relu, scale, sub};
 pub use linalg::{add_bias, dot, matmul, matvec, transpose};
 pub use loss::{cross_entropy, mse};

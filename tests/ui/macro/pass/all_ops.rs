@@ -12,7 +12,7 @@ fn main() {
         // elementwise
         let e1 = sub(add(x, y), mul(x, y)) - neg(x) + x * y;
         let e2 = scale(leaky_relu(e1, 0.01), 0.5);
-        let e3 = tanh(e2) + sigmoid(e2) + exp(e2) + softplus(e2) + square(e2) + relu(e2);
+        let e3 = tanh(e2) + sigmoid(e2) + exp(e2) + softplus(e2) + square(e2) + relu(e2) + abs(e2);
         let e4 = log(exp(e3));
         // linear algebra
         let mm = matmul(a, b);
