@@ -79,7 +79,7 @@ pub use graph::{
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};
 pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
-pub use scalar::{AnyRun, Arith, Ball, Est, Interval, Runtime, SpecScalar, assumed_ulps};
+pub use scalar::{AnyRun, Arith, Ball, Est, Interval, LAMBDA, Runtime, SpecScalar, assumed_ulps};
 pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};
 pub use tolerance::ApproxTol;
 

@@ -42,7 +42,7 @@ pub trait SmoothFn: Send + Sync + 'static {
     /// `f′(x)` the way a runtime's backward pass computes it, from the input `x` and the
     /// forward output `y` (PyTorch: `1 − y²` for tanh, `y(1 − y)` for sigmoid, `y` for exp).
     /// Used where the spec scalar models runtime rounding
-    /// ([`SpecScalar::MODELS_RUNTIME`](crate::SpecScalar::MODELS_RUNTIME)); default `spec_d(x)`.
+    /// ([`SpecScalar::MODELS_RUNTIME`](crate::SpecScalar)); default `spec_d(x)`.
     fn runtime_d<T: SpecScalar>(x: T, y: T) -> T {
         let _ = y;
         Self::spec_d(x)

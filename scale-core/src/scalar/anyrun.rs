@@ -13,7 +13,7 @@
 //!   ([`SpecScalar::matmul`]): `γ_{n−1}·Σ|terms|` / `γ_k·Σ|aᵢbᵢ|` (+ underflow), whatever the
 //!   order, tree, blocking or FMA use;
 //! * accumulation of a fan-out's cotangents ([`SpecScalar::accumulate`]): any order;
-//! * an elementary function: [`assumed_ulps`](crate::assumed_ulps) ulps of `R`;
+//! * an elementary function: [`assumed_ulps`](crate::assumed_ulps()) ulps of `R`;
 //! * a result that a conforming run could overflow: the whole line.
 //!
 //! Every runtime value a conforming implementation can produce lies in the ball of its entry (by

@@ -7,11 +7,11 @@
 //!   (balls that also hold every conforming runtime result: the any-implementation mode), or
 //!   [`Est`] (the probabilistic model of the estimate mode: not rigorous).
 
-mod anyrun;
+pub mod anyrun;
 mod arith;
 mod ball;
 mod elementary;
-mod estimate;
+pub mod estimate;
 mod interval;
 mod runtime;
 mod spec;
