@@ -185,6 +185,14 @@ impl Checker<'_> {
         if let Some((_, r)) = RUNTIMES.iter().find(|(n, _)| *n == text) {
             return Some(r.clone());
         }
+        // `Self` would name each generated item itself, not the caller's type.
+        if text == "Self" {
+            self.cx.error(syn::Error::new(
+                id.span(),
+                "`runtime = Self;` is not supported: name the type, or a type parameter `R`",
+            ));
+            return None;
+        }
         if text.starts_with(|c: char| c.is_ascii_uppercase()) {
             return Some(RuntimeTy::Param(id.clone()));
         }
@@ -713,6 +721,8 @@ mod tests {
         assert!(matches!(p, Ok(RuntimeTy::Path(_))));
         let e = errs(quote! { runtime = f8; input x: [2]; let y = relu(x); });
         assert!(e[0].contains("or a type parameter such as `R`"), "{e:?}");
+        let e = errs(quote! { runtime = Self; input x: [2]; let y = relu(x); });
+        assert!(e[0].contains("`runtime = Self;` is not supported"), "{e:?}");
         let e = errs(quote! { input x: [2]; model M; let y = relu(x); });
         assert!(e[0].contains("must be the first statement"), "{e:?}");
     }
