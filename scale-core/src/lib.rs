@@ -15,6 +15,7 @@
 //! * [`node`], [`graph`]: the four node kinds and graph kinds, with linear-time evaluation;
 //! * [`ops`]: the SPEC §9 ops;
 //! * [`config`]: the settings a bound computation runs under (per graph, never process-wide);
+//! * [`model`]: the [`Model`] trait every `scale_graph!` model implements;
 //! * [`tolerance`], [`check`]: abs+rel tolerances and the SPEC §3 predicates as checkers.
 //!
 //! ```
@@ -58,6 +59,7 @@ pub mod graph;
 pub mod handle;
 pub mod kernel;
 pub mod lists;
+pub mod model;
 pub mod node;
 pub mod ops;
 pub mod report;
@@ -78,6 +80,7 @@ pub use graph::{
 };
 pub use handle::{Arg, Var};
 pub use lists::{BList, EList, TList};
+pub use model::{Model, ModelCertificate};
 pub use node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
 pub use scalar::{AnyRun, Arith, Ball, Est, Interval, LAMBDA, Runtime, SpecScalar, assumed_ulps};
 pub use shape::{Rank0, Rank1, Rank2, Rank3, Rank4, SameShape, Shape};

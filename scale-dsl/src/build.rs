@@ -32,7 +32,7 @@ pub fn input(name: Ident, shape: &[usize]) -> Stmt {
 pub fn runtime(name: Ident) -> Stmt {
     Stmt::Runtime {
         kw: Ident::new("runtime", Span::call_site()),
-        name,
+        name: name.into(),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::ctxt::Ctxt;
 use crate::parse::{Dim, Expr, Program, Stmt};
-use crate::plan::{InputPlan, NodePlan, Plan, RUNTIMES, RuntimeTy};
+use crate::plan::{InputPlan, ModelHeader, NodePlan, Plan, RUNTIMES, RuntimeTy};
 use crate::registry::{self, OpDef, ParamKind};
 use crate::rules::{Args, LitArg, LitValue, Operand};
 use crate::shape::{MAX_RANK, PDim, Shape, show};
@@ -81,11 +81,12 @@ pub fn check_with(prog: &Program, cx: &mut Ctxt, ops: &'static [OpDef]) -> Optio
                     .entry(name.to_string())
                     .or_insert_with(|| name.span());
             }
-            Stmt::Runtime { .. } => {}
+            Stmt::Runtime { .. } | Stmt::Model { .. } => {}
         }
     }
 
     let mut runtime: Option<RuntimeTy> = None;
+    let mut model: Option<ModelHeader> = None;
     let mut inputs = Vec::new();
     let mut names = Vec::new();
     let mut n_lets = 0;
@@ -101,6 +102,19 @@ pub fn check_with(prog: &Program, cx: &mut Ctxt, ops: &'static [OpDef]) -> Optio
                     continue;
                 }
                 runtime = c.check_runtime(name);
+            }
+            Stmt::Model { kw, vis, name } => {
+                if i != 0 || model.is_some() {
+                    c.cx.error(syn::Error::new(
+                        kw.span(),
+                        "`model NAME;` must be the first statement, given once",
+                    ));
+                    continue;
+                }
+                model = Some(ModelHeader {
+                    vis: vis.clone(),
+                    name: name.clone(),
+                });
             }
             Stmt::Input {
                 name,
@@ -147,6 +161,7 @@ pub fn check_with(prog: &Program, cx: &mut Ctxt, ops: &'static [OpDef]) -> Optio
     Some(Plan {
         krate: prog.krate.clone().unwrap_or_else(|| quote!(::scale_core)),
         runtime: runtime.unwrap_or(RuntimeTy::F32),
+        model,
         inputs,
         nodes: c.nodes,
         names,
@@ -158,16 +173,37 @@ impl Checker<'_> {
         self.ops.iter().find(|o| o.name == name)
     }
 
-    fn check_runtime(&mut self, name: &Ident) -> Option<RuntimeTy> {
-        let text = name.to_string();
+    /// A known name, a type parameter or a type path. A lone lower-case name that is not a
+    /// known runtime (`f8`, `float`) is taken for a typo rather than a type: Rust's types and
+    /// type parameters are upper camel case, and a spanned error here beats rustc's
+    /// "cannot find type" in generated code.
+    fn check_runtime(&mut self, name: &syn::Path) -> Option<RuntimeTy> {
+        let Some(id) = name.get_ident() else {
+            return Some(RuntimeTy::Path(quote!(#name)));
+        };
+        let text = id.to_string();
         if let Some((_, r)) = RUNTIMES.iter().find(|(n, _)| *n == text) {
-            return Some(*r);
+            return Some(r.clone());
+        }
+        // `Self` would name each generated item itself, not the caller's type.
+        if text == "Self" {
+            self.cx.error(syn::Error::new(
+                id.span(),
+                "`runtime = Self;` is not supported: name the type, or a type parameter `R`",
+            ));
+            return None;
+        }
+        if text.starts_with(|c: char| c.is_ascii_uppercase()) {
+            return Some(RuntimeTy::Param(id.clone()));
         }
         let hint = suggest(&text, RUNTIMES.iter().map(|(n, _)| *n))
             .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
         self.cx.error(syn::Error::new(
-            name.span(),
-            format!("unknown runtime `{text}`: expected one of `f32`, `f64`, `bf16`, `f16`{hint}"),
+            id.span(),
+            format!(
+                "unknown runtime `{text}`{hint}: expected one of `f32`, `f64`, `bf16`, `f16`, \
+                 or a type parameter such as `R`"
+            ),
         ));
         None
     }
@@ -670,6 +706,25 @@ mod tests {
         assert!(p.is_err());
         let p = run(quote! { input a: [H]; input b: [W]; let c = a + b; }).unwrap();
         assert_eq!(show(&p.nodes[0].out), "[H]");
+    }
+
+    #[test]
+    fn runtimes_known_parameter_path_typo() {
+        let rt = |t: TokenStream| run(t).map(|p| p.runtime);
+        assert_eq!(
+            rt(quote! { runtime = f64; input x: [2]; let y = relu(x); }).ok(),
+            Some(RuntimeTy::F64)
+        );
+        let p = rt(quote! { runtime = R; input x: [2]; let y = relu(x); });
+        assert!(matches!(p, Ok(RuntimeTy::Param(ref r)) if r == "R"));
+        let p = rt(quote! { runtime = half::bf16; input x: [2]; let y = relu(x); });
+        assert!(matches!(p, Ok(RuntimeTy::Path(_))));
+        let e = errs(quote! { runtime = f8; input x: [2]; let y = relu(x); });
+        assert!(e[0].contains("or a type parameter such as `R`"), "{e:?}");
+        let e = errs(quote! { runtime = Self; input x: [2]; let y = relu(x); });
+        assert!(e[0].contains("`runtime = Self;` is not supported"), "{e:?}");
+        let e = errs(quote! { input x: [2]; model M; let y = relu(x); });
+        assert!(e[0].contains("must be the first statement"), "{e:?}");
     }
 
     #[test]

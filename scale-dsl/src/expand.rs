@@ -198,28 +198,89 @@ fn entry_names(plan: &Plan) -> Vec<String> {
     out
 }
 
-/// Expand a checked plan.
+/// The brand's name: after the model (`MlpBrand`), else after the graph's first binding and
+/// the line it is written on, so a type error between two graphs names two different brands
+/// (``expected `Brand_of_x_at_line_4`, found `Brand_of_x_at_line_5` ``).
+fn brand_name(plan: &Plan) -> String {
+    if let Some(h) = &plan.model {
+        return format!("{}Brand", h.name);
+    }
+    let Some((first, _)) = plan.names.first() else {
+        return "ScaleGraphBrand".to_owned();
+    };
+    // Raw identifiers (`r#type`) read without their prefix.
+    let first = first.to_string();
+    let first = first.trim_start_matches("r#");
+    match first_line(plan) {
+        // Line 0: no location known (spans made outside the compiler, as in unit tests).
+        0 => format!("Brand_of_{first}"),
+        line => format!("Brand_of_{first}_at_line_{line}"),
+    }
+}
+
+fn first_line(plan: &Plan) -> usize {
+    plan.names
+        .first()
+        .map_or(0, |(name, _)| name.span().start().line)
+}
+
+/// Expand a checked plan: a block whose value is the model, or with a `model NAME;` header,
+/// the named items and `NAME::new()`.
 pub fn expand(plan: &Plan) -> TokenStream {
     let k = &plan.krate;
     let mixed = Span::mixed_site();
     let call = Span::call_site();
-    let brand = Ident::new("ScaleGraphBrand", mixed);
-    let model = Ident::new("ScaleGraphModel", call);
-    let vars_ty = Ident::new("ScaleGraphVars", call);
-    let inputs_ty = Ident::new("ScaleGraphInputs", call);
+    let (brand, model, vars_ty, inputs_ty, vis) = match &plan.model {
+        Some(h) => {
+            // Call-site names at the header, so the user can name every item.
+            let at = h.name.span();
+            let n = &h.name;
+            (
+                Ident::new(&brand_name(plan), at),
+                h.name.clone(),
+                format_ident!("{n}Vars", span = at),
+                format_ident!("{n}Inputs", span = at),
+                h.vis.clone(),
+            )
+        }
+        None => (
+            Ident::new(&brand_name(plan), mixed),
+            Ident::new("ScaleGraphModel", call),
+            Ident::new("ScaleGraphVars", call),
+            Ident::new("ScaleGraphInputs", call),
+            TokenStream::new(),
+        ),
+    };
     let g = Ident::new("__scale_graph", mixed);
     let b = Ident::new("__scale_builder", mixed);
     let p = Ident::new("__scale_pusher", mixed);
     let nd = quote!(#k::__private::ndarray);
-    let rt = match plan.runtime {
+    let rt = match &plan.runtime {
         RuntimeTy::F32 => quote!(::core::primitive::f32),
         RuntimeTy::F64 => quote!(::core::primitive::f64),
         RuntimeTy::Bf16 => quote!(#k::__private::half::bf16),
         RuntimeTy::F16 => quote!(#k::__private::half::f16),
+        RuntimeTy::Param(id) => quote!(#id),
+        RuntimeTy::Path(path) => quote!(#path),
     };
 
+    // Generated items cannot see an enclosing function's generics: a runtime type parameter
+    // and every const dimension become parameters of each item.
     let cps = const_params(plan);
-    let (gen_decl, gen_args) = if cps.is_empty() {
+    let tps: Vec<&Ident> = match &plan.runtime {
+        RuntimeTy::Param(id) => vec![id],
+        _ => Vec::new(),
+    };
+    let (gen_decl, gen_args) = if cps.is_empty() && tps.is_empty() {
+        (quote!(), quote!())
+    } else {
+        (
+            quote!(<#(#tps: #k::Runtime,)* #(const #cps: usize),*>),
+            quote!(<#(#tps,)* #(#cps),*>),
+        )
+    };
+    // The handles do not hold runtime values: their struct takes only the const dimensions.
+    let (vars_decl, vars_args) = if cps.is_empty() {
         (quote!(), quote!())
     } else {
         (quote!(<#(const #cps: usize),*>), quote!(<#(#cps),*>))
@@ -273,10 +334,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
     // keeps rustc's per-function work (type inference, borrow checking) from growing faster
     // than the graph (one function of N pushes measured ~2.3x per doubling of N).
     let pusher_ty = quote!(#k::Pusher<#k::graph::RevScale, #rt, #brand>);
-    let turbofish = if cps.is_empty() {
+    let turbofish = if gen_args.is_empty() {
         quote!()
     } else {
-        quote!(::<#(#cps),*>)
+        quote!(::#gen_args)
     };
     // Where an entry is, seen from the enclosing block: an input's local, or a field of its
     // segment's handles.
@@ -421,34 +482,36 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .map(|n| format!("Value of input `{n}` (runtime scalars, fixed rank)."));
 
     let graph_ty = quote!(#k::RevGraphScale<#rt, #gamma, #ss, #brand>);
+    let cert_ty = quote!(#k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>);
     let entry_names = entry_names(plan);
     let input_name_strs: Vec<String> = plan.inputs.iter().map(|i| i.name.to_string()).collect();
 
-    quote! {{
+    let items = quote! {
         /// Brand of this graph: its handles cannot be used with another graph.
+        #allow
         #[derive(Debug, Clone, Copy)]
-        struct #brand;
+        #vis struct #brand;
 
         /// A graph built by `scale_graph!`, with a handle for every name.
         #allow
-        struct #model #gen_decl {
+        #vis struct #model #gen_decl {
             /// The typed graph.
             pub graph: #graph_ty,
             /// One handle per `input` and per `let`, by name.
-            pub vars: #vars_ty #gen_args,
+            pub vars: #vars_ty #vars_args,
         }
 
         /// One handle per `input` and per `let` of the graph, by name.
         #allow
         #[derive(Clone, Copy)]
-        struct #vars_ty #gen_decl {
+        #vis struct #vars_ty #vars_decl {
             #(#var_fields,)*
         }
 
         /// One array per `input` of the graph, by name.
         #allow
         #[derive(Debug, Clone)]
-        struct #inputs_ty #gen_decl {
+        #vis struct #inputs_ty #gen_decl {
             #(#[doc = #input_docs] pub #input_names: #input_arrays,)*
         }
 
@@ -475,10 +538,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 &self,
                 inputs: &#inputs_ty #gen_args,
                 loss: #k::Var<#k::Rank0, #brand>,
-            ) -> ::core::result::Result<
-                #k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
-                #k::Error,
-            > {
+            ) -> ::core::result::Result<#cert_ty, #k::Error> {
                 let all: ::std::vec::Vec<usize> = (0..self.graph.n_inputs()).collect();
                 self.certify_wrt(inputs, loss, &all)
             }
@@ -491,10 +551,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 inputs: &#inputs_ty #gen_args,
                 loss: #k::Var<#k::Rank0, #brand>,
                 wrt: &[usize],
-            ) -> ::core::result::Result<
-                #k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
-                #k::Error,
-            > {
+            ) -> ::core::result::Result<#cert_ty, #k::Error> {
                 let x = inputs.to_tlist()?;
                 let (eps_in, b_in) = self.graph.exact_inputs(&x);
                 let (seed, eps_seed, b_seed) = self.graph.loss_seed(loss);
@@ -511,21 +568,76 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
             /// The report of a certified pass of this model (table, JSON, DOT), every row
             /// named by [`names`](Self::names).
-            pub fn report(
-                &self,
-                cert: &#k::Certificate<#rt, #gamma, #k::Concat<#gamma, #ss>>,
-            ) -> #k::report::Report {
+            pub fn report(&self, cert: &#cert_ty) -> #k::report::Report {
                 #k::__private::named_report(&self.graph, cert, self.names())
             }
         }
 
+        // Delegates to the inherent methods, which callers reach without importing the trait.
+        #allow
+        impl #gen_decl #k::Model for #model #gen_args {
+            type Runtime = #rt;
+            type Brand = #brand;
+            type Gamma = #gamma;
+            type Nodes = #ss;
+            type Entries = #k::Concat<#gamma, #ss>;
+            type Inputs = #inputs_ty #gen_args;
+            type Vars = #vars_ty #vars_args;
+
+            fn graph(&self) -> &#graph_ty {
+                &self.graph
+            }
+            fn vars(&self) -> &Self::Vars {
+                &self.vars
+            }
+            fn zero_inputs(&self) -> Self::Inputs {
+                #model::zero_inputs(self)
+            }
+            fn certify(
+                &self,
+                inputs: &Self::Inputs,
+                loss: #k::Var<#k::Rank0, #brand>,
+            ) -> ::core::result::Result<#cert_ty, #k::Error> {
+                #model::certify(self, inputs, loss)
+            }
+            fn certify_wrt(
+                &self,
+                inputs: &Self::Inputs,
+                loss: #k::Var<#k::Rank0, #brand>,
+                wrt: &[usize],
+            ) -> ::core::result::Result<#cert_ty, #k::Error> {
+                #model::certify_wrt(self, inputs, loss, wrt)
+            }
+            fn names(&self) -> &'static [&'static str] {
+                #model::names(self)
+            }
+            fn report(&self, cert: &#cert_ty) -> #k::report::Report {
+                #model::report(self, cert)
+            }
+        }
+    };
+    let body = quote! {
         let (#g, #pattern) = #k::RevGraphScale::<#rt, #gamma, #k::Nil, #brand>::nil(#brand);
         #build
         #model {
             graph: #g,
             vars: #vars_ty { #(#var_values,)* },
         }
-    }}
+    };
+    match &plan.model {
+        None => quote! {{ #items #body }},
+        Some(_) => quote! {
+            #items
+
+            #allow
+            impl #gen_decl #model #gen_args {
+                /// Build the graph (the same graph, and brand, on every call).
+                pub fn new() -> Self {
+                    #body
+                }
+            }
+        },
+    }
 }
 
 #[cfg(test)]
@@ -609,5 +721,54 @@ mod tests {
         let s = expand_str(quote! { @crate ::facade; input a: [2]; let b = relu(a); });
         assert!(s.contains(":: facade :: ops :: relu"));
         assert!(!s.contains("scale_core"));
+    }
+
+    #[test]
+    fn runtime_type_parameter_and_path() {
+        let s = expand_str(quote! { runtime = R; input a: [H]; let b = relu(a); });
+        // `R` is a parameter of every item that holds runtime values, before the consts.
+        assert!(
+            s.contains("struct ScaleGraphModel < R : :: scale_core :: Runtime , const H : usize >"),
+            "{s}"
+        );
+        assert!(
+            s.contains("struct ScaleGraphVars < const H : usize >"),
+            "{s}"
+        );
+        assert!(s.contains("__scale_segment0 :: < R , H >"), "{s}");
+        let s = expand_str(quote! { runtime = half::bf16; input a: [2]; let b = relu(a); });
+        assert!(s.contains("RevGraphScale < half :: bf16"), "{s}");
+        assert!(!s.contains("< R"), "{s}");
+    }
+
+    #[test]
+    fn model_header_emits_items() {
+        let s = expand_str(quote! { pub model Mlp; input x: [2]; let y = relu(x); });
+        assert!(s.starts_with("# [doc"), "items, not a block: {s}");
+        for item in [
+            "pub struct MlpBrand",
+            "pub struct Mlp {",
+            "pub struct MlpVars",
+            "pub struct MlpInputs",
+        ] {
+            assert!(s.contains(item), "{item}: {s}");
+        }
+        assert!(s.contains("impl :: scale_core :: Model for Mlp"), "{s}");
+        assert!(s.contains("pub fn new () -> Self"), "{s}");
+        // Without a header: a block, the brand named after the first binding.
+        let s = expand_str(quote! { input x: [2]; let y = relu(x); });
+        assert!(s.starts_with("{"), "{s}");
+        assert!(s.contains("struct Brand_of_x"), "{s}");
+    }
+
+    #[test]
+    fn errors_do_not_diverge() {
+        let s = crate::run(quote! { input x: [2]; let y = relu(z); let w = q; }).to_string();
+        assert!(!s.contains("loop"), "{s}");
+        // The last error is the block's value, in parentheses (an expression).
+        assert_eq!(s.matches("compile_error").count(), 2, "{s}");
+        assert!(s.trim_end().ends_with(") }"), "{s}");
+        let s = crate::run(quote! { model M; input x: [2]; let y = relu(z); }).to_string();
+        assert!(!s.starts_with("{"), "items for an item macro: {s}");
     }
 }

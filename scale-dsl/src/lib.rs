@@ -50,29 +50,48 @@ pub use check::{check, check_with};
 pub use ctxt::{Ctxt, Diagnostic};
 pub use expand::expand;
 pub use parse::{Dim, Expr, Infix, Program, Stmt, parse};
-pub use plan::{InputPlan, NodePlan, Plan, RuntimeTy};
+pub use plan::{InputPlan, ModelHeader, NodePlan, Plan, RuntimeTy};
 pub use registry::{OPS, OpDef, Param, ParamKind, edit_distance, lookup, suggest};
 
 use proc_macro2::TokenStream;
 
 /// Parse and check `input`: the plan, or every error combined.
 pub fn compile(input: TokenStream) -> Result<Plan, syn::Error> {
+    compile_program(input).1
+}
+
+/// [`compile`], also saying whether the input had a `model NAME;` header (the expansion is
+/// then items, and so must be its fallback).
+fn compile_program(input: TokenStream) -> (bool, Result<Plan, syn::Error>) {
     let mut cx = Ctxt::new();
     let program = parse(input, &mut cx);
+    let is_item = program
+        .stmts
+        .iter()
+        .any(|s| matches!(s, Stmt::Model { .. }));
     let plan = check(&program, &mut cx);
-    cx.finish()?;
-    // `check` returns a plan whenever nothing was reported.
-    plan.ok_or_else(|| syn::Error::new(proc_macro2::Span::call_site(), "no plan"))
+    let plan = cx.finish().and_then(|()| {
+        // `check` returns a plan whenever nothing was reported.
+        plan.ok_or_else(|| syn::Error::new(proc_macro2::Span::call_site(), "no plan"))
+    });
+    (is_item, plan)
 }
 
 /// The whole macro on a token stream: the generated code, or the compile errors.
+///
+/// In expression position the errors are a block whose value is the last `compile_error!`
+/// itself: an expression of rustc's error type, which takes any type and any method call
+/// without a further error, and (unlike a diverging `loop {}`) does not make the user's next
+/// statement "unreachable".
 pub fn run(input: TokenStream) -> TokenStream {
-    match compile(input) {
-        Ok(plan) => expand(&plan),
-        Err(e) => {
-            let errors = e.to_compile_error();
-            // Statement position inside a block; the block diverges so no type error follows.
-            quote::quote! {{ #errors loop {} }}
+    match compile_program(input) {
+        (_, Ok(plan)) => expand(&plan),
+        (true, Err(e)) => e.to_compile_error(),
+        (false, Err(e)) => {
+            let mut errors: Vec<TokenStream> =
+                e.into_iter().map(|e| e.to_compile_error()).collect();
+            let last = errors.pop();
+            quote::quote! {{ #(#errors)* (#last) }}
         }
     }
 }

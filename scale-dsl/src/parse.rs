@@ -23,12 +23,21 @@ pub struct Program {
 
 /// One statement.
 pub enum Stmt {
-    /// `runtime = NAME;`
+    /// `[pub] model NAME;`: the macro emits items (a nameable model type) instead of a value.
+    Model {
+        /// The `model` keyword.
+        kw: Ident,
+        /// The visibility written before `model` (empty: private).
+        vis: TokenStream,
+        /// The model's type name.
+        name: Ident,
+    },
+    /// `runtime = TYPE;`
     Runtime {
         /// The `runtime` keyword.
         kw: Ident,
-        /// The runtime's name.
-        name: Ident,
+        /// The runtime as written: a known name (`f32`), a type parameter (`R`) or a path.
+        name: syn::Path,
     },
     /// `input NAME: [DIM, …];`
     Input {
@@ -248,9 +257,36 @@ fn parse_stmt(input: ParseStream, let_name: &mut Option<(Ident, bool)>) -> syn::
         expect_end(input)?;
         return Ok(Stmt::Let { name, expr });
     }
+    if input.peek(Token![pub]) {
+        let vis: syn::Visibility = input.parse()?;
+        let kw: Ident = input.parse()?;
+        if kw != "model" {
+            return Err(syn::Error::new(
+                kw.span(),
+                "expected `model` after the visibility: `pub model NAME;`",
+            ));
+        }
+        let name: Ident = input.parse()?;
+        expect_end(input)?;
+        return Ok(Stmt::Model {
+            kw,
+            vis: quote::ToTokens::to_token_stream(&vis),
+            name,
+        });
+    }
     if input.peek(Ident) {
         let fork = input.fork();
         let kw: Ident = fork.parse()?;
+        if kw == "model" {
+            input.parse::<Ident>()?;
+            let name: Ident = input.parse()?;
+            expect_end(input)?;
+            return Ok(Stmt::Model {
+                kw,
+                vis: TokenStream::new(),
+                name,
+            });
+        }
         if kw == "input" {
             input.parse::<Ident>()?;
             let name: Ident = input.parse()?;
@@ -267,13 +303,14 @@ fn parse_stmt(input: ParseStream, let_name: &mut Option<(Ident, bool)>) -> syn::
         if kw == "runtime" {
             input.parse::<Ident>()?;
             input.parse::<Token![=]>()?;
-            let name: Ident = input.parse()?;
+            let name = input.call(syn::Path::parse_mod_style)?;
             expect_end(input)?;
             return Ok(Stmt::Runtime { kw, name });
         }
     }
     Err(input.error(
-        "expected a statement: `input NAME: [DIM, …];`, `let NAME = EXPR;` or `runtime = f32;`",
+        "expected a statement: `input NAME: [DIM, …];`, `let NAME = EXPR;`, `runtime = f32;` or \
+         `model NAME;`",
     ))
 }
 
@@ -284,7 +321,7 @@ fn expect_end(input: ParseStream) -> syn::Result<()> {
         || input
             .fork()
             .parse::<Ident>()
-            .is_ok_and(|i| i == "input" || i == "runtime")
+            .is_ok_and(|i| i == "input" || i == "runtime" || i == "model")
     {
         Err(input.error("expected `;` before the next statement"))
     } else {

@@ -7,7 +7,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::Ident;
 
 /// Runtime scalar types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum RuntimeTy {
     /// `f32` (default).
     F32,
@@ -17,7 +17,25 @@ pub enum RuntimeTy {
     Bf16,
     /// `half::f16`.
     F16,
+    /// A type parameter (`runtime = R;` inside `fn build<R: Runtime>()`): the generated items
+    /// cannot see the enclosing function's generics, so it becomes a type parameter of each.
+    Param(Ident),
+    /// Any other type path (`half::bf16`), used as written.
+    Path(TokenStream),
 }
+
+/// Equal when they name the same type as written (tokens have no equality of their own).
+impl PartialEq for RuntimeTy {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Param(a), Self::Param(b)) => a == b,
+            (Self::Path(a), Self::Path(b)) => a.to_string() == b.to_string(),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for RuntimeTy {}
 
 /// The runtime names of the language, with their types.
 pub const RUNTIMES: &[(&str, RuntimeTy)] = &[
@@ -51,6 +69,15 @@ pub struct NodePlan {
     pub out: Shape,
 }
 
+/// The `[pub] model NAME;` header: expansion emits named items instead of a block value.
+#[derive(Debug, Clone)]
+pub struct ModelHeader {
+    /// The visibility of every emitted item (empty: private).
+    pub vis: TokenStream,
+    /// The model's type name (`Mlp`; the others are `MlpInputs`, `MlpVars`, `MlpBrand`).
+    pub name: Ident,
+}
+
 /// A checked program, ready to expand.
 #[derive(Debug)]
 pub struct Plan {
@@ -58,6 +85,8 @@ pub struct Plan {
     pub krate: TokenStream,
     /// Runtime scalar.
     pub runtime: RuntimeTy,
+    /// The `model NAME;` header, if given.
+    pub model: Option<ModelHeader>,
     /// The inputs (`Γ`), in order: entry `i` is input `i`.
     pub inputs: Vec<InputPlan>,
     /// The nodes (`ss`), in order: entry `inputs.len() + k` is node `k`.

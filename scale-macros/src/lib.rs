@@ -12,11 +12,14 @@
 //!
 //! ```text
 //! scale_graph! {
-//!     [runtime = f32 | f64 | bf16 | f16 ;]     // optional, default f32
+//!     [[pub] model NAME ;]                     // optional, first: emit items (see below)
+//!     [runtime = f32 | f64 | bf16 | f16 | TYPE ;]  // optional, default f32
 //!     input NAME : [DIM, ...] ;                // one per entry of Γ, in order; [] is a scalar
 //!     let NAME = EXPR ;                        // one or more
 //! }
 //! DIM  := positive integer literal | identifier of a const (e.g. a const generic parameter)
+//! TYPE := a type parameter `R: Runtime` of the enclosing function (upper camel case), or a
+//!         path (`half::bf16`)
 //! EXPR := NAME | OP(ARG, ...) | EXPR + EXPR | EXPR - EXPR | EXPR * EXPR | -EXPR | (EXPR)
 //! ARG  := EXPR | number literal (e.g. `0.5`, `-0.01`, `2`) | [DIM, ...]  (reshape's target)
 //! ```
@@ -60,6 +63,38 @@
 //! # Ok::<(), scale_core::Error>(())
 //! ```
 //!
+//! The generated model also implements `scale_core::Model` (`scale_graph::Model`), whose
+//! associated types (`Inputs`, `Runtime`, `Brand`, …) let generic code take any model.
+//!
+//! ## A model you can name: `model NAME;`
+//!
+//! With the header, the macro is written where items go and defines, with the header's
+//! visibility, `NAME` (the model, built by `NAME::new()`), `NAMEInputs`, `NAMEVars` and
+//! `NAMEBrand`, so the model can be a struct field or a return type:
+//!
+//! ```
+//! use scale_core::{Model, Rank0, Var};
+//! scale_macros::scale_graph! {
+//!     pub model Mlp;
+//!     input x: [3];
+//!     input w: [2, 3];
+//!     let y = relu(matvec(w, x));
+//!     let loss = sum(y * y);
+//! }
+//! struct Stored { m: Mlp }
+//! fn make() -> Stored { Stored { m: Mlp::new() } }
+//! fn report<M: Model>(m: &M, i: &M::Inputs, loss: Var<Rank0, M::Brand>) -> usize {
+//!     m.report(&m.certify(i, loss).unwrap()).rows.len()
+//! }
+//! let s = make();
+//! let inputs: MlpInputs = s.m.zero_inputs();
+//! assert!(report(&s.m, &inputs, s.m.vars.loss) > 0);
+//! ```
+//!
+//! Const generic dimensions and a runtime type parameter become the model's parameters
+//! (`model Layer; runtime = R; input x: [N];` defines `Layer<R: Runtime, const N: usize>`).
+//! Every `NAME::new()` builds the same graph with the same brand.
+//!
 //! Const generic dimensions work; the macro leaves what it cannot judge to rustc:
 //!
 //! ```
@@ -70,10 +105,27 @@
 //! assert_eq!(layer::<3>(), 3);
 //! ```
 //!
+//! So does a generic runtime (`runtime = R;` with `R` a type parameter):
+//!
+//! ```
+//! fn loss<R: scale_core::Runtime>(v: f64) -> f64 {
+//!     let m = scale_macros::scale_graph! { runtime = R; input x: [2]; let loss = sum(x * x); };
+//!     let mut inputs = m.zero_inputs();
+//!     inputs.x.fill(R::from_f64(v));
+//!     m.certify(&inputs, m.vars.loss).unwrap().values.get(m.vars.loss)[()].to_spec()
+//! }
+//! assert_eq!(loss::<f64>(0.5), 0.5);
+//! assert_eq!(loss::<f32>(0.5), 0.5);
+//! ```
+//!
 //! ## Errors
 //!
 //! Every mistake is a compile error at the offending tokens, saying what was expected and what
-//! was found; all of them are reported at once. One example per kind:
+//! was found; all of them are reported at once, and nothing else: the failed macro's value has
+//! rustc's error type, so the code that uses it adds no errors or warnings of its own. Two
+//! graphs' handles mixed up read as two brands, named after the model or the graph's first
+//! name and line (``expected `Var<Rank0, Brand_of_x_at_line_5>`, found `Var<Rank0,
+//! Brand_of_x_at_line_4>` ``). One example per kind:
 //!
 //! Unknown name (with the known names and a suggestion):
 //! ```compile_fail
@@ -136,7 +188,8 @@
 //! Bad runtime:
 //! ```compile_fail
 //! scale_macros::scale_graph! { runtime = f8; input x: [3]; let y = relu(x); };
-//! // error: unknown runtime `f8`: expected one of `f32`, `f64`, `bf16`, `f16`
+//! // error: unknown runtime `f8`: expected one of `f32`, `f64`, `bf16`, `f16`, or a type
+//! //        parameter such as `R`
 //! ```
 //! Syntax errors (each statement is parsed on its own, so later statements are still checked):
 //! ```compile_fail
