@@ -275,6 +275,15 @@ fn a_pytorch_trace_is_certified() {
         "{:?}",
         out.outside_any_implementation
     );
+    // The same through the model (`Model::certify_trace`, by the model's own names).
+    let via_model = scale_graph::Model::certify_trace(&m, &t, m.vars.loss).unwrap();
+    assert_eq!(via_model.report, out.report);
+    // Every gradient by name, with its tolerance.
+    let cert = m.certify(&m.zero_inputs(), m.vars.loss).unwrap();
+    let grads = scale_graph::Model::gradients(&m, &cert);
+    assert_eq!(grads.len(), 8);
+    assert_eq!(grads[1].0, "w1");
+    assert_eq!(grads[1].1.shape(), &[8, 16]);
     let inputs: Vec<ArrayD<f64>> = names[..8]
         .iter()
         .map(|n| t.value(n).unwrap().clone())
