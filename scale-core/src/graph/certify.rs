@@ -195,6 +195,14 @@ fn any_bound<R: Runtime>(
     (eps, inflate(mag, 2))
 }
 
+/// The four bound lists of a pass, before [`finish`](RevGraphScale::finish) packs them.
+struct Bounds {
+    eps: Vec<Bound>,
+    scales: Vec<Bound>,
+    grad_eps: Vec<Bound>,
+    grad_b: Vec<Bound>,
+}
+
 /// What the enclosure-based passes share before bounds are derived.
 struct Parts<R> {
     ctx: Vec<ArrayD<R>>,
@@ -476,28 +484,50 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             enc
         });
         // As forward: a gradient's magnitude is at most its runtime magnitude plus its eps.
-        let grad_scales = grad_b
+        let bounds = Bounds {
+            eps,
+            scales,
+            grad_eps,
+            grad_b,
+        };
+        self.finish(config, ctx, &finite, grads, bounds, enclosure)
+    }
+
+    /// Pack a pass into its certificate: gradient scales intersected with `max|ĝ| + eps` (a
+    /// gradient's magnitude is at most its runtime magnitude plus its eps), and the first cause of
+    /// every `+∞` eps.
+    fn finish(
+        &self,
+        config: Config,
+        ctx: Vec<ArrayD<R>>,
+        finite: &[bool],
+        grads: Vec<ArrayD<R>>,
+        b: Bounds,
+        enclosure: Option<Enclosure<G, Concat<G, Ss>>>,
+    ) -> Certificate<R, G, Concat<G, Ss>> {
+        let grad_scales = b
+            .grad_b
             .iter()
-            .zip(&grad_eps)
+            .zip(&b.grad_eps)
             .zip(&grads)
-            .map(|((&b, &e), g)| b.min(linf(g) + e))
+            .map(|((&s, &e), g)| s.min(linf(g) + e))
             .collect();
         let unbounded = causes(
             self.nodes
                 .iter()
                 .map(|n| n.args().iter().map(|a| a.pos).collect()),
             self.n_inputs,
-            &eps,
-            &finite,
+            &b.eps,
+            finite,
         );
         Certificate {
             unbounded,
             grads: TList::from_vec_unchecked(grads),
-            grad_eps: EList::from_vec_unchecked(grad_eps),
+            grad_eps: EList::from_vec_unchecked(b.grad_eps),
             grad_scales: BList::from_vec_unchecked(grad_scales),
             values: TList::from_vec_unchecked(ctx),
-            eps: EList::from_vec_unchecked(eps),
-            scales: BList::from_vec_unchecked(scales),
+            eps: EList::from_vec_unchecked(b.eps),
+            scales: BList::from_vec_unchecked(b.scales),
             enclosure,
             config,
         }
@@ -640,34 +670,17 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             grad_eps.push(e);
             grad_b.push(b);
         }
-        let grad_scales = grad_b
-            .iter()
-            .zip(&grad_eps)
-            .zip(&grads)
-            .map(|((&b, &e), g)| b.min(linf(g) + e))
-            .collect();
-        let unbounded = causes(
-            self.nodes
-                .iter()
-                .map(|n| n.args().iter().map(|a| a.pos).collect()),
-            n_in,
-            &eps,
-            &finite,
-        );
-        Certificate {
-            unbounded,
-            grads: TList::from_vec_unchecked(grads),
-            grad_eps: EList::from_vec_unchecked(grad_eps),
-            grad_scales: BList::from_vec_unchecked(grad_scales),
-            values: TList::from_vec_unchecked(ctx),
-            eps: EList::from_vec_unchecked(eps),
-            scales: BList::from_vec_unchecked(scales),
-            enclosure: Some(Enclosure {
-                values: TList::from_vec_unchecked(enc.values),
-                grads: TList::from_vec_unchecked(enc.grads),
-            }),
-            config,
-        }
+        let enclosure = Some(Enclosure {
+            values: TList::from_vec_unchecked(enc.values),
+            grads: TList::from_vec_unchecked(enc.grads),
+        });
+        let bounds = Bounds {
+            eps,
+            scales,
+            grad_eps,
+            grad_b,
+        };
+        self.finish(config, ctx, &finite, grads, bounds, enclosure)
     }
 
     /// One runtime training step without bounds: all values of `Γ ++ ss` (the inputs come back
