@@ -10,20 +10,10 @@
 //! Run: `cargo run --release --example mlp`
 #![forbid(unsafe_code)]
 
-use ndarray::{Array, Dimension};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use scale_graph::random::{gaussian, rng};
 use scale_graph::{ApproxTol, Config, Interval, scale_graph};
 use std::path::Path;
 use std::process::ExitCode;
-
-fn gaussian<D: Dimension>(rng: &mut StdRng, dim: D, std: f64) -> Array<f32, D> {
-    Array::from_shape_fn(dim, |_| {
-        // Box–Muller: enough for example data.
-        let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
-    })
-}
 
 fn main() -> ExitCode {
     let mut m = scale_graph! {
@@ -38,7 +28,8 @@ fn main() -> ExitCode {
     };
 
     // Inputs by name: fixed-rank ndarray fields, one per `input`.
-    let mut rng = StdRng::seed_from_u64(7);
+    // (`m.random_inputs(seed)` fills every input with N(0, 1); the weights get 1/√fan-in here.)
+    let mut rng = rng(7);
     let mut inputs = m.zero_inputs();
     inputs.x = gaussian(&mut rng, inputs.x.raw_dim(), 1.0);
     inputs.w1 = gaussian(&mut rng, inputs.w1.raw_dim(), (1.0f64 / 784.0).sqrt());

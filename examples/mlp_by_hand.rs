@@ -7,9 +7,8 @@
 //! Run: `cargo run --release --example mlp_by_hand`
 #![forbid(unsafe_code)]
 
-use ndarray::{Array, ArrayD, IxDyn};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use ndarray::IxDyn;
+use scale_graph::random::{gaussian, rng};
 use scale_graph::report::Report;
 use scale_graph::{Interval, Rank1, Rank2, RevGraphScale, TList, ctx, ops};
 use std::process::ExitCode;
@@ -22,14 +21,6 @@ type Gamma = ctx![
     Rank1<10>,
 ];
 
-fn gaussian(rng: &mut StdRng, dims: &[usize], std: f64) -> ArrayD<f32> {
-    Array::from_shape_fn(IxDyn(dims), |_| {
-        // Box–Muller: enough for example data.
-        let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
-    })
-}
-
 fn main() -> ExitCode {
     let (g, (x, w1, b1, w2, b2)) =
         RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_graph::brand!());
@@ -41,13 +32,14 @@ fn main() -> ExitCode {
     let (g, sq) = g.snoc(ops::mul(o, o));
     let (g, loss) = g.snoc(ops::sum(sq));
 
-    let mut rng = StdRng::seed_from_u64(7);
+    let mut rng = rng(7);
+    let mut gaussian = |dims: &[usize], std| gaussian::<f32, _>(&mut rng, IxDyn(dims), std);
     let inputs = vec![
-        gaussian(&mut rng, &[784], 1.0),
-        gaussian(&mut rng, &[128, 784], (1.0f64 / 784.0).sqrt()),
-        gaussian(&mut rng, &[128], 0.1),
-        gaussian(&mut rng, &[10, 128], (1.0f64 / 128.0).sqrt()),
-        gaussian(&mut rng, &[10], 0.1),
+        gaussian(&[784], 1.0),
+        gaussian(&[128, 784], (1.0f64 / 784.0).sqrt()),
+        gaussian(&[128], 0.1),
+        gaussian(&[10, 128], (1.0f64 / 128.0).sqrt()),
+        gaussian(&[10], 0.1),
     ];
     let xr = TList::<f32, Gamma>::from_arrays(inputs).expect("shapes match Γ");
 

@@ -10,9 +10,9 @@
 //! Run: `cargo run --release --example tightness`
 #![forbid(unsafe_code)]
 
-use ndarray::{Array, ArrayD, IxDyn};
+use ndarray::{ArrayD, IxDyn};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use scale_graph::config::{self, Config, DotBound};
 use scale_graph::{
     Bound, Interval, Rank1, Rank2, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList, Var, ctx,
@@ -30,10 +30,7 @@ fn v2<S1: Shape, S2: Shape>() -> (Var<S1, Br>, Var<S2, Br>) {
 }
 
 fn gauss(rng: &mut StdRng, dims: &[usize], std: f64, shift: f64) -> ArrayD<f32> {
-    Array::from_shape_fn(IxDyn(dims), |_| {
-        let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
-        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std + shift) as f32
-    })
+    scale_graph::random::gaussian::<f64, _>(rng, IxDyn(dims), std).mapv(|v| (v + shift) as f32)
 }
 
 fn observed(spec: &ArrayD<Interval>, rt: &ArrayD<f32>) -> f64 {

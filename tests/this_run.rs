@@ -10,17 +10,16 @@
 //! Run with `-- --nocapture` to see the table.
 
 use ndarray::Dimension;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use scale_graph::config::Config;
 use scale_graph::report::{Report, RowKind};
 use scale_graph::{Interval, Runtime, scale_graph};
 
-fn gaussian<R: Runtime, D: Dimension>(rng: &mut StdRng, a: &mut ndarray::Array<R, D>, std: f64) {
-    a.mapv_inplace(|_| {
-        let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
-        R::from_f64((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std)
-    });
+fn gaussian<R: Runtime, D: Dimension>(
+    rng: &mut scale_graph::random::Rng,
+    a: &mut ndarray::Array<R, D>,
+    std: f64,
+) {
+    *a = scale_graph::random::gaussian(rng, a.raw_dim(), std);
 }
 
 /// Median and max of bound ÷ observed over the tensors of one kind (exact ones skipped).
@@ -92,7 +91,7 @@ macro_rules! mlp_deep {
             let y = add_bias(matmul(h3, w4), b4);
             let loss = mse(y, target);
         };
-        let mut rng = StdRng::seed_from_u64($seed);
+        let mut rng = scale_graph::random::rng($seed);
         let mut i = m.zero_inputs();
         gaussian(&mut rng, &mut i.x, 1.0);
         gaussian(&mut rng, &mut i.w1, 0.125);
@@ -120,7 +119,7 @@ macro_rules! classifier {
             let h = tanh(add_bias(matmul(x, w), b));
             let loss = cross_entropy(matmul(h, v), softmax(t));
         };
-        let mut rng = StdRng::seed_from_u64($seed);
+        let mut rng = scale_graph::random::rng($seed);
         let mut i = m.zero_inputs();
         gaussian(&mut rng, &mut i.x, 1.0);
         gaussian(&mut rng, &mut i.w, 0.25);

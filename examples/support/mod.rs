@@ -4,8 +4,6 @@
 #![allow(dead_code)] // each example uses the parts it needs
 
 use ndarray::{ArrayD, IxDyn};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use scale_graph::config::{Config, DotBound};
 use scale_graph::context::{Append, ShapeList};
 use scale_graph::report::{Report, RowKind};
@@ -112,14 +110,6 @@ impl Options {
     }
 }
 
-/// Gaussian random data (Box–Muller), deterministic in `seed`.
-pub fn gaussian<R: Runtime>(rng: &mut StdRng, shape: &[usize], std: f64) -> ArrayD<R> {
-    ArrayD::from_shape_fn(IxDyn(shape), |_| {
-        let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random_range(0.0..1.0));
-        R::from_f64((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std)
-    })
-}
-
 fn from_json_value<R: Runtime>(
     name: &str,
     v: &serde_json::Value,
@@ -198,10 +188,10 @@ pub fn inputs<R: Runtime>(
             })
             .collect();
     }
-    let mut rng = StdRng::seed_from_u64(o.seed);
+    let mut rng = scale_graph::random::rng(o.seed);
     Ok(specs
         .iter()
-        .map(|s| gaussian(&mut rng, s.shape, s.std))
+        .map(|s| scale_graph::random::gaussian(&mut rng, IxDyn(s.shape), s.std))
         .collect())
 }
 

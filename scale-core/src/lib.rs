@@ -16,6 +16,7 @@
 //! * [`ops`]: the SPEC §9 ops;
 //! * [`config`]: the settings a bound computation runs under (per graph, never process-wide);
 //! * [`model`]: the [`Model`] trait every `scale_graph!` model implements;
+//! * [`random`]: seeded random inputs (`m.random_inputs(seed)`);
 //! * [`tolerance`], [`check`]: abs+rel tolerances and the SPEC §3 predicates as checkers.
 //!
 //! ```
@@ -62,6 +63,7 @@ pub mod lists;
 pub mod model;
 pub mod node;
 pub mod ops;
+pub mod random;
 pub mod report;
 pub mod round;
 pub mod scalar;

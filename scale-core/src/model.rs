@@ -51,6 +51,9 @@ pub trait Model {
     fn vars(&self) -> &Self::Vars;
     /// Zero-filled inputs of the right shapes.
     fn zero_inputs(&self) -> Self::Inputs;
+    /// Inputs with standard normal entries, reproducible in `seed` (each input its own stream,
+    /// [`random::input_rng`](crate::random::input_rng)).
+    fn random_inputs(&self, seed: u64) -> Self::Inputs;
     /// Values, gradients of the scalar `loss`, and all their bounds for exact inputs.
     fn certify(
         &self,

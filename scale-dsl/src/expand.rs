@@ -460,6 +460,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
         .map(|s| quote!(<#s as #k::Shape>::dim()))
         .collect();
 
+    let input_positions = 0..in_shapes.len();
+
     let var_fields = plan.names.iter().map(|(name, e)| {
         let shape = if *e < n_in {
             in_shapes.get(*e)
@@ -523,6 +525,17 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 #k::TList::from_arrays(::std::vec![#(self.#input_names.clone().into_dyn(),)*])
                     .map_err(|e| e.named(&[#(#input_name_strs),*]))
             }
+
+            /// Refills every input with standard normal entries (`randn`), reproducibly in
+            /// `seed`; each input has its own stream (`random::input_rng(seed, position)`), so
+            /// adding an input leaves the others' data unchanged.
+            pub fn fill_random(&mut self, seed: u64) {
+                #(self.#input_names = #k::random::gaussian(
+                    &mut #k::random::input_rng(seed, #input_positions),
+                    #input_dims,
+                    1.0,
+                );)*
+            }
         }
 
         #allow
@@ -530,6 +543,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
             /// Zero-filled inputs of the right shapes, one named field per `input`.
             pub fn zero_inputs(&self) -> #inputs_ty #gen_args {
                 #inputs_ty { #(#input_names: #nd::Array::zeros(#input_dims),)* }
+            }
+
+            /// Inputs of the right shapes with standard normal entries, reproducible in `seed`
+            /// (see `fill_random` on the inputs).
+            pub fn random_inputs(&self, seed: u64) -> #inputs_ty #gen_args {
+                let mut inputs = self.zero_inputs();
+                inputs.fill_random(seed);
+                inputs
             }
 
             /// Values, gradients of the scalar `loss`, and all their bounds for exact inputs
@@ -592,6 +613,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             fn zero_inputs(&self) -> Self::Inputs {
                 #model::zero_inputs(self)
+            }
+            fn random_inputs(&self, seed: u64) -> Self::Inputs {
+                #model::random_inputs(self, seed)
             }
             fn certify(
                 &self,
