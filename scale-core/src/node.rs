@@ -45,6 +45,20 @@ pub trait SpecForward<S: SpecScalar> {
 pub trait SpecVjp<S: SpecScalar> {
     /// One cotangent per argument (same order as [`FwdNode::args`]).
     fn vjp_spec(&self, ctx: &[ArrayD<S>], delta: &ArrayD<S>) -> Vec<ArrayD<S>>;
+    /// The cotangents of the arguments with `wants[i]` only (`None` for the others): a node
+    /// whose cotangents are separate products (a GEMM per argument) skips the unwanted ones.
+    fn vjp_spec_some(
+        &self,
+        ctx: &[ArrayD<S>],
+        delta: &ArrayD<S>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<S>>> {
+        let all = self.vjp_spec(ctx, delta);
+        all.into_iter()
+            .zip(wants)
+            .map(|(v, &w)| w.then_some(v))
+            .collect()
+    }
 }
 
 /// Forward node with an error bound (Lean: `FwdNode`).

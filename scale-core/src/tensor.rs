@@ -58,6 +58,11 @@ pub(crate) fn all_finite<R: Runtime>(a: &ArrayD<R>) -> bool {
     fold_elems(a, true, |ok, x| ok & x.is_finite())
 }
 
+/// Whether every element is exactly zero (a NaN is not).
+pub(crate) fn is_zero<R: Runtime>(a: &ArrayD<R>) -> bool {
+    fold_elems(a, true, |ok, x| ok & (x.to_spec() == 0.0))
+}
+
 /// Fold over the elements in memory order: a tight loop over a slice when the array is contiguous
 /// (iterating a dynamic-rank array element by element is several times slower).
 #[inline]

@@ -127,9 +127,12 @@ pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
 pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecVjp<S>>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<S>],
-    seed: Vec<ArrayD<S>>,
+    seed: Vec<Option<ArrayD<S>>>,
+    need: Option<&[bool]>,
 ) -> Vec<ArrayD<S>> {
     let n_in = ctx.len() - nodes.len();
+    // Entries nobody asked a cotangent of keep their seed (see [`needs`]).
+    let need = |p: usize| need.is_none_or(|n| n[p]);
     // How many contributions each entry's cotangent can receive (the seed and one per use), so
     // a scalar that models rounding can cover every order of their accumulation.
     let mut terms = vec![1usize; ctx.len()];
@@ -140,27 +143,41 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
     }
     // How many contributions each accumulated cotangent holds so far (the seed counts when it
     // is not zero).
-    let mut held: Vec<usize> = seed
-        .iter()
-        .map(|s| usize::from(!s.iter().all(|d| d.is_exact_zero())))
-        .collect();
+    let mut held: Vec<usize> = seed.iter().map(|s| usize::from(s.is_some())).collect();
+    // `None` is an exact zero cotangent: no tensor is allocated until a contribution arrives.
     let mut cot = seed;
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
         let Some(delta) = cot.pop() else { break };
-        if delta.iter().all(|d| d.is_exact_zero()) {
+        let Some(delta) = delta else { continue };
+        if !need(p) || delta.iter().all(|d| d.is_exact_zero()) {
             continue;
         }
-        let vs = n.vjp_spec(&ctx[..p], &delta);
+        let wants: Vec<bool> = n.args().iter().map(|a| need(a.pos)).collect();
+        let vs = n.vjp_spec_some(&ctx[..p], &delta, &wants);
         for (arg, v) in n.args().iter().zip(vs) {
+            let Some(v) = v else { continue };
             let (t, single) = (terms[arg.pos], held[arg.pos] == 1);
             held[arg.pos] += 1;
-            Zip::from(&mut cot[arg.pos])
-                .and(&v)
-                .for_each(|c, &v| *c = S::accumulate(*c, v, t, single));
+            match &mut cot[arg.pos] {
+                None if S::MOVES_INTO_ZERO => cot[arg.pos] = Some(v),
+                None => cot[arg.pos] = Some(v.mapv(|v| S::accumulate(S::zero(), v, t, single))),
+                Some(c) => Zip::from(c)
+                    .and(&v)
+                    .for_each(|c, &v| *c = S::accumulate(*c, v, t, single)),
+            }
         }
     }
-    cot
+    let zeros = |x: &ArrayD<S>| ArrayD::from_elem(x.raw_dim(), S::zero());
+    cot.into_iter()
+        .zip(ctx)
+        .map(|(c, x)| c.unwrap_or_else(|| zeros(x)))
+        .collect()
+}
+
+/// A seed as [`backprop_spec`] takes it: `None` when it is an exact zero.
+pub(crate) fn spec_seed<S: SpecScalar>(s: ArrayD<S>) -> Option<ArrayD<S>> {
+    (!s.iter().all(|d| d.is_exact_zero())).then_some(s)
 }
 
 /// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ, wanted args,

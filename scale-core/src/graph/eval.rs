@@ -72,7 +72,15 @@ where
         K::Node<R>: SpecForward<S> + SpecVjp<S>,
     {
         let ctx = engine::forward_spec(&self.nodes, x.as_slice().to_vec());
-        let cot = engine::backprop_spec::<R, S, _>(&self.nodes, &ctx, seed.as_slice().to_vec());
+        let cot = {
+            let seed = seed
+                .as_slice()
+                .iter()
+                .cloned()
+                .map(engine::spec_seed)
+                .collect();
+            engine::backprop_spec::<R, S, _>(&self.nodes, &ctx, seed, None)
+        };
         TList::from_vec_unchecked(cot)
     }
 

@@ -39,6 +39,20 @@ pub trait Op: NodeType + Send + Sync {
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T>;
     /// Spec VJP ([`SpecVjp::vjp_spec`]).
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>>;
+    /// Spec VJP of the wanted arguments only ([`SpecVjp::vjp_spec_some`]); override it where
+    /// the cotangents are computed separately.
+    fn vjp_spec_some<T: SpecScalar>(
+        &self,
+        ctx: &[ArrayD<T>],
+        delta: &ArrayD<T>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<T>>> {
+        let all = self.vjp_spec(ctx, delta);
+        all.into_iter()
+            .zip(wants)
+            .map(|(v, &w)| w.then_some(v))
+            .collect()
+    }
 }
 
 /// An op's runtime parts in runtime `R`: forward and VJP with their eps and scale bounds (the
@@ -111,6 +125,14 @@ impl<N: Op, T: SpecScalar> SpecForward<T> for N {
 impl<N: Op, T: SpecScalar> SpecVjp<T> for N {
     fn vjp_spec(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         Op::vjp_spec(self, ctx, delta)
+    }
+    fn vjp_spec_some(
+        &self,
+        ctx: &[ArrayD<T>],
+        delta: &ArrayD<T>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<T>>> {
+        Op::vjp_spec_some(self, ctx, delta, wants)
     }
 }
 

@@ -82,9 +82,22 @@ impl<O: Shape, B> Op for MatMul<O, B> {
         spec_mm(a, b).into_dyn()
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let some = self.vjp_spec_some(ctx, delta, &[true, true]);
+        some.into_iter().flatten().collect()
+    }
+    // One GEMM per argument: none for an argument nobody differentiates (a data input).
+    fn vjp_spec_some<T: SpecScalar>(
+        &self,
+        ctx: &[ArrayD<T>],
+        delta: &ArrayD<T>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<T>>> {
         let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
         let d = view2(delta);
-        vec![spec_mm(d, b.t()).into_dyn(), spec_mm(a.t(), d).into_dyn()]
+        vec![
+            wants[0].then(|| spec_mm(d, b.t()).into_dyn()),
+            wants[1].then(|| spec_mm(a.t(), d).into_dyn()),
+        ]
     }
 }
 
@@ -231,13 +244,24 @@ impl<O: Shape, B> Op for MatVec<O, B> {
         y.index_axis(Axis(1), 0).to_owned().into_dyn()
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let some = self.vjp_spec_some(ctx, delta, &[true, true]);
+        some.into_iter().flatten().collect()
+    }
+    // An outer product and a matrix-vector product: skip the one nobody differentiates.
+    fn vjp_spec_some<T: SpecScalar>(
+        &self,
+        ctx: &[ArrayD<T>],
+        delta: &ArrayD<T>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<T>>> {
         let (w, x) = (view2(at(ctx, &self.args[0])), view1(at(ctx, &self.args[1])));
         let d = view1(delta);
-        let dw = Array2::from_shape_fn(w.raw_dim(), |(i, j)| d[i] * x[j]);
-        let dx = spec_mm(w.t(), d.insert_axis(Axis(1)));
         vec![
-            dw.into_dyn(),
-            dx.index_axis(Axis(1), 0).to_owned().into_dyn(),
+            wants[0].then(|| Array2::from_shape_fn(w.raw_dim(), |(i, j)| d[i] * x[j]).into_dyn()),
+            wants[1].then(|| {
+                let dx = spec_mm(w.t(), d.insert_axis(Axis(1)));
+                dx.index_axis(Axis(1), 0).to_owned().into_dyn()
+            }),
         ]
     }
 }

@@ -158,6 +158,8 @@ impl<R: Runtime> Div for Est<R> {
 }
 
 impl<R: Runtime> SpecScalar for Est<R> {
+    // Adding a first contribution to zero rounds nothing.
+    const MOVES_INTO_ZERO: bool = true;
     const NAME: &'static str = "estimate";
     const RIGOROUS: bool = false;
     const MODELS_RUNTIME: bool = true;

@@ -106,6 +106,13 @@ pub trait SpecScalar:
         it.into_iter().fold(Self::zero(), |a, b| a + b)
     }
 
+    /// Whether the first contribution to an exactly zero cotangent may be taken as it is
+    /// instead of computing `0 + v` entry by entry: true for enclosures of exact values, where
+    /// `0 + v` is `v` (no tensor of zeros is allocated and no pass is made); false for the
+    /// point and interval arithmetics, whose `0 + v` the literal definitions compute bit for
+    /// bit (a `−0` becomes `+0`).
+    const MOVES_INTO_ZERO: bool = false;
+
     /// Add one of the `terms` contributions of a fan-out to an accumulated cotangent (backprop
     /// adds them one at a time; a scalar that models rounding must cover every order of the
     /// `terms` additions). `acc_single` says `acc` holds exactly one contribution so far (the
