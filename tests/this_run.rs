@@ -48,6 +48,25 @@ macro_rules! measure {
         let sv = m.graph.eval_spec(&xs);
         let sg = m.graph.backprop_spec(&xs, &seed.to_spec());
         let cert = m.certify(&$inputs, $loss).unwrap();
+        // A second thread for the spec passes changes nothing, bit for bit.
+        for cfg in [Config::default(), Config::any_implementation()] {
+            let run = |c: Config| {
+                let cert =
+                    m.graph
+                        .certify_with(c, x.clone(), &eps_in, &b_in, &seed, &es, &bs, &all);
+                let bounds = cert.eps.as_slice().iter().chain(cert.grad_eps.as_slice());
+                let scales = cert
+                    .scales
+                    .as_slice()
+                    .iter()
+                    .chain(cert.grad_scales.as_slice());
+                bounds
+                    .chain(scales)
+                    .map(|b| b.get().to_bits())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(run(cfg), run(cfg.with_threads(2)), "{}", cfg.mode_name());
+        }
         let plain = m.graph.certify_with(
             Config::default().with_enclose(false),
             x,

@@ -80,6 +80,10 @@ pub struct Config {
     /// **not** a tolerance for another implementation's result. Off: the propagated bounds
     /// alone (cheaper).
     pub enclose: bool,
+    /// Threads a certified pass may use (default 1). With 2 or more, the spec passes of the
+    /// this-run, any-implementation and estimate modes run on a second thread beside the
+    /// runtime sweeps (they start from the inputs alone); the results are identical.
+    pub threads: usize,
     /// Accuracy assumed of the platform's `f64` elementary functions, in ulps (private so it is
     /// always validated: see [`Config::with_assumed_ulps`]).
     assumed_ulps: f64,
@@ -96,6 +100,7 @@ impl Default for Config {
             mode: Mode::ThisRun,
             dot_bound: DotBound::APosteriori,
             enclose: true,
+            threads: 1,
             assumed_ulps: DEFAULT_ASSUMED_ULPS,
         }
     }
@@ -141,6 +146,19 @@ impl Config {
     /// The same settings with the this-run enclosure on or off (see [`Config::enclose`]).
     pub fn with_enclose(mut self, on: bool) -> Self {
         self.enclose = on;
+        self
+    }
+
+    /// The same settings with up to `n` threads per certified pass (see [`Config::threads`];
+    /// 0 means 1).
+    ///
+    /// ```
+    /// use scale_core::Config;
+    /// let cfg = Config::default().with_threads(2);
+    /// assert_eq!(cfg.threads, 2);
+    /// ```
+    pub fn with_threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
         self
     }
 

@@ -109,17 +109,9 @@ struct EnclosurePass {
 }
 
 impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
-    /// The this-run enclosure: spec forward and backward passes in [`Ball`] arithmetic, from
-    /// the runtime inputs and seeds widened by their eps.
-    fn enclose(
-        &self,
-        ctx: &[ArrayD<R>],
-        finite: &[bool],
-        eps_in: &EList<G>,
-        seed: &TList<R, Concat<G, Ss>>,
-        eps_seed: &EList<Concat<G, Ss>>,
-        need: &[bool],
-    ) -> EnclosurePass {
+    /// Entries whose bound must stay `+∞`: non-finite or unbounded inputs, non-finite runtime
+    /// values, and everything computed from them (SPEC §5).
+    fn poisoned(&self, finite: &[bool], eps_in: &EList<G>) -> Vec<bool> {
         let n_in = self.n_inputs;
         let mut poisoned: Vec<bool> = eps_in
             .as_slice()
@@ -131,44 +123,92 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let bad = !finite[n_in + k] || n.args().iter().any(|a| poisoned[a.pos]);
             poisoned.push(bad);
         }
-        let (values, grads) = spec_pass(
-            &self.nodes,
-            &ctx[..n_in],
-            eps_in.as_slice(),
-            seed.as_slice(),
-            eps_seed.as_slice(),
-            need,
-            Ball::new,
-        );
-        EnclosurePass {
-            values,
-            grads,
-            poisoned,
+        poisoned
+    }
+
+    /// The runtime sweeps of a certified pass, and a spec pass (`side`) beside them — on a
+    /// second thread when the configuration allows it: the spec pass starts from the inputs
+    /// alone, so it needs nothing of the runtime sweeps.
+    fn sweeps_beside<T: Send>(
+        &self,
+        config: Config,
+        x: TList<R, G>,
+        seed: &TList<R, Concat<G, Ss>>,
+        need: &[bool],
+        side: impl FnOnce() -> T + Send,
+    ) -> (RuntimeSweeps<R>, T) {
+        let runtime = || {
+            let ctx = self.forward_owned(x);
+            let finite = engine::finiteness(&ctx);
+            let mut undefined = vec![false; ctx.len()];
+            let grads = engine::backprop_runtime(
+                &self.nodes,
+                &ctx,
+                &finite,
+                seed.as_slice(),
+                need,
+                &mut [],
+                Some(&mut undefined),
+            );
+            RuntimeSweeps {
+                ctx,
+                finite,
+                grads,
+                undefined,
+            }
+        };
+        if config.threads < 2 {
+            let rt = runtime();
+            return (rt, side());
         }
+        std::thread::scope(|s| {
+            let h = s.spawn(move || crate::config::scoped(config, side));
+            let rt = runtime();
+            let side = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (rt, side)
+        })
     }
 }
 
-/// Spec forward and backward passes in a ball arithmetic `S` (values of every entry, gradients
-/// of the inputs with `need`; the others keep their seeds), from the runtime inputs and seeds
-/// widened by their eps (`ball(value, eps)`).
-fn spec_pass<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S> + SpecVjp<S>>(
-    nodes: &[Box<N>],
+/// The runtime half of a certified pass: every value, the finiteness of each, the wanted
+/// gradients, and the cotangents computed from a non-finite δ or argument.
+struct RuntimeSweeps<R> {
+    ctx: Vec<ArrayD<R>>,
+    finite: Vec<bool>,
+    grads: Vec<ArrayD<R>>,
+    undefined: Vec<bool>,
+}
+
+/// The inputs and seeds of a spec pass in a ball arithmetic `S`: the runtime ones widened by
+/// their eps (`ball(value, eps)`); a zero seed stays `None` (most entries have one).
+fn spec_inputs<R: Runtime, S: SpecScalar>(
     inputs: &[ArrayD<R>],
     eps_in: &[Bound],
     seed: &[ArrayD<R>],
     eps_seed: &[Bound],
-    need: &[bool],
     ball: impl Fn(f64, f64) -> S,
-) -> (Vec<ArrayD<S>>, Vec<ArrayD<S>>) {
+) -> SpecStart<S> {
     let widen = |(a, e): (&ArrayD<R>, &Bound)| a.mapv(|v| ball(v.to_spec(), e.get()));
-    let xs: Vec<ArrayD<S>> = inputs.iter().zip(eps_in).map(widen).collect();
-    let values = engine::forward_spec(nodes, xs);
-    // A zero seed stays `None` (no ball tensor for it): most entries have one.
-    let seeds: Vec<Option<ArrayD<S>>> = seed
+    let xs = inputs.iter().zip(eps_in).map(widen).collect();
+    let seeds = seed
         .iter()
         .zip(eps_seed)
         .map(|(a, e)| (e.get() != 0.0 || !is_zero(a)).then(|| widen((a, e))))
         .collect();
+    (xs, seeds)
+}
+
+/// Inputs and seeds of a spec pass ([`spec_inputs`]).
+type SpecStart<S> = (Vec<ArrayD<S>>, Vec<Option<ArrayD<S>>>);
+
+/// Spec forward and backward sweeps: values of every entry, gradients of the inputs with
+/// `need` (the others keep their seeds).
+fn spec_sweeps<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S> + SpecVjp<S>>(
+    nodes: &[Box<N>],
+    (xs, seeds): SpecStart<S>,
+    need: &[bool],
+) -> (Vec<ArrayD<S>>, Vec<ArrayD<S>>) {
+    let values = engine::forward_spec(nodes, xs);
     let grads = engine::backprop_spec::<R, S, N>(nodes, &values, seeds, Some(need));
     (values, grads)
 }
@@ -427,27 +467,30 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             }
             Mode::ThisRun => {}
         }
-        let mut ctx = self.forward_owned(x);
-        let mut finite = engine::finiteness(&ctx);
         let mut fast = None;
-        if config.enclose {
+        let (ctx, finite) = if config.enclose {
             // The enclosure alone first. Sound by itself, and (up to a factor 1.12) never
             // looser than the propagated bound when every radius is negligible beside the
             // distance it bounds; otherwise the propagated bounds are computed too and the
             // minimum taken, per tensor.
             let wanted = self.wrt_mask(wrt);
             let need = engine::needs(&self.nodes, &wanted);
-            let mut undefined = vec![false; ctx.len()];
-            let grads = engine::backprop_runtime(
-                &self.nodes,
-                &ctx,
-                &finite,
+            let start = spec_inputs(
+                x.as_slice(),
+                eps_in.as_slice(),
                 seed.as_slice(),
-                &need,
-                &mut [],
-                Some(&mut undefined),
+                eps_seed.as_slice(),
+                Ball::new,
             );
-            let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed, &need);
+            let nodes = &self.nodes;
+            let (rt, (values, grads)) = self.sweeps_beside(config, x, seed, &need, || {
+                spec_sweeps::<R, Ball, _>(nodes, start, &need)
+            });
+            let enc = EnclosurePass {
+                values,
+                grads,
+                poisoned: self.poisoned(&rt.finite, eps_in),
+            };
             let negligible = std::cell::Cell::new(true);
             let bound = |_: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| {
                 let (eps, b, ok) = enclosure_bound(r, e);
@@ -455,11 +498,11 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 (eps, b)
             };
             let parts = Parts {
-                ctx,
-                finite,
-                grads,
+                ctx: rt.ctx,
+                finite: rt.finite,
+                grads: rt.grads,
                 enc,
-                undefined: Some(undefined),
+                undefined: Some(rt.undefined),
             };
             let cert = self.assemble(
                 config, parts, eps_in, b_in, seed, eps_seed, b_seed, &wanted, &bound, &bound,
@@ -467,8 +510,8 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             if negligible.get() {
                 return cert;
             }
-            ctx = cert.values.into_vec();
-            finite = engine::finiteness(&ctx);
+            let ctx = cert.values.into_vec();
+            let finite = engine::finiteness(&ctx);
             fast = Some((
                 cert.eps.as_slice().to_vec(),
                 cert.scales.as_slice().to_vec(),
@@ -476,7 +519,12 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 cert.grad_scales.as_slice().to_vec(),
                 cert.enclosure,
             ));
-        }
+            (ctx, finite)
+        } else {
+            let ctx = self.forward_owned(x);
+            let finite = engine::finiteness(&ctx);
+            (ctx, finite)
+        };
         let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
@@ -596,36 +644,34 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
     where
         dyn RevNodeScale<R>: SpecForward<S> + SpecVjp<S>,
     {
-        let n_in = self.n_inputs;
-        let ctx = self.forward_owned(x);
-        let finite = engine::finiteness(&ctx);
         let wanted = self.wrt_mask(wrt);
         let need = engine::needs(&self.nodes, &wanted);
-        let grads = engine::backprop_runtime(
-            &self.nodes,
-            &ctx,
-            &finite,
-            seed.as_slice(),
-            &need,
-            &mut [],
-            None,
-        );
-        let enc = self.enclose(&ctx, &finite, eps_in, seed, eps_seed, &need);
-        let (av, ag) = spec_pass(
-            &self.nodes,
-            &ctx[..n_in],
+        let (xs, eis, ss, ess) = (
+            x.as_slice(),
             eps_in.as_slice(),
             seed.as_slice(),
             eps_seed.as_slice(),
-            &need,
-            model.0,
         );
+        let exact = spec_inputs(xs, eis, ss, ess, Ball::new);
+        let modelled = spec_inputs(xs, eis, ss, ess, model.0);
+        let nodes = &self.nodes;
+        // Two spec passes beside the runtime sweeps: the model's on the second thread (when
+        // allowed), the exact enclosure after the runtime sweeps on this one.
+        let (rt, (av, ag)) = self.sweeps_beside(config, x, seed, &need, || {
+            spec_sweeps::<R, S, _>(nodes, modelled, &need)
+        });
+        let (values, grads) = spec_sweeps::<R, Ball, _>(nodes, exact, &need);
+        let enc = EnclosurePass {
+            values,
+            grads,
+            poisoned: self.poisoned(&rt.finite, eps_in),
+        };
         let vb = |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| (model.1)(r, e, &av[i]);
         let gb = |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| (model.1)(r, e, &ag[i]);
         let parts = Parts {
-            ctx,
-            finite,
-            grads,
+            ctx: rt.ctx,
+            finite: rt.finite,
+            grads: rt.grads,
             enc,
             undefined: None,
         };
