@@ -109,12 +109,19 @@ impl SmoothFn for GeluFn {
     fn f_ref(x: f64) -> f64 {
         x * phi64(x)
     }
+    fn f_ref_abs(x: f64) -> f64 {
+        // The interval spec rounds `x·√½` outward before `erfc`, which amplifies that by
+        // `2z² = x²`: its enclosure is that much wider than the exact value (SPEC §6: bounds
+        // cover the whole enclosure).
+        (x * phi64(x)).abs() * (x * x + 2.0) * 4.0 * U64
+    }
     fn d_ref(x: f64) -> f64 {
         phi64(x) + x * pdf64(x)
     }
     fn d_ref_abs(x: f64) -> f64 {
-        // The two terms' own errors, where they cancel (near the root of f′).
-        (phi64(x) + x.abs() * pdf64(x)) * (libm_rel() + 16.0 * U64)
+        // The two terms' own errors, where they cancel (near the root of f′), and the interval
+        // spec's argument rounding as in `f_ref_abs`.
+        (phi64(x) + x.abs() * pdf64(x)) * (libm_rel() + 16.0 * U64 + (x * x + 2.0) * 4.0 * U64)
     }
     fn sup_d1(lo: f64, hi: f64) -> f64 {
         // f′ = Φ + xφ ∈ [−0.129, 1.129]; for x ≤ −3, |f′| ≤ |x|φ(x), decreasing in |x|.
