@@ -293,6 +293,14 @@ fn main() {
         &[]
     );
 
+    // Elementwise ops of SPEC §9b: divisors and square-root arguments away from 0 (a divisor
+    // within its error of 0 has a +∞ bound, nothing to measure).
+    op!("div", ops::div(a, b), &[(e, 1.0, 0.0), (e, 0.5, 4.0)], e);
+    op!("sqrt", ops::sqrt(x), &[(e, 0.2, 1.0)], e);
+    op!("rsqrt", ops::rsqrt(x), &[(e, 0.2, 1.0)], e);
+    op!("gelu", ops::gelu(x), &[(e, 1.0, 0.0)], e);
+    op!("gelu_tanh", ops::gelu_tanh(x), &[(e, 1.0, 0.0)], e);
+
     // Order-free reference point for dot products.
     let order_free = Config::default().with_dot_bound(DotBound::OrderFree);
     let (of, of_mv) = config::scoped(order_free, || {

@@ -61,6 +61,9 @@
 /// ## Preconditions
 ///
 /// `log` needs a positive argument: where `x̂ − eps ≤ 0` its bound is `+∞`, never a wrong number.
+/// Likewise `div` needs every `|b̂| > eps_b` (a divisor that is certainly nonzero, of certain
+/// sign), `sqrt` needs `x̂ − eps ≥ 0` (`> 0` for its gradient) and `rsqrt` `x̂ − eps > 0`; their
+/// scale bounds are `+∞` (reports tighten them to `|ŷ| + eps`).
 /// Empty means (a zero-size dimension) are NaN, so their bound is `+∞`; empty sums are 0.
 pub mod promises {}
 
@@ -93,6 +96,10 @@ pub mod promises {}
 /// | `softmax(x)`, `log_softmax(x)` | `[n] → [n]`, `[b, n] → [b, n]` | over the last axis, row by row |
 /// | `mse(p, t)` | `s, s → []` | `mean((p − t)²)`; gradients to both |
 /// | `cross_entropy(z, t)` | `[b, n], [b, n] → []` | `−(1/b) Σᵢ Σⱼ t[i, j]·log_softmax(z)[i, j]`; gradients to both |
+/// | `div(a, b)` | `s, s → s` | `a / b`; `+∞` bound unless every `|b̂| > eps_b` (divisor nonzero, sign certain) |
+/// | `sqrt(x)`, `rsqrt(x)` | `s → s` | `√x`, `1/√x`; `+∞` bound unless `x̂ − eps ≥ 0` (`> 0` for `rsqrt` and for gradients) |
+/// | `maximum(a, b)`, `minimum(a, b)` | `s, s → s` | exact; cotangent to the larger (smaller) operand, halves at a tie (PyTorch); kink rule where `|â − b̂| ≤ eps_a + eps_b` |
+/// | `gelu(x)`, `gelu_tanh(x)` | `s → s` | `x·Φ(x)`, `Φ` the standard normal CDF (PyTorch `approximate='none'`); `½x(1 + tanh(√(2/π)(x + 0.044715x³)))` (`approximate='tanh'`) |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

@@ -384,6 +384,77 @@ fn op_table() -> Vec<OpRow> {
             1,
             chain!(m33 => m33, |u| ops::softmax(u); t, z: m33 => s, ops::cross_entropy(z, t))
         ),
+        // Elementwise ops of SPEC §9b (issue #12). `div` on any data (divisors near 0 or exactly
+        // 0 must give +∞, never a wrong number) and on divisors kept away from 0 (`exp`,
+        // `softplus`: positive, possibly underflowed to 0); `sqrt`/`rsqrt` on any data and on
+        // data ≥ 0 (`square`: exact zeros and subnormals) or > 0 (`softplus`, `exp`).
+        row!("div[]", 1, op!(s, s => s, |x, y| ops::div(x, y))),
+        row!("div[3,4]", 1, op!(m34, m34 => m34, |x, y| ops::div(x, y))),
+        row!(
+            "div(_, softplus)[3]",
+            1,
+            chain!(v3 => v3, |x| ops::softplus(x); y, n: v3 => v3, ops::div(n, y))
+        ),
+        row!(
+            "div(_, exp)[4]",
+            1,
+            chain!(v4 => v4, |x| ops::exp(x); y, n: v4 => v4, ops::div(n, y))
+        ),
+        row!("sqrt[4]", 1, op!(v4 => v4, |x| ops::sqrt(x))),
+        row!(
+            "sqrt(square)[3,4]",
+            1,
+            chain!(m34 => m34, |x| ops::square(x); y => m34, ops::sqrt(y))
+        ),
+        row!(
+            "sqrt(softplus)[12]",
+            1,
+            chain!(v12 => v12, |x| ops::softplus(x); y => v12, ops::sqrt(y))
+        ),
+        row!("rsqrt[3]", 1, op!(v3 => v3, |x| ops::rsqrt(x))),
+        row!(
+            "rsqrt(exp)[]",
+            1,
+            chain!(s => s, |x| ops::exp(x); y => s, ops::rsqrt(y))
+        ),
+        row!(
+            "rsqrt(square)[4,3]",
+            1,
+            chain!(m43 => m43, |x| ops::square(x); y => m43, ops::rsqrt(y))
+        ),
+        // `maximum`/`minimum`: picks from one pool (often one handle twice: exact ties), and
+        // against `relu`/`neg` of a pick (when the other pick is the same entry: ties on every
+        // x ≥ 0, at 0).
+        row!(
+            "maximum[3]",
+            1,
+            op!(v3, v3 => v3, |x, y| ops::maximum(x, y))
+        ),
+        row!(
+            "maximum[3,4]",
+            1,
+            op!(m34, m34 => m34, |x, y| ops::maximum(x, y))
+        ),
+        row!(
+            "maximum(_, relu)[4]",
+            1,
+            chain!(v4 => v4, |x| ops::relu(x); y, z: v4 => v4, ops::maximum(z, y))
+        ),
+        row!("minimum[]", 1, op!(s, s => s, |x, y| ops::minimum(x, y))),
+        row!(
+            "minimum[4,3]",
+            1,
+            op!(m43, m43 => m43, |x, y| ops::minimum(x, y))
+        ),
+        row!(
+            "minimum(_, neg)[12]",
+            1,
+            chain!(v12 => v12, |x| ops::neg(x); y, z: v12 => v12, ops::minimum(z, y))
+        ),
+        row!("gelu[3]", 1, op!(v3 => v3, |x| ops::gelu(x))),
+        row!("gelu[3,4]", 1, op!(m34 => m34, |x| ops::gelu(x))),
+        row!("gelu_tanh[4]", 1, op!(v4 => v4, |x| ops::gelu_tanh(x))),
+        row!("gelu_tanh[]", 1, op!(s => s, |x| ops::gelu_tanh(x))),
     ]
 }
 
@@ -2051,6 +2122,17 @@ mod bigspec {
                 Some(tr::softplus_lo(lo.as_ref())),
                 tr::softplus_hi(hi.as_ref()),
             ))
+        }
+        /// At `f64` precision (the outward-rounded `Interval` rule): sound, and `√` loses
+        /// nothing to cancellation that 2400 bits would recover.
+        fn sqrt(self) -> BigIv {
+            BigIv::from_interval(self.to_interval().sqrt())
+        }
+        fn erf(self) -> BigIv {
+            BigIv::from_interval(SpecScalar::erf(self.to_interval()))
+        }
+        fn erfc(self) -> BigIv {
+            BigIv::from_interval(SpecScalar::erfc(self.to_interval()))
         }
     }
 

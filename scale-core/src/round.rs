@@ -152,6 +152,21 @@ pub fn sqrt_up(a: f64) -> f64 {
     if r > 0.0 { s.next_up() } else { s }
 }
 
+/// `√a` rounded toward −∞ (`a ≥ 0`).
+#[inline]
+pub fn sqrt_down(a: f64) -> f64 {
+    let s = a.sqrt();
+    if !s.is_finite() || s == 0.0 {
+        // √+∞ = +∞ is exact; a huge finite `a` never has an infinite root.
+        return s;
+    }
+    if a < TINY {
+        return s.next_down().max(0.0);
+    }
+    let r = (-s).mul_add(s, a);
+    if r < 0.0 { s.next_down() } else { s }
+}
+
 /// `|a − b|` rounded toward +∞.
 #[inline]
 pub fn abs_diff_up(a: f64, b: f64) -> f64 {
@@ -235,5 +250,8 @@ mod tests {
         assert!(mul_up(1e-200, 1e-200) > 0.0);
         assert_eq!(mul_down(1e-200, 1e-200), 0.0);
         assert!(sqrt_up(2.0) * sqrt_up(2.0) >= 2.0);
+        assert!(sqrt_down(2.0) * sqrt_down(2.0) <= 2.0 && sqrt_down(2.0) < sqrt_up(2.0));
+        assert_eq!((sqrt_down(4.0), sqrt_up(4.0)), (2.0, 2.0));
+        assert!(sqrt_down(5e-324) <= 5e-324f64.sqrt() && sqrt_down(5e-324) > 0.0);
     }
 }

@@ -1,5 +1,6 @@
 //! Checks the documented libm accuracy assumption ([`scale_core::assumed_ulps`], default 4 ulps)
-//! where the bounds rely on it: the platform's **`f64`** `exp`, `ln`, `ln_1p` and `tanh`.
+//! where the bounds rely on it: the platform's **`f64`** `exp`, `ln`, `ln_1p` and `tanh`, and
+//! the pure-Rust `libm` crate's `erf` and `erfc` (`gelu`: `ball` enclosures and references).
 //!
 //! Why `f64`: every op measures its runtime result (`f32`, `bf16`, …, computed with that type's
 //! libm) against an `f64` reference evaluated with the `f64` libm, and charges the reference
@@ -17,7 +18,10 @@
 //!   near 1 (`ln` of a softmax row sum, where cancellation would show), integers `1…10⁶`
 //!   (`ln n` in the `log_softmax`/`cross_entropy` scale bounds);
 //! * `ln_1p`: `(0, 1]` only (`softplus` calls `ln_1p(e^{−|x|})`), uniformly and log-uniformly;
-//! * `tanh`: `[−20, 20]`, tiny `|x|`, and the saturated range `20 ≤ |x| ≤ 40`.
+//! * `tanh`: `[−20, 20]`, tiny `|x|`, and the saturated range `20 ≤ |x| ≤ 40`;
+//! * `erf`: `[−6, 6]` and tiny `|x|`; `erfc`: `[−6, 27]` (`Φ(x) = erfc(−x/√2)/2` down to its
+//!   underflow) and `[−1, 1]`. Their 192-bit references are series summed here (Taylor at
+//!   `192 + 2.9·x²` bits, asymptotic beyond 9).
 //!
 //! The reference is a 192-bit `dashu-float` evaluation (a few correctly rounded operations, so
 //! its relative error is below 2⁻¹⁸⁵, i.e. below 10⁻⁴⁰ f64-ulps); the error of `f(x)` is
@@ -65,8 +69,63 @@ fn reference(f: &str, x: f64) -> H {
             let t = m.clone() / (m + h(2.0));
             if x < 0.0 { -t } else { t }
         }
+        "erf" => erf_ref(x),
+        "erfc" => erfc_ref(x),
         _ => unreachable!("{f}"),
     }
+}
+
+/// `(erf x, erfc x)` by the Taylor series at `192 + ⌈2.9·x²⌉` bits (enough for the terms'
+/// growth to `e^{x²}` and for `erfc`'s smallness `e^{−x²}`), summed until the terms are below
+/// `2⁻²⁰⁰` of the total past their peak; `|x| ≤ 9`.
+fn erf_series(x: f64) -> (H, H) {
+    let prec = 192 + (2.9 * x * x).ceil() as usize;
+    let b = |v: f64| H::try_from(v).unwrap().with_precision(prec).value();
+    let z = b(x);
+    let z2 = z.clone() * z.clone();
+    let (mut p, mut s) = (z.clone(), z);
+    let mut n = 0u32;
+    loop {
+        n += 1;
+        p = p * z2.clone() / b(f64::from(n));
+        let t = p.clone() / b(f64::from(2 * n + 1));
+        // Compared in big floats: for tiny x both underflow as f64.
+        let abs = |v: &H| if *v < H::ZERO { -v.clone() } else { v.clone() };
+        let small = abs(&t) < abs(&s) * b(1e-70);
+        s = if n % 2 == 1 { s - t } else { s + t };
+        if f64::from(n) > x * x + 1.0 && small {
+            break;
+        }
+    }
+    let erf = b(2.0) / H::pi(prec).sqrt() * s;
+    let erfc = b(1.0) - erf.clone();
+    (erf, erfc)
+}
+
+fn erf_ref(x: f64) -> H {
+    if x.abs() > 9.0 {
+        return h(x.signum()) - erfc_ref(x.abs()) * h(x.signum());
+    }
+    erf_series(x).0
+}
+
+/// `erfc x`; above 9 by 60 terms of the asymptotic series (relative error below 10⁻⁴⁰ there).
+fn erfc_ref(x: f64) -> H {
+    if x < -9.0 {
+        return h(2.0) - erfc_ref(-x);
+    }
+    if x <= 9.0 {
+        return erf_series(x).1;
+    }
+    let z = h(x);
+    let z2 = z.clone() * z.clone();
+    let inv = h(1.0) / (h(2.0) * z2.clone());
+    let (mut s, mut t) = (h(1.0), h(1.0));
+    for n in 1..=60u32 {
+        t = -(t * inv.clone()) * h(f64::from(2 * n - 1));
+        s += t.clone();
+    }
+    (-z2).exp() / (z * H::pi(PREC).sqrt()) * s
 }
 
 fn libm64(f: &str, x: f64) -> f64 {
@@ -75,6 +134,8 @@ fn libm64(f: &str, x: f64) -> f64 {
         "ln" => x.ln(),
         "ln_1p" => x.ln_1p(),
         "tanh" => x.tanh(),
+        "erf" => libm::erf(x),
+        "erfc" => libm::erfc(x),
         _ => unreachable!("{f}"),
     }
 }
@@ -85,6 +146,8 @@ fn libm32(f: &str, x: f32) -> f32 {
         "ln" => x.ln(),
         "ln_1p" => x.ln_1p(),
         "tanh" => x.tanh(),
+        "erf" => libm::erff(x),
+        "erfc" => libm::erfcf(x),
         _ => unreachable!("{f}"),
     }
 }
@@ -154,11 +217,24 @@ fn ranges(f: &str) -> Vec<Range> {
                 if r.random() { x } else { -x }
             }),
         ],
+        // `erf` of `x/√2` in `gelu`'s any-implementation spec and its runtime kernels; `erfc`
+        // of `−x/√2` in `gelu`'s references, down to where `Φ` underflows (|x| ≈ 38).
+        "erf" => vec![
+            ("[-6, 6]", |r| r.random_range(-6.0..6.0)),
+            ("tiny |x| in [1e-300, 1e-3]", |r| {
+                let x = log_uniform(r, 1e-300, 1e-3);
+                if r.random() { x } else { -x }
+            }),
+        ],
+        "erfc" => vec![
+            ("[-6, 27]", |r| r.random_range(-6.0..27.0)),
+            ("[-1, 1]", |r| r.random_range(-1.0..1.0)),
+        ],
         _ => unreachable!("{f}"),
     }
 }
 
-const FUNCTIONS: [&str; 4] = ["exp", "ln", "ln_1p", "tanh"];
+const FUNCTIONS: [&str; 6] = ["exp", "ln", "ln_1p", "tanh", "erf", "erfc"];
 
 /// Measures every function on `per_fn` arguments spread evenly over its ranges; returns
 /// `(function, range, worst f64 error in ulps, argument)` per range. With `f32`, also prints the
@@ -229,7 +305,7 @@ fn assert_within(results: &[(&str, &str, f64, f64)]) {
 #[test]
 fn libm_f64_within_assumed_ulps() {
     let r = measure(10_000, false);
-    assert_eq!(r.len(), 14, "every function on every range");
+    assert_eq!(r.len(), 18, "every function on every range");
     assert_within(&r);
 }
 

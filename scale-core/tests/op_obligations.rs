@@ -682,3 +682,345 @@ fn smooth_unary_large_eps_sound() {
         })
         .unwrap();
 }
+
+// ------------------------------------------------------------------------------------------------
+// Elementwise ops of SPEC §9b (issue #12): `div`, `sqrt`, `rsqrt`. Their preconditions are
+// decided from data (`|b̂| > ε_b`; `x̂ − ε ≥ 0`, `> 0` for rsqrt and gradients), so the plain rows
+// (divisors and arguments of every sign, exact zeros, subnormals, values within 1e-7 of 0) mostly
+// check that a failed margin gives `+∞`, and the rows with transformed data (divisors and
+// arguments bounded away from 0, of both signs) check the finite bounds.
+
+/// A divisor of the generated value's sign, at least `10⁻³` away from 0.
+fn away_from_zero(x: f64) -> f64 {
+    if x < 0.0 { x - 1e-3 } else { x + 1e-3 }
+}
+
+binary_test!(div, ops::div);
+#[test]
+fn div_away_from_zero() {
+    let (a, b) = vars2::<M, M>();
+    check_op(
+        "div_away_from_zero",
+        ops::div(a, b),
+        &[MD, MD],
+        MD,
+        &[ident, away_from_zero],
+    );
+}
+unary_test!(sqrt, ops::sqrt);
+unary_test!(sqrt_nonneg, ops::sqrt, |x: f64| x.abs());
+unary_test!(sqrt_positive, ops::sqrt, |x: f64| x.abs() + 1e-3);
+unary_test!(rsqrt, ops::rsqrt);
+unary_test!(rsqrt_nonneg, ops::rsqrt, |x: f64| x.abs());
+unary_test!(rsqrt_positive, ops::rsqrt, |x: f64| x.abs() + 1e-3);
+
+#[test]
+fn zero_size_div_sqrt() {
+    type Z = Rank2<0, 4>;
+    const ZD: &[usize] = &[0, 4];
+    let z = vars1::<Z>();
+    let (za, zb) = vars2::<Z, Z>();
+    check_op("zero_div", ops::div(za, zb), &[ZD, ZD], ZD, &[ident]);
+    check_op("zero_sqrt", ops::sqrt(z), &[ZD], ZD, &[ident]);
+    check_op("zero_rsqrt", ops::rsqrt(z), &[ZD], ZD, &[ident]);
+}
+
+/// The premises of one-entry `div` at the margin: runtime operands `â`, `b̂` (`f32`), eps
+/// `ε_a`, `ε_b` up to `0.999·|b̂|` (the spec divisor within a thousandth of 0), spec points
+/// `â + t_a·ε_a`, `b̂ + t_b·ε_b`; forward and both cotangents against the interval spec, and
+/// the precondition: finite bounds exactly where `|b̂| > ε_b`.
+#[test]
+fn div_near_the_margin_sound() {
+    let (a, b) = vars2::<Rank1<1>, Rank1<1>>();
+    let div = ops::div(a, b);
+    let node: &dyn RevNodeScale<f32> = &div;
+    let strat = (
+        prop_oneof![-3.0..3.0f64, (-30.0..30.0f64).prop_map(|e| 10f64.powf(e))],
+        prop_oneof![
+            -3.0..3.0f64,
+            (-40.0..30.0f64, any::<bool>()).prop_map(|(e, s)| if s {
+                10f64.powf(e)
+            } else {
+                -10f64.powf(e)
+            })
+        ],
+        prop_oneof![Just(0.0), 0.0..1.0f64, Just(0.999), Just(1.0), 1.0..2.0f64],
+        prop_oneof![Just(0.0), 0.0..1e-2f64],
+        (-1.0..1.0f64, -1.0..1.0f64),
+        (-2.0..2.0f64, prop_oneof![Just(0.0), 0.0..1.0f64]),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: cases() * 8,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let (finite_fwd, total) = (Cell::new(0usize), Cell::new(0usize));
+    runner
+        .run(&strat, |(av, bv, kb, ka, (ta, tb), (dv, ed))| {
+            let (a32, b32, d32) = (av as f32, bv as f32, dv as f32);
+            let (ar, br) = (f64::from(a32), f64::from(b32));
+            let (ea, eb) = (ka * ar.abs(), kb * br.abs());
+            let (sa, sb) = (ar + ta * ea, br + tb * eb);
+            let one = |v: f64| ArrayD::from_elem(IxDyn(&[1]), Interval::point(v));
+            let xs = vec![one(sa), one(sb)];
+            let xr = vec![
+                ArrayD::from_elem(IxDyn(&[1]), a32),
+                ArrayD::from_elem(IxDyn(&[1]), b32),
+            ];
+            let ein = [
+                Bound::new(Interval::point(sa).max_dist(ar)),
+                Bound::new(Interval::point(sb).max_dist(br)),
+            ];
+            let yr = node.forward_runtime(&xr);
+            let fe = node.fwd_eps(&ein, &xr, &yr);
+            let margin_ok = br.abs() > ein[1].get() && br != 0.0;
+            if !margin_ok {
+                prop_assert!(
+                    fe.is_infinite(),
+                    "|b̂| {br:e} ≤ ε_b {:e}: eps {fe:?}",
+                    ein[1].get()
+                );
+            }
+            total.set(total.get() + 1);
+            if yr.iter().all(|v| v.is_finite()) {
+                if fe.get().is_finite() {
+                    finite_fwd.set(finite_fwd.get() + 1);
+                }
+                let ys = node.forward_spec(&xs);
+                check::approx(&ys, &yr, fe).map_err(|v| fail("div fwd", v))?;
+            }
+            let ds = ArrayD::from_elem(IxDyn(&[1]), Interval::point(f64::from(d32) + ed * 0.5));
+            let dr = ArrayD::from_elem(IxDyn(&[1]), d32);
+            let vs = node.vjp_spec(&xs, &ds);
+            let vr = node.vjp_runtime(&xr, &dr);
+            let ve = node.vjp_eps(&ein, &xr, Bound::new(ed), &dr);
+            for i in 0..2 {
+                if !margin_ok {
+                    prop_assert!(ve[i].is_infinite());
+                }
+                if vr[i].iter().all(|v| v.is_finite()) {
+                    check::approx(&vs[i], &vr[i], ve[i])
+                        .map_err(|v| fail(&format!("div vjp[{i}]"), v))?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Not vacuous: most cases clear the margin and are checked against a finite bound.
+    let (finite_fwd, total) = (finite_fwd.get(), total.get());
+    assert!(finite_fwd * 2 > total, "{finite_fwd} finite of {total}");
+    eprintln!(
+        "div_near_the_margin_sound: {total} cases, {finite_fwd} with a finite forward bound, \
+         0 violations"
+    );
+}
+
+/// `sqrt`/`rsqrt` with `ε` up to (and beyond) `x̂`: spec points `x̂ + t·ε` reach 0 (sqrt's
+/// forward stays finite there, by the range bound) and below (every bound `+∞`).
+#[test]
+fn sqrt_near_zero_sound() {
+    fn run<N: RevNodeScale<f32>>(
+        name: &str,
+        node: &N,
+        zero_ok: bool,
+        (x, k, t, d, ed): (f32, f64, f64, f32, f64),
+    ) -> Result<bool, TestCaseError> {
+        let xr64 = f64::from(x);
+        let e = k * xr64.abs();
+        let xs_pt = xr64 + t * e;
+        let xs = vec![ArrayD::from_elem(IxDyn(&[1]), Interval::point(xs_pt))];
+        let xr = vec![ArrayD::from_elem(IxDyn(&[1]), x)];
+        let ein = Bound::new(Interval::point(xs_pt).max_dist(xr64));
+        let lo = xr64 - ein.get();
+        let yr = node.forward_runtime(&xr);
+        let fe = node.fwd_eps(&[ein], &xr, &yr);
+        // The plain difference has the sign of the exact one: outside the domain → +∞.
+        if lo < 0.0 || (!zero_ok && lo <= 0.0) {
+            prop_assert!(
+                fe.is_infinite(),
+                "{name}: x̂ {x:e}, ε {:e}: {fe:?}",
+                ein.get()
+            );
+        }
+        if yr.iter().all(|v| v.is_finite()) {
+            let ys = node.forward_spec(&xs);
+            check::approx(&ys, &yr, fe).map_err(|v| fail(&format!("{name} fwd"), v))?;
+        }
+        let ds = ArrayD::from_elem(IxDyn(&[1]), Interval::point(f64::from(d) + ed * 0.5));
+        let dr = ArrayD::from_elem(IxDyn(&[1]), d);
+        let vs = node.vjp_spec(&xs, &ds);
+        let vr = node.vjp_runtime(&xr, &dr);
+        let ve = node.vjp_eps(&[ein], &xr, Bound::new(ed), &dr);
+        if lo <= 0.0 {
+            prop_assert!(ve[0].is_infinite(), "{name} vjp: {ve:?}");
+        }
+        if vr[0].iter().all(|v| v.is_finite()) {
+            check::approx(&vs[0], &vr[0], ve[0]).map_err(|v| fail(&format!("{name} vjp"), v))?;
+        }
+        Ok(fe.get().is_finite())
+    }
+    let x = vars1::<Rank1<1>>();
+    let (sq, rs) = (ops::sqrt(x), ops::rsqrt(x));
+    let strat = (
+        prop_oneof![
+            0.0..3.0f64,
+            (-44.0..30.0f64).prop_map(|e| 10f64.powf(e)),
+            -1e-6..1e-6f64,
+            Just(0.0)
+        ],
+        prop_oneof![Just(0.0), 0.0..1.0f64, Just(1.0), 1.0..3.0f64],
+        -1.0..1.0f64,
+        -2.0..2.0f64,
+        prop_oneof![Just(0.0), 0.0..1.0f64],
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: cases() * 8,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let (finite, total) = (Cell::new(0usize), Cell::new(0usize));
+    runner
+        .run(&strat, |(xv, k, t, d, ed)| {
+            let c = (xv as f32, k, t, d as f32, ed);
+            let n =
+                usize::from(run("sqrt", &sq, true, c)?) + usize::from(run("rsqrt", &rs, false, c)?);
+            finite.set(finite.get() + n);
+            total.set(total.get() + 2);
+            Ok(())
+        })
+        .unwrap();
+    let (finite, total) = (finite.get(), total.get());
+    assert!(finite * 3 > total, "{finite} finite of {total}");
+    eprintln!(
+        "sqrt_near_zero_sound: {total} cases, {finite} with a finite forward bound, 0 violations"
+    );
+}
+
+/// Values on a coarse lattice (`k/2`, `|k| ≤ 6`): two such operands tie exactly often, and the
+/// perturbed data modes turn those ties into near-ties of either order.
+fn lattice(x: f64) -> f64 {
+    (x.clamp(-3.0, 3.0) * 2.0).round() / 2.0
+}
+
+binary_test!(maximum, ops::maximum);
+binary_test!(minimum, ops::minimum);
+#[test]
+fn extremum_ties() {
+    let (a, b) = vars2::<M, M>();
+    check_op(
+        "maximum_ties",
+        ops::maximum(a, b),
+        &[MD, MD],
+        MD,
+        &[lattice],
+    );
+    check_op(
+        "minimum_ties",
+        ops::minimum(a, b),
+        &[MD, MD],
+        MD,
+        &[lattice],
+    );
+    // One handle twice: every entry an exact tie, spec and runtime.
+    check_op("maximum_self", ops::maximum(a, a), &[MD, MD], MD, &[ident]);
+    type Z = Rank2<0, 4>;
+    let (za, zb) = vars2::<Z, Z>();
+    check_op(
+        "zero_maximum",
+        ops::maximum(za, zb),
+        &[&[0, 4], &[0, 4]],
+        &[0, 4],
+        &[ident],
+    );
+}
+
+/// Near-ties of one entry: `b̂ = â + k` ulps of `f32` (`k ∈ −3..=3`, ties included), operand eps
+/// of up to a few ulps with spec points anywhere inside, every branch pairing (spec above, at,
+/// below the runtime's); both cotangents against the interval spec, and the kink rule's price
+/// only where the operands are within `ε_a + ε_b`.
+#[test]
+fn extremum_near_ties_sound() {
+    let (a, b) = vars2::<Rank1<1>, Rank1<1>>();
+    let (mx, mn) = (ops::maximum(a, b), ops::minimum(a, b));
+    let strat = (
+        prop_oneof![
+            -3.0..3.0f64,
+            Just(0.0),
+            (-40.0..30.0f64).prop_map(|e| 10f64.powf(e))
+        ],
+        -3i32..=3,
+        (
+            prop_oneof![Just(0u32), 0u32..4],
+            prop_oneof![Just(0u32), 0u32..4],
+        ),
+        (-1.0..1.0f64, -1.0..1.0f64),
+        (-2.0..2.0f64, prop_oneof![Just(0.0), 0.0..1.0f64]),
+        prop_oneof![Just(0.0), Just(0.5), -1.0..1.0f64],
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: cases() * 8,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let ulp = |v: f32| f64::from(f32::from_bits(v.abs().to_bits() + 1)) - f64::from(v.abs());
+    runner
+        .run(&strat, |(av, k, (ka, kb), (ta, tb), (dv, ed), tie_t)| {
+            let a32 = av as f32;
+            let b32 = (f64::from(a32) + f64::from(k) * ulp(a32)) as f32;
+            let (ar, br) = (f64::from(a32), f64::from(b32));
+            let (ea, eb) = (f64::from(ka) * ulp(a32), f64::from(kb) * ulp(b32));
+            // Spec points: anywhere in the eps ball, or (tie_t) both at one common point.
+            let p = 0.5 * (ar + br) + tie_t * 0.5 * ea.min(eb);
+            let common = ka > 0 && kb > 0 && tie_t != 0.0;
+            let (sa, sb) = if common && (p - ar).abs() <= ea && (p - br).abs() <= eb {
+                (p, p)
+            } else {
+                (ar + ta * ea, br + tb * eb)
+            };
+            let one = |v: f64| ArrayD::from_elem(IxDyn(&[1]), Interval::point(v));
+            let xs = vec![one(sa), one(sb)];
+            let xr = vec![
+                ArrayD::from_elem(IxDyn(&[1]), a32),
+                ArrayD::from_elem(IxDyn(&[1]), b32),
+            ];
+            let ein = [
+                Bound::new(Interval::point(sa).max_dist(ar)),
+                Bound::new(Interval::point(sb).max_dist(br)),
+            ];
+            let dr = ArrayD::from_elem(IxDyn(&[1]), dv as f32);
+            let dr_s = ArrayD::from_elem(
+                IxDyn(&[1]),
+                Interval::point(f64::from(dv as f32) + ed * 0.5),
+            );
+            for (name, node) in [("maximum", &mx as &dyn RevNodeScale<f32>), ("minimum", &mn)] {
+                let yr = node.forward_runtime(&xr);
+                let ys = node.forward_spec(&xs);
+                let fe = node.fwd_eps(&ein, &xr, &yr);
+                check::approx(&ys, &yr, fe).map_err(|v| fail(&format!("{name} fwd"), v))?;
+                let vs = node.vjp_spec(&xs, &dr_s);
+                let vr = node.vjp_runtime(&xr, &dr);
+                let ve = node.vjp_eps(&ein, &xr, Bound::new(ed), &dr);
+                for i in 0..2 {
+                    check::approx(&vs[i], &vr[i], ve[i])
+                        .map_err(|v| fail(&format!("{name} vjp[{i}]"), v))?;
+                }
+                // Far from the kink the price is ε_δ only.
+                if (ar - br).abs() > ein[0].get() + ein[1].get() {
+                    prop_assert!(
+                        ve[0].get() <= ed * (1.0 + 1e-12) + 1e-300
+                            && ve[1].get() <= ed * (1.0 + 1e-12) + 1e-300
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+unary_test!(gelu, ops::gelu);
+unary_test!(gelu_tanh, ops::gelu_tanh);
+// Moderate arguments (|x| ≤ 40 after the transform): the left tail where `x·Φ(x)` underflows
+// gradually, the root of `gelu′` near −0.75, and the saturation on the right.
+unary_test!(gelu_moderate, ops::gelu, |x: f64| x.clamp(-40.0, 40.0));
+unary_test!(gelu_tanh_moderate, ops::gelu_tanh, |x: f64| x
+    .clamp(-40.0, 40.0));

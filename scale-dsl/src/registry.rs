@@ -155,6 +155,14 @@ pub const OPS: &[OpDef] = &[
     op("log_softmax", &["x"], rules::check_last_axis, ONE),
     op("mse", &["pred", "target"], rules::check_same_to_scalar, TWO),
     op("cross_entropy", &["logits", "target"], rules::check_cross_entropy, TWO),
+    // Elementwise ops of SPEC §9b (issue #12).
+    op("div", &["a", "b"], rules::check_same, TWO),
+    op("sqrt", &["x"], rules::check_unary, ONE),
+    op("rsqrt", &["x"], rules::check_unary, ONE),
+    op("maximum", &["a", "b"], rules::check_same, TWO).exact(),
+    op("minimum", &["a", "b"], rules::check_same, TWO).exact(),
+    op("gelu", &["x"], rules::check_unary, ONE),
+    op("gelu_tanh", &["x"], rules::check_unary, ONE),
 ];
 
 /// Look an op up by name.

@@ -11,6 +11,10 @@
 //! | [`reshape`](mod@reshape) | `reshape` |
 //! | [`softmax`](mod@softmax) | `softmax`, `log_softmax` (last axis, rank 1 and 2) |
 //! | [`loss`] | `mse`, `cross_entropy` |
+//! | [`div`](mod@div) | `div` |
+//! | [`sqrt`](mod@sqrt) | `sqrt`, `rsqrt` |
+//! | [`extremum`] | `maximum`, `minimum` |
+//! | [`gelu`](mod@gelu) | `gelu`, `gelu_tanh` |
 //!
 //! ## Adding an op
 //!
@@ -53,6 +57,11 @@ pub mod reshape;
 pub mod softmax;
 pub mod unary;
 pub mod util;
+// Elementwise ops of SPEC §9b (issue #12).
+pub mod div;
+pub mod extremum;
+pub mod gelu;
+pub mod sqrt;
 
 pub use abs::abs;
 pub use elementwise::{add, leaky_relu, mul, neg, relu, scale, sub};
@@ -62,6 +71,11 @@ pub use reduce::{mean, sum, sum_rows};
 pub use reshape::reshape;
 pub use softmax::{log_softmax, softmax};
 pub use unary::{exp, log, sigmoid, softplus, square, tanh};
+// Elementwise ops of SPEC §9b (issue #12).
+pub use div::div;
+pub use extremum::{maximum, minimum};
+pub use gelu::{gelu, gelu_tanh};
+pub use sqrt::{rsqrt, sqrt};
 
 /// Declares an op's node struct `Name<…, B>` (or `Name<…, B, K>` for a family node with marker
 /// `K`, written `Name<…; K>`): the arguments it reads, any constant parameters, the phantom

@@ -35,6 +35,10 @@ pub trait SmoothFn: Send + Sync + 'static {
     const NAME: &'static str;
     /// Domain is `x > 0` (bounds are `+∞` unless positivity is guaranteed).
     const POSITIVE: bool = false;
+    /// With [`SmoothFn::POSITIVE`]: `f` itself is defined and continuous at 0 though `f′` is
+    /// not (`√`), so the forward bound needs only `x ≥ 0` guaranteed (it then uses the range
+    /// bound); the VJP still needs `x > 0`.
+    const FWD_AT_ZERO: bool = false;
     /// `f` in spec arithmetic.
     fn spec<T: SpecScalar>(x: T) -> T;
     /// `f′` in spec arithmetic.
@@ -55,6 +59,17 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn f_ref(x: f64) -> f64;
     /// `f64` reference of `f′`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³`.
     fn d_ref(x: f64) -> f64;
+    /// An absolute error bound of [`SmoothFn::f_ref`] at `x` on top of its relative accuracy,
+    /// for a reference whose argument rounding its function amplifies (default 0).
+    fn f_ref_abs(_x: f64) -> f64 {
+        0.0
+    }
+    /// An absolute error bound of [`SmoothFn::d_ref`] at `x` on top of its relative accuracy:
+    /// a derivative with a root (`gelu`'s) is a difference there, relatively inaccurate
+    /// (default 0).
+    fn d_ref_abs(_x: f64) -> f64 {
+        0.0
+    }
     /// Upper bound of `sup |f′|` over `[lo, hi]`.
     fn sup_d1(lo: f64, hi: f64) -> f64;
     /// Upper bound of `sup |f″|` over `[lo, hi]`.
@@ -469,7 +484,7 @@ pub type Softplus<S, B> = Unary<S, B, SoftplusFn>;
 /// `square(x) = x²`, elementwise.
 pub type Square<S, B> = Unary<S, B, SquareFn>;
 
-fn unary<S: Shape, B, F: SmoothFn>(x: Var<S, B>) -> Unary<S, B, F> {
+pub(crate) fn unary<S: Shape, B, F: SmoothFn>(x: Var<S, B>) -> Unary<S, B, F> {
     Unary::new([x.arg()])
 }
 
@@ -498,11 +513,12 @@ pub fn square<S: Shape, B>(x: Var<S, B>) -> Square<S, B> {
     unary(x)
 }
 
-/// The interval `[x̂ − ε, x̂ + ε]` rounded outward, or `None` when the domain is not guaranteed.
+/// The interval `[x̂ − ε, x̂ + ε]` rounded outward, or `None` when the domain is not guaranteed
+/// (for the forward bound, `fwd`, of an `f` that is defined at 0: when `x ≥ 0` is not).
 #[inline]
-fn around<F: SmoothFn>(x: f64, e: f64) -> Option<(f64, f64)> {
+fn around<F: SmoothFn>(x: f64, e: f64, fwd: bool) -> Option<(f64, f64)> {
     let (lo, hi) = (sub_down(x, e), add_up(x, e));
-    if F::POSITIVE && !(lo > 0.0) {
+    if F::POSITIVE && !(lo > 0.0 || (fwd && F::FWD_AT_ZERO && lo == 0.0)) {
         return None;
     }
     Some((lo, hi))
@@ -553,14 +569,14 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
             .and(out)
             .for_each(|&x, &y| {
                 let x = x.to_spec();
-                let Some((lo, hi)) = around::<F>(x, e) else {
+                let Some((lo, hi)) = around::<F>(x, e, true) else {
                     dom = false;
                     return;
                 };
                 let y = y.to_spec();
                 let prop = if e == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * e };
                 let w = F::f_ref(x);
-                let lip = inflate(prop + ref_dist(y, w, rel), 6).get();
+                let lip = inflate(prop + ref_dist(y, w, rel) + F::f_ref_abs(x), 6).get();
                 // The range bound costs two more libm calls: only where the propagated part is
                 // not already negligible next to the value.
                 let b = if prop > 1e-6 * (w.abs() + TINY) || !lip.is_finite() {
@@ -593,7 +609,7 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
         let mut dom = true;
         Zip::from(x).and(d).and(&v).for_each(|&x, &d, &v| {
             let (x, d) = (x.to_spec(), d.to_spec());
-            let Some((lo, hi)) = around::<F>(x, e) else {
+            let Some((lo, hi)) = around::<F>(x, e, false) else {
                 dom = false;
                 return;
             };
@@ -614,7 +630,8 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
                 };
                 d.abs() * tighter(lip2, osc)
             };
-            m = nan_max(m, g1 + g2 + ref_dist(v.to_spec(), d * F::d_ref(x), rel));
+            let local = ref_dist(v.to_spec(), d * F::d_ref(x), rel) + d.abs() * F::d_ref_abs(x);
+            m = nan_max(m, g1 + g2 + local);
         });
         if !dom {
             return vec![Bound::INF];

@@ -276,6 +276,16 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
     fn square(self) -> Self {
         Self::rounded(SpecScalar::square(self.b))
     }
+    /// `√` is a basic, correctly rounded operation of IEEE arithmetic: one rounding of `R`.
+    fn sqrt(self) -> Self {
+        Self::rounded(SpecScalar::sqrt(self.b))
+    }
+    fn erf(self) -> Self {
+        Self::elementary(SpecScalar::erf(self.b))
+    }
+    fn erfc(self) -> Self {
+        Self::elementary(SpecScalar::erfc(self.b))
+    }
 
     /// `Σ` in any order or tree: the balls' sum, widened by `γ_{n−1}·Σ|tᵢ|` of `R` (additions
     /// lose nothing to underflow). Exact zeros are no terms.
@@ -361,6 +371,7 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scalar::Est;
 
     type A = AnyRun<f32>;
 
@@ -409,6 +420,32 @@ mod tests {
         assert_eq!((x * A::one()).ball().rad(), 0.0);
         assert_eq!((x * A::zero()).ball().rad(), 0.0);
         assert!((x + x).ball().rad() > 0.0);
+    }
+
+    /// `√` in `f32` and its derived uses (`1/√x`) lie in the any-run ball, which also holds the
+    /// exact root; a ball that may be negative is the line.
+    #[test]
+    fn sqrt_covers_f32() {
+        for &v in &[2.0f64, 0.1, 3e-40, 1e30, 0.0] {
+            let x = A::from_f64(v);
+            let (s, r) = (x.sqrt(), A::one() / x.sqrt());
+            let v32 = v as f32;
+            assert!(
+                contains(s, v32.sqrt() as f64) && contains(s, v.sqrt()),
+                "{v}"
+            );
+            if v > 0.0 {
+                assert!(contains(r, (1.0 / v32.sqrt()) as f64) && contains(r, 1.0 / v.sqrt()));
+            }
+        }
+        assert_eq!(A::new(0.0, 1e-9).sqrt().ball().rad(), f64::INFINITY);
+        let e = <Est<f32> as SpecScalar>::sqrt(Est::new(4.0, 1e-3));
+        assert!(e.mid() == 2.0 && (e.sigma() - 2.5e-4).abs() < 1e-6);
+        assert!(
+            <Est<f32> as SpecScalar>::sqrt(Est::new(0.0, 1e-3))
+                .sigma()
+                .is_infinite()
+        );
     }
 
     #[test]

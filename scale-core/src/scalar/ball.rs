@@ -228,6 +228,23 @@ fn smooth(m: f64, r: f64, lip: f64) -> Ball {
     Ball::new(m, rad(spread + libm_rel() * m.abs() + 1e-300, 4))
 }
 
+/// An upper bound of `|erf′| = (2/√π)·e^{−t²}` over the ball (the `f64` constant and `exp`
+/// within the libm assumption's relative slack, at the smallest `|t|`, rounded down).
+fn erf_lip(b: Ball) -> f64 {
+    if b.r == 0.0 {
+        return 0.0;
+    }
+    let (lo, hi) = (sub_down(b.m, b.r), add_up(b.m, b.r));
+    let mig = if lo > 0.0 {
+        lo
+    } else if hi < 0.0 {
+        -hi
+    } else {
+        0.0
+    };
+    std::f64::consts::FRAC_2_SQRT_PI * (-(mig * mig)).exp() * (1.0 + 4.0 * libm_rel()) + 1e-300
+}
+
 impl crate::scalar::SpecScalar for Ball {
     // An enclosure of v encloses 0 + v.
     const MOVES_INTO_ZERO: bool = true;
@@ -322,6 +339,31 @@ impl crate::scalar::SpecScalar for Ball {
             self.r,
             1.0,
         )
+    }
+    /// `√x` where the ball lies in `x ≥ 0` (else the whole line): midpoint `fl(√m)`, radius
+    /// `min(r/√m, √r)` (`|√x − √m| = |x − m|/(√x + √m)`, and `≤ √|x − m|`) plus its rounding.
+    fn sqrt(self) -> Ball {
+        if !(self.lo() >= 0.0) {
+            return Ball::ENTIRE;
+        }
+        let m = self.m.sqrt();
+        let spread = if self.r == 0.0 {
+            0.0
+        } else if m > 0.0 {
+            (self.r / m).min(self.r.sqrt())
+        } else {
+            self.r.sqrt()
+        };
+        Ball::new(m, rad(spread + U * m, 5))
+    }
+    /// `erf` from the `f64` libm (the libm assumption), radius from `|erf′| = (2/√π)e^{−t²}` at
+    /// the point of the ball nearest 0.
+    fn erf(self) -> Ball {
+        smooth(libm::erf(self.m), self.r, erf_lip(self))
+    }
+    /// `erfc`, likewise (relatively accurate in the tail: the radius follows `e^{−t²}`).
+    fn erfc(self) -> Ball {
+        smooth(libm::erfc(self.m), self.r, erf_lip(self))
     }
     /// `M = A_m·B_m` by an `f64` GEMM (any order, FMA or not: off by at most
     /// `γ_k·|A_m||B_m| + k·η`), and a rank-one radius:
@@ -422,5 +464,28 @@ mod tests {
         // |x| of a ball straddling 0 starts at 0, never below.
         let a = Ball::new(0.1, 0.5).abs();
         assert!(a.lo() == 0.0 && a.hi() >= 0.6);
+    }
+
+    /// `√` of a ball holds the outward-rounded root of every point, also with the radius as
+    /// large as the midpoint (the `√r` branch) and at 0; a ball reaching below 0 is the line.
+    #[test]
+    fn sqrt_encloses() {
+        for &a in &[0.0, 1e-300, 3.0e-8, 0.1, 2.0, 2.5, 1e10, 1e300] {
+            for rel in [0.0, 1e-12, 0.5, 1.0] {
+                let b = Ball::new(a, a * rel);
+                let i = Interval::new(b.lo(), b.hi()).sqrt();
+                let s = b.sqrt();
+                assert!(
+                    s.lo() <= i.lo() && i.hi() <= s.hi(),
+                    "√{b:?}: {s:?} vs {i:?}"
+                );
+            }
+        }
+        assert_eq!(Ball::new(0.0, 1e-20).sqrt().rad(), f64::INFINITY);
+        assert_eq!(Ball::from_f64(-1.0).sqrt().rad(), f64::INFINITY);
+        assert_eq!(
+            Ball::from_f64(4.0).sqrt(),
+            Ball::new(2.0, Ball::from_f64(4.0).sqrt().rad())
+        );
     }
 }

@@ -223,6 +223,26 @@ impl<R: Runtime> SpecScalar for Est<R> {
     fn square(self) -> Self {
         Self::rounded(self.m * self.m, 4.0 * self.m * self.m * self.v)
     }
+    /// First order: `√x` carries `v/(4x)` of the argument's variance, plus one rounding; at 0
+    /// the derivative is unbounded, so any argument error makes the estimate infinite.
+    fn sqrt(self) -> Self {
+        if !(self.m >= 0.0) {
+            return Est::of(f64::NAN, f64::INFINITY);
+        }
+        if self.m == 0.0 {
+            return Est::of(0.0, if self.v == 0.0 { 0.0 } else { f64::INFINITY });
+        }
+        let y = self.m.sqrt();
+        Self::rounded(y, self.v / (4.0 * self.m))
+    }
+    fn erf(self) -> Self {
+        let d = std::f64::consts::FRAC_2_SQRT_PI * (-(self.m * self.m)).exp();
+        Self::elementary(libm::erf(self.m), d * d * self.v)
+    }
+    fn erfc(self) -> Self {
+        let d = std::f64::consts::FRAC_2_SQRT_PI * (-(self.m * self.m)).exp();
+        Self::elementary(libm::erfc(self.m), d * d * self.v)
+    }
 
     /// Higham–Mary: a sum of `n` terms in any order carries `≤ (n − 1)` roundings of partial
     /// sums bounded by `Σ|tᵢ|`, so its variance proxy is `(n − 1)·(u·Σ|tᵢ|)²`.

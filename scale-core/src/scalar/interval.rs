@@ -1,6 +1,8 @@
 //! [`Interval`]: the rigorous spec scalar.
 
-use crate::round::{add_down, add_up, div_down, div_up, mul_down, mul_up, sub_down, sub_up};
+use crate::round::{
+    add_down, add_up, div_down, div_up, mul_down, mul_up, sqrt_down, sqrt_up, sub_down, sub_up,
+};
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -114,6 +116,15 @@ impl Interval {
     pub fn square(self) -> Interval {
         let a = self.abs();
         Interval::new(mul_down0(a.lo, a.lo), mul_up0(a.hi, a.hi))
+    }
+
+    /// `√x`, rounded outward; [`Interval::ENTIRE`] when the interval reaches below 0 (the exact
+    /// value may be negative, where the root is undefined).
+    pub fn sqrt(self) -> Interval {
+        if !(self.lo >= 0.0) {
+            return Interval::ENTIRE;
+        }
+        Interval::new(sqrt_down(self.lo), sqrt_up(self.hi))
     }
 
     /// Upper bound on `max |x − r|` over the interval: how far a runtime value `r` can be from the
@@ -270,5 +281,10 @@ mod tests {
             Interval::point(0.0) * Interval::ENTIRE,
             Interval::point(0.0)
         );
+        assert_eq!(Interval::new(4.0, 9.0).sqrt(), Interval::new(2.0, 3.0));
+        let r2 = Interval::point(2.0).sqrt();
+        assert!(r2.lo() < r2.hi() && r2.contains(std::f64::consts::SQRT_2));
+        assert_eq!(Interval::new(-1e-300, 1.0).sqrt(), Interval::ENTIRE);
+        assert_eq!(Interval::new(0.0, f64::INFINITY).sqrt().hi(), f64::INFINITY);
     }
 }

@@ -11,6 +11,7 @@ pub mod anyrun;
 mod arith;
 mod ball;
 mod elementary;
+mod erf;
 pub mod estimate;
 mod interval;
 mod runtime;

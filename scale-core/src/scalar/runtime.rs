@@ -32,6 +32,11 @@ pub trait Runtime:
     /// Round an `f64` to the nearest value of this type.
     fn from_f64(x: f64) -> Self;
 
+    /// The error function, the platform-independent `libm` kernel of this type (`erff` for
+    /// `f32` and, through `f32`, the half types; `erf` for `f64`). Bounds never trust it: they
+    /// measure it against an `f64` reference (see [`assumed_ulps`](crate::assumed_ulps)).
+    fn erf(self) -> Self;
+
     /// Matrix product, the hot kernel of `matmul`/`matvec`. `f32` and `f64` use the faer kernel
     /// (see `kernel.rs`); the default (half types) uses ndarray's `dot`.
     fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
@@ -51,6 +56,10 @@ impl Runtime for f32 {
     fn from_f64(x: f64) -> f32 {
         x as f32
     }
+    #[inline]
+    fn erf(self) -> f32 {
+        libm::erff(self)
+    }
     fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
         crate::kernel::matmul(a, b)
     }
@@ -67,6 +76,10 @@ impl Runtime for f64 {
     #[inline]
     fn from_f64(x: f64) -> f64 {
         x
+    }
+    #[inline]
+    fn erf(self) -> f64 {
+        libm::erf(self)
     }
     fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
         crate::kernel::matmul(a, b)
@@ -89,6 +102,10 @@ impl Runtime for bf16 {
     fn from_f64(x: f64) -> bf16 {
         bf16::from_f64(x)
     }
+    #[inline]
+    fn erf(self) -> bf16 {
+        bf16::from_f32(libm::erff(self.to_f32()))
+    }
 }
 
 impl Runtime for f16 {
@@ -102,5 +119,9 @@ impl Runtime for f16 {
     #[inline]
     fn from_f64(x: f64) -> f16 {
         f16::from_f64(x)
+    }
+    #[inline]
+    fn erf(self) -> f16 {
+        f16::from_f32(libm::erff(self.to_f32()))
     }
 }

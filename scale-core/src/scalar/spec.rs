@@ -1,6 +1,7 @@
 //! The spec scalar: the number type the exact-real semantics are evaluated in (SPEC §6).
 
 use super::elementary;
+use super::erf;
 use super::interval::Interval;
 use super::runtime::Runtime;
 use ndarray::{Array2, ArrayView2};
@@ -99,6 +100,15 @@ pub trait SpecScalar:
     }
     /// `self²` (tighter than `self * self` for intervals straddling 0).
     fn square(self) -> Self;
+    /// `√self`; where the value may be negative the result is NaN (`f64`) or the whole line
+    /// (rigorous scalars), never a wrong finite value (`√` of an enclosure that dips below 0 is
+    /// not the root of the part above 0: the exact value may be the negative one).
+    fn sqrt(self) -> Self;
+    /// The error function `erf x = (2/√π)∫₀ˣ e^{−t²} dt`.
+    fn erf(self) -> Self;
+    /// `erfc x = 1 − erf x`, relatively accurate where it is tiny (large `x`): what the normal
+    /// CDF `Φ(x) = erfc(−x/√2)/2` of `gelu` needs for negative `x`.
+    fn erfc(self) -> Self;
 
     /// `Σ` of the terms (every sum of the ops' spec formulas goes through here, so a scalar that
     /// models rounding can charge the error of *any* summation order). Default: left to right.
@@ -206,6 +216,18 @@ impl SpecScalar for f64 {
     fn square(self) -> f64 {
         self * self
     }
+    #[inline]
+    fn sqrt(self) -> f64 {
+        f64::sqrt(self)
+    }
+    #[inline]
+    fn erf(self) -> f64 {
+        libm::erf(self)
+    }
+    #[inline]
+    fn erfc(self) -> f64 {
+        libm::erfc(self)
+    }
 }
 
 impl SpecScalar for Interval {
@@ -269,5 +291,16 @@ impl SpecScalar for Interval {
     }
     fn square(self) -> Interval {
         Interval::square(self)
+    }
+    fn sqrt(self) -> Interval {
+        Interval::sqrt(self)
+    }
+    fn erf(self) -> Interval {
+        // Increasing; each end enclosed by `erf_bounds`.
+        Interval::new(erf::erf_bounds(self.lo()).0, erf::erf_bounds(self.hi()).1)
+    }
+    fn erfc(self) -> Interval {
+        // Decreasing.
+        Interval::new(erf::erfc_bounds(self.hi()).0, erf::erfc_bounds(self.lo()).1)
     }
 }

@@ -30,6 +30,10 @@ fn main() {
         let l1 = mse(p, softmax(t));
         let l2 = cross_entropy(h, softmax(t));
         let loss = l1 + l2 + s + sum(lp) + sum(rr);
+        // elementwise ops of SPEC §9b
+        let q = div(x, exp(y)) + sqrt(square(x)) + rsqrt(softplus(y));
+        let mx = maximum(x, y) - minimum(q, neg(x));
+        let ge = gelu(mx) + gelu_tanh(mx);
     };
     let mut inputs = m.zero_inputs();
     inputs.x.fill(0.5);
@@ -41,4 +45,7 @@ fn main() {
     assert!(cert.eps.get(m.vars.loss).get().is_finite());
     assert_eq!(cert.values.get(m.vars.r).shape(), &[4, 2]);
     assert!(cert.grad_tol(m.vars.a).abs.is_finite());
+    assert!(cert.eps.get(m.vars.q).get().is_finite());
+    assert!(cert.eps.get(m.vars.mx).get().is_finite());
+    assert!(cert.eps.get(m.vars.ge).get().is_finite());
 }

@@ -1,0 +1,297 @@
+//! `gelu(x) = x·Φ(x)` (PyTorch's `approximate='none'`) and `gelu_tanh(x)` (its tanh form,
+//! `approximate='tanh'`), elementwise (SPEC §9b): two members of the smooth [`Unary`] family.
+//!
+//! * Spec: `Φ(x) = erfc(−x/√2)/2` with the rigorous `erfc` of the spec scalar (relatively
+//!   accurate in the left tail, where `x·Φ(x)` is tiny), and `gelu_tanh(x) = x·σ(2u)`,
+//!   `u = √(2/π)·x·(1 + 0.044715·x²)` (the same as `½x(1 + tanh u)` without its cancellation).
+//!   `√2`, `√π` and `√(2/π)` are enclosed rigorously (π between two `f64`s); `0.044715` is the
+//!   `f64` nearest the literal, like every spec constant. In the any-implementation mode the
+//!   spec follows PyTorch's kernels operation by operation (`x·½·(1 + erf(x·√½))`, and its
+//!   backward `cdf + x·pdf`), so the mode covers their cancellation too.
+//! * Runtime: PyTorch's formulas in `R` ([`Runtime::erf`] is `libm`'s `erff`/`erf`).
+//! * Bounds: the family's (`sup|f′|·ε` and `sup|f″|·ε` per entry, plus the runtime result's
+//!   measured distance to an `f64` reference). The references are relatively accurate: the
+//!   arguments of `erfc` and `exp` carry their rounding residuals (exact by FMA) as a
+//!   first-order correction, since `erfc(z)` and `e^{−x²/2}` amplify a relative argument error
+//!   by `2z²` and `x²`. Where `f′` has its root (`x ≈ −0.75`) the derivative reference cancels,
+//!   and its error is charged absolutely ([`SmoothFn::d_ref_abs`]); likewise `gelu_tanh`'s
+//!   references, whose `σ(2u)` amplifies `u`'s rounding by `|2u|`.
+
+use super::unary::{SmoothFn, Unary, unary};
+use super::util::{libm_rel, up};
+use crate::bound::U64;
+use crate::handle::Var;
+use crate::round::mul_down;
+use crate::scalar::{Arith, Runtime, SpecScalar};
+use crate::shape::Shape;
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, PI};
+
+/// `1/√(2π)` (the nearest `f64`).
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+/// `√(2/π)` (the nearest `f64`).
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+/// The tanh form's cubic coefficient.
+const KAPPA: f64 = 0.044715;
+
+/// π enclosed by the two `f64`s around it (`f64`: their mean).
+fn pi<T: SpecScalar>() -> T {
+    T::from_f64(PI).hull(T::from_f64(PI.next_up()))
+}
+
+/// `√½ = 1/√2`, enclosed.
+fn sqrt_half<T: SpecScalar>() -> T {
+    T::from_f64(0.5).sqrt()
+}
+
+/// `Φ(x)` in `f64`, relatively accurate: `erfc(z + δ)/2` with `z = −fl(x·c)` and `δ` the
+/// residual of that product and of `c = fl(1/√2)`, corrected to first order.
+fn phi64(x: f64) -> f64 {
+    let c = FRAC_1_SQRT_2;
+    // 1/√2 = c + c_err: c² − ½ exactly by FMA, and (c + e)² = ½ gives e ≈ −(c² − ½)/(2c).
+    let c_err = -c.mul_add(c, -0.5) / (2.0 * c);
+    let p = x * c;
+    let p_err = x.mul_add(c, -p) + x * c_err;
+    let (z, dz) = (-p, -p_err);
+    0.5 * (libm::erfc(z) - dz * FRAC_2_SQRT_PI * (-(z * z)).exp())
+}
+
+/// `φ(x) = e^{−x²/2}/√(2π)` in `f64`, relatively accurate: `x²`'s residual (by FMA) corrects
+/// the exponent to first order.
+fn pdf64(x: f64) -> f64 {
+    let s = x * x;
+    let s_err = x.mul_add(x, -s);
+    (-0.5 * s).exp() * (1.0 - 0.5 * s_err) * INV_SQRT_2PI
+}
+
+/// An upper bound of `φ(t)` for `|t| ≥ |x|`.
+fn pdf_up(x: f64) -> f64 {
+    up((-0.5 * mul_down(x, x)).exp() * INV_SQRT_2PI)
+}
+
+/// Marker: `gelu(x) = x·Φ(x)`.
+pub struct GeluFn;
+impl SmoothFn for GeluFn {
+    const NAME: &'static str = "gelu";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        if T::MODELS_RUNTIME {
+            // PyTorch: x * 0.5 * (1 + erf(x * M_SQRT1_2)).
+            x * T::from_f64(0.5) * (T::one() + (x * sqrt_half::<T>()).erf())
+        } else {
+            x * (T::from_f64(0.5) * (-(x * sqrt_half::<T>())).erfc())
+        }
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        let c = sqrt_half::<T>();
+        let cdf = T::from_f64(0.5) * (-(x * c)).erfc();
+        let pdf = (T::from_f64(-0.5) * x.square()).exp() * (c / pi::<T>().sqrt());
+        cdf + x * pdf
+    }
+    /// PyTorch's backward: `cdf + x·pdf` with `cdf = ½(1 + erf(x·√½))`,
+    /// `pdf = e^{−½x²}·(2/√π)·√½·½`.
+    fn runtime_d<T: SpecScalar>(x: T, _y: T) -> T {
+        let c = sqrt_half::<T>();
+        let cdf = T::from_f64(0.5) * (T::one() + (x * c).erf());
+        let beta = T::from_f64(2.0) / pi::<T>().sqrt() * c * T::from_f64(0.5);
+        let pdf = (T::from_f64(-0.5) * x * x).exp() * beta;
+        cdf + x * pdf
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        let half = <R as Arith>::lit(0.5);
+        x * half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf())
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        let half = <R as Arith>::lit(0.5);
+        let cdf = half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf());
+        let beta = <R as Arith>::lit(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5);
+        let pdf = (<R as Arith>::lit(-0.5) * x * x).exp() * beta;
+        cdf + x * pdf
+    }
+    fn f_ref(x: f64) -> f64 {
+        x * phi64(x)
+    }
+    fn f_ref_abs(x: f64) -> f64 {
+        // The interval spec rounds `x·√½` outward before `erfc`, which amplifies that by
+        // `2z² = x²`: its enclosure is that much wider than the exact value (SPEC §6: bounds
+        // cover the whole enclosure).
+        (x * phi64(x)).abs() * (x * x + 2.0) * 4.0 * U64
+    }
+    fn d_ref(x: f64) -> f64 {
+        phi64(x) + x * pdf64(x)
+    }
+    fn d_ref_abs(x: f64) -> f64 {
+        // The two terms' own errors, where they cancel (near the root of f′), and the interval
+        // spec's argument rounding as in `f_ref_abs`.
+        (phi64(x) + x.abs() * pdf64(x)) * (libm_rel() + 16.0 * U64 + (x * x + 2.0) * 4.0 * U64)
+    }
+    fn sup_d1(lo: f64, hi: f64) -> f64 {
+        // f′ = Φ + xφ ∈ [−0.129, 1.129]; for x ≤ −3, |f′| ≤ |x|φ(x), decreasing in |x|.
+        if hi < -3.0 {
+            up(-hi * pdf_up(hi)).min(1.13)
+        } else {
+            let _ = lo;
+            1.13
+        }
+    }
+    fn sup_d2(lo: f64, hi: f64) -> f64 {
+        // f″ = φ(x)(2 − x²), |f″| ≤ 2φ(0) < 0.798; for x ≤ −3, ≤ x²φ(x), decreasing in |x|.
+        if hi < -3.0 {
+            up(hi * hi * pdf_up(hi)).min(0.8)
+        } else {
+            let _ = lo;
+            0.8
+        }
+    }
+    fn sup_f(b: f64) -> f64 {
+        // 0 ≤ Φ ≤ 1.
+        b
+    }
+    fn sup_df(_b: f64) -> f64 {
+        1.13
+    }
+}
+
+/// `u = √(2/π)·x·(1 + κx²)` of the tanh form, in `f64`.
+fn u64_of(x: f64) -> f64 {
+    SQRT_2_OVER_PI * x * (1.0 + KAPPA * x * x)
+}
+
+/// `σ(t)` in `f64`, relatively accurate on both sides.
+fn sigmoid64(t: f64) -> f64 {
+    <f64 as SpecScalar>::sigmoid(t)
+}
+
+/// Marker: `gelu_tanh(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+pub struct GeluTanhFn;
+impl SmoothFn for GeluTanhFn {
+    const NAME: &'static str = "gelu_tanh";
+    fn spec<T: SpecScalar>(x: T) -> T {
+        let k = (T::from_f64(2.0) / pi::<T>()).sqrt();
+        if T::MODELS_RUNTIME {
+            // PyTorch: 0.5 * x * (1 + tanh(kBeta * (x + kKappa * x³))).
+            let inner = k * (x + T::from_f64(KAPPA) * (x * x * x));
+            T::from_f64(0.5) * x * (T::one() + inner.tanh())
+        } else {
+            let two_u = T::from_f64(2.0) * k * x * (T::one() + T::from_f64(KAPPA) * x.square());
+            x * two_u.sigmoid()
+        }
+    }
+    fn spec_d<T: SpecScalar>(x: T) -> T {
+        // σ(2u) + x·2σ(2u)σ(−2u)·u′, u′ = √(2/π)(1 + 3κx²).
+        let k = (T::from_f64(2.0) / pi::<T>()).sqrt();
+        let x2 = x.square();
+        let two_u = T::from_f64(2.0) * k * x * (T::one() + T::from_f64(KAPPA) * x2);
+        let du = k * (T::one() + T::from_f64(3.0 * KAPPA) * x2);
+        let s = two_u.sigmoid();
+        s + x * T::from_f64(2.0) * s * (-two_u).sigmoid() * du
+    }
+    /// PyTorch's backward: `½(1 + t) + ½x·(1 − t²)·β(1 + 3κx²)`, `t = tanh(β(x + κx³))`.
+    fn runtime_d<T: SpecScalar>(x: T, _y: T) -> T {
+        let k = (T::from_f64(2.0) / pi::<T>()).sqrt();
+        let half = T::from_f64(0.5);
+        let x_sq = x * x;
+        let inner = k * (x + T::from_f64(KAPPA) * (x_sq * x));
+        let t = inner.tanh();
+        let left = half * x;
+        let right = T::one() + t;
+        let inner_d = k * (T::one() + T::from_f64(3.0 * KAPPA) * x_sq);
+        half * right + left * (T::one() - t * t) * inner_d
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        let k = <R as Arith>::lit(SQRT_2_OVER_PI);
+        let inner = k * (x + <R as Arith>::lit(KAPPA) * (x * x * x));
+        <R as Arith>::lit(0.5) * x * (R::one() + inner.tanh())
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        let (k, half) = (<R as Arith>::lit(SQRT_2_OVER_PI), <R as Arith>::lit(0.5));
+        let x_sq = x * x;
+        let inner = k * (x + <R as Arith>::lit(KAPPA) * (x_sq * x));
+        let t = inner.tanh();
+        let inner_d = k * (R::one() + <R as Arith>::lit(3.0 * KAPPA) * x_sq);
+        half * (R::one() + t) + half * x * (R::one() - t * t) * inner_d
+    }
+    fn f_ref(x: f64) -> f64 {
+        x * sigmoid64(2.0 * u64_of(x))
+    }
+    fn f_ref_abs(x: f64) -> f64 {
+        // σ(t) moves by at most |Δt| relatively; t = 2u carries ≤ 8 roundings and √(2/π)'s.
+        let t = 2.0 * u64_of(x);
+        (x * sigmoid64(t)).abs() * t.abs() * 16.0 * U64
+    }
+    fn d_ref(x: f64) -> f64 {
+        let t = 2.0 * u64_of(x);
+        let s = sigmoid64(t);
+        let du = SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * x * x);
+        s + x * 2.0 * s * sigmoid64(-t) * du
+    }
+    fn d_ref_abs(x: f64) -> f64 {
+        let t = 2.0 * u64_of(x);
+        let s = sigmoid64(t);
+        let du = SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * x * x);
+        let mag = s + (x * 2.0 * s * sigmoid64(-t) * du).abs();
+        mag * (t.abs() * 32.0 * U64 + libm_rel() + 16.0 * U64)
+    }
+    fn sup_d1(_lo: f64, _hi: f64) -> f64 {
+        // f′ ∈ [−0.129, 1.129].
+        1.13
+    }
+    fn sup_d2(_lo: f64, _hi: f64) -> f64 {
+        // |f″| ≤ 0.7979 (at 0).
+        0.8
+    }
+    fn sup_f(b: f64) -> f64 {
+        // 0 ≤ σ ≤ 1.
+        b
+    }
+    fn sup_df(_b: f64) -> f64 {
+        1.13
+    }
+}
+
+/// `gelu(x) = x·Φ(x)`, elementwise.
+pub type Gelu<S, B> = Unary<S, B, GeluFn>;
+/// `gelu_tanh(x)`, elementwise.
+pub type GeluTanh<S, B> = Unary<S, B, GeluTanhFn>;
+
+/// `gelu(x) = x·Φ(x)`, `Φ` the standard normal CDF (PyTorch's `gelu`, `approximate='none'`).
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank1, RevGraphScale, TList};
+/// let (g, (x,)) = RevGraphScale::<f32, Seg<Nil, (Rank1<3>,)>, Nil, _>::nil(scale_core::brand!());
+/// let (g, y) = g.snoc(ops::gelu(x));
+/// let (g, s) = g.snoc(ops::sum(y));
+/// let xr = TList::from_arrays(vec![ndarray::arr1(&[-1.0f32, 0.0, 2.0]).into_dyn()])?;
+/// let (e, b) = g.exact_inputs(&xr);
+/// let (seed, es, bs) = g.loss_seed(s);
+/// let cert = g.certify(xr, &e, &b, &seed, &es, &bs);
+/// assert!((cert.value(s) - (-0.158655 + 1.954500)).abs() < 1e-5);
+/// assert!(cert.eps.get(y).get() < 1e-6);
+/// # Ok::<(), scale_core::Error>(())
+/// ```
+pub fn gelu<S: Shape, B>(x: Var<S, B>) -> Gelu<S, B> {
+    unary(x)
+}
+
+/// `gelu_tanh(x) = ½x(1 + tanh(√(2/π)(x + 0.044715x³)))` (PyTorch's `approximate='tanh'`).
+pub fn gelu_tanh<S: Shape, B>(x: Var<S, B>) -> GeluTanh<S, B> {
+    unary(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The relatively accurate references agree with naive formulas where those are accurate,
+    /// and stay accurate in the left tail where the naive ones are not.
+    #[test]
+    fn references() {
+        for &x in &[-2.0, -0.5, 0.0, 0.3, 1.0, 4.0] {
+            let naive = 0.5 * (1.0 + libm::erf(x * FRAC_1_SQRT_2));
+            assert!((phi64(x) - naive).abs() <= 1e-15, "{x}");
+        }
+        // Φ(−10) = 7.619853024160526e-24; φ(10) = 7.69459862670642e-23.
+        assert!((phi64(-10.0) / 7.619_853_024_160_526e-24 - 1.0).abs() < 1e-14);
+        assert!((pdf64(10.0) / 7.694_598_626_706_42e-23 - 1.0).abs() < 1e-14);
+        assert!((GeluTanhFn::f_ref(1.0) - 0.841_191_990_608_276_8).abs() < 1e-14);
+    }
+}
