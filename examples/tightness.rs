@@ -15,8 +15,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scale_graph::config::{self, Config, DotBound};
 use scale_graph::{
-    Bound, Interval, Rank1, Rank2, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList, Var, ctx,
-    ops,
+    Bound, Interval, Rank1, Rank2, Rank3, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList,
+    Var, ctx, ops,
 };
 use std::fmt::Write as _;
 
@@ -291,6 +291,30 @@ fn main() {
         ops::cross_entropy(lz, lt),
         &[(&[8, 10], 2.0, 0.0), (&[8, 10], 0.3, 0.5)],
         &[]
+    );
+    // Axis reductions (SPEC §9b): a [4, 256, 8] tensor over its long middle axis.
+    let t3 = v1::<Rank3<4, 256, 8>>();
+    let td: &[usize] = &[4, 256, 8];
+    op!(
+        "sum(x, 1) 4×256×8",
+        ops::sum_axis(t3, ops::Idx::<1>),
+        &[(td, 1.0, 0.0)],
+        &[4, 8]
+    );
+    op!(
+        "mean(x, 1) 4×256×8",
+        ops::mean_axis(t3, ops::Idx::<1>),
+        &[(td, 1.0, 0.0)],
+        &[4, 8]
+    );
+    // Causal softmax (SPEC §9b): 4 heads of 32 × 32 scores.
+    let sc = v1::<Rank3<4, 32, 32>>();
+    let scd: &[usize] = &[4, 32, 32];
+    op!(
+        "softmax_causal 4×32×32",
+        ops::softmax_causal(sc),
+        &[(scd, 2.0, 0.0)],
+        scd
     );
 
     // Elementwise ops of SPEC §9b: divisors and square-root arguments away from 0 (a divisor

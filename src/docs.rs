@@ -93,13 +93,18 @@ pub mod promises {}
 /// | `sum(x)`, `mean(x)` | `s → []` | `mean = sum / numel` |
 /// | `sum_rows(x)` | `[b, n] → [n]` | `Σᵢ x[i, j]` |
 /// | `reshape(x, [d, …])` | `s → t`, same element count | row-major order, exact |
-/// | `softmax(x)`, `log_softmax(x)` | `[n] → [n]`, `[b, n] → [b, n]` | over the last axis, row by row |
+/// | `softmax(x)`, `log_softmax(x)` | `[…, n] → […, n]` (rank 1 to 4) | over the last axis, row by row |
 /// | `mse(p, t)` | `s, s → []` | `mean((p − t)²)`; gradients to both |
 /// | `cross_entropy(z, t)` | `[b, n], [b, n] → []` | `−(1/b) Σᵢ Σⱼ t[i, j]·log_softmax(z)[i, j]`; gradients to both |
 /// | `div(a, b)` | `s, s → s` | `a / b`; `+∞` bound unless every `|b̂| > eps_b` (divisor nonzero, sign certain) |
 /// | `sqrt(x)`, `rsqrt(x)` | `s → s` | `√x`, `1/√x`; `+∞` bound unless `x̂ − eps ≥ 0` (`> 0` for `rsqrt` and for gradients) |
 /// | `maximum(a, b)`, `minimum(a, b)` | `s, s → s` | exact; cotangent to the larger (smaller) operand, halves at a tie (PyTorch); kink rule where `|â − b̂| ≤ eps_a + eps_b` |
 /// | `gelu(x)`, `gelu_tanh(x)` | `s → s` | `x·Φ(x)`, `Φ` the standard normal CDF (PyTorch `approximate='none'`); `½x(1 + tanh(√(2/π)(x + 0.044715x³)))` (`approximate='tanh'`) |
+/// | `sum(x, axis)`, `mean(x, axis)` | `s → s` without `axis` | over one axis (literal), which is dropped; `mean = sum / n` (`n` the axis length) |
+/// | `permute(x, [axes])` | rank 1–4 | output axis `i` is input axis `axes[i]` (PyTorch's `x.permute`), exact |
+/// | `slice(x, axis, start, end)` | `s → s` with `end − start` along `axis` | entries `start..end` (literals, `start < end ≤` dim), exact; zero cotangent outside |
+/// | `concat(a, b, axis)` | `s, t → u`, equal except along `axis` | `a` then `b` along `axis` (`torch.cat`), exact |
+/// | `softmax_causal(x)` | `[…, n, n] → […, n, n]` | row `i` a softmax over `j ≤ i`; the masked entries `j > i` are exactly 0 (eps 0), their cotangents too |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

@@ -2,18 +2,22 @@
 //!
 //! * Random graphs with fan-out are built with the typed [`Builder`] (`open` / `push` /
 //!   [`Builder::seal_dyn`]) over a fixed Γ, from a table of ops ([`op_table`]) applied to pools
-//!   of typed handles, one pool per shape (`[]`, `[3]`, `[4]`, `[12]`, `[3,4]`, `[4,3]`, `[3,3]`;
-//!   Γ has an input of every pool shape). Every `push` gets well-typed handles, so each node is
+//!   of typed handles, one pool per shape (`[]`, `[3]`, `[4]`, `[12]`, `[3,4]`, `[4,3]`, `[3,3]`,
+//!   `[3,3,4]`; Γ has an input of every such pool shape; the pools of slices, `[1]`, `[1,3]`,
+//!   `[3,1]`, `[1,3,4]`, `[2,3,4]`, `[3,3,3]`, are filled by the rows that read them). Every `push` gets well-typed handles, so each node is
 //!   shape-checked by rustc; only the node *sequence* is chosen at run time. To register a new op,
 //!   add a row to [`op_table`] (and, for a new shape, a pool to [`Pools`] and an input to Γ).
 //! * The table covers **every op of SPEC §9**: `add sub mul neg scale relu leaky_relu tanh
 //!   sigmoid exp log softplus square matmul matvec dot transpose add_bias sum mean sum_rows
 //!   reshape softmax log_softmax mse cross_entropy`, on several shapes each (`reshape` both ways
-//!   between `[3,4]`, `[4,3]` and `[12]`; `softmax`/`log_softmax` on rank 1 and rank 2). Some rows
+//!   between `[3,4]`, `[4,3]` and `[12]`; `softmax`/`log_softmax` on rank 1 to 3). Some rows
 //!   push a short chain: `log(softplus(x))`, `log(exp(x))`, `log(square(x))` (log on positive
 //!   data, and on exact zeros / underflow), and `cross_entropy(z, softmax(u))` (targets whose rows
 //!   are probabilities). `scale` and `leaky_relu` draw their constant from a fixed list (exact and
-//!   inexact in f32, 0, ±1e20 / 1e-20).
+//!   inexact in f32, 0, ±1e20 / 1e-20). The axis ops of SPEC §9b (`sum(x, axis)`,
+//!   `mean(x, axis)`, `permute`, `slice`, `concat`) run on rank 1 to 3, each axis of the rank-3
+//!   input; `concat` joins slices of entries (fan-out: the parts may come from different ones);
+//!   `softmax_causal` runs on `[3,3]` and on `[3,3,3]` slices of the rank-3 input.
 //! * Inputs come from adversarial distributions ([`Dist`]): near relu kinks, cancellation,
 //!   magnitudes 1e-40…1e30, f32 subnormals, exact zeros, spec inputs that are not representable
 //!   in f32 (spec = an interval around an `f64`, runtime = its f32 rounding, input eps computed
@@ -52,8 +56,8 @@ use scale_graph::check::{approx_ctx, scale_ctx};
 use scale_graph::context::{Dyn, Nil, Seg};
 use scale_graph::graph::RevScale;
 use scale_graph::{
-    BList, Bound, Builder, EList, Interval, Rank0, Rank1, Rank2, RevGraphScale, RevNodeScale,
-    TList, Var, eps_add, ops, scale_add,
+    BList, Bound, Builder, EList, Interval, Rank0, Rank1, Rank2, Rank3, RevGraphScale,
+    RevNodeScale, TList, Var, eps_add, ops, scale_add,
 };
 
 /// The brand of every random graph (one graph at a time, so one brand type suffices).
@@ -72,6 +76,7 @@ type Gamma = Seg<
         Rank2<4, 3>,
         Rank1<12>,
         Rank2<3, 3>,
+        Rank3<3, 3, 4>,
     ),
 >;
 type G = RevGraphScale<f32, Gamma, Dyn, Brand>;
@@ -92,6 +97,17 @@ struct Pools {
     m34: Vec<Var<Rank2<3, 4>, Brand>>,
     m43: Vec<Var<Rank2<4, 3>, Brand>>,
     m33: Vec<Var<Rank2<3, 3>, Brand>>,
+    /// `[3, 3, 4]`: the rank-3 input, for the axis ops of SPEC §9b.
+    t334: Vec<Var<Rank3<3, 3, 4>, Brand>>,
+    /// `[1]`, `[1, 3]`, `[3, 1]`, `[1, 3, 4]`, `[2, 3, 4]`: slices that concatenations join back
+    /// into the shapes above. Γ has no input of these shapes: rows fill them by a `slice` before
+    /// they read them (`chain!`).
+    v1: Vec<Var<Rank1<1>, Brand>>,
+    m13: Vec<Var<Rank2<1, 3>, Brand>>,
+    m31: Vec<Var<Rank2<3, 1>, Brand>>,
+    t134: Vec<Var<Rank3<1, 3, 4>, Brand>>,
+    t234: Vec<Var<Rank3<2, 3, 4>, Brand>>,
+    t333: Vec<Var<Rank3<3, 3, 3>, Brand>>,
 }
 
 /// A handle from a pool: half the time one of the newest three (chains), otherwise any entry
@@ -185,6 +201,7 @@ fn op_table() -> Vec<OpRow> {
     }
     type R1<const N: usize> = Rank1<N>;
     type R2<const M: usize, const N: usize> = Rank2<M, N>;
+    use scale_graph::ops::Idx as I;
     vec![
         // elementwise
         row!("add[]", 2, op!(s, s => s, |x, y| ops::add(x, y))),
@@ -455,6 +472,149 @@ fn op_table() -> Vec<OpRow> {
         row!("gelu[3,4]", 1, op!(m34 => m34, |x| ops::gelu(x))),
         row!("gelu_tanh[4]", 1, op!(v4 => v4, |x| ops::gelu_tanh(x))),
         row!("gelu_tanh[]", 1, op!(s => s, |x| ops::gelu_tanh(x))),
+        // axes (SPEC §9b): sum/mean over one axis, permute, slice, concat
+        row!(
+            "sum_axis[3,3,4]/0",
+            1,
+            op!(t334 => m34, |x| ops::sum_axis(x, I::<0>))
+        ),
+        row!(
+            "sum_axis[3,3,4]/1",
+            1,
+            op!(t334 => m34, |x| ops::sum_axis(x, I::<1>))
+        ),
+        row!(
+            "sum_axis[3,3,4]/2",
+            1,
+            op!(t334 => m33, |x| ops::sum_axis(x, I::<2>))
+        ),
+        row!(
+            "sum_axis[3,4]/0",
+            1,
+            op!(m34 => v4, |x| ops::sum_axis(x, I::<0>))
+        ),
+        row!(
+            "sum_axis[4,3]/1",
+            1,
+            op!(m43 => v4, |x| ops::sum_axis(x, I::<1>))
+        ),
+        row!(
+            "sum_axis[12]/0",
+            1,
+            op!(v12 => s, |x| ops::sum_axis(x, I::<0>))
+        ),
+        row!(
+            "mean_axis[3,3,4]/0",
+            1,
+            op!(t334 => m34, |x| ops::mean_axis(x, I::<0>))
+        ),
+        row!(
+            "mean_axis[3,3,4]/2",
+            1,
+            op!(t334 => m33, |x| ops::mean_axis(x, I::<2>))
+        ),
+        row!(
+            "mean_axis[3,4]/1",
+            1,
+            op!(m34 => v3, |x| ops::mean_axis(x, I::<1>))
+        ),
+        row!(
+            "permute[3,3,4]/102",
+            1,
+            op!(t334 => t334, |x| ops::permute(x, ops::Perm3::<1, 0, 2>))
+        ),
+        row!(
+            "permute[3,4]/10",
+            1,
+            op!(m34 => m43, |x| ops::permute(x, ops::Perm2::<1, 0>))
+        ),
+        row!(
+            "slice[12]/0..3",
+            1,
+            op!(v12 => v3, |x| ops::slice(x, I::<0>, I::<0>, I::<3>))
+        ),
+        row!(
+            "slice[12]/8..12",
+            1,
+            op!(v12 => v4, |x| ops::slice(x, I::<0>, I::<8>, I::<12>))
+        ),
+        row!(
+            "slice[3,4]/1/1..4",
+            1,
+            op!(m34 => m33, |x| ops::slice(x, I::<1>, I::<1>, I::<4>))
+        ),
+        row!(
+            "slice[4,3]/0/1..4",
+            1,
+            op!(m43 => m33, |x| ops::slice(x, I::<0>, I::<1>, I::<4>))
+        ),
+        row!(
+            "slice[3,3,4]/0/0..1",
+            1,
+            chain!(t334 => t134, |x| ops::slice(x, I::<0>, I::<0>, I::<1>); y => m34,
+                ops::sum_axis(y, I::<0>))
+        ),
+        row!(
+            "slice[3,3,4]/0/1..3",
+            1,
+            chain!(t334 => t234, |x| ops::slice(x, I::<0>, I::<1>, I::<3>); y => m34,
+                ops::mean_axis(y, I::<0>))
+        ),
+        row!(
+            "concat[3]+[1]",
+            1,
+            chain!(v4 => v1, |x| ops::slice(x, I::<0>, I::<3>, I::<4>); y, z: v3 => v4,
+                ops::concat(z, y, I::<0>))
+        ),
+        row!(
+            "concat[1,3]+[3,3]",
+            1,
+            chain!(m43 => m13, |x| ops::slice(x, I::<0>, I::<0>, I::<1>); y, z: m33 => m43,
+                ops::concat(y, z, I::<0>))
+        ),
+        row!(
+            "concat[3,3]+[3,1]",
+            1,
+            chain!(m34 => m31, |x| ops::slice(x, I::<1>, I::<2>, I::<3>); y, z: m33 => m34,
+                ops::concat(z, y, I::<1>))
+        ),
+        row!("concat[1,3,4]+[2,3,4]", 1, |b, sd, p, r| {
+            // Both parts sliced from (possibly different) [3, 3, 4] entries, then joined.
+            let x = pick(&p.t334, r);
+            let head = push2(b, sd, || ops::slice(x, I::<0>, I::<0>, I::<1>));
+            p.t134.push(head);
+            let x = pick(&p.t334, r);
+            let tail = push2(b, sd, || ops::slice(x, I::<0>, I::<1>, I::<3>));
+            p.t234.push(tail);
+            let (h, t) = (pick(&p.t134, r), pick(&p.t234, r));
+            let y = push2(b, sd, || ops::concat(h, t, I::<0>));
+            p.t334.push(y);
+        }),
+        // softmax on rank 3, causal softmax on [n, n] and [b, n, n]
+        row!("softmax[3,3,4]", 1, op!(t334 => t334, |x| ops::softmax(x))),
+        row!(
+            "log_softmax[3,3,4]",
+            1,
+            op!(t334 => t334, |x| ops::log_softmax(x))
+        ),
+        row!(
+            "softmax_causal[3,3]",
+            2,
+            op!(m33 => m33, |x| ops::softmax_causal(x))
+        ),
+        row!("softmax_causal[3,3,3]", 2, |b, sd, p, r| {
+            // A square [3, 3, 3] sliced from a [3, 3, 4] entry, its causal softmax (or that of
+            // an earlier one: fan-out), reduced back into the [3, 3] pool.
+            let x = pick(&p.t334, r);
+            let sq = push2(b, sd, || ops::slice(x, I::<2>, I::<1>, I::<4>));
+            p.t333.push(sq);
+            let y = pick(&p.t333, r);
+            let c = push2(b, sd, || ops::softmax_causal(y));
+            p.t333.push(c);
+            let z = pick(&p.t333, r);
+            let s = push2(b, sd, || ops::sum_axis(z, I::<1>));
+            p.m33.push(s);
+        }),
     ]
 }
 
@@ -471,7 +631,7 @@ fn random_graph_side(
     table: &[OpRow],
     n: usize,
 ) -> (G, Vec<Var<Rank0, Brand>>, Side) {
-    let (g, (m0, v0, v1, w0, s0, m1, w1, t0, f0, q0)) =
+    let (g, (m0, v0, v1, w0, s0, m1, w1, t0, f0, q0, x0)) =
         RevGraphScale::<f32, Gamma, Nil, Brand>::nil(Brand);
     let mut p = Pools {
         s: vec![s0],
@@ -481,6 +641,8 @@ fn random_graph_side(
         m34: vec![m0, m1],
         m43: vec![t0],
         m33: vec![q0],
+        t334: vec![x0],
+        ..Pools::default()
     };
     let total: u32 = table.iter().map(|r| r.weight).sum();
     let mut b = g.open();

@@ -133,13 +133,16 @@ fn generator_accepts(op: &OpDef) -> Result<(), String> {
     let first = op.example.first().copied().unwrap_or(&[]);
     let mut params = Vec::new();
     let mut shape = None;
-    for p in op.params {
+    let mut axes = None;
+    for (i, p) in op.params.iter().enumerate() {
         match p.kind {
             ParamKind::Float => params.push(0.5),
             ParamKind::Int => params.push(1.0),
             ParamKind::Axis => params.push(0.0),
+            // Bounds by position (`slice(x, 0, 1, 2)`), as the registry's own example check.
+            ParamKind::Index => params.push(i as f64),
             ParamKind::Shape => shape = Some(vec![first.iter().product::<usize>()]),
-            ParamKind::Ints => return Err(format!("parameter `{}`: no JSON field", p.name)),
+            ParamKind::Ints => axes = Some((0..first.len()).rev().collect::<Vec<usize>>()),
         }
     }
     let inputs: Vec<serde_json::Value> = op
@@ -153,6 +156,9 @@ fn generator_accepts(op: &OpDef) -> Result<(), String> {
         serde_json::json!({ "name": "y", "op": op.name, "args": args, "params": params });
     if let Some(t) = shape {
         layer["shape"] = serde_json::json!(t);
+    }
+    if let Some(a) = axes {
+        layer["axes"] = serde_json::json!(a);
     }
     let model = serde_json::json!({
         "name": "coverage",

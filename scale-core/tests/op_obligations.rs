@@ -18,7 +18,8 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scale_core::context::{Nil, Seg};
 use scale_core::round::{add_up, sub_down};
 use scale_core::{
-    Bound, Interval, Rank1, Rank2, RevGraphScale, RevNodeScale, Runtime, Shape, Var, check, ops,
+    Bound, Interval, Rank1, Rank2, Rank3, Rank4, RevGraphScale, RevNodeScale, Runtime, Shape, Var,
+    check, ops,
 };
 use std::cell::Cell;
 
@@ -1024,3 +1025,382 @@ unary_test!(gelu_tanh, ops::gelu_tanh);
 unary_test!(gelu_moderate, ops::gelu, |x: f64| x.clamp(-40.0, 40.0));
 unary_test!(gelu_tanh_moderate, ops::gelu_tanh, |x: f64| x
     .clamp(-40.0, 40.0));
+
+// ------------------------------------------------------------------------------ axes (§9b)
+
+const T234: &[usize] = &[2, 3, 4];
+
+/// The node itself, with its output shape named: `slice` and `concat` take it from the caller.
+fn out<T: Shape, N: scale_core::NodeType<Out = T>>(n: N) -> N {
+    n
+}
+
+/// `sum(x, axis)` and `mean(x, axis)` over every axis of a rank-3 tensor, a long axis (the
+/// a-posteriori and order-free sums both apply), and rank 1 and 4.
+#[test]
+fn axis_reductions() {
+    let x = vars1::<Rank3<2, 3, 4>>();
+    check_op(
+        "sum_axis0",
+        ops::sum_axis(x, ops::Idx::<0>),
+        &[T234],
+        &[3, 4],
+        &[ident],
+    );
+    check_op(
+        "sum_axis1",
+        ops::sum_axis(x, ops::Idx::<1>),
+        &[T234],
+        &[2, 4],
+        &[ident],
+    );
+    check_op(
+        "sum_axis2",
+        ops::sum_axis(x, ops::Idx::<2>),
+        &[T234],
+        &[2, 3],
+        &[ident],
+    );
+    check_op(
+        "mean_axis0",
+        ops::mean_axis(x, ops::Idx::<0>),
+        &[T234],
+        &[3, 4],
+        &[ident],
+    );
+    check_op(
+        "mean_axis1",
+        ops::mean_axis(x, ops::Idx::<1>),
+        &[T234],
+        &[2, 4],
+        &[ident],
+    );
+    check_op(
+        "mean_axis2",
+        ops::mean_axis(x, ops::Idx::<2>),
+        &[T234],
+        &[2, 3],
+        &[ident],
+    );
+    let l = vars1::<Rank2<2, 300>>();
+    check_op(
+        "sum_axis_long",
+        ops::sum_axis(l, ops::Idx::<1>),
+        &[&[2, 300]],
+        &[2],
+        &[ident],
+    );
+    // 257 rounds in bf16: the runtime divides by a rounded n.
+    let m = vars1::<Rank2<257, 2>>();
+    check_op(
+        "mean_axis_257",
+        ops::mean_axis(m, ops::Idx::<0>),
+        &[&[257, 2]],
+        &[2],
+        &[ident],
+    );
+    let v = vars1::<Rank1<5>>();
+    check_op(
+        "sum_axis_rank1",
+        ops::sum_axis(v, ops::Idx::<0>),
+        &[&[5]],
+        &[],
+        &[ident],
+    );
+    let q = vars1::<Rank4<2, 2, 3, 2>>();
+    check_op(
+        "mean_axis_rank4",
+        ops::mean_axis(q, ops::Idx::<2>),
+        &[&[2, 2, 3, 2]],
+        &[2, 2, 2],
+        &[ident],
+    );
+}
+
+/// `permute` on ranks 2 to 4, `slice` on every kind of axis, `concat` along the first, a middle
+/// and the last axis: exact ops, so the bounds are the inputs' and must still hold.
+#[test]
+fn axis_moves() {
+    let x = vars1::<Rank3<2, 3, 4>>();
+    check_op(
+        "permute_201",
+        ops::permute(x, ops::Perm3::<2, 0, 1>),
+        &[T234],
+        &[4, 2, 3],
+        &[ident],
+    );
+    check_op(
+        "permute_021",
+        ops::permute(x, ops::Perm3::<0, 2, 1>),
+        &[T234],
+        &[2, 4, 3],
+        &[ident],
+    );
+    let m = vars1::<M>();
+    check_op(
+        "permute_10",
+        ops::permute(m, ops::Perm2::<1, 0>),
+        &[MD],
+        &[4, 3],
+        &[ident],
+    );
+    let q = vars1::<Rank4<2, 1, 3, 2>>();
+    check_op(
+        "permute_3120",
+        ops::permute(q, ops::Perm4::<3, 1, 2, 0>),
+        &[&[2, 1, 3, 2]],
+        &[2, 1, 3, 2],
+        &[ident],
+    );
+    check_op(
+        "slice_mid",
+        out::<Rank3<2, 2, 4>, _>(ops::slice(x, ops::Idx::<1>, ops::Idx::<1>, ops::Idx::<3>)),
+        &[T234],
+        &[2, 2, 4],
+        &[ident],
+    );
+    check_op(
+        "slice_last",
+        out::<Rank3<2, 3, 1>, _>(ops::slice(x, ops::Idx::<2>, ops::Idx::<3>, ops::Idx::<4>)),
+        &[T234],
+        &[2, 3, 1],
+        &[ident],
+    );
+    check_op(
+        "slice_all",
+        out::<Rank2<3, 4>, _>(ops::slice(m, ops::Idx::<0>, ops::Idx::<0>, ops::Idx::<3>)),
+        &[MD],
+        MD,
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank3<2, 3, 4>, Rank3<2, 1, 4>>();
+    check_op(
+        "concat_mid",
+        out::<Rank3<2, 4, 4>, _>(ops::concat(a, b, ops::Idx::<1>)),
+        &[T234, &[2, 1, 4]],
+        &[2, 4, 4],
+        &[ident],
+    );
+    let (c, d) = vars2::<Rank2<1, 4>, M>();
+    check_op(
+        "concat_first",
+        out::<Rank2<4, 4>, _>(ops::concat(c, d, ops::Idx::<0>)),
+        &[&[1, 4], MD],
+        &[4, 4],
+        &[ident],
+    );
+    let (e, f) = vars2::<Rank1<2>, Rank1<5>>();
+    check_op(
+        "concat_last",
+        out::<Rank1<7>, _>(ops::concat(e, f, ops::Idx::<0>)),
+        &[&[2], &[5]],
+        &[7],
+        &[ident],
+    );
+}
+
+/// Zero-size dimensions: a reduced axis of length 0 (sum: exact zeros; mean: 0/0, a non-finite
+/// runtime value with a +∞ bound), an empty other axis, empty slices and concatenations.
+#[test]
+fn axis_zero_size() {
+    let z = vars1::<Rank3<2, 0, 3>>();
+    let zd: &[usize] = &[2, 0, 3];
+    check_op(
+        "zero_sum_axis_empty",
+        ops::sum_axis(z, ops::Idx::<1>),
+        &[zd],
+        &[2, 3],
+        &[ident],
+    );
+    check_op(
+        "zero_mean_axis_empty",
+        ops::mean_axis(z, ops::Idx::<1>),
+        &[zd],
+        &[2, 3],
+        &[ident],
+    );
+    check_op(
+        "zero_sum_axis_other",
+        ops::sum_axis(z, ops::Idx::<2>),
+        &[zd],
+        &[2, 0],
+        &[ident],
+    );
+    check_op(
+        "zero_mean_axis_other",
+        ops::mean_axis(z, ops::Idx::<0>),
+        &[zd],
+        &[0, 3],
+        &[ident],
+    );
+    check_op(
+        "zero_permute",
+        ops::permute(z, ops::Perm3::<1, 2, 0>),
+        &[zd],
+        &[0, 3, 2],
+        &[ident],
+    );
+    let x = vars1::<Rank3<2, 3, 4>>();
+    check_op(
+        "zero_slice",
+        out::<Rank3<2, 0, 4>, _>(ops::slice(x, ops::Idx::<1>, ops::Idx::<2>, ops::Idx::<2>)),
+        &[T234],
+        &[2, 0, 4],
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank3<2, 0, 3>, Rank3<2, 2, 3>>();
+    check_op(
+        "zero_concat",
+        out::<Rank3<2, 2, 3>, _>(ops::concat(a, b, ops::Idx::<1>)),
+        &[zd, &[2, 2, 3]],
+        &[2, 2, 3],
+        &[ident],
+    );
+}
+
+// ------------------------------------------------------------- softmax on […, n], causal
+
+/// Logits with masked-like entries: about a third at −1e30 (a hard mask written as a huge
+/// negative logit), the others as generated (huge, tiny, cancelling, non-representable).
+fn masked_like(x: f64) -> f64 {
+    if x.abs() < 0.5 { -1e30 } else { x }
+}
+
+/// `softmax`/`log_softmax` on rank 3 and 4 (rows = every leading index), with −∞-like logits.
+#[test]
+fn softmax_leading_axes() {
+    let x = vars1::<Rank3<2, 3, 4>>();
+    check_op("softmax3", ops::softmax(x), &[T234], T234, &[ident]);
+    check_op("log_softmax3", ops::log_softmax(x), &[T234], T234, &[ident]);
+    check_op(
+        "softmax3_masked",
+        ops::softmax(x),
+        &[T234],
+        T234,
+        &[masked_like],
+    );
+    let q = vars1::<Rank4<2, 1, 2, 5>>();
+    let qd: &[usize] = &[2, 1, 2, 5];
+    check_op("softmax4", ops::softmax(q), &[qd], qd, &[ident]);
+    check_op("log_softmax4", ops::log_softmax(q), &[qd], qd, &[ident]);
+}
+
+/// `softmax_causal` on rank 2 to 4: ordinary, −∞-like and huge logits, a long row, n = 1 (every
+/// row a single entry: probability exactly 1) and zero-size batches.
+#[test]
+fn softmax_causal() {
+    let x = vars1::<Rank3<2, 4, 4>>();
+    let xd: &[usize] = &[2, 4, 4];
+    check_op(
+        "softmax_causal3",
+        ops::softmax_causal(x),
+        &[xd],
+        xd,
+        &[ident],
+    );
+    check_op(
+        "softmax_causal3_masked",
+        ops::softmax_causal(x),
+        &[xd],
+        xd,
+        &[masked_like],
+    );
+    check_op(
+        "softmax_causal3_huge",
+        ops::softmax_causal(x),
+        &[xd],
+        xd,
+        &[|x: f64| x * 1e6],
+    );
+    let m = vars1::<Rank2<5, 5>>();
+    check_op(
+        "softmax_causal2",
+        ops::softmax_causal(m),
+        &[&[5, 5]],
+        &[5, 5],
+        &[ident],
+    );
+    let q = vars1::<Rank4<1, 2, 3, 3>>();
+    let qd: &[usize] = &[1, 2, 3, 3];
+    check_op(
+        "softmax_causal4",
+        ops::softmax_causal(q),
+        &[qd],
+        qd,
+        &[ident],
+    );
+    let l = vars1::<Rank2<40, 40>>();
+    check_op(
+        "softmax_causal_long",
+        ops::softmax_causal(l),
+        &[&[40, 40]],
+        &[40, 40],
+        &[ident],
+    );
+    let one = vars1::<Rank3<3, 1, 1>>();
+    let od: &[usize] = &[3, 1, 1];
+    check_op(
+        "softmax_causal_n1",
+        ops::softmax_causal(one),
+        &[od],
+        od,
+        &[ident],
+    );
+    let z = vars1::<Rank3<0, 3, 3>>();
+    let zd: &[usize] = &[0, 3, 3];
+    check_op(
+        "zero_softmax_causal",
+        ops::softmax_causal(z),
+        &[zd],
+        zd,
+        &[ident],
+    );
+    let e = vars1::<Rank3<2, 0, 0>>();
+    let ed: &[usize] = &[2, 0, 0];
+    check_op(
+        "empty_softmax_causal",
+        ops::softmax_causal(e),
+        &[ed],
+        ed,
+        &[ident],
+    );
+}
+
+/// The masked entries (`j > i`) are exact zeros in the spec (a point 0, not an enclosure) and at
+/// run time, forward and backward, whatever the logits there (NaN included: masked logits are
+/// never read).
+#[test]
+fn softmax_causal_masked_entries_are_exact_zeros() {
+    use scale_core::{FwdNode, RevNode, SpecForward, SpecVjp};
+    let x = vars1::<Rank2<3, 3>>();
+    let node = ops::softmax_causal(x);
+    let xs = ndarray::arr2(&[
+        [1.0, f64::NAN, 1e30],
+        [-1e30, 2.0, f64::INFINITY],
+        [0.5, 0.5, 0.5],
+    ])
+    .into_dyn();
+    let spec: Vec<ArrayD<Interval>> = vec![xs.mapv(Interval::point)];
+    let rt: Vec<ArrayD<f32>> = vec![xs.mapv(|v| v as f32)];
+    let d = ndarray::arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]).into_dyn();
+    let ys = SpecForward::forward_spec(&node, &spec);
+    let yr = FwdNode::<f32>::forward_runtime(&node, &rt);
+    let gs = SpecVjp::vjp_spec(&node, &spec, &d.mapv(Interval::point));
+    let gr = RevNode::<f32>::vjp_runtime(&node, &rt, &d.mapv(|v| v as f32));
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        assert!(
+            ys[[i, j]].lo() == 0.0 && ys[[i, j]].hi() == 0.0,
+            "{:?}",
+            ys[[i, j]]
+        );
+        assert_eq!(yr[[i, j]].to_bits(), 0);
+        assert!(gs[0][[i, j]].lo() == 0.0 && gs[0][[i, j]].hi() == 0.0);
+        assert_eq!(gr[0][[i, j]].to_bits(), 0);
+    }
+    // Row 0 is one entry (probability 1), row 1 puts all mass on x[1, 1] = 2 against −1e30.
+    assert_eq!(yr[[0, 0]], 1.0);
+    assert_eq!(yr[[1, 1]], 1.0);
+    assert_eq!(yr[[1, 0]], 0.0);
+    assert!((yr[[2, 0]] - 1.0 / 3.0).abs() < 1e-7);
+    assert!(ys[[2, 1]].lo() <= 1.0 / 3.0 && 1.0 / 3.0 <= ys[[2, 1]].hi());
+}

@@ -350,6 +350,7 @@ impl Checker<'_> {
             ParamKind::Float => LitValue::Float(self.check_float(e, op, pname)?),
             ParamKind::Int => LitValue::Int(self.check_int(e, op, pname)?),
             ParamKind::Axis => LitValue::Axis(self.check_int(e, op, pname)?),
+            ParamKind::Index => LitValue::Index(self.check_int(e, op, pname)?),
             ParamKind::Ints => LitValue::Ints(self.check_ints(e, op, pname)?),
             ParamKind::Shape => match e {
                 Expr::Shape { dims, bracket } => {
@@ -587,7 +588,13 @@ impl Checker<'_> {
 
     fn call(&mut self, op_ident: &Ident, args: &[Expr], parens: Span) -> Option<(usize, Shape)> {
         let name = op_ident.to_string();
-        let Some(op) = self.lookup(&name) else {
+        // Rows of one name differ in arity (`sum(x)`, `sum(x, axis)`): pick by the call's.
+        let Some(op) = self
+            .ops
+            .iter()
+            .find(|o| o.name == name && o.arity() == args.len())
+            .or_else(|| self.lookup(&name))
+        else {
             self.lower_all(args);
             let hint = suggest(&name, self.ops.iter().map(|o| o.name))
                 .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
@@ -604,16 +611,30 @@ impl Checker<'_> {
         };
         if args.len() != op.arity() {
             self.lower_all(args);
-            let s = if op.arity() == 1 { "" } else { "s" };
-            self.cx.error(syn::Error::new_spanned(
-                Range(op_ident.span(), parens),
+            let rows: Vec<&OpDef> = self.ops.iter().filter(|o| o.name == name).collect();
+            let msg = if rows.len() > 1 {
+                let sigs: Vec<String> = rows
+                    .iter()
+                    .map(|o| format!("`{}`", o.signature()))
+                    .collect();
+                let counts: Vec<String> = rows.iter().map(|o| o.arity().to_string()).collect();
+                format!(
+                    "wrong number of arguments: {} take {} arguments, found {}",
+                    sigs.join(" or "),
+                    counts.join(" or "),
+                    args.len()
+                )
+            } else {
+                let s = if op.arity() == 1 { "" } else { "s" };
                 format!(
                     "wrong number of arguments: `{}` takes {} argument{s}, found {}",
                     op.signature(),
                     op.arity(),
                     args.len()
-                ),
-            ));
+                )
+            };
+            self.cx
+                .error(syn::Error::new_spanned(Range(op_ident.span(), parens), msg));
             return None;
         }
         let (tensor_args, rest) = args.split_at(op.tensors.len().min(args.len()));
@@ -634,7 +655,8 @@ impl Checker<'_> {
         let out = match self.apply(op, &operands, &params) {
             Ok(out) => out,
             Err((k, msg)) => {
-                let at = tensor_args.get(k).or(tensor_args.first());
+                // `k` counts the tensors, then the literals: a rule may point at a literal.
+                let at = args.get(k).or(tensor_args.first());
                 let err = match at {
                     Some(e) => err_range(e, format!("{}: {msg}", op.name)),
                     None => syn::Error::new(op_ident.span(), format!("{}: {msg}", op.name)),
@@ -737,7 +759,7 @@ mod tests {
             let a = relu(y);
             let b = rleu(x);
             let c = x;
-            let d = sum(x, x);
+            let d = relu(x, x);
         });
         assert_eq!(e.len(), 8, "{e:#?}");
         assert!(e[0].contains("unknown runtime `f8`"));
@@ -833,7 +855,10 @@ mod tests {
             .unwrap();
         let code = crate::expand(&plan).to_string();
         assert!(
-            code.contains("ops :: squish (__scale_in0 , 1usize , 2usize , [1usize , 0usize] ,)"),
+            code.contains(
+                "ops :: squish (__scale_in0 , :: scale_core :: ops :: Idx :: < 1usize > , \
+                 2usize , :: scale_core :: ops :: Perm2 :: < 1usize , 0usize > ,)"
+            ),
             "{code}"
         );
         let e = compile(quote! {
@@ -853,5 +878,73 @@ mod tests {
             &mut cx,
         );
         assert!(check(&p, &mut cx).is_none());
+    }
+
+    /// `sum`/`mean` with an axis, `permute`, `slice`, `concat`: output shapes, the row picked by
+    /// arity, and errors that name the shapes and point at the offending literal.
+    #[test]
+    fn axes_rules() {
+        let p = run(quote! {
+            input x: [2, 3, 4]; input y: [2, 5, 4];
+            let a = sum(x, 1); let b = mean(x, 2); let c = sum(x);
+            let d = permute(x, [2, 0, 1]); let e = slice(x, 2, 1, 3); let f = concat(x, y, 1);
+        })
+        .unwrap();
+        let outs: Vec<String> = p.nodes.iter().map(|n| show(&n.out)).collect();
+        assert_eq!(
+            outs,
+            [
+                "[2, 4]",
+                "[2, 3]",
+                "[]",
+                "[4, 2, 3]",
+                "[2, 3, 2]",
+                "[2, 8, 4]"
+            ]
+        );
+        let ctors: Vec<&str> = p.nodes.iter().map(|n| n.op.ctor).collect();
+        assert_eq!(
+            ctors,
+            ["sum_axis", "mean_axis", "sum", "permute", "slice", "concat"]
+        );
+        let e = errs(quote! {
+            input x: [2, 3]; input y: [3, 3];
+            let a = sum(x, 2);
+            let b = permute(x, [0, 0]);
+            let c = permute(x, [1, 0, 2]);
+            let d = slice(x, 1, 1, 4);
+            let g = slice(x, 1, 2, 2);
+            let f = concat(x, y, 1);
+            let h = sum(x, 1, 2);
+        });
+        assert_eq!(e.len(), 7, "{e:#?}");
+        assert!(
+            e[0].contains("axis 2 is out of range for `x` of shape [2, 3] (rank 2"),
+            "{e:?}"
+        );
+        assert!(e[1].contains("axis 0 is repeated"), "{e:?}");
+        assert!(
+            e[2].contains("has 3 axes but `x` has shape [2, 3] (rank 2)"),
+            "{e:?}"
+        );
+        assert!(
+            e[3].contains("end 4 is out of range for axis 1 of `x` of shape [2, 3] (dimension 3)"),
+            "{e:?}"
+        );
+        assert!(
+            e[4].contains("the range 2..2 along axis 1 is empty"),
+            "{e:?}"
+        );
+        assert!(e[5].contains("`x` has shape [2, 3] but `y` has [3, 3]; expected the same shape except along axis 1"), "{e:?}");
+        assert!(
+            e[6].contains("`sum(x)` or `sum(x, axis)` take 1 or 2 arguments, found 3"),
+            "{e:?}"
+        );
+        // A const dimension along the axis of a concat has no writable output type.
+        let e = errs(quote! { input x: [2, N]; input y: [2, 3]; let f = concat(x, y, 1); });
+        assert!(
+            e[0].contains("output length N + 3 of a const dimension"),
+            "{e:?}"
+        );
     }
 }

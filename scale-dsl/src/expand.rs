@@ -119,14 +119,16 @@ fn const_params(plan: &Plan) -> Vec<Ident> {
 fn lit_name(l: &LitArg) -> Option<String> {
     match &l.value {
         LitValue::Float(v) => Some(format!("{v}")),
-        LitValue::Int(n) | LitValue::Axis(n) => Some(n.to_string()),
+        LitValue::Int(n) | LitValue::Axis(n) | LitValue::Index(n) => Some(n.to_string()),
         LitValue::Ints(v) => Some(format!("{v:?}")),
         LitValue::Shape(_) => None,
     }
 }
 
 /// A literal as a constructor argument, spanned at its tokens (`None`: not passed as a value).
-fn lit_tokens(l: &LitArg) -> Option<TokenStream> {
+/// Axes, bounds and permutations go at type level (`ops::Idx::<1>`, `ops::Perm3::<2, 0, 1>`,
+/// values of marker types), so rustc computes the output shape from them.
+fn lit_tokens(k: &TokenStream, l: &LitArg) -> Option<TokenStream> {
     let at = l.span;
     let unsigned = |n: usize| {
         let mut lit = Literal::usize_suffixed(n);
@@ -143,10 +145,15 @@ fn lit_tokens(l: &LitArg) -> Option<TokenStream> {
                 quote!(#lit)
             })
         }
-        LitValue::Int(n) | LitValue::Axis(n) => Some(unsigned(*n)),
+        LitValue::Int(n) => Some(unsigned(*n)),
+        LitValue::Axis(n) | LitValue::Index(n) => {
+            let n = unsigned(*n);
+            Some(quote_spanned!(at=> #k::ops::Idx::<#n>))
+        }
         LitValue::Ints(v) => {
             let items = v.iter().map(|n| unsigned(*n));
-            Some(quote!([#(#items),*]))
+            let perm = Ident::new(&format!("Perm{}", v.len()), at);
+            Some(quote_spanned!(at=> #k::ops::#perm::<#(#items),*>))
         }
         LitValue::Shape(_) => None,
     }
@@ -379,20 +386,33 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             let op = Ident::new(node.op.ctor, node.op_span);
             let args = node.args.iter().map(|(e, at)| entry_ident(*e, *at));
-            let params: Vec<TokenStream> = node.params.iter().filter_map(lit_tokens).collect();
+            let params: Vec<TokenStream> = node
+                .params
+                .iter()
+                .filter_map(|l| lit_tokens(k, l))
+                .collect();
             let mut call = quote_spanned!(node.op_span=> #k::ops::#op(#(#args,)* #(#params,)*));
-            if !params.is_empty() {
-                // Constructors with literal values return a `Result`; the literals were checked.
+            let validates = node
+                .params
+                .iter()
+                .any(|l| matches!(l.value, LitValue::Float(_) | LitValue::Int(_)));
+            if validates {
+                // Constructors with value literals (floats, integers) return a `Result`; the
+                // literals were checked. Type-level literals cannot fail at run time.
                 call = quote!(#k::__private::literal_node(#call));
             }
             // Only an op with a shape literal (`reshape`) needs its output type written at the
             // push (it picks the target shape); for the other ops rustc infers it, and the
             // segment's return type, written with the macro's shapes, ties the inferred shapes
             // to the macro's.
-            let picks_type = node
-                .params
-                .iter()
-                .any(|l| matches!(l.value, LitValue::Shape(_)));
+            // The same for type-level literals: `slice` and `concat` cannot compute their
+            // output shape in stable Rust, so the push names it.
+            let picks_type = node.params.iter().any(|l| {
+                matches!(
+                    l.value,
+                    LitValue::Shape(_) | LitValue::Axis(_) | LitValue::Index(_) | LitValue::Ints(_)
+                )
+            });
             if picks_type {
                 pushes.extend(quote! {
                     let #id: #k::Var<#shape, #brand> = #p.push(#call);

@@ -17,9 +17,13 @@ pub enum ParamKind {
     /// A non-negative integer literal (a stride, a padding, a bound), passed as `usize`.
     Int,
     /// An axis: a non-negative integer literal the shape rule checks against the rank, passed
-    /// as `usize`.
+    /// at type level (`ops::Idx::<1>`) because the output shape depends on it.
     Axis,
-    /// A list of non-negative integer literals `[1, 0, 2]` (a permutation), passed as an array.
+    /// A non-negative integer literal passed at type level (`ops::Idx::<3>`), like an axis: a
+    /// bound the output shape depends on (`slice`'s `start` and `end`).
+    Index,
+    /// A list of non-negative integer literals `[1, 0, 2]` (a permutation), passed at type
+    /// level (`ops::Perm3::<1, 0, 2>`) because the output shape depends on it.
     Ints,
     /// A shape literal `[DIM, …]` (`reshape`'s target): it picks the output's type and is not
     /// passed as a value.
@@ -27,9 +31,17 @@ pub enum ParamKind {
 }
 
 impl ParamKind {
-    /// Whether the constructor receives the literal as a value argument.
+    /// Whether the constructor receives the literal as an argument (a value or a type-level
+    /// marker value).
     pub fn is_value(self) -> bool {
         self != ParamKind::Shape
+    }
+
+    /// Whether the literal is passed at type level (the output shape depends on it): the
+    /// constructor cannot reject it at run time, so it returns the node itself, not a `Result`,
+    /// and the expansion writes the output type at the push.
+    pub fn is_type_level(self) -> bool {
+        matches!(self, ParamKind::Axis | ParamKind::Index | ParamKind::Ints)
     }
 }
 
@@ -82,6 +94,13 @@ impl OpDef {
     /// The same op with literal parameters.
     pub const fn with_params(mut self, params: &'static [Param]) -> Self {
         self.params = params;
+        self
+    }
+
+    /// The same op built by another constructor of `scale_core::ops` (a second row of one name,
+    /// told apart by its arity: `sum(x, axis)` calls `sum_axis`).
+    pub const fn with_ctor(mut self, ctor: &'static str) -> Self {
+        self.ctor = ctor;
         self
     }
 
@@ -163,11 +182,34 @@ pub const OPS: &[OpDef] = &[
     op("minimum", &["a", "b"], rules::check_same, TWO).exact(),
     op("gelu", &["x"], rules::check_unary, ONE),
     op("gelu_tanh", &["x"], rules::check_unary, ONE),
+    op("sum", &["x"], rules::check_drop_axis, ONE).with_params(AXIS).with_ctor("sum_axis"),
+    op("mean", &["x"], rules::check_drop_axis, ONE).with_params(AXIS).with_ctor("mean_axis"),
+    op("permute", &["x"], rules::check_permute, &[&[2, 3, 4]]).with_params(&[param("axes", ParamKind::Ints)]).exact(),
+    op("slice", &["x"], rules::check_slice, ONE).with_params(SLICE).exact(),
+    op("concat", &["a", "b"], rules::check_concat, TWO).with_params(AXIS).exact(),
+    op("softmax_causal", &["x"], rules::check_causal, &[&[2, 3, 3]]),
 ];
 
-/// Look an op up by name.
+/// The axis of `sum(x, axis)`, `mean(x, axis)`, `concat(a, b, axis)`.
+const AXIS: &[Param] = &[param("axis", ParamKind::Axis)];
+/// `slice(x, axis, start, end)`.
+const SLICE: &[Param] = &[
+    param("axis", ParamKind::Axis),
+    param("start", ParamKind::Index),
+    param("end", ParamKind::Index),
+];
+
+/// Look an op up by name (its first row, when rows of several arities share the name).
 pub fn lookup(name: &str) -> Option<&'static OpDef> {
     OPS.iter().find(|o| o.name == name)
+}
+
+/// Look an op up by name and number of arguments (`sum(x)` and `sum(x, axis)` are two rows);
+/// the first row of the name when no arity matches, so the caller reports the count.
+pub fn lookup_arity(name: &str, arity: usize) -> Option<&'static OpDef> {
+    OPS.iter()
+        .find(|o| o.name == name && o.arity() == arity)
+        .or_else(|| lookup(name))
 }
 
 /// Levenshtein distance (for "did you mean").
@@ -209,10 +251,17 @@ mod tests {
     fn table_is_consistent() {
         for (i, a) in OPS.iter().enumerate() {
             assert!(lookup(a.name).is_some());
+            // One name may have several rows, of different arities.
             assert!(
-                OPS.iter().skip(i + 1).all(|b| b.name != a.name),
+                OPS.iter()
+                    .skip(i + 1)
+                    .all(|b| b.name != a.name || b.arity() != a.arity()),
                 "{}",
                 a.name
+            );
+            assert_eq!(
+                lookup_arity(a.name, a.arity()).map(|o| o.ctor),
+                Some(a.ctor)
             );
         }
         assert_eq!(lookup("scale").map(OpDef::arity), Some(2));
@@ -222,6 +271,9 @@ mod tests {
             Some("matvec(w, x)".into())
         );
         assert!(lookup("conv").is_none());
+        assert_eq!(lookup_arity("sum", 2).map(|o| o.ctor), Some("sum_axis"));
+        assert_eq!(lookup_arity("sum", 1).map(|o| o.ctor), Some("sum"));
+        assert_eq!(lookup_arity("sum", 3).map(|o| o.ctor), Some("sum"));
     }
 
     #[test]
@@ -242,15 +294,19 @@ mod tests {
                 .example
                 .first()
                 .map_or(1, |s| s.iter().product::<usize>());
+            let rank = op.example.first().map_or(0, |s| s.len());
             let lits: Vec<LitArg> = op
                 .params
                 .iter()
-                .map(|p| LitArg {
+                .enumerate()
+                .map(|(i, p)| LitArg {
                     value: match p.kind {
                         ParamKind::Float => LitValue::Float(0.5),
                         ParamKind::Int => LitValue::Int(1),
                         ParamKind::Axis => LitValue::Axis(0),
-                        ParamKind::Ints => LitValue::Ints(vec![0]),
+                        // Bounds by position: `slice(x, 0, 1, 2)`.
+                        ParamKind::Index => LitValue::Index(i),
+                        ParamKind::Ints => LitValue::Ints((0..rank).rev().collect()),
                         ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),
                     },
                     span: proc_macro2::Span::call_site(),

@@ -4,7 +4,7 @@
 //! Rules only reject what is *definitely* wrong: a const dimension compared with anything but
 //! itself is left to rustc, which type-checks the expansion.
 
-use crate::shape::{PDim, Shape, numel, shapes_differ, show};
+use crate::shape::{PDim, Shape, dim_eq, numel, shapes_differ, show};
 use proc_macro2::Span;
 
 /// A tensor operand as the rules see it.
@@ -25,6 +25,8 @@ pub enum LitValue {
     Int(usize),
     /// An axis index (the rule checks it against the rank).
     Axis(usize),
+    /// A non-negative integer passed at type level (a slice bound).
+    Index(usize),
     /// A list of non-negative integers (a permutation).
     Ints(Vec<usize>),
     /// A shape (`reshape`'s target): it picks the output type rather than being passed.
@@ -49,11 +51,12 @@ pub struct Args<'a> {
     pub lits: &'a [LitArg],
 }
 
-/// Why a rule rejects its operands: the checker reports `msg` at operand `operand`, prefixed
+/// Why a rule rejects its operands: the checker reports `msg` at argument `operand`, prefixed
 /// with the op's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// Index of the operand the message points at.
+    /// Index of the argument the message points at, counted as the call is written: the tensor
+    /// operands, then the literals (so a rule can underline the literal that is wrong).
     pub operand: usize,
     /// What was expected and found.
     pub msg: String,
@@ -195,14 +198,14 @@ pub fn check_sum_rows(a: &Args) -> Result<Shape, Mismatch> {
     Ok(vec![operand(a, 0)?.shape[1].clone()])
 }
 
-/// `[n] → [n]` or `[b, n] → [b, n]` (an op over the last axis).
+/// `[…, n] → […, n]`, rank 1 to 4 (an op over the last axis; the leading axes are rows).
 pub fn check_last_axis(a: &Args) -> Result<Shape, Mismatch> {
     let x = operand(a, 0)?;
-    if !(1..=2).contains(&x.shape.len()) {
+    if x.shape.is_empty() {
         return Err(Mismatch {
             operand: 0,
             msg: format!(
-                "{} must have shape [n] or [b, n], found {}",
+                "{} must have shape […, n] (rank 1 to 4), found {}",
                 x.desc,
                 show(x.shape)
             ),
@@ -237,4 +240,197 @@ pub fn check_reshape(a: &Args) -> Result<Shape, Mismatch> {
         });
     }
     Ok(t.clone())
+}
+
+// ------------------------------------------------------------------------- axes (SPEC §9b)
+
+/// The literal at position `i` of the call's literals, as an integer (axes, bounds).
+fn int_lit(a: &Args, i: usize) -> Result<usize, Mismatch> {
+    match a.lits.get(i).map(|l| &l.value) {
+        Some(LitValue::Axis(k) | LitValue::Int(k) | LitValue::Index(k)) => Ok(*k),
+        _ => Err(Mismatch {
+            operand: 0,
+            msg: format!("missing literal {i}"),
+        }),
+    }
+}
+
+/// Axis literal number `lit` (argument `at` of the call) checked against operand `i`'s rank.
+fn axis_of(a: &Args, i: usize, lit: usize, at: usize) -> Result<usize, Mismatch> {
+    let x = operand(a, i)?;
+    let k = int_lit(a, lit)?;
+    if k < x.shape.len() {
+        return Ok(k);
+    }
+    Err(Mismatch {
+        operand: at,
+        msg: if x.shape.is_empty() {
+            format!("{} is a scalar (shape []): it has no axis {k}", x.desc)
+        } else {
+            format!(
+                "axis {k} is out of range for {} of shape {} (rank {}: axes 0 to {})",
+                x.desc,
+                show(x.shape),
+                x.shape.len(),
+                x.shape.len() - 1
+            )
+        },
+    })
+}
+
+/// `s, axis → s` without axis `axis` (`sum(x, axis)`, `mean(x, axis)`).
+pub fn check_drop_axis(a: &Args) -> Result<Shape, Mismatch> {
+    let k = axis_of(a, 0, 0, 1)?;
+    let mut out = operand(a, 0)?.shape.to_vec();
+    out.remove(k);
+    Ok(out)
+}
+
+/// `s, [axes] → s` permuted: output axis `i` is input axis `axes[i]`, rank 1 to 4.
+pub fn check_permute(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    let Some(LitValue::Ints(p)) = a.lits.first().map(|l| &l.value) else {
+        return Err(Mismatch {
+            operand: 0,
+            msg: "missing the permutation".into(),
+        });
+    };
+    let r = x.shape.len();
+    let bad = |msg: String| Mismatch { operand: 1, msg };
+    if r == 0 {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "{} is a scalar (shape []): there is nothing to permute",
+                x.desc
+            ),
+        });
+    }
+    if p.len() != r {
+        return Err(bad(format!(
+            "{p:?} has {} axes but {} has shape {} (rank {r}); expected a permutation of 0..{r}",
+            p.len(),
+            x.desc,
+            show(x.shape)
+        )));
+    }
+    let mut seen = vec![false; r];
+    for &k in p {
+        match seen.get_mut(k) {
+            Some(s) if !*s => *s = true,
+            _ => {
+                return Err(bad(format!(
+                    "{p:?} is not a permutation of 0..{r} (axis {k} is {}) for {} of shape {}",
+                    if k >= r { "out of range" } else { "repeated" },
+                    x.desc,
+                    show(x.shape)
+                )));
+            }
+        }
+    }
+    Ok(p.iter().map(|&k| x.shape[k].clone()).collect())
+}
+
+/// `s, axis, start, end → s` with `end − start` along `axis`; `start < end ≤ dim` (a literal
+/// dimension is checked here, a const one by the constructor's `const` assertion).
+pub fn check_slice(a: &Args) -> Result<Shape, Mismatch> {
+    let k = axis_of(a, 0, 0, 1)?;
+    let x = operand(a, 0)?;
+    let (start, end) = (int_lit(a, 1)?, int_lit(a, 2)?);
+    if start >= end {
+        return Err(Mismatch {
+            operand: 2,
+            msg: format!(
+                "the range {start}..{end} along axis {k} is empty; expected start < end \
+                 (dimensions are positive)"
+            ),
+        });
+    }
+    if let PDim::Lit(n) = x.shape[k]
+        && end > n
+    {
+        return Err(Mismatch {
+            operand: 3,
+            msg: format!(
+                "end {end} is out of range for axis {k} of {} of shape {} (dimension {n}); \
+                 expected end ≤ {n}",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    let mut out = x.shape.to_vec();
+    out[k] = PDim::Lit(end - start);
+    Ok(out)
+}
+
+/// `s, t, axis → u`: `s` and `t` agree except along `axis`, where `u` has the sum of their
+/// (literal) lengths.
+pub fn check_concat(a: &Args) -> Result<Shape, Mismatch> {
+    let k = axis_of(a, 0, 0, 2)?;
+    let (x, y) = (operand(a, 0)?, operand(a, 1)?);
+    let mut expected = x.shape.to_vec();
+    if let Some(d) = y.shape.get(k) {
+        expected[k] = d.clone();
+    }
+    if shapes_differ(&expected, y.shape) {
+        return Err(Mismatch {
+            operand: 1,
+            msg: format!(
+                "{} has shape {} but {} has {}; expected the same shape except along axis {k}",
+                x.desc,
+                show(x.shape),
+                y.desc,
+                show(y.shape)
+            ),
+        });
+    }
+    match (&x.shape[k], &y.shape[k]) {
+        (PDim::Lit(m), PDim::Lit(n)) => {
+            expected[k] = PDim::Lit(m + n);
+            Ok(expected)
+        }
+        (p, q) => Err(Mismatch {
+            operand: if matches!(p, PDim::Const(_)) { 0 } else { 1 },
+            msg: format!(
+                "cannot concatenate {} of shape {} and {} of shape {} along axis {k}: the \
+                 output length {} + {} of a const dimension is not a type stable Rust can \
+                 write; use literal dimensions along the axis",
+                x.desc,
+                show(x.shape),
+                y.desc,
+                show(y.shape),
+                show(std::slice::from_ref(p)).trim_matches(['[', ']']),
+                show(std::slice::from_ref(q)).trim_matches(['[', ']'])
+            ),
+        }),
+    }
+}
+
+/// `[…, n, n] → […, n, n]`, rank 2 to 4 (`softmax_causal`: square in the last two axes).
+pub fn check_causal(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    let r = x.shape.len();
+    if r < 2 {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "{} must have shape […, n, n] (rank 2 to 4), found {} (rank {r})",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    if dim_eq(&x.shape[r - 2], &x.shape[r - 1]) == Some(false) {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "{} has shape {}, whose last two dimensions differ; expected […, n, n] (row i \
+                 attends to the entries j ≤ i of a square matrix)",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    Ok(x.shape.to_vec())
 }

@@ -1,6 +1,7 @@
 //! Writing a checked model as a `scale_graph!` program.
 
 use crate::validate::Checked;
+use scale_dsl::ParamKind;
 use std::fmt::Write;
 
 fn dims(d: &[usize]) -> String {
@@ -36,9 +37,29 @@ pub fn program(c: &Checked, indent: usize) -> String {
     }
     for op in &m.ops {
         let mut args: Vec<String> = op.args.clone();
-        args.extend(op.params.iter().map(|&p| float(p)));
+        // Integer literals (axes, bounds) are written as integers: the language rejects `1.0`.
+        let kinds =
+            scale_dsl::registry::lookup_arity(&op.op, op.arity()).map_or(&[][..], |r| r.params);
+        let mut kinds = kinds
+            .iter()
+            .filter(|p| p.kind != ParamKind::Shape && p.kind != ParamKind::Ints);
+        args.extend(
+            op.params
+                .iter()
+                .map(|&p| match kinds.next().map(|k| k.kind) {
+                    Some(ParamKind::Int | ParamKind::Axis | ParamKind::Index)
+                        if p >= 0.0 && p.fract() == 0.0 =>
+                    {
+                        format!("{}", p as usize)
+                    }
+                    _ => float(p),
+                }),
+        );
         if let Some(t) = &op.shape {
             args.push(dims(t));
+        }
+        if let Some(a) = &op.axes {
+            args.push(dims(a));
         }
         let _ = writeln!(
             out,

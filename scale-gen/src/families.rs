@@ -18,6 +18,7 @@ fn op(name: &str, op: &str, args: &[&str]) -> Op {
         args: args.iter().map(|s| s.to_string()).collect(),
         params: vec![],
         shape: None,
+        axes: None,
     }
 }
 

@@ -64,6 +64,20 @@ pub struct Op {
     /// Target shape, for `reshape`.
     #[serde(default)]
     pub shape: Option<Vec<usize>>,
+    /// A permutation of the axes, for `permute` (`"axes": [0, 2, 1]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub axes: Option<Vec<usize>>,
+}
+
+impl Op {
+    /// The number of arguments of the call: operands, numbers, the shape and the axes. It picks
+    /// the registry row where one name has several (`sum(x)`, `sum(x, axis)`).
+    pub fn arity(&self) -> usize {
+        self.args.len()
+            + self.params.len()
+            + usize::from(self.shape.is_some())
+            + usize::from(self.axes.is_some())
+    }
 }
 
 impl Model {

@@ -77,7 +77,7 @@ impl Origin {
 }
 
 /// A layer's call: its operands, then its literals in the order of the op's registry row
-/// (`params` supplies the numbers, `shape` the shape literal). Literals the row does not take
+/// (`params` supplies the numbers, `shape` the shape literal, `axes` a permutation). Literals the row does not take
 /// are appended anyway, so the checker reports the wrong argument count.
 fn lower_call(op: &crate::model::Op, err: &dyn Fn(String) -> GenError) -> Result<Expr, GenError> {
     let op_ident = build::ident(&op.op).ok_or_else(|| err(format!("unknown op `{}`", op.op)))?;
@@ -91,14 +91,16 @@ fn lower_call(op: &crate::model::Op, err: &dyn Fn(String) -> GenError) -> Result
         |v: f64| build::float(v).ok_or_else(|| err("float parameters must be finite".into()));
     let mut numbers = op.params.iter().copied();
     let mut shape = op.shape.as_deref();
-    for p in scale_dsl::lookup(&op.op).map_or(&[][..], |row| row.params) {
+    let mut axes = op.axes.as_deref();
+    for p in scale_dsl::registry::lookup_arity(&op.op, op.arity()).map_or(&[][..], |row| row.params)
+    {
         match p.kind {
             ParamKind::Float => {
                 if let Some(v) = numbers.next() {
                     args.push(float(v)?);
                 }
             }
-            ParamKind::Int | ParamKind::Axis => {
+            ParamKind::Int | ParamKind::Axis | ParamKind::Index => {
                 if let Some(v) = numbers.next() {
                     // JSON numbers are floats; an integral one is written as an integer, and
                     // anything else is left for the checker to reject.
@@ -116,12 +118,14 @@ fn lower_call(op: &crate::model::Op, err: &dyn Fn(String) -> GenError) -> Result
                 }
             }
             ParamKind::Ints => {
-                return Err(err(format!(
-                    "the JSON format cannot give `{}` (a list of integers) yet",
-                    p.name
-                )));
+                if let Some(a) = axes.take() {
+                    args.push(build::shape(a));
+                }
             }
         }
+    }
+    if let Some(a) = axes {
+        args.push(build::shape(a));
     }
     for v in numbers {
         args.push(float(v)?);

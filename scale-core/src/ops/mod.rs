@@ -9,12 +9,14 @@
 //! | [`linalg`] | `matmul`, `matvec`, `dot`, `transpose`, `add_bias` |
 //! | [`reduce`] | `sum`, `mean`, `sum_rows` |
 //! | [`reshape`](mod@reshape) | `reshape` |
-//! | [`softmax`](mod@softmax) | `softmax`, `log_softmax` (last axis, rank 1 and 2) |
+//! | [`softmax`](mod@softmax) | `softmax`, `log_softmax` (last axis, rank 1 to 4) |
 //! | [`loss`] | `mse`, `cross_entropy` |
 //! | [`div`](mod@div) | `div` |
 //! | [`sqrt`](mod@sqrt) | `sqrt`, `rsqrt` |
 //! | [`extremum`] | `maximum`, `minimum` |
 //! | [`gelu`](mod@gelu) | `gelu`, `gelu_tanh` |
+//! | [`axes`] | `sum(x, axis)`, `mean(x, axis)`, `permute`, `slice`, `concat` (rank 1–4) |
+//! | [`softmax_causal`](mod@softmax_causal) | `softmax_causal` (`[…, n, n]`) |
 //!
 //! ## Adding an op
 //!
@@ -47,6 +49,7 @@
 //! measured magnitude of the runtime result (recomputed in the VJP scale parts).
 
 pub mod abs;
+pub mod axes;
 pub mod elementwise;
 mod gemm;
 pub mod kit;
@@ -55,6 +58,7 @@ pub mod loss;
 pub mod reduce;
 pub mod reshape;
 pub mod softmax;
+pub mod softmax_causal;
 pub mod unary;
 pub mod util;
 // Elementwise ops of SPEC §9b (issue #12).
@@ -64,12 +68,14 @@ pub mod gelu;
 pub mod sqrt;
 
 pub use abs::abs;
+pub use axes::{Idx, Perm1, Perm2, Perm3, Perm4, concat, mean_axis, permute, slice, sum_axis};
 pub use elementwise::{add, leaky_relu, mul, neg, relu, scale, sub};
 pub use linalg::{add_bias, dot, matmul, matvec, transpose};
 pub use loss::{cross_entropy, mse};
 pub use reduce::{mean, sum, sum_rows};
 pub use reshape::reshape;
 pub use softmax::{log_softmax, softmax};
+pub use softmax_causal::softmax_causal;
 pub use unary::{exp, log, sigmoid, softplus, square, tanh};
 // Elementwise ops of SPEC §9b (issue #12).
 pub use div::div;

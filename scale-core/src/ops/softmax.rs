@@ -1,4 +1,4 @@
-//! `softmax` and `log_softmax` on the last axis (rank 1 and rank 2).
+//! `softmax` and `log_softmax` on the last axis (rank 1 to 4: the leading axes are rows).
 //!
 //! Runtime kernel, per row (written here so its operations are known): `m = max x̂`,
 //! `d̂ₖ = fl(x̂ₖ − m)`, `êₖ = exp(d̂ₖ)`, `ŝ = Σ êₖ`, then `p̂ⱼ = fl(êⱼ/ŝ)` or
@@ -20,17 +20,18 @@ use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::round::sub_down;
 use crate::scalar::{Runtime, SpecScalar};
-use crate::shape::{Rank1, Rank2, Shape};
+use crate::shape::{Rank1, Rank2, Rank3, Rank4, Shape};
 use crate::tensor::linf;
 use ndarray::{ArrayD, IxDyn};
 
-/// Shapes whose last axis `softmax` / `log_softmax` normalise: `[n]` and `[b, n]`.
+/// Shapes whose last axis `softmax` / `log_softmax` normalise: `[…, n]`, rank 1 to 4 (the
+/// leading axes are rows, SPEC §9b).
 #[diagnostic::on_unimplemented(
-    message = "softmax/log_softmax need a shape `[n]` or `[b, n]`, found `{Self}`",
-    label = "only rank 1 and rank 2 are supported"
+    message = "softmax/log_softmax need a shape `[…, n]` of rank 1 to 4, found `{Self}`",
+    label = "not a tensor of rank 1 to 4"
 )]
 pub trait LastAxis: Shape {
-    /// Number of rows (1 for a vector).
+    /// Number of rows (the product of the leading dimensions; 1 for a vector).
     const ROWS: usize;
     /// Length of the last axis.
     const COLS: usize;
@@ -41,6 +42,16 @@ impl<const N: usize> LastAxis for Rank1<N> {
 }
 impl<const B: usize, const N: usize> LastAxis for Rank2<B, N> {
     const ROWS: usize = B;
+    const COLS: usize = N;
+}
+impl<const A: usize, const B: usize, const N: usize> LastAxis for Rank3<A, B, N> {
+    const ROWS: usize = A * B;
+    const COLS: usize = N;
+}
+impl<const A: usize, const B: usize, const C: usize, const N: usize> LastAxis
+    for Rank4<A, B, C, N>
+{
+    const ROWS: usize = A * B * C;
     const COLS: usize = N;
 }
 
@@ -245,17 +256,17 @@ op_node! {
     LogSoftmax<S>[1] => S
 }
 
-/// `softmax(x)` over the last axis, row by row (`[n]` or `[b, n]`).
+/// `softmax(x)` over the last axis, row by row (`[…, n]`, rank 1 to 4).
 pub fn softmax<S: LastAxis, B>(x: Var<S, B>) -> Softmax<S, B> {
     Softmax::new([x.arg()])
 }
 
-/// `log_softmax(x)` over the last axis, row by row (`[n]` or `[b, n]`).
+/// `log_softmax(x)` over the last axis, row by row (`[…, n]`, rank 1 to 4).
 pub fn log_softmax<S: LastAxis, B>(x: Var<S, B>) -> LogSoftmax<S, B> {
     LogSoftmax::new([x.arg()])
 }
 
-fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
+pub(crate) fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
     x: &ArrayD<T>,
     cols: usize,
     mut f: F,
@@ -265,7 +276,7 @@ fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
 
-fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
+pub(crate) fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
     x: &ArrayD<T>,
     d: &ArrayD<T>,
     cols: usize,
@@ -280,7 +291,50 @@ fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
 
-fn softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
+/// Largest error (not yet inflated by the final `inflate(·, 12)`) of the softmax VJP of one row
+/// `x` with cotangent row `d`, input error `e` and cotangent error `fed`: the per-entry
+/// analysis of `p ⊙ (δ − p·δ)` shared by `softmax` and `softmax_causal` (whose rows are the
+/// unmasked prefixes).
+pub(crate) fn softmax_row_vjp_err<R: Runtime>(r: &[R], dr: &[R], e: f64, fed: f64) -> f64 {
+    let a = row_analysis(r, e);
+    let v = softmax_vjp_rt(r, dr);
+    let p = softmax_rt(r);
+    let dot = p.iter().zip(dr).fold(R::zero(), |a, (&p, &d)| a + p * d);
+    let d64: Vec<f64> = dr.iter().map(|v| v.to_spec()).collect();
+    let dmax = d64.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let dot64 = dot.to_spec();
+    let mut ed_dot = a.lp.iter().zip(&d64).map(|(l, d)| l * d.abs()).sum::<f64>();
+    ed_dot = (inflate(ed_dot, 2 * r.len().max(1))
+        + dot_err::<R>(a.p.iter().copied().zip(d64.iter().copied()), dot64))
+    .get();
+    let mut m = 0.0f64;
+    for j in 0..r.len() {
+        let q = (dr[j] - dot).to_spec();
+        let eq = ed_dot + sum2_err(q, d64[j], -dot64);
+        let pj = (a.p[j] + a.ep[j]).min(1.0);
+        let ta = 2.0 * pj * fed;
+        let tb = a.pp[j] * (d64[j].abs() + dmax) + a.pup[j] * dmax * a.l1;
+        let tc = a.lp[j] * (q.abs() + eq) + a.p[j] * eq + prod_err(v[j].to_spec(), a.p[j], q);
+        m = nan_max(m, ta + tb + tc);
+    }
+    m
+}
+
+/// Spec softmax VJP of one row: `p ⊙ (δ − p·δ)`.
+pub(crate) fn spec_softmax_vjp_row<T: SpecScalar>(r: &[T], d: &[T]) -> Vec<T> {
+    if r.len() == 1 && !T::MODELS_RUNTIME {
+        // The softmax of one entry is the constant 1: its derivative is exactly 0, while the
+        // formula gives `δ − δ`, as wide as δ's enclosure (wider than `B_δ/2`: the first row of a
+        // causal softmax). A runtime may still round `p·δ` (PyTorch multiplies by `1/Σ`), so
+        // the any-implementation spec keeps the formula.
+        return vec![T::zero()];
+    }
+    let p = spec_row(r).0;
+    let dot = T::sum(p.iter().zip(d).map(|(&p, &d)| p * d));
+    p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
+}
+
+pub(crate) fn softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
     let p = softmax_rt(x);
     let dot = p.iter().zip(d).fold(R::zero(), |a, (&p, &d)| a + p * d);
     p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
@@ -301,11 +355,12 @@ impl<S: LastAxis, B> Op for Softmax<S, B> {
         rows_map(at(ctx, &self.args[0]), S::COLS, |r| spec_row(r).0)
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        vec![rows_map2(at(ctx, &self.args[0]), delta, S::COLS, |r, d| {
-            let p = spec_row(r).0;
-            let dot = T::sum(p.iter().zip(d).map(|(&p, &d)| p * d));
-            p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
-        })]
+        vec![rows_map2(
+            at(ctx, &self.args[0]),
+            delta,
+            S::COLS,
+            spec_softmax_vjp_row,
+        )]
     }
 }
 
@@ -336,30 +391,12 @@ impl<S: LastAxis, B, R: Runtime> OpRuntime<R> for Softmax<S, B> {
         let (e, fed) = (eps[self.args[0].pos].get(), ed.get());
         let (x, dd) = (flat(at(ctx, &self.args[0])), flat(d));
         let cols = S::COLS.max(1);
-        let mut m = 0.0f64;
-        for (r, dr) in x.chunks(cols).zip(dd.chunks(cols)) {
-            let a = row_analysis(r, e);
-            let v = softmax_vjp_rt(r, dr);
-            let p = softmax_rt(r);
-            let dot = p.iter().zip(dr).fold(R::zero(), |a, (&p, &d)| a + p * d);
-            let d64: Vec<f64> = dr.iter().map(|v| v.to_spec()).collect();
-            let dmax = d64.iter().fold(0.0f64, |a, b| a.max(b.abs()));
-            let dot64 = dot.to_spec();
-            let mut ed_dot = a.lp.iter().zip(&d64).map(|(l, d)| l * d.abs()).sum::<f64>();
-            ed_dot = (inflate(ed_dot, 2 * cols)
-                + dot_err::<R>(a.p.iter().copied().zip(d64.iter().copied()), dot64))
-            .get();
-            for j in 0..r.len() {
-                let q = (dr[j] - dot).to_spec();
-                let eq = ed_dot + sum2_err(q, d64[j], -dot64);
-                let pj = (a.p[j] + a.ep[j]).min(1.0);
-                let ta = 2.0 * pj * fed;
-                let tb = a.pp[j] * (d64[j].abs() + dmax) + a.pup[j] * dmax * a.l1;
-                let tc =
-                    a.lp[j] * (q.abs() + eq) + a.p[j] * eq + prod_err(v[j].to_spec(), a.p[j], q);
-                m = nan_max(m, ta + tb + tc);
-            }
-        }
+        let m = x
+            .chunks(cols)
+            .zip(dd.chunks(cols))
+            .fold(0.0f64, |m, (r, dr)| {
+                nan_max(m, softmax_row_vjp_err(r, dr, e, fed))
+            });
         vec![inflate(m, 12)]
     }
     fn vjp_scale(&self, _b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {

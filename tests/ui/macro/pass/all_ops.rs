@@ -1,4 +1,5 @@
-//! Every op of SPEC §9 through the macro, each family at least once, with a certified pass.
+//! Every op of SPEC §9 and §9b through the macro, each family at least once, with a certified
+//! pass (the §9b axis ops also with const-generic dimensions).
 use scale_graph::scale_graph;
 
 fn main() {
@@ -48,4 +49,36 @@ fn main() {
     assert!(cert.eps.get(m.vars.q).get().is_finite());
     assert!(cert.eps.get(m.vars.mx).get().is_finite());
     assert!(cert.eps.get(m.vars.ge).get().is_finite());
+    axes::<2, 3>();
+}
+
+/// The axis ops of SPEC §9b on rank 3 and 4, with const-generic batch dimensions `B`, `N`.
+fn axes<const B: usize, const N: usize>() {
+    let m = scale_graph! {
+        input x: [B, N, 4];
+        input y: [B, N, 2];
+        input q: [B, 1, N, 4];
+        input sq: [B, N, N];
+        input sq4: [2, B, N, N];
+        let s1 = sum(x, 2);
+        let m1 = mean(x, 0);
+        let p = permute(x, [2, 0, 1]);
+        let p4 = permute(q, [0, 2, 1, 3]);
+        let sl = slice(x, 2, 1, 3);
+        let c = concat(sl, y, 2);
+        let sm = softmax(x) + log_softmax(x);
+        let pc = softmax_causal(sq);
+        let pq = softmax_causal(softmax(sq4));
+        let loss = sum(s1) + sum(m1) + sum(p) + sum(mean(p4, 3)) + sum(sum(c, 1)) + sum(sm)
+            + sum(pc) + sum(pq);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    inputs.y.fill(-0.25);
+    inputs.q.fill(1.5);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.p).shape(), &[4, B, N]);
+    assert_eq!(cert.values.get(m.vars.c).shape(), &[B, N, 4]);
+    assert!(cert.grad_tol(m.vars.x).abs.is_finite());
 }
