@@ -93,6 +93,8 @@ pub mod promises {}
 /// | `softmax(x)`, `log_softmax(x)` | `[n] → [n]`, `[b, n] → [b, n]` | over the last axis, row by row |
 /// | `mse(p, t)` | `s, s → []` | `mean((p − t)²)`; gradients to both |
 /// | `cross_entropy(z, t)` | `[b, n], [b, n] → []` | `−(1/b) Σᵢ Σⱼ t[i, j]·log_softmax(z)[i, j]`; gradients to both |
+/// | `layer_norm(x, gamma, beta, eps)` | `[…, n], [n], [n] → […, n]` | `(x − mean)/√(var + eps)·γ + β` over the last axis (biased variance); `eps` a positive literal; reports show the error of each stage (centring, variance, sqrt, division, affine) |
+/// | `rms_norm(x, gamma, eps)` | `[…, n], [n] → […, n]` | `x/√(mean(x²) + eps)·γ` over the last axis; `eps` a positive literal; stages in reports |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

@@ -135,7 +135,7 @@ fn generator_accepts(op: &OpDef) -> Result<(), String> {
     let mut shape = None;
     for p in op.params {
         match p.kind {
-            ParamKind::Float => params.push(0.5),
+            ParamKind::Float | ParamKind::PositiveFloat => params.push(0.5),
             ParamKind::Int => params.push(1.0),
             ParamKind::Axis => params.push(0.0),
             ParamKind::Shape => shape = Some(vec![first.iter().product::<usize>()]),

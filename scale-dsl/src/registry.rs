@@ -24,6 +24,9 @@ pub enum ParamKind {
     /// A shape literal `[DIM, …]` (`reshape`'s target): it picks the output's type and is not
     /// passed as a value.
     Shape,
+    /// A positive finite number literal (the `eps` of the normalisations, which keeps
+    /// `var + eps` away from 0), passed as `f64`.
+    PositiveFloat,
 }
 
 impl ParamKind {
@@ -120,6 +123,11 @@ const fn float(name: &'static str) -> Param {
     param(name, ParamKind::Float)
 }
 
+/// A positive finite float literal named `name`.
+const fn positive(name: &'static str) -> Param {
+    param(name, ParamKind::PositiveFloat)
+}
+
 const M: &[usize] = &[2, 3];
 const ONE: &[&[usize]] = &[M];
 const TWO: &[&[usize]] = &[M, M];
@@ -155,6 +163,8 @@ pub const OPS: &[OpDef] = &[
     op("log_softmax", &["x"], rules::check_last_axis, ONE),
     op("mse", &["pred", "target"], rules::check_same_to_scalar, TWO),
     op("cross_entropy", &["logits", "target"], rules::check_cross_entropy, TWO),
+    op("layer_norm", &["x", "gamma", "beta"], rules::check_norm, &[M, &[3], &[3]]).with_params(&[positive("eps")]),
+    op("rms_norm", &["x", "gamma"], rules::check_norm, &[M, &[3]]).with_params(&[positive("eps")]),
 ];
 
 /// Look an op up by name.
@@ -244,6 +254,7 @@ mod tests {
                         ParamKind::Axis => LitValue::Axis(0),
                         ParamKind::Ints => LitValue::Ints(vec![0]),
                         ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),
+                        ParamKind::PositiveFloat => LitValue::Float(0.5),
                     },
                     span: proc_macro2::Span::call_site(),
                 })

@@ -93,7 +93,7 @@ fn lower_call(op: &crate::model::Op, err: &dyn Fn(String) -> GenError) -> Result
     let mut shape = op.shape.as_deref();
     for p in scale_dsl::lookup(&op.op).map_or(&[][..], |row| row.params) {
         match p.kind {
-            ParamKind::Float => {
+            ParamKind::Float | ParamKind::PositiveFloat => {
                 if let Some(v) = numbers.next() {
                     args.push(float(v)?);
                 }

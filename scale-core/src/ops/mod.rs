@@ -11,6 +11,7 @@
 //! | [`reshape`](mod@reshape) | `reshape` |
 //! | [`softmax`](mod@softmax) | `softmax`, `log_softmax` (last axis, rank 1 and 2) |
 //! | [`loss`] | `mse`, `cross_entropy` |
+//! | [`norm`] | `layer_norm`, `rms_norm` (last axis, rank 1 to 4, with a stage-by-stage error trace) |
 //!
 //! ## Adding an op
 //!
@@ -62,6 +63,9 @@ pub use reduce::{mean, sum, sum_rows};
 pub use reshape::reshape;
 pub use softmax::{log_softmax, softmax};
 pub use unary::{exp, log, sigmoid, softplus, square, tanh};
+
+pub mod norm;
+pub use norm::{layer_norm, rms_norm};
 
 /// Declares an op's node struct `Name<…, B>` (or `Name<…, B, K>` for a family node with marker
 /// `K`, written `Name<…; K>`): the arguments it reads, any constant parameters, the phantom

@@ -30,6 +30,13 @@ fn main() {
         let l1 = mse(p, softmax(t));
         let l2 = cross_entropy(h, softmax(t));
         let loss = l1 + l2 + s + sum(lp) + sum(rr);
+        // normalisation (rank 3 input, parameters of its last axis)
+        input xn: [2, 3, 4];
+        input gn: [4];
+        input bn: [4];
+        let ln = layer_norm(xn, gn, bn, 1e-5);
+        let rn = rms_norm(ln, gn, 1e-6);
+        let loss_n = sum(rn) + loss;
     };
     let mut inputs = m.zero_inputs();
     inputs.x.fill(0.5);
@@ -41,4 +48,9 @@ fn main() {
     assert!(cert.eps.get(m.vars.loss).get().is_finite());
     assert_eq!(cert.values.get(m.vars.r).shape(), &[4, 2]);
     assert!(cert.grad_tol(m.vars.a).abs.is_finite());
+    let mut inputs = m.zero_inputs();
+    inputs.xn.fill(0.5);
+    inputs.gn.fill(1.0);
+    let cert = m.certify(&inputs, m.vars.loss_n).unwrap();
+    assert!(cert.eps.get(m.vars.ln).get().is_finite());
 }
