@@ -164,6 +164,9 @@ struct Ar<T> {
     sum: fn(&[T]) -> T,
     sq: fn(T) -> T,
     by_recip: bool,
+    /// Intersect `n̂ᵢ` with `[−k, k]` (`k ≥ √n`, an exact fact): rigorous enclosures of
+    /// `c/σ` lose it through dependency and would poke out of the scale bound `√n·B_γ`.
+    clamp: Option<fn(T, f64) -> T>,
 }
 
 /// The spec scalar's: `√v = exp(ln v / 2)` (the trait has no square root; `ln` gives the whole
@@ -176,6 +179,11 @@ fn spec_ar<T: SpecScalar>() -> Ar<T> {
         sum: |v| T::sum(v.iter().copied()),
         sq: |v| v.square(),
         by_recip: T::MODELS_RUNTIME,
+        // Not where the arithmetic models a runtime, whose rounded n̂ may exceed √n.
+        clamp: (T::RIGOROUS && !T::MODELS_RUNTIME).then_some(|v: T, k: f64| {
+            let k = T::from_f64(k);
+            -((-(v.max(-k))).max(-k))
+        }),
     }
 }
 
@@ -187,6 +195,7 @@ fn rt_ar<R: Runtime>() -> Ar<R> {
         sum: |v| v.iter().fold(R::zero(), |a, &b| a + b),
         sq: |v| v * v,
         by_recip: false,
+        clamp: None,
     }
 }
 
@@ -220,12 +229,16 @@ fn row<T: Arith>(
     let sq: Vec<T> = c.iter().map(|&v| (a.sq)(v)).collect();
     let var = (a.sum)(&sq) / n;
     let sd = (a.sqrt)(var + eps);
-    let nrm: Vec<T> = if a.by_recip {
+    let mut nrm: Vec<T> = if a.by_recip {
         let r = T::lit(1.0) / sd;
         c.iter().map(|&v| v * r).collect()
     } else {
         c.iter().map(|&v| v / sd).collect()
     };
+    if let Some(clamp) = a.clamp {
+        let k = sqrt_n_up(x.len());
+        nrm.iter_mut().for_each(|v| *v = clamp(*v, k));
+    }
     let y = nrm
         .iter()
         .zip(gamma)
