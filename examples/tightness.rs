@@ -28,6 +28,10 @@ fn v1<S: Shape>() -> Var<S, Br> {
 fn v2<S1: Shape, S2: Shape>() -> (Var<S1, Br>, Var<S2, Br>) {
     RevGraphScale::<f32, ctx![S1, S2], ctx![], Br>::nil(Br).1
 }
+/// Three handles of one context, for three-operand ops (`layer_norm`).
+fn v3<S1: Shape, S2: Shape, S3: Shape>() -> (Var<S1, Br>, Var<S2, Br>, Var<S3, Br>) {
+    RevGraphScale::<f32, ctx![S1, S2, S3], ctx![], Br>::nil(Br).1
+}
 
 fn gauss(rng: &mut StdRng, dims: &[usize], std: f64, shift: f64) -> ArrayD<f32> {
     scale_graph::random::gaussian::<f64, _>(rng, IxDyn(dims), std).mapv(|v| (v + shift) as f32)
@@ -324,6 +328,20 @@ fn main() {
     op!("rsqrt", ops::rsqrt(x), &[(e, 0.2, 1.0)], e);
     op!("gelu", ops::gelu(x), &[(e, 1.0, 0.0)], e);
     op!("gelu_tanh", ops::gelu_tanh(x), &[(e, 1.0, 0.0)], e);
+    let (nx, ng, nb) = v3::<Rank2<8, 64>, Rank1<64>, Rank1<64>>();
+    let nd: &[usize] = &[8, 64];
+    op!(
+        "layer_norm 8×64",
+        ops::layer_norm(nx, ng, nb, 1e-5).unwrap(),
+        &[(nd, 1.0, 0.5), (&[64], 0.2, 1.0), (&[64], 0.1, 0.0)],
+        nd
+    );
+    op!(
+        "rms_norm 8×64",
+        ops::rms_norm(nx, ng, 1e-6).unwrap(),
+        &[(nd, 1.0, 0.5), (&[64], 0.2, 1.0)],
+        nd
+    );
 
     // Order-free reference point for dot products.
     let order_free = Config::default().with_dot_bound(DotBound::OrderFree);

@@ -105,6 +105,8 @@ pub mod promises {}
 /// | `slice(x, axis, start, end)` | `s → s` with `end − start` along `axis` | entries `start..end` (literals, `start < end ≤` dim), exact; zero cotangent outside |
 /// | `concat(a, b, axis)` | `s, t → u`, equal except along `axis` | `a` then `b` along `axis` (`torch.cat`), exact |
 /// | `softmax_causal(x)` | `[…, n, n] → […, n, n]` | row `i` a softmax over `j ≤ i`; the masked entries `j > i` are exactly 0 (eps 0), their cotangents too |
+/// | `layer_norm(x, gamma, beta, eps)` | `[…, n], [n], [n] → […, n]` | `(x − mean)/√(var + eps)·γ + β` over the last axis (biased variance); `eps` a positive literal; reports show the error of each stage (centring, variance, sqrt, division, affine) |
+/// | `rms_norm(x, gamma, eps)` | `[…, n], [n] → […, n]` | `x/√(mean(x²) + eps)·γ` over the last axis; `eps` a positive literal; stages in reports |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

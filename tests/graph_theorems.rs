@@ -615,6 +615,37 @@ fn op_table() -> Vec<OpRow> {
             let s = push2(b, sd, || ops::sum_axis(z, I::<1>));
             p.m33.push(s);
         }),
+        // normalisation (picked operands fan out: `x` may also be `γ`'s or `β`'s source)
+        row!(
+            "layer_norm[3,4]",
+            2,
+            op!(m34, v4, v4 => m34, |x, g, b| ops::layer_norm(x, g, b, 1e-5).unwrap())
+        ),
+        row!(
+            "layer_norm[4,3]",
+            1,
+            op!(m43, v3, v3 => m43, |x, g, b| ops::layer_norm(x, g, b, 0.5).unwrap())
+        ),
+        row!(
+            "layer_norm[4]",
+            1,
+            op!(v4, v4, v4 => v4, |x, g, b| ops::layer_norm(x, g, b, 1e-5).unwrap())
+        ),
+        row!(
+            "rms_norm[3,4]",
+            2,
+            op!(m34, v4 => m34, |x, g| ops::rms_norm(x, g, 1e-6).unwrap())
+        ),
+        row!(
+            "rms_norm[3]",
+            1,
+            op!(v3, v3 => v3, |x, g| ops::rms_norm(x, g, 2.0).unwrap())
+        ),
+        row!(
+            "layer_norm(softmax)[3,3]",
+            1,
+            chain!(m33 => m33, |x| ops::softmax(x); y, g: v3 => m33, ops::layer_norm(y, g, g, 1e-5).unwrap())
+        ),
     ]
 }
 

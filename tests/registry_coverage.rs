@@ -136,7 +136,7 @@ fn generator_accepts(op: &OpDef) -> Result<(), String> {
     let mut axes = None;
     for (i, p) in op.params.iter().enumerate() {
         match p.kind {
-            ParamKind::Float => params.push(0.5),
+            ParamKind::Float | ParamKind::PositiveFloat => params.push(0.5),
             ParamKind::Int => params.push(1.0),
             ParamKind::Axis => params.push(0.0),
             // Bounds by position (`slice(x, 0, 1, 2)`), as the registry's own example check.

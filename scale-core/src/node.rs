@@ -81,6 +81,19 @@ pub trait FwdNode<R: Runtime>:
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R>;
     /// L∞ error bound of the output, given the context's error bounds.
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+    /// Where the output's error comes from: named error bounds of the node's internal stages
+    /// (e.g. layer norm's centring, variance, square root, division, affine), each an L∞ bound
+    /// on that intermediate of this run given the context's error bounds. Reports show them
+    /// beside the node's row; most nodes have one stage and return none.
+    fn fwd_stages(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> Vec<(&'static str, Bound)> {
+        let _ = (eps, ctx, out);
+        Vec::new()
+    }
 }
 
 /// Forward node with error and scale bounds (Lean: `FwdNodeScale`).

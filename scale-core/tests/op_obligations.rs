@@ -1404,3 +1404,211 @@ fn softmax_causal_masked_entries_are_exact_zeros() {
     assert!((yr[[2, 0]] - 1.0 / 3.0).abs() < 1e-7);
     assert!(ys[[2, 1]].lo() <= 1.0 / 3.0 && 1.0 / 3.0 <= ys[[2, 1]].hi());
 }
+// ------------------------------------------------------------- normalisation (layer/rms norm)
+
+fn vars3<S1: Shape, S2: Shape, S3: Shape>() -> (Var<S1, Br>, Var<S2, Br>, Var<S3, Br>) {
+    let (_g, v) = RevGraphScale::<f32, Seg<Nil, (S1, S2, S3)>, Nil, Br>::nil(Br);
+    v
+}
+
+/// Rows that are nearly constant: the variance (about 1e-13) far below `eps`.
+fn near_constant(x: f64) -> f64 {
+    2.5 + (x % 1.0) * 1e-6
+}
+
+/// Exactly constant rows: variance 0, the output is `β`.
+fn constant(_x: f64) -> f64 {
+    -0.75
+}
+
+/// Rows whose variance is of the order of a tiny `eps` (1e-12).
+fn var_near_eps(x: f64) -> f64 {
+    1.0 + (x % 1.0) * 1e-6
+}
+
+#[test]
+fn layer_norm() {
+    let (x, g, b) = vars3::<M, Rank1<4>, Rank1<4>>();
+    let dims: &[&[usize]] = &[MD, &[4], &[4]];
+    for (name, eps, tf) in [
+        ("layer_norm", 1e-5, ident as fn(f64) -> f64),
+        ("layer_norm_near_constant", 1e-5, near_constant),
+        ("layer_norm_constant", 1e-5, constant),
+        ("layer_norm_var_near_eps", 1e-12, var_near_eps),
+        ("layer_norm_big_eps", 3.0, ident),
+    ] {
+        check_op(
+            name,
+            ops::layer_norm(x, g, b, eps).unwrap(),
+            dims,
+            MD,
+            &[tf, ident],
+        );
+    }
+    // Leading batch axes (rank 3) and one row of one entry (variance 0, y = β).
+    let (x3, g3, b3) = vars3::<scale_core::Rank3<2, 2, 5>, Rank1<5>, Rank1<5>>();
+    let node = ops::layer_norm(x3, g3, b3, 1e-5).unwrap();
+    check_op(
+        "layer_norm_rank3",
+        node,
+        &[&[2, 2, 5], &[5], &[5]],
+        &[2, 2, 5],
+        &[ident],
+    );
+    let (x1, g1, b1) = vars3::<Rank1<1>, Rank1<1>, Rank1<1>>();
+    let node = ops::layer_norm(x1, g1, b1, 1e-5).unwrap();
+    check_op("layer_norm_n1", node, &[&[1], &[1], &[1]], &[1], &[ident]);
+    // eps must be a positive finite number.
+    for bad in [0.0, -1e-5, f64::NAN, f64::INFINITY] {
+        assert!(ops::layer_norm(x, g, b, bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn rms_norm() {
+    let (x, g) = vars2::<M, Rank1<4>>();
+    let dims: &[&[usize]] = &[MD, &[4]];
+    for (name, eps, tf) in [
+        ("rms_norm", 1e-6, ident as fn(f64) -> f64),
+        ("rms_norm_tiny_rows", 1e-6, |x: f64| x * 1e-4),
+        ("rms_norm_constant", 1e-6, constant),
+        ("rms_norm_big_eps", 3.0, ident),
+    ] {
+        check_op(
+            name,
+            ops::rms_norm(x, g, eps).unwrap(),
+            dims,
+            MD,
+            &[tf, ident],
+        );
+    }
+    let (x4, g4) = vars2::<scale_core::Rank4<1, 2, 2, 3>, Rank1<3>>();
+    let node = ops::rms_norm(x4, g4, 1e-6).unwrap();
+    check_op(
+        "rms_norm_rank4",
+        node,
+        &[&[1, 2, 2, 3], &[3]],
+        &[1, 2, 2, 3],
+        &[ident],
+    );
+    for bad in [0.0, -1.0, f64::NAN] {
+        assert!(ops::rms_norm(x, g, bad).is_err(), "{bad}");
+    }
+}
+
+/// The report's stage breakdown: five named stages for layer norm, each finite on ordinary data,
+/// the last equal to the node's own eps; shown in the table and kept by the JSON round trip.
+#[test]
+fn layer_norm_stages_in_report() {
+    use scale_core::report::Report;
+    type G = Seg<Nil, (M, Rank1<4>, Rank1<4>)>;
+    let (g, (x, ga, be)) = RevGraphScale::<f32, G, Nil, _>::nil(Br);
+    let (g, y) = g.snoc(ops::layer_norm(x, ga, be, 1e-5).unwrap());
+    let (g, s) = g.snoc(ops::sum(y));
+    let xr = scale_core::TList::from_arrays(vec![
+        ArrayD::from_shape_vec(
+            IxDyn(MD),
+            (0..12).map(|i| (i as f32 * 0.37).sin()).collect(),
+        )
+        .unwrap(),
+        ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0f32, -2.0, 0.5, 3.0]).unwrap(),
+        ArrayD::from_shape_vec(IxDyn(&[4]), vec![0.1f32, 0.2, 0.3, 0.4]).unwrap(),
+    ])
+    .unwrap();
+    let (e, bs) = g.exact_inputs(&xr);
+    let (seed, es, bss) = g.loss_seed(s);
+    let cert = g.certify(xr, &e, &bs, &seed, &es, &bss);
+    let report = Report::new(&g, &cert, &["x", "gamma", "beta", "y", "s"]).unwrap();
+    let row = &report.rows[3];
+    let names: Vec<&str> = row.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["centring", "variance", "sqrt", "division", "affine"]
+    );
+    assert!(row.stages.iter().all(|s| s.eps.is_some_and(|e| e > 0.0)));
+    assert!(row.stages[4].eps.unwrap() >= row.eps.unwrap());
+    assert!(report.rows[4].stages.is_empty() && report.rows[0].stages.is_empty());
+    assert!(report.to_table().contains("stages: centring"));
+    assert_eq!(Report::from_json(&report.to_json()).unwrap(), report);
+}
+
+/// Forward and VJP error bounds of `node` at `ctx` (a node's bounds through its trait).
+fn norm_eps<N: RevNodeScale<f32>>(
+    node: &N,
+    ctx: &[ArrayD<f32>],
+    e: &[Bound],
+    d: &ArrayD<f32>,
+    ed: Bound,
+) -> (Bound, Vec<Bound>) {
+    let y = node.forward_runtime(ctx);
+    (node.fwd_eps(e, ctx, &y), node.vjp_eps(e, ctx, ed, d))
+}
+
+/// SPEC §5: a non-finite operand (or an infinite eps) gives `+∞` for the output and every
+/// cotangent, even where the runtime output of other rows is finite; finite data gives finite
+/// bounds (the bounds are not vacuous).
+#[test]
+fn norm_non_finite_gives_inf() {
+    let (x, g, b) = vars3::<Rank2<2, 3>, Rank1<3>, Rank1<3>>();
+    let node = ops::layer_norm(x, g, b, 1e-5).unwrap();
+    let rms = ops::rms_norm(x, g, 1e-5).unwrap();
+    let arr = |d: &[usize], v: Vec<f32>| ArrayD::from_shape_vec(IxDyn(d), v).unwrap();
+    let ok = vec![
+        arr(&[2, 3], vec![1.0, 2.0, 4.0, -1.0, 0.5, 0.25]),
+        arr(&[3], vec![1.0, 2.0, 3.0]),
+        arr(&[3], vec![0.0, 1.0, 0.0]),
+    ];
+    let d = arr(&[2, 3], vec![1.0; 6]);
+    let e = vec![Bound::new(1e-7); 3];
+    let small = Bound::new(1e-7);
+    let (f, v) = norm_eps(&node, &ok, &e, &d, small);
+    assert!(
+        f.get() < 1e-5 && v.iter().all(|b| b.get() < 1e-4),
+        "{f:?} {v:?}"
+    );
+    let (f, v) = norm_eps(&rms, &ok[..2], &e, &d, small);
+    assert!(
+        f.get() < 1e-5 && v.iter().all(|b| b.get() < 1e-4),
+        "{f:?} {v:?}"
+    );
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for which in 0..3 {
+            let mut ctx = ok.clone();
+            *ctx[which].iter_mut().next().unwrap() = bad;
+            let (f, v) = norm_eps(&node, &ctx, &e, &d, small);
+            assert!(f.is_infinite(), "{bad} in {which}");
+            assert!(v.iter().all(|b| b.is_infinite()), "{bad} in {which}");
+        }
+        let mut dd = d.clone();
+        dd[[1, 2]] = bad;
+        let (f, v) = norm_eps(&node, &ok, &e, &dd, Bound::ZERO);
+        assert!(!f.is_infinite() && v.iter().all(|b| b.is_infinite()));
+    }
+    let mut einf = e.clone();
+    einf[1] = Bound::INF;
+    let (f, v) = norm_eps(&node, &ok, &einf, &d, small);
+    assert!(f.is_infinite() && v.iter().all(|b| b.is_infinite()));
+    let (_, v) = norm_eps(&node, &ok, &e, &d, Bound::INF);
+    assert!(v.iter().all(|b| b.is_infinite()));
+}
+
+/// Zero-size normalisations: no rows, or rows of length 0 (the parameters are then empty).
+#[test]
+fn norm_zero_size() {
+    let (x, g, b) = vars3::<Rank2<0, 4>, Rank1<4>, Rank1<4>>();
+    check_op(
+        "layer_norm_no_rows",
+        ops::layer_norm(x, g, b, 1e-5).unwrap(),
+        &[&[0, 4], &[4], &[4]],
+        &[0, 4],
+        &[ident],
+    );
+    let (x, g) = vars2::<Rank2<3, 0>, Rank1<0>>();
+    check_op(
+        "rms_norm_empty_rows",
+        ops::rms_norm(x, g, 1e-5).unwrap(),
+        &[&[3, 0], &[0]],
+        &[3, 0],
+        &[ident],
+    );
+}

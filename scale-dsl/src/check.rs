@@ -352,6 +352,7 @@ impl Checker<'_> {
             ParamKind::Axis => LitValue::Axis(self.check_int(e, op, pname)?),
             ParamKind::Index => LitValue::Index(self.check_int(e, op, pname)?),
             ParamKind::Ints => LitValue::Ints(self.check_ints(e, op, pname)?),
+            ParamKind::PositiveFloat => LitValue::Float(self.check_positive(e, op, pname)?),
             ParamKind::Shape => match e {
                 Expr::Shape { dims, bracket } => {
                     LitValue::Shape(self.shape(dims, *bracket, "reshape target")?)
@@ -401,6 +402,32 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// A positive float parameter: a finite number literal above 0.
+    fn check_positive(&mut self, e: &Expr, op: &OpDef, pname: &str) -> Option<f64> {
+        let v = self.check_float(e, op, pname)?;
+        if v > 0.0 {
+            return Some(v);
+        }
+        let shown = match e {
+            Expr::Num { lit, neg } => {
+                format!(
+                    "{}{}",
+                    if neg.is_some() { "-" } else { "" },
+                    lit.to_token_stream()
+                )
+            }
+            _ => v.to_string(),
+        };
+        self.cx.error(err_range(
+            e,
+            format!(
+                "`{}`: `{pname}` must be positive, found `{shown}`",
+                op.signature()
+            ),
+        ));
+        None
     }
 
     /// An integer parameter: a non-negative integer literal.

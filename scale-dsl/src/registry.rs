@@ -28,6 +28,9 @@ pub enum ParamKind {
     /// A shape literal `[DIM, …]` (`reshape`'s target): it picks the output's type and is not
     /// passed as a value.
     Shape,
+    /// A positive finite number literal (the `eps` of the normalisations, which keeps
+    /// `var + eps` away from 0), passed as `f64`.
+    PositiveFloat,
 }
 
 impl ParamKind {
@@ -139,6 +142,11 @@ const fn float(name: &'static str) -> Param {
     param(name, ParamKind::Float)
 }
 
+/// A positive finite float literal named `name`.
+const fn positive(name: &'static str) -> Param {
+    param(name, ParamKind::PositiveFloat)
+}
+
 const M: &[usize] = &[2, 3];
 const ONE: &[&[usize]] = &[M];
 const TWO: &[&[usize]] = &[M, M];
@@ -188,6 +196,8 @@ pub const OPS: &[OpDef] = &[
     op("slice", &["x"], rules::check_slice, ONE).with_params(SLICE).exact(),
     op("concat", &["a", "b"], rules::check_concat, TWO).with_params(AXIS).exact(),
     op("softmax_causal", &["x"], rules::check_causal, &[&[2, 3, 3]]),
+    op("layer_norm", &["x", "gamma", "beta"], rules::check_norm, &[M, &[3], &[3]]).with_params(&[positive("eps")]),
+    op("rms_norm", &["x", "gamma"], rules::check_norm, &[M, &[3]]).with_params(&[positive("eps")]),
 ];
 
 /// The axis of `sum(x, axis)`, `mean(x, axis)`, `concat(a, b, axis)`.
@@ -308,6 +318,7 @@ mod tests {
                         ParamKind::Index => LitValue::Index(i),
                         ParamKind::Ints => LitValue::Ints((0..rank).rev().collect()),
                         ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),
+                        ParamKind::PositiveFloat => LitValue::Float(0.5),
                     },
                     span: proc_macro2::Span::call_site(),
                 })

@@ -434,3 +434,38 @@ pub fn check_causal(a: &Args) -> Result<Shape, Mismatch> {
     }
     Ok(x.shape.to_vec())
 }
+
+/// `[…, n], [n] (, [n]) → […, n]` (`layer_norm`, `rms_norm`): `x` of rank 1 to 4, every
+/// parameter the length of its last axis.
+pub fn check_norm(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    if !(1..=4).contains(&x.shape.len()) {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "{} must have shape [.., n] of rank 1 to 4, found {} (rank {})",
+                x.desc,
+                show(x.shape),
+                x.shape.len()
+            ),
+        });
+    }
+    let expected = last(x.shape);
+    for (i, p) in a.operands.iter().enumerate().skip(1) {
+        if shapes_differ(&expected, p.shape) {
+            return Err(Mismatch {
+                operand: i,
+                msg: format!(
+                    "{} has shape {} but {} has {}; expected {} (the last dimension of {})",
+                    x.desc,
+                    show(x.shape),
+                    p.desc,
+                    show(p.shape),
+                    show(&expected),
+                    x.desc
+                ),
+            });
+        }
+    }
+    Ok(x.shape.to_vec())
+}

@@ -95,7 +95,7 @@ fn lower_call(op: &crate::model::Op, err: &dyn Fn(String) -> GenError) -> Result
     for p in scale_dsl::registry::lookup_arity(&op.op, op.arity()).map_or(&[][..], |row| row.params)
     {
         match p.kind {
-            ParamKind::Float => {
+            ParamKind::Float | ParamKind::PositiveFloat => {
                 if let Some(v) = numbers.next() {
                     args.push(float(v)?);
                 }

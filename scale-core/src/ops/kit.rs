@@ -65,6 +65,17 @@ pub trait OpRuntime<R: Runtime>: Op {
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
     /// Forward scale bound ([`FwdNodeScale::fwd_scale`]).
     fn fwd_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+    /// [`FwdNode::fwd_stages`]: the error bounds of the op's named internal stages, for ops
+    /// whose error builds up over several (none by default).
+    fn fwd_stages(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> Vec<(&'static str, Bound)> {
+        let _ = (eps, ctx, out);
+        Vec::new()
+    }
     /// Runtime VJP ([`RevNode::vjp_runtime`]).
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>>;
     /// VJP error bounds ([`RevNode::vjp_eps`]).
@@ -151,6 +162,14 @@ impl<N: OpRuntime<R>, R: Runtime> FwdNode<R> for N {
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         OpRuntime::fwd_eps(self, eps, ctx, out)
+    }
+    fn fwd_stages(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> Vec<(&'static str, Bound)> {
+        OpRuntime::fwd_stages(self, eps, ctx, out)
     }
 }
 

@@ -17,6 +17,7 @@
 //! | [`gelu`](mod@gelu) | `gelu`, `gelu_tanh` |
 //! | [`axes`] | `sum(x, axis)`, `mean(x, axis)`, `permute`, `slice`, `concat` (rank 1–4) |
 //! | [`softmax_causal`](mod@softmax_causal) | `softmax_causal` (`[…, n, n]`) |
+//! | [`norm`] | `layer_norm`, `rms_norm` (last axis, rank 1 to 4, with a stage-by-stage error trace) |
 //!
 //! ## Adding an op
 //!
@@ -82,6 +83,9 @@ pub use div::div;
 pub use extremum::{maximum, minimum};
 pub use gelu::{gelu, gelu_tanh};
 pub use sqrt::{rsqrt, sqrt};
+
+pub mod norm;
+pub use norm::{layer_norm, rms_norm};
 
 /// Declares an op's node struct `Name<…, B>` (or `Name<…, B, K>` for a family node with marker
 /// `K`, written `Name<…; K>`): the arguments it reads, any constant parameters, the phantom

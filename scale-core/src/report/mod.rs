@@ -100,6 +100,21 @@ pub struct Row {
     /// Serialised with exact `f64` round-trip; omitted when not attached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enclosure: Option<EnclosureData>,
+    /// Where a node's error comes from: the error bounds of its internal stages, in order
+    /// ([`FwdNode::fwd_stages`]; e.g. layer norm's centring, variance, sqrt, division, affine).
+    /// Empty for inputs, gradients and single-stage ops (and then omitted from JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
+}
+
+/// One internal stage of a node: its name and the error bound of that intermediate of this run
+/// (`+∞` is serialised as `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Stage name (e.g. `variance`).
+    pub name: String,
+    /// Error bound of the stage's intermediate.
+    pub eps: Option<f64>,
 }
 
 /// Midpoints and radii of an enclosure tensor, row-major: the exact value of entry `i` lies in
@@ -220,6 +235,7 @@ fn row<R: Runtime>(
         note,
         radius: None,
         enclosure: None,
+        stages: Vec::new(),
     }
 }
 
@@ -282,6 +298,21 @@ impl Report {
             ));
         }
         let n_inputs = graph.n_inputs();
+        // Stage breakdowns, from the certificate's values and eps (what the node's own bound saw).
+        for (k, n) in graph.nodes().iter().enumerate() {
+            let out = n_inputs + k;
+            let (Some(row), Some(v)) = (rows.get_mut(out), vals.get(out)) else {
+                continue;
+            };
+            row.stages = n
+                .fwd_stages(cert.eps.as_slice(), vals, v)
+                .into_iter()
+                .map(|(name, e)| Stage {
+                    name: name.to_string(),
+                    eps: opt(e),
+                })
+                .collect();
+        }
         let nodes = graph
             .nodes()
             .iter()

@@ -107,6 +107,14 @@ impl Report {
                 let _ = write!(out, "  ({n})");
             }
             let _ = writeln!(out);
+            if !r.stages.is_empty() {
+                let parts: Vec<String> = r
+                    .stages
+                    .iter()
+                    .map(|s| format!("{} {}", s.name, num(s.eps)))
+                    .collect();
+                let _ = writeln!(out, "{:<w$}  stages: {}", "", parts.join(" → "));
+            }
         }
         out
     }

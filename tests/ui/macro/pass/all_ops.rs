@@ -35,6 +35,13 @@ fn main() {
         let q = div(x, exp(y)) + sqrt(square(x)) + rsqrt(softplus(y));
         let mx = maximum(x, y) - minimum(q, neg(x));
         let ge = gelu(mx) + gelu_tanh(mx);
+        // normalisation (rank 3 input, parameters of its last axis)
+        input xn: [2, 3, 4];
+        input gn: [4];
+        input bn: [4];
+        let ln = layer_norm(xn, gn, bn, 1e-5);
+        let rn = rms_norm(ln, gn, 1e-6);
+        let loss_n = sum(rn) + loss;
     };
     let mut inputs = m.zero_inputs();
     inputs.x.fill(0.5);
@@ -81,4 +88,9 @@ fn axes<const B: usize, const N: usize>() {
     assert_eq!(cert.values.get(m.vars.p).shape(), &[4, B, N]);
     assert_eq!(cert.values.get(m.vars.c).shape(), &[B, N, 4]);
     assert!(cert.grad_tol(m.vars.x).abs.is_finite());
+    let mut inputs = m.zero_inputs();
+    inputs.xn.fill(0.5);
+    inputs.gn.fill(1.0);
+    let cert = m.certify(&inputs, m.vars.loss_n).unwrap();
+    assert!(cert.eps.get(m.vars.ln).get().is_finite());
 }

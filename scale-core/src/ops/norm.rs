@@ -1,0 +1,697 @@
+//! `layer_norm` and `rms_norm` over the last axis (SPEC §9b), with a stage-by-stage error trace.
+//!
+//! Both ops run one kernel per row, written once (`row`, `vjp_row`) and evaluated in three
+//! arithmetics: the spec scalar (generic, so every mode works: sums through
+//! [`SpecScalar::sum`], and in the any-implementation mode the normalisation multiplies by
+//! `1/σ`, so the modelled rounding covers both a division and PyTorch's `rstd` product), the
+//! runtime (mean, centred values, two-pass biased variance, `σ = √(var + eps)`, `(x − μ)/σ`,
+//! `·γ + β`), and the interval spec itself on the boxes `x̂ ± ε` around the runtime operands,
+//! which is what the bounds are made of.
+//!
+//! The error of every stage (centring, variance, square root, division, affine) is the distance
+//! from this run's intermediate to the interval enclosure of the exact intermediate over the
+//! input boxes. That enclosure holds the exact value for every input within its eps (interval
+//! arithmetic is an inclusion function), so the distance bounds propagated and local error at
+//! once, whatever order the runtime summed in; the report shows the distances as the node's
+//! stages (TorchLean's error trace). The division's precondition is decided the same way:
+//! where the enclosure of `σ` reaches 0 the quotient's enclosure is the whole line and the bound
+//! `+∞` (with a finite eps, `eps > 0` keeps it away from 0).
+//!
+//! Known limit of the any-implementation mode: it models the two-pass variance above and the
+//! VJP formula of `vjp_row`; PyTorch's CPU kernels use Welford's update for the variance and
+//! another arrangement of the same VJP, whose roundings this model does not enumerate.
+
+use super::kit::{Op, OpRuntime};
+use super::op_node;
+use super::util::{TINY, at, nan_max, spec_b};
+use crate::bound::{Bound, ENCL, inflate};
+use crate::error::Error;
+use crate::handle::{Arg, Var};
+use crate::round::{add_up, sqrt_up, sub_down};
+use crate::scalar::{Arith, Interval, Runtime, SpecScalar};
+use crate::shape::{Rank1, Rank2, Rank3, Rank4, Shape};
+use crate::tensor::linf;
+use ndarray::{ArrayD, IxDyn};
+
+/// Proof that `G` is the parameter shape `[n]` of a normalisation over the last axis of
+/// `Self = […, n]` (rank 1 to 4): a `gamma` or `beta` of another length is a type error.
+#[diagnostic::on_unimplemented(
+    message = "layer_norm/rms_norm need `x: [.., n]` and parameters `[n]`, found `{Self}` and `{G}`",
+    label = "this parameter's length must equal the last dimension of `x` (`{Self}`)"
+)]
+pub trait NormShapes<G>: Shape {
+    /// Number of rows (the product of the leading dimensions).
+    const ROWS: usize;
+    /// Length `n` of the normalised axis.
+    const COLS: usize;
+}
+impl<const N: usize> NormShapes<Rank1<N>> for Rank1<N> {
+    const ROWS: usize = 1;
+    const COLS: usize = N;
+}
+impl<const A: usize, const N: usize> NormShapes<Rank1<N>> for Rank2<A, N> {
+    const ROWS: usize = A;
+    const COLS: usize = N;
+}
+impl<const A: usize, const B: usize, const N: usize> NormShapes<Rank1<N>> for Rank3<A, B, N> {
+    const ROWS: usize = A * B;
+    const COLS: usize = N;
+}
+impl<const A: usize, const B: usize, const C: usize, const N: usize> NormShapes<Rank1<N>>
+    for Rank4<A, B, C, N>
+{
+    const ROWS: usize = A * B * C;
+    const COLS: usize = N;
+}
+
+op_node! {
+    /// `layer_norm(x, γ, β, eps)` over the last axis.
+    LayerNorm<S>[3, eps: f64] => S
+}
+
+op_node! {
+    /// `rms_norm(x, γ, eps)` over the last axis.
+    RmsNorm<S>[2, eps: f64] => S
+}
+
+/// The `eps` literal of a normalisation: positive and finite (a zero or negative one would make
+/// `var + eps` reach 0, and no finite bound could be given for a constant row).
+fn positive_eps(op: &'static str, eps: f64) -> Result<f64, Error> {
+    if eps.is_finite() && eps > 0.0 {
+        Ok(eps)
+    } else {
+        Err(Error::InvalidConstant {
+            op,
+            param: "eps",
+            value: eps,
+        })
+    }
+}
+
+/// `layer_norm(x, γ, β, eps) = (x − mean)/√(var + eps)·γ + β` over the last axis (biased
+/// variance, PyTorch's `F.layer_norm(x, [n], γ, β, eps)`), for `x: […, n]`, `γ, β: [n]`.
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank1, Rank2, RevGraphScale, TList};
+/// type G = Seg<Nil, (Rank2<2, 3>, Rank1<3>, Rank1<3>)>;
+/// let (g, (x, ga, be)) = RevGraphScale::<f32, G, Nil, _>::nil(scale_core::brand!());
+/// let (g, y) = g.snoc(ops::layer_norm(x, ga, be, 1e-5)?);
+/// let (g, s) = g.snoc(ops::sum(y));
+/// let xr = TList::from_arrays(vec![
+///     ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 4.0, 4.0]]).into_dyn(),
+///     ndarray::arr1(&[1.0f32, 1.0, 1.0]).into_dyn(),
+///     ndarray::arr1(&[0.0f32, 0.0, 0.0]).into_dyn(),
+/// ])?;
+/// let (e, b) = g.exact_inputs(&xr);
+/// let (seed, es, bs) = g.loss_seed(s);
+/// let cert = g.certify(xr, &e, &b, &seed, &es, &bs);
+/// assert!(cert.value(s).abs() < 1e-5); // every normalised row sums to 0
+/// assert!(cert.eps.get(y).get() < 1e-5);
+/// assert!(ops::layer_norm(x, ga, be, 0.0).is_err()); // eps must be positive
+/// # Ok::<(), scale_core::Error>(())
+/// ```
+pub fn layer_norm<S: NormShapes<G>, G: Shape, B>(
+    x: Var<S, B>,
+    gamma: Var<G, B>,
+    beta: Var<G, B>,
+    eps: f64,
+) -> Result<LayerNorm<S, B>, Error> {
+    Ok(LayerNorm::new(
+        [x.arg(), gamma.arg(), beta.arg()],
+        positive_eps("layer_norm", eps)?,
+    ))
+}
+
+/// `rms_norm(x, γ, eps) = x / √(mean(x²) + eps) · γ` over the last axis (PyTorch's
+/// `F.rms_norm(x, [n], γ, eps)`), for `x: […, n]`, `γ: [n]`.
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank1, RevGraphScale, TList};
+/// type G = Seg<Nil, (Rank1<2>, Rank1<2>)>;
+/// let (g, (x, ga)) = RevGraphScale::<f64, G, Nil, _>::nil(scale_core::brand!());
+/// let (g, y) = g.snoc(ops::rms_norm(x, ga, 1e-6)?);
+/// let (g, s) = g.snoc(ops::sum(y));
+/// let xr = TList::from_arrays(vec![
+///     ndarray::arr1(&[3.0f64, -4.0]).into_dyn(),
+///     ndarray::arr1(&[1.0f64, 1.0]).into_dyn(),
+/// ])?;
+/// let (e, b) = g.exact_inputs(&xr);
+/// let (seed, es, bs) = g.loss_seed(s);
+/// let cert = g.certify(xr, &e, &b, &seed, &es, &bs);
+/// // rms = √12.5: y = (3, −4)/√12.5
+/// assert!((cert.value(s) - (-1.0 / (12.5f64 + 1e-6).sqrt())).abs() < 1e-12);
+/// # Ok::<(), scale_core::Error>(())
+/// ```
+pub fn rms_norm<S: NormShapes<G>, G: Shape, B>(
+    x: Var<S, B>,
+    gamma: Var<G, B>,
+    eps: f64,
+) -> Result<RmsNorm<S, B>, Error> {
+    Ok(RmsNorm::new(
+        [x.arg(), gamma.arg()],
+        positive_eps("rms_norm", eps)?,
+    ))
+}
+
+// ------------------------------------------------------------------------------ the kernel
+
+/// What the row kernel needs beyond `+ − × ÷`, supplied by each arithmetic: a square root, a
+/// sum, a square (an interval's `x·x` would straddle 0) and whether to normalise by `·(1/σ)`.
+struct Ar<T> {
+    sqrt: fn(T) -> T,
+    sum: fn(&[T]) -> T,
+    sq: fn(T) -> T,
+    by_recip: bool,
+    /// Intersect `n̂ᵢ` with `[−k, k]` (`k ≥ √n`, an exact fact): rigorous enclosures of
+    /// `c/σ` lose it through dependency and would poke out of the scale bound `√n·B_γ`.
+    clamp: Option<fn(T, f64) -> T>,
+}
+
+/// The spec scalar's: `√v = exp(ln v / 2)` (the trait has no square root; `ln` gives the whole
+/// line or NaN outside the domain, never a wrong value), [`SpecScalar::sum`], and in the
+/// any-implementation mode `·(1/σ)`, whose two modelled roundings cover a runtime's single
+/// division as well as PyTorch's `rstd` product.
+fn spec_ar<T: SpecScalar>() -> Ar<T> {
+    Ar {
+        sqrt: |v| (v.ln() * T::from_f64(0.5)).exp(),
+        sum: |v| T::sum(v.iter().copied()),
+        sq: |v| v.square(),
+        by_recip: T::MODELS_RUNTIME,
+        // Not where the arithmetic models a runtime, whose rounded n̂ may exceed √n.
+        clamp: (T::RIGOROUS && !T::MODELS_RUNTIME).then_some(|v: T, k: f64| {
+            let k = T::from_f64(k);
+            -((-(v.max(-k))).max(-k))
+        }),
+    }
+}
+
+/// The runtime's: IEEE square root, left-to-right sums (the bounds never assume this order:
+/// they measure the result).
+fn rt_ar<R: Runtime>() -> Ar<R> {
+    Ar {
+        sqrt: |v| v.sqrt(),
+        sum: |v| v.iter().fold(R::zero(), |a, &b| a + b),
+        sq: |v| v * v,
+        by_recip: false,
+        clamp: None,
+    }
+}
+
+/// One row's stages: the centred values (the input itself for `rms_norm`), the (biased)
+/// variance or mean square, `σ = √(· + eps)`, the normalised values and the output.
+struct Stages<T> {
+    c: Vec<T>,
+    var: T,
+    sd: T,
+    nrm: Vec<T>,
+    y: Vec<T>,
+}
+
+/// The forward kernel of one row, in any arithmetic: `center` selects layer norm (`x − mean`)
+/// over RMS norm; `beta` is layer norm's shift.
+fn row<T: Arith>(
+    a: &Ar<T>,
+    x: &[T],
+    gamma: &[T],
+    beta: Option<&[T]>,
+    eps: T,
+    center: bool,
+) -> Stages<T> {
+    let n = T::lit(x.len() as f64);
+    let c: Vec<T> = if center {
+        let mu = (a.sum)(x) / n;
+        x.iter().map(|&v| v - mu).collect()
+    } else {
+        x.to_vec()
+    };
+    let sq: Vec<T> = c.iter().map(|&v| (a.sq)(v)).collect();
+    let var = (a.sum)(&sq) / n;
+    let sd = (a.sqrt)(var + eps);
+    let mut nrm: Vec<T> = if a.by_recip {
+        let r = T::lit(1.0) / sd;
+        c.iter().map(|&v| v * r).collect()
+    } else {
+        c.iter().map(|&v| v / sd).collect()
+    };
+    if let Some(clamp) = a.clamp {
+        let k = sqrt_n_up(x.len());
+        nrm.iter_mut().for_each(|v| *v = clamp(*v, k));
+    }
+    let y = nrm
+        .iter()
+        .zip(gamma)
+        .enumerate()
+        .map(|(j, (&v, &g))| match beta {
+            Some(b) => v * g + b[j],
+            None => v * g,
+        })
+        .collect();
+    Stages { c, var, sd, nrm, y }
+}
+
+/// The VJP of one row for the output cotangent `d`: the input's cotangent
+/// `(gδ − mean(gδ) − n̂·mean(gδ·n̂))/σ` (layer norm; RMS norm has no `mean(gδ)` term), and the
+/// row's terms `δ·n̂` of `γ`'s cotangent (`β`'s are `δ` itself).
+fn vjp_row<T: Arith>(
+    a: &Ar<T>,
+    st: &Stages<T>,
+    gamma: &[T],
+    d: &[T],
+    center: bool,
+) -> (Vec<T>, Vec<T>) {
+    let n = T::lit(d.len() as f64);
+    let gd: Vec<T> = d.iter().zip(gamma).map(|(&d, &g)| d * g).collect();
+    let gn: Vec<T> = gd.iter().zip(&st.nrm).map(|(&g, &v)| g * v).collect();
+    let m2 = (a.sum)(&gn) / n;
+    let m1 = if center { Some((a.sum)(&gd) / n) } else { None };
+    let r = a.by_recip.then(|| T::lit(1.0) / st.sd);
+    let dx = gd
+        .iter()
+        .zip(&st.nrm)
+        .map(|(&g, &v)| {
+            let t = match m1 {
+                Some(m1) => g - m1 - v * m2,
+                None => g - v * m2,
+            };
+            match r {
+                Some(r) => t * r,
+                None => t / st.sd,
+            }
+        })
+        .collect();
+    let dg = d.iter().zip(&st.nrm).map(|(&d, &v)| d * v).collect();
+    (dx, dg)
+}
+
+// ------------------------------------------------------------------- shared node machinery
+
+/// What distinguishes the two ops for the shared machinery.
+struct Norm<'a> {
+    args: &'a [Arg],
+    eps: f64,
+    center: bool,
+    cols: usize,
+}
+
+/// The entries of a tensor, row-major (a row is a chunk of the last axis).
+fn rows_of<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
+    a.iter().copied().collect()
+}
+
+/// An upper bound on `√n` (the largest `|x̂ᵢ − μ|/σ` of a row of `n`, and of `|xᵢ|/rms`).
+fn sqrt_n_up(n: usize) -> f64 {
+    sqrt_up(n as f64)
+}
+
+/// `[v − e, v + e]`, outward rounded.
+fn boxed(v: f64, e: f64) -> Interval {
+    if e == 0.0 {
+        Interval::point(v)
+    } else {
+        Interval::new(sub_down(v, e), add_up(v, e))
+    }
+}
+
+/// Error bound of a runtime value `r` whose exact value lies in `encl` (for inputs within their
+/// eps). `encl` is the interval spec's own formula evaluated on boxes that contain the spec's
+/// inputs, so it also contains the interval spec's enclosure (interval operations are
+/// inclusion-isotone), as SPEC §6 asks; `pt` (the enclosure at the runtime operands) adds its
+/// width once more for enclosures computed at other precisions (the harness re-decides at 2400
+/// bits) and `ENCL·|r|` the last ulps.
+fn dist(encl: Interval, pt: Interval, r: f64) -> f64 {
+    if !r.is_finite() {
+        return f64::INFINITY;
+    }
+    encl.max_dist(r) + (pt.hi() - pt.lo()) + ENCL * r.abs() + TINY
+}
+
+/// Per-stage error bounds of one pass, maximised over rows.
+#[derive(Default, Clone, Copy)]
+struct StageEps {
+    c: f64,
+    var: f64,
+    sd: f64,
+    nrm: f64,
+    y: f64,
+}
+
+impl Norm<'_> {
+    fn spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let x = rows_of(at(ctx, &self.args[0]));
+        let g = rows_of(at(ctx, &self.args[1]));
+        let b = self.center.then(|| rows_of(at(ctx, &self.args[2])));
+        let a = spec_ar::<T>();
+        let eps = spec_eps::<T>(self.eps);
+        let mut out = Vec::with_capacity(x.len());
+        for r in x.chunks(self.cols.max(1)) {
+            let st = row(&a, r, &g, b.as_deref(), eps, self.center);
+            out.extend(st.y);
+        }
+        ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape")
+    }
+
+    fn spec_vjp<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let x = rows_of(at(ctx, &self.args[0]));
+        let g = rows_of(at(ctx, &self.args[1]));
+        let d = rows_of(delta);
+        let a = spec_ar::<T>();
+        let eps = spec_eps::<T>(self.eps);
+        let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center);
+        let mut v = vec![
+            ArrayD::from_shape_vec(IxDyn(self.args[0].dims), dx).expect("invariant: same shape"),
+            ArrayD::from_shape_vec(IxDyn(self.args[1].dims), dg).expect("invariant: [n]"),
+        ];
+        if self.center {
+            v.push(ArrayD::from_shape_vec(IxDyn(self.args[2].dims), db).expect("invariant: [n]"));
+        }
+        v
+    }
+
+    fn runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let x = rows_of(at(ctx, &self.args[0]));
+        let g = rows_of(at(ctx, &self.args[1]));
+        let b = self.center.then(|| rows_of(at(ctx, &self.args[2])));
+        let a = rt_ar::<R>();
+        let eps = R::lit(self.eps);
+        let mut out = Vec::with_capacity(x.len());
+        for r in x.chunks(self.cols.max(1)) {
+            out.extend(row(&a, r, &g, b.as_deref(), eps, self.center).y);
+        }
+        ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape")
+    }
+
+    fn runtime_vjp<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        let x = rows_of(at(ctx, &self.args[0]));
+        let g = rows_of(at(ctx, &self.args[1]));
+        let d = rows_of(delta);
+        let (dx, dg, db) = vjp_all(
+            &rt_ar::<R>(),
+            &x,
+            &g,
+            &d,
+            R::lit(self.eps),
+            self.cols,
+            self.center,
+        );
+        let mut v = vec![
+            ArrayD::from_shape_vec(IxDyn(self.args[0].dims), dx).expect("invariant: same shape"),
+            ArrayD::from_shape_vec(IxDyn(self.args[1].dims), dg).expect("invariant: [n]"),
+        ];
+        if self.center {
+            v.push(ArrayD::from_shape_vec(IxDyn(self.args[2].dims), db).expect("invariant: [n]"));
+        }
+        v
+    }
+
+    /// Whether every operand is finite and has a finite eps (otherwise no finite bound: SPEC §5).
+    fn bounded<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>]) -> bool {
+        self.args
+            .iter()
+            .all(|a| !eps[a.pos].is_infinite() && at(ctx, a).iter().all(|v| v.is_finite()))
+    }
+
+    /// The boxes `x̂ ± ε` and the points `x̂` of the operands, as intervals.
+    fn boxes<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>]) -> Vec<[Vec<Interval>; 2]> {
+        self.args
+            .iter()
+            .map(|a| {
+                let e = eps[a.pos].get();
+                let v: Vec<f64> = at(ctx, a).iter().map(|v| v.to_spec()).collect();
+                [
+                    v.iter().map(|&v| boxed(v, e)).collect(),
+                    v.iter().map(|&v| Interval::point(v)).collect(),
+                ]
+            })
+            .collect()
+    }
+
+    /// The forward stage errors (see the module documentation).
+    fn stage_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>]) -> Option<StageEps> {
+        if !self.bounded(eps, ctx) {
+            return None;
+        }
+        let bx = self.boxes(eps, ctx);
+        let x = rows_of(at(ctx, &self.args[0]));
+        let g = rows_of(at(ctx, &self.args[1]));
+        let b = self.center.then(|| rows_of(at(ctx, &self.args[2])));
+        let (ia, ra) = (spec_ar::<Interval>(), rt_ar::<R>());
+        let (ie, re) = (Interval::point(self.eps), R::lit(self.eps));
+        let mut s = StageEps::default();
+        let max = |m: &mut f64, e: &[Interval], p: &[Interval], r: &[R]| {
+            for ((&e, &p), &r) in e.iter().zip(p).zip(r) {
+                *m = nan_max(*m, dist(e, p, r.to_spec()));
+            }
+        };
+        let n = self.cols;
+        for (k, xr) in x.chunks(n.max(1)).enumerate() {
+            let rt = row(&ra, xr, &g, b.as_deref(), re, self.center);
+            let iv = |w: usize| {
+                row(
+                    &ia,
+                    &bx[0][w][k * n..(k + 1) * n],
+                    &bx[1][w],
+                    self.center.then(|| &bx[2][w][..]),
+                    ie,
+                    self.center,
+                )
+            };
+            let (e, p) = (iv(0), iv(1));
+            max(&mut s.c, &e.c, &p.c, &rt.c);
+            max(&mut s.var, &[e.var], &[p.var], &[rt.var]);
+            max(&mut s.sd, &[e.sd], &[p.sd], &[rt.sd]);
+            max(&mut s.nrm, &e.nrm, &p.nrm, &rt.nrm);
+            max(&mut s.y, &e.y, &p.y, &rt.y);
+        }
+        Some(s)
+    }
+
+    fn fwd_eps<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>]) -> Bound {
+        match self.stage_eps(eps, ctx) {
+            // An intermediate that overflowed at run time gives no finite bound, even where the
+            // output came out finite (SPEC §5).
+            Some(s) if [s.c, s.var, s.sd, s.nrm].iter().all(|v| v.is_finite()) => inflate(s.y, 4),
+            _ => Bound::INF,
+        }
+    }
+
+    fn stages<R: Runtime>(&self, eps: &[Bound], ctx: &[ArrayD<R>]) -> Vec<(&'static str, Bound)> {
+        let s = self.stage_eps(eps, ctx);
+        let get = |f: fn(&StageEps) -> f64| s.as_ref().map_or(Bound::INF, |s| inflate(f(s), 4));
+        if self.center {
+            vec![
+                ("centring", get(|s| s.c)),
+                ("variance", get(|s| s.var)),
+                ("sqrt", get(|s| s.sd)),
+                ("division", get(|s| s.nrm)),
+                ("affine", get(|s| s.y)),
+            ]
+        } else {
+            vec![
+                ("mean square", get(|s| s.var)),
+                ("sqrt", get(|s| s.sd)),
+                ("division", get(|s| s.nrm)),
+                ("scale", get(|s| s.y)),
+            ]
+        }
+    }
+
+    /// `|y| ≤ √n·B_γ + B_β` (every `|n̂ᵢ| ≤ √n`, with or without centring), and the runtime's.
+    fn fwd_scale<R: Runtime>(&self, b: &[Bound], out: &ArrayD<R>) -> Bound {
+        let mut s = b[self.args[1].pos].scale(sqrt_n_up(self.cols));
+        if self.center {
+            s += b[self.args[2].pos];
+        }
+        spec_b(s).max(linf(out))
+    }
+
+    fn vjp_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+    ) -> Vec<Bound> {
+        let k = self.args.len();
+        if !self.bounded(eps, ctx) || ed.is_infinite() || d.iter().any(|v| !v.is_finite()) {
+            return vec![Bound::INF; k];
+        }
+        let bx = self.boxes(eps, ctx);
+        let dv: Vec<f64> = d.iter().map(|v| v.to_spec()).collect();
+        let db: Vec<Interval> = dv.iter().map(|&v| boxed(v, ed.get())).collect();
+        let dp: Vec<Interval> = dv.iter().map(|&v| Interval::point(v)).collect();
+        let ie = Interval::point(self.eps);
+        let ia = spec_ar::<Interval>();
+        let (n, c) = (self.cols, self.center);
+        let e = vjp_all(&ia, &bx[0][0], &bx[1][0], &db, ie, n, c);
+        let p = vjp_all(&ia, &bx[0][1], &bx[1][1], &dp, ie, n, c);
+        let rt = self.runtime_vjp(ctx, d);
+        let m = |e: &[Interval], p: &[Interval], r: &ArrayD<R>| {
+            let v = e
+                .iter()
+                .zip(p)
+                .zip(r.iter())
+                .fold(0.0, |m, ((&e, &p), &r)| nan_max(m, dist(e, p, r.to_spec())));
+            inflate(v, 4)
+        };
+        let mut out = vec![m(&e.0, &p.0, &rt[0]), m(&e.1, &p.1, &rt[1])];
+        if c {
+            out.push(m(&e.2, &p.2, &rt[2]));
+        }
+        out
+    }
+
+    /// `|∂x| ≤ (2 + √n)·B_δ·B_γ/√eps` (`σ ≥ √eps`, `|mean(gδ·n̂)| ≤ B_δ·B_γ` as `mean n̂² ≤ 1`),
+    /// `|∂γ| ≤ rows·√n·B_δ`, `|∂β| ≤ rows·B_δ`; each maxed with the runtime's.
+    fn vjp_scale<R: Runtime>(
+        &self,
+        b: &[Bound],
+        ctx: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+        rows: usize,
+    ) -> Vec<Bound> {
+        let rt = self.runtime_vjp(ctx, d);
+        let sn = sqrt_n_up(self.cols);
+        // 1/√eps, rounded up (the quotient and root each err by at most one ulp).
+        let inv_sd = (1.0 / self.eps.sqrt()) * (1.0 + 1e-15);
+        let bg = bd * b[self.args[1].pos];
+        let mut out = vec![
+            spec_b(bg.scale(2.0 + sn).scale(inv_sd)).max(linf(&rt[0])),
+            spec_b(bd.scale(sn).scale(rows as f64)).max(linf(&rt[1])),
+        ];
+        if self.center {
+            out.push(spec_b(bd.scale(rows as f64)).max(linf(&rt[2])));
+        }
+        out
+    }
+}
+
+/// The spec's `eps`: the literal's `f64` value, and in the any-implementation mode also its
+/// rounding to the runtime type (PyTorch casts it to the accumulation type), modelled as one
+/// rounded product by 1.
+fn spec_eps<T: SpecScalar>(eps: f64) -> T {
+    let e = T::from_f64(eps);
+    if T::MODELS_RUNTIME { e * T::one() } else { e }
+}
+
+/// The VJP of every row: the input's cotangent (row-major), then `γ`'s and `β`'s (column sums
+/// over the rows through the arithmetic's sum).
+#[allow(clippy::type_complexity)]
+fn vjp_all<T: Arith>(
+    a: &Ar<T>,
+    x: &[T],
+    g: &[T],
+    d: &[T],
+    eps: T,
+    cols: usize,
+    center: bool,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let rows = x.len() / cols.max(1);
+    let mut dx = Vec::with_capacity(x.len());
+    let mut dg_terms = vec![Vec::with_capacity(rows); cols];
+    let mut db_terms = vec![Vec::with_capacity(rows); cols];
+    for (xr, dr) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))) {
+        let st = row(a, xr, g, None, eps, center);
+        let (rx, rg) = vjp_row(a, &st, g, dr, center);
+        dx.extend(rx);
+        for j in 0..cols {
+            dg_terms[j].push(rg[j]);
+            db_terms[j].push(dr[j]);
+        }
+    }
+    let dg = dg_terms.iter().map(|t| (a.sum)(t)).collect();
+    let db = db_terms.iter().map(|t| (a.sum)(t)).collect();
+    (dx, dg, db)
+}
+
+// -------------------------------------------------------------------------------------- nodes
+
+impl<S: Shape, B> LayerNorm<S, B> {
+    fn norm(&self) -> Norm<'_> {
+        Norm {
+            args: &self.args,
+            eps: self.eps,
+            center: true,
+            cols: self.args[1].dims[0],
+        }
+    }
+}
+
+impl<S: Shape, B> RmsNorm<S, B> {
+    fn norm(&self) -> Norm<'_> {
+        Norm {
+            args: &self.args,
+            eps: self.eps,
+            center: false,
+            cols: self.args[1].dims[0],
+        }
+    }
+}
+
+macro_rules! norm_node {
+    ($ty:ident, $name:literal) => {
+        impl<S: Shape, B> Op for $ty<S, B> {
+            const NAME: &'static str = $name;
+            fn args(&self) -> &[Arg] {
+                &self.args
+            }
+            fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+                self.norm().spec(ctx)
+            }
+            fn vjp_spec<T: SpecScalar>(
+                &self,
+                ctx: &[ArrayD<T>],
+                delta: &ArrayD<T>,
+            ) -> Vec<ArrayD<T>> {
+                self.norm().spec_vjp(ctx, delta)
+            }
+        }
+
+        impl<S: Shape, B, R: Runtime> OpRuntime<R> for $ty<S, B> {
+            fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+                self.norm().runtime(ctx)
+            }
+            fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
+                self.norm().fwd_eps(eps, ctx)
+            }
+            fn fwd_stages(
+                &self,
+                eps: &[Bound],
+                ctx: &[ArrayD<R>],
+                _out: &ArrayD<R>,
+            ) -> Vec<(&'static str, Bound)> {
+                self.norm().stages(eps, ctx)
+            }
+            fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+                self.norm().fwd_scale(b, out)
+            }
+            fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+                self.norm().runtime_vjp(ctx, delta)
+            }
+            fn vjp_eps(
+                &self,
+                eps: &[Bound],
+                ctx: &[ArrayD<R>],
+                ed: Bound,
+                d: &ArrayD<R>,
+            ) -> Vec<Bound> {
+                self.norm().vjp_eps(eps, ctx, ed, d)
+            }
+            fn vjp_scale(
+                &self,
+                b: &[Bound],
+                ctx: &[ArrayD<R>],
+                bd: Bound,
+                d: &ArrayD<R>,
+            ) -> Vec<Bound> {
+                let rows = S::NUMEL / self.args[1].dims[0].max(1);
+                self.norm().vjp_scale(b, ctx, bd, d, rows)
+            }
+        }
+    };
+}
+
+norm_node!(LayerNorm, "layer_norm");
+norm_node!(RmsNorm, "rms_norm");
