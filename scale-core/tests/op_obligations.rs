@@ -1497,7 +1497,7 @@ fn rms_norm() {
 }
 
 /// The report's stage breakdown: five named stages for layer norm, each finite on ordinary data,
-/// the last equal to the node's own eps; shown in the table and kept by the JSON round trip.
+/// the last equal to the node's own propagated eps; shown in the table and kept by the JSON round trip.
 #[test]
 fn layer_norm_stages_in_report() {
     use scale_core::report::Report;
@@ -1505,6 +1505,8 @@ fn layer_norm_stages_in_report() {
     let (g, (x, ga, be)) = RevGraphScale::<f32, G, Nil, _>::nil(Br);
     let (g, y) = g.snoc(ops::layer_norm(x, ga, be, 1e-5).unwrap());
     let (g, s) = g.snoc(ops::sum(y));
+    // The stages break down the propagated bound (the this-run enclosure may differ by 1.12×).
+    let g = g.with_config(scale_core::Config::default().with_enclose(false));
     let xr = scale_core::TList::from_arrays(vec![
         ArrayD::from_shape_vec(
             IxDyn(MD),
@@ -1528,7 +1530,11 @@ fn layer_norm_stages_in_report() {
     assert!(row.stages.iter().all(|s| s.eps.is_some_and(|e| e > 0.0)));
     assert!(row.stages[4].eps.unwrap() >= row.eps.unwrap());
     assert!(report.rows[4].stages.is_empty() && report.rows[0].stages.is_empty());
-    assert!(report.to_table().contains("stages: centring"));
+    assert!(
+        report
+            .to_table()
+            .contains("stages (propagated eps): centring")
+    );
     assert_eq!(Report::from_json(&report.to_json()).unwrap(), report);
 }
 

@@ -113,7 +113,12 @@ impl Report {
                     .iter()
                     .map(|s| format!("{} {}", s.name, num(s.eps)))
                     .collect();
-                let _ = writeln!(out, "{:<w$}  stages: {}", "", parts.join(" → "));
+                let _ = writeln!(
+                    out,
+                    "{:<w$}  stages (propagated eps): {}",
+                    "",
+                    parts.join(" → ")
+                );
             }
         }
         out
