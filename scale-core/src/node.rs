@@ -47,18 +47,14 @@ pub trait SpecVjp<S: SpecScalar> {
     fn vjp_spec(&self, ctx: &[ArrayD<S>], delta: &ArrayD<S>) -> Vec<ArrayD<S>>;
     /// The cotangents of the arguments with `wants[i]` only (`None` for the others): a node
     /// whose cotangents are separate products (a GEMM per argument) skips the unwanted ones.
+    /// Every op implements it through the op kit (`Op::vjp_spec_some`, whose default is
+    /// `vjp_spec` filtered by `wants`).
     fn vjp_spec_some(
         &self,
         ctx: &[ArrayD<S>],
         delta: &ArrayD<S>,
         wants: &[bool],
-    ) -> Vec<Option<ArrayD<S>>> {
-        let all = self.vjp_spec(ctx, delta);
-        all.into_iter()
-            .zip(wants)
-            .map(|(v, &w)| w.then_some(v))
-            .collect()
-    }
+    ) -> Vec<Option<ArrayD<S>>>;
 }
 
 /// Forward node with an error bound (Lean: `FwdNode`).
