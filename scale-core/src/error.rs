@@ -53,6 +53,18 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// An optimizer's hyper-parameter is out of its range (NaN, a negative learning rate, a β
+    /// outside `[0, 1)`, …): the update it defines is not the one PyTorch computes, or none.
+    InvalidHyperparameter {
+        /// The optimizer (`sgd`, `momentum`, `adamw`).
+        optimizer: &'static str,
+        /// The hyper-parameter's name.
+        param: &'static str,
+        /// The value given.
+        value: f64,
+        /// The range it must lie in.
+        range: &'static str,
+    },
 }
 
 impl Error {
@@ -126,6 +138,12 @@ impl fmt::Display for Error {
                 "`{op}`: the constant `{param}` must be a finite number, got {value}"
             ),
             Error::Trace { name, problem } => write!(f, "trace: `{name}`: {problem}"),
+            Error::InvalidHyperparameter {
+                optimizer,
+                param,
+                value,
+                range,
+            } => write!(f, "`{optimizer}`: `{param}` must be {range}, got {value}"),
         }
     }
 }

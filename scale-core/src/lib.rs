@@ -63,6 +63,7 @@ pub mod lists;
 pub mod model;
 pub mod node;
 pub mod ops;
+pub mod optim;
 pub mod random;
 pub mod report;
 pub mod round;

@@ -5,6 +5,8 @@ use crate::context::{Append, ShapeList};
 use crate::report::Report;
 use crate::tolerance::ApproxTol;
 use crate::trace::{Trace, TraceReport};
+use crate::lists::TList;
+use crate::optim::{Step, Trainer};
 use crate::{Certificate, Error, Rank0, RevGraphScale, Runtime, Var};
 use ndarray::ArrayD;
 
@@ -69,6 +71,56 @@ pub trait Model {
     ) -> Result<Certificate<Self::Runtime, Self::Gamma, Self::Entries>, Error>;
     /// The name of every entry of `Γ ++ ss`, in order.
     fn names(&self) -> &'static [&'static str];
+    /// The inputs as the graph's input list `Γ` (an error names an input of the wrong shape).
+    fn input_list(&self, inputs: &Self::Inputs) -> Result<TList<Self::Runtime, Self::Gamma>, Error>;
+    /// Overwrites every input with its entry of `list`.
+    fn set_inputs(&self, inputs: &mut Self::Inputs, list: &TList<Self::Runtime, Self::Gamma>);
+
+    /// One certified training step ([`RevGraphScale::train_step`]): forward, backward and the
+    /// trainer's update of its parameters, all certified in the graph's mode; `inputs` gets
+    /// the new weights. The report of the step is [`Model::step_report`].
+    ///
+    /// ```
+    /// use scale_core::optim::{Sgd, Trainer};
+    /// use scale_core::{Model, Rank0, Var};
+    ///
+    /// /// Ten SGD steps of any model, returning the final weights' largest eps.
+    /// fn train<M: Model>(m: &M, inputs: &mut M::Inputs, loss: Var<Rank0, M::Brand>,
+    ///                    params: &[usize]) -> Result<f64, scale_core::Error>
+    /// where
+    ///     M::Gamma: scale_core::context::ShapeList,
+    /// {
+    ///     let mut trainer = Trainer::new(Sgd { lr: 0.1, ..Sgd::default() }, params)?;
+    ///     let mut worst = 0.0f64;
+    ///     for _ in 0..10 {
+    ///         let step = m.train_step(inputs, loss, &mut trainer)?;
+    ///         worst = step.updates.iter().map(|u| u.eps.get()).fold(worst, f64::max);
+    ///     }
+    ///     Ok(worst)
+    /// }
+    /// ```
+    fn train_step(
+        &self,
+        inputs: &mut Self::Inputs,
+        loss: Var<Rank0, Self::Brand>,
+        trainer: &mut Trainer<Self::Runtime>,
+    ) -> Result<Step<Self::Runtime, Self::Gamma, Self::Entries>, Error>
+    where
+        Self::Gamma: Append<Self::Nodes, Output = Self::Entries> + ShapeList,
+    {
+        let list = self.input_list(inputs)?;
+        let step = self.graph().train_step(list, loss, trainer)?;
+        self.set_inputs(inputs, &step.inputs);
+        Ok(step)
+    }
+
+    /// The report of a training step: the certified pass's rows, then one `update` row per
+    /// parameter (`name'`) and per optimizer state tensor (`name.exp_avg`, …).
+    fn step_report(&self, step: &Step<Self::Runtime, Self::Gamma, Self::Entries>, trainer: &Trainer<Self::Runtime>) -> Report {
+        let mut r = self.report(&step.certificate);
+        r.push_updates(self.names(), step, trainer);
+        r
+    }
     /// The report of a certified pass, every row named by [`names`](Model::names).
     fn report(&self, cert: &Certificate<Self::Runtime, Self::Gamma, Self::Entries>) -> Report;
 

@@ -601,6 +601,16 @@ pub fn expand(plan: &Plan) -> TokenStream {
                 )
             }
 
+            /// Overwrites every input of `inputs` with its entry of `list` (e.g. the updated
+            /// parameters of a training step).
+            pub fn set_inputs(
+                &self,
+                inputs: &mut #inputs_ty #gen_args,
+                list: &#k::TList<#rt, #gamma>,
+            ) {
+                #(inputs.#input_names = list.get(self.vars.#input_names).to_owned();)*
+            }
+
             /// The name of every entry of `Γ ++ ss`, in order: the inputs, then one per node
             /// (a `let`'s name, or the expression of a nested node, e.g. `matvec(w1, x)`).
             pub fn names(&self) -> &'static [&'static str] {
@@ -654,6 +664,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
             }
             fn names(&self) -> &'static [&'static str] {
                 #model::names(self)
+            }
+            fn input_list(
+                &self,
+                inputs: &Self::Inputs,
+            ) -> ::core::result::Result<#k::TList<#rt, #gamma>, #k::Error> {
+                inputs.to_tlist()
+            }
+            fn set_inputs(&self, inputs: &mut Self::Inputs, list: &#k::TList<#rt, #gamma>) {
+                #model::set_inputs(self, inputs, list)
             }
             fn report(&self, cert: &#cert_ty) -> #k::report::Report {
                 #model::report(self, cert)

@@ -217,7 +217,7 @@ fn spec_sweeps<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S
 /// and the exact value) and the exact enclosure: `max |m_any − m| + r_any + 2r + ENCL·|m|`
 /// (the slack as in [`enclosure_bound`]), at least this run's own distance; the scale is
 /// the largest magnitude any of them reaches. Entries that are exact in every run keep eps 0.
-fn any_bound<R: Runtime>(
+pub(crate) fn any_bound<R: Runtime>(
     rt: &ArrayD<R>,
     exact: &ArrayD<Ball>,
     any: &ArrayD<AnyRun<R>>,
@@ -275,7 +275,7 @@ const SLACK: f64 = 0.1;
 /// true error and so never looser than a sound propagated bound by more than that), or below
 /// 10⁻³ of one runtime unit roundoff of the tensor's magnitude (an exact or nearly exact result:
 /// the bound is then far below anything a test of the tensor could resolve).
-fn enclosure_bound<R: Runtime>(rt: &ArrayD<R>, exact: &ArrayD<Ball>) -> (Bound, Bound, bool) {
+pub(crate) fn enclosure_bound<R: Runtime>(rt: &ArrayD<R>, exact: &ArrayD<Ball>) -> (Bound, Bound, bool) {
     if rt.len() != exact.len() {
         return (Bound::INF, Bound::INF, false);
     }
@@ -327,7 +327,7 @@ type TensorBound<R, S> = fn(&ArrayD<R>, &ArrayD<Ball>, &ArrayD<S>) -> (Bound, Bo
 
 /// The estimate of one tensor from the [`Est`] model: `max λ·σ + |m_est − m| + 2r`, at least
 /// this run's own distance to the exact enclosure (not a bound: see [`Mode::Estimate`]).
-fn estimate_bound<R: Runtime>(
+pub(crate) fn estimate_bound<R: Runtime>(
     rt: &ArrayD<R>,
     exact: &ArrayD<Ball>,
     est: &ArrayD<Est<R>>,

@@ -12,7 +12,7 @@
 
 mod accumulate;
 mod build;
-mod certify;
+pub(crate) mod certify;
 mod engine;
 mod eval;
 

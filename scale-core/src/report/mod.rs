@@ -59,6 +59,8 @@ pub enum RowKind {
     Value,
     /// The gradient (cotangent) of an input.
     Gradient,
+    /// A training step's new weights (`w'`) or optimizer state (`w.exp_avg`, …).
+    Update,
 }
 
 /// One row of a report: a value or a gradient with its bounds and derived tolerance.
@@ -439,6 +441,42 @@ impl Report {
             row.holds = Some(check::approx(s, r, e).is_ok() && check::scale(s, r, b).is_ok());
         }
         self
+    }
+
+    /// Appends a training step's rows ([`RowKind::Update`]): each parameter's new weights,
+    /// named `w'` after the input's name in `names`, then its optimizer state (`w.exp_avg`, …),
+    /// with the share of updates lost to rounding in the weights' note.
+    pub fn push_updates<R: Runtime, G, Ctx>(
+        &mut self,
+        names: &[&str],
+        step: &crate::optim::Step<R, G, Ctx>,
+        trainer: &crate::optim::Trainer<R>,
+    ) {
+        let name = |i: usize| names.get(i).map_or(format!("#{i}"), |s| s.to_string());
+        let inputs = step.inputs.as_slice();
+        for u in &step.updates {
+            let Some(w) = inputs.get(u.pos) else { continue };
+            let mut r = row(format!("{}'", name(u.pos)), RowKind::Update, u.pos, w, u.eps, u.scale);
+            let l = u.lost;
+            r.note = Some(format!(
+                "lost {:.1} %: {} lost, {} kept, {} undecided",
+                100.0 * l.lost_share(),
+                l.lost,
+                l.kept,
+                l.undecided
+            ));
+            self.rows.push(r);
+            for (sname, tracked) in trainer.state_of(u.pos) {
+                self.rows.push(row(
+                    format!("{}.{sname}", name(u.pos)),
+                    RowKind::Update,
+                    u.pos,
+                    &tracked.value,
+                    tracked.eps,
+                    tracked.scale,
+                ));
+            }
+        }
     }
 
     /// Rows whose bound does not cover the spec enclosure (0 unless something is unsound).

@@ -128,6 +128,21 @@ impl<R: Runtime> AnyRun<R> {
         mag.is_finite() && R::from_f64(mag).to_spec().is_finite()
     }
 
+    /// A stored result: one more rounding to `R`, for implementations that compute in a wider
+    /// type (PyTorch's `opmath` `f32` for half types) and round once when they store.
+    #[inline]
+    pub(crate) fn stored(self) -> Self {
+        Self::rounded(self.b)
+    }
+
+    /// A scalar constant (a learning rate, `1 − β`) whose exact value lies in `b`, as a
+    /// conforming run holds it: computed in `f64` (a few `f64` roundings) and rounded once to
+    /// `R` or to a wider type.
+    #[inline]
+    pub(crate) fn scalar(b: Ball) -> Self {
+        AnyRun::of(Self::widen(b, R::U + 2f64.powi(-50), R::ETA))
+    }
+
     /// An elementary function of `R`, within [`assumed_ulps`](crate::assumed_ulps) ulps of `R`
     /// (an ulp of `z` is at most `2u·|z|`, or `2η` below the normal range).
     #[inline]

@@ -98,6 +98,13 @@ impl<R: Runtime> Est<R> {
         Est::of(m, v + r * r)
     }
 
+    /// A stored result: one more rounding of `R` (an implementation computing in a wider type
+    /// rounds once when it stores).
+    #[inline]
+    pub(crate) fn stored(self) -> Self {
+        Self::rounded(self.m, self.v)
+    }
+
     /// An elementary function of `R` (modelled as a rounding of [`assumed_ulps`] ulps).
     #[inline]
     fn elementary(y: f64, v: f64) -> Self {

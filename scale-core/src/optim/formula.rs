@@ -1,0 +1,272 @@
+//! The update formulas, written once over a small arithmetic trait and evaluated in the runtime
+//! (PyTorch's order of operations), in [`Ball`] (the exact update), in [`AnyRun`] (every
+//! conforming implementation) and in [`Est`] (the estimate).
+
+use super::Optimizer;
+use crate::round::mul_up;
+use crate::scalar::{AnyRun, Arith, Ball, Est, Runtime, SpecScalar};
+
+/// What the update formulas need beyond `+ − × ÷`.
+pub(crate) trait StepArith: Arith {
+    /// `√x` of a quantity known to be `≥ 0` in exact arithmetic and in every conforming run.
+    fn sqrt_nonneg(self) -> Self;
+    /// A scalar constant (learning rate, `1 − β`, a bias correction) whose exact value lies in
+    /// `b`, as this arithmetic holds it.
+    fn konst(b: Ball) -> Self;
+    /// A result stored to the runtime type (an implementation computing in a wider type rounds
+    /// once more here).
+    fn stored(self) -> Self {
+        self
+    }
+}
+
+impl StepArith for f32 {
+    fn sqrt_nonneg(self) -> f32 {
+        self.sqrt()
+    }
+    fn konst(b: Ball) -> f32 {
+        b.mid() as f32
+    }
+}
+
+impl StepArith for f64 {
+    fn sqrt_nonneg(self) -> f64 {
+        self.sqrt()
+    }
+    fn konst(b: Ball) -> f64 {
+        b.mid()
+    }
+}
+
+/// The ball's part at or above 0 (the exact value is known to be there).
+fn clamp_nonneg(b: Ball) -> Ball {
+    if b.lo() >= 0.0 || !b.hi().is_finite() {
+        return b;
+    }
+    // [0, hi] ⊆ ⟨h, h⟩ with h ≥ hi/2 rounded up.
+    let h = mul_up(b.hi().max(0.0), 0.5);
+    Ball::new(h, h)
+}
+
+impl StepArith for Ball {
+    fn sqrt_nonneg(self) -> Ball {
+        SpecScalar::sqrt(clamp_nonneg(self))
+    }
+    fn konst(b: Ball) -> Ball {
+        b
+    }
+}
+
+impl<R: Runtime> StepArith for AnyRun<R> {
+    fn sqrt_nonneg(self) -> Self {
+        // Every conforming run's value is ≥ 0 too: products g·g and sums of non-negative terms
+        // round to non-negative values.
+        let b = clamp_nonneg(self.ball());
+        SpecScalar::sqrt(AnyRun::<R>::new(b.mid(), b.rad()))
+    }
+    fn konst(b: Ball) -> Self {
+        AnyRun::scalar(b)
+    }
+    fn stored(self) -> Self {
+        AnyRun::stored(self)
+    }
+}
+
+impl<R: Runtime> StepArith for Est<R> {
+    fn sqrt_nonneg(self) -> Self {
+        if self.mid() < 0.0 {
+            Est::new(0.0, self.sigma())
+        } else {
+            SpecScalar::sqrt(self)
+        }
+    }
+    fn konst(b: Ball) -> Self {
+        Est::from_f64(b.mid())
+    }
+    fn stored(self) -> Self {
+        Est::stored(self)
+    }
+}
+
+/// The constants of one step, enclosed exactly (PyTorch computes them in Python's `f64`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Consts {
+    lr: Ball,
+    wd: Ball,
+    /// `1 − lr·wd` (AdamW's decoupled decay).
+    decay: Ball,
+    momentum: Ball,
+    /// `1 − dampening`.
+    undamped: Ball,
+    one_m_beta1: Ball,
+    beta2: Ball,
+    one_m_beta2: Ball,
+    /// `lr / (1 − β₁ᵗ)`.
+    step_size: Ball,
+    /// `√(1 − β₂ᵗ)`.
+    bc2_sqrt: Ball,
+    eps: Ball,
+}
+
+impl Consts {
+    /// The constants of step `t ≥ 1`.
+    pub(crate) fn new(opt: &Optimizer, t: u64) -> Consts {
+        let p = Ball::from_f64;
+        let one = Ball::from_f64(1.0);
+        let (lr, wd) = (p(opt.lr()), p(opt.weight_decay()));
+        let (mut momentum, mut undamped) = (one, one);
+        let zero = Ball::from_f64(0.0);
+        let (mut beta1, mut beta2, mut eps) = (zero, zero, zero);
+        match *opt {
+            Optimizer::Momentum(m) => {
+                momentum = p(m.momentum);
+                undamped = one - p(m.dampening);
+            }
+            Optimizer::AdamW(a) => {
+                beta1 = p(a.beta1);
+                beta2 = p(a.beta2);
+                eps = p(a.eps);
+            }
+            Optimizer::Sgd(_) => {}
+        }
+        // βᵗ by repeated squaring in ball arithmetic (each product encloses the exact one).
+        let pow = |b: Ball, mut n: u64| {
+            let (mut acc, mut base) = (one, b);
+            while n > 0 {
+                if n & 1 == 1 {
+                    acc = acc * base;
+                }
+                base = base * base;
+                n >>= 1;
+            }
+            acc
+        };
+        let bc1 = one - pow(beta1, t);
+        let bc2 = one - pow(beta2, t);
+        Consts {
+            lr,
+            wd,
+            decay: one - lr * wd,
+            momentum,
+            undamped,
+            one_m_beta1: one - beta1,
+            beta2,
+            one_m_beta2: one - beta2,
+            step_size: lr / bc1,
+            bc2_sqrt: SpecScalar::sqrt(bc2),
+            eps,
+        }
+    }
+}
+
+/// One entry's operands: the weight, its gradient and the optimizer's two state slots
+/// (momentum buffer; Adam's `m`, `v`), zero where unused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<A> {
+    pub w: A,
+    pub g: A,
+    pub s1: A,
+    pub s2: A,
+}
+
+/// One entry's results: the new weight and state, and the increment `Δw = w' − w` (exact
+/// arithmetic only: the runtime's `w'` is not computed as `w + Δw`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Out<A> {
+    pub w: A,
+    pub s1: A,
+    pub s2: A,
+    pub delta: A,
+}
+
+/// The update of one entry in arithmetic `A`, in PyTorch's order of operations
+/// (`torch.optim.SGD` and `AdamW` with `foreach=False`); `first` is true at a momentum
+/// buffer's first step (PyTorch clones the gradient into it, without dampening).
+pub(crate) fn update<A: StepArith>(opt: &Optimizer, k: &Consts, first: bool, e: Entry<A>) -> Out<A> {
+    let c = A::konst;
+    let zero = A::lit(0.0);
+    match *opt {
+        Optimizer::Sgd(s) => {
+            let g = if s.weight_decay != 0.0 {
+                (e.g + e.w * c(k.wd)).stored()
+            } else {
+                e.g
+            };
+            let step = c(k.lr) * g;
+            Out {
+                w: (e.w - step).stored(),
+                s1: zero,
+                s2: zero,
+                delta: zero - step,
+            }
+        }
+        Optimizer::Momentum(m) => {
+            let g = if m.weight_decay != 0.0 {
+                (e.g + e.w * c(k.wd)).stored()
+            } else {
+                e.g
+            };
+            let buf = if first {
+                g
+            } else {
+                (e.s1 * c(k.momentum) + g * c(k.undamped)).stored()
+            };
+            let dir = if m.nesterov {
+                (g + buf * c(k.momentum)).stored()
+            } else {
+                buf
+            };
+            let step = c(k.lr) * dir;
+            Out {
+                w: (e.w - step).stored(),
+                s1: buf,
+                s2: zero,
+                delta: zero - step,
+            }
+        }
+        Optimizer::AdamW(_) => {
+            let decayed = (e.w * c(k.decay)).stored();
+            // `exp_avg.lerp_(grad, 1 − β₁)`: `m + (1 − β₁)·(g − m)` for a weight below ½.
+            let m = (e.s1 + c(k.one_m_beta1) * (e.g - e.s1)).stored();
+            // `exp_avg_sq.mul_(β₂).addcmul_(grad, grad, value = 1 − β₂)`.
+            let v = ((e.s2 * c(k.beta2)).stored() + c(k.one_m_beta2) * e.g * e.g).stored();
+            let denom = ((v.sqrt_nonneg() / c(k.bc2_sqrt)).stored() + c(k.eps)).stored();
+            let ratio = m / denom;
+            let step = c(k.step_size) * ratio;
+            Out {
+                w: (decayed - step).stored(),
+                s1: m,
+                s2: v,
+                delta: zero - e.w * c(k.lr) * c(k.wd) - step,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::AdamW;
+
+    #[test]
+    fn constants_enclose_the_bias_corrections() {
+        let opt = Optimizer::AdamW(AdamW::default());
+        for t in [1u64, 2, 10, 1000] {
+            let k = Consts::new(&opt, t);
+            let bc1 = 1.0 - 0.9f64.powi(t as i32);
+            let s = 1e-3 / bc1;
+            assert!(k.step_size.lo() <= s && s <= k.step_size.hi(), "t={t}");
+            let b2 = (1.0 - 0.999f64.powi(t as i32)).sqrt();
+            assert!(k.bc2_sqrt.lo() <= b2 && b2 <= k.bc2_sqrt.hi(), "t={t}");
+            assert!(k.step_size.rad() < 1e-12 * s);
+        }
+    }
+
+    #[test]
+    fn clamp_keeps_the_non_negative_part() {
+        let b = clamp_nonneg(Ball::new(1e-9, 2e-9));
+        assert!(b.lo() <= 0.0 && b.hi() >= 3e-9);
+        assert!(b.lo() >= -3e-9);
+        assert_eq!(clamp_nonneg(Ball::new(2.0, 1.0)), Ball::new(2.0, 1.0));
+    }
+}
