@@ -2,11 +2,11 @@
 //! models (`fn train(m: &impl Model)`) and store one behind a type parameter.
 
 use crate::context::{Append, ShapeList};
+use crate::lists::TList;
+use crate::optim::{Step, Trainer};
 use crate::report::Report;
 use crate::tolerance::ApproxTol;
 use crate::trace::{Trace, TraceReport};
-use crate::lists::TList;
-use crate::optim::{Step, Trainer};
 use crate::{Certificate, Error, Rank0, RevGraphScale, Runtime, Var};
 use ndarray::ArrayD;
 
@@ -72,7 +72,8 @@ pub trait Model {
     /// The name of every entry of `Γ ++ ss`, in order.
     fn names(&self) -> &'static [&'static str];
     /// The inputs as the graph's input list `Γ` (an error names an input of the wrong shape).
-    fn input_list(&self, inputs: &Self::Inputs) -> Result<TList<Self::Runtime, Self::Gamma>, Error>;
+    fn input_list(&self, inputs: &Self::Inputs)
+    -> Result<TList<Self::Runtime, Self::Gamma>, Error>;
     /// Overwrites every input with its entry of `list`.
     fn set_inputs(&self, inputs: &mut Self::Inputs, list: &TList<Self::Runtime, Self::Gamma>);
 
@@ -116,7 +117,11 @@ pub trait Model {
 
     /// The report of a training step: the certified pass's rows, then one `update` row per
     /// parameter (`name'`) and per optimizer state tensor (`name.exp_avg`, …).
-    fn step_report(&self, step: &Step<Self::Runtime, Self::Gamma, Self::Entries>, trainer: &Trainer<Self::Runtime>) -> Report {
+    fn step_report(
+        &self,
+        step: &Step<Self::Runtime, Self::Gamma, Self::Entries>,
+        trainer: &Trainer<Self::Runtime>,
+    ) -> Report {
         let mut r = self.report(&step.certificate);
         r.push_updates(self.names(), step, trainer);
         r

@@ -292,7 +292,7 @@ pub fn certify_trace<R: Runtime, G: Append<Ss> + ShapeList, Ss, B>(
                 trace.grad(names[i]),
                 &enc.grads.as_slice()[i],
                 cert.grad_eps.as_slice()[i],
-            ),            // A trace certifies a graph's pass; training-step rows are not part of it.
+            ), // A trace certifies a graph's pass; training-step rows are not part of it.
             RowKind::Update => continue,
         };
         let Some(t) = traced else {

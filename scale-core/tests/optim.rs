@@ -32,9 +32,15 @@ fn pt(x: f64) -> Interval {
 
 /// One exact step of `opt` at step `t` (textbook formulas, not PyTorch's operation order).
 fn exact_step(opt: &Optimizer, t: u64, e: &Exact, g: &[f64]) -> Exact {
+    let g: Vec<Interval> = g.iter().map(|&x| pt(x)).collect();
+    exact_step_with(opt, t, e, &g)
+}
+
+/// [`exact_step`] from enclosures of the exact gradients.
+fn exact_step_with(opt: &Optimizer, t: u64, e: &Exact, g: &[Interval]) -> Exact {
     let mut out = e.clone();
     for i in 0..e.w.len() {
-        let (w, g) = (e.w[i], pt(g[i]));
+        let (w, g) = (e.w[i], g[i]);
         let one = pt(1.0);
         match *opt {
             Optimizer::Sgd(s) => {
@@ -97,7 +103,11 @@ impl Tally {
             self.held += 1;
         } else if iv.hi() < r - eps || iv.lo() > r + eps {
             self.violated += 1;
-            eprintln!("VIOLATION {what}: exact in [{}, {}], r = {r}, eps = {eps}", iv.lo(), iv.hi());
+            eprintln!(
+                "VIOLATION {what}: exact in [{}, {}], r = {r}, eps = {eps}",
+                iv.lo(),
+                iv.hi()
+            );
         } else {
             self.undecidable += 1;
         }
@@ -124,7 +134,14 @@ fn linear<R: Runtime>(mode: Mode) -> (G1<R>, scale_core::Var<scale_core::Rank0, 
 /// Steps `opt` `steps` times on the linear graph with weights `w0` and gradient `c` (both
 /// rounded to `R`), checking every step's `w'` and state against the exact trajectory; in
 /// any-implementation mode also the foreign kernels' `w'`.
-fn run<R: Runtime>(opt: Optimizer, mode: Mode, w0: &[f64], c: &[f64], steps: u64, tally: &mut Tally) {
+fn run<R: Runtime>(
+    opt: Optimizer,
+    mode: Mode,
+    w0: &[f64],
+    c: &[f64],
+    steps: u64,
+    tally: &mut Tally,
+) {
     let (g, loss, wpos) = linear::<R>(mode);
     let w0: Vec<R> = w0.iter().map(|&x| R::from_f64(x)).collect();
     let c: Vec<R> = c.iter().map(|&x| R::from_f64(x)).collect();
@@ -148,15 +165,28 @@ fn run<R: Runtime>(opt: Optimizer, mode: Mode, w0: &[f64], c: &[f64], steps: u64
         let u = &step.updates[0];
         let wn = &step.inputs.as_slice()[0];
         for (i, r) in wn.iter().enumerate() {
-            tally.claim(exact.w[i], r.to_spec(), u.eps.get(), &format!("{} {} w' t={t} #{i}", opt.name(), R::NAME));
+            tally.claim(
+                exact.w[i],
+                r.to_spec(),
+                u.eps.get(),
+                &format!("{} {} w' t={t} #{i}", opt.name(), R::NAME),
+            );
         }
         for (k, (name, tr)) in trainer.state_of(wpos).into_iter().enumerate() {
             let ex = if k == 0 { &exact.s1 } else { &exact.s2 };
             for (i, r) in tr.value.iter().enumerate() {
-                tally.claim(ex[i], r.to_spec(), tr.eps.get(), &format!("{} {name} t={t} #{i}", opt.name()));
+                tally.claim(
+                    ex[i],
+                    r.to_spec(),
+                    tr.eps.get(),
+                    &format!("{} {name} t={t} #{i}", opt.name()),
+                );
                 // The enclosure carried into the next step holds the exact state.
                 let b = tr.exact[i];
-                assert!(b.lo() <= ex[i].hi() && ex[i].lo() <= b.hi(), "{name} enclosure");
+                assert!(
+                    b.lo() <= ex[i].hi() && ex[i].lo() <= b.hi(),
+                    "{name} enclosure"
+                );
             }
         }
         // Lost updates: a "lost" claim means the exact update rounds back to the weight.
@@ -165,7 +195,12 @@ fn run<R: Runtime>(opt: Optimizer, mode: Mode, w0: &[f64], c: &[f64], steps: u64
         if mode == Mode::AnyImplementation {
             for (kname, fw) in foreign.step(&opt, t, &w_before, &c) {
                 for (i, r) in fw.iter().enumerate() {
-                    tally.claim(exact.w[i], r.to_spec(), u.eps.get(), &format!("{} foreign {kname} t={t} #{i}", opt.name()));
+                    tally.claim(
+                        exact.w[i],
+                        r.to_spec(),
+                        u.eps.get(),
+                        &format!("{} foreign {kname} t={t} #{i}", opt.name()),
+                    );
                 }
             }
         }
@@ -222,8 +257,16 @@ impl<R: Runtime> Foreign<R> {
                     }
                     Optimizer::Momentum(m) => {
                         let gd = fma(m.weight_decay, wi, gi);
-                        s1[i] = if t == 1 { gd } else { fma(m.momentum, s1[i], rnd((1.0 - m.dampening) * gd)) };
-                        let dir = if m.nesterov { fma(m.momentum, s1[i], gd) } else { s1[i] };
+                        s1[i] = if t == 1 {
+                            gd
+                        } else {
+                            fma(m.momentum, s1[i], rnd((1.0 - m.dampening) * gd))
+                        };
+                        let dir = if m.nesterov {
+                            fma(m.momentum, s1[i], gd)
+                        } else {
+                            s1[i]
+                        };
                         fma(-m.lr, dir, wi)
                     }
                     Optimizer::AdamW(a) => {
@@ -249,25 +292,71 @@ impl<R: Runtime> Foreign<R> {
 
 fn optimizers() -> Vec<Optimizer> {
     vec![
-        Sgd { lr: 0.1, weight_decay: 0.0 }.into(),
-        Sgd { lr: 0.03, weight_decay: 0.01 }.into(),
-        Momentum { lr: 0.05, ..Momentum::default() }.into(),
-        Momentum { lr: 0.05, dampening: 0.3, weight_decay: 1e-3, ..Momentum::default() }.into(),
-        Momentum { lr: 0.05, nesterov: true, ..Momentum::default() }.into(),
+        Sgd {
+            lr: 0.1,
+            weight_decay: 0.0,
+        }
+        .into(),
+        Sgd {
+            lr: 0.03,
+            weight_decay: 0.01,
+        }
+        .into(),
+        Momentum {
+            lr: 0.05,
+            ..Momentum::default()
+        }
+        .into(),
+        Momentum {
+            lr: 0.05,
+            dampening: 0.3,
+            weight_decay: 1e-3,
+            ..Momentum::default()
+        }
+        .into(),
+        Momentum {
+            lr: 0.05,
+            nesterov: true,
+            ..Momentum::default()
+        }
+        .into(),
         AdamW::default().into(),
-        AdamW { lr: 0.5, weight_decay: 0.1, eps: 1e-3, ..AdamW::default() }.into(),
+        AdamW {
+            lr: 0.5,
+            weight_decay: 0.1,
+            eps: 1e-3,
+            ..AdamW::default()
+        }
+        .into(),
     ]
 }
 
 /// Adversarial gradients: zeros (ε-dominated Adam denominators), tiny and subnormal, huge,
 /// ties and sign changes; weights at power-of-two boundaries.
 fn adversarial() -> Vec<(Vec<f64>, Vec<f64>)> {
-    let w = vec![1.0, -1.0, 0.5, 2.0, 1e-3, -7.25, 0.0, 3.0e-39, 1e4, -0.1, 0.75, 6.0];
+    let w = vec![
+        1.0, -1.0, 0.5, 2.0, 1e-3, -7.25, 0.0, 3.0e-39, 1e4, -0.1, 0.75, 6.0,
+    ];
     vec![
         (w.clone(), vec![0.0; N]),
-        (w.clone(), vec![1e-30, -1e-30, 1e-40, 0.0, 1e-12, -1e-12, 1e-38, 2e-38, 1e-20, 0.0, -1e-39, 1e-8]),
-        (w.clone(), vec![1e30, -1e30, 3e8, -3e8, 1e20, 1.0, -1.0, 1e10, -1e10, 5.0, 0.0, 1e15]),
-        (w.clone(), vec![1.0, -1.0, 1.0, -1.0, 0.5, -0.5, 0.25, -0.25, 1e-3, -1e-3, 2.0, -2.0]),
+        (
+            w.clone(),
+            vec![
+                1e-30, -1e-30, 1e-40, 0.0, 1e-12, -1e-12, 1e-38, 2e-38, 1e-20, 0.0, -1e-39, 1e-8,
+            ],
+        ),
+        (
+            w.clone(),
+            vec![
+                1e30, -1e30, 3e8, -3e8, 1e20, 1.0, -1.0, 1e10, -1e10, 5.0, 0.0, 1e15,
+            ],
+        ),
+        (
+            w.clone(),
+            vec![
+                1.0, -1.0, 1.0, -1.0, 0.5, -0.5, 0.25, -0.25, 1e-3, -1e-3, 2.0, -2.0,
+            ],
+        ),
     ]
 }
 
@@ -326,14 +415,20 @@ proptest! {
 fn this_run_bounds_are_tight_for_adamw() {
     // Moderate data: the this-run bound should be close to the true error, not just sound.
     let w: Vec<f64> = (0..N).map(|i| (i as f64 - 5.5) * 0.37).collect();
-    let c: Vec<f64> = (0..N).map(|i| ((i * 7 % 5) as f64 - 2.0) * 0.11 + 0.013).collect();
+    let c: Vec<f64> = (0..N)
+        .map(|i| ((i * 7 % 5) as f64 - 2.0) * 0.11 + 0.013)
+        .collect();
     let (g, loss, wpos) = linear::<f32>(Mode::ThisRun);
     let inputs = TList::from_arrays(vec![
         arr1(&w.iter().map(|&x| x as f32).collect::<Vec<_>>()).into_dyn(),
         arr1(&c.iter().map(|&x| x as f32).collect::<Vec<_>>()).into_dyn(),
     ])
     .unwrap();
-    let opt: Optimizer = AdamW { lr: 0.1, ..AdamW::default() }.into();
+    let opt: Optimizer = AdamW {
+        lr: 0.1,
+        ..AdamW::default()
+    }
+    .into();
     let mut trainer = Trainer::<f32>::new(opt, &[wpos]).unwrap();
     let step = g.train_step(inputs, loss, &mut trainer).unwrap();
     let ex = exact_step(
@@ -354,7 +449,10 @@ fn this_run_bounds_are_tight_for_adamw() {
         .fold(0.0, f64::max);
     let eps = step.updates[0].eps.get();
     assert!(eps >= true_err);
-    assert!(eps <= 1.2 * true_err + 1e-15, "eps {eps} vs true {true_err}");
+    assert!(
+        eps <= 1.2 * true_err + 1e-15,
+        "eps {eps} vs true {true_err}"
+    );
 }
 
 #[test]
@@ -362,13 +460,23 @@ fn non_finite_gradients_give_infinite_bounds() {
     let (g, loss, wpos) = linear::<f32>(Mode::ThisRun);
     let inputs = TList::from_arrays(vec![
         Array1::from(vec![1.0f32; N]).into_dyn(),
-        Array1::from((0..N).map(|i| if i == 3 { f32::NAN } else { 1.0 }).collect::<Vec<_>>()).into_dyn(),
+        Array1::from(
+            (0..N)
+                .map(|i| if i == 3 { f32::NAN } else { 1.0 })
+                .collect::<Vec<_>>(),
+        )
+        .into_dyn(),
     ])
     .unwrap();
     let mut trainer = Trainer::<f32>::new(AdamW::default(), &[wpos]).unwrap();
     let step = g.train_step(inputs, loss, &mut trainer).unwrap();
     assert!(step.updates[0].eps.is_infinite());
-    assert!(step.updates[0].state.iter().all(|(_, e, _)| e.is_infinite()));
+    assert!(
+        step.updates[0]
+            .state
+            .iter()
+            .all(|(_, e, _)| e.is_infinite())
+    );
     assert!(step.updates[0].lost.undecided >= 1);
 }
 
@@ -378,17 +486,47 @@ fn bf16_loses_small_updates_and_says_so() {
     let (g, loss, wpos) = linear::<bf16>(Mode::ThisRun);
     let one = Array1::from(vec![bf16::from_f64(1.0); N]).into_dyn();
     let c = Array1::from(vec![bf16::from_f64(1e-3); N]).into_dyn();
-    let mut trainer = Trainer::<bf16>::new(Sgd { lr: 0.1, weight_decay: 0.0 }, &[wpos]).unwrap();
-    let step = g.train_step(TList::from_arrays(vec![one, c]).unwrap(), loss, &mut trainer).unwrap();
+    let mut trainer = Trainer::<bf16>::new(
+        Sgd {
+            lr: 0.1,
+            weight_decay: 0.0,
+        },
+        &[wpos],
+    )
+    .unwrap();
+    let step = g
+        .train_step(
+            TList::from_arrays(vec![one, c]).unwrap(),
+            loss,
+            &mut trainer,
+        )
+        .unwrap();
     let l = step.updates[0].lost;
     assert_eq!((l.lost, l.kept, l.undecided), (N, 0, 0));
-    assert!(step.inputs.as_slice()[0].iter().all(|&x| x == bf16::from_f64(1.0)));
+    assert!(
+        step.inputs.as_slice()[0]
+            .iter()
+            .all(|&x| x == bf16::from_f64(1.0))
+    );
 
     let (g, loss, wpos) = linear::<f32>(Mode::ThisRun);
     let one = Array1::from(vec![1.0f32; N]).into_dyn();
     let c = Array1::from(vec![1e-3f32; N]).into_dyn();
-    let mut trainer = Trainer::<f32>::new(Sgd { lr: 0.1, weight_decay: 0.0 }, &[wpos]).unwrap();
-    let step = g.train_step(TList::from_arrays(vec![one, c]).unwrap(), loss, &mut trainer).unwrap();
+    let mut trainer = Trainer::<f32>::new(
+        Sgd {
+            lr: 0.1,
+            weight_decay: 0.0,
+        },
+        &[wpos],
+    )
+    .unwrap();
+    let step = g
+        .train_step(
+            TList::from_arrays(vec![one, c]).unwrap(),
+            loss,
+            &mut trainer,
+        )
+        .unwrap();
     let l = step.updates[0].lost;
     assert_eq!((l.lost, l.kept, l.undecided), (0, N, 0));
 }
@@ -403,4 +541,123 @@ fn parameters_must_be_inputs() {
     .unwrap();
     let mut trainer = Trainer::<f32>::new(Sgd::default(), &[7]).unwrap();
     assert!(g.train_step(inputs, loss, &mut trainer).is_err());
+}
+
+/// Ten AdamW (and momentum) steps of a small relu MLP: the gradients now carry their own eps,
+/// the weights' eps of one step enter the next pass, and the exact trajectory is followed in
+/// interval arithmetic (the graph's interval spec pass for the gradients, the textbook update
+/// for the weights).
+fn mlp_trajectory(opt: Optimizer, mode: Mode, steps: u64) -> Tally {
+    use scale_core::{Rank2, TList};
+    let (g, (x, w1, w2, target)) = RevGraphScale::<
+        f32,
+        Seg<Nil, (Rank2<4, 3>, Rank2<3, 5>, Rank2<5, 2>, Rank2<4, 2>)>,
+        Nil,
+        (),
+    >::nil(());
+    let (g, z) = g.snoc(ops::matmul(x, w1));
+    let (g, h) = g.snoc(ops::relu(z));
+    let (g, y) = g.snoc(ops::matmul(h, w2));
+    let (g, loss) = g.snoc(ops::mse(y, target));
+    let g = g.with_config(Config::default().with_mode(mode));
+    let data = |n: usize, seed: u64| -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i as u64 * 2654435761 + seed * 97) % 1000) as f32 / 500.0 - 1.0) * 0.9)
+            .collect()
+    };
+    let arr = |r: usize, c: usize, seed: u64| {
+        ndarray::Array2::from_shape_vec((r, c), data(r * c, seed))
+            .unwrap()
+            .into_dyn()
+    };
+    let mut inputs =
+        TList::from_arrays(vec![arr(4, 3, 1), arr(3, 5, 2), arr(5, 2, 3), arr(4, 2, 4)]).unwrap();
+    let params = [w1.pos(), w2.pos()];
+    let mut trainer = Trainer::<f32>::new(opt, &params).unwrap();
+    let iv = |a: &ArrayD<f32>| a.map(|&v| pt(v as f64));
+    let mut exact: Vec<Exact> = params
+        .iter()
+        .map(|&p| {
+            let w: Vec<Interval> = iv(&inputs.as_slice()[p]).iter().copied().collect();
+            let n = w.len();
+            Exact {
+                w,
+                s1: vec![pt(0.0); n],
+                s2: vec![pt(0.0); n],
+            }
+        })
+        .collect();
+    let (seed, _, _) = g.loss_seed(loss);
+    let seed_iv = seed.to_spec::<Interval>();
+    let mut tally = Tally::default();
+    for t in 1..=steps {
+        // The exact gradients at the exact weights.
+        let mut xs: Vec<ArrayD<Interval>> = inputs.as_slice().iter().map(iv).collect();
+        for (k, &p) in params.iter().enumerate() {
+            xs[p] = ArrayD::from_shape_vec(xs[p].raw_dim(), exact[k].w.clone()).unwrap();
+        }
+        let xs = TList::from_arrays(xs).unwrap();
+        let grads = g.backprop_spec::<Interval>(&xs, &seed_iv);
+        let step = g.train_step(inputs, loss, &mut trainer).unwrap();
+        for (k, &p) in params.iter().enumerate() {
+            let gk: Vec<Interval> = grads.as_slice()[p].iter().copied().collect();
+            exact[k] = exact_step_iv(&opt, t, &exact[k], &gk);
+            let u = &step.updates[k];
+            for (i, r) in step.inputs.as_slice()[p].iter().enumerate() {
+                tally.claim(
+                    exact[k].w[i],
+                    *r as f64,
+                    u.eps.get(),
+                    &format!("mlp {} t={t} w{k} #{i}", opt.name()),
+                );
+            }
+        }
+        inputs = step.inputs;
+    }
+    tally
+}
+
+/// [`exact_step`] with interval gradients.
+fn exact_step_iv(opt: &Optimizer, t: u64, e: &Exact, g: &[Interval]) -> Exact {
+    // The update is monotone in nothing useful; evaluate it on the gradient intervals directly
+    // (interval arithmetic encloses every exact gradient in them).
+    let mut out = e.clone();
+    for i in 0..e.w.len() {
+        let one_entry = Exact {
+            w: vec![e.w[i]],
+            s1: vec![e.s1[i]],
+            s2: vec![e.s2[i]],
+        };
+        let r = exact_step_with(opt, t, &one_entry, &[g[i]]);
+        out.w[i] = r.w[0];
+        out.s1[i] = r.s1[0];
+        out.s2[i] = r.s2[0];
+    }
+    out
+}
+
+#[test]
+fn ten_steps_of_a_relu_mlp_stay_sound() {
+    let opts: [Optimizer; 2] = [
+        AdamW {
+            lr: 0.05,
+            ..AdamW::default()
+        }
+        .into(),
+        Momentum {
+            lr: 0.1,
+            nesterov: true,
+            ..Momentum::default()
+        }
+        .into(),
+    ];
+    for opt in opts {
+        for mode in [Mode::ThisRun, Mode::AnyImplementation] {
+            let t = mlp_trajectory(opt, mode, 10);
+            eprintln!("mlp {} {mode:?}: {t:?}", opt.name());
+            assert_eq!(t.violated, 0);
+            assert!(t.held > 0);
+            assert!(t.undecidable * 10 <= t.held, "{t:?}");
+        }
+    }
 }

@@ -275,7 +275,10 @@ const SLACK: f64 = 0.1;
 /// true error and so never looser than a sound propagated bound by more than that), or below
 /// 10⁻³ of one runtime unit roundoff of the tensor's magnitude (an exact or nearly exact result:
 /// the bound is then far below anything a test of the tensor could resolve).
-pub(crate) fn enclosure_bound<R: Runtime>(rt: &ArrayD<R>, exact: &ArrayD<Ball>) -> (Bound, Bound, bool) {
+pub(crate) fn enclosure_bound<R: Runtime>(
+    rt: &ArrayD<R>,
+    exact: &ArrayD<Ball>,
+) -> (Bound, Bound, bool) {
     if rt.len() != exact.len() {
         return (Bound::INF, Bound::INF, false);
     }

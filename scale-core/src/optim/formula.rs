@@ -3,7 +3,7 @@
 //! conforming implementation) and in [`Est`] (the estimate).
 
 use super::Optimizer;
-use crate::round::mul_up;
+use crate::round::{mul_up, sub_up};
 use crate::scalar::{AnyRun, Arith, Ball, Est, Runtime, SpecScalar};
 
 /// What the update formulas need beyond `+ − × ÷`.
@@ -16,6 +16,10 @@ pub(crate) trait StepArith: Arith {
     /// A result stored to the runtime type (an implementation computing in a wider type rounds
     /// once more here).
     fn stored(self) -> Self {
+        self
+    }
+    /// The exact value is known to lie in `[−k, k]`: an enclosure may be narrowed to it.
+    fn capped(self, _k: f64) -> Self {
         self
     }
 }
@@ -54,6 +58,14 @@ impl StepArith for Ball {
     }
     fn konst(b: Ball) -> Ball {
         b
+    }
+    fn capped(self, k: f64) -> Ball {
+        let (lo, hi) = (self.lo().max(-k), self.hi().min(k));
+        if !(k.is_finite() && lo <= hi) || (lo == self.lo() && hi == self.hi()) {
+            return self;
+        }
+        let m = 0.5 * lo + 0.5 * hi;
+        Ball::new(m, sub_up(hi, m).max(sub_up(m, lo)))
     }
 }
 
@@ -106,6 +118,39 @@ pub(crate) struct Consts {
     /// `√(1 − β₂ᵗ)`.
     bc2_sqrt: Ball,
     eps: Ball,
+    /// An upper bound on `|m / (√v / √(1 − β₂ᵗ) + ε)|` along every exact AdamW trajectory
+    /// from zero state (see [`adam_ratio_cap`]); `+∞` when none is known.
+    ratio_cap: f64,
+}
+
+/// Along an exact Adam trajectory from `m₀ = v₀ = 0`, Cauchy–Schwarz gives
+/// `|m_t| ≤ (1 − β₁)·√S·√(v_t / (1 − β₂))` with `S = Σ_{k<t} (β₁²/β₂)^k`, so
+/// `|m_t| / (√v_t / √(1 − β₂ᵗ) + ε) ≤ (1 − β₁)·√S·√(1 − β₂ᵗ) / √(1 − β₂)`. Ball arithmetic
+/// treats `m` and `v` as independent and can exceed this by orders of magnitude (at `t = 1`
+/// the ratio is exactly `(1 − β₁)·sign(g)`), so the exact enclosure is narrowed to it.
+fn adam_ratio_cap(beta1: Ball, beta2: Ball, bc2_sqrt: Ball, t: u64) -> f64 {
+    let one = Ball::from_f64(1.0);
+    if !(beta2.lo() > 0.0) {
+        return f64::INFINITY;
+    }
+    let q = beta1 * beta1 / beta2;
+    // S ≤ t·max(1, q)^(t−1): a coarse but rigorous bound without a loop over t.
+    let qmax = q.hi().max(1.0);
+    let s_hi = if qmax == 1.0 {
+        t as f64
+    } else {
+        (t as f64) * qmax.powf((t - 1) as f64) * (1.0 + 1e-12)
+    };
+    let s = if q.hi() < 1.0 {
+        // Geometric series: S = (1 − qᵗ)/(1 − q) ≤ 1/(1 − q).
+        (one / (one - q)).hi().min(s_hi)
+    } else {
+        s_hi
+    };
+    let k = (one - beta1) * SpecScalar::sqrt(Ball::from_f64(s)) * bc2_sqrt
+        / SpecScalar::sqrt(one - beta2);
+    let k = k.hi();
+    if k.is_finite() { k } else { f64::INFINITY }
 }
 
 impl Consts {
@@ -143,6 +188,11 @@ impl Consts {
         };
         let bc1 = one - pow(beta1, t);
         let bc2 = one - pow(beta2, t);
+        let bc2_sqrt = SpecScalar::sqrt(bc2);
+        let ratio_cap = match opt {
+            Optimizer::AdamW(_) => adam_ratio_cap(beta1, beta2, bc2_sqrt, t),
+            _ => f64::INFINITY,
+        };
         Consts {
             lr,
             wd,
@@ -153,8 +203,9 @@ impl Consts {
             beta2,
             one_m_beta2: one - beta2,
             step_size: lr / bc1,
-            bc2_sqrt: SpecScalar::sqrt(bc2),
+            bc2_sqrt,
             eps,
+            ratio_cap,
         }
     }
 }
@@ -182,7 +233,12 @@ pub(crate) struct Out<A> {
 /// The update of one entry in arithmetic `A`, in PyTorch's order of operations
 /// (`torch.optim.SGD` and `AdamW` with `foreach=False`); `first` is true at a momentum
 /// buffer's first step (PyTorch clones the gradient into it, without dampening).
-pub(crate) fn update<A: StepArith>(opt: &Optimizer, k: &Consts, first: bool, e: Entry<A>) -> Out<A> {
+pub(crate) fn update<A: StepArith>(
+    opt: &Optimizer,
+    k: &Consts,
+    first: bool,
+    e: Entry<A>,
+) -> Out<A> {
     let c = A::konst;
     let zero = A::lit(0.0);
     match *opt {
@@ -231,7 +287,7 @@ pub(crate) fn update<A: StepArith>(opt: &Optimizer, k: &Consts, first: bool, e: 
             // `exp_avg_sq.mul_(β₂).addcmul_(grad, grad, value = 1 − β₂)`.
             let v = ((e.s2 * c(k.beta2)).stored() + c(k.one_m_beta2) * e.g * e.g).stored();
             let denom = ((v.sqrt_nonneg() / c(k.bc2_sqrt)).stored() + c(k.eps)).stored();
-            let ratio = m / denom;
+            let ratio = (m / denom).capped(k.ratio_cap);
             let step = c(k.step_size) * ratio;
             Out {
                 w: (decayed - step).stored(),

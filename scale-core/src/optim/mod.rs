@@ -252,7 +252,12 @@ impl Optimizer {
             Optimizer::AdamW(a) => {
                 check("beta1", a.beta1, unit(a.beta1), "in [0, 1)")?;
                 check("beta2", a.beta2, unit(a.beta2), "in [0, 1)")?;
-                check("eps", a.eps, a.eps.is_finite() && a.eps > 0.0, "finite and > 0")?;
+                check(
+                    "eps",
+                    a.eps,
+                    a.eps.is_finite() && a.eps > 0.0,
+                    "finite and > 0",
+                )?;
             }
         }
         Ok(self)
@@ -446,7 +451,15 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 .collect(),
         )?;
         let (seed, eps_seed, b_seed) = self.loss_seed(loss);
-        let cert = self.certify_wrt(inputs, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &trainer.params);
+        let cert = self.certify_wrt(
+            inputs,
+            &eps_in,
+            &b_in,
+            &seed,
+            &eps_seed,
+            &b_seed,
+            &trainer.params,
+        );
         trainer.steps += 1;
         let (t, opt) = (trainer.steps, trainer.optimizer);
         let k = Consts::new(&opt, t);
@@ -509,11 +522,20 @@ struct Operand<'a, R> {
 }
 
 impl<R: Runtime> Operand<'_, R> {
-    /// Enclosures of the exact entries.
+    /// Enclosures of the exact entries: per entry the narrower of the given enclosure and the
+    /// ball of radius eps around the runtime value (both hold the exact value; the given one
+    /// can be the whole line where the certificate fell back to a propagated bound).
     fn exact(&self) -> ArrayD<Ball> {
+        let eps = self.eps.get();
+        let around = |x: &R| Ball::new(x.to_spec(), eps);
         match self.exact {
-            Some(e) if e.shape() == self.value.shape() => e.clone(),
-            _ => self.value.map(|x| Ball::new(x.to_spec(), self.eps.get())),
+            Some(e) if e.shape() == self.value.shape() => {
+                Zip::from(e).and(self.value).map_collect(|&b, x| {
+                    let a = around(x);
+                    if a.rad() < b.rad() { a } else { b }
+                })
+            }
+            _ => self.value.map(around),
         }
     }
 }
@@ -580,9 +602,7 @@ fn update_tensor<R: Runtime>(
             [b(&outs[0]), b(&outs[1]), b(&outs[2])]
         }
         Mode::AnyImplementation => {
-            let model = modelled(&ex_in, &eps, |m, r| {
-                AnyRun::<R>::new(m, r)
-            });
+            let model = modelled(&ex_in, &eps, |m, r| AnyRun::<R>::new(m, r));
             let any = model.map(|&e| update(opt, k, first, e));
             let b = |i: usize, f: fn(&Out<AnyRun<R>>) -> AnyRun<R>| {
                 any_bound(&outs[i].0, &outs[i].1, &any.map(f))
@@ -685,7 +705,11 @@ fn half_gaps<R: Runtime>(w: f64) -> (f64, f64) {
     let away = spacing(e);
     // At a power of two the gap towards zero is the lower binade's.
     let toward = if m == 0.5 { spacing(e - 1) } else { away };
-    let (below, above) = if w > 0.0 { (toward, away) } else { (away, toward) };
+    let (below, above) = if w > 0.0 {
+        (toward, away)
+    } else {
+        (away, toward)
+    };
     (below / 2.0, above / 2.0)
 }
 
@@ -745,15 +769,43 @@ mod tests {
     #[test]
     fn hyperparameters_are_validated() {
         let bad: [Optimizer; 6] = [
-            Sgd { lr: f64::NAN, ..Sgd::default() }.into(),
-            Sgd { weight_decay: -1.0, ..Sgd::default() }.into(),
-            Momentum { momentum: 1.0, ..Momentum::default() }.into(),
-            Momentum { nesterov: true, dampening: 0.5, ..Momentum::default() }.into(),
-            AdamW { beta1: -0.1, ..AdamW::default() }.into(),
-            AdamW { eps: 0.0, ..AdamW::default() }.into(),
+            Sgd {
+                lr: f64::NAN,
+                ..Sgd::default()
+            }
+            .into(),
+            Sgd {
+                weight_decay: -1.0,
+                ..Sgd::default()
+            }
+            .into(),
+            Momentum {
+                momentum: 1.0,
+                ..Momentum::default()
+            }
+            .into(),
+            Momentum {
+                nesterov: true,
+                dampening: 0.5,
+                ..Momentum::default()
+            }
+            .into(),
+            AdamW {
+                beta1: -0.1,
+                ..AdamW::default()
+            }
+            .into(),
+            AdamW {
+                eps: 0.0,
+                ..AdamW::default()
+            }
+            .into(),
         ];
         for o in bad {
-            assert!(matches!(o.validate(), Err(Error::InvalidHyperparameter { .. })), "{o:?}");
+            assert!(
+                matches!(o.validate(), Err(Error::InvalidHyperparameter { .. })),
+                "{o:?}"
+            );
         }
         assert!(Optimizer::from(AdamW::default()).validate().is_ok());
     }

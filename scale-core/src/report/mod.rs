@@ -456,7 +456,14 @@ impl Report {
         let inputs = step.inputs.as_slice();
         for u in &step.updates {
             let Some(w) = inputs.get(u.pos) else { continue };
-            let mut r = row(format!("{}'", name(u.pos)), RowKind::Update, u.pos, w, u.eps, u.scale);
+            let mut r = row(
+                format!("{}'", name(u.pos)),
+                RowKind::Update,
+                u.pos,
+                w,
+                u.eps,
+                u.scale,
+            );
             let l = u.lost;
             r.note = Some(format!(
                 "lost {:.1} %: {} lost, {} kept, {} undecided",
