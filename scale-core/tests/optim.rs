@@ -151,7 +151,7 @@ fn run<R: Runtime>(
         Array1::from(c.clone()).into_dyn(),
     ])
     .unwrap();
-    let mut trainer = Trainer::<R>::new(opt, &[wpos]).unwrap();
+    let mut trainer = Trainer::<R>::new(opt, &[wpos]).unwrap().compounding(true);
     let mut exact = Exact {
         w: w0.iter().map(|x| pt(x.to_spec())).collect(),
         s1: vec![pt(0.0); N],
@@ -573,7 +573,7 @@ fn mlp_trajectory(opt: Optimizer, mode: Mode, steps: u64) -> Tally {
     let mut inputs =
         TList::from_arrays(vec![arr(4, 3, 1), arr(3, 5, 2), arr(5, 2, 3), arr(4, 2, 4)]).unwrap();
     let params = [w1.pos(), w2.pos()];
-    let mut trainer = Trainer::<f32>::new(opt, &params).unwrap();
+    let mut trainer = Trainer::<f32>::new(opt, &params).unwrap().compounding(true);
     let iv = |a: &ArrayD<f32>| a.map(|&v| pt(v as f64));
     let mut exact: Vec<Exact> = params
         .iter()

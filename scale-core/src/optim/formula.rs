@@ -22,6 +22,20 @@ pub(crate) trait StepArith: Arith {
     fn capped(self, _k: f64) -> Self {
         self
     }
+    /// The value (exact, and in every conforming run) is known to be `≥ lo`.
+    fn at_least(self, _lo: f64) -> Self {
+        self
+    }
+}
+
+/// The part of `b` within `[lo, hi]` (as a ball), or `b` if that is empty or not smaller.
+fn narrowed(b: Ball, lo: f64, hi: f64) -> Ball {
+    let (l, h) = (b.lo().max(lo), b.hi().min(hi));
+    if !(l <= h) || (l == b.lo() && h == b.hi()) || !(l.is_finite() && h.is_finite()) {
+        return b;
+    }
+    let m = 0.5 * l + 0.5 * h;
+    Ball::new(m, sub_up(h, m).max(sub_up(m, l)))
 }
 
 impl StepArith for f32 {
@@ -60,12 +74,13 @@ impl StepArith for Ball {
         b
     }
     fn capped(self, k: f64) -> Ball {
-        let (lo, hi) = (self.lo().max(-k), self.hi().min(k));
-        if !(k.is_finite() && lo <= hi) || (lo == self.lo() && hi == self.hi()) {
+        narrowed(self, -k, k)
+    }
+    fn at_least(self, lo: f64) -> Ball {
+        if self.lo() >= lo || !self.hi().is_finite() {
             return self;
         }
-        let m = 0.5 * lo + 0.5 * hi;
-        Ball::new(m, sub_up(hi, m).max(sub_up(m, lo)))
+        narrowed(self, lo, self.hi().max(lo))
     }
 }
 
@@ -81,6 +96,14 @@ impl<R: Runtime> StepArith for AnyRun<R> {
     }
     fn stored(self) -> Self {
         AnyRun::stored(self)
+    }
+    fn at_least(self, lo: f64) -> Self {
+        let b = self.ball();
+        if b.lo() >= lo || !b.hi().is_finite() {
+            return self;
+        }
+        let n = narrowed(b, lo, b.hi().max(lo));
+        AnyRun::new(n.mid(), n.rad())
     }
 }
 
@@ -121,6 +144,9 @@ pub(crate) struct Consts {
     /// An upper bound on `|m / (√v / √(1 − β₂ᵗ) + ε)|` along every exact AdamW trajectory
     /// from zero state (see [`adam_ratio_cap`]); `+∞` when none is known.
     ratio_cap: f64,
+    /// A lower bound on AdamW's denominator in exact arithmetic and in every conforming run:
+    /// `ε·(1 − u)³` of the runtime's roundings, minus the underflow term.
+    eps_floor: f64,
 }
 
 /// Along an exact Adam trajectory from `m₀ = v₀ = 0`, Cauchy–Schwarz gives
@@ -154,8 +180,54 @@ fn adam_ratio_cap(beta1: Ball, beta2: Ball, bc2_sqrt: Ball, t: u64) -> f64 {
 }
 
 impl Consts {
+    /// The constants for a step from *given* (stored) AdamW state `m`, `v` rather than the
+    /// exact trajectory from zero: the ratio cap then follows from one Cauchy–Schwarz step,
+    /// `|β₁m + (1 − β₁)g| ≤ √(β₁²K²/β₂ + (1 − β₁)²/(1 − β₂))·√(β₂v + (1 − β₂)g²)` with
+    /// `K = max |m|/√v` over the stored entries (`+∞` if some `v = 0 < |m|`).
+    pub(crate) fn from_stored<'a>(
+        mut self,
+        opt: &Optimizer,
+        state: Option<(
+            impl Iterator<Item = f64> + 'a,
+            impl Iterator<Item = f64> + 'a,
+        )>,
+    ) -> Consts {
+        let Optimizer::AdamW(a) = *opt else {
+            return self;
+        };
+        let mut k = Ball::from_f64(0.0);
+        if let Some((ms, vs)) = state {
+            let mut worst = 0.0f64;
+            for (m, v) in ms.zip(vs) {
+                let r = if m == 0.0 {
+                    0.0
+                } else if v > 0.0 {
+                    (Ball::from_f64(m.abs()) / SpecScalar::sqrt(Ball::from_f64(v))).hi()
+                } else {
+                    f64::INFINITY
+                };
+                worst = if r.is_nan() {
+                    f64::INFINITY
+                } else {
+                    worst.max(r)
+                };
+            }
+            k = Ball::from_f64(worst);
+        }
+        let one = Ball::from_f64(1.0);
+        let (b1, b2) = (Ball::from_f64(a.beta1), Ball::from_f64(a.beta2));
+        if !(b2.lo() > 0.0) || !k.hi().is_finite() {
+            self.ratio_cap = f64::INFINITY;
+            return self;
+        }
+        let next = b1 * b1 / b2 * k * k + (one - b1) * (one - b1) / (one - b2);
+        let cap = (SpecScalar::sqrt(next) * self.bc2_sqrt).hi();
+        self.ratio_cap = if cap.is_finite() { cap } else { f64::INFINITY };
+        self
+    }
+
     /// The constants of step `t ≥ 1`.
-    pub(crate) fn new(opt: &Optimizer, t: u64) -> Consts {
+    pub(crate) fn new<R: Runtime>(opt: &Optimizer, t: u64) -> Consts {
         let p = Ball::from_f64;
         let one = Ball::from_f64(1.0);
         let (lr, wd) = (p(opt.lr()), p(opt.weight_decay()));
@@ -206,6 +278,10 @@ impl Consts {
             bc2_sqrt,
             eps,
             ratio_cap,
+            eps_floor: {
+                let shrink = 1.0 - 4.0 * (R::U + 2f64.powi(-50));
+                (eps.lo() * shrink - 4.0 * R::ETA).max(0.0)
+            },
         }
     }
 }
@@ -286,7 +362,12 @@ pub(crate) fn update<A: StepArith>(
             let m = (e.s1 + c(k.one_m_beta1) * (e.g - e.s1)).stored();
             // `exp_avg_sq.mul_(β₂).addcmul_(grad, grad, value = 1 − β₂)`.
             let v = ((e.s2 * c(k.beta2)).stored() + c(k.one_m_beta2) * e.g * e.g).stored();
-            let denom = ((v.sqrt_nonneg() / c(k.bc2_sqrt)).stored() + c(k.eps)).stored();
+            // `√v/√(1 − β₂ᵗ) ≥ 0`, so the denominator is at least ε — and at least ε rounded
+            // down by two roundings of R in any conforming run (sums of non-negative terms
+            // round monotonically): the division's precondition holds with that margin.
+            let denom = ((v.sqrt_nonneg() / c(k.bc2_sqrt)).stored() + c(k.eps))
+                .stored()
+                .at_least(k.eps_floor);
             let ratio = (m / denom).capped(k.ratio_cap);
             let step = c(k.step_size) * ratio;
             Out {
@@ -308,7 +389,7 @@ mod tests {
     fn constants_enclose_the_bias_corrections() {
         let opt = Optimizer::AdamW(AdamW::default());
         for t in [1u64, 2, 10, 1000] {
-            let k = Consts::new(&opt, t);
+            let k = Consts::new::<f32>(&opt, t);
             let bc1 = 1.0 - 0.9f64.powi(t as i32);
             let s = 1e-3 / bc1;
             assert!(k.step_size.lo() <= s && s <= k.step_size.hi(), "t={t}");

@@ -330,14 +330,25 @@ struct ParamState<R> {
 }
 
 /// An optimizer with its state, for the parameters at given input positions: each
-/// [`train_step`](RevGraphScale::train_step) certifies a forward and backward pass, updates
-/// the parameters and state, and carries their bounds into the next step.
+/// [`train_step`](RevGraphScale::train_step) certifies a forward and backward pass and
+/// updates the parameters and state.
+///
+/// Two questions a step's bounds can answer:
+///
+/// * **this step** (default): how far the new weights and state are from the exact update of
+///   the *stored* weights and state (taken as exact inputs of the step) — the local error of
+///   one step, which is what a test of an optimizer implementation needs;
+/// * **the whole trajectory** ([`compounding`](Trainer::compounding)): how far they are from
+///   the exact-arithmetic trajectory started at the initial weights; every step's eps enters
+///   the next pass as input eps, so the bounds compound soundly — and, being per-tensor worst
+///   cases propagated through the whole graph, grow quickly (see `docs/training.md`).
 #[derive(Debug, Clone)]
 pub struct Trainer<R> {
     optimizer: Optimizer,
     params: Vec<usize>,
     steps: u64,
     states: Vec<ParamState<R>>,
+    compound: bool,
 }
 
 impl<R: Runtime> Trainer<R> {
@@ -357,7 +368,15 @@ impl<R: Runtime> Trainer<R> {
                     state: [None, None],
                 })
                 .collect(),
+            compound: false,
         })
+    }
+
+    /// Bounds against the exact trajectory from the initial weights (`true`) or against the
+    /// exact update of each step's stored weights and state (`false`, the default).
+    pub fn compounding(mut self, on: bool) -> Trainer<R> {
+        self.compound = on;
+        self
     }
 
     /// The optimizer.
@@ -394,6 +413,9 @@ impl<R: Runtime> Trainer<R> {
     /// of the exact ones), not only this run's.
     fn input_eps(&self, n_inputs: usize, mode: Mode) -> Vec<Bound> {
         let mut eps = vec![Bound::ZERO; n_inputs];
+        if !self.compound {
+            return eps;
+        }
         for (&p, s) in self.params.iter().zip(&self.states) {
             if let Some(e) = eps.get_mut(p) {
                 *e = match mode {
@@ -462,15 +484,16 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         );
         trainer.steps += 1;
         let (t, opt) = (trainer.steps, trainer.optimizer);
-        let k = Consts::new(&opt, t);
+        let k = Consts::new::<R>(&opt, t);
         let mut next: Vec<ArrayD<R>> = cert.values.as_slice()[..n_in].to_vec();
         let mut updates = Vec::with_capacity(trainer.params.len());
         for (&p, st) in trainer.params.iter().zip(trainer.states.iter_mut()) {
             let g_exact = cert.enclosure.as_ref().map(|e| &e.grads.as_slice()[p]);
+            let compound = trainer.compound;
             let w = Operand {
                 value: &next[p],
-                eps: st.w_eps,
-                exact: st.w_exact.as_ref(),
+                eps: if compound { st.w_eps } else { Bound::ZERO },
+                exact: st.w_exact.as_ref().filter(|_| compound),
             };
             let g = Operand {
                 value: &cert.grads.as_slice()[p],
@@ -481,10 +504,24 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let s = [0, 1].map(|i| {
                 st.state[i].as_ref().map(|s| Operand {
                     value: &s.value,
-                    eps: s.eps,
-                    exact: Some(&s.exact),
+                    eps: if compound { s.eps } else { Bound::ZERO },
+                    exact: Some(&s.exact).filter(|_| compound),
                 })
             });
+            // The AdamW ratio cap of `k` holds along the exact trajectory (compounding);
+            // from stored state it is recomputed from that state.
+            let k = if compound {
+                k
+            } else {
+                let stored = match (&st.state[0], &st.state[1]) {
+                    (Some(m), Some(v)) => Some((
+                        m.value.iter().map(|x| x.to_spec()),
+                        v.value.iter().map(|x| x.to_spec()),
+                    )),
+                    _ => None,
+                };
+                k.from_stored(&opt, stored)
+            };
             let done = update_tensor(&opt, &k, mode, first, w, g, s);
             let names = opt.state_names();
             let mut state = Vec::new();
