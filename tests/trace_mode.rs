@@ -114,6 +114,7 @@ fn foreign_runs_are_certified_by_their_trace() {
                         t.grad(names[row.entry]).expect("traced"),
                         &spec_grads.as_slice()[row.entry],
                     ),
+                    scale_graph::report::RowKind::Update => unreachable!("no training step here"),
                 };
                 let eps = row.eps.expect("finite data: a finite bound");
                 let err = true_error(traced, exact);
@@ -305,6 +306,7 @@ fn a_pytorch_trace_is_certified() {
             scale_graph::report::RowKind::Gradient => {
                 (t.grad(names[row.entry]).unwrap(), &sg.as_slice()[row.entry])
             }
+            scale_graph::report::RowKind::Update => unreachable!("no training step here"),
         };
         let eps = row.eps.unwrap();
         let err = true_error(tv, exact);

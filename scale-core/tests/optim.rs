@@ -97,7 +97,7 @@ struct Tally {
 impl Tally {
     /// Decides `|x − r| ≤ eps` for every exact `x` in `iv`.
     fn claim(&mut self, iv: Interval, r: f64, eps: f64, what: &str) {
-        if !(iv.lo().is_finite() && iv.hi().is_finite()) || !eps.is_finite() {
+        if !(iv.lo().is_finite() && iv.hi().is_finite() && eps.is_finite()) {
             self.unbounded += 1;
         } else if iv.lo() >= r - eps && iv.hi() <= r + eps {
             self.held += 1;
@@ -622,13 +622,13 @@ fn exact_step_iv(opt: &Optimizer, t: u64, e: &Exact, g: &[Interval]) -> Exact {
     // The update is monotone in nothing useful; evaluate it on the gradient intervals directly
     // (interval arithmetic encloses every exact gradient in them).
     let mut out = e.clone();
-    for i in 0..e.w.len() {
+    for (i, &gi) in g.iter().enumerate().take(e.w.len()) {
         let one_entry = Exact {
             w: vec![e.w[i]],
             s1: vec![e.s1[i]],
             s2: vec![e.s2[i]],
         };
-        let r = exact_step_with(opt, t, &one_entry, &[g[i]]);
+        let r = exact_step_with(opt, t, &one_entry, &[gi]);
         out.w[i] = r.w[0];
         out.s1[i] = r.s1[0];
         out.s2[i] = r.s2[0];

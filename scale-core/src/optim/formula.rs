@@ -184,7 +184,7 @@ impl Consts {
     /// exact trajectory from zero: the ratio cap then follows from one Cauchy–Schwarz step,
     /// `|β₁m + (1 − β₁)g| ≤ √(β₁²K²/β₂ + (1 − β₁)²/(1 − β₂))·√(β₂v + (1 − β₂)g²)` with
     /// `K = max |m|/√v` over the stored entries (`+∞` if some `v = 0 < |m|`).
-    pub(crate) fn from_stored<'a>(
+    pub(crate) fn with_stored_state<'a>(
         mut self,
         opt: &Optimizer,
         state: Option<(

@@ -520,7 +520,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                     )),
                     _ => None,
                 };
-                k.from_stored(&opt, stored)
+                k.with_stored_state(&opt, stored)
             };
             let done = update_tensor(&opt, &k, mode, first, w, g, s);
             let names = opt.state_names();
