@@ -343,6 +343,23 @@ fn main() {
         nd
     );
 
+    // Batched products (SPEC §9b): 4 heads of 32 × 8 by 8 × 32 (attention scores), and a
+    // [2, 16, 32] sequence through a shared 32 × 32 weight.
+    let (bq, bk) = v2::<Rank3<4, 32, 8>, Rank3<4, 8, 32>>();
+    op!(
+        "bmm 4×32×8×32",
+        ops::bmm(bq, bk),
+        &[(&[4, 32, 8], 1.0, 0.0), (&[4, 8, 32], 1.0, 0.0)],
+        &[4, 32, 32]
+    );
+    let (sx, sw) = v2::<Rank3<2, 16, 32>, Rank2<32, 32>>();
+    op!(
+        "matmul 2×16×32 · 32×32",
+        ops::matmul(sx, sw),
+        &[(&[2, 16, 32], 1.0, 0.0), (&[32, 32], 1.0, 0.0)],
+        &[2, 16, 32]
+    );
+
     // Order-free reference point for dot products.
     let order_free = Config::default().with_dot_bound(DotBound::OrderFree);
     let (of, of_mv) = config::scoped(order_free, || {
