@@ -359,6 +359,21 @@ fn main() {
         &[(&[2, 16, 32], 1.0, 0.0), (&[32, 32], 1.0, 0.0)],
         &[2, 16, 32]
     );
+    // Attention (SPEC §9b): 4 heads of 16 queries, head dimension 8.
+    let (aq, ak, av) = v3::<Rank3<4, 16, 8>, Rank3<4, 16, 8>, Rank3<4, 16, 8>>();
+    let ad: &[usize] = &[4, 16, 8];
+    op!(
+        "attention 4×16×8",
+        ops::attention(aq, ak, av),
+        &[(ad, 1.0, 0.0), (ad, 1.0, 0.0), (ad, 1.0, 0.0)],
+        ad
+    );
+    op!(
+        "attention_causal 4×16×8",
+        ops::attention_causal(aq, ak, av),
+        &[(ad, 1.0, 0.0), (ad, 1.0, 0.0), (ad, 1.0, 0.0)],
+        ad
+    );
 
     // Order-free reference point for dot products.
     let order_free = Config::default().with_dot_bound(DotBound::OrderFree);

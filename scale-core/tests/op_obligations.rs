@@ -1850,3 +1850,198 @@ fn bmm_non_finite_is_infinite() {
     let zy = FwdNode::<f32>::forward_runtime(&z, &zc);
     assert!(FwdNode::<f32>::fwd_eps(&z, &einf, &zc, &zy).is_infinite());
 }
+
+/// `attention` and `attention_causal` on rank 2 to 4: ordinary data, −∞-like scores (queries
+/// of −1e30 where small), huge scores (queries ×1e3: one key takes all the mass), cancellation
+/// and subnormals from the generator, a single key, and zero-size batch, query, key and head
+/// dimensions.
+#[test]
+fn attention() {
+    let (q, k, v) = vars3::<Rank3<2, 3, 4>, Rank3<2, 5, 4>, Rank3<2, 5, 2>>();
+    let dims: [&[usize]; 3] = [&[2, 3, 4], &[2, 5, 4], &[2, 5, 2]];
+    let node = || ops::attention(q, k, v);
+    check_op("attention3", node(), &dims, &[2, 3, 2], &[ident]);
+    check_op(
+        "attention3_masked",
+        node(),
+        &dims,
+        &[2, 3, 2],
+        &[masked_like, ident],
+    );
+    check_op(
+        "attention3_huge",
+        node(),
+        &dims,
+        &[2, 3, 2],
+        &[|x: f64| x * 1e3, ident],
+    );
+    let (q, k, v) = vars3::<Rank3<2, 4, 3>, Rank3<2, 4, 3>, Rank3<2, 4, 2>>();
+    let cd: [&[usize]; 3] = [&[2, 4, 3], &[2, 4, 3], &[2, 4, 2]];
+    let causal = || ops::attention_causal(q, k, v);
+    check_op("attention_causal3", causal(), &cd, &[2, 4, 2], &[ident]);
+    check_op(
+        "attention_causal3_masked",
+        causal(),
+        &cd,
+        &[2, 4, 2],
+        &[masked_like, ident],
+    );
+    check_op(
+        "attention_causal3_huge",
+        causal(),
+        &cd,
+        &[2, 4, 2],
+        &[|x: f64| x * 1e3, ident],
+    );
+    let (q, k, v) = vars3::<Rank4<1, 2, 3, 2>, Rank4<1, 2, 3, 2>, Rank4<1, 2, 3, 3>>();
+    let d4: [&[usize]; 3] = [&[1, 2, 3, 2], &[1, 2, 3, 2], &[1, 2, 3, 3]];
+    check_op(
+        "attention4",
+        ops::attention(q, k, v),
+        &d4,
+        &[1, 2, 3, 3],
+        &[ident],
+    );
+    check_op(
+        "attention_causal4",
+        ops::attention_causal(q, k, v),
+        &d4,
+        &[1, 2, 3, 3],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank2<3, 2>, Rank2<1, 2>, Rank2<1, 2>>();
+    check_op(
+        "attention2_one_key",
+        ops::attention(q, k, v),
+        &[&[3, 2], &[1, 2], &[1, 2]],
+        &[3, 2],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank3<0, 3, 2>, Rank3<0, 3, 2>, Rank3<0, 3, 2>>();
+    let zd: [&[usize]; 3] = [&[0, 3, 2], &[0, 3, 2], &[0, 3, 2]];
+    check_op(
+        "zero_batch_attention",
+        ops::attention(q, k, v),
+        &zd,
+        &[0, 3, 2],
+        &[ident],
+    );
+    check_op(
+        "zero_batch_attention_causal",
+        ops::attention_causal(q, k, v),
+        &zd,
+        &[0, 3, 2],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank3<2, 3, 2>, Rank3<2, 0, 2>, Rank3<2, 0, 3>>();
+    check_op(
+        "no_keys_attention",
+        ops::attention(q, k, v),
+        &[&[2, 3, 2], &[2, 0, 2], &[2, 0, 3]],
+        &[2, 3, 3],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank3<2, 3, 0>, Rank3<2, 3, 0>, Rank3<2, 3, 2>>();
+    check_op(
+        "zero_head_attention_causal",
+        ops::attention_causal(q, k, v),
+        &[&[2, 3, 0], &[2, 3, 0], &[2, 3, 2]],
+        &[2, 3, 2],
+        &[ident],
+    );
+}
+
+/// The fused node's stages are the composition's bounds: the scores' eps is `bmm(q, kᵀ)`'s,
+/// the probabilities' is `softmax_causal`'s on the scaled scores with the scaled-score eps, the
+/// output's is `bmm(p, v)`'s; the masked probabilities are exact zeros (row 0 of the output is
+/// row 0 of `v`, exactly, and so is its bound: `v`'s own eps plus nothing).
+#[test]
+fn attention_is_the_composition() {
+    use scale_core::FwdNode;
+    let (q, k, v) = vars3::<Rank3<2, 4, 3>, Rank3<2, 4, 3>, Rank3<2, 4, 2>>();
+    let node = ops::attention_causal(q, k, v);
+    let ctx = vec![
+        wavy(&[2, 4, 3], 0.3),
+        wavy(&[2, 4, 3], 1.1),
+        wavy(&[2, 4, 2], 2.0),
+    ];
+    let e = [Bound::new(1e-6), Bound::new(2e-6), Bound::new(3e-6)];
+    let out = FwdNode::<f32>::forward_runtime(&node, &ctx);
+    let st = FwdNode::<f32>::fwd_stages(&node, &e, &ctx, &out);
+    assert_eq!(st.len(), 4);
+    assert_eq!(FwdNode::<f32>::fwd_eps(&node, &e, &ctx, &out), st[3].1);
+    // bmm(q, kᵀ)
+    let (a, b) = vars2::<Rank3<2, 4, 3>, Rank3<2, 3, 4>>();
+    let mm = ops::bmm(a, b);
+    let kt = ctx[1]
+        .clone()
+        .permuted_axes(IxDyn(&[0, 2, 1]))
+        .as_standard_layout()
+        .into_owned();
+    let c1 = vec![ctx[0].clone(), kt];
+    let raw = FwdNode::<f32>::forward_runtime(&mm, &c1);
+    assert_eq!(st[0].1, FwdNode::<f32>::fwd_eps(&mm, &e[..2], &c1, &raw));
+    // softmax_causal of the scaled scores
+    let c = (1.0 / 3f64.sqrt()) as f32;
+    let s = raw.mapv(|x| c * x);
+    let sm = ops::softmax_causal(vars1::<Rank3<2, 4, 4>>());
+    let p = FwdNode::<f32>::forward_runtime(&sm, std::slice::from_ref(&s));
+    assert!(st[1].1.get() >= st[0].1.get() * 0.5);
+    assert_eq!(st[2].1, FwdNode::<f32>::fwd_eps(&sm, &[st[1].1], &[s], &p));
+    // bmm(p, v)
+    let (pp, vv) = vars2::<Rank3<2, 4, 4>, Rank3<2, 4, 2>>();
+    let pv = ops::bmm(pp, vv);
+    let c3 = vec![p.clone(), ctx[2].clone()];
+    let o = FwdNode::<f32>::forward_runtime(&pv, &c3);
+    assert_eq!(o, out);
+    assert_eq!(
+        st[3].1,
+        FwdNode::<f32>::fwd_eps(&pv, &[st[2].1, e[2]], &c3, &o)
+    );
+    // Masked probabilities: exact zeros; row 0 attends to key 0 alone.
+    for bi in 0..2 {
+        for i in 0..4 {
+            for j in i + 1..4 {
+                assert_eq!(p[[bi, i, j]].to_bits(), 0);
+            }
+        }
+        assert_eq!(p[[bi, 0, 0]], 1.0);
+        for col in 0..2 {
+            assert_eq!(out[[bi, 0, col]], ctx[2][[bi, 0, col]]);
+        }
+    }
+}
+
+/// Non-finite operands or `+∞` operand bounds give `+∞` attention bounds, forward and backward.
+#[test]
+fn attention_non_finite_is_infinite() {
+    use scale_core::{FwdNode, RevNode};
+    let (q, k, v) = vars3::<Rank3<2, 3, 2>, Rank3<2, 3, 2>, Rank3<2, 3, 2>>();
+    let node = ops::attention_causal(q, k, v);
+    let ok = vec![
+        wavy(&[2, 3, 2], 0.2),
+        wavy(&[2, 3, 2], 0.9),
+        wavy(&[2, 3, 2], 1.7),
+    ];
+    let d = wavy(&[2, 3, 2], 0.5);
+    let e = [Bound::new(1e-7); 3];
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for which in 0..3 {
+            let mut ctx = ok.clone();
+            ctx[which][[1, 2, 1]] = bad;
+            let y = FwdNode::<f32>::forward_runtime(&node, &ctx);
+            assert!(
+                FwdNode::<f32>::fwd_eps(&node, &e, &ctx, &y).is_infinite(),
+                "{bad} in {which}"
+            );
+        }
+    }
+    for which in 0..3 {
+        let mut einf = e;
+        einf[which] = Bound::INF;
+        let y = FwdNode::<f32>::forward_runtime(&node, &ok);
+        assert!(FwdNode::<f32>::fwd_eps(&node, &einf, &ok, &y).is_infinite());
+    }
+    let v = RevNode::<f32>::vjp_eps(&node, &e, &ok, Bound::INF, &d);
+    assert!(v.iter().all(|b| b.is_infinite()), "{v:?}");
+}

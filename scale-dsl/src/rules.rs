@@ -525,3 +525,93 @@ pub fn check_bmm(a: &Args) -> Result<Shape, Mismatch> {
     out.push(y.shape[r - 1].clone());
     Ok(out)
 }
+
+/// `[…, n, d], […, m, d], […, m, e] → […, n, e]` (`attention`): rank 2 to 4, equal leading
+/// axes, `q` and `k` of one head dimension `d`, `k` and `v` of one length `m`.
+pub fn check_attention(a: &Args) -> Result<Shape, Mismatch> {
+    attention_rule(a, false)
+}
+
+/// [`check_attention`] with as many keys as queries (`n = m`, `attention_causal`).
+pub fn check_attention_causal(a: &Args) -> Result<Shape, Mismatch> {
+    attention_rule(a, true)
+}
+
+fn attention_rule(a: &Args, causal: bool) -> Result<Shape, Mismatch> {
+    let q = operand(a, 0)?;
+    let r = q.shape.len();
+    if !(2..=4).contains(&r) {
+        want_rank(a, 0, 2, "[…, n, d] of rank 2 to 4")?;
+    }
+    let (k, v) = (operand(a, 1)?, operand(a, 2)?);
+    // Operand `i` against operand `j`: both shapes named, `i` underlined.
+    let bad = |i: usize, j: &Operand, msg: String| {
+        let o = &a.operands[i];
+        Err(Mismatch {
+            operand: i,
+            msg: format!(
+                "{} has shape {} but {} has {}; {msg}",
+                j.desc,
+                show(j.shape),
+                o.desc,
+                show(o.shape)
+            ),
+        })
+    };
+    for (i, o) in [(1, k), (2, v)] {
+        if o.shape.len() != r {
+            return bad(
+                i,
+                q,
+                format!("expected a shape of rank {r} (the same batch axes)"),
+            );
+        }
+        if shapes_differ(&q.shape[..r - 2], &o.shape[..r - 2]) {
+            return bad(
+                i,
+                q,
+                format!(
+                    "the batch axes {} and {} must be equal",
+                    show(&q.shape[..r - 2]),
+                    show(&o.shape[..r - 2])
+                ),
+            );
+        }
+    }
+    if dim_eq(&q.shape[r - 1], &k.shape[r - 1]) == Some(false) {
+        return bad(
+            1,
+            q,
+            format!(
+                "the head dimensions differ ({} and {}): queries and keys must have the same d",
+                show(&q.shape[r - 1..]),
+                show(&k.shape[r - 1..])
+            ),
+        );
+    }
+    if dim_eq(&k.shape[r - 2], &v.shape[r - 2]) == Some(false) {
+        return bad(
+            2,
+            k,
+            format!(
+                "keys and values must have the same length m ({} and {})",
+                show(&k.shape[r - 2..r - 1]),
+                show(&v.shape[r - 2..r - 1])
+            ),
+        );
+    }
+    if causal && dim_eq(&q.shape[r - 2], &k.shape[r - 2]) == Some(false) {
+        return bad(
+            1,
+            q,
+            format!(
+                "causal attention needs as many keys as queries (n = m, found {} and {})",
+                show(&q.shape[r - 2..r - 1]),
+                show(&k.shape[r - 2..r - 1])
+            ),
+        );
+    }
+    let mut out = q.shape[..r - 1].to_vec();
+    out.push(v.shape[r - 1].clone());
+    Ok(out)
+}

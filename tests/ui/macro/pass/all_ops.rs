@@ -97,7 +97,8 @@ fn axes<const B: usize, const N: usize>() {
 }
 
 /// Batched products of SPEC §9b on rank 3 and 4, with const-generic dimensions `B`, `N`:
-/// `bmm` over equal batch axes and `matmul` with a weight shared over the leading axes.
+/// `bmm` over equal batch axes, `matmul` with a weight shared over the leading axes, and
+/// attention (plain and causal) on their results.
 fn batched<const B: usize, const N: usize>() {
     let m = scale_graph! {
         input x: [B, N, 4];
@@ -109,7 +110,10 @@ fn batched<const B: usize, const N: usize>() {
         let sc = bmm(h, k);
         let b4 = bmm(q4, k4);
         let h4 = matmul(q4, w);
-        let loss = sum(sc) + sum(b4) + sum(h4);
+        let at = attention(x, k, h);
+        let ac = attention_causal(k, x, sc);
+        let a4 = attention_causal(q4, q4, h4);
+        let loss = sum(sc) + sum(b4) + sum(h4) + sum(at) + sum(ac) + sum(a4);
     };
     let mut inputs = m.zero_inputs();
     inputs.x.fill(0.5);
@@ -124,4 +128,7 @@ fn batched<const B: usize, const N: usize>() {
     assert_eq!(cert.values.get(m.vars.b4).shape(), &[2, B, N, N]);
     assert!(cert.grad_tol(m.vars.w).abs.is_finite());
     assert!(cert.grad_tol(m.vars.k4).abs.is_finite());
+    assert_eq!(cert.values.get(m.vars.at).shape(), &[B, N, N]);
+    assert!(cert.eps.get(m.vars.ac).get().is_finite());
+    assert!(cert.eps.get(m.vars.a4).get().is_finite());
 }
