@@ -343,6 +343,38 @@ fn main() {
         nd
     );
 
+    // Batched products (SPEC §9b): 4 heads of 32 × 8 by 8 × 32 (attention scores), and a
+    // [2, 16, 32] sequence through a shared 32 × 32 weight.
+    let (bq, bk) = v2::<Rank3<4, 32, 8>, Rank3<4, 8, 32>>();
+    op!(
+        "bmm 4×32×8×32",
+        ops::bmm(bq, bk),
+        &[(&[4, 32, 8], 1.0, 0.0), (&[4, 8, 32], 1.0, 0.0)],
+        &[4, 32, 32]
+    );
+    let (sx, sw) = v2::<Rank3<2, 16, 32>, Rank2<32, 32>>();
+    op!(
+        "matmul 2×16×32 · 32×32",
+        ops::matmul(sx, sw),
+        &[(&[2, 16, 32], 1.0, 0.0), (&[32, 32], 1.0, 0.0)],
+        &[2, 16, 32]
+    );
+    // Attention (SPEC §9b): 4 heads of 16 queries, head dimension 8.
+    let (aq, ak, av) = v3::<Rank3<4, 16, 8>, Rank3<4, 16, 8>, Rank3<4, 16, 8>>();
+    let ad: &[usize] = &[4, 16, 8];
+    op!(
+        "attention 4×16×8",
+        ops::attention(aq, ak, av),
+        &[(ad, 1.0, 0.0), (ad, 1.0, 0.0), (ad, 1.0, 0.0)],
+        ad
+    );
+    op!(
+        "attention_causal 4×16×8",
+        ops::attention_causal(aq, ak, av),
+        &[(ad, 1.0, 0.0), (ad, 1.0, 0.0), (ad, 1.0, 0.0)],
+        ad
+    );
+
     // Order-free reference point for dot products.
     let order_free = Config::default().with_dot_bound(DotBound::OrderFree);
     let (of, of_mv) = config::scoped(order_free, || {

@@ -85,7 +85,7 @@ pub mod promises {}
 /// | `leaky_relu(x, a)` | `s → s` | `x` where `x > 0`, else `a·x`; derivative 1 / `a` |
 /// | `tanh`, `sigmoid`, `exp`, `softplus`, `square` | `s → s` | `σ(x) = 1/(1 + e⁻ˣ)`, `softplus(x) = ln(1 + eˣ)` |
 /// | `log(x)` | `s → s` | natural log; `+∞` bound unless positivity is certain |
-/// | `matmul(a, b)` | `[m, k], [k, n] → [m, n]` | |
+/// | `matmul(a, b)` | `[m, k], [k, n] → [m, n]`; `[…, m, k], [k, n] → […, m, n]` | the weight shared over leading axes (rank 3 or 4) |
 /// | `matvec(a, x)` | `[m, k], [k] → [m]` | |
 /// | `dot(a, b)` | `[k], [k] → []` | |
 /// | `transpose(a)` | `[m, n] → [n, m]` | exact |
@@ -107,6 +107,8 @@ pub mod promises {}
 /// | `softmax_causal(x)` | `[…, n, n] → […, n, n]` | row `i` a softmax over `j ≤ i`; the masked entries `j > i` are exactly 0 (eps 0), their cotangents too |
 /// | `layer_norm(x, gamma, beta, eps)` | `[…, n], [n], [n] → […, n]` | `(x − mean)/√(var + eps)·γ + β` over the last axis (biased variance); `eps` a positive literal; reports show the error of each stage (centring, variance, sqrt, division, affine) |
 /// | `rms_norm(x, gamma, eps)` | `[…, n], [n] → […, n]` | `x/√(mean(x²) + eps)·γ` over the last axis; `eps` a positive literal; stages in reports |
+/// | `bmm(a, b)` | `[…, m, k], […, k, n] → […, m, n]` (rank 3 or 4) | a matrix product per batch index (equal leading axes, `torch.matmul`); `matmul(x, w)` also takes `[…, m, k], [k, n] → […, m, n]`, one weight shared over the leading axes (`x @ W`) |
+/// | `attention(q, k, v)`, `attention_causal(q, k, v)` | `[…, n, d], […, m, d], […, m, e] → […, n, e]` (rank 2 to 4) | `softmax(q kᵀ/√d) v` per batch index, one fused node bounded stage by stage as the composition (reports list the stages); the runtime's rounded `1/√d` counts as an input error; causal: `n = m`, query `i` sees keys `j ≤ i`, masked probabilities exactly 0 (eps 0) |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

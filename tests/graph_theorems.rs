@@ -17,7 +17,10 @@
 //!   inexact in f32, 0, ±1e20 / 1e-20). The axis ops of SPEC §9b (`sum(x, axis)`,
 //!   `mean(x, axis)`, `permute`, `slice`, `concat`) run on rank 1 to 3, each axis of the rank-3
 //!   input; `concat` joins slices of entries (fan-out: the parts may come from different ones);
-//!   `softmax_causal` runs on `[3,3]` and on `[3,3,3]` slices of the rank-3 input.
+//!   `softmax_causal` runs on `[3,3]` and on `[3,3,3]` slices of the rank-3 input. `bmm` multiplies
+//!   `[3,3,3]` by `[3,3,4]` and `[3,3,4]` by a permuted `[3,4,3]`; `matmul` takes `[3,3,4]` by a
+//!   shared `[4,3]` weight; `attention`/`attention_causal` read queries, keys and values from
+//!   the rank-3 pools.
 //! * Inputs come from adversarial distributions ([`Dist`]): near relu kinks, cancellation,
 //!   magnitudes 1e-40…1e30, f32 subnormals, exact zeros, spec inputs that are not representable
 //!   in f32 (spec = an interval around an `f64`, runtime = its f32 rounding, input eps computed
@@ -646,6 +649,54 @@ fn op_table() -> Vec<OpRow> {
             1,
             chain!(m33 => m33, |x| ops::softmax(x); y, g: v3 => m33, ops::layer_norm(y, g, g, 1e-5).unwrap())
         ),
+        // batched products (picked operands fan out: both factors may be one entry)
+        row!(
+            "matmul[3,3,4][4,3]",
+            2,
+            op!(t334, m43 => t333, |x, w| ops::matmul(x, w))
+        ),
+        row!("bmm[3,3,3][3,3,4]", 2, |b, sd, p, r| {
+            // A [3, 3, 3] from the rank-3 input (a slice, or an earlier product: fan-out) times
+            // a [3, 3, 4] entry, back into the rank-3 pool.
+            let x = pick(&p.t334, r);
+            let sq = push2(b, sd, || ops::slice(x, I::<2>, I::<0>, I::<3>));
+            p.t333.push(sq);
+            let (a, y) = (pick(&p.t333, r), pick(&p.t334, r));
+            let c = push2(b, sd, || ops::bmm(a, y));
+            p.t334.push(c);
+        }),
+        row!("bmm[3,3,4][3,4,3]", 1, |b, sd, p, r| {
+            // A [3, 3, 4] times the permuted [3, 4, 3] of another entry (or itself: fan-out),
+            // reduced back into the [3, 3] pool.
+            let (x, y) = (pick(&p.t334, r), pick(&p.t334, r));
+            let t = push2(b, sd, || ops::permute(y, ops::Perm3::<0, 2, 1>));
+            let c = push2(b, sd, || ops::bmm(x, t));
+            p.t333.push(c);
+            let z = pick(&p.t333, r);
+            let s = push2(b, sd, || ops::sum_axis(z, I::<0>));
+            p.m33.push(s);
+        }),
+        // attention: queries and keys from the rank-3 pool (possibly one entry: fan-out), values
+        // a [3, 3, 3] slice (or an earlier attention output), back into the [3, 3, 3] pool
+        row!("attention[3,3,4][3,3,4][3,3,3]", 1, |b, sd, p, r| {
+            let x = pick(&p.t334, r);
+            let v = push2(b, sd, || ops::slice(x, I::<2>, I::<1>, I::<4>));
+            p.t333.push(v);
+            let (q, k, v) = (pick(&p.t334, r), pick(&p.t334, r), pick(&p.t333, r));
+            let o = push2(b, sd, || ops::attention(q, k, v));
+            p.t333.push(o);
+        }),
+        row!("attention_causal[3,3,3]", 2, |b, sd, p, r| {
+            let x = pick(&p.t334, r);
+            let v = push2(b, sd, || ops::slice(x, I::<2>, I::<0>, I::<3>));
+            p.t333.push(v);
+            let (q, k, v) = (pick(&p.t333, r), pick(&p.t333, r), pick(&p.t333, r));
+            let o = push2(b, sd, || ops::attention_causal(q, k, v));
+            p.t333.push(o);
+            let z = pick(&p.t333, r);
+            let s = push2(b, sd, || ops::sum_axis(z, I::<1>));
+            p.m33.push(s);
+        }),
     ]
 }
 

@@ -1618,3 +1618,430 @@ fn norm_zero_size() {
         &[ident],
     );
 }
+
+// ------------------------------------------------ batched products and attention (issue #12)
+
+/// `bmm` on rank 3 and 4: the generator's adversarial values (huge, tiny, subnormal, values near
+/// 1 that cancel, perturbed runtime values), a long inner dimension (both dot-bound modes), a
+/// single batch, and zero-size batch, outer and inner dimensions.
+#[test]
+fn bmm() {
+    let (a, b) = vars2::<Rank3<2, 3, 5>, Rank3<2, 5, 2>>();
+    check_op(
+        "bmm3",
+        ops::bmm(a, b),
+        &[&[2, 3, 5], &[2, 5, 2]],
+        &[2, 3, 2],
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank4<2, 2, 2, 3>, Rank4<2, 2, 3, 3>>();
+    check_op(
+        "bmm4",
+        ops::bmm(a, b),
+        &[&[2, 2, 2, 3], &[2, 2, 3, 3]],
+        &[2, 2, 2, 3],
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank3<2, 2, 64>, Rank3<2, 64, 2>>();
+    let long = || ops::bmm(a, b);
+    let dims: [&[usize]; 2] = [&[2, 2, 64], &[2, 64, 2]];
+    check_op("bmm_long", long(), &dims, &[2, 2, 2], &[ident]);
+    use scale_core::config::{self, Config, DotBound};
+    config::scoped(
+        Config::default().with_dot_bound(DotBound::OrderFree),
+        || {
+            check_op("bmm_long_order_free", long(), &dims, &[2, 2, 2], &[ident]);
+        },
+    );
+    let (a, b) = vars2::<Rank3<1, 1, 1>, Rank3<1, 1, 1>>();
+    check_op(
+        "bmm_1x1",
+        ops::bmm(a, b),
+        &[&[1, 1, 1], &[1, 1, 1]],
+        &[1, 1, 1],
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank3<0, 3, 2>, Rank3<0, 2, 4>>();
+    check_op(
+        "zero_batch_bmm",
+        ops::bmm(a, b),
+        &[&[0, 3, 2], &[0, 2, 4]],
+        &[0, 3, 4],
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank3<2, 3, 0>, Rank3<2, 0, 4>>();
+    check_op(
+        "zero_inner_bmm",
+        ops::bmm(a, b),
+        &[&[2, 3, 0], &[2, 0, 4]],
+        &[2, 3, 4],
+        &[ident],
+    );
+    let (a, b) = vars2::<Rank4<2, 1, 0, 3>, Rank4<2, 1, 3, 2>>();
+    check_op(
+        "zero_rows_bmm4",
+        ops::bmm(a, b),
+        &[&[2, 1, 0, 3], &[2, 1, 3, 2]],
+        &[2, 1, 0, 2],
+        &[ident],
+    );
+}
+
+/// `matmul` with a weight shared over leading axes (`[…, m, k] × [k, n]`), rank 3 and 4, and
+/// zero-size leading, row and inner dimensions.
+#[test]
+fn matmul_shared_weight() {
+    let (x, w) = vars2::<Rank3<2, 3, 4>, Rank2<4, 2>>();
+    check_op(
+        "matmul3",
+        ops::matmul(x, w),
+        &[&[2, 3, 4], &[4, 2]],
+        &[2, 3, 2],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank4<2, 2, 2, 3>, Rank2<3, 3>>();
+    check_op(
+        "matmul4",
+        ops::matmul(x, w),
+        &[&[2, 2, 2, 3], &[3, 3]],
+        &[2, 2, 2, 3],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank3<0, 3, 4>, Rank2<4, 2>>();
+    check_op(
+        "zero_batch_matmul3",
+        ops::matmul(x, w),
+        &[&[0, 3, 4], &[4, 2]],
+        &[0, 3, 2],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank3<2, 3, 0>, Rank2<0, 2>>();
+    check_op(
+        "zero_inner_matmul3",
+        ops::matmul(x, w),
+        &[&[2, 3, 0], &[0, 2]],
+        &[2, 3, 2],
+        &[ident],
+    );
+}
+
+/// Deterministic operands of dimensions `d` with mixed signs and magnitudes.
+fn wavy(d: &[usize], seed: f32) -> ArrayD<f32> {
+    let n: usize = d.iter().product();
+    let v = (0..n)
+        .map(|i| ((i as f32 * 0.37 + seed).sin() * 3.0) * if i % 7 == 0 { 1e3 } else { 1.0 })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(d), v).unwrap()
+}
+
+/// The batched ops are the plain GEMM per slice: `bmm`'s values and every bound equal the
+/// maximum of `matmul`'s over the batch slices, and `matmul` of a `[b, m, k]` input equals
+/// `matmul` of the `[b·m, k]` matrix (values, eps and B alike), so batching never loosens a bound.
+#[test]
+fn batched_products_match_plain_matmul() {
+    use scale_core::{FwdNode, FwdNodeScale, RevNode, RevNodeScale};
+    let (a, b) = vars2::<Rank3<3, 4, 5>, Rank3<3, 5, 2>>();
+    let node = ops::bmm(a, b);
+    let (a2, b2) = vars2::<Rank2<4, 5>, Rank2<5, 2>>();
+    let plain = ops::matmul(a2, b2);
+    let (xa, xb, d) = (
+        wavy(&[3, 4, 5], 0.1),
+        wavy(&[3, 5, 2], 0.7),
+        wavy(&[3, 4, 2], 1.3),
+    );
+    let e = [Bound::new(1e-6), Bound::new(2e-5)];
+    let ed = Bound::new(3e-6);
+    let ctx = vec![xa.clone(), xb.clone()];
+    let y = FwdNode::<f32>::forward_runtime(&node, &ctx);
+    let fe = FwdNode::<f32>::fwd_eps(&node, &e, &ctx, &y);
+    let fb = FwdNodeScale::<f32>::fwd_scale(&node, &e, &ctx, &y);
+    let ve = RevNode::<f32>::vjp_eps(&node, &e, &ctx, ed, &d);
+    let vb = RevNodeScale::<f32>::vjp_scale(&node, &e, &ctx, ed, &d);
+    let (mut pe, mut pb) = (Bound::ZERO, Bound::ZERO);
+    let (mut pve, mut pvb) = ([Bound::ZERO; 2], [Bound::ZERO; 2]);
+    for i in 0..3 {
+        let sl = |x: &ArrayD<f32>| x.index_axis(ndarray::Axis(0), i).to_owned();
+        let c = vec![sl(&xa), sl(&xb)];
+        let yi = FwdNode::<f32>::forward_runtime(&plain, &c);
+        assert_eq!(yi, sl(&y), "slice {i}");
+        pe = pe.max(FwdNode::<f32>::fwd_eps(&plain, &e, &c, &yi));
+        pb = pb.max(FwdNodeScale::<f32>::fwd_scale(&plain, &e, &c, &yi));
+        let v = RevNode::<f32>::vjp_eps(&plain, &e, &c, ed, &sl(&d));
+        let w = RevNodeScale::<f32>::vjp_scale(&plain, &e, &c, ed, &sl(&d));
+        for j in 0..2 {
+            pve[j] = pve[j].max(v[j]);
+            pvb[j] = pvb[j].max(w[j]);
+        }
+    }
+    assert_eq!((fe, fb), (pe, pb));
+    assert_eq!(ve, pve.to_vec());
+    assert_eq!(vb, pvb.to_vec());
+
+    let (x, w) = vars2::<Rank3<3, 4, 5>, Rank2<5, 2>>();
+    let shared = ops::matmul(x, w);
+    let (x2, w2) = vars2::<Rank2<12, 5>, Rank2<5, 2>>();
+    let flat = ops::matmul(x2, w2);
+    let xw = wavy(&[5, 2], 0.4);
+    let c3 = vec![xa.clone(), xw.clone()];
+    let c2 = vec![
+        xa.clone().into_shape_with_order(IxDyn(&[12, 5])).unwrap(),
+        xw,
+    ];
+    let d2 = d.clone().into_shape_with_order(IxDyn(&[12, 2])).unwrap();
+    let y3 = FwdNode::<f32>::forward_runtime(&shared, &c3);
+    let y2 = FwdNode::<f32>::forward_runtime(&flat, &c2);
+    assert_eq!(y3.shape(), &[3, 4, 2]);
+    assert_eq!(y3.iter().collect::<Vec<_>>(), y2.iter().collect::<Vec<_>>());
+    assert_eq!(
+        FwdNode::<f32>::fwd_eps(&shared, &e, &c3, &y3),
+        FwdNode::<f32>::fwd_eps(&flat, &e, &c2, &y2)
+    );
+    assert_eq!(
+        FwdNodeScale::<f32>::fwd_scale(&shared, &e, &c3, &y3),
+        FwdNodeScale::<f32>::fwd_scale(&flat, &e, &c2, &y2)
+    );
+    assert_eq!(
+        RevNode::<f32>::vjp_eps(&shared, &e, &c3, ed, &d),
+        RevNode::<f32>::vjp_eps(&flat, &e, &c2, ed, &d2)
+    );
+    assert_eq!(
+        RevNodeScale::<f32>::vjp_scale(&shared, &e, &c3, ed, &d),
+        RevNodeScale::<f32>::vjp_scale(&flat, &e, &c2, ed, &d2)
+    );
+    let g3 = RevNode::<f32>::vjp_runtime(&shared, &c3, &d);
+    let g2 = RevNode::<f32>::vjp_runtime(&flat, &c2, &d2);
+    assert_eq!(g3[0].shape(), &[3, 4, 5]);
+    assert_eq!(
+        g3[0].iter().collect::<Vec<_>>(),
+        g2[0].iter().collect::<Vec<_>>()
+    );
+    assert_eq!(g3[1], g2[1]);
+}
+
+/// Non-finite operands or bounds give `+∞` bounds from `bmm`, never a finite number, even for an
+/// empty batch when an operand bound is `+∞`.
+#[test]
+fn bmm_non_finite_is_infinite() {
+    use scale_core::{FwdNode, RevNode};
+    let (a, b) = vars2::<Rank3<2, 2, 3>, Rank3<2, 3, 2>>();
+    let node = ops::bmm(a, b);
+    let ok = vec![wavy(&[2, 2, 3], 0.2), wavy(&[2, 3, 2], 0.9)];
+    let d = wavy(&[2, 2, 2], 0.5);
+    let e = [Bound::new(1e-7); 2];
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for which in 0..2 {
+            let mut ctx = ok.clone();
+            ctx[which][[1, 1, 1]] = bad;
+            let y = FwdNode::<f32>::forward_runtime(&node, &ctx);
+            assert!(FwdNode::<f32>::fwd_eps(&node, &e, &ctx, &y).is_infinite());
+            let v = RevNode::<f32>::vjp_eps(&node, &e, &ctx, Bound::ZERO, &d);
+            // The other operand's cotangent reads the poisoned one (δ·Bᵀ or Aᵀ·δ).
+            assert!(v[1 - which].is_infinite(), "{bad} in {which}: {v:?}");
+        }
+    }
+    let y = FwdNode::<f32>::forward_runtime(&node, &ok);
+    let einf = [Bound::new(1e-7), Bound::INF];
+    assert!(FwdNode::<f32>::fwd_eps(&node, &einf, &ok, &y).is_infinite());
+    let v = RevNode::<f32>::vjp_eps(&node, &e, &ok, Bound::INF, &d);
+    assert!(v.iter().all(|b| b.is_infinite()));
+    let (za, zb) = vars2::<Rank3<0, 2, 3>, Rank3<0, 3, 2>>();
+    let z = ops::bmm(za, zb);
+    let zc = vec![wavy(&[0, 2, 3], 0.0), wavy(&[0, 3, 2], 0.0)];
+    let zy = FwdNode::<f32>::forward_runtime(&z, &zc);
+    assert!(FwdNode::<f32>::fwd_eps(&z, &einf, &zc, &zy).is_infinite());
+}
+
+/// `attention` and `attention_causal` on rank 2 to 4: ordinary data, −∞-like scores (queries
+/// of −1e30 where small), huge scores (queries ×1e3: one key takes all the mass), cancellation
+/// and subnormals from the generator, a single key, and zero-size batch, query, key and head
+/// dimensions.
+#[test]
+fn attention() {
+    let (q, k, v) = vars3::<Rank3<2, 3, 4>, Rank3<2, 5, 4>, Rank3<2, 5, 2>>();
+    let dims: [&[usize]; 3] = [&[2, 3, 4], &[2, 5, 4], &[2, 5, 2]];
+    let node = || ops::attention(q, k, v);
+    check_op("attention3", node(), &dims, &[2, 3, 2], &[ident]);
+    check_op(
+        "attention3_masked",
+        node(),
+        &dims,
+        &[2, 3, 2],
+        &[masked_like, ident],
+    );
+    check_op(
+        "attention3_huge",
+        node(),
+        &dims,
+        &[2, 3, 2],
+        &[|x: f64| x * 1e3, ident],
+    );
+    let (q, k, v) = vars3::<Rank3<2, 4, 3>, Rank3<2, 4, 3>, Rank3<2, 4, 2>>();
+    let cd: [&[usize]; 3] = [&[2, 4, 3], &[2, 4, 3], &[2, 4, 2]];
+    let causal = || ops::attention_causal(q, k, v);
+    check_op("attention_causal3", causal(), &cd, &[2, 4, 2], &[ident]);
+    check_op(
+        "attention_causal3_masked",
+        causal(),
+        &cd,
+        &[2, 4, 2],
+        &[masked_like, ident],
+    );
+    check_op(
+        "attention_causal3_huge",
+        causal(),
+        &cd,
+        &[2, 4, 2],
+        &[|x: f64| x * 1e3, ident],
+    );
+    let (q, k, v) = vars3::<Rank4<1, 2, 3, 2>, Rank4<1, 2, 3, 2>, Rank4<1, 2, 3, 3>>();
+    let d4: [&[usize]; 3] = [&[1, 2, 3, 2], &[1, 2, 3, 2], &[1, 2, 3, 3]];
+    check_op(
+        "attention4",
+        ops::attention(q, k, v),
+        &d4,
+        &[1, 2, 3, 3],
+        &[ident],
+    );
+    check_op(
+        "attention_causal4",
+        ops::attention_causal(q, k, v),
+        &d4,
+        &[1, 2, 3, 3],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank2<3, 2>, Rank2<1, 2>, Rank2<1, 2>>();
+    check_op(
+        "attention2_one_key",
+        ops::attention(q, k, v),
+        &[&[3, 2], &[1, 2], &[1, 2]],
+        &[3, 2],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank3<0, 3, 2>, Rank3<0, 3, 2>, Rank3<0, 3, 2>>();
+    let zd: [&[usize]; 3] = [&[0, 3, 2], &[0, 3, 2], &[0, 3, 2]];
+    check_op(
+        "zero_batch_attention",
+        ops::attention(q, k, v),
+        &zd,
+        &[0, 3, 2],
+        &[ident],
+    );
+    check_op(
+        "zero_batch_attention_causal",
+        ops::attention_causal(q, k, v),
+        &zd,
+        &[0, 3, 2],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank3<2, 3, 2>, Rank3<2, 0, 2>, Rank3<2, 0, 3>>();
+    check_op(
+        "no_keys_attention",
+        ops::attention(q, k, v),
+        &[&[2, 3, 2], &[2, 0, 2], &[2, 0, 3]],
+        &[2, 3, 3],
+        &[ident],
+    );
+    let (q, k, v) = vars3::<Rank3<2, 3, 0>, Rank3<2, 3, 0>, Rank3<2, 3, 2>>();
+    check_op(
+        "zero_head_attention_causal",
+        ops::attention_causal(q, k, v),
+        &[&[2, 3, 0], &[2, 3, 0], &[2, 3, 2]],
+        &[2, 3, 2],
+        &[ident],
+    );
+}
+
+/// The fused node's stages are the composition's bounds: the scores' eps is `bmm(q, kᵀ)`'s,
+/// the probabilities' is `softmax_causal`'s on the scaled scores with the scaled-score eps, the
+/// output's is `bmm(p, v)`'s; the masked probabilities are exact zeros (row 0 of the output is
+/// row 0 of `v`, exactly, and so is its bound: `v`'s own eps plus nothing).
+#[test]
+fn attention_is_the_composition() {
+    use scale_core::FwdNode;
+    let (q, k, v) = vars3::<Rank3<2, 4, 3>, Rank3<2, 4, 3>, Rank3<2, 4, 2>>();
+    let node = ops::attention_causal(q, k, v);
+    let ctx = vec![
+        wavy(&[2, 4, 3], 0.3),
+        wavy(&[2, 4, 3], 1.1),
+        wavy(&[2, 4, 2], 2.0),
+    ];
+    let e = [Bound::new(1e-6), Bound::new(2e-6), Bound::new(3e-6)];
+    let out = FwdNode::<f32>::forward_runtime(&node, &ctx);
+    let st = FwdNode::<f32>::fwd_stages(&node, &e, &ctx, &out);
+    assert_eq!(st.len(), 4);
+    assert_eq!(FwdNode::<f32>::fwd_eps(&node, &e, &ctx, &out), st[3].1);
+    // bmm(q, kᵀ)
+    let (a, b) = vars2::<Rank3<2, 4, 3>, Rank3<2, 3, 4>>();
+    let mm = ops::bmm(a, b);
+    let kt = ctx[1]
+        .clone()
+        .permuted_axes(IxDyn(&[0, 2, 1]))
+        .as_standard_layout()
+        .into_owned();
+    let c1 = vec![ctx[0].clone(), kt];
+    let raw = FwdNode::<f32>::forward_runtime(&mm, &c1);
+    assert_eq!(st[0].1, FwdNode::<f32>::fwd_eps(&mm, &e[..2], &c1, &raw));
+    // softmax_causal of the scaled scores
+    let c = (1.0 / 3f64.sqrt()) as f32;
+    let s = raw.mapv(|x| c * x);
+    let sm = ops::softmax_causal(vars1::<Rank3<2, 4, 4>>());
+    let p = FwdNode::<f32>::forward_runtime(&sm, std::slice::from_ref(&s));
+    assert!(st[1].1.get() >= st[0].1.get() * 0.5);
+    assert_eq!(st[2].1, FwdNode::<f32>::fwd_eps(&sm, &[st[1].1], &[s], &p));
+    // bmm(p, v)
+    let (pp, vv) = vars2::<Rank3<2, 4, 4>, Rank3<2, 4, 2>>();
+    let pv = ops::bmm(pp, vv);
+    let c3 = vec![p.clone(), ctx[2].clone()];
+    let o = FwdNode::<f32>::forward_runtime(&pv, &c3);
+    assert_eq!(o, out);
+    assert_eq!(
+        st[3].1,
+        FwdNode::<f32>::fwd_eps(&pv, &[st[2].1, e[2]], &c3, &o)
+    );
+    // Masked probabilities: exact zeros; row 0 attends to key 0 alone.
+    for bi in 0..2 {
+        for i in 0..4 {
+            for j in i + 1..4 {
+                assert_eq!(p[[bi, i, j]].to_bits(), 0);
+            }
+        }
+        assert_eq!(p[[bi, 0, 0]], 1.0);
+        for col in 0..2 {
+            assert_eq!(out[[bi, 0, col]], ctx[2][[bi, 0, col]]);
+        }
+    }
+}
+
+/// Non-finite operands or `+∞` operand bounds give `+∞` attention bounds, forward and backward.
+#[test]
+fn attention_non_finite_is_infinite() {
+    use scale_core::{FwdNode, RevNode};
+    let (q, k, v) = vars3::<Rank3<2, 3, 2>, Rank3<2, 3, 2>, Rank3<2, 3, 2>>();
+    let node = ops::attention_causal(q, k, v);
+    let ok = vec![
+        wavy(&[2, 3, 2], 0.2),
+        wavy(&[2, 3, 2], 0.9),
+        wavy(&[2, 3, 2], 1.7),
+    ];
+    let d = wavy(&[2, 3, 2], 0.5);
+    let e = [Bound::new(1e-7); 3];
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for which in 0..3 {
+            let mut ctx = ok.clone();
+            ctx[which][[1, 2, 1]] = bad;
+            let y = FwdNode::<f32>::forward_runtime(&node, &ctx);
+            assert!(
+                FwdNode::<f32>::fwd_eps(&node, &e, &ctx, &y).is_infinite(),
+                "{bad} in {which}"
+            );
+        }
+    }
+    for which in 0..3 {
+        let mut einf = e;
+        einf[which] = Bound::INF;
+        let y = FwdNode::<f32>::forward_runtime(&node, &ok);
+        assert!(FwdNode::<f32>::fwd_eps(&node, &einf, &ok, &y).is_infinite());
+    }
+    let v = RevNode::<f32>::vjp_eps(&node, &e, &ok, Bound::INF, &d);
+    assert!(v.iter().all(|b| b.is_infinite()), "{v:?}");
+}

@@ -974,4 +974,46 @@ mod tests {
             "{e:?}"
         );
     }
+
+    #[test]
+    fn batched_product_shapes() {
+        let ok = run(quote! {
+            input x: [2, 16, 32]; input w: [32, 8]; input q: [2, 4, 16, 8]; input k: [2, 4, 8, 16];
+            input c: [B, N, 8]; input d: [B, 8, N]; input w2: [8, 4];
+            let h = matmul(x, w); let s = bmm(q, k); let u = bmm(c, d); let v = matmul(c, w2);
+            let l = sum(h) + sum(s) + sum(u) + sum(v);
+        })
+        .unwrap();
+        let shapes: Vec<String> = ok.nodes.iter().take(4).map(|n| show(&n.out)).collect();
+        assert_eq!(
+            shapes,
+            ["[2, 16, 8]", "[2, 4, 16, 16]", "[B, N, N]", "[B, N, 4]"]
+        );
+        let e = errs(quote! {
+            input q: [2, 4, 3, 8]; input k: [2, 2, 8, 3]; input a: [2, 3, 4]; input b: [2, 5, 6];
+            input x: [2, 16, 32]; input w: [16, 32]; input v: [3, 4]; input r: [2, 4, 3];
+            let s = bmm(q, k); let c = bmm(a, b); let y = matmul(x, w); let z = bmm(v, v);
+            let t = bmm(a, q); let m = matmul(q, v);
+        });
+        assert_eq!(
+            e[0],
+            "bmm: `q` has shape [2, 4, 3, 8] but `k` has [2, 2, 8, 3]; the batch axes [2, 4] and \
+             [2, 2] must be equal"
+        );
+        assert_eq!(
+            e[1],
+            "bmm: `a` has shape [2, 3, 4] but `b` has [2, 5, 6]; expected [2, 4, …] (the inner \
+             dimensions must agree)"
+        );
+        assert_eq!(
+            e[2],
+            "matmul: `x` has shape [2, 16, 32] but `w` has [16, 32]; expected [32, …]"
+        );
+        assert!(
+            e[3].contains("`v` must have shape […, m, k] of rank 3 or 4, found [3, 4]"),
+            "{e:?}"
+        );
+        assert!(e[4].contains("expected a shape of rank 3"), "{e:?}");
+        assert!(e[5].contains("`v` has [3, 4]; expected [8, …]"), "{e:?}");
+    }
 }

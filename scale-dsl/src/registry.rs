@@ -198,6 +198,10 @@ pub const OPS: &[OpDef] = &[
     op("softmax_causal", &["x"], rules::check_causal, &[&[2, 3, 3]]),
     op("layer_norm", &["x", "gamma", "beta"], rules::check_norm, &[M, &[3], &[3]]).with_params(&[positive("eps")]),
     op("rms_norm", &["x", "gamma"], rules::check_norm, &[M, &[3]]).with_params(&[positive("eps")]),
+    // Batched products and attention of SPEC §9b (issue #12).
+    op("bmm", &["a", "b"], rules::check_bmm, &[&[2, 2, 3], &[2, 3, 4]]),
+    op("attention", &["q", "k", "v"], rules::check_attention, &[&[2, 3, 4], &[2, 5, 4], &[2, 5, 2]]),
+    op("attention_causal", &["q", "k", "v"], rules::check_attention_causal, &[&[2, 3, 4], &[2, 3, 4], &[2, 3, 2]]),
 ];
 
 /// The axis of `sum(x, axis)`, `mean(x, axis)`, `concat(a, b, axis)`.

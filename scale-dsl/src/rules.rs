@@ -130,15 +130,22 @@ pub fn check_same_to_scalar(a: &Args) -> Result<Shape, Mismatch> {
     check_same(a).map(|_| Vec::new())
 }
 
-/// `[m, k], [k, n] → [m, n]`.
+/// `[m, k], [k, n] → [m, n]`, and a weight shared over leading axes:
+/// `[…, m, k], [k, n] → […, m, n]` (rank 3 or 4).
 pub fn check_matmul(a: &Args) -> Result<Shape, Mismatch> {
-    want_rank(a, 0, 2, "[m, k]")?;
+    let x = operand(a, 0)?;
+    if !(2..=4).contains(&x.shape.len()) {
+        want_rank(a, 0, 2, "[m, k] (or […, m, k] of rank 3 or 4)")?;
+    }
     want_rank(a, 1, 2, "[k, n]")?;
-    let (x, y) = (operand(a, 0)?.shape, operand(a, 1)?.shape);
-    let k = show(&x[1..2]);
+    let (x, y) = (x.shape, operand(a, 1)?.shape);
+    let r = x.len();
+    let k = show(&x[r - 1..]);
     let shown = format!("[{}, …]", k.trim_matches(['[', ']']));
-    second_must_be(a, &[x[1].clone(), y[1].clone()], shown)?;
-    Ok(vec![x[0].clone(), y[1].clone()])
+    second_must_be(a, &[x[r - 1].clone(), y[1].clone()], shown)?;
+    let mut out = x[..r - 1].to_vec();
+    out.push(y[1].clone());
+    Ok(out)
 }
 
 /// Two operands of ranks `ra` and `rb` (written `fa`, `fb` in messages) where the second must
@@ -468,4 +475,143 @@ pub fn check_norm(a: &Args) -> Result<Shape, Mismatch> {
         }
     }
     Ok(x.shape.to_vec())
+}
+
+/// `[…, m, k], […, k, n] → […, m, n]` (`bmm`): both of rank 3 or 4, the same leading (batch)
+/// axes, the first operand's last dimension equal to the second's next-to-last.
+pub fn check_bmm(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    let r = x.shape.len();
+    if !(3..=4).contains(&r) {
+        want_rank(a, 0, 3, "[…, m, k] of rank 3 or 4")?;
+    }
+    let y = operand(a, 1)?;
+    let both = format!(
+        "{} has shape {} but {} has {}",
+        x.desc,
+        show(x.shape),
+        y.desc,
+        show(y.shape)
+    );
+    let mismatch = |msg: String| {
+        Err(Mismatch {
+            operand: 1,
+            msg: format!("{both}; {msg}"),
+        })
+    };
+    if y.shape.len() != r {
+        return mismatch(format!(
+            "expected a shape of rank {r} (`[…, k, n]`, the same batch axes)"
+        ));
+    }
+    let (xb, yb) = (&x.shape[..r - 2], &y.shape[..r - 2]);
+    if shapes_differ(xb, yb) {
+        return mismatch(format!(
+            "the batch axes {} and {} must be equal",
+            show(xb),
+            show(yb)
+        ));
+    }
+    if dim_eq(&x.shape[r - 1], &y.shape[r - 2]) == Some(false) {
+        let mut want = xb.to_vec();
+        want.push(x.shape[r - 1].clone());
+        let shown = show(&want);
+        return mismatch(format!(
+            "expected [{}, …] (the inner dimensions must agree)",
+            shown.trim_matches(['[', ']'])
+        ));
+    }
+    let mut out = x.shape[..r - 1].to_vec();
+    out.push(y.shape[r - 1].clone());
+    Ok(out)
+}
+
+/// `[…, n, d], […, m, d], […, m, e] → […, n, e]` (`attention`): rank 2 to 4, equal leading
+/// axes, `q` and `k` of one head dimension `d`, `k` and `v` of one length `m`.
+pub fn check_attention(a: &Args) -> Result<Shape, Mismatch> {
+    attention_rule(a, false)
+}
+
+/// [`check_attention`] with as many keys as queries (`n = m`, `attention_causal`).
+pub fn check_attention_causal(a: &Args) -> Result<Shape, Mismatch> {
+    attention_rule(a, true)
+}
+
+fn attention_rule(a: &Args, causal: bool) -> Result<Shape, Mismatch> {
+    let q = operand(a, 0)?;
+    let r = q.shape.len();
+    if !(2..=4).contains(&r) {
+        want_rank(a, 0, 2, "[…, n, d] of rank 2 to 4")?;
+    }
+    let (k, v) = (operand(a, 1)?, operand(a, 2)?);
+    // Operand `i` against operand `j`: both shapes named, `i` underlined.
+    let bad = |i: usize, j: &Operand, msg: String| {
+        let o = &a.operands[i];
+        Err(Mismatch {
+            operand: i,
+            msg: format!(
+                "{} has shape {} but {} has {}; {msg}",
+                j.desc,
+                show(j.shape),
+                o.desc,
+                show(o.shape)
+            ),
+        })
+    };
+    for (i, o) in [(1, k), (2, v)] {
+        if o.shape.len() != r {
+            return bad(
+                i,
+                q,
+                format!("expected a shape of rank {r} (the same batch axes)"),
+            );
+        }
+        if shapes_differ(&q.shape[..r - 2], &o.shape[..r - 2]) {
+            return bad(
+                i,
+                q,
+                format!(
+                    "the batch axes {} and {} must be equal",
+                    show(&q.shape[..r - 2]),
+                    show(&o.shape[..r - 2])
+                ),
+            );
+        }
+    }
+    if dim_eq(&q.shape[r - 1], &k.shape[r - 1]) == Some(false) {
+        return bad(
+            1,
+            q,
+            format!(
+                "the head dimensions differ ({} and {}): queries and keys must have the same d",
+                show(&q.shape[r - 1..]),
+                show(&k.shape[r - 1..])
+            ),
+        );
+    }
+    if dim_eq(&k.shape[r - 2], &v.shape[r - 2]) == Some(false) {
+        return bad(
+            2,
+            k,
+            format!(
+                "keys and values must have the same length m ({} and {})",
+                show(&k.shape[r - 2..r - 1]),
+                show(&v.shape[r - 2..r - 1])
+            ),
+        );
+    }
+    if causal && dim_eq(&q.shape[r - 2], &k.shape[r - 2]) == Some(false) {
+        return bad(
+            1,
+            q,
+            format!(
+                "causal attention needs as many keys as queries (n = m, found {} and {})",
+                show(&q.shape[r - 2..r - 1]),
+                show(&k.shape[r - 2..r - 1])
+            ),
+        );
+    }
+    let mut out = q.shape[..r - 1].to_vec();
+    out.push(v.shape[r - 1].clone());
+    Ok(out)
 }

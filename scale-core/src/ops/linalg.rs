@@ -11,9 +11,9 @@ use super::util::{at, nan_max, scalar, scalar_of, spec_b, sum2_err, view1, view2
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Arith, Runtime, SpecScalar};
-use crate::shape::{Rank0, Rank1, Rank2, Shape};
+use crate::shape::{Rank0, Rank1, Rank2, Rank3, Rank4, Shape};
 use crate::tensor::linf;
-use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, CowArray, Ix2, IxDyn, Zip};
 
 /// Spec matrix product, in the spec arithmetic's own kernel ([`SpecScalar::matmul`]).
 fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
@@ -22,39 +22,52 @@ fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<
 
 /// Scale bound of a length-`k` dot product of factors bounded by `ba`, `bb` (spec side), maxed
 /// with the measured runtime magnitude.
-fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
+pub(crate) fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
     spec_b((ba * bb).scale(k as f64)).max(rt)
 }
 
 // --------------------------------------------------------------------------------------- matmul
 
-/// Shapes `matmul` accepts: `[m, k] × [k, n] → [m, n]`.
+/// Shapes `matmul` accepts: `[m, k] × [k, n] → [m, n]`, and a weight shared over leading axes,
+/// `[…, m, k] × [k, n] → […, m, n]` (rank 3 or 4: PyTorch's `x @ W` on a sequence).
 #[diagnostic::on_unimplemented(
-    message = "matmul needs shapes `[m, k]` and `[k, n]`, found `{Self}` and `{X}`",
-    label = "the first matrix's second dimension must equal the second matrix's first"
+    message = "matmul needs shapes `[…, m, k]` and `[k, n]`, found `{Self}` and `{X}`",
+    label = "the first operand's last dimension must equal the second matrix's first"
 )]
 pub trait MatMulShapes<X> {
-    /// The output shape `[m, n]`.
+    /// The output shape `[…, m, n]`.
     type Out: Shape;
 }
 impl<const M: usize, const K: usize, const N: usize> MatMulShapes<Rank2<K, N>> for Rank2<M, K> {
     type Out = Rank2<M, N>;
 }
+impl<const BT: usize, const M: usize, const K: usize, const N: usize> MatMulShapes<Rank2<K, N>>
+    for Rank3<BT, M, K>
+{
+    type Out = Rank3<BT, M, N>;
+}
+impl<const B1: usize, const B2: usize, const M: usize, const K: usize, const N: usize>
+    MatMulShapes<Rank2<K, N>> for Rank4<B1, B2, M, K>
+{
+    type Out = Rank4<B1, B2, M, N>;
+}
 
 op_node! {
-    /// Matrix product `A B`.
+    /// Matrix product `A B` (the leading axes of `A`, if any, flattened into its rows).
     MatMul<O>[2] => O
 }
 
-/// `matmul(a, b) = A B` for `a: [m, k]`, `b: [k, n]`.
+/// `matmul(a, b) = A B` for `a: [m, k]`, `b: [k, n]`; for `a: […, m, k]` the same weight `b`
+/// multiplies every matrix of `a` (one GEMM of the leading axes flattened into rows).
 ///
 /// ```
 /// use scale_core::context::{Nil, Seg};
-/// use scale_core::{ops, Rank2, RevGraphScale};
-/// type Gamma = Seg<Nil, (Rank2<2, 3>, Rank2<3, 4>)>;
-/// let (g, (a, b)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
-/// let (_g, c) = g.snoc(ops::matmul(a, b)); // c: Var<Rank2<2, 4>, _>
-/// # let _ = c;
+/// use scale_core::{ops, Rank2, Rank3, RevGraphScale};
+/// type Gamma = Seg<Nil, (Rank2<2, 3>, Rank2<3, 4>, Rank3<5, 2, 3>)>;
+/// let (g, (a, b, x)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// let (g, c) = g.snoc(ops::matmul(a, b)); // c: Var<Rank2<2, 4>, _>
+/// let (_g, y) = g.snoc(ops::matmul(x, b)); // y: Var<Rank3<5, 2, 4>, _>
+/// # let _ = (c, y);
 /// ```
 pub fn matmul<A, X, B>(a: Var<A, B>, b: Var<X, B>) -> MatMul<A::Out, B>
 where
@@ -64,11 +77,48 @@ where
     MatMul::new([a.arg(), b.arg()])
 }
 
+/// `x` as a matrix whose rows are its last axis (the leading axes flattened, row-major): the plain
+/// rank-2 view for a matrix (so the 2-D product is unchanged), a reshaped view of a
+/// standard-layout tensor of higher rank, a copy otherwise.
+fn rows2<T: Clone>(x: &ArrayD<T>) -> CowArray<'_, T, Ix2> {
+    if x.ndim() == 2 {
+        return CowArray::from(view2(x));
+    }
+    let k = x.shape().last().copied().unwrap_or(1);
+    let m = x.shape().iter().rev().skip(1).product::<usize>();
+    match x.view().into_shape_with_order((m, k)) {
+        Ok(v) => CowArray::from(v),
+        Err(_) => CowArray::from(
+            x.as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((m, k))
+                .expect("invariant: same element count"),
+        ),
+    }
+}
+
+/// The inverse of [`rows2`] for a product's result: back to the dimensions `dims`.
+fn unrows<T: Clone>(c: Array2<T>, dims: &[usize]) -> ArrayD<T> {
+    if dims.len() == 2 {
+        return c.into_dyn();
+    }
+    let c = c.as_standard_layout().into_owned();
+    c.into_shape_with_order(IxDyn(dims))
+        .expect("invariant: same element count")
+}
+
 impl<O: Shape, B> MatMul<O, B> {
-    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], d: &ArrayD<R>) -> [Array2<R>; 2] {
-        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
-        let d = view2(d);
-        [R::matmul(d, b.t()), R::matmul(a.t(), d)]
+    /// Rows of the flattened first operand (`m` of the 2-D case).
+    fn rows(&self) -> usize {
+        self.args[0].dims.iter().rev().skip(1).product()
+    }
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], d: &ArrayD<R>) -> [ArrayD<R>; 2] {
+        let (a, b) = (rows2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        let d = rows2(d);
+        [
+            unrows(R::matmul(d.view(), b.t()), self.args[0].dims),
+            R::matmul(a.t(), d.view()).into_dyn(),
+        ]
     }
 }
 
@@ -78,8 +128,8 @@ impl<O: Shape, B> Op for MatMul<O, B> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
-        spec_mm(a, b).into_dyn()
+        let (a, b) = (rows2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        unrows(spec_mm(a.view(), b), O::DIMS)
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let some = self.vjp_spec_some(ctx, delta, &[true, true]);
@@ -92,32 +142,31 @@ impl<O: Shape, B> Op for MatMul<O, B> {
         delta: &ArrayD<T>,
         wants: &[bool],
     ) -> Vec<Option<ArrayD<T>>> {
-        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
-        let d = view2(delta);
+        let (a, b) = (rows2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        let d = rows2(delta);
         vec![
-            wants[0].then(|| spec_mm(d, b.t()).into_dyn()),
-            wants[1].then(|| spec_mm(a.t(), d).into_dyn()),
+            wants[0].then(|| unrows(spec_mm(d.view(), b.t()), self.args[0].dims)),
+            wants[1].then(|| spec_mm(a.t(), d.view()).into_dyn()),
         ]
     }
 }
 
 impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
-        R::matmul(a, b).into_dyn()
+        let (a, b) = (rows2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        unrows(R::matmul(a.view(), b), O::DIMS)
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (aa, ab) = (&self.args[0], &self.args[1]);
-        let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
-        gemm_eps(a, eps[aa.pos], b, eps[ab.pos], view2(out))
+        let (a, b) = (rows2(at(ctx, aa)), view2(at(ctx, ab)));
+        gemm_eps(a.view(), eps[aa.pos], b, eps[ab.pos], rows2(out).view())
     }
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        let k = self.args[0].dims[1];
+        let k = self.args[1].dims[0];
         mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
     }
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let [da, db] = self.vjp_rt(ctx, delta);
-        vec![da.into_dyn(), db.into_dyn()]
+        self.vjp_rt(ctx, delta).into()
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
@@ -130,11 +179,11 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
         delta: &ArrayD<R>,
         wants: &[bool],
     ) -> Vec<Option<ArrayD<R>>> {
-        let (a, b) = (view2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
-        let d = view2(delta);
+        let (a, b) = (rows2(at(ctx, &self.args[0])), view2(at(ctx, &self.args[1])));
+        let d = rows2(delta);
         vec![
-            wants[0].then(|| R::matmul(d, b.t()).into_dyn()),
-            wants[1].then(|| R::matmul(a.t(), d).into_dyn()),
+            wants[0].then(|| unrows(R::matmul(d.view(), b.t()), self.args[0].dims)),
+            wants[1].then(|| R::matmul(a.t(), d.view()).into_dyn()),
         ]
     }
     // Bounds of the wanted cotangents, measured against the runtime results already computed.
@@ -148,15 +197,15 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
         let (aa, ab) = (&self.args[0], &self.args[1]);
-        let (a, b) = (view2(at(ctx, aa)), view2(at(ctx, ab)));
-        let d = view2(delta);
+        let (a, b) = (rows2(at(ctx, aa)), view2(at(ctx, ab)));
+        let d = rows2(delta);
         let get = |i: usize| outs.get(i).and_then(Option::as_ref);
         vec![
             get(0).map_or(Bound::INF, |da| {
-                gemm_eps(d, ed, b.t(), eps[ab.pos], view2(da))
+                gemm_eps(d.view(), ed, b.t(), eps[ab.pos], rows2(da).view())
             }),
             get(1).map_or(Bound::INF, |db| {
-                gemm_eps(a.t(), eps[aa.pos], d, ed, view2(db))
+                gemm_eps(a.t(), eps[aa.pos], d.view(), ed, view2(db))
             }),
         ]
     }
@@ -173,7 +222,8 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
         _wants: &[bool],
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
-        let (m, n) = (self.args[0].dims[0], self.args[1].dims[1]);
+        // The weight's cotangent sums over every row of every leading index.
+        let (m, n) = (self.rows(), self.args[1].dims[1]);
         let get = |i: usize| outs.get(i).and_then(Option::as_ref);
         vec![
             get(0).map_or(Bound::INF, |da| {

@@ -18,6 +18,8 @@
 //! | [`axes`] | `sum(x, axis)`, `mean(x, axis)`, `permute`, `slice`, `concat` (rank 1–4) |
 //! | [`softmax_causal`](mod@softmax_causal) | `softmax_causal` (`[…, n, n]`) |
 //! | [`norm`] | `layer_norm`, `rms_norm` (last axis, rank 1 to 4, with a stage-by-stage error trace) |
+//! | [`bmm`](mod@bmm) | `bmm` (`[…, m, k] × […, k, n]`; `matmul` also takes `[…, m, k] × [k, n]`) |
+//! | [`attention`](mod@attention) | `attention`, `attention_causal` (fused, bounds stage by stage as the composition) |
 //!
 //! ## Adding an op
 //!
@@ -86,6 +88,12 @@ pub use sqrt::{rsqrt, sqrt};
 
 pub mod norm;
 pub use norm::{layer_norm, rms_norm};
+
+// Batched products and attention of SPEC §9b (issue #12).
+pub mod attention;
+pub mod bmm;
+pub use attention::{attention, attention_causal};
+pub use bmm::bmm;
 
 /// Declares an op's node struct `Name<…, B>` (or `Name<…, B, K>` for a family node with marker
 /// `K`, written `Name<…; K>`): the arguments it reads, any constant parameters, the phantom

@@ -67,7 +67,7 @@ pub fn softmax_causal<S: CausalShape, B>(x: Var<S, B>) -> SoftmaxCausal<S, B> {
 
 /// `f` of the unmasked prefix of every row (`x[.., i, ..=i]`), padded with `zero` to the row's
 /// length.
-fn causal_map<T: Copy, U: Clone>(
+pub(crate) fn causal_map<T: Copy, U: Clone>(
     x: &ArrayD<T>,
     n: usize,
     zero: U,
@@ -84,7 +84,7 @@ fn causal_map<T: Copy, U: Clone>(
 }
 
 /// [`causal_map`] over two tensors of one shape (the input and the cotangent).
-fn causal_map2<T: Copy, U: Clone>(
+pub(crate) fn causal_map2<T: Copy, U: Clone>(
     x: &ArrayD<T>,
     d: &ArrayD<T>,
     n: usize,

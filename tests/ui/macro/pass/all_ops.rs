@@ -62,6 +62,7 @@ fn main() {
     let cert = m.certify(&inputs, m.vars.loss_n).unwrap();
     assert!(cert.eps.get(m.vars.ln).get().is_finite());
     axes::<2, 3>();
+    batched::<2, 3>();
 }
 
 /// The axis ops of SPEC §9b on rank 3 and 4, with const-generic batch dimensions `B`, `N`.
@@ -93,4 +94,41 @@ fn axes<const B: usize, const N: usize>() {
     assert_eq!(cert.values.get(m.vars.p).shape(), &[4, B, N]);
     assert_eq!(cert.values.get(m.vars.c).shape(), &[B, N, 4]);
     assert!(cert.grad_tol(m.vars.x).abs.is_finite());
+}
+
+/// Batched products of SPEC §9b on rank 3 and 4, with const-generic dimensions `B`, `N`:
+/// `bmm` over equal batch axes, `matmul` with a weight shared over the leading axes, and
+/// attention (plain and causal) on their results.
+fn batched<const B: usize, const N: usize>() {
+    let m = scale_graph! {
+        input x: [B, N, 4];
+        input w: [4, N];
+        input k: [B, N, 4];
+        input q4: [2, B, N, 4];
+        input k4: [2, B, 4, N];
+        let h = matmul(x, w);
+        let sc = bmm(h, k);
+        let b4 = bmm(q4, k4);
+        let h4 = matmul(q4, w);
+        let at = attention(x, k, h);
+        let ac = attention_causal(k, x, sc);
+        let a4 = attention_causal(q4, q4, h4);
+        let loss = sum(sc) + sum(b4) + sum(h4) + sum(at) + sum(ac) + sum(a4);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    inputs.w.fill(-0.25);
+    inputs.k.fill(1.5);
+    inputs.q4.fill(0.75);
+    inputs.k4.fill(2.0);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.h).shape(), &[B, N, N]);
+    assert_eq!(cert.values.get(m.vars.sc).shape(), &[B, N, 4]);
+    assert_eq!(cert.values.get(m.vars.b4).shape(), &[2, B, N, N]);
+    assert!(cert.grad_tol(m.vars.w).abs.is_finite());
+    assert!(cert.grad_tol(m.vars.k4).abs.is_finite());
+    assert_eq!(cert.values.get(m.vars.at).shape(), &[B, N, N]);
+    assert!(cert.eps.get(m.vars.ac).get().is_finite());
+    assert!(cert.eps.get(m.vars.a4).get().is_finite());
 }

@@ -1,0 +1,520 @@
+//! `attention(q, k, v)` and `attention_causal(q, k, v)`: scaled dot-product attention
+//! `softmax(q kᵀ/√d) v` over `[…, n, d], […, m, d], […, m, e] → […, n, e]` (SPEC §9b), as one
+//! fused node.
+//!
+//! The node is the composition `bmm(q, kᵀ)` → scale by `1/√d` → `softmax` (or `softmax_causal`)
+//! → `bmm(·, v)`, and its bounds are that composition's, stage by stage, with the same
+//! routines: [`gemm_eps`] per batch slice for both products, `softmax`'s per-row analysis
+//! ([`row_analysis`], [`softmax_row_vjp_err`]) on the scores (on each unmasked prefix when causal),
+//! so it is never looser than composing the pieces. The scaling stage charges the runtime's
+//! rounded `ĉ = fl(1/√d)` against the exact `1/√d` of the spec as an input error
+//! (`|c − ĉ|·|Ŝ|`) beside the rounding of the product. Masked probabilities (`j > i`) are exact
+//! zeros at run time and in the spec (eps 0), and so are their cotangents.
+//!
+//! The intermediates (scores, probabilities and their cotangents) never enter the context: each
+//! part recomputes them from the operands, as the runtime kernel does.
+
+use super::bmm::batches;
+use super::gemm::gemm_eps;
+use super::kit::{Op, OpRuntime};
+use super::linalg::mm_scale;
+use super::op_node;
+use super::softmax::{
+    row_analysis, rows_map, rows_map2, softmax_row_vjp_err, softmax_rt, softmax_vjp_rt, spec_row,
+    spec_softmax_vjp_row,
+};
+use super::softmax_causal::{causal_map, causal_map2};
+use super::util::{at, nan_max, prod_err, spec_b};
+use crate::bound::{Bound, inflate};
+use crate::handle::{Arg, Var};
+use crate::scalar::{Runtime, SpecScalar};
+use crate::shape::{Rank2, Rank3, Rank4, Shape};
+use crate::tensor::linf;
+use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn};
+
+/// Shapes `attention` accepts: `q: […, n, d]`, `k: […, m, d]`, `v: […, m, e]` with equal
+/// leading axes (rank 2 to 4); the output is `[…, n, e]`.
+#[diagnostic::on_unimplemented(
+    message = "attention needs shapes `[…, n, d]`, `[…, m, d]` and `[…, m, e]` with equal leading axes, found `{Self}`, `{K}` and `{V}`",
+    label = "q and k must share the head dimension d, k and v the length m, all three the batch axes"
+)]
+pub trait AttentionShapes<K, V> {
+    /// The output shape `[…, n, e]`.
+    type Out: Shape;
+}
+impl<const N: usize, const M: usize, const D: usize, const E: usize>
+    AttentionShapes<Rank2<M, D>, Rank2<M, E>> for Rank2<N, D>
+{
+    type Out = Rank2<N, E>;
+}
+impl<const BT: usize, const N: usize, const M: usize, const D: usize, const E: usize>
+    AttentionShapes<Rank3<BT, M, D>, Rank3<BT, M, E>> for Rank3<BT, N, D>
+{
+    type Out = Rank3<BT, N, E>;
+}
+impl<
+    const B1: usize,
+    const B2: usize,
+    const N: usize,
+    const M: usize,
+    const D: usize,
+    const E: usize,
+> AttentionShapes<Rank4<B1, B2, M, D>, Rank4<B1, B2, M, E>> for Rank4<B1, B2, N, D>
+{
+    type Out = Rank4<B1, B2, N, E>;
+}
+
+/// Shapes `attention_causal` accepts: those of [`AttentionShapes`] with `n = m` (query `i`
+/// attends to the keys `j ≤ i`).
+#[diagnostic::on_unimplemented(
+    message = "attention_causal needs shapes `[…, n, d]`, `[…, n, d]` and `[…, n, e]` with equal leading axes, found `{Self}`, `{K}` and `{V}`",
+    label = "causal attention needs as many keys as queries (n = m), a shared head dimension d and batch axes"
+)]
+pub trait CausalAttentionShapes<K, V> {
+    /// The output shape `[…, n, e]`.
+    type Out: Shape;
+}
+impl<const N: usize, const D: usize, const E: usize> CausalAttentionShapes<Rank2<N, D>, Rank2<N, E>>
+    for Rank2<N, D>
+{
+    type Out = Rank2<N, E>;
+}
+impl<const BT: usize, const N: usize, const D: usize, const E: usize>
+    CausalAttentionShapes<Rank3<BT, N, D>, Rank3<BT, N, E>> for Rank3<BT, N, D>
+{
+    type Out = Rank3<BT, N, E>;
+}
+impl<const B1: usize, const B2: usize, const N: usize, const D: usize, const E: usize>
+    CausalAttentionShapes<Rank4<B1, B2, N, D>, Rank4<B1, B2, N, E>> for Rank4<B1, B2, N, D>
+{
+    type Out = Rank4<B1, B2, N, E>;
+}
+
+/// Which scores an [`Attention`] node keeps: all ([`Full`]) or `j ≤ i` ([`Causal`]).
+pub trait Mask: Send + Sync + 'static {
+    /// Whether query `i` attends to the keys `j ≤ i` only.
+    const CAUSAL: bool;
+    /// The op's name in reports.
+    const NAME: &'static str;
+}
+
+/// The mask of `attention`: every key.
+pub struct Full;
+impl Mask for Full {
+    const CAUSAL: bool = false;
+    const NAME: &'static str = "attention";
+}
+
+/// The mask of `attention_causal`: the keys `j ≤ i`.
+pub struct Causal;
+impl Mask for Causal {
+    const CAUSAL: bool = true;
+    const NAME: &'static str = "attention_causal";
+}
+
+op_node! {
+    /// Scaled dot-product attention `softmax(q kᵀ/√d) v`, masked by `C`.
+    Attention<O; C>[3] => O
+}
+
+/// `attention(q, k, v) = softmax(q kᵀ/√d) v` per batch index (PyTorch's
+/// `scaled_dot_product_attention` without mask or dropout).
+///
+/// ```
+/// use scale_core::context::{Nil, Seg};
+/// use scale_core::{ops, Rank3, RevGraphScale};
+/// type Gamma = Seg<Nil, (Rank3<2, 4, 8>, Rank3<2, 6, 8>, Rank3<2, 6, 3>)>;
+/// let (g, (q, k, v)) = RevGraphScale::<f32, Gamma, Nil, _>::nil(scale_core::brand!());
+/// let (_g, o) = g.snoc(ops::attention(q, k, v)); // o: Var<Rank3<2, 4, 3>, _>
+/// # let _ = o;
+/// ```
+pub fn attention<Q, K, V, B>(q: Var<Q, B>, k: Var<K, B>, v: Var<V, B>) -> Attention<Q::Out, B, Full>
+where
+    Q: Shape + AttentionShapes<K, V>,
+    K: Shape,
+    V: Shape,
+{
+    Attention::new([q.arg(), k.arg(), v.arg()])
+}
+
+/// `attention_causal(q, k, v)`: [`attention`] with the causal mask of
+/// [`softmax_causal`](super::softmax_causal()) (PyTorch's `is_causal=True`).
+pub fn attention_causal<Q, K, V, B>(
+    q: Var<Q, B>,
+    k: Var<K, B>,
+    v: Var<V, B>,
+) -> Attention<Q::Out, B, Causal>
+where
+    Q: Shape + CausalAttentionShapes<K, V>,
+    K: Shape,
+    V: Shape,
+{
+    Attention::new([q.arg(), k.arg(), v.arg()])
+}
+
+/// The runtime scale `ĉ = fl(1/√d)` (`1` for `d = 0`, where every score is the empty sum 0
+/// whatever the scale).
+fn scale_rt<R: Runtime>(d: usize) -> R {
+    R::lit(1.0 / (d.max(1) as f64).sqrt())
+}
+
+/// The exact scale `1/√d` in the spec arithmetic (an enclosure for the rigorous scalars).
+fn scale_spec<T: SpecScalar>(d: usize) -> T {
+    T::one() / T::from_f64(d.max(1) as f64).sqrt()
+}
+
+/// An upper bound on `|1/√d − ĉ|` and on `1/√d` itself.
+fn scale_err<R: Runtime>(d: usize) -> (f64, f64) {
+    use crate::round::{div_down, div_up, sqrt_down, sqrt_up};
+    let dd = d.max(1) as f64;
+    let (lo, hi) = (div_down(1.0, sqrt_up(dd)), div_up(1.0, sqrt_down(dd)));
+    let c = scale_rt::<R>(d).to_spec();
+    (inflate((c - lo).abs().max((hi - c).abs()), 2).get(), hi)
+}
+
+/// `f` per batch slice `i` of matching stacks, results stacked into a tensor of dimensions
+/// `dims`.
+fn per_slice<T: Clone>(nb: usize, dims: &[usize], f: impl Fn(usize) -> Array2<T>) -> ArrayD<T> {
+    let mut data = Vec::with_capacity(dims.iter().product());
+    for i in 0..nb {
+        data.extend(f(i).iter().cloned());
+    }
+    ArrayD::from_shape_vec(IxDyn(dims), data).expect("invariant: batch slices fill the output")
+}
+
+/// `x`, or its transpose when `t`.
+fn tr<T>(x: ArrayView2<'_, T>, t: bool) -> ArrayView2<'_, T> {
+    if t { x.reversed_axes() } else { x }
+}
+
+/// `max_i gemm_eps(Aᵢ (ᵀ if ta), εa, Bᵢ (ᵀ if tb), εb, Cᵢ)` over the slices of three tensors.
+fn stack_eps<R: Runtime>(
+    (a, ea, ta): (&ArrayD<R>, Bound, bool),
+    (b, eb, tb): (&ArrayD<R>, Bound, bool),
+    c: &ArrayD<R>,
+) -> Bound {
+    if ea.is_infinite() || eb.is_infinite() {
+        return Bound::INF;
+    }
+    let (a3, b3, c3) = (batches(a), batches(b), batches(c));
+    let mut m = Bound::ZERO;
+    for i in 0..c3.len_of(Axis(0)) {
+        let ai = tr(a3.index_axis(Axis(0), i), ta);
+        let bi = tr(b3.index_axis(Axis(0), i), tb);
+        m = m.max(gemm_eps(ai, ea, bi, eb, c3.index_axis(Axis(0), i)));
+    }
+    m
+}
+
+/// `A Bᵀ` (`tb`) or `Aᵀ B` (`ta`) or `A B` per batch slice, in an arithmetic with product `mm`.
+fn bmm_with<T: Clone>(
+    (a, ta): (&ArrayD<T>, bool),
+    (b, tb): (&ArrayD<T>, bool),
+    dims: &[usize],
+    mm: impl Fn(ArrayView2<'_, T>, ArrayView2<'_, T>) -> Array2<T>,
+) -> ArrayD<T> {
+    let (a3, b3) = (batches(a), batches(b));
+    per_slice(a3.len_of(Axis(0)), dims, |i| {
+        mm(
+            tr(a3.index_axis(Axis(0), i), ta),
+            tr(b3.index_axis(Axis(0), i), tb),
+        )
+    })
+}
+
+/// The runtime intermediates of one evaluation.
+struct Fwd<R> {
+    /// Scaled scores `Ŝ = fl(ĉ·Q̂K̂ᵀ)`, `[…, n, m]`.
+    s: ArrayD<R>,
+    /// Unscaled scores `Q̂K̂ᵀ`.
+    raw: ArrayD<R>,
+    /// Probabilities `P̂`.
+    p: ArrayD<R>,
+}
+
+impl<O: Shape, B, C: Mask> Attention<O, B, C> {
+    /// `(n, m, d, e)`.
+    fn dims4(&self) -> (usize, usize, usize, usize) {
+        let (q, v) = (self.args[0].dims, self.args[2].dims);
+        let r = q.len();
+        (q[r - 2], v[r - 2], q[r - 1], v[r - 1])
+    }
+    /// Dimensions of the scores `[…, n, m]`.
+    fn score_dims(&self) -> Vec<usize> {
+        let (n, m, _, _) = self.dims4();
+        let q = self.args[0].dims;
+        let mut s = q[..q.len() - 2].to_vec();
+        s.extend([n, m]);
+        s
+    }
+    /// Row-wise softmax of the scores (each unmasked prefix when causal, exact zeros after it).
+    fn probs_map<T: Copy, U: Clone>(
+        &self,
+        s: &ArrayD<T>,
+        zero: U,
+        f: impl FnMut(&[T]) -> Vec<U>,
+    ) -> ArrayD<U> {
+        let (_, m, _, _) = self.dims4();
+        if C::CAUSAL {
+            causal_map(s, m, zero, f)
+        } else {
+            rows_map(s, m, f)
+        }
+    }
+    /// [`Attention::probs_map`] over the scores and their cotangent.
+    fn probs_map2<T: Copy, U: Clone>(
+        &self,
+        s: &ArrayD<T>,
+        d: &ArrayD<T>,
+        zero: U,
+        f: impl FnMut(&[T], &[T]) -> Vec<U>,
+    ) -> ArrayD<U> {
+        let (_, m, _, _) = self.dims4();
+        if C::CAUSAL {
+            causal_map2(s, d, m, zero, f)
+        } else {
+            rows_map2(s, d, m, f)
+        }
+    }
+    fn fwd_rt<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> Fwd<R> {
+        let (q, k) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
+        let (_, _, d, _) = self.dims4();
+        let raw = bmm_with((q, false), (k, true), &self.score_dims(), |a, b| {
+            R::matmul(a, b)
+        });
+        let c = scale_rt::<R>(d);
+        let s = raw.mapv(|x| c * x);
+        let p = self.probs_map(&s, R::zero(), softmax_rt);
+        Fwd { s, raw, p }
+    }
+    /// Error of the scaled scores: `c·ε_raw + |c − ĉ|·|Ŝraw| + |ĉŜraw − Ŝ|` per entry.
+    fn scale_eps<R: Runtime>(&self, e_raw: Bound, raw: &ArrayD<R>, s: &ArrayD<R>) -> Bound {
+        let (_, _, d, _) = self.dims4();
+        let (dc, c_hi) = scale_err::<R>(d);
+        let c = scale_rt::<R>(d).to_spec();
+        if e_raw.is_infinite() {
+            return Bound::INF;
+        }
+        let mut m = 0.0f64;
+        for (&r, &sv) in raw.iter().zip(s.iter()) {
+            let (r, sv) = (r.to_spec(), sv.to_spec());
+            if !(r.is_finite() && sv.is_finite()) {
+                return Bound::INF;
+            }
+            m = nan_max(m, dc * r.abs() + prod_err(sv, c, r));
+        }
+        e_raw.scale(c_hi) + inflate(m, 3)
+    }
+    /// The forward errors of the stages: raw scores, scaled scores, probabilities, output.
+    fn fwd_stage_eps<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        f: &Fwd<R>,
+        out: &ArrayD<R>,
+    ) -> [Bound; 4] {
+        let [eq, ek, ev] = [0, 1, 2].map(|i| eps[self.args[i].pos]);
+        let (q, k, v) = (
+            at(ctx, &self.args[0]),
+            at(ctx, &self.args[1]),
+            at(ctx, &self.args[2]),
+        );
+        let e_raw = stack_eps((q, eq, false), (k, ek, true), &f.raw);
+        let e_s = self.scale_eps(e_raw, &f.raw, &f.s);
+        let es = e_s.get();
+        let mut mp = 0.0f64;
+        self.probs_map(&f.s, (), |r| {
+            mp = row_analysis(r, es)
+                .ep
+                .iter()
+                .fold(mp, |m, &x| nan_max(m, x));
+            vec![(); r.len()]
+        });
+        let e_p = if e_s.is_infinite() {
+            Bound::INF
+        } else {
+            Bound::new(mp)
+        };
+        let e_o = stack_eps((&f.p, e_p, false), (v, ev, false), out);
+        [e_raw, e_s, e_p, e_o]
+    }
+    /// Runtime cotangents `(dQ, dK, dV)` and the intermediates `(dP, dS, dSraw)`.
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], f: &Fwd<R>, delta: &ArrayD<R>) -> Bwd<R> {
+        let (q, k, v) = (
+            at(ctx, &self.args[0]),
+            at(ctx, &self.args[1]),
+            at(ctx, &self.args[2]),
+        );
+        let (_, _, d, _) = self.dims4();
+        let mm = |a: ArrayView2<'_, R>, b: ArrayView2<'_, R>| R::matmul(a, b);
+        let dp = bmm_with((delta, false), (v, true), &self.score_dims(), mm);
+        let dv = bmm_with((&f.p, true), (delta, false), self.args[2].dims, mm);
+        let ds = self.probs_map2(&f.s, &dp, R::zero(), softmax_vjp_rt);
+        let c = scale_rt::<R>(d);
+        let dsr = ds.mapv(|x| c * x);
+        let dq = bmm_with((&dsr, false), (k, false), self.args[0].dims, mm);
+        let dk = bmm_with((&dsr, true), (q, false), self.args[1].dims, mm);
+        Bwd {
+            dq,
+            dk,
+            dv,
+            dp,
+            ds,
+            dsr,
+        }
+    }
+}
+
+/// The runtime backward intermediates.
+struct Bwd<R> {
+    dq: ArrayD<R>,
+    dk: ArrayD<R>,
+    dv: ArrayD<R>,
+    dp: ArrayD<R>,
+    ds: ArrayD<R>,
+    dsr: ArrayD<R>,
+}
+
+impl<O: Shape, B, C: Mask> Op for Attention<O, B, C> {
+    const NAME: &'static str = C::NAME;
+    fn args(&self) -> &[Arg] {
+        &self.args
+    }
+    fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
+        let (q, k, v) = (
+            at(ctx, &self.args[0]),
+            at(ctx, &self.args[1]),
+            at(ctx, &self.args[2]),
+        );
+        let (_, _, d, _) = self.dims4();
+        let c = scale_spec::<T>(d);
+        let raw = bmm_with((q, false), (k, true), &self.score_dims(), |a, b| {
+            T::matmul(a, b)
+        });
+        let s = raw.mapv(|x| x * c);
+        let p = self.probs_map(&s, T::zero(), |r| spec_row(r).0);
+        bmm_with((&p, false), (v, false), O::DIMS, |a, b| T::matmul(a, b))
+    }
+    fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
+        let (q, k, v) = (
+            at(ctx, &self.args[0]),
+            at(ctx, &self.args[1]),
+            at(ctx, &self.args[2]),
+        );
+        let (_, _, d, _) = self.dims4();
+        let c = scale_spec::<T>(d);
+        let mm = |a: ArrayView2<'_, T>, b: ArrayView2<'_, T>| T::matmul(a, b);
+        let sd = self.score_dims();
+        let s = bmm_with((q, false), (k, true), &sd, mm).mapv(|x| x * c);
+        let p = self.probs_map(&s, T::zero(), |r| spec_row(r).0);
+        let dp = bmm_with((delta, false), (v, true), &sd, mm);
+        let dv = bmm_with((&p, true), (delta, false), self.args[2].dims, mm);
+        let ds = self.probs_map2(&s, &dp, T::zero(), spec_softmax_vjp_row);
+        let dsr = ds.mapv(|x| x * c);
+        let dq = bmm_with((&dsr, false), (k, false), self.args[0].dims, mm);
+        let dk = bmm_with((&dsr, true), (q, false), self.args[1].dims, mm);
+        vec![dq, dk, dv]
+    }
+}
+
+impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
+    fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        let f = self.fwd_rt(ctx);
+        let v = at(ctx, &self.args[2]);
+        bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b))
+    }
+    fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        let f = self.fwd_rt(ctx);
+        self.fwd_stage_eps(eps, ctx, &f, out)[3]
+    }
+    fn fwd_stages(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> Vec<(&'static str, Bound)> {
+        let f = self.fwd_rt(ctx);
+        let [raw, s, p, o] = self.fwd_stage_eps(eps, ctx, &f, out);
+        vec![
+            ("scores q·kᵀ", raw),
+            ("scaled by 1/√d", s),
+            ("softmax", p),
+            ("output p·v", o),
+        ]
+    }
+    fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
+        // `bmm(p, v)`'s bound with `|p| ≤ 1`: the convex-combination bound `B_v` would not cover
+        // an enclosure of the spec, whose probabilities need not sum to exactly 1.
+        let (_, m, _, _) = self.dims4();
+        mm_scale(m, Bound::ONE, b[self.args[2].pos], linf(out))
+    }
+    fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        let f = self.fwd_rt(ctx);
+        let g = self.vjp_rt(ctx, &f, delta);
+        vec![g.dq, g.dk, g.dv]
+    }
+    fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let [eq, ek, ev] = [0, 1, 2].map(|i| eps[self.args[i].pos]);
+        let (q, k, v) = (
+            at(ctx, &self.args[0]),
+            at(ctx, &self.args[1]),
+            at(ctx, &self.args[2]),
+        );
+        let f = self.fwd_rt(ctx);
+        let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
+        let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
+        let g = self.vjp_rt(ctx, &f, d);
+        // dP = δ Vᵀ and dV = Pᵀ δ: products.
+        let e_dp = stack_eps((d, ed, false), (v, ev, true), &g.dp);
+        let e_dv = stack_eps((&f.p, e_p, true), (d, ed, false), &g.dv);
+        // dS: softmax's VJP analysis per row (per unmasked prefix).
+        let (es, fed) = (e_s.get(), e_dp.get());
+        let mut m = 0.0f64;
+        self.probs_map2(&f.s, &g.dp, (), |r, dr| {
+            m = nan_max(m, softmax_row_vjp_err(r, dr, es, fed));
+            vec![(); r.len()]
+        });
+        let e_ds = if e_s.is_infinite() || e_dp.is_infinite() {
+            Bound::INF
+        } else {
+            inflate(m, 12)
+        };
+        // dSraw = c·dS: the scaling stage again.
+        let e_dsr = self.scale_eps(e_ds, &g.ds, &g.dsr);
+        let e_dq = stack_eps((&g.dsr, e_dsr, false), (k, ek, false), &g.dq);
+        let e_dk = stack_eps((&g.dsr, e_dsr, true), (q, eq, false), &g.dk);
+        vec![e_dq, e_dk, e_dv]
+    }
+    fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let [bq, bk, bv] = [0, 1, 2].map(|i| b[self.args[i].pos]);
+        let (n, m, dd, e) = self.dims4();
+        let f = self.fwd_rt(ctx);
+        let g = self.vjp_rt(ctx, &f, d);
+        // |dP| ≤ e·B_δ·B_v; |dS| ≤ B_dP/2 (softmax's VJP); |dSraw| ≤ c·B_dS.
+        let b_dp = mm_scale(e, bd, bv, Bound::ZERO);
+        let (_, c_hi) = scale_err::<R>(dd);
+        let b_dsr = spec_b(b_dp.scale(0.5)).scale(c_hi);
+        vec![
+            mm_scale(m, b_dsr, bk, linf(&g.dq)),
+            mm_scale(n, b_dsr, bq, linf(&g.dk)),
+            // Column sums of P are at most n.
+            mm_scale(n, Bound::ONE, bd, linf(&g.dv)),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_error_covers_the_runtime_rounding() {
+        for d in [1usize, 2, 3, 8, 64, 1000] {
+            let (e32, hi) = scale_err::<f32>(d);
+            let exact = 1.0 / (d as f64).sqrt();
+            assert!((exact - scale_rt::<f32>(d).to_spec()).abs() <= e32, "{d}");
+            assert!(hi >= exact && e32 < 1e-7 * hi.max(1e-300) * 10.0);
+        }
+        assert_eq!(scale_rt::<f32>(0), 1.0);
+    }
+}
