@@ -11,6 +11,8 @@ pub mod classifier;
 #[rustfmt::skip]
 pub mod chain;
 #[rustfmt::skip]
+pub mod transformer_block;
+#[rustfmt::skip]
 pub mod sequential;
 
 /// A generated model's entry point.
@@ -23,5 +25,6 @@ pub const MODELS: &[(&str, Run)] = &[
     (residual::NAME, residual::run),
     (classifier::NAME, classifier::run),
     (chain::NAME, chain::run),
+    (transformer_block::NAME, transformer_block::run),
     (sequential::NAME, sequential::run),
 ];

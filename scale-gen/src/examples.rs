@@ -12,6 +12,7 @@ pub fn builtin() -> Vec<Model> {
         families::residual("residual", 8, 16, 32),
         families::classifier("classifier", 8, 20, 5),
         families::chain("chain", 512, 16),
+        families::transformer_block("transformer_block", 2, 16, 32, 4),
     ]
 }
 

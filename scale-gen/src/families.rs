@@ -96,6 +96,72 @@ pub fn attention(name: &str, tokens: usize, d_model: usize, d_head: usize) -> Mo
     }
 }
 
+/// A pre-LayerNorm transformer block: `h = x + W_o·attention_causal(heads(LN₁(x)·W_q), …)`,
+/// `y = h + W₂·gelu(LN₂(h)·W₁)` (MLP of 4× width), loss = mse against a target. Heads are split
+/// by `reshape` to `[b, n, heads, d/heads]` and `permute` to `[b, heads, n, d/heads]`.
+pub fn transformer_block(name: &str, batch: usize, tokens: usize, d: usize, heads: usize) -> Model {
+    let (b, n, dh, f) = (batch, tokens, d / heads, 4 * d);
+    let s = 1.0 / (d as f64).sqrt();
+    let inputs = vec![
+        input("x", &[b, n, d], 1.0),
+        input("g1", &[d], 1.0),
+        input("be1", &[d], 0.1),
+        input("wq", &[d, d], s),
+        input("wk", &[d, d], s),
+        input("wv", &[d, d], s),
+        input("wo", &[d, d], s),
+        input("g2", &[d], 1.0),
+        input("be2", &[d], 0.1),
+        input("w1", &[d, f], s),
+        input("w2", &[f, d], 1.0 / (f as f64).sqrt()),
+        input("target", &[b, n, d], 1.0),
+    ];
+    let reshape = |name: &str, x: &str, shape: &[usize]| {
+        let mut o = op(name, "reshape", &[x]);
+        o.shape = Some(shape.to_vec());
+        o
+    };
+    let permute = |name: &str, x: &str| {
+        let mut o = op(name, "permute", &[x]);
+        o.axes = Some(vec![0, 2, 1, 3]);
+        o
+    };
+    let mut ops = vec![with_param(
+        op("ln1", "layer_norm", &["x", "g1", "be1"]),
+        1e-5,
+    )];
+    for p in ["q", "k", "v"] {
+        let w = format!("w{p}");
+        ops.push(op(p, "matmul", &["ln1", &w]));
+        ops.push(reshape(&format!("{p}s"), p, &[b, n, heads, dh]));
+        ops.push(permute(&format!("{p}h"), &format!("{p}s")));
+    }
+    ops.extend([
+        op("att", "attention_causal", &["qh", "kh", "vh"]),
+        permute("atp", "att"),
+        reshape("merged", "atp", &[b, n, d]),
+        op("proj", "matmul", &["merged", "wo"]),
+        op("h", "add", &["x", "proj"]),
+        with_param(op("ln2", "layer_norm", &["h", "g2", "be2"]), 1e-5),
+        op("up", "matmul", &["ln2", "w1"]),
+        op("act", "gelu", &["up"]),
+        op("down", "matmul", &["act", "w2"]),
+        op("y", "add", &["h", "down"]),
+        op("loss", "mse", &["y", "target"]),
+    ]);
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!(
+            "pre-LayerNorm transformer block: {heads}-head causal self-attention and a GELU MLP, \
+             batch {b}, {n} tokens, d {d}, mse loss"
+        ),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
+
 /// A residual block `y = x + W₂ relu(W₁ x + b₁) + b₂` (x fans out), loss = mse.
 pub fn residual(name: &str, batch: usize, d: usize, hidden: usize) -> Model {
     let inputs = vec![
