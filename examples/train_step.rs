@@ -109,7 +109,9 @@ fn run<R: Runtime>(mode: Mode, compound: bool, print: bool) -> Result<Run, scale
             let eps = u.eps.get();
             if truth > eps {
                 out.violations += 1;
-                eprintln!("VIOLATION: {name}' step {t}: true error {truth:e} > eps {eps:e}");
+                if mode != Mode::Estimate {
+                    eprintln!("VIOLATION: {name}' step {t}: true error {truth:e} > eps {eps:e}");
+                }
             }
             if truth > 0.0 {
                 out.ratios.push(eps / truth);
@@ -221,7 +223,7 @@ fn main() -> ExitCode {
     let mut summary = Vec::new();
     for compound in [false, true] {
         for rt in ["bf16", "f32"] {
-            for mode in [Mode::ThisRun, Mode::AnyImplementation] {
+            for mode in [Mode::ThisRun, Mode::AnyImplementation, Mode::Estimate] {
                 let print = !compound && mode == Mode::ThisRun;
                 let r = match rt {
                     "bf16" => run::<half::bf16>(mode, compound, print),
@@ -229,14 +231,22 @@ fn main() -> ExitCode {
                 };
                 match r {
                     Ok(r) => {
-                        violations += r.violations;
+                        // An estimate is not a bound: exceeding it is not a violation.
+                        if mode != Mode::Estimate {
+                            violations += r.violations;
+                        }
                         let max = r.ratios.iter().copied().fold(0.0, f64::max);
                         let question = if compound { "trajectory" } else { "this step" };
                         summary.push(format!(
-                            "{question:<10} {rt:<5} {mode:?}: w' bound/true median {:.2}, max {:.2} ({} tensors × steps)",
+                            "{question:<10} {rt:<5} {mode:?}: w' bound/true median {:.2}, max {:.2} ({} tensors × steps{})",
                             median(r.ratios.clone()),
                             max,
-                            r.ratios.len()
+                            r.ratios.len(),
+                            if mode == Mode::Estimate {
+                                format!(", not a bound: below the true error {} times", r.violations)
+                            } else {
+                                String::new()
+                            }
                         ));
                     }
                     Err(e) => {
