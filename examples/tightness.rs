@@ -15,8 +15,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scale_graph::config::{self, Config, DotBound};
 use scale_graph::{
-    Bound, Interval, Rank1, Rank2, Rank3, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList,
-    Var, ctx, ops,
+    Bound, Interval, Rank1, Rank2, Rank3, Rank4, RevGraphScale, RevNodeScale, Shape, SpecScalar,
+    TList, Var, ctx, ops,
 };
 use std::fmt::Write as _;
 
@@ -341,6 +341,22 @@ fn main() {
         ops::rms_norm(nx, ng, 1e-6).unwrap(),
         &[(nd, 1.0, 0.5), (&[64], 0.2, 1.0)],
         nd
+    );
+
+    // Convolutions (SPEC §9b): the output shape is named (stable Rust cannot compute it).
+    let (cx, cw) = v2::<Rank4<2, 4, 12, 12>, Rank4<8, 4, 3, 3>>();
+    op!(
+        "conv2d 2×4×12×12, 8×4×3×3, p1",
+        ops::conv2d::<_, _, Rank4<2, 8, 12, 12>, _, 1, 1>(cx, cw, ops::Idx, ops::Idx),
+        &[(&[2, 4, 12, 12], 1.0, 0.0), (&[8, 4, 3, 3], 0.3, 0.0)],
+        &[2, 8, 12, 12]
+    );
+    let (lx, lw) = v2::<Rank3<4, 8, 64>, Rank3<16, 8, 5>>();
+    op!(
+        "conv1d 4×8×64, 16×8×5, s2 p2",
+        ops::conv1d::<_, _, Rank3<4, 16, 32>, _, 2, 2>(lx, lw, ops::Idx, ops::Idx),
+        &[(&[4, 8, 64], 1.0, 0.0), (&[16, 8, 5], 0.3, 0.0)],
+        &[4, 16, 32]
     );
 
     // Order-free reference point for dot products.

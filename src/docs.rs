@@ -107,6 +107,8 @@ pub mod promises {}
 /// | `softmax_causal(x)` | `[…, n, n] → […, n, n]` | row `i` a softmax over `j ≤ i`; the masked entries `j > i` are exactly 0 (eps 0), their cotangents too |
 /// | `layer_norm(x, gamma, beta, eps)` | `[…, n], [n], [n] → […, n]` | `(x − mean)/√(var + eps)·γ + β` over the last axis (biased variance); `eps` a positive literal; reports show the error of each stage (centring, variance, sqrt, division, affine) |
 /// | `rms_norm(x, gamma, eps)` | `[…, n], [n] → […, n]` | `x/√(mean(x²) + eps)·γ` over the last axis; `eps` a positive literal; stages in reports |
+/// | `conv2d(x, w, stride, padding)` | `[b, c, h, w], [o, c, kh, kw] → [b, o, h′, w′]` | cross-correlation with zero padding (PyTorch's `F.conv2d`, no bias), `h′ = ⌊(h + 2p − kh)/s⌋ + 1`; literal stride (positive) and padding; GEMM bounds through im2col (dots of length `c·kh·kw`; cotangents of length `o·kh·kw` and `b·h′·w′`) |
+/// | `conv1d(x, w, stride, padding)` | `[b, c, l], [o, c, k] → [b, o, l′]` | `F.conv1d`, as `conv2d` with height 1 |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

@@ -198,6 +198,9 @@ pub const OPS: &[OpDef] = &[
     op("softmax_causal", &["x"], rules::check_causal, &[&[2, 3, 3]]),
     op("layer_norm", &["x", "gamma", "beta"], rules::check_norm, &[M, &[3], &[3]]).with_params(&[positive("eps")]),
     op("rms_norm", &["x", "gamma"], rules::check_norm, &[M, &[3]]).with_params(&[positive("eps")]),
+    // Convolution and pooling of SPEC §9b (issue #12).
+    op("conv2d", &["x", "w"], rules::check_conv2d, &[&[1, 2, 5, 5], &[3, 2, 3, 3]]).with_params(CONV),
+    op("conv1d", &["x", "w"], rules::check_conv1d, &[&[1, 2, 5], &[3, 2, 3]]).with_params(CONV),
 ];
 
 /// The axis of `sum(x, axis)`, `mean(x, axis)`, `concat(a, b, axis)`.
@@ -207,6 +210,13 @@ const SLICE: &[Param] = &[
     param("axis", ParamKind::Axis),
     param("start", ParamKind::Index),
     param("end", ParamKind::Index),
+];
+
+/// `conv2d(x, w, stride, padding)`, `conv1d(…)`: type-level literals, because the output
+/// sizes depend on them.
+const CONV: &[Param] = &[
+    param("stride", ParamKind::Index),
+    param("padding", ParamKind::Index),
 ];
 
 /// Look an op up by name (its first row, when rows of several arities share the name).
@@ -281,6 +291,10 @@ mod tests {
             Some("matvec(w, x)".into())
         );
         assert!(lookup("conv").is_none());
+        assert_eq!(
+            lookup("conv2d").map(|o| o.signature()),
+            Some("conv2d(x, w, stride, padding)".into())
+        );
         assert_eq!(lookup_arity("sum", 2).map(|o| o.ctor), Some("sum_axis"));
         assert_eq!(lookup_arity("sum", 1).map(|o| o.ctor), Some("sum"));
         assert_eq!(lookup_arity("sum", 3).map(|o| o.ctor), Some("sum"));
@@ -315,6 +329,8 @@ mod tests {
                         ParamKind::Int => LitValue::Int(1),
                         ParamKind::Axis => LitValue::Axis(0),
                         // Bounds by position: `slice(x, 0, 1, 2)`.
+                        // A stride is positive: `conv2d(x, w, 1, 1)`.
+                        ParamKind::Index if p.name == "stride" => LitValue::Index(1),
                         ParamKind::Index => LitValue::Index(i),
                         ParamKind::Ints => LitValue::Ints((0..rank).rev().collect()),
                         ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),

@@ -22,7 +22,7 @@ fn spec_mm<T: SpecScalar>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<
 
 /// Scale bound of a length-`k` dot product of factors bounded by `ba`, `bb` (spec side), maxed
 /// with the measured runtime magnitude.
-fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
+pub(crate) fn mm_scale(k: usize, ba: Bound, bb: Bound, rt: Bound) -> Bound {
     spec_b((ba * bb).scale(k as f64)).max(rt)
 }
 

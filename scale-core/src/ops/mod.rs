@@ -18,6 +18,7 @@
 //! | [`axes`] | `sum(x, axis)`, `mean(x, axis)`, `permute`, `slice`, `concat` (rank 1–4) |
 //! | [`softmax_causal`](mod@softmax_causal) | `softmax_causal` (`[…, n, n]`) |
 //! | [`norm`] | `layer_norm`, `rms_norm` (last axis, rank 1 to 4, with a stage-by-stage error trace) |
+//! | [`conv`] | `conv2d`, `conv1d` (im2col GEMMs, literal stride and zero padding) |
 //!
 //! ## Adding an op
 //!
@@ -114,3 +115,7 @@ macro_rules! op_node {
     };
 }
 pub(crate) use op_node;
+
+// Convolution and pooling of SPEC §9b (issue #12).
+pub mod conv;
+pub use conv::{conv1d, conv2d};

@@ -62,6 +62,7 @@ fn main() {
     let cert = m.certify(&inputs, m.vars.loss_n).unwrap();
     assert!(cert.eps.get(m.vars.ln).get().is_finite());
     axes::<2, 3>();
+    conv::<2, 3>();
 }
 
 /// The axis ops of SPEC §9b on rank 3 and 4, with const-generic batch dimensions `B`, `N`.
@@ -93,4 +94,32 @@ fn axes<const B: usize, const N: usize>() {
     assert_eq!(cert.values.get(m.vars.p).shape(), &[4, B, N]);
     assert_eq!(cert.values.get(m.vars.c).shape(), &[B, N, 4]);
     assert!(cert.grad_tol(m.vars.x).abs.is_finite());
+}
+
+/// The convolutions of SPEC §9b with const-generic batch `B` and channels `C` (the spatial
+/// sizes are literals: the macro computes the output sizes from them).
+fn conv<const B: usize, const C: usize>() {
+    let m = scale_graph! {
+        input x: [B, C, 8, 8];
+        input w1: [4, C, 3, 3];
+        input w2: [2, 4, 2, 2];
+        input s: [B, C, 10];
+        input k: [5, C, 3];
+        let c1 = relu(conv2d(x, w1, 1, 1));
+        let c2 = conv2d(c1, w2, 2, 0);
+        let c3 = conv1d(s, k, 2, 1);
+        let loss = sum(c2) + sum(c3);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    inputs.w1.fill(0.25);
+    inputs.w2.fill(-0.5);
+    inputs.s.fill(1.5);
+    inputs.k.fill(0.125);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.c1).shape(), &[B, 4, 8, 8]);
+    assert_eq!(cert.values.get(m.vars.c2).shape(), &[B, 2, 4, 4]);
+    assert_eq!(cert.values.get(m.vars.c3).shape(), &[B, 5, 5]);
+    assert!(cert.grad_tol(m.vars.w1).abs.is_finite());
 }
