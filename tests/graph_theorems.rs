@@ -19,7 +19,9 @@
 //!   input; `concat` joins slices of entries (fan-out: the parts may come from different ones);
 //!   `softmax_causal` runs on `[3,3]` and on `[3,3,3]` slices of the rank-3 input. `conv2d`
 //!   runs on `[4,1,3,3]` images and `[1,1,3,3]` kernels reshaped from those pools (stride 1 with
-//!   padding 1, stride 2 without), `conv1d` on `[3,3,4]` entries with `[3,3,3]` slices as kernels.
+//!   padding 1, stride 2 without), `conv1d` on `[3,3,4]` entries with `[3,3,3]` slices as kernels;
+//!   `max_pool2d` and `avg_pool2d` on the `[4,1,3,3]` images (windows 1, 2 with a floor
+//!   remainder, and 3 after a relu).
 //! * Inputs come from adversarial distributions ([`Dist`]): near relu kinks, cancellation,
 //!   magnitudes 1e-40…1e30, f32 subnormals, exact zeros, spec inputs that are not representable
 //!   in f32 (spec = an interval around an `f64`, runtime = its f32 rounding, input eps computed
@@ -709,6 +711,38 @@ fn op_table() -> Vec<OpRow> {
             let w = pick(&p.t333, r);
             let y = push2(b, sd, || ops::conv1d(x, w, I::<1>, I::<1>));
             p.t334.push(y);
+        }),
+        // pooling (rank-4 rows) on the conv rows' images: fan-out, floor remainders, windows
+        // of 1, and max-pool ties where an image holds repeated values (reshaped inputs, relus)
+        row!("max_pool2d[4,1,3,3]/2", 2, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> = push2(b, sd, || ops::max_pool2d(x, I::<2>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("max_pool2d[4,1,3,3]/1", 1, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y = push2(b, sd, || ops::max_pool2d(x, I::<1>));
+            p.x4.push(y);
+        }),
+        row!("max_pool2d(relu)[4,1,3,3]/3", 1, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let h = push2(b, sd, || ops::relu(x));
+            p.x4.push(h);
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> = push2(b, sd, || ops::max_pool2d(h, I::<3>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("avg_pool2d[4,1,3,3]/2", 2, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> = push2(b, sd, || ops::avg_pool2d(x, I::<2>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("avg_pool2d[4,1,3,3]/1", 1, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y = push2(b, sd, || ops::avg_pool2d(x, I::<1>));
+            p.x4.push(y);
         }),
     ]
 }

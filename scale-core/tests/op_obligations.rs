@@ -1732,3 +1732,80 @@ fn conv_zero_size() {
         &[ident],
     );
 }
+
+// --------------------------------------------------------------------- pooling (issue #12)
+
+/// Lattice data with many exact ties, and the perturbed modes turn them into near-ties of
+/// either order: the routing of `max_pool2d`'s cotangent may flip (SPEC §5's kink rule).
+fn tie_lattice(x: f64) -> f64 {
+    (x.clamp(-1.0, 1.0) * 2.0).round() / 2.0
+}
+
+/// `max_pool2d`: whole windows, floor remainders (rows and columns no window covers), windows
+/// of 1 (the identity), ties and near-ties, and the whole input as one window.
+#[test]
+fn max_pool2d() {
+    use ops::Idx as I;
+    let x = vars1::<Rank4<2, 3, 4, 4>>();
+    let d: &[&[usize]] = &[&[2, 3, 4, 4]];
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::max_pool2d(x, I::<2>));
+    check_op("max_pool2d", node, d, &[2, 3, 2, 2], &[ident]);
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::max_pool2d(x, I::<2>));
+    check_op("max_pool2d_ties", node, d, &[2, 3, 2, 2], &[tie_lattice]);
+    let node = out::<Rank4<2, 3, 4, 4>, _>(ops::max_pool2d(x, I::<1>));
+    check_op("max_pool2d_k1", node, d, &[2, 3, 4, 4], &[ident]);
+    let node = out::<Rank4<2, 3, 1, 1>, _>(ops::max_pool2d(x, I::<4>));
+    check_op("max_pool2d_whole", node, d, &[2, 3, 1, 1], &[tie_lattice]);
+    let y = vars1::<Rank4<1, 2, 7, 5>>();
+    check_op(
+        "max_pool2d_floor",
+        out::<Rank4<1, 2, 2, 1>, _>(ops::max_pool2d(y, I::<3>)),
+        &[&[1, 2, 7, 5]],
+        &[1, 2, 2, 1],
+        &[tie_lattice],
+    );
+}
+
+/// `avg_pool2d` on the same geometries, with cancellation (lattice data) in the window sums.
+#[test]
+fn avg_pool2d() {
+    use ops::Idx as I;
+    let x = vars1::<Rank4<2, 3, 4, 4>>();
+    let d: &[&[usize]] = &[&[2, 3, 4, 4]];
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::avg_pool2d(x, I::<2>));
+    check_op("avg_pool2d", node, d, &[2, 3, 2, 2], &[ident]);
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::avg_pool2d(x, I::<2>));
+    check_op("avg_pool2d_lattice", node, d, &[2, 3, 2, 2], &[tie_lattice]);
+    let node = out::<Rank4<2, 3, 1, 1>, _>(ops::avg_pool2d(x, I::<3>));
+    check_op("avg_pool2d_k3_floor", node, d, &[2, 3, 1, 1], &[ident]);
+    let y = vars1::<Rank4<1, 2, 7, 5>>();
+    check_op(
+        "avg_pool2d_floor",
+        out::<Rank4<1, 2, 2, 1>, _>(ops::avg_pool2d(y, I::<3>)),
+        &[&[1, 2, 7, 5]],
+        &[1, 2, 2, 1],
+        &[ident],
+    );
+}
+
+/// Zero-size poolings: no batch, no channels.
+#[test]
+fn pool_zero_size() {
+    use ops::Idx as I;
+    let x = vars1::<Rank4<0, 2, 4, 4>>();
+    check_op(
+        "max_pool2d_no_batch",
+        out::<Rank4<0, 2, 2, 2>, _>(ops::max_pool2d(x, I::<2>)),
+        &[&[0, 2, 4, 4]],
+        &[0, 2, 2, 2],
+        &[ident],
+    );
+    let x = vars1::<Rank4<2, 0, 4, 4>>();
+    check_op(
+        "avg_pool2d_no_channels",
+        out::<Rank4<2, 0, 2, 2>, _>(ops::avg_pool2d(x, I::<2>)),
+        &[&[2, 0, 4, 4]],
+        &[2, 0, 2, 2],
+        &[ident],
+    );
+}

@@ -19,6 +19,7 @@
 //! | [`softmax_causal`](mod@softmax_causal) | `softmax_causal` (`[…, n, n]`) |
 //! | [`norm`] | `layer_norm`, `rms_norm` (last axis, rank 1 to 4, with a stage-by-stage error trace) |
 //! | [`conv`] | `conv2d`, `conv1d` (im2col GEMMs, literal stride and zero padding) |
+//! | [`pool`] | `max_pool2d`, `avg_pool2d` (`k × k` windows, stride `k`, floor) |
 //!
 //! ## Adding an op
 //!
@@ -119,3 +120,5 @@ pub(crate) use op_node;
 // Convolution and pooling of SPEC §9b (issue #12).
 pub mod conv;
 pub use conv::{conv1d, conv2d};
+pub mod pool;
+pub use pool::{avg_pool2d, max_pool2d};
