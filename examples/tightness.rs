@@ -359,6 +359,22 @@ fn main() {
         &[4, 16, 32]
     );
 
+    // Poolings (SPEC §9b): the output shape is named, as for the convolutions.
+    let px = v1::<Rank4<2, 8, 12, 12>>();
+    op!(
+        "max_pool2d 2×8×12×12, k2",
+        ops::max_pool2d::<_, Rank4<2, 8, 6, 6>, _, 2>(px, ops::Idx),
+        &[(&[2, 8, 12, 12], 1.0, 0.0)],
+        &[2, 8, 6, 6]
+    );
+    let px = v1::<Rank4<2, 8, 12, 12>>();
+    op!(
+        "avg_pool2d 2×8×12×12, k3",
+        ops::avg_pool2d::<_, Rank4<2, 8, 4, 4>, _, 3>(px, ops::Idx),
+        &[(&[2, 8, 12, 12], 1.0, 0.0)],
+        &[2, 8, 4, 4]
+    );
+
     // Order-free reference point for dot products.
     let order_free = Config::default().with_dot_bound(DotBound::OrderFree);
     let (of, of_mv) = config::scoped(order_free, || {

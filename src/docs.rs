@@ -109,6 +109,8 @@ pub mod promises {}
 /// | `rms_norm(x, gamma, eps)` | `[…, n], [n] → […, n]` | `x/√(mean(x²) + eps)·γ` over the last axis; `eps` a positive literal; stages in reports |
 /// | `conv2d(x, w, stride, padding)` | `[b, c, h, w], [o, c, kh, kw] → [b, o, h′, w′]` | cross-correlation with zero padding (PyTorch's `F.conv2d`, no bias), `h′ = ⌊(h + 2p − kh)/s⌋ + 1`; literal stride (positive) and padding; GEMM bounds through im2col (dots of length `c·kh·kw`; cotangents of length `o·kh·kw` and `b·h′·w′`) |
 /// | `conv1d(x, w, stride, padding)` | `[b, c, l], [o, c, k] → [b, o, l′]` | `F.conv1d`, as `conv2d` with height 1 |
+/// | `max_pool2d(x, k)` | `[b, c, h, w] → [b, c, ⌊h/k⌋, ⌊w/k⌋]` | PyTorch's `F.max_pool2d(x, k)`: `k × k` windows, stride `k`, no padding, floor (trailing rows/columns dropped); literal `k` (positive, at most `h` and `w`); the cotangent goes to the first maximum (ties as PyTorch); where a window's runtime maximum is not certainly ahead of another entry the routing may flip (SPEC §5 kink rule) and the bound covers both |
+/// | `avg_pool2d(x, k)` | `[b, c, h, w] → [b, c, ⌊h/k⌋, ⌊w/k⌋]` | `F.avg_pool2d(x, k)`, windows as `max_pool2d`; each output a mean of `k²` entries (bounded as `mean`) |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

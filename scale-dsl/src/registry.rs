@@ -201,6 +201,8 @@ pub const OPS: &[OpDef] = &[
     // Convolution and pooling of SPEC §9b (issue #12).
     op("conv2d", &["x", "w"], rules::check_conv2d, &[&[1, 2, 5, 5], &[3, 2, 3, 3]]).with_params(CONV),
     op("conv1d", &["x", "w"], rules::check_conv1d, &[&[1, 2, 5], &[3, 2, 3]]).with_params(CONV),
+    op("max_pool2d", &["x"], rules::check_pool2d, &[&[1, 2, 5, 4]]).with_params(POOL),
+    op("avg_pool2d", &["x"], rules::check_pool2d, &[&[1, 2, 5, 4]]).with_params(POOL),
 ];
 
 /// The axis of `sum(x, axis)`, `mean(x, axis)`, `concat(a, b, axis)`.
@@ -218,6 +220,10 @@ const CONV: &[Param] = &[
     param("stride", ParamKind::Index),
     param("padding", ParamKind::Index),
 ];
+
+/// `max_pool2d(x, k)`, `avg_pool2d(x, k)`: the window (and stride) `k` at type level, because
+/// the output sizes depend on it.
+const POOL: &[Param] = &[param("k", ParamKind::Index)];
 
 /// Look an op up by name (its first row, when rows of several arities share the name).
 pub fn lookup(name: &str) -> Option<&'static OpDef> {
@@ -330,7 +336,10 @@ mod tests {
                         ParamKind::Axis => LitValue::Axis(0),
                         // Bounds by position: `slice(x, 0, 1, 2)`.
                         // A stride is positive: `conv2d(x, w, 1, 1)`.
-                        ParamKind::Index if p.name == "stride" => LitValue::Index(1),
+                        // So is a pooling window: `max_pool2d(x, 1)`.
+                        ParamKind::Index if p.name == "stride" || p.name == "k" => {
+                            LitValue::Index(1)
+                        }
                         ParamKind::Index => LitValue::Index(i),
                         ParamKind::Ints => LitValue::Ints((0..rank).rev().collect()),
                         ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),

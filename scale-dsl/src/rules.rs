@@ -564,3 +564,55 @@ pub fn check_conv2d(a: &Args) -> Result<Shape, Mismatch> {
 pub fn check_conv1d(a: &Args) -> Result<Shape, Mismatch> {
     check_conv(a, 1)
 }
+
+// ---------------------------------------------------------------------- pooling (SPEC §9b)
+
+/// `x: [b, c, h, w], k → [b, c, ⌊h/k⌋, ⌊w/k⌋]` (`max_pool2d`, `avg_pool2d`: `k × k` windows,
+/// stride `k`, no padding, floor as PyTorch). As for the convolutions, the spatial sizes must be
+/// literals: the output sizes are computed here and written into the expansion, because stable
+/// Rust cannot compute `⌊h/k⌋` from const generics.
+pub fn check_pool2d(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    want_rank(a, 0, 4, "[b, c, h, w]")?;
+    let k = int_lit(a, 0)?;
+    if k == 0 {
+        return Err(Mismatch {
+            operand: 1,
+            msg: format!(
+                "window 0 × 0 for {} of shape {}; expected a positive window size",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    let mut out = x.shape[..2].to_vec();
+    for ax in 2..4 {
+        let n = match &x.shape[ax] {
+            PDim::Lit(n) => *n,
+            _ => {
+                return Err(Mismatch {
+                    operand: 0,
+                    msg: format!(
+                        "{} has shape {} with a const dimension on spatial axis {ax}; expected \
+                         literal spatial sizes, from which the output size ⌊n/k⌋ is computed",
+                        x.desc,
+                        show(x.shape)
+                    ),
+                });
+            }
+        };
+        if k > n {
+            return Err(Mismatch {
+                operand: 1,
+                msg: format!(
+                    "window {k} × {k} is larger than {} of shape {}, which is {n} wide on axis \
+                     {ax}; expected a window of at most {n}",
+                    x.desc,
+                    show(x.shape)
+                ),
+            });
+        }
+        out.push(PDim::Lit(n / k));
+    }
+    Ok(out)
+}

@@ -63,6 +63,7 @@ fn main() {
     assert!(cert.eps.get(m.vars.ln).get().is_finite());
     axes::<2, 3>();
     conv::<2, 3>();
+    pool::<2, 3>();
 }
 
 /// The axis ops of SPEC §9b on rank 3 and 4, with const-generic batch dimensions `B`, `N`.
@@ -122,4 +123,22 @@ fn conv<const B: usize, const C: usize>() {
     assert_eq!(cert.values.get(m.vars.c2).shape(), &[B, 2, 4, 4]);
     assert_eq!(cert.values.get(m.vars.c3).shape(), &[B, 5, 5]);
     assert!(cert.grad_tol(m.vars.w1).abs.is_finite());
+}
+
+/// The poolings of SPEC §9b with const-generic batch `B` and channels `C` (literal spatial
+/// sizes, as for the convolutions; 7 rows with k = 2 exercise the floor).
+fn pool<const B: usize, const C: usize>() {
+    let m = scale_graph! {
+        input x: [B, C, 7, 8];
+        let p = max_pool2d(x, 2);
+        let q = avg_pool2d(relu(p), 3);
+        let loss = sum(q) + sum(p);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.p).shape(), &[B, C, 3, 4]);
+    assert_eq!(cert.values.get(m.vars.q).shape(), &[B, C, 1, 1]);
+    assert!(cert.grad_tol(m.vars.x).abs.is_finite());
 }
