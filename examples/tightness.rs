@@ -15,8 +15,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use scale_graph::config::{self, Config, DotBound};
 use scale_graph::{
-    Bound, Interval, Rank1, Rank2, Rank3, RevGraphScale, RevNodeScale, Shape, SpecScalar, TList,
-    Var, ctx, ops,
+    Bound, Interval, Rank1, Rank2, Rank3, Rank4, RevGraphScale, RevNodeScale, Shape, SpecScalar,
+    TList, Var, ctx, ops,
 };
 use std::fmt::Write as _;
 
@@ -373,6 +373,38 @@ fn main() {
         ops::attention_causal(aq, ak, av),
         &[(ad, 1.0, 0.0), (ad, 1.0, 0.0), (ad, 1.0, 0.0)],
         ad
+    );
+
+    // Convolutions (SPEC §9b): the output shape is named (stable Rust cannot compute it).
+    let (cx, cw) = v2::<Rank4<2, 4, 12, 12>, Rank4<8, 4, 3, 3>>();
+    op!(
+        "conv2d 2×4×12×12, 8×4×3×3, p1",
+        ops::conv2d::<_, _, Rank4<2, 8, 12, 12>, _, 1, 1>(cx, cw, ops::Idx, ops::Idx),
+        &[(&[2, 4, 12, 12], 1.0, 0.0), (&[8, 4, 3, 3], 0.3, 0.0)],
+        &[2, 8, 12, 12]
+    );
+    let (lx, lw) = v2::<Rank3<4, 8, 64>, Rank3<16, 8, 5>>();
+    op!(
+        "conv1d 4×8×64, 16×8×5, s2 p2",
+        ops::conv1d::<_, _, Rank3<4, 16, 32>, _, 2, 2>(lx, lw, ops::Idx, ops::Idx),
+        &[(&[4, 8, 64], 1.0, 0.0), (&[16, 8, 5], 0.3, 0.0)],
+        &[4, 16, 32]
+    );
+
+    // Poolings (SPEC §9b): the output shape is named, as for the convolutions.
+    let px = v1::<Rank4<2, 8, 12, 12>>();
+    op!(
+        "max_pool2d 2×8×12×12, k2",
+        ops::max_pool2d::<_, Rank4<2, 8, 6, 6>, _, 2>(px, ops::Idx),
+        &[(&[2, 8, 12, 12], 1.0, 0.0)],
+        &[2, 8, 6, 6]
+    );
+    let px = v1::<Rank4<2, 8, 12, 12>>();
+    op!(
+        "avg_pool2d 2×8×12×12, k3",
+        ops::avg_pool2d::<_, Rank4<2, 8, 4, 4>, _, 3>(px, ops::Idx),
+        &[(&[2, 8, 12, 12], 1.0, 0.0)],
+        &[2, 8, 4, 4]
     );
 
     // Order-free reference point for dot products.

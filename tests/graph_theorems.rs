@@ -20,7 +20,11 @@
 //!   `softmax_causal` runs on `[3,3]` and on `[3,3,3]` slices of the rank-3 input. `bmm` multiplies
 //!   `[3,3,3]` by `[3,3,4]` and `[3,3,4]` by a permuted `[3,4,3]`; `matmul` takes `[3,3,4]` by a
 //!   shared `[4,3]` weight; `attention`/`attention_causal` read queries, keys and values from
-//!   the rank-3 pools.
+//!   the rank-3 pools. `conv2d`
+//!   runs on `[4,1,3,3]` images and `[1,1,3,3]` kernels reshaped from those pools (stride 1 with
+//!   padding 1, stride 2 without), `conv1d` on `[3,3,4]` entries with `[3,3,3]` slices as kernels;
+//!   `max_pool2d` and `avg_pool2d` on the `[4,1,3,3]` images (windows 1, 2 with a floor
+//!   remainder, and 3 after a relu).
 //! * Inputs come from adversarial distributions ([`Dist`]): near relu kinks, cancellation,
 //!   magnitudes 1e-40…1e30, f32 subnormals, exact zeros, spec inputs that are not representable
 //!   in f32 (spec = an interval around an `f64`, runtime = its f32 rounding, input eps computed
@@ -59,7 +63,7 @@ use scale_graph::check::{approx_ctx, scale_ctx};
 use scale_graph::context::{Dyn, Nil, Seg};
 use scale_graph::graph::RevScale;
 use scale_graph::{
-    BList, Bound, Builder, EList, Interval, Rank0, Rank1, Rank2, Rank3, RevGraphScale,
+    BList, Bound, Builder, EList, Interval, Rank0, Rank1, Rank2, Rank3, Rank4, RevGraphScale,
     RevNodeScale, TList, Var, eps_add, ops, scale_add,
 };
 
@@ -111,6 +115,42 @@ struct Pools {
     t134: Vec<Var<Rank3<1, 3, 4>, Brand>>,
     t234: Vec<Var<Rank3<2, 3, 4>, Brand>>,
     t333: Vec<Var<Rank3<3, 3, 3>, Brand>>,
+    /// `[4, 1, 3, 3]` images and `[1, 1, 3, 3]` kernels of the `conv2d` rows, reshaped from the
+    /// `[3, 3, 4]` and `[3, 3]` pools (see [`conv_x`], [`conv_w`]).
+    x4: Vec<Var<Rank4<4, 1, 3, 3>, Brand>>,
+    w4: Vec<Var<Rank4<1, 1, 3, 3>, Brand>>,
+}
+
+/// An image for a `conv2d` row: a `[4, 1, 3, 3]` entry, sometimes (always while the pool is
+/// empty) a fresh reshape of a `[3, 3, 4]` one, so images are inputs, earlier convolutions'
+/// outputs (chains) or any other rank-3 entry.
+fn conv_x(
+    b: &mut Bld,
+    sd: &mut Side,
+    p: &mut Pools,
+    r: &mut StdRng,
+) -> Var<Rank4<4, 1, 3, 3>, Brand> {
+    if p.x4.is_empty() || r.random_bool(0.3) {
+        let t = pick(&p.t334, r);
+        let x = push2(b, sd, || ops::reshape::<Rank4<4, 1, 3, 3>, _, _>(t));
+        p.x4.push(x);
+    }
+    pick(&p.x4, r)
+}
+
+/// A kernel for a `conv2d` row: a `[1, 1, 3, 3]` entry reshaped from the `[3, 3]` pool.
+fn conv_w(
+    b: &mut Bld,
+    sd: &mut Side,
+    p: &mut Pools,
+    r: &mut StdRng,
+) -> Var<Rank4<1, 1, 3, 3>, Brand> {
+    if p.w4.is_empty() || r.random_bool(0.5) {
+        let t = pick(&p.m33, r);
+        let w = push2(b, sd, || ops::reshape::<Rank4<1, 1, 3, 3>, _, _>(t));
+        p.w4.push(w);
+    }
+    pick(&p.w4, r)
 }
 
 /// A handle from a pool: half the time one of the newest three (chains), otherwise any entry
@@ -649,6 +689,64 @@ fn op_table() -> Vec<OpRow> {
             1,
             chain!(m33 => m33, |x| ops::softmax(x); y, g: v3 => m33, ops::layer_norm(y, g, g, 1e-5).unwrap())
         ),
+        // convolution (rank-4 rows): images and kernels picked from pools (fan-out: one entry
+        // may be image and, reshaped, kernel), outputs fed back as images and into other pools.
+        row!("conv2d[4,1,3,3][1,1,3,3]/1/1", 2, |b, sd, p, r| {
+            let (x, w) = (conv_x(b, sd, p, r), conv_w(b, sd, p, r));
+            let y = push2(b, sd, || ops::conv2d(x, w, I::<1>, I::<1>));
+            p.x4.push(y);
+            let z = pick(&p.x4, r);
+            let t = push2(b, sd, || ops::reshape::<Rank3<3, 3, 4>, _, _>(z));
+            p.t334.push(t);
+        }),
+        row!("conv2d[4,1,3,3][1,1,3,3]/2/0", 1, |b, sd, p, r| {
+            let (x, w) = (conv_x(b, sd, p, r), conv_w(b, sd, p, r));
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> =
+                push2(b, sd, || ops::conv2d(x, w, I::<2>, I::<0>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("conv1d[3,3,4][3,3,3]/1/1", 1, |b, sd, p, r| {
+            // A [3, 3, 4] entry as 3 sequences of 3 channels, a kernel sliced from another.
+            let (x, src) = (pick(&p.t334, r), pick(&p.t334, r));
+            let w = push2(b, sd, || ops::slice(src, I::<2>, I::<1>, I::<4>));
+            p.t333.push(w);
+            let w = pick(&p.t333, r);
+            let y = push2(b, sd, || ops::conv1d(x, w, I::<1>, I::<1>));
+            p.t334.push(y);
+        }),
+        // pooling (rank-4 rows) on the conv rows' images: fan-out, floor remainders, windows
+        // of 1, and max-pool ties where an image holds repeated values (reshaped inputs, relus)
+        row!("max_pool2d[4,1,3,3]/2", 2, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> = push2(b, sd, || ops::max_pool2d(x, I::<2>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("max_pool2d[4,1,3,3]/1", 1, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y = push2(b, sd, || ops::max_pool2d(x, I::<1>));
+            p.x4.push(y);
+        }),
+        row!("max_pool2d(relu)[4,1,3,3]/3", 1, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let h = push2(b, sd, || ops::relu(x));
+            p.x4.push(h);
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> = push2(b, sd, || ops::max_pool2d(h, I::<3>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("avg_pool2d[4,1,3,3]/2", 2, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y: Var<Rank4<4, 1, 1, 1>, Brand> = push2(b, sd, || ops::avg_pool2d(x, I::<2>));
+            let v = push2(b, sd, || ops::reshape::<Rank1<4>, _, _>(y));
+            p.v4.push(v);
+        }),
+        row!("avg_pool2d[4,1,3,3]/1", 1, |b, sd, p, r| {
+            let x = conv_x(b, sd, p, r);
+            let y = push2(b, sd, || ops::avg_pool2d(x, I::<1>));
+            p.x4.push(y);
+        }),
         // batched products (picked operands fan out: both factors may be one entry)
         row!(
             "matmul[3,3,4][4,3]",

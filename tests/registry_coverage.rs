@@ -140,6 +140,8 @@ fn generator_accepts(op: &OpDef) -> Result<(), String> {
             ParamKind::Int => params.push(1.0),
             ParamKind::Axis => params.push(0.0),
             // Bounds by position (`slice(x, 0, 1, 2)`), as the registry's own example check.
+            // Positive: a stride, a pooling window.
+            ParamKind::Index if p.name == "stride" || p.name == "k" => params.push(1.0),
             ParamKind::Index => params.push(i as f64),
             ParamKind::Shape => shape = Some(vec![first.iter().product::<usize>()]),
             ParamKind::Ints => axes = Some((0..first.len()).rev().collect::<Vec<usize>>()),

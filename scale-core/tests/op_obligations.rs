@@ -2045,3 +2045,194 @@ fn attention_non_finite_is_infinite() {
     let v = RevNode::<f32>::vjp_eps(&node, &e, &ok, Bound::INF, &d);
     assert!(v.iter().all(|b| b.is_infinite()), "{v:?}");
 }
+
+// ----------------------------------------------------------------- convolution (issue #12)
+
+/// `conv2d` on the shapes that exercise its geometry: same-size padding, stride with a
+/// rectangular kernel, windows made only of padding (padding wider than the kernel), strides
+/// longer than the kernel (input positions no window reads: zero cotangent), lattice data
+/// (exact cancellation in the dots) and the order-free GEMM bounds.
+#[test]
+fn conv2d() {
+    use ops::Idx as I;
+    let (x, w) = vars2::<Rank4<2, 3, 5, 5>, Rank4<4, 3, 3, 3>>();
+    let node = out::<Rank4<2, 4, 5, 5>, _>(ops::conv2d(x, w, I::<1>, I::<1>));
+    let dims: &[&[usize]] = &[&[2, 3, 5, 5], &[4, 3, 3, 3]];
+    check_op("conv2d", node, dims, &[2, 4, 5, 5], &[ident]);
+    let node = out::<Rank4<2, 4, 5, 5>, _>(ops::conv2d(x, w, I::<1>, I::<1>));
+    check_op("conv2d_lattice", node, dims, &[2, 4, 5, 5], &[lattice]);
+    let (x, w) = vars2::<Rank4<1, 2, 6, 7>, Rank4<3, 2, 3, 2>>();
+    check_op(
+        "conv2d_stride2_rect",
+        out::<Rank4<1, 3, 2, 3>, _>(ops::conv2d(x, w, I::<2>, I::<0>)),
+        &[&[1, 2, 6, 7], &[3, 2, 3, 2]],
+        &[1, 3, 2, 3],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank4<1, 1, 2, 2>, Rank4<2, 1, 1, 1>>();
+    check_op(
+        "conv2d_padding_only_windows",
+        out::<Rank4<1, 2, 6, 6>, _>(ops::conv2d(x, w, I::<1>, I::<2>)),
+        &[&[1, 1, 2, 2], &[2, 1, 1, 1]],
+        &[1, 2, 6, 6],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank4<1, 2, 7, 7>, Rank4<2, 2, 2, 2>>();
+    check_op(
+        "conv2d_stride_gaps",
+        out::<Rank4<1, 2, 2, 2>, _>(ops::conv2d(x, w, I::<3>, I::<0>)),
+        &[&[1, 2, 7, 7], &[2, 2, 2, 2]],
+        &[1, 2, 2, 2],
+        &[ident],
+    );
+    use scale_core::config::{self, Config, DotBound};
+    let cfg = Config::default().with_dot_bound(DotBound::OrderFree);
+    config::scoped(cfg, || {
+        let (x, w) = vars2::<Rank4<2, 3, 5, 5>, Rank4<4, 3, 3, 3>>();
+        check_op(
+            "conv2d_order_free",
+            out::<Rank4<2, 4, 3, 3>, _>(ops::conv2d(x, w, I::<2>, I::<1>)),
+            &[&[2, 3, 5, 5], &[4, 3, 3, 3]],
+            &[2, 4, 3, 3],
+            &[ident],
+        );
+    });
+}
+
+/// `conv1d`: stride and padding, a kernel as long as the padded input, and lattice data.
+#[test]
+fn conv1d() {
+    use ops::Idx as I;
+    let (x, w) = vars2::<Rank3<2, 3, 10>, Rank3<4, 3, 3>>();
+    let dims: &[&[usize]] = &[&[2, 3, 10], &[4, 3, 3]];
+    check_op(
+        "conv1d",
+        out::<Rank3<2, 4, 5>, _>(ops::conv1d(x, w, I::<2>, I::<1>)),
+        dims,
+        &[2, 4, 5],
+        &[ident],
+    );
+    check_op(
+        "conv1d_lattice",
+        out::<Rank3<2, 4, 10>, _>(ops::conv1d(x, w, I::<1>, I::<1>)),
+        dims,
+        &[2, 4, 10],
+        &[lattice],
+    );
+    let (x, w) = vars2::<Rank3<1, 2, 3>, Rank3<2, 2, 5>>();
+    check_op(
+        "conv1d_kernel_fills_padded_input",
+        out::<Rank3<1, 2, 1>, _>(ops::conv1d(x, w, I::<1>, I::<1>)),
+        &[&[1, 2, 3], &[2, 2, 5]],
+        &[1, 2, 1],
+        &[ident],
+    );
+}
+
+/// Zero-size convolutions: no batch, no input channels (every output an empty dot: exactly 0),
+/// no output channels.
+#[test]
+fn conv_zero_size() {
+    use ops::Idx as I;
+    let (x, w) = vars2::<Rank4<0, 2, 4, 4>, Rank4<3, 2, 3, 3>>();
+    check_op(
+        "conv2d_no_batch",
+        out::<Rank4<0, 3, 4, 4>, _>(ops::conv2d(x, w, I::<1>, I::<1>)),
+        &[&[0, 2, 4, 4], &[3, 2, 3, 3]],
+        &[0, 3, 4, 4],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank4<1, 0, 4, 4>, Rank4<2, 0, 3, 3>>();
+    check_op(
+        "conv2d_no_channels",
+        out::<Rank4<1, 2, 2, 2>, _>(ops::conv2d(x, w, I::<1>, I::<0>)),
+        &[&[1, 0, 4, 4], &[2, 0, 3, 3]],
+        &[1, 2, 2, 2],
+        &[ident],
+    );
+    let (x, w) = vars2::<Rank3<2, 3, 4>, Rank3<0, 3, 2>>();
+    check_op(
+        "conv1d_no_outputs",
+        out::<Rank3<2, 0, 3>, _>(ops::conv1d(x, w, I::<1>, I::<0>)),
+        &[&[2, 3, 4], &[0, 3, 2]],
+        &[2, 0, 3],
+        &[ident],
+    );
+}
+
+// --------------------------------------------------------------------- pooling (issue #12)
+
+/// Lattice data with many exact ties, and the perturbed modes turn them into near-ties of
+/// either order: the routing of `max_pool2d`'s cotangent may flip (SPEC §5's kink rule).
+fn tie_lattice(x: f64) -> f64 {
+    (x.clamp(-1.0, 1.0) * 2.0).round() / 2.0
+}
+
+/// `max_pool2d`: whole windows, floor remainders (rows and columns no window covers), windows
+/// of 1 (the identity), ties and near-ties, and the whole input as one window.
+#[test]
+fn max_pool2d() {
+    use ops::Idx as I;
+    let x = vars1::<Rank4<2, 3, 4, 4>>();
+    let d: &[&[usize]] = &[&[2, 3, 4, 4]];
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::max_pool2d(x, I::<2>));
+    check_op("max_pool2d", node, d, &[2, 3, 2, 2], &[ident]);
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::max_pool2d(x, I::<2>));
+    check_op("max_pool2d_ties", node, d, &[2, 3, 2, 2], &[tie_lattice]);
+    let node = out::<Rank4<2, 3, 4, 4>, _>(ops::max_pool2d(x, I::<1>));
+    check_op("max_pool2d_k1", node, d, &[2, 3, 4, 4], &[ident]);
+    let node = out::<Rank4<2, 3, 1, 1>, _>(ops::max_pool2d(x, I::<4>));
+    check_op("max_pool2d_whole", node, d, &[2, 3, 1, 1], &[tie_lattice]);
+    let y = vars1::<Rank4<1, 2, 7, 5>>();
+    check_op(
+        "max_pool2d_floor",
+        out::<Rank4<1, 2, 2, 1>, _>(ops::max_pool2d(y, I::<3>)),
+        &[&[1, 2, 7, 5]],
+        &[1, 2, 2, 1],
+        &[tie_lattice],
+    );
+}
+
+/// `avg_pool2d` on the same geometries, with cancellation (lattice data) in the window sums.
+#[test]
+fn avg_pool2d() {
+    use ops::Idx as I;
+    let x = vars1::<Rank4<2, 3, 4, 4>>();
+    let d: &[&[usize]] = &[&[2, 3, 4, 4]];
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::avg_pool2d(x, I::<2>));
+    check_op("avg_pool2d", node, d, &[2, 3, 2, 2], &[ident]);
+    let node = out::<Rank4<2, 3, 2, 2>, _>(ops::avg_pool2d(x, I::<2>));
+    check_op("avg_pool2d_lattice", node, d, &[2, 3, 2, 2], &[tie_lattice]);
+    let node = out::<Rank4<2, 3, 1, 1>, _>(ops::avg_pool2d(x, I::<3>));
+    check_op("avg_pool2d_k3_floor", node, d, &[2, 3, 1, 1], &[ident]);
+    let y = vars1::<Rank4<1, 2, 7, 5>>();
+    check_op(
+        "avg_pool2d_floor",
+        out::<Rank4<1, 2, 2, 1>, _>(ops::avg_pool2d(y, I::<3>)),
+        &[&[1, 2, 7, 5]],
+        &[1, 2, 2, 1],
+        &[ident],
+    );
+}
+
+/// Zero-size poolings: no batch, no channels.
+#[test]
+fn pool_zero_size() {
+    use ops::Idx as I;
+    let x = vars1::<Rank4<0, 2, 4, 4>>();
+    check_op(
+        "max_pool2d_no_batch",
+        out::<Rank4<0, 2, 2, 2>, _>(ops::max_pool2d(x, I::<2>)),
+        &[&[0, 2, 4, 4]],
+        &[0, 2, 2, 2],
+        &[ident],
+    );
+    let x = vars1::<Rank4<2, 0, 4, 4>>();
+    check_op(
+        "avg_pool2d_no_channels",
+        out::<Rank4<2, 0, 2, 2>, _>(ops::avg_pool2d(x, I::<2>)),
+        &[&[2, 0, 4, 4]],
+        &[2, 0, 2, 2],
+        &[ident],
+    );
+}

@@ -198,6 +198,11 @@ pub const OPS: &[OpDef] = &[
     op("softmax_causal", &["x"], rules::check_causal, &[&[2, 3, 3]]),
     op("layer_norm", &["x", "gamma", "beta"], rules::check_norm, &[M, &[3], &[3]]).with_params(&[positive("eps")]),
     op("rms_norm", &["x", "gamma"], rules::check_norm, &[M, &[3]]).with_params(&[positive("eps")]),
+    // Convolution and pooling of SPEC §9b (issue #12).
+    op("conv2d", &["x", "w"], rules::check_conv2d, &[&[1, 2, 5, 5], &[3, 2, 3, 3]]).with_params(CONV),
+    op("conv1d", &["x", "w"], rules::check_conv1d, &[&[1, 2, 5], &[3, 2, 3]]).with_params(CONV),
+    op("max_pool2d", &["x"], rules::check_pool2d, &[&[1, 2, 5, 4]]).with_params(POOL),
+    op("avg_pool2d", &["x"], rules::check_pool2d, &[&[1, 2, 5, 4]]).with_params(POOL),
     // Batched products and attention of SPEC §9b (issue #12).
     op("bmm", &["a", "b"], rules::check_bmm, &[&[2, 2, 3], &[2, 3, 4]]),
     op("attention", &["q", "k", "v"], rules::check_attention, &[&[2, 3, 4], &[2, 5, 4], &[2, 5, 2]]),
@@ -212,6 +217,17 @@ const SLICE: &[Param] = &[
     param("start", ParamKind::Index),
     param("end", ParamKind::Index),
 ];
+
+/// `conv2d(x, w, stride, padding)`, `conv1d(…)`: type-level literals, because the output
+/// sizes depend on them.
+const CONV: &[Param] = &[
+    param("stride", ParamKind::Index),
+    param("padding", ParamKind::Index),
+];
+
+/// `max_pool2d(x, k)`, `avg_pool2d(x, k)`: the window (and stride) `k` at type level, because
+/// the output sizes depend on it.
+const POOL: &[Param] = &[param("k", ParamKind::Index)];
 
 /// Look an op up by name (its first row, when rows of several arities share the name).
 pub fn lookup(name: &str) -> Option<&'static OpDef> {
@@ -285,6 +301,10 @@ mod tests {
             Some("matvec(w, x)".into())
         );
         assert!(lookup("conv").is_none());
+        assert_eq!(
+            lookup("conv2d").map(|o| o.signature()),
+            Some("conv2d(x, w, stride, padding)".into())
+        );
         assert_eq!(lookup_arity("sum", 2).map(|o| o.ctor), Some("sum_axis"));
         assert_eq!(lookup_arity("sum", 1).map(|o| o.ctor), Some("sum"));
         assert_eq!(lookup_arity("sum", 3).map(|o| o.ctor), Some("sum"));
@@ -319,6 +339,11 @@ mod tests {
                         ParamKind::Int => LitValue::Int(1),
                         ParamKind::Axis => LitValue::Axis(0),
                         // Bounds by position: `slice(x, 0, 1, 2)`.
+                        // A stride is positive: `conv2d(x, w, 1, 1)`.
+                        // So is a pooling window: `max_pool2d(x, 1)`.
+                        ParamKind::Index if p.name == "stride" || p.name == "k" => {
+                            LitValue::Index(1)
+                        }
                         ParamKind::Index => LitValue::Index(i),
                         ParamKind::Ints => LitValue::Ints((0..rank).rev().collect()),
                         ParamKind::Shape => LitValue::Shape(lit_shape(&[numel])),

@@ -615,3 +615,150 @@ fn attention_rule(a: &Args, causal: bool) -> Result<Shape, Mismatch> {
     out.push(v.shape[r - 1].clone());
     Ok(out)
 }
+
+// ------------------------------------------------------------------ convolution (SPEC §9b)
+
+/// `x, w, stride, padding → [b, o, out…]` for a convolution over `sp` spatial axes
+/// (`conv1d`: 1, `conv2d`: 2): `x: [b, c, in…]`, `w: [o, c, k…]`, each output size
+/// `⌊(in + 2p − k)/s⌋ + 1` as PyTorch computes it. The spatial sizes must be literals: the output
+/// size is computed here and written into the expansion (stable Rust cannot compute it from const
+/// generics).
+fn check_conv(a: &Args, sp: usize) -> Result<Shape, Mismatch> {
+    let (x, w) = (operand(a, 0)?, operand(a, 1)?);
+    let names = if sp == 1 { "l" } else { "h, w" };
+    let knames = if sp == 1 { "k" } else { "kh, kw" };
+    want_rank(a, 0, 2 + sp, &format!("[b, c, {names}]"))?;
+    want_rank(a, 1, 2 + sp, &format!("[o, c, {knames}]"))?;
+    if dim_eq(&x.shape[1], &w.shape[1]) == Some(false) {
+        return Err(Mismatch {
+            operand: 1,
+            msg: format!(
+                "{} has shape {} ({} input channels) but {} has {}; expected the weight's second \
+                 dimension to be the input's channels, {}",
+                x.desc,
+                show(x.shape),
+                show(&x.shape[1..2]),
+                w.desc,
+                show(w.shape),
+                show(&x.shape[1..2]),
+            ),
+        });
+    }
+    let (s, p) = (int_lit(a, 0)?, int_lit(a, 1)?);
+    if s == 0 {
+        return Err(Mismatch {
+            operand: 2,
+            msg: format!(
+                "stride 0 for {} of shape {} and {} of shape {}; expected a positive stride",
+                x.desc,
+                show(x.shape),
+                w.desc,
+                show(w.shape)
+            ),
+        });
+    }
+    let mut out = vec![x.shape[0].clone(), w.shape[0].clone()];
+    for ax in 2..2 + sp {
+        let (n, k) = match (&x.shape[ax], &w.shape[ax]) {
+            (PDim::Lit(n), PDim::Lit(k)) => (*n, *k),
+            (d, _) => {
+                let (i, o) = if matches!(d, PDim::Const(_)) {
+                    (0, x)
+                } else {
+                    (1, w)
+                };
+                return Err(Mismatch {
+                    operand: i,
+                    msg: format!(
+                        "{} has shape {} with a const dimension on spatial axis {ax}; expected \
+                         literal spatial sizes (with {} of shape {}), from which the output size \
+                         ⌊(n + 2p − k)/s⌋ + 1 is computed",
+                        o.desc,
+                        show(o.shape),
+                        if i == 0 { &w.desc } else { &x.desc },
+                        show(if i == 0 { w.shape } else { x.shape }),
+                    ),
+                });
+            }
+        };
+        let padded = n.saturating_add(p.saturating_mul(2));
+        if k > padded {
+            return Err(Mismatch {
+                operand: 1,
+                msg: format!(
+                    "the kernel of {} (shape {}) is {k} wide on axis {ax}, larger than the padded \
+                     input of {} (shape {}): {n} + 2·{p} = {padded}; expected a kernel of at most \
+                     {padded}",
+                    w.desc,
+                    show(w.shape),
+                    x.desc,
+                    show(x.shape)
+                ),
+            });
+        }
+        out.push(PDim::Lit((padded - k) / s + 1));
+    }
+    Ok(out)
+}
+
+/// `[b, c, h, w], [o, c, kh, kw], stride, padding → [b, o, h', w']` (`conv2d`).
+pub fn check_conv2d(a: &Args) -> Result<Shape, Mismatch> {
+    check_conv(a, 2)
+}
+
+/// `[b, c, l], [o, c, k], stride, padding → [b, o, l']` (`conv1d`).
+pub fn check_conv1d(a: &Args) -> Result<Shape, Mismatch> {
+    check_conv(a, 1)
+}
+
+// ---------------------------------------------------------------------- pooling (SPEC §9b)
+
+/// `x: [b, c, h, w], k → [b, c, ⌊h/k⌋, ⌊w/k⌋]` (`max_pool2d`, `avg_pool2d`: `k × k` windows,
+/// stride `k`, no padding, floor as PyTorch). As for the convolutions, the spatial sizes must be
+/// literals: the output sizes are computed here and written into the expansion, because stable
+/// Rust cannot compute `⌊h/k⌋` from const generics.
+pub fn check_pool2d(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    want_rank(a, 0, 4, "[b, c, h, w]")?;
+    let k = int_lit(a, 0)?;
+    if k == 0 {
+        return Err(Mismatch {
+            operand: 1,
+            msg: format!(
+                "window 0 × 0 for {} of shape {}; expected a positive window size",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    let mut out = x.shape[..2].to_vec();
+    for ax in 2..4 {
+        let n = match &x.shape[ax] {
+            PDim::Lit(n) => *n,
+            _ => {
+                return Err(Mismatch {
+                    operand: 0,
+                    msg: format!(
+                        "{} has shape {} with a const dimension on spatial axis {ax}; expected \
+                         literal spatial sizes, from which the output size ⌊n/k⌋ is computed",
+                        x.desc,
+                        show(x.shape)
+                    ),
+                });
+            }
+        };
+        if k > n {
+            return Err(Mismatch {
+                operand: 1,
+                msg: format!(
+                    "window {k} × {k} is larger than {} of shape {}, which is {n} wide on axis \
+                     {ax}; expected a window of at most {n}",
+                    x.desc,
+                    show(x.shape)
+                ),
+            });
+        }
+        out.push(PDim::Lit(n / k));
+    }
+    Ok(out)
+}

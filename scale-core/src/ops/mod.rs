@@ -18,6 +18,8 @@
 //! | [`axes`] | `sum(x, axis)`, `mean(x, axis)`, `permute`, `slice`, `concat` (rank 1–4) |
 //! | [`softmax_causal`](mod@softmax_causal) | `softmax_causal` (`[…, n, n]`) |
 //! | [`norm`] | `layer_norm`, `rms_norm` (last axis, rank 1 to 4, with a stage-by-stage error trace) |
+//! | [`conv`] | `conv2d`, `conv1d` (im2col GEMMs, literal stride and zero padding) |
+//! | [`pool`] | `max_pool2d`, `avg_pool2d` (`k × k` windows, stride `k`, floor) |
 //! | [`bmm`](mod@bmm) | `bmm` (`[…, m, k] × […, k, n]`; `matmul` also takes `[…, m, k] × [k, n]`) |
 //! | [`attention`](mod@attention) | `attention`, `attention_causal` (fused, bounds stage by stage as the composition) |
 //!
@@ -122,3 +124,9 @@ macro_rules! op_node {
     };
 }
 pub(crate) use op_node;
+
+// Convolution and pooling of SPEC §9b (issue #12).
+pub mod conv;
+pub use conv::{conv1d, conv2d};
+pub mod pool;
+pub use pool::{avg_pool2d, max_pool2d};

@@ -62,6 +62,8 @@ fn main() {
     let cert = m.certify(&inputs, m.vars.loss_n).unwrap();
     assert!(cert.eps.get(m.vars.ln).get().is_finite());
     axes::<2, 3>();
+    conv::<2, 3>();
+    pool::<2, 3>();
     batched::<2, 3>();
 }
 
@@ -131,4 +133,50 @@ fn batched<const B: usize, const N: usize>() {
     assert_eq!(cert.values.get(m.vars.at).shape(), &[B, N, N]);
     assert!(cert.eps.get(m.vars.ac).get().is_finite());
     assert!(cert.eps.get(m.vars.a4).get().is_finite());
+}
+
+/// The convolutions of SPEC §9b with const-generic batch `B` and channels `C` (the spatial
+/// sizes are literals: the macro computes the output sizes from them).
+fn conv<const B: usize, const C: usize>() {
+    let m = scale_graph! {
+        input x: [B, C, 8, 8];
+        input w1: [4, C, 3, 3];
+        input w2: [2, 4, 2, 2];
+        input s: [B, C, 10];
+        input k: [5, C, 3];
+        let c1 = relu(conv2d(x, w1, 1, 1));
+        let c2 = conv2d(c1, w2, 2, 0);
+        let c3 = conv1d(s, k, 2, 1);
+        let loss = sum(c2) + sum(c3);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    inputs.w1.fill(0.25);
+    inputs.w2.fill(-0.5);
+    inputs.s.fill(1.5);
+    inputs.k.fill(0.125);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.c1).shape(), &[B, 4, 8, 8]);
+    assert_eq!(cert.values.get(m.vars.c2).shape(), &[B, 2, 4, 4]);
+    assert_eq!(cert.values.get(m.vars.c3).shape(), &[B, 5, 5]);
+    assert!(cert.grad_tol(m.vars.w1).abs.is_finite());
+}
+
+/// The poolings of SPEC §9b with const-generic batch `B` and channels `C` (literal spatial
+/// sizes, as for the convolutions; 7 rows with k = 2 exercise the floor).
+fn pool<const B: usize, const C: usize>() {
+    let m = scale_graph! {
+        input x: [B, C, 7, 8];
+        let p = max_pool2d(x, 2);
+        let q = avg_pool2d(relu(p), 3);
+        let loss = sum(q) + sum(p);
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.p).shape(), &[B, C, 3, 4]);
+    assert_eq!(cert.values.get(m.vars.q).shape(), &[B, C, 1, 1]);
+    assert!(cert.grad_tol(m.vars.x).abs.is_finite());
 }

@@ -1,0 +1,8 @@
+use scale_graph::scale_graph;
+
+fn main() {
+    let _m = scale_graph! {
+        input x: [1, 2, 4, 4];
+        let y = max_pool2d(x, 0);
+    };
+}
