@@ -15,7 +15,11 @@ fn train_step_updates_the_named_inputs_and_reports_them() {
     };
     let mut inputs = m.random_inputs(3);
     let w0 = inputs.w.clone();
-    let opt = Momentum { lr: 0.1, nesterov: true, ..Momentum::default() };
+    let opt = Momentum {
+        lr: 0.1,
+        nesterov: true,
+        ..Momentum::default()
+    };
     let mut trainer = Trainer::new(opt, &[m.vars.w.pos()]).unwrap();
     for t in 1..=3 {
         // Reference for this step: the exact gradient of the mse at the stored weights, in f64.
@@ -27,7 +31,9 @@ fn train_step_updates_the_named_inputs_and_reports_them() {
             .state_of(m.vars.w.pos())
             .first()
             .map(|(_, s)| s.value.mapv(f64::from));
-        let step = m.train_step(&mut inputs, m.vars.loss, &mut trainer).unwrap();
+        let step = m
+            .train_step(&mut inputs, m.vars.loss, &mut trainer)
+            .unwrap();
         let buf = match buf_before {
             None => g.clone().into_dyn(),
             Some(b) => b * 0.9 + g.clone().into_dyn(),
@@ -40,7 +46,11 @@ fn train_step_updates_the_named_inputs_and_reports_them() {
             .map(|(a, b)| (f64::from(*a) - b).abs())
             .fold(0.0, f64::max);
         let u = &step.updates[0];
-        assert!(err <= u.eps.get() * (1.0 + 1e-9) + 1e-15, "step {t}: {err} > {}", u.eps.get());
+        assert!(
+            err <= u.eps.get() * (1.0 + 1e-9) + 1e-15,
+            "step {t}: {err} > {}",
+            u.eps.get()
+        );
         assert!(u.eps.get() < 1e-5);
         let report = m.step_report(&step, &trainer);
         let names: Vec<&str> = report

@@ -13,6 +13,8 @@ pub mod chain;
 #[rustfmt::skip]
 pub mod transformer_block;
 #[rustfmt::skip]
+pub mod cnn;
+#[rustfmt::skip]
 pub mod sequential;
 
 /// A generated model's entry point.
@@ -26,5 +28,6 @@ pub const MODELS: &[(&str, Run)] = &[
     (classifier::NAME, classifier::run),
     (chain::NAME, chain::run),
     (transformer_block::NAME, transformer_block::run),
+    (cnn::NAME, cnn::run),
     (sequential::NAME, sequential::run),
 ];

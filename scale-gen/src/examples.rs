@@ -13,6 +13,7 @@ pub fn builtin() -> Vec<Model> {
         families::classifier("classifier", 8, 20, 5),
         families::chain("chain", 512, 16),
         families::transformer_block("transformer_block", 2, 16, 32, 4),
+        families::cnn("cnn", 4, 28, 10),
     ]
 }
 

@@ -162,6 +162,53 @@ pub fn transformer_block(name: &str, batch: usize, tokens: usize, d: usize, head
     }
 }
 
+/// A small CNN: `conv2d(1→8, 3×3, padding 1) → relu → max_pool2d(2) → conv2d(8→16, 3×3,
+/// padding 1) → relu → avg_pool2d(2) → reshape → linear → cross_entropy` on `side×side` images.
+pub fn cnn(name: &str, batch: usize, side: usize, classes: usize) -> Model {
+    let s2 = side / 4;
+    let flat = 16 * s2 * s2;
+    let inputs = vec![
+        input("x", &[batch, 1, side, side], 1.0),
+        input("k1", &[8, 1, 3, 3], (1.0 / 9.0f64).sqrt()),
+        input("k2", &[16, 8, 3, 3], (1.0 / 72.0f64).sqrt()),
+        input("w", &[flat, classes], (1.0 / flat as f64).sqrt()),
+        input("b", &[classes], 0.1),
+        input("target", &[batch, classes], 1.0),
+    ];
+    let conv = |name: &str, x: &str, k: &str| {
+        let mut o = op(name, "conv2d", &[x, k]);
+        o.params = vec![1.0, 1.0];
+        o
+    };
+    let pool = |name: &str, kind: &str, x: &str| with_param(op(name, kind, &[x]), 2.0);
+    let mut flatten = op("flat", "reshape", &["p2"]);
+    flatten.shape = Some(vec![batch, flat]);
+    let ops = vec![
+        conv("z1", "x", "k1"),
+        op("a1", "relu", &["z1"]),
+        pool("p1", "max_pool2d", "a1"),
+        conv("z2", "p1", "k2"),
+        op("a2", "relu", &["z2"]),
+        pool("p2", "avg_pool2d", "a2"),
+        flatten,
+        op("z", "matmul", &["flat", "w"]),
+        op("logits", "add_bias", &["z", "b"]),
+        op("probs", "softmax", &["target"]),
+        op("loss", "cross_entropy", &["logits", "probs"]),
+    ];
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!(
+            "CNN: conv 1→8, max-pool, conv 8→16, avg-pool, linear; batch {batch}, {side}×{side}, \
+             {classes} classes, cross-entropy"
+        ),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}
+
 /// A residual block `y = x + W₂ relu(W₁ x + b₁) + b₂` (x fans out), loss = mse.
 pub fn residual(name: &str, batch: usize, d: usize, hidden: usize) -> Model {
     let inputs = vec![
