@@ -4,8 +4,8 @@
 //!
 //! The node is the composition `bmm(q, kᵀ)` → scale by `1/√d` → `softmax` (or `softmax_causal`)
 //! → `bmm(·, v)`, and its bounds are that composition's, stage by stage, with the same
-//! routines: [`gemm_eps`] per batch slice for both products, `softmax`'s per-row analysis
-//! ([`row_analysis`], [`softmax_row_vjp_err`]) on the scores (on each unmasked prefix when causal),
+//! routines: `gemm_eps` per batch slice for both products, `softmax`'s per-row analysis
+//! (`row_analysis`, `softmax_row_vjp_err`) on the scores (on each unmasked prefix when causal),
 //! so it is never looser than composing the pieces. The scaling stage charges the runtime's
 //! rounded `ĉ = fl(1/√d)` against the exact `1/√d` of the spec as an input error
 //! (`|c − ĉ|·|Ŝ|`) beside the rounding of the product. Masked probabilities (`j > i`) are exact

@@ -4,7 +4,7 @@
 //! A batched product is independent matrix products, one per batch slice, so every part reuses
 //! the plain GEMM machinery slice by slice: the spec side is [`SpecScalar::matmul`] per slice (so
 //! the any-implementation and this-run scalars bound each slice's products themselves), the error
-//! bounds are [`gemm_eps`] per slice, maximised (each slice's entries depend on that slice only).
+//! bounds are `gemm_eps` per slice, maximised (each slice's entries depend on that slice only).
 
 use super::gemm::gemm_eps;
 use super::kit::{Op, OpRuntime};
