@@ -661,3 +661,25 @@ fn ten_steps_of_a_relu_mlp_stay_sound() {
         }
     }
 }
+
+#[test]
+fn zero_size_parameters_update_to_nothing() {
+    let (g, (w, c)) = RevGraphScale::<f32, Seg<Nil, (Rank1<0>, Rank1<0>)>, Nil, ()>::nil(());
+    let (g, p) = g.snoc(ops::mul(w, c));
+    let (g, loss) = g.snoc(ops::sum(p));
+    let empty = || Array1::<f32>::zeros(0).into_dyn();
+    for opt in optimizers() {
+        let mut trainer = Trainer::<f32>::new(opt, &[w.pos()]).unwrap();
+        let step = g
+            .train_step(
+                TList::from_arrays(vec![empty(), empty()]).unwrap(),
+                loss,
+                &mut trainer,
+            )
+            .unwrap();
+        let u = &step.updates[0];
+        assert_eq!(u.eps.get(), 0.0, "{}", opt.name());
+        assert_eq!((u.lost.lost, u.lost.kept, u.lost.undecided), (0, 0, 0));
+        assert_eq!(u.lost.lost_share(), 0.0);
+    }
+}
