@@ -89,7 +89,8 @@ pub trait Model {
     /// fn train<M: Model>(m: &M, inputs: &mut M::Inputs, loss: Var<Rank0, M::Brand>,
     ///                    params: &[usize]) -> Result<f64, scale_core::Error>
     /// where
-    ///     M::Gamma: scale_core::context::ShapeList,
+    ///     M::Gamma: scale_core::Append<M::Nodes, Output = M::Entries>
+    ///         + scale_core::context::ShapeList,
     /// {
     ///     let mut trainer = Trainer::new(Sgd { lr: 0.1, ..Sgd::default() }, params)?;
     ///     let mut worst = 0.0f64;
