@@ -269,6 +269,9 @@ where
     let cfg = o.mode.unwrap_or(graph.config());
     let cert = graph.certify_with(cfg, x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &all);
     let mut report = Report::new(graph, &cert, names)?;
+    // The JSON carries the this-run enclosure (midpoint + radius per entry): a reference of
+    // known accuracy for whoever reads the report.
+    report.attach_enclosure(&cert);
     if let Some(xs) = xs {
         let sv = graph.eval_spec(&xs);
         let sg = graph.backprop_spec(&xs, &seed.to_spec());

@@ -366,10 +366,11 @@ impl crate::scalar::SpecScalar for Ball {
         smooth(libm::erfc(self.m), self.r, erf_lip(self))
     }
     /// `M = A_m·B_m` by an `f64` GEMM (any order, FMA or not: off by at most
-    /// `γ_k·|A_m||B_m| + k·η`), and a rank-one radius:
-    /// `R_ij = ‖A_m row i‖₁·(max_k B_r[k,j] + γ_k·max_k |B_m[k,j]|) + max_k A_r[i,k]·Σ_k(|B_m| + B_r)[k,j] + k·η`,
-    /// which bounds `|A_m|·B_r + A_r·(|B_m| + B_r)` (the spread of the exact product over the
-    /// balls) plus the GEMM's rounding, at `O(mk + kn + mn)` extra cost instead of more GEMMs.
+    /// `γ_k·|A_m||B_m| + k·η`), and a radius from row and column statistics: each of
+    /// `|A_m|·B_r`, `γ_k·|A_m||B_m|` and `A_r·(|B_m| + B_r)` (the spread of the exact product
+    /// over the balls, and the GEMM's rounding) is bounded by the smaller of the two Hölder
+    /// products `‖x_i‖₁·max_k y_kj` and `max_k x_ik·‖y_j‖₁`, plus `k·η`: `O(mk + kn + mn)`
+    /// extra cost instead of more GEMMs.
     fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
         let (m, k) = a.dim();
         let n = b.ncols();
@@ -385,7 +386,7 @@ impl crate::scalar::SpecScalar for Ball {
         };
         let prod = crate::kernel::matmul(mids(a).view(), mids(b).view());
         let g = crate::bound::Bound::gamma(k, U).get();
-        let [row_abs, _, row_rad, _] = row_stats(a);
+        let [row_abs, row_rsum, row_rad, row_absmax] = row_stats(a);
         let [col_abs, col_rsum, col_rad, col_absmax] = row_stats(b.t());
         let t = |x: f64, y: f64| if x == 0.0 || y == 0.0 { 0.0 } else { x * y };
         // `rad(spread + k·η, 2k + 12)`, with its underflow terms `(3k + 13)·η` replaced by the
@@ -395,10 +396,17 @@ impl crate::scalar::SpecScalar for Ball {
         // Built straight from the products (no zero-filled tensor written twice).
         let mut out = Vec::with_capacity(m * n);
         for (i, prow) in prod.rows().into_iter().enumerate() {
-            let (ra, rr) = (row_abs[i], row_rad[i]);
+            let (ra, rs, rr, rm) = (row_abs[i], row_rsum[i], row_rad[i], row_absmax[i]);
             out.extend(prow.iter().enumerate().map(|(j, &p)| {
+                // Each product `Σ_k x_k·y_k` of nonnegative terms is bounded both ways Hölder
+                // allows, `‖x‖₁·max y` and `max x·‖y‖₁`, and the smaller taken: radii
+                // proportional to their midpoints (softmax probabilities, whose row sums are
+                // 1) are bounded by their sum instead of n times their maximum.
+                let mid_rad = t(ra, col_rad[j]).min(t(rm, col_rsum[j]));
+                let rounding = t(ra, g * col_absmax[j]).min(t(rm, g * col_abs[j]));
                 let col_sum = col_abs[j] + col_rsum[j];
-                let spread = t(ra, col_rad[j] + g * col_absmax[j]) + t(rr, col_sum);
+                let rad_all = t(rr, col_sum).min(t(rs, col_absmax[j] + col_rad[j]));
+                let spread = mid_rad + rounding + rad_all;
                 let r = (spread + f64::MIN_POSITIVE) * c;
                 Ball::new(p, if r.is_nan() { f64::INFINITY } else { r })
             }));
@@ -487,5 +495,124 @@ mod tests {
             Ball::from_f64(4.0).sqrt(),
             Ball::new(2.0, Ball::from_f64(4.0).sqrt().rad())
         );
+    }
+}
+
+#[cfg(test)]
+mod matmul_tests {
+    use super::*;
+    use crate::scalar::SpecScalar;
+    use ndarray::Array2;
+    use proptest::prelude::*;
+
+    /// A midpoint of any magnitude the bound must survive: signs, cancellation, huge, tiny,
+    /// subnormal and exact zeros.
+    fn mid() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            -4.0f64..4.0,
+            Just(0.0),
+            (-1.0f64..1.0).prop_map(|x| x * 1e150),
+            (-1.0f64..1.0).prop_map(|x| x * 1e-300),
+            (-1.0f64..1.0).prop_map(|x| x * 4e-320),
+        ]
+    }
+
+    /// Radii in the patterns the Hölder pairs choose between: none, uniform, proportional to
+    /// the midpoint (softmax rows), a single wide entry, and unbounded.
+    fn balls(n: usize) -> impl Strategy<Value = Vec<Ball>> {
+        (
+            prop::collection::vec(mid(), n),
+            0usize..5,
+            0usize..n.max(1),
+            -20.0f64..0.0,
+        )
+            .prop_map(move |(ms, pattern, at, e)| {
+                let w = 10f64.powf(e);
+                ms.iter()
+                    .enumerate()
+                    .map(|(i, &m)| {
+                        let r = match pattern {
+                            0 => 0.0,
+                            1 => w,
+                            2 => m.abs() * w,
+                            3 => {
+                                if i == at {
+                                    w
+                                } else {
+                                    0.0
+                                }
+                            }
+                            _ => {
+                                if i == at {
+                                    f64::INFINITY
+                                } else {
+                                    w * 1e-3
+                                }
+                            }
+                        };
+                        Ball::new(m, r)
+                    })
+                    .collect()
+            })
+    }
+
+    /// Exact reals: at 4500 bits no sum or product of these `f64` values rounds.
+    type E = dashu_float::FBig<dashu_float::round::mode::Zero, 2>;
+
+    fn ex(x: f64) -> E {
+        E::try_from(x).unwrap().with_precision(4500).value()
+    }
+
+    /// The exact range of `Σ_k a_k·b_k` over the balls, or `None` when it is unbounded. Each
+    /// variable occurs once, so the range is the sum of the per-term ranges, each spanned by
+    /// the four corners.
+    fn exact_range(a: &[Ball], b: &[Ball]) -> Option<(E, E)> {
+        let (mut lo, mut hi) = (ex(0.0), ex(0.0));
+        for (x, y) in a.iter().zip(b) {
+            if x.is_exact_zero() || y.is_exact_zero() {
+                continue;
+            }
+            if x.rad().is_infinite() || y.rad().is_infinite() {
+                return None;
+            }
+            let ends = |v: &Ball| [ex(v.mid()) - ex(v.rad()), ex(v.mid()) + ex(v.rad())];
+            let (xs, ys) = (ends(x), ends(y));
+            let ps: Vec<E> = xs
+                .iter()
+                .flat_map(|p| ys.iter().map(move |q| p.clone() * q.clone()))
+                .collect();
+            lo += ps.iter().min().unwrap().clone();
+            hi += ps.iter().max().unwrap().clone();
+        }
+        Some((lo, hi))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// The ball product must contain the exact product of every choice of points of the
+        /// operand balls (computed exactly), and be unbounded where that is.
+        #[test]
+        fn matmul_encloses_the_product_of_every_point_of_the_balls(
+            (m, k, n) in (0usize..5, 0usize..7, 0usize..5),
+            a in balls(4 * 6),
+            b in balls(6 * 4),
+        ) {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| a[i * 6 + j]);
+            let b = Array2::from_shape_fn((k, n), |(i, j)| b[i * 4 + j]);
+            let ball = Ball::matmul(a.view(), b.view());
+            prop_assert_eq!(ball.dim(), (m, n));
+            for ((i, j), x) in ball.indexed_iter() {
+                let row: Vec<Ball> = a.row(i).to_vec();
+                let col: Vec<Ball> = b.column(j).to_vec();
+                match exact_range(&row, &col) {
+                    None => prop_assert!(x.rad().is_infinite(), "{x:?} must be unbounded"),
+                    Some((lo, hi)) => {
+                        if x.rad().is_finite() {
+                            prop_assert!(ex(x.lo()) <= lo && hi <= ex(x.hi()), "{x:?} vs [{lo}, {hi}]");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
