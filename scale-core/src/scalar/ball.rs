@@ -366,29 +366,50 @@ impl crate::scalar::SpecScalar for Ball {
         smooth(libm::erfc(self.m), self.r, erf_lip(self))
     }
     /// `M = A_m·B_m` by an `f64` GEMM (any order, FMA or not: off by at most
-    /// `γ_k·|A_m||B_m| + k·η`), and a radius from row and column statistics: each of
-    /// `|A_m|·B_r`, `γ_k·|A_m||B_m|` and `A_r·(|B_m| + B_r)` (the spread of the exact product
-    /// over the balls, and the GEMM's rounding) is bounded by the smaller of the two Hölder
-    /// products `‖x_i‖₁·max_k y_kj` and `max_k x_ik·‖y_j‖₁`, plus `k·η`: `O(mk + kn + mn)`
-    /// extra cost instead of more GEMMs.
+    /// `γ_k·|A_m||B_m| + k·η`), and a radius bounding `|A_m|·(B_r + γ_k|B_m|)` and
+    /// `A_r·(|B_m| + B_r)` (the spread of the exact product over the balls, and the GEMM's
+    /// rounding), each by a nonnegative `f64` GEMM where the operand's radii are not all 0, or
+    /// else (and where a radius is infinite) by the smaller of the two Hölder products
+    /// `‖x_i‖₁·max_k y_kj` and `max_k x_ik·‖y_j‖₁` of row and column statistics.
     fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
         let (m, k) = a.dim();
         let n = b.ncols();
         // Midpoints in memory order (a transposed view maps to a column-major array, which
         // the GEMM reads as is): a strided walk over a large transposed operand costs a cache
         // miss per element.
-        let mids = |x: ArrayView2<'_, Ball>| {
+        fn map(x: ArrayView2<'_, Ball>, f: impl Fn(Ball) -> f64) -> Array2<f64> {
             if !x.is_standard_layout() && x.t().is_standard_layout() {
-                x.t().mapv(|v| v.m).reversed_axes()
+                x.t().mapv(f).reversed_axes()
             } else {
-                x.mapv(|v| v.m)
+                x.mapv(f)
             }
-        };
-        let prod = crate::kernel::matmul(mids(a).view(), mids(b).view());
+        }
+        let prod = crate::kernel::matmul(map(a, |v| v.m).view(), map(b, |v| v.m).view());
         let g = crate::bound::Bound::gamma(k, U).get();
         let [row_abs, row_rsum, row_rad, row_absmax] = row_stats(a);
         let [col_abs, col_rsum, col_rad, col_absmax] = row_stats(b.t());
         let t = |x: f64, y: f64| if x == 0.0 || y == 0.0 { 0.0 } else { x * y };
+        // Radii propagated entry by entry, `|A_m|·(B_r + γ_k|B_m|)` and `A_r·(|B_m| + B_r)`, by
+        // nonnegative GEMMs (their own rounding is within `c` below): row and column
+        // statistics lose a factor of 2–10 per product wherever radii are uneven, which
+        // compounds over a deep graph (a transformer block's `d/dx` radius was 10⁴× the
+        // interval spec's width). Skipped where the operand's radii are all 0, and left to the
+        // statistics when a radius is infinite (0·∞ in a GEMM would be NaN).
+        let finite = |v: &[f64]| v.iter().all(|r| r.is_finite());
+        let (a_rad, b_rad) = (
+            row_rsum.iter().any(|&r| r > 0.0),
+            col_rsum.iter().any(|&r| r > 0.0),
+        );
+        let by_gemm = k > 0 && finite(&row_rsum) && finite(&col_rsum);
+        let t1 = (by_gemm && b_rad).then(|| {
+            crate::kernel::matmul(
+                map(a, |v| v.m.abs()).view(),
+                map(b, |v| v.r + g * v.m.abs()).view(),
+            )
+        });
+        let t2 = (by_gemm && a_rad).then(|| {
+            crate::kernel::matmul(map(a, |v| v.r).view(), map(b, |v| v.m.abs() + v.r).view())
+        });
         // `rad(spread + k·η, 2k + 12)`, with its underflow terms `(3k + 13)·η` replaced by the
         // larger normal number `f64::MIN_POSITIVE` (k < 10¹⁵): the same bound without a
         // subnormal operand per entry (each costs a microcode assist on x86).
@@ -397,16 +418,29 @@ impl crate::scalar::SpecScalar for Ball {
         let mut out = Vec::with_capacity(m * n);
         for (i, prow) in prod.rows().into_iter().enumerate() {
             let (ra, rs, rr, rm) = (row_abs[i], row_rsum[i], row_rad[i], row_absmax[i]);
+            // `γ_k·|B_m|` may underflow by `η/2` per entry inside `t1`: `‖A_m row‖₁·η` covers
+            // it (one subnormal product per row, not per entry).
+            let lost = if t1.is_some() { ra * ETA } else { 0.0 };
             out.extend(prow.iter().enumerate().map(|(j, &p)| {
                 // Each product `Σ_k x_k·y_k` of nonnegative terms is bounded both ways Hölder
                 // allows, `‖x‖₁·max y` and `max x·‖y‖₁`, and the smaller taken: radii
                 // proportional to their midpoints (softmax probabilities, whose row sums are
                 // 1) are bounded by their sum instead of n times their maximum.
-                let mid_rad = t(ra, col_rad[j]).min(t(rm, col_rsum[j]));
-                let rounding = t(ra, g * col_absmax[j]).min(t(rm, g * col_abs[j]));
-                let col_sum = col_abs[j] + col_rsum[j];
-                let rad_all = t(rr, col_sum).min(t(rs, col_absmax[j] + col_rad[j]));
-                let spread = mid_rad + rounding + rad_all;
+                let mid_rad = match &t1 {
+                    Some(t1) => t1[(i, j)],
+                    None => {
+                        t(ra, col_rad[j]).min(t(rm, col_rsum[j]))
+                            + g * t(ra, col_absmax[j]).min(t(rm, col_abs[j]))
+                    }
+                };
+                let rad_all = match &t2 {
+                    Some(t2) => t2[(i, j)],
+                    None => {
+                        let col_sum = col_abs[j] + col_rsum[j];
+                        t(rr, col_sum).min(t(rs, col_absmax[j] + col_rad[j]))
+                    }
+                };
+                let spread = mid_rad + rad_all + lost;
                 let r = (spread + f64::MIN_POSITIVE) * c;
                 Ball::new(p, if r.is_nan() { f64::INFINITY } else { r })
             }));
