@@ -205,11 +205,12 @@ fn main() {
     ];
 
     if let Some(i) = args.iter().position(|a| a == "--only") {
-        // Loop one variant (for profilers).
+        // Loop one variant (for profilers): `--only NAME [TIMES]`.
         let which = args.get(i + 1).map(String::as_str).unwrap_or("");
+        let times: usize = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(200);
         for (name, f) in &variants {
             if *name == which {
-                for _ in 0..200 {
+                for _ in 0..times {
                     f();
                 }
             }

@@ -414,18 +414,63 @@ impl crate::scalar::SpecScalar for Ball {
         // larger normal number `f64::MIN_POSITIVE` (k < 10¹⁵): the same bound without a
         // subnormal operand per entry (each costs a microcode assist on x86).
         let c = 1.0 + (2.0 * k as f64 + 14.0) * (2.0 * U);
-        // Built straight from the products (no zero-filled tensor written twice).
+        // `γ_k·|B_m|` may underflow by `η/2` per entry inside `t1`: `‖A_m row‖₁·η` covers it
+        // (one subnormal product per row, not per entry).
+        let lost: Vec<f64> = match t1 {
+            Some(_) => row_abs.iter().map(|&ra| ra * ETA).collect(),
+            None => vec![0.0; m],
+        };
+        // Built straight from the products, row by row (each entry written once).
         let mut out = Vec::with_capacity(m * n);
         for (i, prow) in prod.rows().into_iter().enumerate() {
+            let base = lost[i] + f64::MIN_POSITIVE;
+            let fin = |p: f64, s: f64| {
+                let r = (s + base) * c;
+                Ball::new(p, if r.is_nan() { f64::INFINITY } else { r })
+            };
             let (ra, rs, rr, rm) = (row_abs[i], row_rsum[i], row_rad[i], row_absmax[i]);
-            // `γ_k·|B_m|` may underflow by `η/2` per entry inside `t1`: `‖A_m row‖₁·η` covers
-            // it (one subnormal product per row, not per entry).
-            let lost = if t1.is_some() { ra * ETA } else { 0.0 };
+            // Fast paths (finite radii, so no 0·∞): the products that exist, and where an
+            // operand is exact its term is 0 (or, for `B`, the GEMM's rounding alone).
+            if by_gemm {
+                // Contiguous rows (the kernel's outputs are row-major) let these loops run
+                // over slices, without a capacity check per entry.
+                fn row_of(x: Option<&Array2<f64>>, i: usize, n: usize) -> Option<&[f64]> {
+                    x?.as_slice()?.get(i * n..(i + 1) * n)
+                }
+                let pr = row_of(Some(&prod), i, n);
+                let rounding = |j: usize| g * (ra * col_absmax[j]).min(rm * col_abs[j]);
+                let done = pr.and_then(|pr| {
+                    match (row_of(t1.as_ref(), i, n), row_of(t2.as_ref(), i, n)) {
+                        (Some(s1), Some(s2)) => {
+                            let rows = pr.iter().zip(s1).zip(s2);
+                            out.extend(rows.map(|((&p, &s1), &s2)| fin(p, s1 + s2)));
+                            Some(())
+                        }
+                        (Some(s1), None) if !a_rad => {
+                            out.extend(pr.iter().zip(s1).map(|(&p, &s1)| fin(p, s1)));
+                            Some(())
+                        }
+                        (None, Some(s2)) if !b_rad => {
+                            let rows = pr.iter().zip(s2).enumerate();
+                            out.extend(rows.map(|(j, (&p, &s2))| fin(p, s2 + rounding(j))));
+                            Some(())
+                        }
+                        (None, None) if !a_rad && !b_rad => {
+                            out.extend(pr.iter().enumerate().map(|(j, &p)| fin(p, rounding(j))));
+                            Some(())
+                        }
+                        _ => None,
+                    }
+                });
+                if done.is_some() {
+                    continue;
+                }
+            }
             out.extend(prow.iter().enumerate().map(|(j, &p)| {
-                // Each product `Σ_k x_k·y_k` of nonnegative terms is bounded both ways Hölder
-                // allows, `‖x‖₁·max y` and `max x·‖y‖₁`, and the smaller taken: radii
-                // proportional to their midpoints (softmax probabilities, whose row sums are
-                // 1) are bounded by their sum instead of n times their maximum.
+                // Without a GEMM, each product `Σ_k x_k·y_k` of nonnegative terms is bounded
+                // both ways Hölder allows, `‖x‖₁·max y` and `max x·‖y‖₁`, and the smaller
+                // taken: radii proportional to their midpoints (softmax probabilities, whose
+                // row sums are 1) are bounded by their sum instead of n times their maximum.
                 let mid_rad = match &t1 {
                     Some(t1) => t1[(i, j)],
                     None => {
@@ -440,9 +485,7 @@ impl crate::scalar::SpecScalar for Ball {
                         t(rr, col_sum).min(t(rs, col_absmax[j] + col_rad[j]))
                     }
                 };
-                let spread = mid_rad + rad_all + lost;
-                let r = (spread + f64::MIN_POSITIVE) * c;
-                Ball::new(p, if r.is_nan() { f64::INFINITY } else { r })
+                fin(p, mid_rad + rad_all)
             }));
         }
         Array2::from_shape_vec((m, n), out)
