@@ -145,6 +145,50 @@ def transformer_block():
     return save("transformer_block", nodes, [f32("x", [b, n, d])], [f32("y", [b, n, d])], inits)
 
 
+def ops():
+    """One node of most mapped op types (opset 20, for Gelu), chained on x: [2, 3, 4]; pins the
+    lowering of each in a program snapshot."""
+    n = helper.make_node
+    nodes = [
+        n("Slice", ["x", "st", "en", "ax"], ["s1"], name="slice"),
+        n("Concat", ["s1", "s1"], ["cat"], name="concat", axis=-1),
+        n("Max", ["x", "cat"], ["mx"], name="max"),
+        n("Min", ["mx", "x"], ["mn"], name="min"),
+        n("LeakyRelu", ["mn"], ["lr"], name="leaky", alpha=0.25),
+        n("Gelu", ["lr"], ["ge"], name="gelu", approximate="tanh"),
+        n("Constant", [], ["two"], name="two", value_float=2.0),
+        n("Div", ["ge", "two"], ["half"], name="halve"),
+        n("Identity", ["half"], ["same"], name="identity"),
+        n("Sigmoid", ["same"], ["sg"], name="sigmoid"),
+        n("Softplus", ["sg"], ["sp"], name="softplus"),
+        n("Exp", ["sp"], ["ex"], name="exp"),
+        n("Log", ["ex"], ["lg"], name="log"),
+        n("Sqrt", ["ex"], ["sq"], name="sqrt"),
+        n("Sub", ["lg", "sq"], ["df"], name="sub"),
+        n("Abs", ["df"], ["ab"], name="abs"),
+        n("Neg", ["ab"], ["ng"], name="neg"),
+        n("Tanh", ["ng"], ["th"], name="tanh"),
+        n("Mul", ["th", "x"], ["pr"], name="mul"),
+        n("ReduceMean", ["pr", "last"], ["rm"], name="mean", keepdims=1),
+        n("Reshape", ["rm", "flat_shape"], ["rs"], name="reshape"),
+        n("Transpose", ["pr"], ["tp"], name="transpose", perm=[0, 2, 1]),
+        n("Flatten", ["tp"], ["fl"], name="flatten", axis=2),
+        n("ReduceSum", ["fl", "one_axis"], ["rsum"], name="sum", keepdims=0),
+        n("Softmax", ["rsum"], ["sm"], name="softmax", axis=-1),
+        n("Add", ["sm", "bias"], ["y"], name="bias"),
+    ]
+    inits = [
+        ints("st", [0]),
+        ints("en", [2]),
+        ints("ax", [2]),
+        ints("last", [-1]),
+        ints("flat_shape", [0, -1]),
+        ints("one_axis", [0]),
+        weight("bias", [3], 0.1),
+    ]
+    save("ops", nodes, [f32("x", [2, 3, 4])], [f32("y", [3])], inits, opset=20)
+
+
 def errors():
     """Small files whose import must fail with a typed error."""
     # An op type with no lowering (after a supported node, so the index is not trivially 0).
@@ -194,6 +238,7 @@ def main():
     mlp_path = mlp()
     cnn()
     transformer_block()
+    ops()
     errors()
     # Truncated bytes: a protobuf decode error, not a panic.
     with open(mlp_path, "rb") as f:

@@ -103,6 +103,48 @@ fn mlp_import_is_the_hand_written_model() {
     assert_eq!(hand.shapes.last(), Some(&vec![]));
 }
 
+/// `ops.onnx` has one node of most mapped op types (Slice, Concat, Max, Min, LeakyRelu, Gelu,
+/// Constant, Div by a power of two, Identity, the unary ops, ReduceMean with keepdims, Reshape with
+/// `0`/`-1`, Transpose, Flatten, ReduceSum, Softmax): the program pins how each is lowered.
+#[test]
+fn ops_fixture_lowers_each_op_type() {
+    let i = imported("ops");
+    assert_eq!(
+        emit::program(&i.checked, 0),
+        r#"scale_graph! {
+    runtime = f32;
+    input x: [2, 3, 4];
+    input bias: [3];
+    let s1 = slice(x, 2, 0, 2);
+    let cat = concat(s1, s1, 2);
+    let mx = maximum(x, cat);
+    let mn = minimum(mx, x);
+    let lr = leaky_relu(mn, 0.25);
+    let ge = gelu_tanh(lr);
+    let half = scale(ge, 0.5);
+    let sg = sigmoid(half);
+    let sp = softplus(sg);
+    let ex = exp(sp);
+    let lg = log(ex);
+    let sq = sqrt(ex);
+    let df = sub(lg, sq);
+    let ab = abs(df);
+    let ng = neg(ab);
+    let th = tanh(ng);
+    let pr = mul(th, x);
+    let rm_drop = mean(pr, 2);
+    let rm = reshape(rm_drop, [2, 3, 1]);
+    let rs = reshape(rm, [2, 3]);
+    let tp = permute(pr, [0, 2, 1]);
+    let fl = reshape(tp, [8, 3]);
+    let rsum = sum(fl, 0);
+    let sm = softmax(rsum);
+    let y = add(sm, bias);
+    let loss = sum(y);
+}"#
+    );
+}
+
 #[test]
 fn mse_loss_adds_a_target_input() {
     let bytes = std::fs::read(fixture("mlp")).expect("fixture");
