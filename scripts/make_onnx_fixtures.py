@@ -189,6 +189,29 @@ def ops():
     save("ops", nodes, [f32("x", [2, 3, 4])], [f32("y", [3])], inits, opset=20)
 
 
+def layer_norm_decomposed():
+    """LayerNorm over the last axis as PyTorch exports it below opset 17 (nine nodes)."""
+    n = helper.make_node
+    nodes = [
+        n("ReduceMean", ["x"], ["mean"], name="mean", axes=[-1], keepdims=1),
+        n("Sub", ["x", "mean"], ["centred"], name="centre"),
+        n("Pow", ["centred", "two"], ["sq"], name="square"),
+        n("ReduceMean", ["sq"], ["var"], name="var", axes=[-1], keepdims=1),
+        n("Add", ["var", "eps"], ["var_eps"], name="add_eps"),
+        n("Sqrt", ["var_eps"], ["std"], name="std"),
+        n("Div", ["centred", "std"], ["normed"], name="normalise"),
+        n("Mul", ["normed", "gamma"], ["scaled"], name="gamma"),
+        n("Add", ["scaled", "beta"], ["y"], name="beta"),
+    ]
+    inits = [
+        scalar("two", 2.0),
+        scalar("eps", 1e-5),
+        numpy_helper.from_array((1 + 0.1 * RNG.standard_normal(8)).astype(np.float32), "gamma"),
+        weight("beta", [8], 0.1),
+    ]
+    save("layer_norm_decomposed", nodes, [f32("x", [2, 3, 8])], [f32("y", [2, 3, 8])], inits, opset=13)
+
+
 def errors():
     """Small files whose import must fail with a typed error."""
     # An op type with no lowering (after a supported node, so the index is not trivially 0).
@@ -239,6 +262,7 @@ def main():
     cnn()
     transformer_block()
     ops()
+    layer_norm_decomposed()
     errors()
     # Truncated bytes: a protobuf decode error, not a panic.
     with open(mlp_path, "rb") as f:

@@ -145,6 +145,25 @@ fn ops_fixture_lowers_each_op_type() {
     );
 }
 
+/// PyTorch's decomposed LayerNorm (opset 13: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div,
+/// Mul, Add) is one `layer_norm`, with the f32 epsilon of the file.
+#[test]
+fn decomposed_layer_norm_is_one_op() {
+    let i = imported("layer_norm_decomposed");
+    assert_eq!(
+        emit::program(&i.checked, 0),
+        "scale_graph! {
+    runtime = f32;
+    input x: [2, 3, 8];
+    input gamma: [8];
+    input beta: [8];
+    let y = layer_norm(x, gamma, beta, 9.999999747378752e-6);
+    let loss = sum(y);
+}"
+    );
+    assert_eq!(i.weights.len(), 2);
+}
+
 #[test]
 fn mse_loss_adds_a_target_input() {
     let bytes = std::fs::read(fixture("mlp")).expect("fixture");

@@ -42,6 +42,7 @@
 //! | `Gelu` | `gelu`, `gelu_tanh` | `approximate` `none` or `tanh` |
 //! | `Div(x, √2)`, `Erf`, `Add(·, 1)`, `Mul(x, ·)`, `Mul(·, 0.5)` | `gelu` | PyTorch's exported erf form, consecutive nodes, intermediates used once |
 //! | `LayerNormalization` | `layer_norm(x, scale, bias, epsilon)` | the last axis; one output; a missing bias becomes a zero input |
+//! | `ReduceMean`, `Sub`, `Pow(·, 2)`, `ReduceMean`, `Add(·, eps)`, `Sqrt`, `Div`, `Mul(·, γ)`, `Add(·, β)` | `layer_norm(x, γ, β, eps)` | PyTorch's decomposed LayerNorm (opset < 17): last axis, `keepdims = 1`, consecutive nodes, private intermediates |
 //! | `Transpose` | `transpose`, `permute` | rank ≤ 4 |
 //! | `Reshape` | `reshape` | constant shape (`0` and `-1` resolved), `allowzero = 0` |
 //! | `Flatten` | `reshape` | |
@@ -55,9 +56,8 @@
 //!
 //! Refused with a typed error: every other op type (e.g. `Cos`, `Shape`, `Gather`, `Erf` outside
 //! the GELU pattern, `Pow`, `ReduceMax`, `BatchNormalization`), broadcasting other than the
-//! bias forms above (`Unsupported broadcast`, until an `expand` op lands in the registry), the
-//! decomposed LayerNorm PyTorch exports for older opsets (its `Sub(x, mean)` broadcasts),
-//! external tensor data, dynamic shapes and non-float inputs.
+//! bias forms above (`Unsupported broadcast`, until an `expand` op lands in the registry; e.g.
+//! an additive attention mask), external tensor data, dynamic shapes and non-float inputs.
 //!
 //! ```
 //! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx/mlp.onnx"))?;
@@ -767,6 +767,10 @@ impl Lowering {
                 i += skip;
                 continue;
             }
+            if let Some(skip) = self.layer_norm_decomposed(&g.node, i, &uses)? {
+                i += skip;
+                continue;
+            }
             let n = &g.node[i];
             let c = Ctx {
                 n,
@@ -819,6 +823,117 @@ impl Lowering {
     /// Ops appended from now on belong to no node (the loss).
     fn origin_none(&mut self) {
         self.node = usize::MAX;
+    }
+
+    /// Whether `n` is a `ReduceMean` over the last axis of a rank-`rank` value with `keepdims = 1`.
+    fn mean_last_keep(&self, n: &NodeProto, rank: usize) -> bool {
+        let attr = |name: &str| n.attribute.iter().find(|a| a.name() == name);
+        if n.op_type() != "ReduceMean" || attr("keepdims").is_some_and(|a| a.i() != 1) {
+            return false;
+        }
+        let axes = if self.opset >= 18 {
+            match n.input.get(1).and_then(|s| self.constant(s)) {
+                Some(Const {
+                    data: Data::Int(v), ..
+                }) => v.clone(),
+                _ => return false,
+            }
+        } else {
+            attr("axes").map(|a| a.ints.clone()).unwrap_or_default()
+        };
+        let r = i64::try_from(rank).unwrap_or(0);
+        axes.len() == 1 && (axes[0] == -1 || axes[0] == r - 1)
+    }
+
+    /// The LayerNorm PyTorch exports below opset 17: `m = ReduceMean(x) → d = Sub(x, m) →
+    /// Pow(d, 2) → ReduceMean → Add(·, eps) → Sqrt → Div(d, ·) → Mul(·, γ) → Add(·, β)`, over
+    /// the last axis with `keepdims = 1`, on consecutive nodes whose intermediates are private.
+    /// Its real-number semantics is `layer_norm(x, γ, β, eps)`'s, so it is lowered to that one op
+    /// (the `Sub(x, m)` alone would need a broadcast). Returns the nodes consumed.
+    fn layer_norm_decomposed(
+        &mut self,
+        nodes: &[NodeProto],
+        i: usize,
+        uses: &HashMap<&str, usize>,
+    ) -> R<Option<usize>> {
+        const OPS: [&str; 9] = [
+            "ReduceMean",
+            "Sub",
+            "Pow",
+            "ReduceMean",
+            "Add",
+            "Sqrt",
+            "Div",
+            "Mul",
+            "Add",
+        ];
+        let Some(w) = nodes.get(i..i + OPS.len()) else {
+            return Ok(None);
+        };
+        if w.iter().map(|n| n.op_type()).ne(OPS) {
+            return Ok(None);
+        }
+        let out = |k: usize| w[k].output.first().map_or("", String::as_str);
+        let ins = |k: usize| -> Vec<&str> { w[k].input.iter().map(String::as_str).collect() };
+        let x = ins(0).first().copied().unwrap_or("");
+        let Some(Slot::Val(_, shape)) = self.slots.get(x).cloned() else {
+            return Ok(None);
+        };
+        let n = shape.last().copied().unwrap_or(0);
+        let float = |s: &str| match self.constant(s) {
+            Some(Const {
+                data: Data::Float(v),
+                ..
+            }) if v.len() == 1 => Some(v[0]),
+            _ => None,
+        };
+        // The operand of binary node `k` other than `this`.
+        let other = |k: usize, this: &str| -> Option<String> {
+            let v = ins(k);
+            (v.len() == 2 && v.contains(&this)).then(|| {
+                v.iter()
+                    .find(|s| **s != this)
+                    .map_or(this, |s| s)
+                    .to_string()
+            })
+        };
+        let vector = |s: &str| match self.slots.get(s) {
+            Some(Slot::Val(_, sh)) => sh == &[n],
+            Some(Slot::Const(k)) => k.dims == [n] && matches!(k.data, Data::Float(_)),
+            None => false,
+        };
+        let eps = other(4, out(3)).and_then(|s| float(&s));
+        let gamma = other(7, out(6)).filter(|s| vector(s));
+        let beta = other(8, out(7)).filter(|s| vector(s));
+        let ok = self.mean_last_keep(&w[0], shape.len())
+            && ins(1) == [x, out(0)]
+            && ins(2).first() == Some(&out(1))
+            && ins(2).get(1).and_then(|s| float(s)) == Some(2.0)
+            && self.mean_last_keep(&w[3], shape.len())
+            && ins(3).first() == Some(&out(2))
+            && ins(5) == [out(4)]
+            && ins(6) == [out(1), out(5)]
+            && eps.is_some_and(|e| e > 0.0 && e.is_finite());
+        let private = [1, 2, 1, 1, 1, 1, 1, 1]
+            .iter()
+            .enumerate()
+            .all(|(k, &u)| uses.get(out(k)).copied() == Some(u));
+        let (Some(eps), Some(gamma), Some(beta)) = (eps, gamma, beta) else {
+            return Ok(None);
+        };
+        if !ok || !private {
+            return Ok(None);
+        }
+        let c = Ctx {
+            n: &w[0],
+            label: label(i, &w[0]),
+        };
+        let (xv, _) = self.val(&c, x)?;
+        let (g, _) = self.val(&c, &gamma)?;
+        let (b, _) = self.val(&c, &beta)?;
+        let y = self.op(out(8), "layer_norm", vec![xv, g, b], vec![eps], None, None);
+        self.bind(out(8), y, shape);
+        Ok(Some(OPS.len()))
     }
 
     /// PyTorch's exact GELU export: `Div(x, √2) → Erf → Add(·, 1) → Mul(x, ·) → Mul(·, 0.5)`
