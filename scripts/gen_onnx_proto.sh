@@ -36,4 +36,6 @@ cargo run --quiet --release --manifest-path "$tool/Cargo.toml" -- \
     echo
     cat "$tool/out/onnx.rs"
 } > "$root/scale-gen/src/onnx/proto.rs"
+# The checked-in copy is rustfmt'd like the rest of the workspace.
+(cd "$root" && cargo fmt -p scale-gen)
 echo "wrote scale-gen/src/onnx/proto.rs"
