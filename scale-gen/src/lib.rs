@@ -4,7 +4,7 @@
 //! block, residual block, softmax classifier with cross-entropy, deep chain) and any model given
 //! as a small JSON description (inputs with shapes, then ops in order — see [`Model`]), so a model
 //! defined elsewhere (e.g. a PyTorch `nn.Sequential`, see the README) becomes a checked,
-//! typed graph.
+//! typed graph. ONNX files are imported by [`onnx`] into the same [`Model`].
 //!
 //! Descriptions are checked before anything is written ([`check`]): each is lowered to a program
 //! of the `scale_graph!` language and checked by `scale-dsl` against the same op registry as the
@@ -25,6 +25,7 @@ pub mod emit;
 pub mod examples;
 pub mod families;
 mod model;
+pub mod onnx;
 mod validate;
 
 pub use model::{Input, Model, Op};

@@ -1,0 +1,217 @@
+//! `scale-gen certify`: build an imported ONNX model and run its certified pass.
+//!
+//! A `scale_graph!` program is Rust, so certifying it means compiling it. This writes a tiny
+//! crate under `target/scale-gen-cache/<hash>/` (the hash covers the generated module and the
+//! weights, so an unchanged model reuses it) that depends on `scale-graph` and the examples'
+//! shared runner by path, and runs it with `cargo run --release`. All cached crates share one
+//! target directory, so only the first build compiles `scale-graph`; a spinner shows while cargo
+//! works. Shape errors never get this far: the import checks the model first.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use scale_gen::onnx::Imported;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// FNV-1a, 64 bits: a stable hash (unlike `DefaultHasher`, the same across Rust releases), so
+/// cache directories survive toolchain updates.
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for &b in *p {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The dependency lines the examples' runner needs, with the workspace's versions.
+const DEPS: &str = r#"ndarray = { version = "0.17", default-features = false, features = ["std"] }
+ndarray-npy = { version = "0.10", default-features = false }
+serde_json = { version = "1", features = ["float_roundtrip"] }
+"#;
+
+/// Generate (or reuse) the crate, fill its input directory and run it.
+pub fn certify(
+    model: &Path,
+    imported: &Imported,
+    npy: Option<&Path>,
+    seed: u64,
+    report: &Path,
+) -> Result<(), String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .map_err(|e| format!("workspace root: {e}"))?;
+    let m = imported.model();
+    let module = scale_gen::emit::module(&imported.checked, &format!("`{}`", model.display()));
+    let weights: Vec<u8> = imported
+        .weights
+        .iter()
+        .flat_map(|w| w.values.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    let hash = fnv(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        // Bump when the generated crate's layout changes.
+        b"certify crate layout 2",
+        module.as_bytes(),
+        &weights,
+    ]);
+    let cache = root.join("target/scale-gen-cache");
+    let dir = cache.join(format!("{hash:016x}"));
+    let src = dir.join("src");
+    // The module and weights live apart from `src/main.rs`, so no model name can clash with it.
+    let generated = dir.join("gen");
+    let fresh = !dir.join("Cargo.toml").exists();
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    if fresh {
+        // Writes `gen/<name>.rs` and the initializers as `gen/<name>/<input>.npy`.
+        imported
+            .write(&generated, &format!("`{}`", model.display()))
+            .map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&src).map_err(|e| io(&src, e))?;
+        let toml = format!(
+            "[package]\nname = \"certify-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nscale-graph = {{ path = {root:?} }}\n{DEPS}\n[workspace]\n",
+            name = m.name.replace('_', "-"),
+            root = root.display().to_string(),
+        );
+        std::fs::write(dir.join("Cargo.toml"), toml).map_err(|e| io(&dir, e))?;
+        // The workspace's lock file pins the same dependency versions the tests use.
+        let _ = std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"));
+        let main = main_rs(imported, &root);
+        std::fs::write(src.join("main.rs"), main).map_err(|e| io(&src, e))?;
+    }
+    // The inputs of this run: the weights plus the user's graph inputs (random when absent).
+    let inputs = dir.join("inputs");
+    let _ = std::fs::remove_dir_all(&inputs);
+    std::fs::create_dir_all(&inputs).map_err(|e| io(&inputs, e))?;
+    for w in &imported.weights {
+        let name = format!("{}.npy", w.name);
+        let from = generated.join(&m.name).join(&name);
+        std::fs::copy(&from, inputs.join(&name)).map_err(|e| io(&from, e))?;
+    }
+    if let Some(npy) = npy {
+        for inp in &m.inputs {
+            if imported.weights.iter().any(|w| w.name == inp.name) {
+                continue;
+            }
+            let from = npy.join(format!("{}.npy", inp.name));
+            if from.exists() {
+                std::fs::copy(&from, inputs.join(format!("{}.npy", inp.name)))
+                    .map_err(|e| io(&from, e))?;
+            }
+        }
+    }
+    // The cargo that runs us (`cargo run -p scale-gen`), else the one on PATH.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let spinner = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}").map_err(|e| e.to_string())?,
+    );
+    spinner.set_message(format!(
+        "building {} ({})",
+        m.name,
+        if fresh { "new" } else { "cached" }
+    ));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let build = Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", cache.join("target"))
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| format!("cargo: {e}"))?;
+    spinner.finish_and_clear();
+    if !build.status.success() {
+        return Err(format!(
+            "building {} failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&build.stderr)
+        ));
+    }
+    let status = Command::new(&cargo)
+        .args(["run", "--release", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", cache.join("target"))
+        .arg("--")
+        .arg("--npy")
+        .arg(&inputs)
+        .arg("--seed")
+        .arg(seed.to_string())
+        .arg("--out")
+        .arg(report)
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}: the certified run failed ({status})", m.name))
+    }
+}
+
+/// The crate's `main.rs`: random data for missing graph inputs, then the module's `run`.
+fn main_rs(imported: &Imported, root: &Path) -> String {
+    let m = imported.model();
+    let mut data = String::new();
+    for inp in &m.inputs {
+        if !imported.weights.iter().any(|w| w.name == inp.name) {
+            let _ = writeln!(data, "    ({:?}, &{:?}),", inp.name, inp.shape);
+        }
+    }
+    format!(
+        r#"//! Generated by `scale-gen certify`; do not edit.
+#![forbid(unsafe_code)]
+
+#[path = {support:?}]
+mod support;
+#[rustfmt::skip]
+#[path = "../gen/{name}.rs"]
+mod model;
+
+/// Graph inputs (not initializers): random from `--seed` unless `<npy>/<name>.npy` exists.
+const DATA: &[(&str, &[usize])] = &[
+{data}];
+
+fn main() -> std::process::ExitCode {{
+    let opts = match support::Options::from_args() {{
+        Ok(o) => o,
+        Err(e) => {{
+            eprintln!("{{e}}");
+            return std::process::ExitCode::from(2);
+        }}
+    }};
+    if let Some(dir) = &opts.npy_dir {{
+        let mut rng = scale_graph::random::rng(opts.seed);
+        for (name, shape) in DATA {{
+            let path = dir.join(format!("{{name}}.npy"));
+            if !path.exists() {{
+                let a: ndarray::ArrayD<f64> =
+                    scale_graph::random::gaussian(&mut rng, ndarray::IxDyn(shape), 1.0);
+                if let Err(e) = ndarray_npy::write_npy(&path, &a) {{
+                    eprintln!("{{}}: {{e}}", path.display());
+                    return std::process::ExitCode::FAILURE;
+                }}
+            }}
+        }}
+    }}
+    match model::run(&opts) {{
+        Ok(report) if report.violations() == 0 => std::process::ExitCode::SUCCESS,
+        Ok(report) => {{
+            eprintln!("{{}} bound(s) violated", report.violations());
+            std::process::ExitCode::FAILURE
+        }}
+        Err(e) => {{
+            eprintln!("{{e}}");
+            std::process::ExitCode::FAILURE
+        }}
+    }}
+}}
+"#,
+        support = root.join("examples/support/mod.rs").display().to_string(),
+        name = m.name,
+    )
+}

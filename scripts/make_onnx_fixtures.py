@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Write the ONNX fixtures of scale-gen's import tests (scale-gen/tests/fixtures/onnx/).
+
+The graphs are built with `onnx.helper` (`pip install onnx numpy`; no PyTorch needed) with the
+node patterns PyTorch's exporter produces: Gemm with transB=1 for nn.Linear on a batch, MatMul +
+bias Add on a sequence, the erf form of GELU, LayerNormalization (opset 17). Weights come from a
+fixed seed, so re-running the script rewrites identical files. The outputs are checked in, so CI
+needs no Python:
+
+    python3 scripts/make_onnx_fixtures.py
+"""
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "scale-gen", "tests", "fixtures", "onnx")
+RNG = np.random.default_rng(15)
+OPSET = 17
+
+
+def weight(name, shape, std=None):
+    fan_in = shape[-1] if len(shape) > 1 else shape[0]
+    std = std if std is not None else 1.0 / np.sqrt(fan_in)
+    return numpy_helper.from_array((RNG.standard_normal(shape) * std).astype(np.float32), name)
+
+
+def ints(name, values):
+    return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+
+def scalar(name, value):
+    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+
+def save(name, nodes, inputs, outputs, inits, opset=OPSET):
+    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
+    model = helper.make_model(
+        graph, producer_name="make_onnx_fixtures.py", opset_imports=[helper.make_opsetid("", opset)]
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(OUT, f"{name}.onnx")
+    onnx.save(model, path)
+    return path
+
+
+def f32(name, shape):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def mlp():
+    """nn.Sequential(Linear(8, 16), ReLU(), Linear(16, 3)) on a batch of 4, as PyTorch exports it."""
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["z1"], name="fc1", transB=1),
+        helper.make_node("Relu", ["z1"], ["h1"], name="relu1"),
+        helper.make_node("Gemm", ["h1", "w2", "b2"], ["y"], name="fc2", transB=1),
+    ]
+    inits = [weight("w1", [16, 8]), weight("b1", [16], 0.1), weight("w2", [3, 16]), weight("b2", [3], 0.1)]
+    return save("mlp", nodes, [f32("x", [4, 8])], [f32("y", [4, 3])], inits)
+
+
+def cnn():
+    """conv 1→4 (+bias, pad 1) → relu → max-pool 2 → conv 4→8 (pad 1) → relu → avg-pool 2 →
+    flatten → linear 32→5 → log-softmax, on 2 images of 8×8."""
+    nodes = [
+        helper.make_node("Conv", ["x", "k1", "c1"], ["z1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
+        helper.make_node("Relu", ["z1"], ["a1"], name="relu1"),
+        helper.make_node("MaxPool", ["a1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "k2"], ["z2"], name="conv2", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["z2"], ["a2"], name="relu2"),
+        helper.make_node("AveragePool", ["a2"], ["p2"], name="pool2", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p2"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "w", "b"], ["logits"], name="fc", transB=1),
+        helper.make_node("LogSoftmax", ["logits"], ["y"], name="log_softmax", axis=-1),
+    ]
+    inits = [
+        weight("k1", [4, 1, 3, 3], 1 / 3),
+        weight("c1", [4], 0.1),
+        weight("k2", [8, 4, 3, 3], 1 / 6),
+        weight("w", [5, 32]),
+        weight("b", [5], 0.1),
+    ]
+    return save("cnn", nodes, [f32("x", [2, 1, 8, 8])], [f32("y", [2, 5])], inits)
+
+
+def transformer_block():
+    """Pre-LayerNorm block, batch 1, 4 tokens, d 8, 2 heads, GELU MLP of width 32 (no mask):
+    h = x + Wo·attn(LN1(x)), y = h + W2·gelu(W1·LN2(h) + c1) + c2, with PyTorch's patterns
+    (head split by Reshape/Transpose, 1/√dh as a Mul, GELU as its erf form)."""
+    b, n, d, heads = 1, 4, 8, 2
+    dh, f = d // heads, 4 * d
+    nodes = [helper.make_node("LayerNormalization", ["x", "g1", "be1"], ["ln1"], name="ln1", axis=-1, epsilon=1e-5)]
+    for p in "qkv":
+        nodes += [
+            helper.make_node("MatMul", ["ln1", f"w{p}"], [p], name=f"{p}_proj"),
+            helper.make_node("Reshape", [p, "heads_shape"], [f"{p}s"], name=f"{p}_split"),
+            helper.make_node("Transpose", [f"{p}s"], [f"{p}h"], name=f"{p}_heads", perm=[0, 2, 1, 3]),
+        ]
+    nodes += [
+        helper.make_node("Transpose", ["kh"], ["kt"], name="k_t", perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["qh", "kt"], ["scores"], name="scores"),
+        helper.make_node("Mul", ["scores", "inv_sqrt_dh"], ["scaled"], name="scale"),
+        helper.make_node("Softmax", ["scaled"], ["attn"], name="softmax", axis=-1),
+        helper.make_node("MatMul", ["attn", "vh"], ["ctx"], name="context"),
+        helper.make_node("Transpose", ["ctx"], ["ctxt"], name="merge_t", perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["ctxt", "model_shape"], ["merged"], name="merge"),
+        helper.make_node("MatMul", ["merged", "wo"], ["proj"], name="o_proj"),
+        helper.make_node("Add", ["x", "proj"], ["h"], name="residual1"),
+        helper.make_node("LayerNormalization", ["h", "g2", "be2"], ["ln2"], name="ln2", axis=-1, epsilon=1e-5),
+        helper.make_node("MatMul", ["ln2", "w1"], ["up_mm"], name="up"),
+        helper.make_node("Add", ["up_mm", "c1"], ["up"], name="up_bias"),
+        # GELU as PyTorch exports it below opset 20: x · ½(1 + erf(x/√2)).
+        helper.make_node("Div", ["up", "sqrt2"], ["g_div"], name="gelu_div"),
+        helper.make_node("Erf", ["g_div"], ["g_erf"], name="gelu_erf"),
+        helper.make_node("Add", ["g_erf", "one"], ["g_add"], name="gelu_add"),
+        helper.make_node("Mul", ["up", "g_add"], ["g_mul"], name="gelu_mul"),
+        helper.make_node("Mul", ["g_mul", "half"], ["act"], name="gelu_half"),
+        helper.make_node("MatMul", ["act", "w2"], ["down_mm"], name="down"),
+        helper.make_node("Add", ["down_mm", "c2"], ["down"], name="down_bias"),
+        helper.make_node("Add", ["h", "down"], ["y"], name="residual2"),
+    ]
+    s = 1 / np.sqrt(d)
+    inits = [
+        numpy_helper.from_array(np.ones(d, np.float32), "g1"),
+        numpy_helper.from_array(np.zeros(d, np.float32), "be1"),
+        weight("wq", [d, d], s),
+        weight("wk", [d, d], s),
+        weight("wv", [d, d], s),
+        weight("wo", [d, d], s),
+        numpy_helper.from_array(np.ones(d, np.float32), "g2"),
+        numpy_helper.from_array(np.zeros(d, np.float32), "be2"),
+        weight("w1", [d, f], s),
+        weight("c1", [f], 0.1),
+        weight("w2", [f, d], 1 / np.sqrt(f)),
+        weight("c2", [d], 0.1),
+        ints("heads_shape", [b, n, heads, dh]),
+        ints("model_shape", [b, n, d]),
+        scalar("inv_sqrt_dh", 1 / np.sqrt(dh)),
+        scalar("sqrt2", np.sqrt(2.0)),
+        scalar("one", 1.0),
+        scalar("half", 0.5),
+    ]
+    return save("transformer_block", nodes, [f32("x", [b, n, d])], [f32("y", [b, n, d])], inits)
+
+
+def ops():
+    """One node of most mapped op types (opset 20, for Gelu), chained on x: [2, 3, 4]; pins the
+    lowering of each in a program snapshot."""
+    n = helper.make_node
+    nodes = [
+        n("Slice", ["x", "st", "en", "ax"], ["s1"], name="slice"),
+        n("Concat", ["s1", "s1"], ["cat"], name="concat", axis=-1),
+        n("Max", ["x", "cat"], ["mx"], name="max"),
+        n("Min", ["mx", "x"], ["mn"], name="min"),
+        n("LeakyRelu", ["mn"], ["lr"], name="leaky", alpha=0.25),
+        n("Gelu", ["lr"], ["ge"], name="gelu", approximate="tanh"),
+        n("Constant", [], ["two"], name="two", value_float=2.0),
+        n("Div", ["ge", "two"], ["half"], name="halve"),
+        n("Identity", ["half"], ["same"], name="identity"),
+        n("Sigmoid", ["same"], ["sg"], name="sigmoid"),
+        n("Softplus", ["sg"], ["sp"], name="softplus"),
+        n("Exp", ["sp"], ["ex"], name="exp"),
+        n("Log", ["ex"], ["lg"], name="log"),
+        n("Sqrt", ["ex"], ["sq"], name="sqrt"),
+        n("Sub", ["lg", "sq"], ["df"], name="sub"),
+        n("Abs", ["df"], ["ab"], name="abs"),
+        n("Neg", ["ab"], ["ng"], name="neg"),
+        n("Tanh", ["ng"], ["th"], name="tanh"),
+        n("Mul", ["th", "x"], ["pr"], name="mul"),
+        n("ReduceMean", ["pr", "last"], ["rm"], name="mean", keepdims=1),
+        n("Reshape", ["rm", "flat_shape"], ["rs"], name="reshape"),
+        n("Transpose", ["pr"], ["tp"], name="transpose", perm=[0, 2, 1]),
+        n("Flatten", ["tp"], ["fl"], name="flatten", axis=2),
+        n("ReduceSum", ["fl", "one_axis"], ["rsum"], name="sum", keepdims=0),
+        n("Softmax", ["rsum"], ["sm"], name="softmax", axis=-1),
+        n("Add", ["sm", "bias"], ["y"], name="bias"),
+    ]
+    inits = [
+        ints("st", [0]),
+        ints("en", [2]),
+        ints("ax", [2]),
+        ints("last", [-1]),
+        ints("flat_shape", [0, -1]),
+        ints("one_axis", [0]),
+        weight("bias", [3], 0.1),
+    ]
+    save("ops", nodes, [f32("x", [2, 3, 4])], [f32("y", [3])], inits, opset=20)
+
+
+def layer_norm_decomposed():
+    """LayerNorm over the last axis as PyTorch exports it below opset 17 (nine nodes)."""
+    n = helper.make_node
+    nodes = [
+        n("ReduceMean", ["x"], ["mean"], name="mean", axes=[-1], keepdims=1),
+        n("Sub", ["x", "mean"], ["centred"], name="centre"),
+        n("Pow", ["centred", "two"], ["sq"], name="square"),
+        n("ReduceMean", ["sq"], ["var"], name="var", axes=[-1], keepdims=1),
+        n("Add", ["var", "eps"], ["var_eps"], name="add_eps"),
+        n("Sqrt", ["var_eps"], ["std"], name="std"),
+        n("Div", ["centred", "std"], ["normed"], name="normalise"),
+        n("Mul", ["normed", "gamma"], ["scaled"], name="gamma"),
+        n("Add", ["scaled", "beta"], ["y"], name="beta"),
+    ]
+    inits = [
+        scalar("two", 2.0),
+        scalar("eps", 1e-5),
+        numpy_helper.from_array((1 + 0.1 * RNG.standard_normal(8)).astype(np.float32), "gamma"),
+        weight("beta", [8], 0.1),
+    ]
+    save("layer_norm_decomposed", nodes, [f32("x", [2, 3, 8])], [f32("y", [2, 3, 8])], inits, opset=13)
+
+
+def errors():
+    """Small files whose import must fail with a typed error."""
+    # An op type with no lowering (after a supported node, so the index is not trivially 0).
+    save(
+        "unsupported",
+        [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("Cos", ["r"], ["y"], name="cosine")],
+        [f32("x", [3])],
+        [f32("y", [3])],
+        [],
+    )
+    # A supported op with an attribute value the registry cannot express.
+    save(
+        "bad_attr",
+        [helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transA=1)],
+        [f32("x", [3, 2])],
+        [f32("y", [2, 4])],
+        [weight("w", [3, 4])],
+    )
+    # Broadcasting that needs an `expand` op.
+    save(
+        "broadcast",
+        [helper.make_node("Sub", ["x", "m"], ["y"], name="center")],
+        [f32("x", [2, 3]), f32("m", [2, 1])],
+        [f32("y", [2, 3])],
+        [],
+    )
+    # Shapes the registry's checker rejects (inner dimensions 3 and 4): reported at the node.
+    save(
+        "shape_mismatch",
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        [f32("x", [2, 3])],
+        [f32("y", [2, 5])],
+        [weight("w", [4, 5])],
+    )
+    # A symbolic batch dimension.
+    save(
+        "dynamic",
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        [f32("x", ["batch", 3])],
+        [f32("y", ["batch", 3])],
+        [],
+    )
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    mlp_path = mlp()
+    cnn()
+    transformer_block()
+    ops()
+    layer_norm_decomposed()
+    errors()
+    # Truncated bytes: a protobuf decode error, not a panic.
+    with open(mlp_path, "rb") as f:
+        data = f.read()
+    with open(os.path.join(OUT, "malformed.onnx"), "wb") as f:
+        f.write(data[: len(data) // 2])
+    for name in sorted(os.listdir(OUT)):
+        print(f"{name}: {os.path.getsize(os.path.join(OUT, name))} bytes")
+
+
+if __name__ == "__main__":
+    main()
