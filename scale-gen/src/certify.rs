@@ -3,9 +3,10 @@
 //! A `scale_graph!` program is Rust, so certifying it means compiling it. This writes a tiny
 //! crate under `target/scale-gen-cache/<hash>/` (the hash covers the generated module and the
 //! weights, so an unchanged model reuses it) that depends on `scale-graph` and the examples'
-//! shared runner by path, and runs it with `cargo run --release`. All cached crates share one
-//! target directory, so only the first build compiles `scale-graph`; a spinner shows while cargo
-//! works. Shape errors never get this far: the import checks the model first.
+//! shared runner by path, and runs it with `cargo run --release`. The cached crates build in the
+//! workspace's own `target/`, so `scale-graph` and its dependencies compiled for the workspace's
+//! release builds are reused (a fresh clone that has run a release example compiles only the
+//! model's crate); a spinner shows while cargo works. Shape errors never get this far: the import checks the model first.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scale_gen::onnx::Imported;
@@ -121,7 +122,7 @@ pub fn certify(
     let build = Command::new(&cargo)
         .args(["build", "--release", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", cache.join("target"))
+        .env("CARGO_TARGET_DIR", root.join("target"))
         .stdout(Stdio::null())
         .output()
         .map_err(|e| format!("cargo: {e}"))?;
@@ -136,7 +137,7 @@ pub fn certify(
     let status = Command::new(&cargo)
         .args(["run", "--release", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", cache.join("target"))
+        .env("CARGO_TARGET_DIR", root.join("target"))
         .arg("--")
         .arg("--npy")
         .arg(&inputs)
