@@ -478,6 +478,16 @@ fn main() {
         }
     }
 
+    // `expand` (issue #12): the forward copies (exact); the VJP sums 256 cotangents per entry.
+    // Measured last, so the random data of every row above stays as it was.
+    let ex = v1::<Rank2<8, 64>>();
+    op!(
+        "expand 8×64, axis 1, n 256",
+        ops::expand(ex, ops::Idx::<1>, ops::Idx::<256>),
+        &[(&[8, 64], 1.0, 0.0)],
+        &[8, 256, 64]
+    );
+
     let mut md = String::new();
     let _ = writeln!(
         md,

@@ -113,6 +113,7 @@ pub mod promises {}
 /// | `avg_pool2d(x, k)` | `[b, c, h, w] → [b, c, ⌊h/k⌋, ⌊w/k⌋]` | `F.avg_pool2d(x, k)`, windows as `max_pool2d`; each output a mean of `k²` entries (bounded as `mean`) |
 /// | `bmm(a, b)` | `[…, m, k], […, k, n] → […, m, n]` (rank 3 or 4) | a matrix product per batch index (equal leading axes, `torch.matmul`); `matmul(x, w)` also takes `[…, m, k], [k, n] → […, m, n]`, one weight shared over the leading axes (`x @ W`) |
 /// | `attention(q, k, v)`, `attention_causal(q, k, v)` | `[…, n, d], […, m, d], […, m, e] → […, n, e]` (rank 2 to 4) | `softmax(q kᵀ/√d) v` per batch index, one fused node bounded stage by stage as the composition (reports list the stages); the runtime's rounded `1/√d` counts as an input error; causal: `n = m`, query `i` sees keys `j ≤ i`, masked probabilities exactly 0 (eps 0) |
+/// | `expand(x, axis, n)` | `s → s` with a new axis of length `n` at `axis` (input rank 0 to 3, `axis ≤` rank) | `x.unsqueeze(axis).expand(…, n, …)`: `x` repeated along the new axis (literal `axis` and `n ≥ 1`), exact; the broadcast that takes `mean(x, axis)` back to `x`'s shape (`x − expand(mean(x, 1), 1, n)`); its VJP sums the cotangent over the new axis (bounded as an `n`-term `sum`) |
 ///
 /// Kinks (`relu`, `leaky_relu`): where the runtime input is within eps of the kink, the exact
 /// and runtime derivatives may take different branches; the VJP bounds cover both.

@@ -795,6 +795,63 @@ fn op_table() -> Vec<OpRow> {
             let s = push2(b, sd, || ops::sum_axis(z, I::<1>));
             p.m33.push(s);
         }),
+        // expand: every rank 0 to 3 and new-axis position that lands in a pool, outputs fed
+        // back (fan-out: a picked entry is also read elsewhere, an expanded one re-reduced)
+        row!(
+            "expand[]/0/3",
+            1,
+            op!(s => v3, |x| ops::expand(x, I::<0>, I::<3>))
+        ),
+        row!(
+            "expand[4]/0/3",
+            1,
+            op!(v4 => m34, |x| ops::expand(x, I::<0>, I::<3>))
+        ),
+        row!(
+            "expand[4]/1/3",
+            1,
+            op!(v4 => m43, |x| ops::expand(x, I::<1>, I::<3>))
+        ),
+        row!(
+            "expand[3]/1/4",
+            1,
+            op!(v3 => m34, |x| ops::expand(x, I::<1>, I::<4>))
+        ),
+        row!(
+            "expand[3,4]/0/3",
+            1,
+            op!(m34 => t334, |x| ops::expand(x, I::<0>, I::<3>))
+        ),
+        row!(
+            "expand[3,4]/1/3",
+            1,
+            op!(m34 => t334, |x| ops::expand(x, I::<1>, I::<3>))
+        ),
+        row!(
+            "expand[3,3]/2/4",
+            1,
+            op!(m33 => t334, |x| ops::expand(x, I::<2>, I::<4>))
+        ),
+        row!("expand[3,3,3]/0/2", 1, |b, sd, p, r| {
+            // Rank 3 to 4 and back: a [3, 3, 3] slice repeated twice, summed over the copies.
+            let x = pick(&p.t334, r);
+            let sq = push2(b, sd, || ops::slice(x, I::<2>, I::<0>, I::<3>));
+            p.t333.push(sq);
+            let y = pick(&p.t333, r);
+            let e = push2(b, sd, || ops::expand(y, I::<0>, I::<2>));
+            let s = push2(b, sd, || ops::sum_axis(e, I::<0>));
+            p.t333.push(s);
+        }),
+        row!("sub(x, expand(mean(x, 1)))[3,4]", 2, |b, sd, p, r| {
+            // The centring of a layer norm written out: `x` read twice (fan-out), the row means
+            // broadcast back over the row.
+            let x = pick(&p.m34, r);
+            let m = push2(b, sd, || ops::mean_axis(x, I::<1>));
+            p.v3.push(m);
+            let e = push2(b, sd, || ops::expand(m, I::<1>, I::<4>));
+            let c = push2(b, sd, || ops::sub(x, e));
+            p.m34.push(c);
+        }),
     ]
 }
 

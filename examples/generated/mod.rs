@@ -15,6 +15,8 @@ pub mod transformer_block;
 #[rustfmt::skip]
 pub mod cnn;
 #[rustfmt::skip]
+pub mod norm_zoo;
+#[rustfmt::skip]
 pub mod sequential;
 
 /// A generated model's entry point.
@@ -29,5 +31,6 @@ pub const MODELS: &[(&str, Run)] = &[
     (chain::NAME, chain::run),
     (transformer_block::NAME, transformer_block::run),
     (cnn::NAME, cnn::run),
+    (norm_zoo::NAME, norm_zoo::run),
     (sequential::NAME, sequential::run),
 ];

@@ -2236,3 +2236,272 @@ fn pool_zero_size() {
         &[ident],
     );
 }
+
+// ---------------------------------------------------------------------- expand (issue #12)
+
+/// `expand(x, axis, n)` at every axis of ranks 0 to 3 (outputs up to rank 4), a long new axis
+/// (the VJP's `n`-term sums in the a-posteriori and the order-free mode) and `n = 1`. The
+/// generated cotangents hold huge, tiny, subnormal and near-`f32::MAX` values, so the VJP sums
+/// cancel and overflow.
+#[test]
+fn expand() {
+    use ops::Idx as I;
+    let s = vars1::<scale_core::Rank0>();
+    check_op(
+        "expand0_0",
+        ops::expand(s, I::<0>, I::<3>),
+        &[&[]],
+        &[3],
+        &[ident],
+    );
+    let v = vars1::<Rank1<3>>();
+    check_op(
+        "expand1_0",
+        ops::expand(v, I::<0>, I::<4>),
+        &[&[3]],
+        &[4, 3],
+        &[ident],
+    );
+    check_op(
+        "expand1_1",
+        ops::expand(v, I::<1>, I::<4>),
+        &[&[3]],
+        &[3, 4],
+        &[ident],
+    );
+    check_op(
+        "expand1_n1",
+        ops::expand(v, I::<1>, I::<1>),
+        &[&[3]],
+        &[3, 1],
+        &[ident],
+    );
+    let m = vars1::<Rank2<2, 3>>();
+    let md: &[usize] = &[2, 3];
+    check_op(
+        "expand2_0",
+        ops::expand(m, I::<0>, I::<4>),
+        &[md],
+        &[4, 2, 3],
+        &[ident],
+    );
+    check_op(
+        "expand2_1",
+        ops::expand(m, I::<1>, I::<4>),
+        &[md],
+        &[2, 4, 3],
+        &[ident],
+    );
+    check_op(
+        "expand2_2",
+        ops::expand(m, I::<2>, I::<4>),
+        &[md],
+        &[2, 3, 4],
+        &[ident],
+    );
+    let t = vars1::<Rank3<2, 3, 2>>();
+    let td: &[usize] = &[2, 3, 2];
+    check_op(
+        "expand3_0",
+        ops::expand(t, I::<0>, I::<2>),
+        &[td],
+        &[2, 2, 3, 2],
+        &[ident],
+    );
+    check_op(
+        "expand3_1",
+        ops::expand(t, I::<1>, I::<3>),
+        &[td],
+        &[2, 3, 3, 2],
+        &[ident],
+    );
+    check_op(
+        "expand3_2",
+        ops::expand(t, I::<2>, I::<2>),
+        &[td],
+        &[2, 3, 2, 2],
+        &[ident],
+    );
+    check_op(
+        "expand3_3",
+        ops::expand(t, I::<3>, I::<3>),
+        &[td],
+        &[2, 3, 2, 3],
+        &[ident],
+    );
+    let l = vars1::<Rank1<2>>();
+    check_op(
+        "expand_long",
+        ops::expand(l, I::<1>, I::<300>),
+        &[&[2]],
+        &[2, 300],
+        &[ident],
+    );
+    use scale_core::config::{self, Config, DotBound};
+    config::scoped(
+        Config::default().with_dot_bound(DotBound::OrderFree),
+        || {
+            check_op(
+                "expand_long_order_free",
+                ops::expand(l, I::<0>, I::<300>),
+                &[&[2]],
+                &[300, 2],
+                &[ident],
+            );
+        },
+    );
+}
+
+/// Zero-size: `n = 0` (an empty output; the VJP is exact zeros with eps and B 0, even from a
+/// cotangent bound of `+∞`, which bounds no entry), and an empty input axis beside a nonempty new
+/// one.
+#[test]
+fn expand_zero_size() {
+    use ops::Idx as I;
+    use scale_core::{RevNode, RevNodeScale, SpecVjp};
+    let v = vars1::<Rank1<3>>();
+    check_op(
+        "expand_n0",
+        ops::expand(v, I::<1>, I::<0>),
+        &[&[3]],
+        &[3, 0],
+        &[ident],
+    );
+    let m = vars1::<Rank2<2, 3>>();
+    check_op(
+        "expand_n0_mid",
+        ops::expand(m, I::<1>, I::<0>),
+        &[&[2, 3]],
+        &[2, 0, 3],
+        &[ident],
+    );
+    let z = vars1::<Rank2<0, 3>>();
+    check_op(
+        "expand_empty_in",
+        ops::expand(z, I::<2>, I::<4>),
+        &[&[0, 3]],
+        &[0, 3, 4],
+        &[ident],
+    );
+
+    let node = ops::expand(v, I::<0>, I::<0>);
+    let xr = vec![ndarray::arr1(&[1.0f32, f32::NAN, -2.0]).into_dyn()];
+    let d = ArrayD::<f32>::zeros(IxDyn(&[0, 3]));
+    let g = RevNode::<f32>::vjp_runtime(&node, &xr, &d);
+    assert_eq!(g[0].shape(), &[3]);
+    assert!(g[0].iter().all(|&v| v.to_bits() == 0), "{g:?}");
+    let ve = RevNode::<f32>::vjp_eps(&node, &[Bound::INF], &xr, Bound::INF, &d);
+    let vb = RevNodeScale::<f32>::vjp_scale(&node, &[Bound::INF], &xr, Bound::INF, &d);
+    assert_eq!((ve[0].get(), vb[0].get()), (0.0, 0.0));
+    let gs = SpecVjp::vjp_spec(
+        &node,
+        &[],
+        &ArrayD::<Interval>::from_elem(IxDyn(&[0, 3]), Interval::point(0.0)),
+    );
+    assert!(
+        gs[0].iter().all(|s| s.lo() == 0.0 && s.hi() == 0.0),
+        "{gs:?}"
+    );
+}
+
+/// The VJP's sums under cancellation, subnormals and overflow, checked against the interval
+/// spec; the first case has a true error of 1 (`1e8 + 1 − 1e8` is `0` left to right in `f32`), so
+/// a bound that ignored the summation error would fail. Non-finite cotangents (NaN, ±∞, an
+/// overflowing sum) and a cotangent bound of `+∞` give `+∞`; the forward passes its input's
+/// bounds through, whatever they are.
+#[test]
+fn expand_vjp_adversarial() {
+    use ops::Idx as I;
+    use scale_core::{FwdNode, FwdNodeScale, RevNode, RevNodeScale, SpecVjp};
+    let v = vars1::<Rank1<2>>();
+    let node = ops::expand(v, I::<1>, I::<3>);
+    let xr = vec![ndarray::arr1(&[1.0f32, -1.0]).into_dyn()];
+    let sub = f32::from_bits(1) as f64;
+    let max = f32::MAX as f64;
+    let lanes: &[[[f64; 3]; 2]] = &[
+        [[1e8, 1.0, -1e8], [1.0, 1e8, -1e8]],
+        [[1e30, -1e30, 3e-7], [-0.1, 0.2, -0.1]],
+        [[sub, sub, -sub], [sub, 2.0 * sub, 1e-38]],
+        [[1.0, 1e-8, 1e-8], [16777216.0, 1.0, 1.0]],
+        [[max, -max, 1.0], [max, 0.5 * max, -max]],
+    ];
+    for (k, lane) in lanes.iter().enumerate() {
+        let d: Vec<f64> = lane.iter().flatten().copied().collect();
+        let d64 = ArrayD::from_shape_vec(IxDyn(&[2, 3]), d).unwrap();
+        // The spec cotangent is the runtime one exactly (ε_δ = 0): only the sums err.
+        let dr = d64.mapv(|x| x as f32);
+        let ds = dr.mapv(|x| Interval::point(x as f64));
+        let gs = SpecVjp::vjp_spec(&node, &[], &ds);
+        let gr = RevNode::<f32>::vjp_runtime(&node, &xr, &dr);
+        let ve = RevNode::<f32>::vjp_eps(&node, &[Bound::ZERO], &xr, Bound::ZERO, &dr);
+        let vb = RevNodeScale::<f32>::vjp_scale(&node, &[Bound::ONE], &xr, Bound::new(max), &dr);
+        if gr[0].iter().all(|x| x.is_finite()) {
+            check::approx(&gs[0], &gr[0], ve[0]).unwrap_or_else(|e| panic!("lane {k}: {e}"));
+            check::scale(&gs[0], &gr[0], vb[0]).unwrap_or_else(|e| panic!("lane {k}: {e}"));
+        } else {
+            assert!(
+                ve[0].is_infinite() && vb[0].is_infinite(),
+                "lane {k}: {ve:?} {vb:?}"
+            );
+        }
+        if k == 0 {
+            assert_eq!(gr[0][[0]], 0.0);
+            assert!(ve[0].get() >= 1.0, "{ve:?}");
+        }
+    }
+    // Non-finite cotangent entries and an infinite cotangent bound: +∞.
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let dr = ndarray::arr2(&[[1.0f32, bad, 2.0], [0.0, 1.0, 2.0]]).into_dyn();
+        let ve = RevNode::<f32>::vjp_eps(&node, &[Bound::ZERO], &xr, Bound::ZERO, &dr);
+        let vb = RevNodeScale::<f32>::vjp_scale(&node, &[Bound::ONE], &xr, Bound::ONE, &dr);
+        assert!(
+            ve[0].is_infinite() && vb[0].is_infinite(),
+            "{bad}: {ve:?} {vb:?}"
+        );
+    }
+    let dr = ndarray::arr2(&[[1.0f32, 0.0, 2.0], [0.0, 1.0, 2.0]]).into_dyn();
+    let ve = RevNode::<f32>::vjp_eps(&node, &[Bound::ZERO], &xr, Bound::INF, &dr);
+    assert!(ve[0].is_infinite(), "{ve:?}");
+    let y = FwdNode::<f32>::forward_runtime(&node, &xr);
+    assert_eq!(y.shape(), &[2, 3]);
+    for e in [Bound::ZERO, Bound::new(0.25), Bound::INF] {
+        assert_eq!(FwdNode::<f32>::fwd_eps(&node, &[e], &xr, &y), e);
+        assert_eq!(FwdNodeScale::<f32>::fwd_scale(&node, &[e], &xr, &y), e);
+    }
+}
+
+/// The any-implementation spec: the VJP's sum goes through `SpecScalar::sum`, so its ball holds
+/// the runtime sum of every order (here `1e8 + 1 − 1e8` is 0 or 1 in `f32`, by order) and the
+/// exact one; a left-to-right ball sum would hold only one order's rounding.
+#[test]
+fn expand_vjp_any_implementation() {
+    use ops::Idx as I;
+    use scale_core::{AnyRun, SpecScalar, SpecVjp};
+    let v = vars1::<Rank1<1>>();
+    let node = ops::expand(v, I::<1>, I::<3>);
+    let t = [1e8f64, 1.0, -1e8];
+    let d = ArrayD::from_shape_vec(
+        IxDyn(&[1, 3]),
+        t.iter().map(|&v| AnyRun::<f32>::new(v, 0.0)).collect(),
+    )
+    .unwrap();
+    let g = SpecVjp::vjp_spec(&node, &[], &d);
+    let b = g[0][[0]];
+    let holds = |v: f64| SpecScalar::lo(b) <= v && v <= SpecScalar::hi(b);
+    let mut seen = Vec::new();
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let r = (t[order[0]] as f32 + t[order[1]] as f32) + t[order[2]] as f32;
+        assert!(holds(r as f64), "order {order:?}: {r} not in {b:?}");
+        seen.push(r);
+    }
+    // The orders do disagree (0 and 1), so the test tells a one-order sum from an any-order one.
+    assert!(seen.contains(&0.0) && seen.contains(&1.0), "{seen:?}");
+    assert!(holds(1.0), "{b:?}");
+}

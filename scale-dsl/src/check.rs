@@ -1016,4 +1016,57 @@ mod tests {
         assert!(e[4].contains("expected a shape of rank 3"), "{e:?}");
         assert!(e[5].contains("`v` has [3, 4]; expected [8, …]"), "{e:?}");
     }
+
+    /// `expand`: the new axis at every position of ranks 0 to 3, and errors that point at the
+    /// literal that is wrong (an axis past the rank, a zero length) or at a rank-4 operand.
+    #[test]
+    fn expand_rule() {
+        let p = run(quote! {
+            input s: []; input x: [2, 3]; input t: [2, 3, 4];
+            let a = expand(s, 0, 5); let b = expand(x, 0, 4); let c = expand(x, 1, 4);
+            let d = expand(x, 2, 4); let e = expand(t, 3, 1); let f = expand(mean(x, 1), 1, 3);
+        })
+        .unwrap();
+        let outs: Vec<String> = p.nodes.iter().map(|n| show(&n.out)).collect();
+        assert_eq!(
+            outs,
+            [
+                "[5]",
+                "[4, 2, 3]",
+                "[2, 4, 3]",
+                "[2, 3, 4]",
+                "[2, 3, 4, 1]",
+                "[2]",
+                "[2, 3]"
+            ]
+        );
+        let code = crate::expand(&p).to_string();
+        assert!(
+            code.contains(":: scale_core :: ops :: Idx :: < 1usize > , :: scale_core :: ops :: Idx :: < 4usize >"),
+            "{code}"
+        );
+        let e = errs(quote! {
+            input x: [2, 3]; input q: [1, 2, 3, 4];
+            let a = expand(x, 3, 4);
+            let b = expand(x, 1, 0);
+            let c = expand(q, 0, 2);
+            let d = expand(x, 1);
+        });
+        assert_eq!(e.len(), 4, "{e:#?}");
+        assert!(
+            e[0].contains("axis 3 is out of range for `x` of shape [2, 3] (rank 2: the new axis goes at 0 to 2)"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains(
+                "would give `x` of shape [2, 3] the shape [2, 0, 3]; expected a positive length"
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e[2].contains("`q` has shape [1, 2, 3, 4] (rank 4); expected rank 0 to 3"),
+            "{e:?}"
+        );
+        assert!(e[3].contains("expand(x, axis, n)"), "{e:?}");
+    }
 }

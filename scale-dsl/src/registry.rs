@@ -207,6 +207,8 @@ pub const OPS: &[OpDef] = &[
     op("bmm", &["a", "b"], rules::check_bmm, &[&[2, 2, 3], &[2, 3, 4]]),
     op("attention", &["q", "k", "v"], rules::check_attention, &[&[2, 3, 4], &[2, 5, 4], &[2, 5, 2]]),
     op("attention_causal", &["q", "k", "v"], rules::check_attention_causal, &[&[2, 3, 4], &[2, 3, 4], &[2, 3, 2]]),
+    // The broadcast of a reduction back over its axis (issue #12).
+    op("expand", &["x"], rules::check_expand, ONE).with_params(EXPAND).exact(),
 ];
 
 /// The axis of `sum(x, axis)`, `mean(x, axis)`, `concat(a, b, axis)`.
@@ -217,6 +219,9 @@ const SLICE: &[Param] = &[
     param("start", ParamKind::Index),
     param("end", ParamKind::Index),
 ];
+
+/// `expand(x, axis, n)`: both at type level, because the output shape depends on them.
+const EXPAND: &[Param] = &[param("axis", ParamKind::Axis), param("n", ParamKind::Index)];
 
 /// `conv2d(x, w, stride, padding)`, `conv1d(…)`: type-level literals, because the output
 /// sizes depend on them.

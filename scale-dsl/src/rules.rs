@@ -762,3 +762,51 @@ pub fn check_pool2d(a: &Args) -> Result<Shape, Mismatch> {
     }
     Ok(out)
 }
+
+// ------------------------------------------------------------------- expand (SPEC §9b)
+
+/// `s, axis, n → s` with a new axis of length `n` at `axis` (`expand`): `axis ≤ rank`, input
+/// rank at most 3 (the output has at most 4 axes), `n ≥ 1` (dimensions are positive).
+pub fn check_expand(a: &Args) -> Result<Shape, Mismatch> {
+    let x = operand(a, 0)?;
+    let r = x.shape.len();
+    if r > 3 {
+        return Err(Mismatch {
+            operand: 0,
+            msg: format!(
+                "{} has shape {} (rank {r}); expected rank 0 to 3, since the output gains an \
+                 axis and shapes have at most 4",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    let k = int_lit(a, 0)?;
+    let n = int_lit(a, 1)?;
+    if k > r {
+        return Err(Mismatch {
+            operand: 1,
+            msg: format!(
+                "axis {k} is out of range for {} of shape {} (rank {r}: the new axis goes at 0 \
+                 to {r})",
+                x.desc,
+                show(x.shape)
+            ),
+        });
+    }
+    let mut out = x.shape.to_vec();
+    out.insert(k, PDim::Lit(n));
+    if n == 0 {
+        return Err(Mismatch {
+            operand: 2,
+            msg: format!(
+                "a new axis of length 0 would give {} of shape {} the shape {}; expected a \
+                 positive length (dimensions are positive)",
+                x.desc,
+                show(x.shape),
+                show(&out)
+            ),
+        });
+    }
+    Ok(out)
+}

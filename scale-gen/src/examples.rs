@@ -14,6 +14,7 @@ pub fn builtin() -> Vec<Model> {
         families::chain("chain", 512, 16),
         families::transformer_block("transformer_block", 2, 16, 32, 4),
         families::cnn("cnn", 4, 28, 10),
+        families::norm_zoo("norm_zoo", 4, 32),
     ]
 }
 

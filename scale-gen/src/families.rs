@@ -289,3 +289,76 @@ pub fn chain(name: &str, n: usize, d: usize) -> Model {
         loss: Some("loss".into()),
     }
 }
+
+/// One input `x: [b, n]` normalised four ways, side by side, so the fused and the composed
+/// bounds are certified on the same data: `layer_norm` and `rms_norm` (fused), the layer norm
+/// written out (`mean(x, 1)`, `expand`, `sub`, `square`, a variance floor `maximum(var, fl²)`,
+/// `sqrt`, `div`, `γ`/`β` broadcast by `expand`), and a mean-absolute-deviation normalisation
+/// (`abs`, floored the same way). Each branch's mse against one target, summed into the loss.
+///
+/// The floor comes in as an input `fl: [b]` (squared, so positive whatever its sign): inputs
+/// are random, and a floor of `fl²` around 1e-3 keeps the composed divisions away from 0 the way
+/// the fused norms' literal `eps` does.
+pub fn norm_zoo(name: &str, batch: usize, n: usize) -> Model {
+    let (b, nf, bf) = (batch, n as f64, batch as f64);
+    let inputs = vec![
+        input("x", &[b, n], 1.0),
+        input("g", &[n], 1.0),
+        input("be", &[n], 0.1),
+        input("fl", &[b], 0.03),
+        input("target", &[b, n], 1.0),
+    ];
+    // `expand(x, axis, len)` and `mean(x, axis)`: the literals in the registry's order.
+    let expand = |name: &str, x: &str, axis: f64, len: f64| {
+        let mut o = op(name, "expand", &[x]);
+        o.params = vec![axis, len];
+        o
+    };
+    let mean_axis = |name: &str, x: &str| with_param(op(name, "mean", &[x]), 1.0);
+    let ops = vec![
+        // fused
+        with_param(op("ln", "layer_norm", &["x", "g", "be"]), 1e-5),
+        op("l_ln", "mse", &["ln", "target"]),
+        with_param(op("rn", "rms_norm", &["x", "g"]), 1e-6),
+        op("l_rms", "mse", &["rn", "target"]),
+        // the layer norm composed: centring, variance with a floor, sqrt, division, affine
+        mean_axis("mu", "x"),
+        expand("mu_e", "mu", 1.0, nf),
+        op("c", "sub", &["x", "mu_e"]),
+        op("sq", "square", &["c"]),
+        mean_axis("var", "sq"),
+        op("floor", "square", &["fl"]),
+        op("var_f", "maximum", &["var", "floor"]),
+        op("sd", "sqrt", &["var_f"]),
+        expand("sd_e", "sd", 1.0, nf),
+        op("xh", "div", &["c", "sd_e"]),
+        expand("g_e", "g", 0.0, bf),
+        expand("be_e", "be", 0.0, bf),
+        op("gx", "mul", &["xh", "g_e"]),
+        op("y", "add", &["gx", "be_e"]),
+        op("l_comp", "mse", &["y", "target"]),
+        // mean absolute deviation, floored
+        op("ac", "abs", &["c"]),
+        mean_axis("mad", "ac"),
+        op("mad_f", "maximum", &["mad", "floor"]),
+        expand("mad_e", "mad_f", 1.0, nf),
+        op("z", "div", &["c", "mad_e"]),
+        op("l_mad", "mse", &["z", "target"]),
+        // one loss
+        op("s1", "add", &["l_ln", "l_rms"]),
+        op("s2", "add", &["s1", "l_comp"]),
+        op("loss", "add", &["s2", "l_mad"]),
+    ];
+    Model {
+        name: name.into(),
+        runtime: "f32".into(),
+        doc: format!(
+            "norm zoo: layer_norm and rms_norm fused, the layer norm composed (mean, expand, sub, \
+             square, maximum floor, sqrt, div) and a mean-absolute-deviation norm (abs), batch \
+             {b}, n {n}, summed mse losses"
+        ),
+        inputs,
+        ops,
+        loss: Some("loss".into()),
+    }
+}

@@ -170,13 +170,17 @@ permute_impls! {
 // ------------------------------------------------------------------------------ lane helpers
 
 /// `f` of every lane of `x` along `axis`, in the order of the entries of the reduced shape.
-fn per_lane<T, C>(x: &ArrayD<T>, axis: usize, f: impl FnMut(ArrayView1<'_, T>) -> C) -> ArrayD<C> {
+pub(super) fn per_lane<T, C>(
+    x: &ArrayD<T>,
+    axis: usize,
+    f: impl FnMut(ArrayView1<'_, T>) -> C,
+) -> ArrayD<C> {
     x.map_axis(Axis(axis), f)
 }
 
 /// The largest of `f(lane, y)` over the lanes of `x` along `axis` and the matching entries `y`
 /// of the reduced tensor `out` (`0` when there are none).
-fn lane_max<R: Runtime>(
+pub(super) fn lane_max<R: Runtime>(
     x: &ArrayD<R>,
     axis: usize,
     out: &ArrayD<R>,
@@ -191,7 +195,7 @@ fn lane_max<R: Runtime>(
 
 /// `d` (of the reduced shape) repeated along `axis` to `dims`: the VJP of a reduction over
 /// `axis`, exact in every arithmetic.
-fn spread<T: Clone>(d: &ArrayD<T>, axis: usize, dims: &[usize]) -> ArrayD<T> {
+pub(super) fn spread<T: Clone>(d: &ArrayD<T>, axis: usize, dims: &[usize]) -> ArrayD<T> {
     d.view()
         .insert_axis(Axis(axis))
         .broadcast(IxDyn(dims))
@@ -200,7 +204,7 @@ fn spread<T: Clone>(d: &ArrayD<T>, axis: usize, dims: &[usize]) -> ArrayD<T> {
 }
 
 /// `Σ` of a lane left to right, in spec and runtime arithmetic alike (the runtime's order).
-fn total<T: Arith>(l: ArrayView1<'_, T>) -> T {
+pub(super) fn total<T: Arith>(l: ArrayView1<'_, T>) -> T {
     l.iter().fold(T::lit(0.0), |acc, &v| acc + v)
 }
 

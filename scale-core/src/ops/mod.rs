@@ -22,6 +22,7 @@
 //! | [`pool`] | `max_pool2d`, `avg_pool2d` (`k × k` windows, stride `k`, floor) |
 //! | [`bmm`](mod@bmm) | `bmm` (`[…, m, k] × […, k, n]`; `matmul` also takes `[…, m, k] × [k, n]`) |
 //! | [`attention`](mod@attention) | `attention`, `attention_causal` (fused, bounds stage by stage as the composition) |
+//! | [`expand`](mod@expand) | `expand(x, axis, n)` (a new axis, the broadcast of a reduction back over its axis) |
 //!
 //! ## Adding an op
 //!
@@ -130,3 +131,7 @@ pub mod conv;
 pub use conv::{conv1d, conv2d};
 pub mod pool;
 pub use pool::{avg_pool2d, max_pool2d};
+
+// The broadcast of SPEC §9b's reductions (issue #12).
+pub mod expand;
+pub use expand::expand;

@@ -65,6 +65,7 @@ fn main() {
     conv::<2, 3>();
     pool::<2, 3>();
     batched::<2, 3>();
+    broadcast::<2, 3>();
 }
 
 /// The axis ops of SPEC §9b on rank 3 and 4, with const-generic batch dimensions `B`, `N`.
@@ -178,5 +179,27 @@ fn pool<const B: usize, const C: usize>() {
     assert!(cert.eps.get(m.vars.loss).get().is_finite());
     assert_eq!(cert.values.get(m.vars.p).shape(), &[B, C, 3, 4]);
     assert_eq!(cert.values.get(m.vars.q).shape(), &[B, C, 1, 1]);
+    assert!(cert.grad_tol(m.vars.x).abs.is_finite());
+}
+
+/// `expand` of SPEC §9b with const-generic dimensions `B`, `N`: a reduction broadcast back over
+/// its axis (the centring of a layer norm written out), a scalar to a vector, rank 3 to rank 4.
+fn broadcast<const B: usize, const N: usize>() {
+    let m = scale_graph! {
+        input x: [B, 4];
+        input t: [B, N, 4];
+        let c = x - expand(mean(x, 1), 1, 4);
+        let v = expand(sum(x), 0, 3);
+        let t4 = expand(t, 0, 2);
+        let loss = sum(square(c)) + sum(v) + sum(sum(t4, 0));
+    };
+    let mut inputs = m.zero_inputs();
+    inputs.x.fill(0.5);
+    inputs.t.fill(-0.25);
+    let cert = m.certify(&inputs, m.vars.loss).unwrap();
+    assert!(cert.eps.get(m.vars.loss).get().is_finite());
+    assert_eq!(cert.values.get(m.vars.c).shape(), &[B, 4]);
+    assert_eq!(cert.values.get(m.vars.v).shape(), &[3]);
+    assert_eq!(cert.values.get(m.vars.t4).shape(), &[2, B, N, 4]);
     assert!(cert.grad_tol(m.vars.x).abs.is_finite());
 }

@@ -1,0 +1,8 @@
+use scale_graph::scale_graph;
+
+fn main() {
+    let _m = scale_graph! {
+        input x: [2, 3];
+        let c = x - expand(mean(x, 1), 2, 3);
+    };
+}
