@@ -1044,13 +1044,17 @@ impl Lowering {
         let padded: Vec<usize> = std::iter::repeat_n(1, off)
             .chain(s.iter().copied())
             .collect();
-        let spread: Vec<usize> = (0..to.len()).filter(|&i| padded[i] != to[i]).collect();
-        let kept: Vec<usize> = (0..to.len())
-            .filter(|&i| padded[i] == to[i])
-            .map(|i| to[i])
+        let pairs = || padded.iter().zip(to).enumerate();
+        let spread: Vec<(usize, usize)> = pairs()
+            .filter(|(_, (p, t))| p != t)
+            .map(|(i, (_, &t))| (i, t))
+            .collect();
+        let kept: Vec<usize> = pairs()
+            .filter(|(_, (p, t))| p == t)
+            .map(|(_, (_, &t))| t)
             .collect();
         let mut y = self.reshape(&format!("{base}_r"), x, s, &kept);
-        for (k, &i) in spread.iter().enumerate() {
+        for (k, &(i, n)) in spread.iter().enumerate() {
             let name = if k + 1 == spread.len() {
                 base.to_string()
             } else {
@@ -1060,7 +1064,7 @@ impl Lowering {
                 &name,
                 "expand",
                 vec![y],
-                vec![i as f64, to[i] as f64],
+                vec![i as f64, n as f64],
                 None,
                 None,
             );
@@ -1417,7 +1421,12 @@ impl Lowering {
         a: (String, Vec<usize>),
         b: (String, Vec<usize>),
     ) -> R<()> {
-        let to = broadcast_shape(&a.1, &b.1).map_err(|why| broadcast(c, &a.1, &b.1, &why))?;
+        // Equal shapes need no broadcast (a rank-5 pair is left to the checker's message).
+        let to = if a.1 == b.1 {
+            a.1.clone()
+        } else {
+            broadcast_shape(&a.1, &b.1).map_err(|why| broadcast(c, &a.1, &b.1, &why))?
+        };
         let x = self.expand_to(&format!("{out}_{}", a.0), a.0, &a.1, &to);
         let y = self.expand_to(&format!("{out}_{}", b.0), b.0, &b.1, &to);
         let z = self.op(out, op, vec![x, y], vec![], None, None);
