@@ -225,6 +225,19 @@ def broadcast():
     inits = [numpy_helper.from_array(np.array([0.5, 1.0, 1.5], dtype=np.float32), "gamma")]
     inputs = [f32("x", [2, 3]), f32("m", [2, 1]), f32("mask", [4, 1, 1])]
     save("broadcast", nodes, inputs, [f32("y", [4, 2, 3])], inits)
+    # One-element operands of Add/Sub (not `scale`: that is Mul/Div) and a broadcast Max: a `[1]`
+    # constant is reshaped to a scalar, a rank-0 one expanded directly.
+    nodes = [
+        n("Add", ["x", "c"], ["a"], name="add_c"),
+        n("Sub", ["a", "s"], ["b"], name="sub_s"),
+        n("Max", ["b", "r"], ["y"], name="max_r"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0.25], dtype=np.float32), "c"),
+        numpy_helper.from_array(np.array(0.5, dtype=np.float32), "s"),
+    ]
+    inputs = [f32("x", [2, 3]), f32("r", [3, 1, 1])]
+    save("broadcast_scalars", nodes, inputs, [f32("y", [3, 2, 3])], inits)
 
 
 def centre():

@@ -195,6 +195,37 @@ fn broadcasts_lower_through_expand() {
     assert_eq!(i.weights.len(), 1);
 }
 
+/// `broadcast_scalars.onnx`: `Add` of a `[1]` constant (reshaped to a scalar, then expanded),
+/// `Sub` of a rank-0 constant (expanded directly) and a `Max` that broadcasts both operands.
+#[test]
+fn one_element_operands_broadcast() {
+    let i = imported("broadcast_scalars");
+    assert_eq!(
+        emit::program(&i.checked, 0),
+        "scale_graph! {
+    runtime = f32;
+    input x: [2, 3];
+    input r: [3, 1, 1];
+    input c: [1];
+    input s: [];
+    let a_c_r = reshape(c, []);
+    let a_c_0 = expand(a_c_r, 0, 2);
+    let a_c = expand(a_c_0, 1, 3);
+    let a = add(x, a_c);
+    let b_s_0 = expand(s, 0, 2);
+    let b_s = expand(b_s_0, 1, 3);
+    let b = sub(a, b_s);
+    let y_b = expand(b, 0, 3);
+    let y_r_r = reshape(r, [3]);
+    let y_r_1 = expand(y_r_r, 1, 2);
+    let y_r = expand(y_r_1, 2, 3);
+    let y = maximum(y_b, y_r);
+    let loss = sum(y);
+}"
+    );
+    assert_eq!(i.weights.len(), 2);
+}
+
 const CENTRE: &str = "scale_graph! {
     runtime = f32;
     input x: [2, 3, 8];
