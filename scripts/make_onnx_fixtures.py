@@ -212,6 +212,44 @@ def layer_norm_decomposed():
     save("layer_norm_decomposed", nodes, [f32("x", [2, 3, 8])], [f32("y", [2, 3, 8])], inits, opset=13)
 
 
+def broadcast():
+    """Numpy-style broadcasting, lowered through `reshape` + `expand`: a column subtracted from
+    its rows, `x * gamma` with gamma [d], and a mask with a missing leading axis and size-1 axes.
+    No RNG draws (gamma is fixed), so the other fixtures' bytes do not change."""
+    n = helper.make_node
+    nodes = [
+        n("Sub", ["x", "m"], ["c"], name="center"),
+        n("Mul", ["c", "gamma"], ["g"], name="gamma"),
+        n("Add", ["g", "mask"], ["y"], name="mask"),
+    ]
+    inits = [numpy_helper.from_array(np.array([0.5, 1.0, 1.5], dtype=np.float32), "gamma")]
+    inputs = [f32("x", [2, 3]), f32("m", [2, 1]), f32("mask", [4, 1, 1])]
+    save("broadcast", nodes, inputs, [f32("y", [4, 2, 3])], inits)
+    # One-element operands of Add/Sub (not `scale`: that is Mul/Div) and a broadcast Max: a `[1]`
+    # constant is reshaped to a scalar, a rank-0 one expanded directly.
+    nodes = [
+        n("Add", ["x", "c"], ["a"], name="add_c"),
+        n("Sub", ["a", "s"], ["b"], name="sub_s"),
+        n("Max", ["b", "r"], ["y"], name="max_r"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([0.25], dtype=np.float32), "c"),
+        numpy_helper.from_array(np.array(0.5, dtype=np.float32), "s"),
+    ]
+    inputs = [f32("x", [2, 3]), f32("r", [3, 1, 1])]
+    save("broadcast_scalars", nodes, inputs, [f32("y", [3, 2, 3])], inits)
+
+
+def centre():
+    """The centring of a decomposed norm: `x - ReduceMean(x, -1, keepdims=1)` (opset 13)."""
+    n = helper.make_node
+    nodes = [
+        n("ReduceMean", ["x"], ["mean"], name="mean", axes=[-1], keepdims=1),
+        n("Sub", ["x", "mean"], ["y"], name="centre"),
+    ]
+    save("centre", nodes, [f32("x", [2, 3, 8])], [f32("y", [2, 3, 8])], [], opset=13)
+
+
 def errors():
     """Small files whose import must fail with a typed error."""
     # An op type with no lowering (after a supported node, so the index is not trivially 0).
@@ -230,12 +268,20 @@ def errors():
         [f32("y", [2, 4])],
         [weight("w", [3, 4])],
     )
-    # Broadcasting that needs an `expand` op.
+    # Shapes that do not broadcast (3 against 4): refused, naming both shapes.
     save(
-        "broadcast",
-        [helper.make_node("Sub", ["x", "m"], ["y"], name="center")],
-        [f32("x", [2, 3]), f32("m", [2, 1])],
+        "broadcast_incompatible",
+        [helper.make_node("Add", ["x", "v"], ["y"], name="add")],
+        [f32("x", [2, 3]), f32("v", [4])],
         [f32("y", [2, 3])],
+        [],
+    )
+    # A broadcast whose result would need rank 5 (the registry's shapes have at most 4 axes).
+    save(
+        "broadcast_rank5",
+        [helper.make_node("Mul", ["x", "v"], ["y"], name="mul")],
+        [f32("x", [2, 1, 1, 1, 1]), f32("v", [3, 1, 1, 1])],
+        [f32("y", [2, 3, 1, 1, 1])],
         [],
     )
     # Shapes the registry's checker rejects (inner dimensions 3 and 4): reported at the node.
@@ -264,6 +310,8 @@ def main():
     ops()
     layer_norm_decomposed()
     errors()
+    broadcast()
+    centre()
     # Truncated bytes: a protobuf decode error, not a panic.
     with open(mlp_path, "rb") as f:
         data = f.read()

@@ -1,9 +1,10 @@
 //! The ONNX MLP fixture (`scale-gen/tests/fixtures/onnx/mlp.onnx`), imported by `scale-gen`, is
 //! this hand-written `scale_graph!` program; run on the file's own weights, its certified values
 //! enclose an independent `f64` evaluation of the ONNX semantics (Gemm with `transB = 1`: `x Wᵀ +
-//! b`) read straight from the initializers.
+//! b`) read straight from the initializers. Likewise the broadcast centring of `centre.onnx`
+//! (`x - ReduceMean(x, -1, keepdims = 1)`, lowered through `reshape` + `expand`).
 
-use ndarray::{Array1, Array2, Ix1, Ix2};
+use ndarray::{Array1, Array2, Axis, Ix1, Ix2};
 use scale_gen::onnx::{Options, import_file};
 use scale_graph::scale_graph;
 use std::path::PathBuf;
@@ -92,6 +93,57 @@ fn imported_mlp_certifies_the_onnx_semantics() {
         // The f64 evaluation is within ~1e-15 relative of the exact result.
         assert!(
             (f64::from(*r) - e).abs() <= eps + 1e-12 * e.abs(),
+            "runtime {r} vs ONNX {e}: eps {eps}"
+        );
+    }
+}
+
+const CENTRE: &str = "scale_graph! {
+    runtime = f32;
+    input x: [2, 3, 8];
+    let mean_drop = mean(x, 2);
+    let mean = reshape(mean_drop, [2, 3, 1]);
+    let y_mean_r = reshape(mean, [2, 3]);
+    let y_mean = expand(y_mean_r, 2, 8);
+    let y = sub(x, y_mean);
+    let loss = sum(y);
+}";
+
+/// The keepdims mean subtracted from its input (numpy broadcasting of `[2, 3, 1]` against
+/// `[2, 3, 8]`) imports as `reshape` + `expand` + `sub`; certified, its values enclose the ONNX
+/// semantics evaluated in `f64`.
+#[test]
+fn imported_broadcast_centring_certifies_the_onnx_semantics() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scale-gen/tests/fixtures/onnx/centre.onnx");
+    let imported = import_file(&path, &Options::default()).expect("imports");
+    assert_eq!(scale_gen::emit::program(&imported.checked, 0), CENTRE);
+
+    let m = scale_graph! {
+        runtime = f32;
+        input x: [2, 3, 8];
+        let mean_drop = mean(x, 2);
+        let mean = reshape(mean_drop, [2, 3, 1]);
+        let y_mean_r = reshape(mean, [2, 3]);
+        let y_mean = expand(y_mean_r, 2, 8);
+        let y = sub(x, y_mean);
+        let loss = sum(y);
+    };
+    let inputs = m.random_inputs(15);
+    let cert = m.certify(&inputs, m.vars.loss).expect("certifies");
+
+    // The ONNX semantics in f64 on the same f32 data: x - mean(x, -1) broadcast over the row.
+    let x = inputs.x.mapv(f64::from);
+    let mean = x.mean_axis(Axis(2)).expect("non-empty axis");
+    let want = &x - &mean.insert_axis(Axis(2));
+    let got = cert.values.get(m.vars.y);
+    let eps = cert.eps.get(m.vars.y).get();
+    assert!(eps.is_finite() && eps > 0.0);
+    assert_eq!(got.len(), want.len());
+    for (r, e) in got.iter().zip(want.iter()) {
+        // Centred values are near 0, so the f64 evaluation's error is absolute (~1e-16 here).
+        assert!(
+            (f64::from(*r) - e).abs() <= eps + 1e-12,
             "runtime {r} vs ONNX {e}: eps {eps}"
         );
     }

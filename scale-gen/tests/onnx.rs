@@ -164,6 +164,88 @@ fn decomposed_layer_norm_is_one_op() {
     assert_eq!(i.weights.len(), 2);
 }
 
+/// `broadcast.onnx`: a column subtracted from its rows (`[2, 3] - [2, 1]`), `x * gamma` with
+/// gamma `[3]`, and a mask `[4, 1, 1]` with a missing leading axis. Each operand that needs it
+/// drops its broadcast size-1 axes with an exact `reshape`, then gains every broadcast axis with
+/// `expand`, so the same-shape op follows.
+#[test]
+fn broadcasts_lower_through_expand() {
+    let i = imported("broadcast");
+    assert_eq!(
+        emit::program(&i.checked, 0),
+        "scale_graph! {
+    runtime = f32;
+    input x: [2, 3];
+    input m: [2, 1];
+    input mask: [4, 1, 1];
+    input gamma: [3];
+    let c_m_r = reshape(m, [2]);
+    let c_m = expand(c_m_r, 1, 3);
+    let c = sub(x, c_m);
+    let g_gamma = expand(gamma, 0, 2);
+    let g = mul(c, g_gamma);
+    let y_g = expand(g, 0, 4);
+    let y_mask_r = reshape(mask, [4]);
+    let y_mask_1 = expand(y_mask_r, 1, 2);
+    let y_mask = expand(y_mask_1, 2, 3);
+    let y = add(y_g, y_mask);
+    let loss = sum(y);
+}"
+    );
+    assert_eq!(i.weights.len(), 1);
+}
+
+/// `broadcast_scalars.onnx`: `Add` of a `[1]` constant (reshaped to a scalar, then expanded),
+/// `Sub` of a rank-0 constant (expanded directly) and a `Max` that broadcasts both operands.
+#[test]
+fn one_element_operands_broadcast() {
+    let i = imported("broadcast_scalars");
+    assert_eq!(
+        emit::program(&i.checked, 0),
+        "scale_graph! {
+    runtime = f32;
+    input x: [2, 3];
+    input r: [3, 1, 1];
+    input c: [1];
+    input s: [];
+    let a_c_r = reshape(c, []);
+    let a_c_0 = expand(a_c_r, 0, 2);
+    let a_c = expand(a_c_0, 1, 3);
+    let a = add(x, a_c);
+    let b_s_0 = expand(s, 0, 2);
+    let b_s = expand(b_s_0, 1, 3);
+    let b = sub(a, b_s);
+    let y_b = expand(b, 0, 3);
+    let y_r_r = reshape(r, [3]);
+    let y_r_1 = expand(y_r_r, 1, 2);
+    let y_r = expand(y_r_1, 2, 3);
+    let y = maximum(y_b, y_r);
+    let loss = sum(y);
+}"
+    );
+    assert_eq!(i.weights.len(), 2);
+}
+
+const CENTRE: &str = "scale_graph! {
+    runtime = f32;
+    input x: [2, 3, 8];
+    let mean_drop = mean(x, 2);
+    let mean = reshape(mean_drop, [2, 3, 1]);
+    let y_mean_r = reshape(mean, [2, 3]);
+    let y_mean = expand(y_mean_r, 2, 8);
+    let y = sub(x, y_mean);
+    let loss = sum(y);
+}";
+
+/// The centring of a decomposed norm, `x - ReduceMean(x, -1, keepdims = 1)`, outside the fused
+/// LayerNorm pattern: the kept axis is dropped again and the mean expanded over the row.
+#[test]
+fn keepdims_mean_subtracted_from_its_input() {
+    let i = imported("centre");
+    assert_eq!(emit::program(&i.checked, 0), CENTRE);
+    assert!(i.weights.is_empty());
+}
+
 #[test]
 fn mse_loss_adds_a_target_input() {
     let bytes = std::fs::read(fixture("mlp")).expect("fixture");
@@ -212,10 +294,14 @@ fn error_messages() {
             "node 0 (`fc`, Gemm): attribute `transA` = 1 is not supported (expected 0)",
         ),
         (
-            "broadcast",
-            "node 0 (`center`, Sub): Unsupported broadcast of [2, 3] and [2, 1]: operands must have \
-             the same shape (or be a bias over the last axis for Add, a one-element constant for \
-             Mul/Div) until an `expand` op exists",
+            "broadcast_incompatible",
+            "node 0 (`add`, Add): Unsupported broadcast of [2, 3] and [4]: dimensions 3 and 4 \
+             (axis 1 of the result) are neither equal nor 1",
+        ),
+        (
+            "broadcast_rank5",
+            "node 0 (`mul`, Mul): Unsupported broadcast of [2, 1, 1, 1, 1] and [3, 1, 1, 1]: the \
+             result [2, 3, 1, 1, 1] would have rank 5 (shapes have at most 4 axes)",
         ),
         (
             "dynamic",

@@ -30,14 +30,15 @@
 //!
 //! | ONNX | lowered to | conditions (anything else is an [`OnnxError`]) |
 //! |---|---|---|
-//! | `Gemm` | `matmul` (+ `transpose` of B) + `add_bias` / `add` | `transA = 0`, `alpha = beta = 1`; `C` of shape `[n]`, `[1, n]` or `[m, n]` |
+//! | `Gemm` | `matmul` (+ `transpose` of B) + `add_bias` / `add` | `transA = 0`, `alpha = beta = 1`; `C` of shape `[n]` or `[1, n]` (`add_bias`), or any shape broadcasting to `[m, n]` |
 //! | `MatMul` | `matmul`, `bmm`, `matvec`, `dot` | `[…, m, k]·[k, n]`, equal leading axes, `[m, k]·[k]`, `[k]·[k]` |
-//! | `Add` | `add`, `add_bias` | same shapes, or a bias over the last axis (`[n]`, `[1, …, 1, n]`; rank > 2 through exact reshapes) |
-//! | `Sub`, `Div` | `sub`, `div` | same shapes; `Div` by a scalar constant whose reciprocal is exact (a power of two) → `scale` |
-//! | `Mul` | `mul`, `scale` | same shapes, or one operand a one-element constant |
+//! | `Add` | `add`, `add_bias` | a bias over the last axis (`[n]`, `[1, …, 1, n]`; rank > 2 through exact reshapes) → `add_bias`; otherwise broadcasting as below |
+//! | `Sub`, `Div` | `sub`, `div` | broadcasting as below; `Div` by a scalar constant whose reciprocal is exact (a power of two) → `scale` |
+//! | `Mul` | `mul`, `scale` | one operand a one-element constant → `scale`; otherwise broadcasting as below |
+//! | broadcasting of `Add`, `Sub`, `Mul`, `Div`, `Max`, `Min`, Gemm's `C` | per operand: an exact `reshape` dropping its broadcast size-1 axes (none when it has none), one `expand(·, axis, n)` per broadcast axis (missing leading axes included), then the same-shape op | numpy rules (aligned on the right, each pair of dimensions equal or one of them 1); result rank ≤ 4 |
 //! | `Relu`, `Tanh`, `Sigmoid`, `Exp`, `Log`, `Softplus`, `Sqrt`, `Abs`, `Neg` | the op of the same name (`neg`) | |
 //! | `LeakyRelu` | `leaky_relu(x, alpha)` | |
-//! | `Max`, `Min` | `maximum`, `minimum` | two inputs of the same shape |
+//! | `Max`, `Min` | `maximum`, `minimum` | two inputs (broadcasting as above) |
 //! | `Softmax`, `LogSoftmax` | `softmax`, `log_softmax` | the last axis |
 //! | `Gelu` | `gelu`, `gelu_tanh` | `approximate` `none` or `tanh` |
 //! | `Div(x, √2)`, `Erf`, `Add(·, 1)`, `Mul(x, ·)`, `Mul(·, 0.5)` | `gelu` | PyTorch's exported erf form, consecutive nodes, intermediates used once |
@@ -55,9 +56,10 @@
 //! | `Constant` | a constant (an input when used as an operand) | `value`, `value_float(s)`, `value_int(s)` |
 //!
 //! Refused with a typed error: every other op type (e.g. `Cos`, `Shape`, `Gather`, `Erf` outside
-//! the GELU pattern, `Pow`, `ReduceMax`, `BatchNormalization`), broadcasting other than the
-//! bias forms above (`Unsupported broadcast`, until an `expand` op lands in the registry; e.g.
-//! an additive attention mask), external tensor data, dynamic shapes and non-float inputs.
+//! the GELU pattern, `Pow`, `ReduceMax`, `BatchNormalization`), shapes that do not broadcast
+//! (`Unsupported broadcast of [2, 3] and [4]: dimensions 3 and 4 …`) or whose broadcast would
+//! need rank > 4 (both shapes named), `MatMul` broadcasting of leading axes, external tensor data,
+//! dynamic shapes and non-float inputs.
 //!
 //! ```
 //! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/onnx/mlp.onnx"))?;
@@ -201,7 +203,8 @@ pub enum OnnxError {
         found: String,
     },
     /// A node the importer cannot lower: an unknown op type, an unsupported attribute or
-    /// operand shape (`Unsupported broadcast …`), or a shape error found by the checker.
+    /// operand shapes (`Unsupported broadcast …`, naming both), or a shape error found by the
+    /// checker.
     Node {
         /// ``node 3 (`name`, OpType)``.
         node: String,
@@ -571,12 +574,42 @@ fn numel(s: &[usize]) -> usize {
     s.iter().product()
 }
 
-fn broadcast(c: &Ctx, a: &[usize], b: &[usize]) -> OnnxError {
-    c.err(format!(
-        "Unsupported broadcast of {a:?} and {b:?}: operands must have the same shape (or be a \
-         bias over the last axis for Add, a one-element constant for Mul/Div) until an `expand` \
-         op exists"
-    ))
+/// The typed refusal of a broadcast: the node, both operand shapes and why.
+fn broadcast(c: &Ctx, a: &[usize], b: &[usize], why: &str) -> OnnxError {
+    c.err(format!("Unsupported broadcast of {a:?} and {b:?}: {why}"))
+}
+
+/// The numpy-style (multidirectional) broadcast shape of `a` and `b`: the shapes aligned on the
+/// right, each axis equal or 1 in one of them. `Err` says why there is none — a dimension that
+/// is neither 1 nor equal, or a result of rank > 4 (the registry's shapes have at most 4 axes).
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
+    let r = a.len().max(b.len());
+    let at = |s: &[usize], i: usize| {
+        (i + s.len())
+            .checked_sub(r)
+            .and_then(|k| s.get(k).copied())
+            .unwrap_or(1)
+    };
+    let mut out = Vec::with_capacity(r);
+    for i in 0..r {
+        let (x, y) = (at(a, i), at(b, i));
+        out.push(match (x, y) {
+            _ if x == y => x,
+            (1, _) => y,
+            (_, 1) => x,
+            _ => {
+                return Err(format!(
+                    "dimensions {x} and {y} (axis {i} of the result) are neither equal nor 1"
+                ));
+            }
+        });
+    }
+    if r > 4 {
+        return Err(format!(
+            "the result {out:?} would have rank {r} (shapes have at most 4 axes)"
+        ));
+    }
+    Ok(out)
 }
 
 impl Lowering {
@@ -998,6 +1031,47 @@ impl Lowering {
         }
     }
 
+    /// `x` of shape `s` broadcast to `to` (a shape `s` broadcasts to, see [`broadcast_shape`]),
+    /// through the registry's ops so the certificate covers it: one exact `reshape` drops the
+    /// size-1 axes that are broadcast (and adds the leading ones `s` lacks where `to` has 1),
+    /// then one `expand(·, axis, n)` per broadcast axis, in increasing order, so each new axis
+    /// lands at its final position. Nothing when `s` is already `to`.
+    fn expand_to(&mut self, base: &str, x: String, s: &[usize], to: &[usize]) -> String {
+        if s == to {
+            return x;
+        }
+        let off = to.len().saturating_sub(s.len());
+        let padded: Vec<usize> = std::iter::repeat_n(1, off)
+            .chain(s.iter().copied())
+            .collect();
+        let pairs = || padded.iter().zip(to).enumerate();
+        let spread: Vec<(usize, usize)> = pairs()
+            .filter(|(_, (p, t))| p != t)
+            .map(|(i, (_, &t))| (i, t))
+            .collect();
+        let kept: Vec<usize> = pairs()
+            .filter(|(_, (p, t))| p == t)
+            .map(|(_, (_, &t))| t)
+            .collect();
+        let mut y = self.reshape(&format!("{base}_r"), x, s, &kept);
+        for (k, &(i, n)) in spread.iter().enumerate() {
+            let name = if k + 1 == spread.len() {
+                base.to_string()
+            } else {
+                format!("{base}_{i}")
+            };
+            y = self.op(
+                &name,
+                "expand",
+                vec![y],
+                vec![i as f64, n as f64],
+                None,
+                None,
+            );
+        }
+        y
+    }
+
     /// `h + b` for a bias `b` over the last axis of `h`, through exact reshapes for rank ≠ 2.
     fn add_bias(&mut self, out: &str, h: (String, Vec<usize>), b: (String, Vec<usize>)) -> String {
         let n = h.1.last().copied().unwrap_or(1);
@@ -1130,18 +1204,14 @@ impl Lowering {
             "Max" | "Min" => {
                 c.only(&[])?;
                 c.arity(2, 2)?;
-                let (a, sa) = self.val(c, c.input(0))?;
-                let (b, sb) = self.val(c, c.input(1))?;
-                if sa != sb {
-                    return Err(broadcast(c, &sa, &sb));
-                }
+                let a = self.val(c, c.input(0))?;
+                let b = self.val(c, c.input(1))?;
                 let op = if op_type == "Max" {
                     "maximum"
                 } else {
                     "minimum"
                 };
-                let y = self.op(&out, op, vec![a, b], vec![], None, None);
-                self.bind(&out, y, sa);
+                self.broadcast_op(c, &out, op, a, b)?;
             }
             "Add" | "Sub" | "Mul" | "Div" => self.binary(c, &out)?,
             "Gemm" => self.gemm(c, &out)?,
@@ -1320,34 +1390,48 @@ impl Lowering {
         }
         let a = self.val(c, c.input(0))?;
         let b = self.val(c, c.input(1))?;
-        if a.1 == b.1 {
-            let op = t.to_ascii_lowercase();
-            let s = a.1.clone();
-            let y = self.op(out, &op, vec![a.0, b.0], vec![], None, None);
-            self.bind(out, y, s);
-            return Ok(());
-        }
-        if t == "Add" {
-            let is_bias = |h: &[usize], b: &[usize]| {
-                h.len() >= 2
-                    && !b.is_empty()
-                    && b.len() <= h.len()
-                    && b.last() == h.last()
-                    && b[..b.len() - 1].iter().all(|&d| d == 1)
-            };
-            let (h, bias) = if is_bias(&a.1, &b.1) {
-                (a, b)
-            } else if is_bias(&b.1, &a.1) {
-                (b, a)
-            } else {
-                return Err(broadcast(c, &a.1, &b.1));
-            };
+        let is_bias = |h: &[usize], b: &[usize]| {
+            h.len() >= 2
+                && !b.is_empty()
+                && b.len() <= h.len()
+                && b.last() == h.last()
+                && b[..b.len() - 1].iter().all(|&d| d == 1)
+        };
+        // A bias over the last axis: `add_bias` is one op with a tighter bound than expand + add.
+        if t == "Add" && a.1 != b.1 && (is_bias(&a.1, &b.1) || is_bias(&b.1, &a.1)) {
+            let (h, bias) = if is_bias(&a.1, &b.1) { (a, b) } else { (b, a) };
             let s = h.1.clone();
             let y = self.add_bias(out, h, bias);
             self.bind(out, y, s);
             return Ok(());
         }
-        Err(broadcast(c, &a.1, &b.1))
+        let op = t.to_ascii_lowercase();
+        self.broadcast_op(c, out, &op, a, b)
+    }
+
+    /// `op(a, b)` for a same-shape binary op of the registry, with numpy-style broadcasting:
+    /// each operand that needs it goes through [`Lowering::expand_to`] to the broadcast shape
+    /// first. A typed error names the node and both shapes when they do not broadcast (or the
+    /// result would need rank > 4).
+    fn broadcast_op(
+        &mut self,
+        c: &Ctx,
+        out: &str,
+        op: &str,
+        a: (String, Vec<usize>),
+        b: (String, Vec<usize>),
+    ) -> R<()> {
+        // Equal shapes need no broadcast (a rank-5 pair is left to the checker's message).
+        let to = if a.1 == b.1 {
+            a.1.clone()
+        } else {
+            broadcast_shape(&a.1, &b.1).map_err(|why| broadcast(c, &a.1, &b.1, &why))?
+        };
+        let x = self.expand_to(&format!("{out}_{}", a.0), a.0, &a.1, &to);
+        let y = self.expand_to(&format!("{out}_{}", b.0), b.0, &b.1, &to);
+        let z = self.op(out, op, vec![x, y], vec![], None, None);
+        self.bind(out, z, to);
+        Ok(())
     }
 
     fn gemm(&mut self, c: &Ctx, out: &str) -> R<()> {
@@ -1390,7 +1474,20 @@ impl Lowering {
         } else if sc == [n] || sc == [1, n] {
             self.add_bias(out, (z, vec![m, n]), (bias, sc))
         } else {
-            return Err(broadcast(c, &[m, n], &sc));
+            // Any other `C` broadcasts unidirectionally to `[m, n]`.
+            let to = broadcast_shape(&[m, n], &sc)
+                .ok()
+                .filter(|t| t == &[m, n])
+                .ok_or_else(|| {
+                    broadcast(
+                        c,
+                        &[m, n],
+                        &sc,
+                        "Gemm's C must broadcast to the product's shape",
+                    )
+                })?;
+            let e = self.expand_to(&format!("{out}_c"), bias, &sc, &to);
+            self.op(out, "add", vec![z, e], vec![], None, None)
         };
         self.bind(out, y, vec![m, n]);
         Ok(())
@@ -1414,7 +1511,14 @@ impl Lowering {
                 s[r - 1] = sb[r - 1];
                 ("bmm", s)
             }
-            _ => return Err(broadcast(c, &sa, &sb)),
+            _ => {
+                return Err(broadcast(
+                    c,
+                    &sa,
+                    &sb,
+                    "MatMul needs [m, k]·[k], [k]·[k], [.., m, k]·[k, n] or equal leading axes",
+                ));
+            }
         };
         let y = self.op(out, op, vec![a, b], vec![], None, None);
         self.bind(out, y, shape);
