@@ -8,6 +8,15 @@
 //! Then `approx`/`scale` are checked for the forward output and every VJP output, in `f32` (every
 //! case) and `bf16`/`f16` (every other case).
 //!
+//! A check the `f64` interval spec fails is re-made with the 2400-bit spec of
+//! `support/bigspec.rs` (the one `tests/graph_theorems.rs` uses). A failure there is a
+//! **violation** only if it fails for every value of the enclosure; otherwise it is
+//! **undecidable** (printed, counted per op), and an op fails when more than 0.1 % of its cases
+//! have one. They come from `f64` runtimes on values near `f32::MAX`, where a product of two
+//! such values (~1e77) in a spec input of positive width makes softmax's probabilities in the
+//! interval spec independent of each other (each within `[0, 1]`, their sum not 1), far wider
+//! than the exact ones the bounds are for (attention at 20 000 cases: 7 of ~170 000 cases).
+//!
 //! Cases per op: 256 by default; `PROPTEST_CASES=20000 cargo test --release --test op_obligations`
 //! for a long run.
 
@@ -22,6 +31,19 @@ use scale_core::{
     check, ops,
 };
 use std::cell::Cell;
+
+fn fail(what: &str, v: check::Violation) -> TestCaseError {
+    TestCaseError::fail(format!("{what}: {v}"))
+}
+
+#[path = "support/bigspec.rs"]
+mod bigspec;
+use bigspec::BigIv;
+use scale_core::node::{SpecForward, SpecVjp};
+
+/// A node's spec in the 2400-bit arithmetic (every op implements its spec generically).
+trait BigNode: SpecForward<BigIv> + SpecVjp<BigIv> {}
+impl<N: SpecForward<BigIv> + SpecVjp<BigIv>> BigNode for N {}
 
 struct Br;
 
@@ -146,6 +168,8 @@ fn finite<R: Runtime>(a: &ArrayD<R>) -> bool {
 thread_local! {
     static CHECKS: Cell<usize> = const { Cell::new(0) };
     static POISONED: Cell<usize> = const { Cell::new(0) };
+    static DECIDED_BIG: Cell<usize> = const { Cell::new(0) };
+    static UNDECIDED: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A poisoned case: every part runs on non-finite data without panicking.
@@ -178,12 +202,8 @@ fn run_poisoned<R: Runtime, N: RevNodeScale<R>>(
     POISONED.with(|c| c.set(c.get() + 1));
 }
 
-fn fail(what: &str, v: check::Violation) -> TestCaseError {
-    TestCaseError::fail(format!("{what}: {v}"))
-}
-
 /// Check the four obligations for one case in runtime `R`.
-fn run_case<R: Runtime, N: RevNodeScale<R>>(
+fn run_case<R: Runtime, N: RevNodeScale<R> + BigNode>(
     node: &N,
     in_dims: &[&[usize]],
     out_dims: &[usize],
@@ -204,11 +224,17 @@ fn run_case<R: Runtime, N: RevNodeScale<R>>(
 
     let ys = node.forward_spec(&xs);
     let yr = node.forward_runtime(&xr);
+    // Checks the f64 interval spec cannot decide, re-made with the 2400-bit spec below.
+    let mut redo: Vec<(String, Option<usize>, bool, Bound)> = Vec::new();
     if finite(&yr) {
         let e = node.fwd_eps(&eps, &xr, &yr);
-        check::approx(&ys, &yr, e).map_err(|v| fail("fwd_eps", v))?;
+        if let Err(v) = check::approx(&ys, &yr, e) {
+            redo.push((format!("fwd_eps: {v}"), None, true, e));
+        }
         let b = node.fwd_scale(&bs, &xr, &yr);
-        check::scale(&ys, &yr, b).map_err(|v| fail("fwd_scale", v))?;
+        if let Err(v) = check::scale(&ys, &yr, b) {
+            redo.push((format!("fwd_scale: {v}"), None, false, b));
+        }
     }
     let dl = build::<R>(&case.delta, out_dims, |x| x);
     let vs = node.vjp_spec(&xs, &dl.spec);
@@ -219,11 +245,64 @@ fn run_case<R: Runtime, N: RevNodeScale<R>>(
         if !finite(&vr[i]) {
             continue;
         }
-        check::approx(&vs[i], &vr[i], ve[i]).map_err(|v| fail(&format!("vjp_eps[{i}]"), v))?;
-        check::scale(&vs[i], &vr[i], vb[i]).map_err(|v| fail(&format!("vjp_scale[{i}]"), v))?;
+        if let Err(v) = check::approx(&vs[i], &vr[i], ve[i]) {
+            redo.push((format!("vjp_eps[{i}]: {v}"), Some(i), true, ve[i]));
+        }
+        if let Err(v) = check::scale(&vs[i], &vr[i], vb[i]) {
+            redo.push((format!("vjp_scale[{i}]: {v}"), Some(i), false, vb[i]));
+        }
+    }
+    if !redo.is_empty() {
+        redecide(node, &xs, &dl.spec, &yr, &vr, redo)?;
     }
     CHECKS.with(|c| c.set(c.get() + 1));
     Ok(())
+}
+
+/// Re-make the checks the `f64` interval spec failed with the 2400-bit spec ([`bigspec`]): a
+/// check that passes there is decided; one that fails for every value of the big enclosure is a
+/// violation; the rest are undecidable (counted, at most 0.1 % of the cases per op).
+fn redecide<R: Runtime, N: RevNodeScale<R> + BigNode>(
+    node: &N,
+    xs: &[ArrayD<Interval>],
+    delta: &ArrayD<Interval>,
+    yr: &ArrayD<R>,
+    vr: &[ArrayD<R>],
+    redo: Vec<(String, Option<usize>, bool, Bound)>,
+) -> Result<(), TestCaseError> {
+    bigspec::reset();
+    let bx = bigspec::lift(xs);
+    let by = SpecForward::<BigIv>::forward_spec(node, &bx);
+    let bv = SpecVjp::<BigIv>::vjp_spec(node, &bx, &bigspec::lift(std::slice::from_ref(delta))[0]);
+    let mut out = Ok(());
+    for (what, which, is_eps, bound) in redo {
+        let (spec, rt) = match which {
+            None => (&by, yr),
+            Some(i) => (&bv[i], &vr[i]),
+        };
+        let (spec, rt) = (std::slice::from_ref(spec), std::slice::from_ref(rt));
+        let verdict = if is_eps {
+            bigspec::approx(spec, rt, &[bound])
+        } else {
+            bigspec::scale(spec, rt, &[bound])
+        };
+        match verdict {
+            Ok(()) => DECIDED_BIG.with(|c| c.set(c.get() + 1)),
+            Err(f) if f.definite => {
+                out = Err(TestCaseError::fail(format!(
+                    "{what}\n  and at 2400 bits, for every value of the enclosure: {}",
+                    f.msg
+                )));
+                break;
+            }
+            Err(f) => {
+                UNDECIDED.with(|c| c.set(c.get() + 1));
+                eprintln!("undecidable: {what}\n  at 2400 bits: {}", f.msg);
+            }
+        }
+    }
+    bigspec::reset();
+    out
 }
 
 fn cases() -> u32 {
@@ -239,7 +318,7 @@ fn ident(x: f64) -> f64 {
 
 fn check_op<N>(name: &str, node: N, in_dims: &[&[usize]], out_dims: &[usize], tf: &[fn(f64) -> f64])
 where
-    N: RevNodeScale<f32> + RevNodeScale<bf16> + RevNodeScale<f16> + RevNodeScale<f64>,
+    N: RevNodeScale<f32> + RevNodeScale<bf16> + RevNodeScale<f16> + RevNodeScale<f64> + BigNode,
 {
     let strat = (
         in_dims
@@ -263,6 +342,7 @@ where
     });
     let before = CHECKS.with(Cell::get);
     let poisoned_before = POISONED.with(Cell::get);
+    let (big_before, undecided_before) = (DECIDED_BIG.with(Cell::get), UNDECIDED.with(Cell::get));
     let res = runner.run(&strat, |case| {
         if let Some(p) = case.poison {
             run_poisoned::<f32, N>(&node, in_dims, out_dims, &case, p);
@@ -281,11 +361,19 @@ where
     if let Err(e) = res {
         panic!("{name}: {e}");
     }
+    let checked = CHECKS.with(Cell::get) - before;
+    let big = DECIDED_BIG.with(Cell::get) - big_before;
+    let undecided = UNDECIDED.with(Cell::get) - undecided_before;
     eprintln!(
-        "{name}: {} cases checked (all four obligations), 0 violations; {} non-finite cases ran \
-         every part without panicking",
-        CHECKS.with(Cell::get) - before,
+        "{name}: {checked} cases checked (all four obligations), 0 violations; {big} checks \
+         decided at 2400 bits, {undecided} undecidable; {} non-finite cases ran every part \
+         without panicking",
         POISONED.with(Cell::get) - poisoned_before
+    );
+    // An undecidable check is a check not made: at most 0.1 % of the cases.
+    assert!(
+        undecided * 1000 <= checked,
+        "{name}: {undecided} undecidable checks in {checked} cases (> 0.1 %)"
     );
 }
 
