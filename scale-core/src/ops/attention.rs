@@ -14,8 +14,7 @@
 //! The intermediates (scores, probabilities and their cotangents) never enter the context: each
 //! part recomputes them from the operands, as the runtime kernel does.
 
-use super::bmm::batches;
-use super::gemm::gemm_eps;
+use super::bmm::{bmm_eps, bmm_with};
 use super::kit::{Op, OpRuntime};
 use super::linalg::mm_scale;
 use super::op_node;
@@ -30,7 +29,7 @@ use crate::handle::{Arg, Var};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank2, Rank3, Rank4, Shape};
 use crate::tensor::linf;
-use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayView2};
 
 /// Shapes `attention` accepts: `q: […, n, d]`, `k: […, m, d]`, `v: […, m, e]` with equal
 /// leading axes (rank 2 to 4); the output is `[…, n, e]`.
@@ -172,56 +171,6 @@ fn scale_err<R: Runtime>(d: usize) -> (f64, f64) {
     (inflate((c - lo).abs().max((hi - c).abs()), 2).get(), hi)
 }
 
-/// `f` per batch slice `i` of matching stacks, results stacked into a tensor of dimensions
-/// `dims`.
-fn per_slice<T: Clone>(nb: usize, dims: &[usize], f: impl Fn(usize) -> Array2<T>) -> ArrayD<T> {
-    let mut data = Vec::with_capacity(dims.iter().product());
-    for i in 0..nb {
-        data.extend(f(i).iter().cloned());
-    }
-    ArrayD::from_shape_vec(IxDyn(dims), data).expect("invariant: batch slices fill the output")
-}
-
-/// `x`, or its transpose when `t`.
-fn tr<T>(x: ArrayView2<'_, T>, t: bool) -> ArrayView2<'_, T> {
-    if t { x.reversed_axes() } else { x }
-}
-
-/// `max_i gemm_eps(Aᵢ (ᵀ if ta), εa, Bᵢ (ᵀ if tb), εb, Cᵢ)` over the slices of three tensors.
-fn stack_eps<R: Runtime>(
-    (a, ea, ta): (&ArrayD<R>, Bound, bool),
-    (b, eb, tb): (&ArrayD<R>, Bound, bool),
-    c: &ArrayD<R>,
-) -> Bound {
-    if ea.is_infinite() || eb.is_infinite() {
-        return Bound::INF;
-    }
-    let (a3, b3, c3) = (batches(a), batches(b), batches(c));
-    let mut m = Bound::ZERO;
-    for i in 0..c3.len_of(Axis(0)) {
-        let ai = tr(a3.index_axis(Axis(0), i), ta);
-        let bi = tr(b3.index_axis(Axis(0), i), tb);
-        m = m.max(gemm_eps(ai, ea, bi, eb, c3.index_axis(Axis(0), i)));
-    }
-    m
-}
-
-/// `A Bᵀ` (`tb`) or `Aᵀ B` (`ta`) or `A B` per batch slice, in an arithmetic with product `mm`.
-fn bmm_with<T: Clone>(
-    (a, ta): (&ArrayD<T>, bool),
-    (b, tb): (&ArrayD<T>, bool),
-    dims: &[usize],
-    mm: impl Fn(ArrayView2<'_, T>, ArrayView2<'_, T>) -> Array2<T>,
-) -> ArrayD<T> {
-    let (a3, b3) = (batches(a), batches(b));
-    per_slice(a3.len_of(Axis(0)), dims, |i| {
-        mm(
-            tr(a3.index_axis(Axis(0), i), ta),
-            tr(b3.index_axis(Axis(0), i), tb),
-        )
-    })
-}
-
 /// The runtime intermediates of one evaluation.
 struct Fwd<R> {
     /// Scaled scores `Ŝ = fl(ĉ·Q̂K̂ᵀ)`, `[…, n, m]`.
@@ -319,7 +268,7 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
             at(ctx, &self.args[1]),
             at(ctx, &self.args[2]),
         );
-        let e_raw = stack_eps((q, eq, false), (k, ek, true), &f.raw);
+        let e_raw = bmm_eps((q, eq, false), (k, ek, true), &f.raw);
         let e_s = self.scale_eps(e_raw, &f.raw, &f.s);
         let es = e_s.get();
         let mut mp = 0.0f64;
@@ -335,7 +284,7 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         } else {
             Bound::new(mp)
         };
-        let e_o = stack_eps((&f.p, e_p, false), (v, ev, false), out);
+        let e_o = bmm_eps((&f.p, e_p, false), (v, ev, false), out);
         [e_raw, e_s, e_p, e_o]
     }
     /// Runtime cotangents `(dQ, dK, dV)` and the intermediates `(dP, dS, dSraw)`.
@@ -465,8 +414,8 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
         let g = self.vjp_rt(ctx, &f, d);
         // dP = δ Vᵀ and dV = Pᵀ δ: products.
-        let e_dp = stack_eps((d, ed, false), (v, ev, true), &g.dp);
-        let e_dv = stack_eps((&f.p, e_p, true), (d, ed, false), &g.dv);
+        let e_dp = bmm_eps((d, ed, false), (v, ev, true), &g.dp);
+        let e_dv = bmm_eps((&f.p, e_p, true), (d, ed, false), &g.dv);
         // dS: softmax's VJP analysis per row (per unmasked prefix).
         let (es, fed) = (e_s.get(), e_dp.get());
         let mut m = 0.0f64;
@@ -481,8 +430,8 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         };
         // dSraw = c·dS: the scaling stage again.
         let e_dsr = self.scale_eps(e_ds, &g.ds, &g.dsr);
-        let e_dq = stack_eps((&g.dsr, e_dsr, false), (k, ek, false), &g.dq);
-        let e_dk = stack_eps((&g.dsr, e_dsr, true), (q, eq, false), &g.dk);
+        let e_dq = bmm_eps((&g.dsr, e_dsr, false), (k, ek, false), &g.dq);
+        let e_dk = bmm_eps((&g.dsr, e_dsr, true), (q, eq, false), &g.dk);
         vec![e_dq, e_dk, e_dv]
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {

@@ -16,7 +16,7 @@ use crate::handle::{Arg, Var};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank3, Rank4, Shape};
 use crate::tensor::linf;
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayView3, Axis, CowArray, Ix3, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayView2, Axis, CowArray, Ix3, IxDyn};
 
 /// Shapes `bmm` accepts: `[b, m, k] × [b, k, n] → [b, m, n]` and
 /// `[b1, b2, m, k] × [b1, b2, k, n] → [b1, b2, m, n]`.
@@ -81,16 +81,28 @@ pub(crate) fn batches<T: Clone>(x: &ArrayD<T>) -> CowArray<'_, T, Ix3> {
     }
 }
 
-/// Matrix `i` of a stack.
-fn slice<'a, T>(x: &'a ArrayView3<'_, T>, i: usize) -> ArrayView2<'a, T> {
-    x.index_axis(Axis(0), i)
+/// `x`, or its transpose when `t`.
+fn tr<T>(x: ArrayView2<'_, T>, t: bool) -> ArrayView2<'_, T> {
+    if t { x.reversed_axes() } else { x }
 }
 
-/// `f(i)` for every batch index, stacked into a tensor of dimensions `dims` (row-major).
-fn stack<T: Clone>(nb: usize, dims: &[usize], f: impl Fn(usize) -> Array2<T>) -> ArrayD<T> {
+/// `Aᵢ Bᵢ` per batch slice `i` (each operand transposed first when its flag says so), in any
+/// arithmetic with a matrix product `mm`, stacked into a tensor of dimensions `dims`. Shared by
+/// `bmm` and the products inside `attention`.
+pub(crate) fn bmm_with<T: Clone>(
+    (a, ta): (&ArrayD<T>, bool),
+    (b, tb): (&ArrayD<T>, bool),
+    dims: &[usize],
+    mm: impl Fn(ArrayView2<'_, T>, ArrayView2<'_, T>) -> Array2<T>,
+) -> ArrayD<T> {
+    let (a3, b3) = (batches(a), batches(b));
     let mut data = Vec::with_capacity(dims.iter().product());
-    for i in 0..nb {
-        data.extend(f(i).iter().cloned());
+    for i in 0..a3.len_of(Axis(0)) {
+        let c = mm(
+            tr(a3.index_axis(Axis(0), i), ta),
+            tr(b3.index_axis(Axis(0), i), tb),
+        );
+        data.extend(c.iter().cloned());
     }
     ArrayD::from_shape_vec(IxDyn(dims), data).expect("invariant: batch slices fill the output")
 }
@@ -102,13 +114,31 @@ fn vjp_with<T: Clone>(
     wants: &[bool],
     mm: impl Fn(ArrayView2<'_, T>, ArrayView2<'_, T>) -> Array2<T>,
 ) -> Vec<Option<ArrayD<T>>> {
-    let (a3, b3, d3) = (batches(a), batches(b), batches(d));
-    let (a3, b3, d3) = (a3.view(), b3.view(), d3.view());
-    let nb = a3.len_of(Axis(0));
     vec![
-        wants[0].then(|| stack(nb, a.shape(), |i| mm(slice(&d3, i), slice(&b3, i).t()))),
-        wants[1].then(|| stack(nb, b.shape(), |i| mm(slice(&a3, i).t(), slice(&d3, i)))),
+        wants[0].then(|| bmm_with((d, false), (b, true), a.shape(), &mm)),
+        wants[1].then(|| bmm_with((a, true), (d, false), b.shape(), &mm)),
     ]
+}
+
+/// `max_i gemm_eps(Aᵢ, εa, Bᵢ, εb, Cᵢ)` over the slices of three stacks, `A` and `B` transposed
+/// first when their flags say so (`+∞` when an operand bound is, even for an empty batch:
+/// nothing finite comes from a non-finite number).
+pub(crate) fn bmm_eps<R: Runtime>(
+    (a, ea, ta): (&ArrayD<R>, Bound, bool),
+    (b, eb, tb): (&ArrayD<R>, Bound, bool),
+    c: &ArrayD<R>,
+) -> Bound {
+    if ea.is_infinite() || eb.is_infinite() {
+        return Bound::INF;
+    }
+    let (a3, b3, c3) = (batches(a), batches(b), batches(c));
+    let mut m = Bound::ZERO;
+    for i in 0..c3.len_of(Axis(0)) {
+        let ai = tr(a3.index_axis(Axis(0), i), ta);
+        let bi = tr(b3.index_axis(Axis(0), i), tb);
+        m = m.max(gemm_eps(ai, ea, bi, eb, c3.index_axis(Axis(0), i)));
+    }
+    m
 }
 
 impl<O: Shape, B> Bmm<O, B> {
@@ -123,35 +153,6 @@ impl<O: Shape, B> Bmm<O, B> {
     }
 }
 
-/// `max_i gemm_eps(Aᵢ, εa, Bᵢ, εb, Cᵢ)` over the slices of three stacks (`+∞` when an operand
-/// bound is, even for an empty batch: nothing finite comes from a non-finite number).
-fn batched_eps<R: Runtime>(
-    (a, ea): (ArrayView3<'_, R>, Bound),
-    (b, eb): (ArrayView3<'_, R>, Bound),
-    c: ArrayView3<'_, R>,
-    ta: bool,
-    tb: bool,
-) -> Bound {
-    if ea.is_infinite() || eb.is_infinite() {
-        return Bound::INF;
-    }
-    let mut m = Bound::ZERO;
-    for i in 0..c.len_of(Axis(0)) {
-        let ai = if ta {
-            slice(&a, i).reversed_axes()
-        } else {
-            slice(&a, i)
-        };
-        let bi = if tb {
-            slice(&b, i).reversed_axes()
-        } else {
-            slice(&b, i)
-        };
-        m = m.max(gemm_eps(ai, ea, bi, eb, slice(&c, i)));
-    }
-    m
-}
-
 impl<O: Shape, B> Op for Bmm<O, B> {
     const NAME: &'static str = "bmm";
     fn args(&self) -> &[Arg] {
@@ -159,11 +160,7 @@ impl<O: Shape, B> Op for Bmm<O, B> {
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
         let (a, b) = self.operands(ctx);
-        let (a3, b3) = (batches(a), batches(b));
-        let (a3, b3) = (a3.view(), b3.view());
-        stack(a3.len_of(Axis(0)), O::DIMS, |i| {
-            T::matmul(slice(&a3, i), slice(&b3, i))
-        })
+        bmm_with((a, false), (b, false), O::DIMS, |x, y| T::matmul(x, y))
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let some = self.vjp_spec_some(ctx, delta, &[true, true]);
@@ -184,17 +181,12 @@ impl<O: Shape, B> Op for Bmm<O, B> {
 impl<O: Shape, B, R: Runtime> OpRuntime<R> for Bmm<O, B> {
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         let (a, b) = self.operands(ctx);
-        let (a3, b3) = (batches(a), batches(b));
-        let (a3, b3) = (a3.view(), b3.view());
-        stack(a3.len_of(Axis(0)), O::DIMS, |i| {
-            R::matmul(slice(&a3, i), slice(&b3, i))
-        })
+        bmm_with((a, false), (b, false), O::DIMS, |x, y| R::matmul(x, y))
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (a, b) = self.operands(ctx);
         let (ea, eb) = (eps[self.args[0].pos], eps[self.args[1].pos]);
-        let (a3, b3, c3) = (batches(a), batches(b), batches(out));
-        batched_eps((a3.view(), ea), (b3.view(), eb), c3.view(), false, false)
+        bmm_eps((a, ea, false), (b, eb, false), out)
     }
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (_, k, _) = self.mkn();
@@ -229,18 +221,15 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for Bmm<O, B> {
     ) -> Vec<Bound> {
         let (a, b) = self.operands(ctx);
         let (ea, eb) = (eps[self.args[0].pos], eps[self.args[1].pos]);
-        let (a3, b3, d3) = (batches(a), batches(b), batches(delta));
         let get = |i: usize| outs.get(i).and_then(Option::as_ref);
         vec![
             // dAᵢ = δᵢ Bᵢᵀ.
             get(0).map_or(Bound::INF, |da| {
-                let c = batches(da);
-                batched_eps((d3.view(), ed), (b3.view(), eb), c.view(), false, true)
+                bmm_eps((delta, ed, false), (b, eb, true), da)
             }),
             // dBᵢ = Aᵢᵀ δᵢ.
             get(1).map_or(Bound::INF, |db| {
-                let c = batches(db);
-                batched_eps((a3.view(), ea), (d3.view(), ed), c.view(), true, false)
+                bmm_eps((a, ea, true), (delta, ed, false), db)
             }),
         ]
     }
