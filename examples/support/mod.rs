@@ -61,6 +61,7 @@ pub struct Options {
 #[derive(clap::Parser, Debug)]
 #[command(version, about = "Certify one model: the table, the JSON report and the DOT picture.", after_help = EXIT_CODES)]
 pub struct Runner {
+    /// The shared options (the runner adds none).
     #[command(flatten)]
     pub options: Options,
 }
