@@ -10,15 +10,56 @@
 //! Variants run interleaved (A/B/C/D, repeated), medians compared, so machine noise hits all alike.
 //! Memory: each variant runs in a child process that reports its peak RSS (`VmHWM`).
 //!
-//! Run: `cargo run --release --example bench_mlp [-- ROUNDS]`
+//! Run: `cargo run --release --example bench_mlp [-- ROUNDS]`; `-- --only NAME [TIMES]` loops
+//! one variant (for profilers). Exits 1 if the graph's gradients differ from the hand-written
+//! step, 2 on a usage error.
 #![forbid(unsafe_code)]
 
+use clap::Parser;
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scale_graph::config::{Config, DotBound};
 use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ctx, ops};
+use std::process::ExitCode;
 use std::time::Instant;
+
+/// The variants, in the order of the table (and of `--only`'s choices).
+const VARIANTS: [&str; 10] = [
+    "hand/ndarray",
+    "hand/faer",
+    "graph/runtime",
+    "certified/order-free",
+    "certified/a-posteriori",
+    "certified/this-run",
+    "certified/any-impl",
+    "certified/estimate",
+    "this-run, 2 threads",
+    "any-impl, 2 threads",
+];
+
+/// One forward+backward step of a 784-512-512-10 relu MLP: hand-written, runtime-only and
+/// certified in every mode, timed side by side (ratios P1, P2) with the peak memory of each.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Exit codes: 0 done; 1 the graph's gradients differ from the hand-written step; \
+                  2 usage error (clap prints the usage)."
+)]
+struct Cli {
+    /// Interleaved rounds [default: 30]; with `--only`, how many steps of that variant
+    /// [default: 200].
+    #[arg(value_name = "ROUNDS", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    count: Option<usize>,
+    /// Loop one variant only (for profilers), `ROUNDS` times.
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(VARIANTS))]
+    only: Option<String>,
+    /// Run three steps of one variant and print the peak RSS before and after: the memory
+    /// measurement runs itself with this flag, one child process per variant.
+    #[arg(long, value_name = "NAME", hide = true, conflicts_with = "only",
+          value_parser = clap::builder::PossibleValuesParser::new(VARIANTS))]
+    mem: Option<String>,
+}
 
 const B: usize = 64;
 type Gamma = ctx![
@@ -110,8 +151,8 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
+fn main() -> ExitCode {
+    let cli = Cli::parse();
     let p = params();
 
     // Built by a closure so each dot-bound mode gets its own graph (settings are per graph).
@@ -167,10 +208,10 @@ fn main() {
             .iter()
             .fold(0.0f32, |m, d| m.max(d.abs()));
         let scale = hand[i].iter().fold(1.0f32, |m, d| m.max(d.abs()));
-        assert!(
-            diff <= 1e-4 * scale,
-            "gradient {i} differs from the hand-written step: {diff}"
-        );
+        if diff > 1e-4 * scale {
+            eprintln!("gradient {i} differs from the hand-written step: {diff}");
+            return ExitCode::FAILURE;
+        }
     }
 
     let slot = std::cell::Cell::new(Some(inputs()));
@@ -182,56 +223,48 @@ fn main() {
         let c = g.certify_wrt(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &wrt);
         slot.set(Some(g.inputs_of(c.values)));
     };
-    let variants: [(&str, Step); 10] = [
-        ("hand/ndarray", Box::new(|| drop(hand_step(&p, mm_ndarray)))),
-        ("hand/faer", Box::new(|| drop(hand_step(&p, mm_faer)))),
-        (
-            "graph/runtime",
-            Box::new(|| {
-                // Inputs go in by value and come back with the values: no copies.
-                let x = slot.take().expect("inputs");
-                let (vals, grads) = g.value_and_grad(x, &seed, &wrt);
-                drop(grads);
-                slot.set(Some(g.inputs_of(vals)));
-            }),
-        ),
-        ("certified/order-free", Box::new(|| certified(0))),
-        ("certified/a-posteriori", Box::new(|| certified(1))),
-        ("certified/this-run", Box::new(|| certified(2))),
-        ("certified/any-impl", Box::new(|| certified(3))),
-        ("certified/estimate", Box::new(|| certified(4))),
-        ("this-run, 2 threads", Box::new(|| certified(5))),
-        ("any-impl, 2 threads", Box::new(|| certified(6))),
+    let steps: [Step; 10] = [
+        Box::new(|| drop(hand_step(&p, mm_ndarray))),
+        Box::new(|| drop(hand_step(&p, mm_faer))),
+        Box::new(|| {
+            // Inputs go in by value and come back with the values: no copies.
+            let x = slot.take().expect("inputs");
+            let (vals, grads) = g.value_and_grad(x, &seed, &wrt);
+            drop(grads);
+            slot.set(Some(g.inputs_of(vals)));
+        }),
+        Box::new(|| certified(0)),
+        Box::new(|| certified(1)),
+        Box::new(|| certified(2)),
+        Box::new(|| certified(3)),
+        Box::new(|| certified(4)),
+        Box::new(|| certified(5)),
+        Box::new(|| certified(6)),
     ];
+    let variants: Vec<(&str, Step)> = VARIANTS.into_iter().zip(steps).collect();
+    let step = |which: &str| {
+        variants
+            .iter()
+            .find(|(name, _)| *name == which)
+            .map(|v| &v.1)
+    };
 
-    if let Some(i) = args.iter().position(|a| a == "--only") {
-        // Loop one variant (for profilers): `--only NAME [TIMES]`.
-        let which = args.get(i + 1).map(String::as_str).unwrap_or("");
-        let times: usize = args.get(i + 2).and_then(|s| s.parse().ok()).unwrap_or(200);
-        for (name, f) in &variants {
-            if *name == which {
-                for _ in 0..times {
-                    f();
-                }
-            }
+    if let Some(f) = cli.only.as_deref().and_then(step) {
+        for _ in 0..cli.count.unwrap_or(200) {
+            f();
         }
-        return;
+        return ExitCode::SUCCESS;
     }
-    if let Some(i) = args.iter().position(|a| a == "--mem") {
-        let which = args.get(i + 1).map(String::as_str).unwrap_or("");
+    if let Some(f) = cli.mem.as_deref().and_then(step) {
         let base = peak_rss_kib();
-        for (name, f) in &variants {
-            if *name == which {
-                for _ in 0..3 {
-                    f();
-                }
-            }
+        for _ in 0..3 {
+            f();
         }
         println!("{} {}", base, peak_rss_kib());
-        return;
+        return ExitCode::SUCCESS;
     }
 
-    let rounds: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30);
+    let rounds = cli.count.unwrap_or(30);
     for (_, f) in &variants {
         f(); // warm-up
     }
@@ -311,4 +344,5 @@ fn main() {
         peak[1] / peak[0],
         peak[2] / peak[0]
     );
+    ExitCode::SUCCESS
 }

@@ -15,7 +15,18 @@ use scale_graph::{ApproxTol, Config, Interval, scale_graph};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// The main example: a 784-128-10 relu MLP certified, checked against the interval spec,
+/// reported (table, `target/reports/mlp.json` and `.dot`) with the tolerances to test others by.
+#[derive(clap::Parser)]
+#[command(
+    version,
+    after_help = "Exit codes: 0 every bound holds; 1 a bound is violated; 2 usage error."
+)]
+struct Cli {}
+
 fn main() -> ExitCode {
+    // No flags: `--help` and `--version`, and a usage error (2) for anything else.
+    <Cli as clap::Parser>::parse();
     let mut m = scale_graph! {
         input x: [784];
         input w1: [128, 784];

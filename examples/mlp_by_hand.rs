@@ -21,7 +21,18 @@ type Gamma = ctx![
     Rank1<10>,
 ];
 
+/// The main example's MLP built with the typed API, certified and checked against the interval
+/// spec.
+#[derive(clap::Parser)]
+#[command(
+    version,
+    after_help = "Exit codes: 0 every bound holds; 1 a bound is violated; 2 usage error."
+)]
+struct Cli {}
+
 fn main() -> ExitCode {
+    // No flags: `--help` and `--version`, and a usage error (2) for anything else.
+    <Cli as clap::Parser>::parse();
     let (g, (x, w1, b1, w2, b2)) =
         RevGraphScale::<f32, Gamma, ctx![], _>::nil(scale_graph::brand!());
     let (g, z1) = g.snoc(ops::matvec(w1, x));

@@ -7,9 +7,11 @@
 //! and their bounds) on both, interleaved A/B/A/B so that machine noise hits both alike, and
 //! prints the medians and the 2N/N ratio (2.0 = linear, 4.0 = quadratic).
 //!
-//! Run: `cargo run --release --example scaling [repeats]` (default 15 repeats).
+//! Run: `cargo run --release --example scaling [repeats]` (default 15 repeats). Exits 2 on a
+//! usage error.
 #![forbid(unsafe_code)]
 
+use clap::Parser;
 use ndarray::{Array, ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -18,6 +20,18 @@ use scale_graph::{Rank0, Rank1, Rank2, RevGraphScale, TList, Var, ctx, ops};
 use std::time::{Duration, Instant};
 
 const D: usize = 16;
+
+/// Time `certify` on chains of N and 2N nodes (N = 256 … 4096): 2N/N = 2.0 is linear.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Exit codes: 0 done; 2 usage error (clap prints the usage)."
+)]
+struct Cli {
+    /// Timed repeats per chain (the median is printed).
+    #[arg(default_value_t = 15, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    repeats: usize,
+}
 type Gamma = ctx![Rank1<D>, Rank2<D, D>, Rank1<D>];
 
 struct Brand;
@@ -75,10 +89,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let repeats: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
+    let repeats = Cli::parse().repeats;
     let mut rng = StdRng::seed_from_u64(3);
     let x = inputs(&mut rng);
     println!("certify on chains of N and 2N nodes ({D}-wide; median of {repeats}, interleaved)\n");

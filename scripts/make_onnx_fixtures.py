@@ -8,6 +8,13 @@ fixed seed, so re-running the script rewrites identical files. The outputs are c
 needs no Python:
 
     python3 scripts/make_onnx_fixtures.py
+
+When PyTorch is installed it also exports the same three models (same shapes; its own random
+weights from a fixed seed) with `torch.onnx.export` (the TorchScript exporter, `dynamo=False`,
+opset 17) as `mlp_torch.onnx`, `cnn_torch.onnx` and `transformer_block_torch.onnx`, with the
+input it ran and PyTorch's output beside each (`<name>_torch/x.npy`, `<name>_torch/y.npy`), so the
+tests check that the importer reads what PyTorch really writes. Without torch those files are
+left as they are.
 """
 import os
 
@@ -302,6 +309,71 @@ def errors():
     )
 
 
+def torch_fixtures():
+    """The MLP, CNN and transformer block as PyTorch modules, exported by PyTorch itself."""
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        print("torch is not installed: the *_torch fixtures are left as they are")
+        return
+    torch.manual_seed(15)
+
+    class Block(nn.Module):
+        """Pre-LayerNorm block, batch 1, 4 tokens, d 8, 2 heads, GELU MLP of width 32 (no mask).
+        Shapes are Python constants, so tracing records no Shape/Gather nodes."""
+
+        def __init__(self, b=1, n=4, d=8, heads=2):
+            super().__init__()
+            self.b, self.n, self.d, self.heads, self.dh = b, n, d, heads, d // heads
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.q, self.k, self.v, self.o = (nn.Linear(d, d, bias=False) for _ in range(4))
+            self.up, self.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+        def split(self, t):
+            return t.reshape(self.b, self.n, self.heads, self.dh).transpose(1, 2)
+
+        def forward(self, x):
+            a = self.ln1(x)
+            q, k, v = self.split(self.q(a)), self.split(self.k(a)), self.split(self.v(a))
+            attn = torch.softmax(q @ k.transpose(-2, -1) * (1.0 / self.dh**0.5), dim=-1)
+            ctx = (attn @ v).transpose(1, 2).reshape(self.b, self.n, self.d)
+            h = x + self.o(ctx)
+            return h + self.down(nn.functional.gelu(self.up(self.ln2(h))))
+
+    models = {
+        "mlp": (nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3)), [4, 8]),
+        "cnn": (
+            nn.Sequential(
+                nn.Conv2d(1, 4, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(4, 8, 3, padding=1, bias=False),
+                nn.ReLU(),
+                nn.AvgPool2d(2),
+                nn.Flatten(),
+                nn.Linear(32, 5),
+                nn.LogSoftmax(dim=-1),
+            ),
+            [2, 1, 8, 8],
+        ),
+        "transformer_block": (Block(), [1, 4, 8]),
+    }
+    for name, (model, shape) in models.items():
+        model.eval()
+        x = torch.randn(*shape)
+        path = os.path.join(OUT, f"{name}_torch.onnx")
+        torch.onnx.export(
+            model, (x,), path, dynamo=False, opset_version=OPSET, input_names=["x"], output_names=["y"]
+        )
+        with torch.no_grad():
+            y = model(x)
+        data = os.path.join(OUT, f"{name}_torch")
+        os.makedirs(data, exist_ok=True)
+        np.save(os.path.join(data, "x.npy"), x.numpy())
+        np.save(os.path.join(data, "y.npy"), y.numpy())
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     mlp_path = mlp()
@@ -312,13 +384,15 @@ def main():
     errors()
     broadcast()
     centre()
+    torch_fixtures()
     # Truncated bytes: a protobuf decode error, not a panic.
     with open(mlp_path, "rb") as f:
         data = f.read()
     with open(os.path.join(OUT, "malformed.onnx"), "wb") as f:
         f.write(data[: len(data) // 2])
     for name in sorted(os.listdir(OUT)):
-        print(f"{name}: {os.path.getsize(os.path.join(OUT, name))} bytes")
+        if name.endswith(".onnx"):
+            print(f"{name}: {os.path.getsize(os.path.join(OUT, name))} bytes")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Supported layers: Linear, ReLU, Tanh, Sigmoid, Softmax(dim=-1). Weights become g
 x @ w + b); the loss is the mse of the outputs against a target input (or their sum, with --sum).
 
     python3 scripts/torch_to_scale.py > examples/models/sequential.json      # the built-in demo
-    cargo run -p scale-gen -- from-json examples/models/sequential.json     # → a scale_graph! example
+    cargo run -p scale-gen -- module examples/models/sequential.json        # → a scale_graph! example
 
 Only `describe()` needs torch (to read the module); `describe_layers()` takes plain tuples, so the
 translation can be tested without torch installed.

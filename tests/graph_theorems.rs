@@ -1281,8 +1281,12 @@ fn four_theorems_on_random_graphs() {
     let mut examples = vec![];
     // Per op: (nodes, nodes with a finite forward eps).
     let mut op_counts = std::collections::BTreeMap::<&str, (usize, usize)>::new();
-    // Long runs (`-- --nocapture`) show progress: a bar on a terminal, plain lines otherwise.
-    let mut progress = scale_graph::report::Progress::new("graph_theorems", cases as u64);
+    // Long runs (`SCALE_GRAPH_CASES=…`) show a bar on a terminal; indicatif hides it when stderr
+    // is captured or redirected, so CI logs stay clean.
+    let progress = indicatif::ProgressBar::new(cases as u64).with_style(
+        indicatif::ProgressStyle::with_template("graph_theorems {bar:30} {pos}/{len} eta {eta}")
+            .expect("a valid template"),
+    );
     for case in 0..cases {
         progress.inc(1);
         let n = rng.random_range(1..=40);
@@ -1316,7 +1320,7 @@ fn four_theorems_on_random_graphs() {
         }
     }
     let rows: Vec<&str> = table.iter().map(|r| r.name).collect();
-    progress.finish();
+    progress.finish_and_clear();
     // Each case makes four checks (the four theorems, each over the whole context).
     let checks = 4 * cases;
     let n_undecidable = undecidable.values().sum::<usize>();

@@ -21,38 +21,89 @@ pub struct InputSpec {
     pub std: f64,
 }
 
-/// Command-line options shared by the model examples.
+/// What the model runners' exit codes mean (their `--help` shows it).
+pub const EXIT_CODES: &str = "Exit codes: 0 every bound holds; 1 a bound is violated, or an input \
+     file or the model is wrong (the message names it); 2 usage error (unknown flag or model, bad \
+     value; clap prints the usage).";
+
+/// Command-line options shared by the model runners (`examples/models.rs` flattens them beside
+/// its own flags; `scale-gen certify`'s generated crate parses them through [`Runner`]).
+#[derive(clap::Args, Clone, Debug)]
 pub struct Options {
     /// Seed of the random inputs.
+    #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Read inputs from a JSON object `{ "name": nested arrays, … }`.
+    #[arg(long = "inputs", value_name = "FILE.json", conflicts_with = "npy_dir")]
     pub json: Option<PathBuf>,
-    /// Read inputs from `<dir>/<name>.npy`.
+    /// Read inputs from `<DIR>/<name>.npy` (`f32` or `f64`).
+    #[arg(long = "npy", value_name = "DIR")]
     pub npy_dir: Option<PathBuf>,
     /// Where the JSON report and the DOT picture go.
+    #[arg(long = "out", value_name = "DIR", default_value = "target/reports")]
     pub out_dir: PathBuf,
     /// Skip the (slower) interval-spec evaluation.
+    #[arg(long)]
     pub no_spec: bool,
-    /// Certify under these settings instead of the graph's own (`--mode this-run | a-posteriori
-    /// | order-free`).
-    pub mode: Option<Config>,
+    /// Certify under this mode's settings instead of the graph's own.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeName>,
     /// Print no table and write no files (for the tightness summary).
+    #[arg(skip)]
     pub quiet: bool,
     /// Trace mode: certify the values and gradients another implementation wrote to
-    /// `<dir>/<name>.npy` and `<dir>/<name>.grad.npy` (e.g. `scripts/torch_trace.py`).
+    /// `<DIR>/<name>.npy` and `<DIR>/<name>.grad.npy` (e.g. `scripts/torch_trace.py`).
+    #[arg(long = "trace", value_name = "DIR")]
     pub trace_dir: Option<PathBuf>,
 }
 
-/// The settings of a mode name of `--mode`.
-pub fn mode_config(name: &str) -> Option<Config> {
-    let d = Config::default();
-    match name {
-        "this-run" => Some(d),
-        "a-posteriori" => Some(d.with_enclose(false)),
-        "order-free" => Some(d.with_enclose(false).with_dot_bound(DotBound::OrderFree)),
-        "any-implementation" => Some(Config::any_implementation()),
-        "estimate" => Some(Config::estimate()),
-        _ => None,
+/// A runner that takes only the shared [`Options`] (the main of `scale-gen certify`'s crate).
+#[derive(clap::Parser, Debug)]
+#[command(version, about = "Certify one model: the table, the JSON report and the DOT picture.", after_help = EXIT_CODES)]
+pub struct Runner {
+    /// The shared options (the runner adds none).
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// The certification settings `--mode` names (SPEC §11).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModeName {
+    /// This run's result (the default settings: propagated bounds and the exact enclosure).
+    #[value(name = "this-run")]
+    ThisRun,
+    /// Propagated bounds only, the enclosure off.
+    #[value(name = "a-posteriori")]
+    APosteriori,
+    /// Propagated bounds with the order-free dot-product bound.
+    #[value(name = "order-free")]
+    OrderFree,
+    /// Any implementation that follows SPEC §5.
+    #[value(name = "any-implementation")]
+    AnyImplementation,
+    /// The typical error: an estimate, not a bound.
+    #[value(name = "estimate")]
+    Estimate,
+}
+
+impl ModeName {
+    /// The settings of this mode.
+    pub fn config(self) -> Config {
+        let d = Config::default();
+        match self {
+            ModeName::ThisRun => d,
+            ModeName::APosteriori => d.with_enclose(false),
+            ModeName::OrderFree => d.with_enclose(false).with_dot_bound(DotBound::OrderFree),
+            ModeName::AnyImplementation => Config::any_implementation(),
+            ModeName::Estimate => Config::estimate(),
+        }
+    }
+
+    /// The name `--mode` takes.
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
     }
 }
 
@@ -69,45 +120,6 @@ pub fn looseness(report: &Report, kind: RowKind) -> (f64, f64) {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[v.len() - 1])
-}
-
-impl Options {
-    /// Parse `--seed N --inputs FILE.json --npy DIR --out DIR --no-spec --mode M --trace DIR`
-    /// from the command line.
-    pub fn from_args() -> Result<Options, String> {
-        let mut o = Options {
-            seed: 7,
-            json: None,
-            npy_dir: None,
-            out_dir: PathBuf::from("target/reports"),
-            no_spec: false,
-            mode: None,
-            quiet: false,
-            trace_dir: None,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(a) = it.next() {
-            let mut val = || it.next().ok_or(format!("{a} needs a value"));
-            match a.as_str() {
-                "--seed" => o.seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
-                "--inputs" => o.json = Some(val()?.into()),
-                "--npy" => o.npy_dir = Some(val()?.into()),
-                "--out" => o.out_dir = val()?.into(),
-                "--no-spec" => o.no_spec = true,
-                "--trace" => o.trace_dir = Some(val()?.into()),
-                "--mode" => {
-                    let m = val()?;
-                    o.mode = Some(mode_config(&m).ok_or(format!(
-                        "--mode: `{m}` is not one of this-run, a-posteriori, order-free, any-implementation, estimate"
-                    ))?)
-                }
-                "--tightness" => {}
-                other if !other.starts_with("--") => {}
-                other => return Err(format!("unknown option {other}")),
-            }
-        }
-        Ok(o)
-    }
 }
 
 fn from_json_value<R: Runtime>(
@@ -235,7 +247,7 @@ where
 /// Read a `.npy` file of `f32` or `f64` values as `f64`.
 fn read_npy_f64(path: &Path) -> Result<ArrayD<f64>, Box<dyn Error>> {
     use ndarray_npy::ReadNpyExt;
-    let open = || std::fs::File::open(path);
+    let open = || std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()));
     match ArrayD::<f64>::read_npy(open()?) {
         Ok(a) => Ok(a),
         Err(_) => Ok(ArrayD::<f32>::read_npy(open()?)
@@ -266,7 +278,7 @@ where
     let (seed, eps_seed, b_seed) = graph.loss_seed(loss);
     let xs = (!o.no_spec).then(|| x.to_spec::<Interval>());
     let all: Vec<usize> = (0..graph.n_inputs()).collect();
-    let cfg = o.mode.unwrap_or(graph.config());
+    let cfg = o.mode.map_or(graph.config(), ModeName::config);
     let cert = graph.certify_with(cfg, x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &all);
     let mut report = Report::new(graph, &cert, names)?;
     // The JSON carries the this-run enclosure (midpoint + radius per entry): a reference of

@@ -34,6 +34,7 @@ fn fnv(parts: &[&[u8]]) -> u64 {
 const DEPS: &str = r#"ndarray = { version = "0.17", default-features = false, features = ["std"] }
 ndarray-npy = { version = "0.10", default-features = false }
 serde_json = { version = "1", features = ["float_roundtrip"] }
+clap = { version = "4", features = ["derive"] }
 "#;
 
 /// Generate (or reuse) the crate, fill its input directory and run it.
@@ -58,7 +59,7 @@ pub fn certify(
     let hash = fnv(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
         // Bump when the generated crate's layout changes.
-        b"certify crate layout 2",
+        b"certify crate layout 3",
         module.as_bytes(),
         &weights,
     ]);
@@ -178,13 +179,8 @@ const DATA: &[(&str, &[usize])] = &[
 {data}];
 
 fn main() -> std::process::ExitCode {{
-    let opts = match support::Options::from_args() {{
-        Ok(o) => o,
-        Err(e) => {{
-            eprintln!("{{e}}");
-            return std::process::ExitCode::from(2);
-        }}
-    }};
+    // clap exits 2 on a usage error; `--help` lists the exit codes.
+    let opts = <support::Runner as clap::Parser>::parse().options;
     if let Some(dir) = &opts.npy_dir {{
         let mut rng = scale_graph::random::rng(opts.seed);
         for (name, shape) in DATA {{

@@ -1,6 +1,7 @@
 //! `scale-gen`: write `scale_graph!` example models, check JSON descriptions, import ONNX files
 //! and certify them. Run `scale-gen --help` (or `cargo run -p scale-gen -- --help`) for the
-//! commands; exit codes are 0 (ok), 1 (the model or a file is wrong) and 2 (bad usage).
+//! commands; exit codes are 0 (ok), 1 (the model or a file is wrong, or `certify` found a bound
+//! violated) and 2 (bad usage).
 #![forbid(unsafe_code)]
 
 mod certify;
@@ -18,8 +19,9 @@ use std::process::ExitCode;
     name = "scale-gen",
     version,
     about,
-    after_help = "Exit codes: 0 ok; 1 the model or a file is wrong (the message names the layer, \
-                  ONNX node or input); 2 bad usage (unknown command or flag)."
+    after_help = "Exit codes: 0 ok (`certify`: every bound holds); 1 the model or a file is wrong \
+                  (the message names the layer, ONNX node or input), or `certify`'s build or \
+                  certified run failed (a bound violated); 2 bad usage (unknown command or flag)."
 )]
 struct Cli {
     #[command(subcommand)]

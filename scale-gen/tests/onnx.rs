@@ -68,6 +68,33 @@ fn fixtures_import_and_check() {
     }
 }
 
+/// The same models exported by PyTorch (`torch.onnx.export`, TorchScript exporter, opset 17):
+/// they import and check, and the transformer block's GELU, whose erf form PyTorch interleaves
+/// with `Constant` nodes, and its LayerNorms become single ops. (`tests/onnx_import.rs` in the
+/// root crate certifies them and compares with PyTorch's output.)
+#[test]
+fn torch_exports_import_with_fused_patterns() {
+    for (name, inputs, ops) in [
+        ("mlp_torch", 5, 8),
+        ("cnn_torch", 6, 17),
+        ("transformer_block_torch", 13, 30),
+    ] {
+        let i = imported(name);
+        let m = i.model();
+        assert_eq!((m.inputs.len(), m.ops.len()), (inputs, ops), "{name}");
+        assert_eq!(check(m).expect("checks"), i.checked);
+        assert_eq!(i.weights.len(), inputs - 1, "{name}: all but x are weights");
+    }
+    let i = imported("transformer_block_torch");
+    let count = |op: &str| i.model().ops.iter().filter(|o| o.op == op).count();
+    assert_eq!(
+        (count("gelu"), count("layer_norm"), count("softmax")),
+        (1, 2, 1)
+    );
+    // Nothing of the erf form is left over, and 1/√d_h stays a `scale`.
+    assert_eq!((count("div"), count("mul"), count("scale")), (0, 0, 1));
+}
+
 /// The MLP of `mlp.onnx` (PyTorch's `Linear(8, 16) → ReLU → Linear(16, 3)` as Gemm nodes with
 /// `transB = 1`), written by hand. The import is this `Model`, so it emits the same program and
 /// — being the same `scale_graph!` graph on the same inputs — runs to the same values and bounds.

@@ -33,13 +33,11 @@
 mod close;
 mod dot;
 pub use dot::DotOptions;
-mod progress;
 mod table;
 
 pub use close::{
     CloseError, CloseFailure, CloseOptions, assert_close, check_close, check_close_with,
 };
-pub use progress::Progress;
 
 use crate::bound::Bound;
 use crate::check;

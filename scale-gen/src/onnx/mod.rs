@@ -41,7 +41,7 @@
 //! | `Max`, `Min` | `maximum`, `minimum` | two inputs (broadcasting as above) |
 //! | `Softmax`, `LogSoftmax` | `softmax`, `log_softmax` | the last axis |
 //! | `Gelu` | `gelu`, `gelu_tanh` | `approximate` `none` or `tanh` |
-//! | `Div(x, √2)`, `Erf`, `Add(·, 1)`, `Mul(x, ·)`, `Mul(·, 0.5)` | `gelu` | PyTorch's exported erf form, consecutive nodes, intermediates used once |
+//! | `Div(x, √2)`, `Erf`, `Add(·, 1)`, `Mul(x, ·)`, `Mul(·, 0.5)` | `gelu` | PyTorch's exported erf form, consecutive nodes (`Constant` nodes between them are lowered first), intermediates used once |
 //! | `LayerNormalization` | `layer_norm(x, scale, bias, epsilon)` | the last axis; one output; a missing bias becomes a zero input |
 //! | `ReduceMean`, `Sub`, `Pow(·, 2)`, `ReduceMean`, `Add(·, eps)`, `Sqrt`, `Div`, `Mul(·, γ)`, `Add(·, β)` | `layer_norm(x, γ, β, eps)` | PyTorch's decomposed LayerNorm (opset < 17): last axis, `keepdims = 1`, consecutive nodes, private intermediates |
 //! | `Transpose` | `transpose`, `permute` | rank ≤ 4 |
@@ -793,21 +793,29 @@ impl Lowering {
         for o in &g.output {
             *uses.entry(o.name()).or_default() += 1;
         }
+        // `Constant` nodes read nothing, so lowering them first keeps a valid order; PyTorch's
+        // exporter puts one before each node that reads it, and the fused patterns (GELU's erf
+        // form, the decomposed LayerNorm) then see their nodes consecutively. Labels and op
+        // origins keep the file's node indices.
+        let (consts, rest): (Vec<usize>, Vec<usize>) =
+            (0..g.node.len()).partition(|&k| g.node[k].op_type() == "Constant");
+        let order: Vec<usize> = consts.into_iter().chain(rest).collect();
+        let nodes: Vec<NodeProto> = order.iter().map(|&k| g.node[k].clone()).collect();
         let mut i = 0;
-        while i < g.node.len() {
-            self.node = i;
-            if let Some(skip) = self.gelu_erf(&g.node, i, &uses)? {
+        while i < nodes.len() {
+            self.node = order[i];
+            if let Some(skip) = self.gelu_erf(&nodes, i, &uses)? {
                 i += skip;
                 continue;
             }
-            if let Some(skip) = self.layer_norm_decomposed(&g.node, i, &uses)? {
+            if let Some(skip) = self.layer_norm_decomposed(&nodes, i, &uses)? {
                 i += skip;
                 continue;
             }
-            let n = &g.node[i];
+            let n = &nodes[i];
             let c = Ctx {
                 n,
-                label: label(i, n),
+                label: label(order[i], n),
             };
             if !(n.domain().is_empty() || n.domain() == "ai.onnx") {
                 return Err(c.err(format!(
@@ -959,7 +967,7 @@ impl Lowering {
         }
         let c = Ctx {
             n: &w[0],
-            label: label(i, &w[0]),
+            label: label(self.node, &w[0]),
         };
         let (xv, _) = self.val(&c, x)?;
         let (g, _) = self.val(&c, &gamma)?;
@@ -970,7 +978,8 @@ impl Lowering {
     }
 
     /// PyTorch's exact GELU export: `Div(x, √2) → Erf → Add(·, 1) → Mul(x, ·) → Mul(·, 0.5)`
-    /// on consecutive nodes whose intermediates are read once. Returns the nodes consumed.
+    /// on consecutive nodes (once `Constant` nodes are moved first) whose intermediates are read
+    /// once. Returns the nodes consumed.
     fn gelu_erf(
         &mut self,
         nodes: &[NodeProto],
@@ -1014,7 +1023,7 @@ impl Lowering {
         }
         let c = Ctx {
             n: &w[0],
-            label: label(i, &w[0]),
+            label: label(self.node, &w[0]),
         };
         let (xv, shape) = self.val(&c, x)?;
         let y = self.op(out(4), "gelu", vec![xv], vec![], None, None);
