@@ -530,6 +530,66 @@ mod tests {
         }
     }
 
+    /// `adam_range` encloses the exact quotient at every gradient of the ball (sampled, in
+    /// `f64`, with a relative slack far below the ranges' widths), from zero state (where the
+    /// ball may straddle 0) and from stored state; and it is much narrower than the quotient
+    /// of the independent balls where `|g| ≫ ε`.
+    #[test]
+    fn adam_range_encloses_the_quotient_over_the_ball() {
+        use proptest::prelude::*;
+        let opt = Optimizer::AdamW(AdamW::default());
+        let a = AdamW::default();
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let data = (
+            -1e-2f64..1e-2,
+            0.0f64..1.0,
+            -1e-3f64..1e-3,
+            0.0f64..1e-5,
+            1u64..20,
+            any::<bool>(),
+        );
+        let narrowed = std::cell::Cell::new(0usize);
+        runner
+            .run(&data, |(g, rel, m0, v0, t, zero)| {
+                let k = Consts::new::<f32>(&opt, t);
+                let (m0, v0) = if zero { (0.0, 0.0) } else { (m0, v0) };
+                let rad = (g.abs() * rel).max(1e-12);
+                let gb = Ball::new(g, rad);
+                let r = |x: f64| {
+                    let m = a.beta1 * m0 + (1.0 - a.beta1) * x;
+                    let v = a.beta2 * v0 + (1.0 - a.beta2) * x * x;
+                    let bc2 = 1.0 - a.beta2.powi(t as i32);
+                    m / (v.sqrt() / bc2.sqrt() + a.eps)
+                };
+                let Some((lo, hi)) = adam_range(gb, Ball::from_f64(m0), Ball::from_f64(v0), &k)
+                else {
+                    prop_assert!(!zero, "undecided from zero state");
+                    return Ok(());
+                };
+                for i in 0..=32 {
+                    let x = g - rad + 2.0 * rad * f64::from(i) / 32.0;
+                    let y = r(x);
+                    let slack = 1e-12 * y.abs() + 1e-300;
+                    prop_assert!(
+                        lo - slack <= y && y <= hi + slack,
+                        "{y} not in [{lo}, {hi}]"
+                    );
+                }
+                // Against the independent-ball quotient where the ball is far from 0.
+                if zero && rel < 0.5 && g.abs() > 1e-4 {
+                    let b1 = Ball::from_f64(a.beta1);
+                    let m = b1 * Ball::from_f64(m0) + (Ball::from_f64(1.0) - b1) * gb;
+                    let v = k.one_m_beta2 * gb.square();
+                    let q = m / (SpecScalar::sqrt(clamp_nonneg(v)) / k.bc2_sqrt + k.eps);
+                    prop_assert!(hi - lo <= q.rad(), "{} vs {}", hi - lo, 2.0 * q.rad());
+                    narrowed.set(narrowed.get() + 1);
+                }
+                Ok(())
+            })
+            .expect("adam_range encloses the quotient");
+        assert!(narrowed.get() > 0);
+    }
+
     #[test]
     fn clamp_keeps_the_non_negative_part() {
         let b = clamp_nonneg(Ball::new(1e-9, 2e-9));
