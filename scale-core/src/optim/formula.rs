@@ -164,7 +164,12 @@ impl<R: Runtime> StepArith for AnyRun<R> {
     fn adam_ratio(m: Self, denom: Self, e: &Entry<Self>, k: &Consts) -> Self {
         let q = (m / denom).ball();
         let [rel, abs] = k.any_ratio_err;
-        if !(rel.is_finite() && abs.is_finite()) {
+        // The error analysis assumes no overflow in `m̂`, `v̂`, `d̂`: where a conforming run
+        // could overflow (a ball is the whole line; e.g. `v̂ = ∞` makes `r̂ = 0`), keep the
+        // quotient as it is.
+        let finite = |b: Ball| b.lo().is_finite() && b.hi().is_finite();
+        let known = rel.is_finite() && abs.is_finite();
+        if !(known && [m.ball(), denom.ball(), q].into_iter().all(finite)) {
             return AnyRun::new(q.mid(), q.rad());
         }
         // |r(ĝ)| ≤ the Cauchy–Schwarz cap whatever ĝ, and r(ĝ) is in the monotone range.
