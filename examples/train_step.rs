@@ -12,12 +12,24 @@
 //! prints `bound / true error` of the new weights per mode and exits non-zero if a rigorous
 //! bound is below the reference error.
 //!
+//! In the any-implementation mode each step is also computed by foreign updates — PyTorch's
+//! single-tensor AdamW, a fused FMA kernel and an `f64`-accumulating one
+//! (`tests/foreign/update.rs`), from the step's stored weights, state and certified
+//! gradients — and the summary gives `bound / worst foreign error` beside `bound / this run's
+//! error`: the tightness that matters for a tolerance meant for other implementations. Then
+//! trace mode certifies one such foreign step by name, and flags one that skips AdamW's bias
+//! correction.
+//!
 //! Run: `cargo run --release --example train_step`
 #![forbid(unsafe_code)]
+
+#[path = "../tests/foreign/update.rs"]
+mod foreign_update;
 
 use ndarray::ArrayD;
 use scale_graph::config::Mode;
 use scale_graph::optim::{AdamW, Optimizer, Trainer};
+use scale_graph::trace::Trace;
 use scale_graph::{Config, Model, Runtime, TList, scale_graph};
 use std::process::ExitCode;
 
@@ -28,6 +40,8 @@ const STEPS: u64 = 5;
 struct Run {
     /// `eps / true error` of every parameter's `w'` at every step.
     ratios: Vec<f64>,
+    /// `eps / worst foreign error` of every `w'` (any-implementation, this step only).
+    vs_foreign: Vec<f64>,
     violations: usize,
 }
 
@@ -89,8 +103,27 @@ fn run<R: Runtime>(mode: Mode, compound: bool, print: bool) -> Result<Run, scale
         }
         let xs = TList::from_arrays(reference.x.clone())?;
         let grads = m.graph.backprop_spec::<f64>(&xs, &seed).into_vec();
+        // The stored weights and state the step starts from (for the foreign updates).
+        let before = m.input_list(&inputs)?;
+        let state: Vec<Vec<Vec<f32>>> = all
+            .iter()
+            .map(|&p| {
+                let st = trainer.state_of(p);
+                st.iter().map(|(_, s)| to_f32(&s.value)).collect()
+            })
+            .collect();
         let step = m.train_step(&mut inputs, v.loss, &mut trainer)?;
         reference.update(t, &grads);
+        let foreign = mode == Mode::AnyImplementation && !compound;
+        // Their step: PyTorch's AdamW from the same stored weights and state, with our
+        // certified gradients (a conforming gradient), each op stored to R.
+        let store: fn(f32) -> f32 = |x| Runtime::to_spec(R::from_f64(f64::from(x))) as f32;
+        let theirs = |kind, k: usize, p: usize| {
+            let prev = state[k].first().map(|m1| (&m1[..], &state[k][1][..]));
+            let w = to_f32(&before.as_slice()[p]);
+            let g = to_f32(&step.certificate.grads.as_slice()[p]);
+            foreign_update::step(kind, &Optimizer::from(adamw), t, &w, &g, prev, store)
+        };
         if print {
             println!(
                 "\n── {} {mode:?}, step {t}: loss {:.6}",
@@ -116,6 +149,25 @@ fn run<R: Runtime>(mode: Mode, compound: bool, print: bool) -> Result<Run, scale
             if truth > 0.0 {
                 out.ratios.push(eps / truth);
             }
+            if foreign {
+                let k = all.iter().position(|&p| p == u.pos).expect("a parameter");
+                let mut worst = 0.0f64;
+                for kind in foreign_update::CONFORMING {
+                    let theirs = theirs(kind, k, u.pos);
+                    let err = reference.error_f32(u.pos, &theirs.w);
+                    if err > eps {
+                        out.violations += 1;
+                        eprintln!(
+                            "VIOLATION: {name}' step {t} ({}): foreign error {err:e} > eps {eps:e}",
+                            kind.name()
+                        );
+                    }
+                    worst = worst.max(err);
+                }
+                if worst > 0.0 {
+                    out.vs_foreign.push(eps / worst);
+                }
+            }
             if print {
                 let l = u.lost;
                 println!(
@@ -132,8 +184,62 @@ fn run<R: Runtime>(mode: Mode, compound: bool, print: bool) -> Result<Run, scale
                 );
             }
         }
+        if foreign && t == 1 && R::NAME == "f32" {
+            // Trace mode: their w' and state by name, certified against this step's exact
+            // enclosure; then the same update without bias correction.
+            for kind in [
+                foreign_update::Update::Torch,
+                foreign_update::Update::NoBiasCorrection,
+            ] {
+                let mut trace = Trace::default();
+                for (k, &p) in all.iter().enumerate() {
+                    let theirs = theirs(kind, k, p);
+                    let shape = before.as_slice()[p].shape();
+                    let name = m.names()[p];
+                    for (suffix, vals) in [
+                        ("'", &theirs.w),
+                        (".exp_avg", &theirs.s1),
+                        (".exp_avg_sq", &theirs.s2),
+                    ] {
+                        let a = ArrayD::from_shape_vec(
+                            shape,
+                            vals.iter().map(|&x| f64::from(x)).collect(),
+                        )
+                        .expect("the parameter's shape");
+                        trace.insert_value(&format!("{name}{suffix}"), a);
+                    }
+                }
+                let out = m.certify_update_trace(&step, &trainer, &trace)?;
+                println!(
+                    "\n── trace mode: {} AdamW step 1 of mlp_deep (f32), certified by name",
+                    kind.name()
+                );
+                println!(
+                    "{:<16} {:>11} {:>11}   note",
+                    "tensor", "eps(theirs)", "observed"
+                );
+                for row in out.report.rows.iter().filter(|r| r.name.ends_with('\'')) {
+                    println!(
+                        "{:<16} {:>11.3e} {:>11.3e}   {}",
+                        row.name,
+                        row.eps.unwrap_or(f64::INFINITY),
+                        row.observed.unwrap_or(f64::NAN),
+                        row.note.as_deref().unwrap_or("")
+                    );
+                }
+                println!(
+                    "outside the any-implementation bound: {} of {} tensors",
+                    out.outside_any_implementation.len(),
+                    out.report.rows.len()
+                );
+            }
+        }
     }
     Ok(out)
+}
+
+fn to_f32<R: Runtime>(a: &ArrayD<R>) -> Vec<f32> {
+    a.iter().map(|&x| Runtime::to_spec(x) as f32).collect()
 }
 
 /// The reference: inputs in `f64`, AdamW state per parameter.
@@ -202,9 +308,14 @@ impl Reference {
 
     /// Largest distance between the runtime tensor and the reference parameter at `pos`.
     fn error<R: Runtime>(&self, pos: usize, w: &ArrayD<R>) -> f64 {
+        self.error_f32(pos, &to_f32(w))
+    }
+
+    /// [`Reference::error`] of a flat `f32` tensor (a foreign update's).
+    fn error_f32(&self, pos: usize, w: &[f32]) -> f64 {
         w.iter()
             .zip(&self.x[pos])
-            .map(|(a, b)| (Runtime::to_spec(*a) - b).abs())
+            .map(|(a, b)| (f64::from(*a) - b).abs())
             .fold(0.0, f64::max)
     }
 }
@@ -248,8 +359,17 @@ fn main() -> ExitCode {
                         }
                         let max = r.ratios.iter().copied().fold(0.0, f64::max);
                         let question = if compound { "trajectory" } else { "this step" };
+                        let foreign = if r.vs_foreign.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; bound/worst foreign median {:.2}, max {:.2}",
+                                median(r.vs_foreign.clone()),
+                                r.vs_foreign.iter().copied().fold(0.0, f64::max)
+                            )
+                        };
                         summary.push(format!(
-                            "{question:<10} {rt:<5} {mode:?}: w' bound/true median {:.2}, max {:.2} ({} tensors × steps{})",
+                            "{question:<10} {rt:<5} {mode:?}: w' bound/true median {:.2}, max {:.2}{foreign} ({} tensors × steps{})",
                             median(r.ratios.clone()),
                             max,
                             r.ratios.len(),

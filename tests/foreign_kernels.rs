@@ -30,11 +30,13 @@ mod foreign;
 
 use foreign::eval::{self, Op, Tensor};
 use foreign::kernels::{self, Kernel};
+use foreign::update;
 use ndarray::{ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scale_graph::config::{Config, DotBound};
-use scale_graph::{Interval, TList, scale_graph};
+use scale_graph::optim::{AdamW, Momentum, Optimizer, Sgd, Trainer};
+use scale_graph::{Interval, SpecScalar, TList, scale_graph};
 use std::collections::BTreeMap;
 
 /// One certification mode under test.
@@ -164,33 +166,40 @@ impl Model {
     }
 }
 
-fn models() -> Vec<Model> {
-    // relu MLP [64, 48, 32, 32, 10], batch 8, mse loss (examples/generated/mlp_deep.rs).
-    let mlp_deep = scale_graph! {
-        runtime = f32;
-        input x: [8, 64];
-        input w1: [64, 48];
-        input b1: [48];
-        input w2: [48, 32];
-        input b2: [32];
-        input w3: [32, 32];
-        input b3: [32];
-        input w4: [32, 10];
-        input b4: [10];
-        input target: [8, 10];
-        let z1 = matmul(x, w1);
-        let a1 = add_bias(z1, b1);
-        let h1 = relu(a1);
-        let z2 = matmul(h1, w2);
-        let a2 = add_bias(z2, b2);
-        let h2 = relu(a2);
-        let z3 = matmul(h2, w3);
-        let a3 = add_bias(z3, b3);
-        let h3 = relu(a3);
-        let z4 = matmul(h3, w4);
-        let a4 = add_bias(z4, b4);
-        let loss = mse(a4, target);
+/// relu MLP [64, 48, 32, 32, 10], batch 8, mse loss (examples/generated/mlp_deep.rs): the
+/// first graph of the suite and the one the update suite trains.
+macro_rules! mlp_deep {
+    () => {
+        scale_graph! {
+            runtime = f32;
+            input x: [8, 64];
+            input w1: [64, 48];
+            input b1: [48];
+            input w2: [48, 32];
+            input b2: [32];
+            input w3: [32, 32];
+            input b3: [32];
+            input w4: [32, 10];
+            input b4: [10];
+            input target: [8, 10];
+            let z1 = matmul(x, w1);
+            let a1 = add_bias(z1, b1);
+            let h1 = relu(a1);
+            let z2 = matmul(h1, w2);
+            let a2 = add_bias(z2, b2);
+            let h2 = relu(a2);
+            let z3 = matmul(h2, w3);
+            let a3 = add_bias(z3, b3);
+            let h3 = relu(a3);
+            let z4 = matmul(h3, w4);
+            let a4 = add_bias(z4, b4);
+            let loss = mse(a4, target);
+        }
     };
+}
+
+fn models() -> Vec<Model> {
+    let mlp_deep = mlp_deep!();
     // The README's main example (examples/mlp.rs): 784-128-10 relu MLP, loss sum(o²).
     let mlp = scale_graph! {
         input x: [784];
@@ -1102,4 +1111,505 @@ fn libm_off_runtime_is_conforming_and_off() {
         assert!(worst > 2.0, "{name}: only {worst} ulps off at most");
         println!("libm-off {name}: at most {worst:.2} ulps from exact");
     }
+}
+
+/// The exact update of one entry (textbook formulas, not PyTorch's operation order, and no
+/// library code) in a spec arithmetic: [`Interval`] for the enclosure of the exact `w'` and
+/// state, `f64` for the sensitivity measurement. `first`: the state is PyTorch's initial one.
+/// Returns `(w', s1', s2')` (the unused slots 0).
+fn exact_update<S: SpecScalar>(
+    opt: &Optimizer,
+    t: u64,
+    first: bool,
+    w: f64,
+    g: S,
+    (s1, s2): (f64, f64),
+) -> (S, S, S) {
+    let p = S::from_f64;
+    let (w, zero, one) = (p(w), S::zero(), S::one());
+    match *opt {
+        Optimizer::Sgd(s) => (w - p(s.lr) * (g + p(s.weight_decay) * w), zero, zero),
+        Optimizer::Momentum(m) => {
+            let d = g + p(m.weight_decay) * w;
+            let b = if first {
+                d
+            } else {
+                p(m.momentum) * p(s1) + (one - p(m.dampening)) * d
+            };
+            let dir = if m.nesterov { d + p(m.momentum) * b } else { b };
+            (w - p(m.lr) * dir, b, zero)
+        }
+        Optimizer::AdamW(a) => {
+            let (mut b1t, mut b2t) = (one, one);
+            for _ in 0..t {
+                b1t = b1t * p(a.beta1);
+                b2t = b2t * p(a.beta2);
+            }
+            let m = p(a.beta1) * p(s1) + (one - p(a.beta1)) * g;
+            let v = p(a.beta2) * p(s2) + (one - p(a.beta2)) * g.square();
+            let denom = (v / (one - b2t)).sqrt() + p(a.eps);
+            let w2 = w * (one - p(a.lr) * p(a.weight_decay)) - p(a.lr) * (m / (one - b1t)) / denom;
+            (w2, m, v)
+        }
+    }
+}
+
+/// The exact `(w', s1', s2')` of one entry.
+type Exact3 = (Interval, Interval, Interval);
+
+/// Claims `|foreign − exact| ≤ eps` of one update tensor, and the largest distance of a
+/// foreign entry to the farthest point of the exact enclosure.
+#[derive(Default)]
+struct UpdateTally {
+    claims: usize,
+    violations: usize,
+    worst: f64,
+}
+
+impl UpdateTally {
+    fn check(&mut self, label: &str, run: &[f32], exact: &[Interval], eps: f64) {
+        for (i, (&r, e)) in run.iter().zip(exact).enumerate() {
+            let r = f64::from(r);
+            let near = (e.lo() - r).max(r - e.hi()).max(0.0);
+            self.claims += 1;
+            if r.is_nan() || near > eps {
+                self.violations += 1;
+                eprintln!(
+                    "VIOLATION {label}[{i}]: {r} vs exact [{}, {}], eps {eps:e}",
+                    e.lo(),
+                    e.hi()
+                );
+            }
+            self.worst = self.worst.max((r - e.lo()).abs().max((r - e.hi()).abs()));
+        }
+    }
+}
+
+/// The update suite (issue #13, item 4): mlp_deep's gradients from every foreign runtime, then
+/// the update done the way other implementations do it ([`update::CONFORMING`]: PyTorch's
+/// single-tensor code, a fused FMA kernel, an `f64`-accumulating one), for SGD, momentum (with
+/// dampening; Nesterov) and AdamW over three steps — each step from the library's stored
+/// weights and state, the question the step's bound answers. Every foreign `w'` and state
+/// entry is checked against the any-implementation eps of the same step (exact: the textbook
+/// update in interval arithmetic from the interval spec's gradient): 0 violations.
+///
+/// It also measures, per tensor, how tight the any-implementation bound of `w'` is:
+/// `eps ÷ worst foreign error`, and what a bound that knows the gradient only to within its
+/// per-tensor eps must allow: `L`, the largest change of the exact update of an entry when its
+/// gradient moves within `±eps_g` (sampled, so a lower estimate of the legitimate part).
+/// `eps ÷ L` is then the artefact of the update's ball evaluation.
+/// `FOREIGN_UPDATE_CASES=N` runs N random input sets (default 2).
+#[test]
+fn foreign_updates_against_the_any_implementation_eps() {
+    let n_random: u64 = std::env::var("FOREIGN_UPDATE_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let runtimes = kernels::all(Config::default().assumed_ulps());
+    let model = models().swap_remove(0);
+    assert_eq!(model.name, "mlp_deep");
+    let mut m = mlp_deep!();
+    let loss = m.vars.loss;
+    let params = [1usize, 2, 3, 4, 5, 6, 7, 8];
+    let optimizers: [Optimizer; 4] = [
+        Sgd {
+            lr: 0.1,
+            weight_decay: 0.01,
+        }
+        .into(),
+        Momentum {
+            lr: 0.05,
+            momentum: 0.9,
+            dampening: 0.1,
+            weight_decay: 0.01,
+            nesterov: false,
+        }
+        .into(),
+        Momentum {
+            lr: 0.05,
+            nesterov: true,
+            ..Momentum::default()
+        }
+        .into(),
+        AdamW::default().into(),
+    ];
+    let (seed, _, _) = m.graph.loss_seed(loss);
+    let seed_iv = seed.to_spec::<Interval>();
+    // Per optimizer: the tallies, and per tensor × step the tightness figures.
+    let mut lines = Vec::new();
+    let (mut claims, mut violations, mut differ, mut compared) = (0usize, 0usize, 0usize, 0usize);
+    for opt in optimizers {
+        let mut ratios: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut tally = UpdateTally::default();
+        for case in 0..n_random {
+            let xs0: Vec<ArrayD<f32>> = make_inputs(&model, Kind::Random, 1000 + case)
+                .iter()
+                .map(to_nd)
+                .collect();
+            let mut x = TList::from_arrays(xs0).expect("inputs match Γ");
+            let mut any = Trainer::<f32>::new(opt, &params).expect("valid");
+            let mut this = Trainer::<f32>::new(opt, &params).expect("valid");
+            for t in 1..=3u64 {
+                // The stored weights and state the step starts from.
+                let stored: Vec<ArrayD<f32>> = x.as_slice().to_vec();
+                let state: Vec<Vec<Vec<f32>>> = params
+                    .iter()
+                    .map(|&p| {
+                        let st = any.state_of(p);
+                        st.iter()
+                            .map(|(_, s)| s.value.iter().copied().collect())
+                            .collect()
+                    })
+                    .collect();
+                m.graph.set_config(Config::default());
+                let ours_this = m
+                    .graph
+                    .train_step(x.clone(), loss, &mut this)
+                    .expect("step");
+                m.graph.set_config(Config::any_implementation());
+                let step = m.graph.train_step(x, loss, &mut any).expect("step");
+                // The runtime update does not depend on the mode.
+                assert_eq!(step.inputs.as_slice(), ours_this.inputs.as_slice());
+                let xs_iv = TList::<f32, _>::from_arrays(stored.clone())
+                    .expect("inputs")
+                    .to_spec::<Interval>();
+                let g_exact = m.graph.backprop_spec(&xs_iv, &seed_iv).into_vec();
+                let tensors: Vec<Tensor> = stored
+                    .iter()
+                    .map(|a| Tensor::new(a.shape(), a.iter().copied().collect()))
+                    .collect();
+                let foreign_grads: Vec<Vec<Tensor>> = runtimes
+                    .iter()
+                    .map(|rt| {
+                        let vals = eval::forward(rt, &tensors, &model.prog);
+                        eval::backward(rt, &vals, &model.prog, model.loss())
+                    })
+                    .collect();
+                for (k, &p) in params.iter().enumerate() {
+                    let name = model.names[p];
+                    let u = &step.updates[k];
+                    let w: Vec<f32> = stored[p].iter().copied().collect();
+                    let st = &state[k];
+                    let first = st.is_empty();
+                    let s_at = |j: usize, i: usize| st.get(j).map_or(0.0, |s| f64::from(s[i]));
+                    let gx: Vec<Interval> = g_exact[p].iter().copied().collect();
+                    let ex: Vec<(Interval, Interval, Interval)> = (0..w.len())
+                        .map(|i| {
+                            let s = (s_at(0, i), s_at(1, i));
+                            exact_update(&opt, t, first, f64::from(w[i]), gx[i], s)
+                        })
+                        .collect();
+                    let ex_w: Vec<Interval> = ex.iter().map(|e| e.0).collect();
+                    let ex_s = [
+                        ex.iter().map(|e| e.1).collect::<Vec<_>>(),
+                        ex.iter().map(|e| e.2).collect::<Vec<_>>(),
+                    ];
+                    let mut wt = UpdateTally::default();
+                    let prev =
+                        (!first).then(|| (&st[0][..], st.get(1).map_or(&st[0][..], |v| &v[..])));
+                    for (ri, fg) in foreign_grads.iter().enumerate() {
+                        for kind in update::CONFORMING {
+                            let out = update::step(kind, &opt, t, &w, &fg[p].data, prev, |x| x);
+                            let label = format!(
+                                "{} {name}' t={t} ({}, {})",
+                                opt.name(),
+                                runtimes[ri].name,
+                                kind.name()
+                            );
+                            wt.check(&label, &out.w, &ex_w, u.eps.get());
+                            for (j, (sname, eps, _)) in u.state.iter().enumerate() {
+                                let run = if j == 0 { &out.s1 } else { &out.s2 };
+                                let l = format!("{label} {sname}");
+                                tally.check(&l, run, &ex_s[j], eps.get());
+                            }
+                            let ours = step.inputs.as_slice()[p].iter();
+                            differ += ours
+                                .zip(&out.w)
+                                .filter(|(a, b)| a.to_bits() != b.to_bits())
+                                .count();
+                            compared += out.w.len();
+                        }
+                    }
+                    tally.claims += wt.claims;
+                    tally.violations += wt.violations;
+                    // Our own run's true error, and L: the exact update's change when the
+                    // gradient moves within ±eps_g (17 points and 0 per entry).
+                    let mut own = UpdateTally::default();
+                    let ours: Vec<f32> = step.inputs.as_slice()[p].iter().copied().collect();
+                    own.check("ours", &ours, &ex_w, f64::INFINITY);
+                    let eg = step.certificate.grad_eps.as_slice()[p].get();
+                    let mut legit = 0.0f64;
+                    for (i, g) in gx.iter().enumerate() {
+                        let s = (s_at(0, i), s_at(1, i));
+                        let f = |gg: f64| exact_update(&opt, t, first, f64::from(w[i]), gg, s).0;
+                        let f0 = f(g.mid());
+                        let mut pts: Vec<f64> = (0..=16)
+                            .map(|j| g.mid() + eg * (j as f64 / 8.0 - 1.0))
+                            .collect();
+                        if (g.mid() - eg..=g.mid() + eg).contains(&0.0) {
+                            pts.push(0.0);
+                        }
+                        legit = pts
+                            .into_iter()
+                            .fold(legit, |l, gg| l.max((f(gg) - f0).abs()));
+                    }
+                    let (eps_any, eps_this) = (u.eps.get(), ours_this.updates[k].eps.get());
+                    if wt.worst > 0.0 && own.worst > 0.0 && legit > 0.0 {
+                        ratios
+                            .entry("this-run eps ÷ our error")
+                            .or_default()
+                            .push(eps_this / own.worst);
+                        ratios
+                            .entry("any eps ÷ our error")
+                            .or_default()
+                            .push(eps_any / own.worst);
+                        ratios
+                            .entry("any eps ÷ worst foreign")
+                            .or_default()
+                            .push(eps_any / wt.worst);
+                        ratios
+                            .entry("L ÷ worst foreign")
+                            .or_default()
+                            .push(legit / wt.worst);
+                        ratios
+                            .entry("any eps ÷ L")
+                            .or_default()
+                            .push(eps_any / legit);
+                    }
+                }
+                x = step.inputs;
+            }
+        }
+        claims += tally.claims;
+        violations += tally.violations;
+        let q = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            format!("{:.3e} / {:.3e}", v[v.len() / 2], v[v.len() - 1])
+        };
+        let figures: Vec<String> = ratios
+            .iter()
+            .map(|(k, v)| format!("{k} {}", q(v)))
+            .collect();
+        let label = match opt {
+            Optimizer::Momentum(m) if m.nesterov => "nesterov",
+            _ => opt.name(),
+        };
+        lines.push(format!(
+            "{label:<9} {} claims, {} violations; median / max per tensor × step: {}",
+            tally.claims,
+            tally.violations,
+            figures.join("; ")
+        ));
+    }
+    println!(
+        "\nforeign updates: {} runtimes × {} update kernels, {n_random} random sets × 3 steps",
+        runtimes.len(),
+        update::CONFORMING.len()
+    );
+    for l in &lines {
+        println!("{l}");
+    }
+    println!(
+        "total: {claims} claims, {violations} violations; {differ} of {compared} foreign w' entries bit-different from ours"
+    );
+    assert!(claims > 0);
+    assert_eq!(
+        violations, 0,
+        "a foreign update is outside the any-implementation eps"
+    );
+    // The foreign updates really compute something else than ours somewhere.
+    assert!(differ > 0, "every foreign update is bit-identical to ours");
+}
+
+/// Trace mode for the update (SPEC §11 for §12): another implementation's AdamW step of
+/// mlp_deep — gradients from a foreign runtime, PyTorch's single-tensor update — given by name
+/// as a [`Trace`] and certified against the step's exact enclosure. A correct update passes
+/// with a bound within a hair of its true error; the same update without bias correction is
+/// flagged outside the any-implementation bound; malformed traces are typed errors.
+#[test]
+fn update_trace_certifies_their_step_and_flags_a_wrong_one() {
+    use scale_graph::Error;
+    use scale_graph::trace::Trace;
+    let rt = kernels::all(Config::default().assumed_ulps())
+        .into_iter()
+        .find(|r| r.name == "pairwise")
+        .expect("the pairwise runtime");
+    let model = models().swap_remove(0);
+    let mut m = mlp_deep!();
+    m.graph.set_config(Config::any_implementation());
+    let loss = m.vars.loss;
+    let params = [1usize, 2, 3, 4, 5, 6, 7, 8];
+    let opt = Optimizer::from(AdamW::default());
+    let (seed, _, _) = m.graph.loss_seed(loss);
+    let xs0: Vec<ArrayD<f32>> = make_inputs(&model, Kind::Random, 7)
+        .iter()
+        .map(to_nd)
+        .collect();
+    let mut x = TList::from_arrays(xs0).expect("inputs match Γ");
+    let mut trainer = Trainer::<f32>::new(opt, &params).expect("valid");
+    for t in 1..=2u64 {
+        let stored: Vec<ArrayD<f32>> = x.as_slice().to_vec();
+        let state: Vec<Vec<Vec<f32>>> = params
+            .iter()
+            .map(|&p| {
+                let st = trainer.state_of(p);
+                st.iter()
+                    .map(|(_, s)| s.value.iter().copied().collect())
+                    .collect()
+            })
+            .collect();
+        let step = m.graph.train_step(x, loss, &mut trainer).expect("step");
+        let xs_iv = TList::<f32, _>::from_arrays(stored.clone())
+            .expect("inputs")
+            .to_spec::<Interval>();
+        let g_exact = m.graph.backprop_spec(&xs_iv, &seed.to_spec()).into_vec();
+        let tensors: Vec<Tensor> = stored
+            .iter()
+            .map(|a| Tensor::new(a.shape(), a.iter().copied().collect()))
+            .collect();
+        let grads = eval::backward(
+            &rt,
+            &eval::forward(&rt, &tensors, &model.prog),
+            &model.prog,
+            model.loss(),
+        );
+        // Their step, as a trace by name, and its true error per tensor (vs the textbook
+        // update in interval arithmetic).
+        let theirs = |kind: update::Update| {
+            let mut trace = Trace::default();
+            let mut truth = BTreeMap::new();
+            for (k, &p) in params.iter().enumerate() {
+                let name = model.names[p];
+                let w: Vec<f32> = stored[p].iter().copied().collect();
+                let prev = state[k].first().map(|m1| (&m1[..], &state[k][1][..]));
+                let out = update::step(kind, &opt, t, &w, &grads[p].data, prev, |x| x);
+                let shape = stored[p].shape();
+                let as_nd = |v: &[f32]| {
+                    ArrayD::from_shape_vec(IxDyn(shape), v.iter().map(|&x| f64::from(x)).collect())
+                        .expect("shape")
+                };
+                let gx: Vec<Interval> = g_exact[p].iter().copied().collect();
+                let exact: Vec<Exact3> = (0..w.len())
+                    .map(|i| {
+                        let s = state[k].first().map_or((0.0, 0.0), |m1| {
+                            (f64::from(m1[i]), f64::from(state[k][1][i]))
+                        });
+                        exact_update(&opt, t, prev.is_none(), f64::from(w[i]), gx[i], s)
+                    })
+                    .collect();
+                // Their error lies between the distances to the nearest and the farthest
+                // point of the exact enclosure.
+                let dist = |run: &[f32], pick: fn(&Exact3) -> Interval| {
+                    run.iter()
+                        .zip(&exact)
+                        .fold((0.0f64, 0.0f64), |(n, f), (&r, e)| {
+                            let (e, r) = (pick(e), f64::from(r));
+                            let near = (e.lo() - r).max(r - e.hi()).max(0.0);
+                            (
+                                n.max(near),
+                                f.max((r - e.lo()).abs().max((r - e.hi()).abs())),
+                            )
+                        })
+                };
+                for (suffix, run, pick) in [
+                    ("'", &out.w, (|e: &Exact3| e.0) as fn(&Exact3) -> Interval),
+                    (".exp_avg", &out.s1, |e| e.1),
+                    (".exp_avg_sq", &out.s2, |e| e.2),
+                ] {
+                    let n = format!("{name}{suffix}");
+                    trace.insert_value(&n, as_nd(run));
+                    truth.insert(n, dist(run, pick));
+                }
+            }
+            (trace, truth)
+        };
+        let (trace, truth) = theirs(update::Update::Torch);
+        let out = trainer
+            .certify_trace(&step, m.names(), &trace)
+            .expect("a well-formed trace");
+        assert_eq!(out.report.mode, "trace");
+        assert_eq!(out.report.rows.len(), 3 * params.len());
+        assert!(
+            out.outside_any_implementation.is_empty(),
+            "t={t}: {:?}",
+            out.outside_any_implementation
+        );
+        // The bound exceeds their true error only by the exact enclosure's width (the exact
+        // update is known to within its radius), which is small against the error.
+        let mut ratios = Vec::new();
+        for row in &out.report.rows {
+            let eps = row.eps.expect("finite");
+            let (near, far) = truth[&row.name];
+            let r = row.radius.expect("a bounded enclosure");
+            assert!(eps >= near, "t={t} {}: {eps:e} < {near:e}", row.name);
+            assert!(
+                eps <= far + 2.0 * r + 1e-15,
+                "t={t} {}: {eps:e} vs {far:e} (radius {r:e})",
+                row.name
+            );
+            ratios.push(eps / far);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        println!(
+            "t={t}: trace eps ÷ their error median {median:.4}, max {:.4}",
+            ratios[ratios.len() - 1]
+        );
+        assert!(median < 1.01, "t={t}: median {median}");
+        let (wrong, _) = theirs(update::Update::NoBiasCorrection);
+        let bad = trainer
+            .certify_trace(&step, m.names(), &wrong)
+            .expect("a well-formed trace");
+        let flagged: Vec<&str> = bad
+            .outside_any_implementation
+            .iter()
+            .map(String::as_str)
+            .collect();
+        println!("t={t}: no bias correction flagged in {flagged:?}");
+        assert!(
+            flagged.iter().all(|n| n.ends_with('\'')),
+            "the state is not affected: {flagged:?}"
+        );
+        assert!(
+            flagged.len() >= params.len() / 2,
+            "t={t}: only {flagged:?} flagged"
+        );
+
+        // Malformed traces: typed errors naming the tensor.
+        let problem = |t: &Trace| match trainer.certify_trace(&step, m.names(), t) {
+            Err(Error::Trace { name, .. }) => name,
+            other => panic!(
+                "expected a trace error, got {:?}",
+                other.map(|o| o.report.mode)
+            ),
+        };
+        let mut missing = trace.clone();
+        missing = {
+            let mut t2 = Trace::default();
+            for n in missing.value_names().filter(|n| *n != "w3'") {
+                t2.insert_value(n, missing.value(n).expect("listed").clone());
+            }
+            t2
+        };
+        assert_eq!(problem(&missing), "w3'");
+        let mut unknown = trace.clone();
+        unknown.insert_value("w9'", ndarray::arr1(&[0.0]).into_dyn());
+        assert_eq!(problem(&unknown), "w9'");
+        let mut shape = trace.clone();
+        shape.insert_value("b2.exp_avg", ndarray::arr1(&[0.0; 3]).into_dyn());
+        assert_eq!(problem(&shape), "b2.exp_avg");
+        let mut grad = trace.clone();
+        grad.insert_grad("w1", ndarray::arr1(&[0.0]).into_dyn());
+        assert_eq!(problem(&grad), "w1");
+        x = step.inputs;
+    }
+    // A step certified in another mode has no any-implementation bound to test against.
+    m.graph.set_config(Config::default());
+    let mut other = Trainer::<f32>::new(opt, &params).expect("valid");
+    let step = m.graph.train_step(x, loss, &mut other).expect("step");
+    assert!(matches!(
+        other.certify_trace(&step, m.names(), &Trace::default()),
+        Err(Error::Trace { .. })
+    ));
 }

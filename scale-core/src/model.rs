@@ -127,6 +127,17 @@ pub trait Model {
         r.push_updates(self.names(), step, trainer);
         r
     }
+    /// Trace mode for a training step ([`Trainer::certify_trace`]): certify the new weights
+    /// and optimizer state another implementation computed for `step` (certified in the
+    /// any-implementation mode), by this model's names (`w1'`, `w1.exp_avg`, …).
+    fn certify_update_trace(
+        &self,
+        step: &Step<Self::Runtime, Self::Gamma, Self::Entries>,
+        trainer: &Trainer<Self::Runtime>,
+        trace: &Trace,
+    ) -> Result<TraceReport, Error> {
+        trainer.certify_trace(step, self.names(), trace)
+    }
     /// The report of a certified pass, every row named by [`names`](Model::names).
     fn report(&self, cert: &Certificate<Self::Runtime, Self::Gamma, Self::Entries>) -> Report;
 

@@ -41,7 +41,7 @@ use crate::error::Error;
 use crate::graph::RevGraphScale;
 use crate::handle::Var;
 use crate::lists::TList;
-use crate::report::{Report, RowKind};
+use crate::report::{Report, Row, RowKind};
 use crate::round::{abs_diff_up, add_up};
 use crate::scalar::{Ball, Runtime};
 use crate::shape::Rank0;
@@ -57,7 +57,7 @@ pub struct Trace {
     grads: BTreeMap<String, ArrayD<f64>>,
 }
 
-fn trace_err(name: impl Into<String>, problem: impl Into<String>) -> Error {
+pub(crate) fn trace_err(name: impl Into<String>, problem: impl Into<String>) -> Error {
     Error::Trace {
         name: name.into(),
         problem: problem.into(),
@@ -134,6 +134,16 @@ impl Trace {
     /// The recorded gradient of input `name`.
     pub fn grad(&self, name: &str) -> Option<&ArrayD<f64>> {
         self.grads.get(name)
+    }
+
+    /// The names of the recorded values, in order.
+    pub fn value_names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// The names of the inputs whose gradient is recorded, in order.
+    pub fn grad_names(&self) -> impl Iterator<Item = &str> {
+        self.grads.keys().map(String::as_str)
     }
 }
 
@@ -308,38 +318,50 @@ pub fn certify_trace<R: Runtime, G: Append<Ss> + ShapeList, Ss, B>(
             };
             continue;
         };
-        let (eps, b, seen) = distance(t, ball);
-        let tol = ApproxTol::from_eps_scale(eps, b);
-        let finite_t = t.iter().all(|v| v.is_finite());
-        let outside_any = eps.get() > any_eps.get() && seen > any_eps.get();
-        if outside_any {
+        if fill_row(row, t, ball, any_eps) {
             outside.push(row.name.clone());
         }
-        let some = |x: Bound| (!x.is_infinite()).then(|| x.get());
-        row.eps = some(eps);
-        row.scale = some(b);
-        row.atol = some(Bound::new(tol.abs));
-        row.rtol = some(Bound::new(tol.rel));
-        row.linf = t.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        row.finite = finite_t;
-        row.observed = seen.is_finite().then_some(seen);
-        row.holds = Some(true);
-        row.radius = ball.iter().map(|b| b.rad()).reduce(f64::max);
-        row.note = if !finite_t {
-            Some("the traced value is not finite".into())
-        } else if eps.is_infinite() {
-            Some("the exact value is not bounded (non-finite data upstream)".into())
-        } else if outside_any {
-            Some(format!(
-                "outside the any-implementation bound {:.3e}: this run does not follow SPEC §5",
-                any_eps.get()
-            ))
-        } else {
-            None
-        };
     }
     Ok(TraceReport {
         report,
         outside_any_implementation: outside,
     })
+}
+
+/// Fills `row` with the trace-mode bound of the traced tensor `t` against the enclosure `ball`
+/// of the exact one, and notes whether `t` lies outside the any-implementation bound `any_eps`
+/// (returned: that run does not follow SPEC §5's model there).
+pub(crate) fn fill_row(
+    row: &mut Row,
+    t: &ArrayD<f64>,
+    ball: &ArrayD<Ball>,
+    any_eps: Bound,
+) -> bool {
+    let (eps, b, seen) = distance(t, ball);
+    let tol = ApproxTol::from_eps_scale(eps, b);
+    let finite_t = t.iter().all(|v| v.is_finite());
+    let outside_any = eps.get() > any_eps.get() && seen > any_eps.get();
+    let some = |x: Bound| (!x.is_infinite()).then(|| x.get());
+    row.eps = some(eps);
+    row.scale = some(b);
+    row.atol = some(Bound::new(tol.abs));
+    row.rtol = some(Bound::new(tol.rel));
+    row.linf = t.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    row.finite = finite_t;
+    row.observed = seen.is_finite().then_some(seen);
+    row.holds = Some(true);
+    row.radius = ball.iter().map(|b| b.rad()).reduce(f64::max);
+    row.note = if !finite_t {
+        Some("the traced value is not finite".into())
+    } else if eps.is_infinite() {
+        Some("the exact value is not bounded (non-finite data upstream)".into())
+    } else if outside_any {
+        Some(format!(
+            "outside the any-implementation bound {:.3e}: this run does not follow SPEC §5",
+            any_eps.get()
+        ))
+    } else {
+        None
+    };
+    outside_any
 }

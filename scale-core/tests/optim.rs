@@ -132,11 +132,14 @@ fn linear<R: Runtime>(mode: Mode) -> (G1<R>, scale_core::Var<scale_core::Rank0, 
 }
 
 /// Steps `opt` `steps` times on the linear graph with weights `w0` and gradient `c` (both
-/// rounded to `R`), checking every step's `w'` and state against the exact trajectory; in
-/// any-implementation mode also the foreign kernels' `w'`.
+/// rounded to `R`), checking every step's `w'` and state against the exact trajectory
+/// (`compound`) or against the exact update of the stored weights and state (each step's own
+/// question); in any-implementation mode also the foreign kernels' `w'`, each step from the
+/// same weights (and, for the step's question, the same stored state) as the library's run.
 fn run<R: Runtime>(
     opt: Optimizer,
     mode: Mode,
+    compound: bool,
     w0: &[f64],
     c: &[f64],
     steps: u64,
@@ -151,7 +154,9 @@ fn run<R: Runtime>(
         Array1::from(c.clone()).into_dyn(),
     ])
     .unwrap();
-    let mut trainer = Trainer::<R>::new(opt, &[wpos]).unwrap().compounding(true);
+    let mut trainer = Trainer::<R>::new(opt, &[wpos])
+        .unwrap()
+        .compounding(compound);
     let mut exact = Exact {
         w: w0.iter().map(|x| pt(x.to_spec())).collect(),
         s1: vec![pt(0.0); N],
@@ -160,6 +165,21 @@ fn run<R: Runtime>(
     let mut foreign = Foreign::<R>::new(&w0);
     for t in 1..=steps {
         let w_before: Vec<R> = inputs.as_slice()[0].iter().copied().collect();
+        if !compound {
+            let state: Vec<Vec<f64>> = trainer
+                .state_of(wpos)
+                .iter()
+                .map(|(_, s)| s.value.iter().map(|x| x.to_spec()).collect())
+                .collect();
+            let slot = |k: usize| state.get(k).cloned().unwrap_or_else(|| vec![0.0; N]);
+            let pts = |v: &[f64]| v.iter().map(|&x| pt(x)).collect();
+            exact = Exact {
+                w: w_before.iter().map(|x| pt(x.to_spec())).collect(),
+                s1: pts(&slot(0)),
+                s2: pts(&slot(1)),
+            };
+            foreign.state.fill((slot(0), slot(1)));
+        }
         let step = g.train_step(inputs, loss, &mut trainer).unwrap();
         exact = exact_step(&opt, t, &exact, &cf);
         let u = &step.updates[0];
@@ -360,11 +380,14 @@ fn adversarial() -> Vec<(Vec<f64>, Vec<f64>)> {
     ]
 }
 
+/// Both questions a step answers: the trajectory's and the step's own.
 fn check_all<R: Runtime>(mode: Mode, data: &[(Vec<f64>, Vec<f64>)], steps: u64) -> Tally {
     let mut tally = Tally::default();
     for opt in optimizers() {
         for (w, c) in data {
-            run::<R>(opt, mode, w, c, steps, &mut tally);
+            for compound in [true, false] {
+                run::<R>(opt, mode, compound, w, c, steps, &mut tally);
+            }
         }
     }
     tally
@@ -392,7 +415,10 @@ fn adversarial_updates_are_sound_in_every_runtime_and_mode() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // `PROPTEST_CASES=N` for a longer run.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48)
+    ))]
 
     #[test]
     fn random_updates_are_sound(

@@ -3,7 +3,7 @@
 //! conforming implementation) and in [`Est`] (the estimate).
 
 use super::Optimizer;
-use crate::round::{mul_up, sub_up};
+use crate::round::{add_up, mul_up, sub_down, sub_up};
 use crate::scalar::{AnyRun, Arith, Ball, Est, Runtime, SpecScalar};
 
 /// What the update formulas need beyond `+ − × ÷`.
@@ -26,6 +26,52 @@ pub(crate) trait StepArith: Arith {
     fn at_least(self, _lo: f64) -> Self {
         self
     }
+    /// AdamW's normalised update `m / denom` of the entry `e`, narrowed where this
+    /// arithmetic knows more than the quotient of two independent enclosures (see
+    /// [`adam_range`]).
+    fn adam_ratio(m: Self, denom: Self, _e: &Entry<Self>, _k: &Consts) -> Self {
+        m / denom
+    }
+}
+
+/// The range of AdamW's exact normalised update
+/// `r(g) = (β₁m₀ + (1 − β₁)g) / (√(β₂v₀ + (1 − β₂)g²)/√(1 − β₂ᵗ) + ε)` over the gradient ball
+/// `g` (state `m₀`, `v₀` in their balls), when `r` is monotone there.
+///
+/// Evaluated directly, `m` and `√v` are two balls from the same `g`, treated as independent:
+/// where `|g| ≫ ε` the quotient is ≈ `sign(g)` over the whole ball, yet its enclosure is about
+/// `2·rad(g)/|g|` wide (the dependency problem), `|g|/ε` times the true variation. Instead:
+/// `r′(g) = (b·c − a·d·g + b·ε·s·Q) / (s·Q·D²)` with `a = β₁m₀`, `b = 1 − β₁`, `c = β₂v₀`,
+/// `d = 1 − β₂`, `s = √(1 − β₂ᵗ)`, `Q = √(c + d·g²)`, `D = Q/s + ε`; its sign is the
+/// numerator's (`r` is continuous, `D ≥ ε`), and where the numerator's enclosure over the
+/// whole box has one sign, `r` is monotone in `g` and its range lies between its values at
+/// the ball's ends. `None` when the sign is not decided (or the ball is not finite).
+pub(crate) fn adam_range(g: Ball, m0: Ball, v0: Ball, k: &Consts) -> Option<(f64, f64)> {
+    if !(g.lo().is_finite() && g.hi().is_finite()) {
+        return None;
+    }
+    let (a, b) = (k.beta1 * m0, k.one_m_beta1);
+    let (c, d) = (k.beta2 * clamp_nonneg(v0), k.one_m_beta2);
+    let q = |x: Ball| SpecScalar::sqrt(clamp_nonneg(c + d * x.square()));
+    // The last term is ≥ 0: from zero state (`a = c = 0` exactly, PyTorch's first step) `r`
+    // is nondecreasing whatever the ball, even where `Q` reaches 0.
+    let zero = |x: Ball| x.mid() == 0.0 && x.rad() == 0.0;
+    let lead = if zero(m0) && zero(v0) {
+        Ball::from_f64(0.0)
+    } else {
+        b * c - a * d * g
+    };
+    let num = lead + b * k.eps * k.bc2_sqrt * q(g);
+    if !(lead.lo() >= 0.0 || num.lo() >= 0.0 || num.hi() <= 0.0) {
+        return None;
+    }
+    let r = |x: f64| {
+        let x = Ball::from_f64(x);
+        (a + b * x) / (q(x) / k.bc2_sqrt + k.eps)
+    };
+    let (lo, hi) = (r(g.lo()), r(g.hi()));
+    let (l, h) = (lo.lo().min(hi.lo()), lo.hi().max(hi.hi()));
+    (l.is_finite() && h.is_finite()).then_some((l, h))
 }
 
 /// The part of `b` within `[lo, hi]` (as a ball), or `b` if that is empty or not smaller.
@@ -82,6 +128,13 @@ impl StepArith for Ball {
         }
         narrowed(self, lo, self.hi().max(lo))
     }
+    fn adam_ratio(m: Ball, denom: Ball, e: &Entry<Ball>, k: &Consts) -> Ball {
+        let r = (m / denom).capped(k.ratio_cap);
+        match adam_range(e.g, e.s1, e.s2, k) {
+            Some((lo, hi)) => narrowed(r, lo, hi),
+            None => r,
+        }
+    }
 }
 
 impl<R: Runtime> StepArith for AnyRun<R> {
@@ -103,6 +156,27 @@ impl<R: Runtime> StepArith for AnyRun<R> {
             return self;
         }
         let n = narrowed(b, lo, b.hi().max(lo));
+        AnyRun::new(n.mid(), n.rad())
+    }
+    /// A conforming run's quotient `r̂` is within `ρ = rel·max|r| + abs`
+    /// (`Consts::any_ratio_err`) of the exact `r(ĝ)` at its own gradient `ĝ`, and `r(ĝ)`
+    /// lies in the exact range [`adam_range`] over the gradient ball.
+    fn adam_ratio(m: Self, denom: Self, e: &Entry<Self>, k: &Consts) -> Self {
+        let q = (m / denom).ball();
+        let [rel, abs] = k.any_ratio_err;
+        // The error analysis assumes no overflow in `m̂`, `v̂`, `d̂`: where a conforming run
+        // could overflow (a ball is the whole line; e.g. `v̂ = ∞` makes `r̂ = 0`), keep the
+        // quotient as it is.
+        let finite = |b: Ball| b.lo().is_finite() && b.hi().is_finite();
+        let known = rel.is_finite() && abs.is_finite();
+        if !(known && [m.ball(), denom.ball(), q].into_iter().all(finite)) {
+            return AnyRun::new(q.mid(), q.rad());
+        }
+        // |r(ĝ)| ≤ the Cauchy–Schwarz cap whatever ĝ, and r(ĝ) is in the monotone range.
+        let (lo, hi) = adam_range(e.g.ball(), e.s1.ball(), e.s2.ball(), k)
+            .unwrap_or((-k.ratio_cap, k.ratio_cap));
+        let rho = add_up(mul_up(rel, lo.abs().max(hi.abs())), abs);
+        let n = narrowed(q, sub_down(lo, rho), add_up(hi, rho));
         AnyRun::new(n.mid(), n.rad())
     }
 }
@@ -128,6 +202,7 @@ impl<R: Runtime> StepArith for Est<R> {
 pub(crate) struct Consts {
     lr: Ball,
     wd: Ball,
+    beta1: Ball,
     /// `1 − lr·wd` (AdamW's decoupled decay).
     decay: Ball,
     momentum: Ball,
@@ -147,6 +222,15 @@ pub(crate) struct Consts {
     /// A lower bound on AdamW's denominator in exact arithmetic and in every conforming run:
     /// `ε·(1 − u)³` of the runtime's roundings, minus the underflow term.
     eps_floor: f64,
+    /// The runtime's unit roundoff and underflow term (every operation of a conforming run,
+    /// in the runtime type or a wider one, rounds within `u·|z| + η`).
+    u: f64,
+    eta: f64,
+    /// `[rel, abs]`: a conforming run's `m̂/d̂` from *given* state is within
+    /// `rel·|r(ĝ)| + abs` of the exact quotient `r(ĝ)` at its gradient `ĝ` (see
+    /// `Consts::ratio_err_terms`); `+∞` when not known (the trajectory question, where
+    /// each run starts from its own state).
+    any_ratio_err: [f64; 2],
 }
 
 /// Along an exact Adam trajectory from `m₀ = v₀ = 0`, Cauchy–Schwarz gives
@@ -223,7 +307,55 @@ impl Consts {
         let next = b1 * b1 / b2 * k * k + (one - b1) * (one - b1) / (one - b2);
         let cap = (SpecScalar::sqrt(next) * self.bc2_sqrt).hi();
         self.ratio_cap = if cap.is_finite() { cap } else { f64::INFINITY };
+        self.any_ratio_err = self.ratio_err_terms(k, Ball::from_f64(a.eps));
         self
+    }
+
+    /// The `[rel, abs]` of `any_ratio_err` from `K = max |m₀|/√v₀` of the stored state,
+    /// by a forward error analysis of the quotient a conforming run computes at its own
+    /// gradient `ĝ`, every operation (and every scalar constant, and every store) rounding
+    /// within `u·|z| + η` — generously counted:
+    ///
+    /// * `m̂ = m₀ + (1 − β₁)(ĝ − m₀)` (or PyTorch's other `lerp` branch): at most 6 roundings
+    ///   of terms bounded by `|m₀|(1 + (1 − β₁)) + |ĝ|` ≤ `E·√v` with
+    ///   `E = 2K/√β₂ + 2/√(1 − β₂)` (as `β₂v₀ ≤ v`, `(1 − β₂)ĝ² ≤ v`), so
+    ///   `|m̂ − m| ≤ γ₆·E·√v + 8η`;
+    /// * `d̂ = √v̂/√(1 − β₂ᵗ) + ε`: sums of non-negative terms, so with at most 11 roundings
+    ///   `f·d − a ≤ d̂ ≤ F·d + a`, `F = (1 + u)¹²/(1 − u)²`, `f = (1 − u)¹²/(1 + u)²`,
+    ///   `a = 4√η·F/s + 4η`, and `d̂ ≥ f·√v/s + e′` with `e′ = ε(1 − u)³ − a > 0`;
+    /// * `r̂ = m̂/d̂` rounded and stored: `|r̂ − r| ≤ |r|·rel + abs` with
+    ///   `rel = max((1 + u)²/(f − a/ε) − 1, 1 − (1 − u)²/(F + a/ε))` (as `d ≥ ε`) and
+    ///   `abs = (1 + u)²·(γ₆·E·s/f + 8η/e′) + 4η` (`(A·√v + α)/(B·√v + e′) ≤ A/B + α/e′`;
+    ///   `4η` for the underflow of the quotient and its store).
+    fn ratio_err_terms(&self, k: Ball, eps: Ball) -> [f64; 2] {
+        let p = Ball::from_f64;
+        let one = p(1.0);
+        let (u, eta) = (p(self.u), p(self.eta));
+        let pow = |b: Ball, n: u32| (0..n).fold(one, |acc, _| acc * b);
+        let (up, down) = (one + u, one - u);
+        let big_f = pow(up, 12) / pow(down, 2);
+        let small_f = pow(down, 12) / pow(up, 2);
+        let gamma6 = p(6.0) * u / (one - p(6.0) * u);
+        let s = self.bc2_sqrt;
+        let e =
+            p(2.0) * k / SpecScalar::sqrt(self.beta2) + p(2.0) / SpecScalar::sqrt(self.one_m_beta2);
+        let a = (p(4.0) * SpecScalar::sqrt(eta) * big_f / s + p(4.0) * eta).hi();
+        let e_prime = (eps * pow(down, 3)).lo() - a;
+        let f_lo = small_f.lo() - a / eps.lo();
+        if !(e_prime > 0.0 && f_lo > 0.0 && s.lo() > 0.0) {
+            return [f64::INFINITY; 2];
+        }
+        let over = (pow(up, 2) / p(f_lo) - one).hi();
+        let under = (one - pow(down, 2) / (big_f + p(a) / eps)).hi();
+        let rel = over.max(under);
+        let abs = (pow(up, 2) * (gamma6 * e * s / small_f + p(8.0) * eta / p(e_prime))
+            + p(4.0) * eta)
+            .hi();
+        if rel.is_finite() && abs.is_finite() {
+            [rel, abs]
+        } else {
+            [f64::INFINITY; 2]
+        }
     }
 
     /// The constants of step `t ≥ 1`.
@@ -268,6 +400,7 @@ impl Consts {
         Consts {
             lr,
             wd,
+            beta1,
             decay: one - lr * wd,
             momentum,
             undamped,
@@ -282,6 +415,9 @@ impl Consts {
                 let shrink = 1.0 - 4.0 * (R::U + 2f64.powi(-50));
                 (eps.lo() * shrink - 4.0 * R::ETA).max(0.0)
             },
+            u: R::U,
+            eta: R::ETA,
+            any_ratio_err: [f64::INFINITY; 2],
         }
     }
 }
@@ -368,7 +504,7 @@ pub(crate) fn update<A: StepArith>(
             let denom = ((v.sqrt_nonneg() / c(k.bc2_sqrt)).stored() + c(k.eps))
                 .stored()
                 .at_least(k.eps_floor);
-            let ratio = (m / denom).capped(k.ratio_cap);
+            let ratio = A::adam_ratio(m, denom, &e, k);
             let step = c(k.step_size) * ratio;
             Out {
                 w: (decayed - step).stored(),
@@ -397,6 +533,66 @@ mod tests {
             assert!(k.bc2_sqrt.lo() <= b2 && b2 <= k.bc2_sqrt.hi(), "t={t}");
             assert!(k.step_size.rad() < 1e-12 * s);
         }
+    }
+
+    /// `adam_range` encloses the exact quotient at every gradient of the ball (sampled, in
+    /// `f64`, with a relative slack far below the ranges' widths), from zero state (where the
+    /// ball may straddle 0) and from stored state; and it is much narrower than the quotient
+    /// of the independent balls where `|g| ≫ ε`.
+    #[test]
+    fn adam_range_encloses_the_quotient_over_the_ball() {
+        use proptest::prelude::*;
+        let opt = Optimizer::AdamW(AdamW::default());
+        let a = AdamW::default();
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let data = (
+            -1e-2f64..1e-2,
+            0.0f64..1.0,
+            -1e-3f64..1e-3,
+            0.0f64..1e-5,
+            1u64..20,
+            any::<bool>(),
+        );
+        let narrowed = std::cell::Cell::new(0usize);
+        runner
+            .run(&data, |(g, rel, m0, v0, t, zero)| {
+                let k = Consts::new::<f32>(&opt, t);
+                let (m0, v0) = if zero { (0.0, 0.0) } else { (m0, v0) };
+                let rad = (g.abs() * rel).max(1e-12);
+                let gb = Ball::new(g, rad);
+                let r = |x: f64| {
+                    let m = a.beta1 * m0 + (1.0 - a.beta1) * x;
+                    let v = a.beta2 * v0 + (1.0 - a.beta2) * x * x;
+                    let bc2 = 1.0 - a.beta2.powi(t as i32);
+                    m / (v.sqrt() / bc2.sqrt() + a.eps)
+                };
+                let Some((lo, hi)) = adam_range(gb, Ball::from_f64(m0), Ball::from_f64(v0), &k)
+                else {
+                    prop_assert!(!zero, "undecided from zero state");
+                    return Ok(());
+                };
+                for i in 0..=32 {
+                    let x = g - rad + 2.0 * rad * f64::from(i) / 32.0;
+                    let y = r(x);
+                    let slack = 1e-12 * y.abs() + 1e-300;
+                    prop_assert!(
+                        lo - slack <= y && y <= hi + slack,
+                        "{y} not in [{lo}, {hi}]"
+                    );
+                }
+                // Against the independent-ball quotient where the ball is far from 0.
+                if zero && rel < 0.5 && g.abs() > 1e-4 {
+                    let b1 = Ball::from_f64(a.beta1);
+                    let m = b1 * Ball::from_f64(m0) + (Ball::from_f64(1.0) - b1) * gb;
+                    let v = k.one_m_beta2 * gb.square();
+                    let q = m / (SpecScalar::sqrt(clamp_nonneg(v)) / k.bc2_sqrt + k.eps);
+                    prop_assert!(hi - lo <= q.rad(), "{} vs {}", hi - lo, 2.0 * q.rad());
+                    narrowed.set(narrowed.get() + 1);
+                }
+                Ok(())
+            })
+            .expect("adam_range encloses the quotient");
+        assert!(narrowed.get() > 0);
     }
 
     #[test]

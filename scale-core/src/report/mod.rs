@@ -198,7 +198,7 @@ fn runtime_stats<R: Runtime>(a: &ArrayD<R>) -> (f64, bool) {
     (linf, finite)
 }
 
-fn row<R: Runtime>(
+pub(crate) fn row<R: Runtime>(
     name: String,
     kind: RowKind,
     entry: usize,
