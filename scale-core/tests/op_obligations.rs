@@ -803,6 +803,36 @@ unary_test!(rsqrt, ops::rsqrt);
 unary_test!(rsqrt_nonneg, ops::rsqrt, |x: f64| x.abs());
 unary_test!(rsqrt_positive, ops::rsqrt, |x: f64| x.abs() + 1e-3);
 
+/// `sqrt` at the edge of its domain: input eps exactly `x̂`, so `x̂ − ε` rounds down to `−0.0`
+/// (the long run found the forward bound `0` there: `1/√−0 = −∞` in the derivative's supremum).
+#[test]
+fn sqrt_at_the_domain_edge() {
+    let x = vars1::<Rank1<1>>();
+    let sqrt = ops::sqrt(x);
+    let node: &dyn RevNodeScale<f32> = &sqrt;
+    for v in [
+        7.289914e-8f32,
+        1e-30,
+        1e-45,
+        0.5,
+        1.0,
+        3.0e38,
+        f32::MIN_POSITIVE,
+    ] {
+        let xr = vec![ArrayD::from_shape_vec(IxDyn(&[1]), vec![v]).unwrap()];
+        let e = Bound::new(v as f64);
+        let y = node.forward_runtime(&xr);
+        let b = node.fwd_eps(&[e], &xr, &y);
+        // The exact input may be 0 (or 2x̂): the bound covers √x̂ − √0.
+        for spec_x in [0.0, 2.0 * v as f64] {
+            let xs =
+                vec![ArrayD::from_shape_vec(IxDyn(&[1]), vec![Interval::point(spec_x)]).unwrap()];
+            let ys = SpecForward::<Interval>::forward_spec(&sqrt, &xs);
+            check::approx(&ys, &y, b).unwrap_or_else(|f| panic!("x̂ = {v:e}: {f}"));
+        }
+    }
+}
+
 #[test]
 fn zero_size_div_sqrt() {
     type Z = Rank2<0, 4>;

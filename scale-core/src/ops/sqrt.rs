@@ -17,10 +17,14 @@ use crate::round::{div_up, mul_up, sqrt_down};
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::Shape;
 
-/// `1/√lo` rounded up (`+∞` at 0).
+/// `1/√lo` rounded up (`+∞` at `±0`, and for anything not positive).
 #[inline]
 fn rsqrt_up(lo: f64) -> f64 {
-    div_up(1.0, sqrt_down(lo))
+    if lo > 0.0 {
+        div_up(1.0, sqrt_down(lo))
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// `rᵏ` rounded up for `r ≥ 0`.

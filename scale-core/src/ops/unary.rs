@@ -518,6 +518,9 @@ pub fn square<S: Shape, B>(x: Var<S, B>) -> Square<S, B> {
 #[inline]
 fn around<F: SmoothFn>(x: f64, e: f64, fwd: bool) -> Option<(f64, f64)> {
     let (lo, hi) = (sub_down(x, e), add_up(x, e));
+    // `x̂ − ε` rounded down is `−0.0` when `ε = x̂`: a suprema function of `lo` must see `+0.0`
+    // (`1/√−0 = −∞` once made a `sqrt` bound `0`).
+    let lo = if lo == 0.0 { 0.0 } else { lo };
     if F::POSITIVE && !(lo > 0.0 || (fwd && F::FWD_AT_ZERO && lo == 0.0)) {
         return None;
     }
