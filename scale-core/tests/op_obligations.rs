@@ -11,7 +11,7 @@
 //! A check the `f64` interval spec fails is re-made with the 2400-bit spec of
 //! `support/bigspec.rs` (the one `tests/graph_theorems.rs` uses). A failure there is a
 //! **violation** only if it fails for every value of the enclosure; otherwise it is
-//! **undecidable** (printed, counted per op), and an op fails when more than 0.1 % of its cases
+//! **undecidable** (printed, counted per op), and an op fails when more than 0.1 % (plus two) of its cases
 //! have one. They come from `f64` runtimes on values near `f32::MAX`, where a product of two
 //! such values (~1e77) in a spec input of positive width makes softmax's probabilities in the
 //! interval spec independent of each other (each within `[0, 1]`, their sum not 1), far wider
@@ -261,7 +261,7 @@ fn run_case<R: Runtime, N: RevNodeScale<R> + BigNode>(
 
 /// Re-make the checks the `f64` interval spec failed with the 2400-bit spec ([`bigspec`]): a
 /// check that passes there is decided; one that fails for every value of the big enclosure is a
-/// violation; the rest are undecidable (counted, at most 0.1 % of the cases per op).
+/// violation; the rest are undecidable (counted, at most 0.1 % of the cases per op, plus two).
 fn redecide<R: Runtime, N: RevNodeScale<R> + BigNode>(
     node: &N,
     xs: &[ArrayD<Interval>],
@@ -370,10 +370,12 @@ where
          without panicking",
         POISONED.with(Cell::get) - poisoned_before
     );
-    // An undecidable check is a check not made: at most 0.1 % of the cases.
+    // An undecidable check is a check not made: at most 0.1 % of the cases, plus two for
+    // small runs (the cases are random each run; attention's rate in the long run is
+    // ~0.005 %, so at CI's 256 cases per row a single one would otherwise fail a run by chance).
     assert!(
-        undecided * 1000 <= checked,
-        "{name}: {undecided} undecidable checks in {checked} cases (> 0.1 %)"
+        undecided * 1000 <= checked + 2000,
+        "{name}: {undecided} undecidable checks in {checked} cases (> 0.1 % + 2)"
     );
 }
 

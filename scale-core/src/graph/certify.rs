@@ -222,18 +222,54 @@ pub(crate) fn any_bound<R: Runtime>(
     exact: &ArrayD<Ball>,
     any: &ArrayD<AnyRun<R>>,
 ) -> (Bound, Bound) {
-    let (mut d, mut mag, mut bad) = (0.0f64, 0.0f64, false);
-    for ((x, e), a) in rt.iter().zip(exact).zip(any) {
+    if rt.len() != exact.len() || rt.len() != any.len() {
+        return (Bound::INF, Bound::INF);
+    }
+    // Over contiguous slices (a dynamic-rank element iterator cost more than the arithmetic).
+    let (rt, exact, any) = (
+        rt.as_standard_layout(),
+        exact.as_standard_layout(),
+        any.as_standard_layout(),
+    );
+    let (xs, es, anys) = (
+        rt.as_slice().unwrap_or(&[]),
+        exact.as_slice().unwrap_or(&[]),
+        any.as_slice().unwrap_or(&[]),
+    );
+    // Maxima in 8 independent lanes (selects, no `f64::max`), as in `enclosure_bound`:
+    // `(t + s)·0` is 0 for finite entries and NaN otherwise, so `bad` ends non-finite iff some
+    // entry is.
+    let mut acc = [[0.0f64; 8]; 3];
+    let mut lane = |l: usize, x: &R, e: &Ball, a: &AnyRun<R>| {
         let (x, a) = (x.to_spec(), a.ball());
         let (m, r) = (e.mid(), e.rad());
+        let big = |p: f64, q: f64| if p > q { p } else { q };
         let slack = 2.0 * r + ENCL * m.abs();
-        let t = ((a.mid() - m).abs() + a.rad()).max((x - m).abs()) + slack;
-        let s = (a.mid().abs() + a.rad()).max(x.abs()).max(m.abs() + r);
-        bad |= !(t + s).is_finite();
-        d = d.max(t);
-        mag = mag.max(s);
+        let t = big((a.mid() - m).abs() + a.rad(), (x - m).abs()) + slack;
+        let s = big(big(a.mid().abs() + a.rad(), x.abs()), m.abs() + r);
+        let [d, mag, bad] = &mut acc;
+        d[l] = big(t, d[l]);
+        mag[l] = big(s, mag[l]);
+        bad[l] += (t + s) * 0.0;
+    };
+    let chunks = xs
+        .chunks_exact(8)
+        .zip(es.chunks_exact(8))
+        .zip(anys.chunks_exact(8));
+    for ((cx, ce), ca) in chunks {
+        for l in 0..8 {
+            lane(l, &cx[l], &ce[l], &ca[l]);
+        }
     }
-    if bad || rt.len() != exact.len() || rt.len() != any.len() {
+    let tail = xs.len() - xs.len() % 8;
+    let rest = xs[tail..].iter().zip(&es[tail..]).zip(&anys[tail..]);
+    for (l, ((x, e), a)) in rest.enumerate() {
+        lane(l, x, e, a);
+    }
+    let top = |v: &[f64; 8]| v.iter().fold(0.0f64, |a, &b| if b > a { b } else { a });
+    let [d, mag, bad] = &acc;
+    let (d, mag, bad) = (top(d), top(mag), !bad.iter().sum::<f64>().is_finite());
+    if bad {
         return (Bound::INF, Bound::INF);
     }
     let eps = if d == 0.0 {
@@ -723,11 +759,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         }
         // SPEC §5 backward: a cotangent that flows through a node reading a non-finite (or
         // unbounded) value, or from a non-finite seed, is undefined.
-        let mut live: Vec<bool> = seed
-            .as_slice()
-            .iter()
-            .map(|s| s.iter().any(|v| v.to_spec() != 0.0))
-            .collect();
+        let mut live: Vec<bool> = seed.as_slice().iter().map(|s| !is_zero(s)).collect();
         let mut undefined: Vec<bool> = seed
             .as_slice()
             .iter()

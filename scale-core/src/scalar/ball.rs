@@ -18,6 +18,8 @@ use ndarray::{Array2, ArrayView2};
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+mod matmul;
+
 /// `f64` unit roundoff.
 const U: f64 = 1.1102230246251565e-16;
 /// Smallest positive subnormal `f64` (twice the underflow term of one rounding).
@@ -365,131 +367,11 @@ impl crate::scalar::SpecScalar for Ball {
     fn erfc(self) -> Ball {
         smooth(libm::erfc(self.m), self.r, erf_lip(self))
     }
-    /// `M = A_m·B_m` by an `f64` GEMM (any order, FMA or not: off by at most
-    /// `γ_k·|A_m||B_m| + k·η`), and a radius bounding `|A_m|·(B_r + γ_k|B_m|)` and
-    /// `A_r·(|B_m| + B_r)` (the spread of the exact product over the balls, and the GEMM's
-    /// rounding), each by a nonnegative `f64` GEMM where the operand's radii are not all 0, or
-    /// else (and where a radius is infinite) by the smaller of the two Hölder products
-    /// `‖x_i‖₁·max_k y_kj` and `max_k x_ik·‖y_j‖₁` of row and column statistics.
+    /// The product of ball matrices: an `f64` GEMM for the midpoints, and one nonnegative `f32`
+    /// GEMM for the radii where an operand has them (rounded outwards: an upper bound a few
+    /// parts in 10⁴ above the exact radius sums), or else row and column statistics.
     fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
-        let (m, k) = a.dim();
-        let n = b.ncols();
-        // Midpoints in memory order (a transposed view maps to a column-major array, which
-        // the GEMM reads as is): a strided walk over a large transposed operand costs a cache
-        // miss per element.
-        fn map(x: ArrayView2<'_, Ball>, f: impl Fn(Ball) -> f64) -> Array2<f64> {
-            if !x.is_standard_layout() && x.t().is_standard_layout() {
-                x.t().mapv(f).reversed_axes()
-            } else {
-                x.mapv(f)
-            }
-        }
-        let prod = crate::kernel::matmul(map(a, |v| v.m).view(), map(b, |v| v.m).view());
-        let g = crate::bound::Bound::gamma(k, U).get();
-        let [row_abs, row_rsum, row_rad, row_absmax] = row_stats(a);
-        let [col_abs, col_rsum, col_rad, col_absmax] = row_stats(b.t());
-        let t = |x: f64, y: f64| if x == 0.0 || y == 0.0 { 0.0 } else { x * y };
-        // Radii propagated entry by entry, `|A_m|·(B_r + γ_k|B_m|)` and `A_r·(|B_m| + B_r)`, by
-        // nonnegative GEMMs (their own rounding is within `c` below): row and column
-        // statistics lose a factor of 2–10 per product wherever radii are uneven, which
-        // compounds over a deep graph (a transformer block's `d/dx` radius was 10⁴× the
-        // interval spec's width). Skipped where the operand's radii are all 0, and left to the
-        // statistics when a radius is infinite (0·∞ in a GEMM would be NaN).
-        let finite = |v: &[f64]| v.iter().all(|r| r.is_finite());
-        let (a_rad, b_rad) = (
-            row_rsum.iter().any(|&r| r > 0.0),
-            col_rsum.iter().any(|&r| r > 0.0),
-        );
-        let by_gemm = k > 0 && finite(&row_rsum) && finite(&col_rsum);
-        let t1 = (by_gemm && b_rad).then(|| {
-            crate::kernel::matmul(
-                map(a, |v| v.m.abs()).view(),
-                map(b, |v| v.r + g * v.m.abs()).view(),
-            )
-        });
-        let t2 = (by_gemm && a_rad).then(|| {
-            crate::kernel::matmul(map(a, |v| v.r).view(), map(b, |v| v.m.abs() + v.r).view())
-        });
-        // `rad(spread + k·η, 2k + 12)`, with its underflow terms `(3k + 13)·η` replaced by the
-        // larger normal number `f64::MIN_POSITIVE` (k < 10¹⁵): the same bound without a
-        // subnormal operand per entry (each costs a microcode assist on x86).
-        let c = 1.0 + (2.0 * k as f64 + 14.0) * (2.0 * U);
-        // `γ_k·|B_m|` may underflow by `η/2` per entry inside `t1`: `‖A_m row‖₁·η` covers it
-        // (one subnormal product per row, not per entry).
-        let lost: Vec<f64> = match t1 {
-            Some(_) => row_abs.iter().map(|&ra| ra * ETA).collect(),
-            None => vec![0.0; m],
-        };
-        // Built straight from the products, row by row (each entry written once).
-        let mut out = Vec::with_capacity(m * n);
-        for (i, prow) in prod.rows().into_iter().enumerate() {
-            let base = lost[i] + f64::MIN_POSITIVE;
-            let fin = |p: f64, s: f64| {
-                let r = (s + base) * c;
-                Ball::new(p, if r.is_nan() { f64::INFINITY } else { r })
-            };
-            let (ra, rs, rr, rm) = (row_abs[i], row_rsum[i], row_rad[i], row_absmax[i]);
-            // Fast paths (finite radii, so no 0·∞): the products that exist, and where an
-            // operand is exact its term is 0 (or, for `B`, the GEMM's rounding alone).
-            if by_gemm {
-                // Contiguous rows (the kernel's outputs are row-major) let these loops run
-                // over slices, without a capacity check per entry.
-                fn row_of(x: Option<&Array2<f64>>, i: usize, n: usize) -> Option<&[f64]> {
-                    x?.as_slice()?.get(i * n..(i + 1) * n)
-                }
-                let pr = row_of(Some(&prod), i, n);
-                let rounding = |j: usize| g * (ra * col_absmax[j]).min(rm * col_abs[j]);
-                let done = pr.and_then(|pr| {
-                    match (row_of(t1.as_ref(), i, n), row_of(t2.as_ref(), i, n)) {
-                        (Some(s1), Some(s2)) => {
-                            let rows = pr.iter().zip(s1).zip(s2);
-                            out.extend(rows.map(|((&p, &s1), &s2)| fin(p, s1 + s2)));
-                            Some(())
-                        }
-                        (Some(s1), None) if !a_rad => {
-                            out.extend(pr.iter().zip(s1).map(|(&p, &s1)| fin(p, s1)));
-                            Some(())
-                        }
-                        (None, Some(s2)) if !b_rad => {
-                            let rows = pr.iter().zip(s2).enumerate();
-                            out.extend(rows.map(|(j, (&p, &s2))| fin(p, s2 + rounding(j))));
-                            Some(())
-                        }
-                        (None, None) if !a_rad && !b_rad => {
-                            out.extend(pr.iter().enumerate().map(|(j, &p)| fin(p, rounding(j))));
-                            Some(())
-                        }
-                        _ => None,
-                    }
-                });
-                if done.is_some() {
-                    continue;
-                }
-            }
-            out.extend(prow.iter().enumerate().map(|(j, &p)| {
-                // Without a GEMM, each product `Σ_k x_k·y_k` of nonnegative terms is bounded
-                // both ways Hölder allows, `‖x‖₁·max y` and `max x·‖y‖₁`, and the smaller
-                // taken: radii proportional to their midpoints (softmax probabilities, whose
-                // row sums are 1) are bounded by their sum instead of n times their maximum.
-                let mid_rad = match &t1 {
-                    Some(t1) => t1[(i, j)],
-                    None => {
-                        t(ra, col_rad[j]).min(t(rm, col_rsum[j]))
-                            + g * t(ra, col_absmax[j]).min(t(rm, col_abs[j]))
-                    }
-                };
-                let rad_all = match &t2 {
-                    Some(t2) => t2[(i, j)],
-                    None => {
-                        let col_sum = col_abs[j] + col_rsum[j];
-                        t(rr, col_sum).min(t(rs, col_absmax[j] + col_rad[j]))
-                    }
-                };
-                fin(p, mid_rad + rad_all)
-            }));
-        }
-        Array2::from_shape_vec((m, n), out)
-            .unwrap_or_else(|_| Array2::from_elem((m, n), Ball::ENTIRE))
+        matmul::matmul(a, b)
     }
 
     fn square(self) -> Ball {
@@ -665,8 +547,88 @@ mod matmul_tests {
         Some((lo, hi))
     }
 
+    /// Midpoints where the radius GEMM runs in `f32`: one scale per matrix, entries spread over
+    /// 2^±140 of it (some below `f32`'s subnormals once scaled), zeros and `f64` subnormals.
+    fn mid32() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            -4.0f64..4.0,
+            Just(0.0),
+            (-1.0f64..1.0, -140i32..10).prop_map(|(x, e)| x * 2f64.powi(e)),
+            (-1.0f64..1.0).prop_map(|x| x * 4e-320),
+        ]
+    }
+
+    /// Balls for the `f32` radius path: radii none, uniform, relative, scattered tiny and huge
+    /// (finite), at any overall scale `2^s`.
+    fn balls32(n: usize) -> impl Strategy<Value = Vec<Ball>> {
+        (
+            prop::collection::vec((mid32(), 0usize..4, -200i32..20), n),
+            -900i32..900,
+            0usize..3,
+        )
+            .prop_map(move |(v, s, pattern)| {
+                let scale = 2f64.powi(s);
+                v.iter()
+                    .map(|&(m, kind, e)| {
+                        let r = match (pattern, kind) {
+                            (0, _) | (_, 0) => 0.0,
+                            (1, _) => 2f64.powi(e),
+                            _ => m.abs() * 2f64.powi(e.min(0)),
+                        };
+                        Ball::new(m * scale, r * scale)
+                    })
+                    .collect()
+            })
+    }
+
+    /// `x` as stored (row-major) or as the transpose of a row-major array (column-major), the
+    /// two layouts the kernels read without a copy.
+    fn laid_out(x: Array2<Ball>, column_major: bool) -> Array2<Ball> {
+        if column_major {
+            x.t().as_standard_layout().into_owned().reversed_axes()
+        } else {
+            x
+        }
+    }
+
+    /// Every entry of the ball product against the exact range of its dot product.
+    fn check_product(a: &Array2<Ball>, b: &Array2<Ball>) -> Result<(), TestCaseError> {
+        let ball = Ball::matmul(a.view(), b.view());
+        prop_assert_eq!(ball.dim(), (a.nrows(), b.ncols()));
+        for ((i, j), x) in ball.indexed_iter() {
+            let row: Vec<Ball> = a.row(i).to_vec();
+            let col: Vec<Ball> = b.column(j).to_vec();
+            match exact_range(&row, &col) {
+                None => prop_assert!(x.rad().is_infinite(), "{x:?} must be unbounded"),
+                Some((lo, hi)) => {
+                    // An end at ±∞ (near `f64::MAX`) encloses everything on its side.
+                    let below = x.lo() == f64::NEG_INFINITY || ex(x.lo()) <= lo;
+                    let above = x.hi() == f64::INFINITY || hi <= ex(x.hi());
+                    if x.rad().is_finite() {
+                        prop_assert!(below && above, "({i}, {j}): {x:?} vs [{lo}, {hi}]");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
+        /// The `f32` radius GEMM (both, one or no operand with radii; either layout; inner
+        /// dimensions up to 40) encloses the exact product.
+        #[test]
+        fn f32_radius_path_encloses(
+            (m, k, n) in (0usize..5, 0usize..41, 0usize..5),
+            a in balls32(4 * 40),
+            b in balls32(40 * 4),
+            (ta, tb) in (any::<bool>(), any::<bool>()),
+        ) {
+            let a = laid_out(Array2::from_shape_fn((m, k), |(i, j)| a[i * 40 + j]), ta);
+            let b = laid_out(Array2::from_shape_fn((k, n), |(i, j)| b[i * 4 + j]), tb);
+            check_product(&a, &b)?;
+        }
+
         /// The ball product must contain the exact product of every choice of points of the
         /// operand balls (computed exactly), and be unbounded where that is.
         #[test]
@@ -674,25 +636,45 @@ mod matmul_tests {
             (m, k, n) in (0usize..5, 0usize..7, 0usize..5),
             a in balls(4 * 6),
             b in balls(6 * 4),
+            (ta, tb) in (any::<bool>(), any::<bool>()),
         ) {
-            let a = Array2::from_shape_fn((m, k), |(i, j)| a[i * 6 + j]);
-            let b = Array2::from_shape_fn((k, n), |(i, j)| b[i * 4 + j]);
-            let ball = Ball::matmul(a.view(), b.view());
-            prop_assert_eq!(ball.dim(), (m, n));
-            for ((i, j), x) in ball.indexed_iter() {
-                let row: Vec<Ball> = a.row(i).to_vec();
-                let col: Vec<Ball> = b.column(j).to_vec();
-                match exact_range(&row, &col) {
-                    None => prop_assert!(x.rad().is_infinite(), "{x:?} must be unbounded"),
-                    Some((lo, hi)) => {
-                        // An end at ±∞ (near `f64::MAX`) encloses everything on its side.
-                        let below = x.lo() == f64::NEG_INFINITY || ex(x.lo()) <= lo;
-                        let above = x.hi() == f64::INFINITY || hi <= ex(x.hi());
-                        if x.rad().is_finite() {
-                            prop_assert!(below && above, "{x:?} vs [{lo}, {hi}]");
-                        }
-                    }
-                }
+            let a = laid_out(Array2::from_shape_fn((m, k), |(i, j)| a[i * 6 + j]), ta);
+            let b = laid_out(Array2::from_shape_fn((k, n), |(i, j)| b[i * 4 + j]), tb);
+            check_product(&a, &b)?;
+        }
+    }
+
+    /// The `f32` radius is tight: within 10⁻³ of the radius sum computed entry by entry in
+    /// `f64` (what the two `f64` radius GEMMs gave before), for every operand pattern and a
+    /// 784-long inner dimension.
+    #[test]
+    fn f32_radius_is_as_tight_as_the_f64_sums() {
+        let (m, k, n) = (3, 784, 5);
+        let g = crate::bound::Bound::gamma(k, U).get();
+        for (ra, rb) in [(true, false), (false, true), (true, true)] {
+            let normal =
+                crate::random::gaussian::<f64, _>(&mut crate::random::rng(7), 2 * k * 8, 1.0);
+            let mut z = normal.iter();
+            let mut ball = |rad: bool, scale: f64| {
+                let x = z.next().copied().unwrap_or(1.0) * scale;
+                Ball::new(x, if rad { x.abs() * 1e-9 + 1e-12 } else { 0.0 })
+            };
+            let a = Array2::from_shape_fn((m, k), |_| ball(ra, 0.7));
+            let b = Array2::from_shape_fn((k, n), |_| ball(rb, 0.03));
+            let c = Ball::matmul(a.view(), b.view());
+            for ((i, j), x) in c.indexed_iter() {
+                let want: f64 = (0..k)
+                    .map(|t| {
+                        let (p, q) = (a[(i, t)], b[(t, j)]);
+                        p.m.abs() * (q.r + g * q.m.abs()) + p.r * (q.m.abs() + q.r)
+                    })
+                    .sum();
+                assert!(x.rad() >= want, "{x:?} below {want:e}");
+                assert!(
+                    x.rad() <= want * 1.001,
+                    "({ra}, {rb}): {:e} vs {want:e}",
+                    x.rad()
+                );
             }
         }
     }

@@ -14,6 +14,7 @@ mod elementary;
 mod erf;
 pub mod estimate;
 mod interval;
+mod nonneg_gemm;
 mod runtime;
 mod spec;
 
