@@ -60,6 +60,16 @@ pub(crate) fn flat<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
     a.iter().copied().collect()
 }
 
+/// [`flat`], borrowed when the array is in standard layout (nearly every context entry): the
+/// row maps read every entry once, and copying them through the dynamic-rank iterator first
+/// cost more than the rows' own work.
+fn flat_ref<T: Copy>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
+    match a.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(flat(a)),
+    }
+}
+
 /// The runtime kernel's intermediates for one row.
 pub(crate) struct RowKernel<R> {
     /// `fl(x̂ₖ − m)`.
@@ -78,7 +88,7 @@ pub(crate) fn row_kernel<R: Runtime>(x: &[R]) -> RowKernel<R> {
         .copied()
         .fold(x[0], |a, b| if b > a { b } else { a });
     let d: Vec<R> = x.iter().map(|&v| v - m).collect();
-    let e: Vec<R> = d.iter().map(|v| v.exp()).collect();
+    let e: Vec<R> = d.iter().map(|v| v.libm_exp()).collect();
     let s = e.iter().fold(R::zero(), |a, &b| a + b);
     RowKernel { d, e, s, m }
 }
@@ -271,8 +281,13 @@ pub(crate) fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
     cols: usize,
     mut f: F,
 ) -> ArrayD<U> {
-    let v = flat(x);
-    let out: Vec<U> = v.chunks(cols.max(1)).flat_map(&mut f).collect();
+    let v = flat_ref(x);
+    // Sized once: collecting a `flat_map` cannot know the length and regrows (and copies) the
+    // output about log₂(len) times.
+    let mut out = Vec::with_capacity(v.len());
+    for r in v.chunks(cols.max(1)) {
+        out.extend(f(r));
+    }
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
 
@@ -282,12 +297,11 @@ pub(crate) fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
     cols: usize,
     mut f: F,
 ) -> ArrayD<U> {
-    let (v, w) = (flat(x), flat(d));
-    let out: Vec<U> = v
-        .chunks(cols.max(1))
-        .zip(w.chunks(cols.max(1)))
-        .flat_map(|(r, s)| f(r, s))
-        .collect();
+    let (v, w) = (flat_ref(x), flat_ref(d));
+    let mut out = Vec::with_capacity(v.len());
+    for (r, s) in v.chunks(cols.max(1)).zip(w.chunks(cols.max(1))) {
+        out.extend(f(r, s));
+    }
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
 
