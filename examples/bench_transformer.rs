@@ -47,7 +47,8 @@ const MODES: [ModeName; 5] = [
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 done; 2 usage error (clap prints the usage)."
+    after_help = "Exit codes: 0 done; 1 the generated inputs do not fit the graph (a bug); \
+                  2 usage error (clap prints the usage)."
 )]
 struct Cli {
     /// Interleaved rounds [default: 10]; with `--only`, how many steps of that variant

@@ -349,7 +349,13 @@ pub(crate) fn spec_softmax_vjp_row<T: SpecScalar>(r: &[T], d: &[T]) -> Vec<T> {
 }
 
 pub(crate) fn softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
-    let p = softmax_rt(x);
+    softmax_vjp_of_probs(&softmax_rt(x), d)
+}
+
+/// [`softmax_vjp_rt`] from the row's probabilities `p̂ = softmax_rt(x)` when the caller already
+/// has them (attention keeps them from its forward evaluation): the same result, one `exp` per
+/// entry fewer.
+pub(crate) fn softmax_vjp_of_probs<R: Runtime>(p: &[R], d: &[R]) -> Vec<R> {
     let dot = p.iter().zip(d).fold(R::zero(), |a, (&p, &d)| a + p * d);
     p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
 }
