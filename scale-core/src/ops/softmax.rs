@@ -57,7 +57,12 @@ impl<const A: usize, const B: usize, const C: usize, const N: usize> LastAxis
 
 /// Row-major data of a tensor.
 pub(crate) fn flat<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
-    a.iter().copied().collect()
+    // One copy of the slice when the array is in standard layout (nearly every context entry),
+    // not a walk through the dynamic-rank iterator.
+    match a.as_slice() {
+        Some(s) => s.to_vec(),
+        None => a.iter().copied().collect(),
+    }
 }
 
 /// [`flat`], borrowed when the array is in standard layout (nearly every context entry): the
