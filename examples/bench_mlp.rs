@@ -11,10 +11,15 @@
 //! Memory: each variant runs in a child process that reports its peak RSS (`VmHWM`).
 //!
 //! Run: `cargo run --release --example bench_mlp [-- ROUNDS]`; `-- --only NAME [TIMES]` loops
-//! one variant (for profilers). Exits 1 if the graph's gradients differ from the hand-written
+//! one variant (for profilers). When PyTorch is installed, `scripts/bench_torch.py` times its
+//! step on the same MLP after the rounds (`--no-torch` skips it) and the ratio is printed. Exits 1 if the graph's gradients differ from the hand-written
 //! step, 2 on a usage error.
 #![forbid(unsafe_code)]
 
+#[path = "support/bench.rs"]
+mod bench;
+
+use bench::Step;
 use clap::Parser;
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 use rand::rngs::StdRng;
@@ -22,7 +27,6 @@ use rand::{RngExt, SeedableRng};
 use scale_graph::config::{Config, DotBound};
 use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ctx, ops};
 use std::process::ExitCode;
-use std::time::Instant;
 
 /// The variants, in the order of the table (and of `--only`'s choices).
 const VARIANTS: [&str; 10] = [
@@ -59,6 +63,9 @@ struct Cli {
     #[arg(long, value_name = "NAME", hide = true, conflicts_with = "only",
           value_parser = clap::builder::PossibleValuesParser::new(VARIANTS))]
     mem: Option<String>,
+    /// Do not time PyTorch (`scripts/bench_torch.py`), even when it is installed.
+    #[arg(long)]
+    no_torch: bool,
 }
 
 const B: usize = 64;
@@ -88,9 +95,6 @@ fn params() -> Params {
     let b = [0, 1, 2].map(|i| Array1::from_elem([512, 512, 10][i], 0.01f32));
     Params { x, w, b }
 }
-
-/// One benchmarked step.
-type Step<'a> = Box<dyn Fn() + 'a>;
 
 /// A GEMM on views (transposed operands are strided views, never copies).
 type Mm = fn(ArrayView2<'_, f32>, ArrayView2<'_, f32>) -> Array2<f32>;
@@ -133,22 +137,6 @@ fn mm_ndarray(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
 
 fn mm_faer(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
     <f32 as Runtime>::matmul(a, b)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn main() -> ExitCode {
@@ -242,47 +230,29 @@ fn main() -> ExitCode {
         Box::new(|| certified(6)),
     ];
     let variants: Vec<(&str, Step)> = VARIANTS.into_iter().zip(steps).collect();
-    let step = |which: &str| {
-        variants
-            .iter()
-            .find(|(name, _)| *name == which)
-            .map(|v| &v.1)
-    };
-
-    if let Some(f) = cli.only.as_deref().and_then(step) {
+    if let Some(f) = cli.only.as_deref().and_then(|n| bench::find(&variants, n)) {
         for _ in 0..cli.count.unwrap_or(200) {
             f();
         }
         return ExitCode::SUCCESS;
     }
-    if let Some(f) = cli.mem.as_deref().and_then(step) {
-        let base = peak_rss_kib();
-        for _ in 0..3 {
-            f();
-        }
-        println!("{} {}", base, peak_rss_kib());
+    if let Some(f) = cli.mem.as_deref().and_then(|n| bench::find(&variants, n)) {
+        bench::report_peak_rss(f);
         return ExitCode::SUCCESS;
     }
 
     let rounds = cli.count.unwrap_or(30);
-    for (_, f) in &variants {
-        f(); // warm-up
-    }
-    let mut times = vec![Vec::new(); variants.len()];
-    for r in 0..rounds {
-        for k in 0..variants.len() {
-            let k = (k + r) % variants.len(); // rotate the order every round
-            let t = Instant::now();
-            (variants[k].1)();
-            times[k].push(t.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    let med: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
+    let spread = bench::interleaved(&variants, rounds);
+    let med: Vec<f64> = spread.iter().map(|s| s.median).collect();
     println!(
-        "784-512-512-10 relu MLP, batch {B}, f32, forward+backward; median of {rounds} interleaved rounds\n"
+        "784-512-512-10 relu MLP, batch {B}, f32, forward+backward; {rounds} interleaved rounds\n"
     );
-    for ((name, _), m) in variants.iter().zip(&med) {
-        println!("{name:<24} {m:>8.3} ms");
+    println!(
+        "{:<24} {:>9} {:>9} {:>9}",
+        "variant", "min ms", "median", "max"
+    );
+    for ((name, _), s) in variants.iter().zip(&spread) {
+        println!("{name:<24} {:>9.3} {:>9.3} {:>9.3}", s.min, s.median, s.max);
     }
     println!();
     println!(
@@ -319,8 +289,21 @@ fn main() -> ExitCode {
         med[9] / med[2]
     );
 
+    if !cli.no_torch {
+        match bench::torch("mlp", rounds) {
+            Ok(t) => println!(
+                "\npytorch (scripts/bench_torch.py, 1 thread) {:.3} / {:.3} / {:.3} ms (min / median / max)\n\
+                 graph/runtime ÷ pytorch = {:.2}\n",
+                t.min,
+                t.median,
+                t.max,
+                med[2] / t.median
+            ),
+            Err(why) => println!("\nno PyTorch time ({why})\n"),
+        }
+    }
+
     // Memory: one child process per variant, peak RSS after three steps.
-    let exe = std::env::current_exe().expect("own path");
     let mut peak = Vec::new();
     for name in [
         "graph/runtime",
@@ -328,14 +311,7 @@ fn main() -> ExitCode {
         "certified/a-posteriori",
         "certified/this-run",
     ] {
-        let out = std::process::Command::new(&exe)
-            .args(["--mem", name])
-            .output();
-        let kib = out
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
-            .unwrap_or(f64::NAN);
+        let kib = bench::child_peak_rss(name);
         peak.push(kib);
         println!("peak RSS {name:<24} {:>8.1} MiB", kib / 1024.0);
     }

@@ -257,9 +257,15 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         // A track whose bound says the spec cotangent is exactly zero too (bound 0) gets no
         // contribution; a track with a nonzero bound still counts the spec's below. Each track
         // decides for itself, so `certify` gives the same bounds as the separate sweeps.
-        let (delta_zero, delta_finite) = fold_elems(delta, (true, true), |(z, f), x| {
-            (z & (x == R::zero()), f & x.is_finite())
-        });
+        // Without tracks or an `undefined` record nobody reads `delta_finite`: the zero test
+        // alone stops at the first nonzero entry instead of sweeping the whole cotangent.
+        let (delta_zero, delta_finite) = if tracks.is_empty() && undefined.is_none() {
+            (!any_elem(delta, |x| x != R::zero()), true)
+        } else {
+            fold_elems(delta, (true, true), |(z, f), x| {
+                (z & (x == R::zero()), f & x.is_finite())
+            })
+        };
         if delta_zero && deltas_b.iter().all(|&d| d == Bound::ZERO) {
             continue;
         }
@@ -309,7 +315,11 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                 }
                 continue;
             }
-            let zero_seed = cot[pos].is_none()
+            // Only the tracks' rule for a first contribution into a +0 seed needs to know the
+            // seed is zero; at run time `fl(s + v)` is one fused pass either way (for a +0 seed
+            // it is `v + 0`, which turns −0 into +0 as the addition does).
+            let zero_seed = !tracks.is_empty()
+                && cot[pos].is_none()
                 && fold_elems(&seed[pos], true, |z, x| {
                     z & (x == R::zero() && x.is_sign_positive())
                 });
@@ -326,14 +336,9 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                 };
             }
             match &mut cot[pos] {
-                Some(c) => Zip::from(c).and(&v).for_each(|c, &v| *c = *c + v),
+                Some(c) => add_into(c, &v),
                 slot @ None => {
-                    let s = &seed[pos];
-                    if zero_seed {
-                        v.mapv_inplace(|x| x + R::zero());
-                    } else {
-                        Zip::from(&mut v).and(s).for_each(|v, &s| *v = s + *v);
-                    }
+                    add_into(&mut v, &seed[pos]);
                     *slot = Some(v);
                 }
             }
@@ -358,4 +363,26 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         }
     }
     grads
+}
+
+/// `c ← fl(x + c)` entrywise (the cotangent accumulation), over plain slices when both are
+/// contiguous in the same order so the loop vectorises; `x + c` and `c + x` are the same
+/// rounded sum, so the order of the operands does not matter.
+fn add_into<R: Runtime>(c: &mut ArrayD<R>, x: &ArrayD<R>) {
+    if c.is_standard_layout()
+        && x.is_standard_layout()
+        && let (Some(cs), Some(xs)) = (c.as_slice_mut(), x.as_slice())
+    {
+        cs.iter_mut().zip(xs).for_each(|(c, &x)| *c = x + *c);
+        return;
+    }
+    Zip::from(c).and(x).for_each(|c, &x| *c = x + *c);
+}
+
+/// Whether some element satisfies `f`, stopping at the first that does.
+fn any_elem<R: Copy>(a: &ArrayD<R>, f: impl Fn(R) -> bool) -> bool {
+    match a.as_slice_memory_order() {
+        Some(s) => s.iter().any(|&x| f(x)),
+        None => a.iter().any(|&x| f(x)),
+    }
 }

@@ -19,8 +19,8 @@ use super::kit::{Op, OpRuntime};
 use super::linalg::mm_scale;
 use super::op_node;
 use super::softmax::{
-    row_analysis, rows_map, rows_map2, softmax_row_vjp_err, softmax_rt, softmax_vjp_rt, spec_row,
-    spec_softmax_vjp_row,
+    row_analysis, rows_map, rows_map2, softmax_row_vjp_err, softmax_rt, softmax_vjp_of_probs,
+    spec_row, spec_softmax_vjp_row,
 };
 use super::softmax_causal::{causal_map, causal_map2};
 use super::util::{at, nan_max, prod_err, spec_b};
@@ -298,7 +298,9 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         let mm = |a: ArrayView2<'_, R>, b: ArrayView2<'_, R>| R::matmul(a, b);
         let dp = bmm_with((delta, false), (v, true), &self.score_dims(), mm);
         let dv = bmm_with((&f.p, true), (delta, false), self.args[2].dims, mm);
-        let ds = self.probs_map2(&f.s, &dp, R::zero(), softmax_vjp_rt);
+        // The masked entries of `p̂` are exact zeros and each unmasked prefix is that prefix's
+        // softmax, so the row VJP from `p̂` is bit for bit the one recomputed from `Ŝ`.
+        let ds = self.probs_map2(&f.p, &dp, R::zero(), softmax_vjp_of_probs);
         let c = scale_rt::<R>(d);
         let dsr = ds.mapv(|x| c * x);
         let dq = bmm_with((&dsr, false), (k, false), self.args[0].dims, mm);

@@ -103,7 +103,7 @@ impl SmoothFn for GeluFn {
         let half = <R as Arith>::lit(0.5);
         let cdf = half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf());
         let beta = <R as Arith>::lit(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5);
-        let pdf = (<R as Arith>::lit(-0.5) * x * x).exp() * beta;
+        let pdf = (<R as Arith>::lit(-0.5) * x * x).libm_exp() * beta;
         cdf + x * pdf
     }
     fn f_ref(x: f64) -> f64 {

@@ -23,6 +23,7 @@
 
 use super::kit::{Op, OpRuntime};
 use super::op_node;
+use super::softmax::flat;
 use super::util::{TINY, at, nan_max, spec_b};
 use crate::bound::{Bound, ENCL, inflate};
 use crate::error::Error;
@@ -295,11 +296,6 @@ struct Norm<'a> {
     cols: usize,
 }
 
-/// The entries of a tensor, row-major (a row is a chunk of the last axis).
-fn rows_of<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
-    a.iter().copied().collect()
-}
-
 /// An upper bound on `√n` (the largest `|x̂ᵢ − μ|/σ` of a row of `n`, and of `|xᵢ|/rms`).
 fn sqrt_n_up(n: usize) -> f64 {
     sqrt_up(n as f64)
@@ -339,9 +335,9 @@ struct StageEps {
 
 impl Norm<'_> {
     fn spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let x = rows_of(at(ctx, &self.args[0]));
-        let g = rows_of(at(ctx, &self.args[1]));
-        let b = self.center.then(|| rows_of(at(ctx, &self.args[2])));
+        let x = flat(at(ctx, &self.args[0]));
+        let g = flat(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat(at(ctx, &self.args[2])));
         let a = spec_ar::<T>();
         let eps = spec_eps::<T>(self.eps);
         let mut out = Vec::with_capacity(x.len());
@@ -353,9 +349,9 @@ impl Norm<'_> {
     }
 
     fn spec_vjp<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let x = rows_of(at(ctx, &self.args[0]));
-        let g = rows_of(at(ctx, &self.args[1]));
-        let d = rows_of(delta);
+        let x = flat(at(ctx, &self.args[0]));
+        let g = flat(at(ctx, &self.args[1]));
+        let d = flat(delta);
         let a = spec_ar::<T>();
         let eps = spec_eps::<T>(self.eps);
         let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center);
@@ -370,9 +366,9 @@ impl Norm<'_> {
     }
 
     fn runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let x = rows_of(at(ctx, &self.args[0]));
-        let g = rows_of(at(ctx, &self.args[1]));
-        let b = self.center.then(|| rows_of(at(ctx, &self.args[2])));
+        let x = flat(at(ctx, &self.args[0]));
+        let g = flat(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat(at(ctx, &self.args[2])));
         let a = rt_ar::<R>();
         let eps = R::lit(self.eps);
         let mut out = Vec::with_capacity(x.len());
@@ -383,9 +379,9 @@ impl Norm<'_> {
     }
 
     fn runtime_vjp<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let x = rows_of(at(ctx, &self.args[0]));
-        let g = rows_of(at(ctx, &self.args[1]));
-        let d = rows_of(delta);
+        let x = flat(at(ctx, &self.args[0]));
+        let g = flat(at(ctx, &self.args[1]));
+        let d = flat(delta);
         let (dx, dg, db) = vjp_all(
             &rt_ar::<R>(),
             &x,
@@ -433,9 +429,9 @@ impl Norm<'_> {
             return None;
         }
         let bx = self.boxes(eps, ctx);
-        let x = rows_of(at(ctx, &self.args[0]));
-        let g = rows_of(at(ctx, &self.args[1]));
-        let b = self.center.then(|| rows_of(at(ctx, &self.args[2])));
+        let x = flat(at(ctx, &self.args[0]));
+        let g = flat(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat(at(ctx, &self.args[2])));
         let (ia, ra) = (spec_ar::<Interval>(), rt_ar::<R>());
         let (ie, re) = (Interval::point(self.eps), R::lit(self.eps));
         let mut s = StageEps::default();

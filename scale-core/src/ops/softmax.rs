@@ -57,7 +57,22 @@ impl<const A: usize, const B: usize, const C: usize, const N: usize> LastAxis
 
 /// Row-major data of a tensor.
 pub(crate) fn flat<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
-    a.iter().copied().collect()
+    // One copy of the slice when the array is in standard layout (nearly every context entry),
+    // not a walk through the dynamic-rank iterator.
+    match a.as_slice() {
+        Some(s) => s.to_vec(),
+        None => a.iter().copied().collect(),
+    }
+}
+
+/// [`flat`], borrowed when the array is in standard layout (nearly every context entry): the
+/// row maps read every entry once, and copying them through the dynamic-rank iterator first
+/// cost more than the rows' own work.
+fn flat_ref<T: Copy>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
+    match a.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(flat(a)),
+    }
 }
 
 /// The runtime kernel's intermediates for one row.
@@ -78,7 +93,7 @@ pub(crate) fn row_kernel<R: Runtime>(x: &[R]) -> RowKernel<R> {
         .copied()
         .fold(x[0], |a, b| if b > a { b } else { a });
     let d: Vec<R> = x.iter().map(|&v| v - m).collect();
-    let e: Vec<R> = d.iter().map(|v| v.exp()).collect();
+    let e: Vec<R> = d.iter().map(|v| v.libm_exp()).collect();
     let s = e.iter().fold(R::zero(), |a, &b| a + b);
     RowKernel { d, e, s, m }
 }
@@ -271,8 +286,13 @@ pub(crate) fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
     cols: usize,
     mut f: F,
 ) -> ArrayD<U> {
-    let v = flat(x);
-    let out: Vec<U> = v.chunks(cols.max(1)).flat_map(&mut f).collect();
+    let v = flat_ref(x);
+    // Sized once: collecting a `flat_map` cannot know the length and regrows (and copies) the
+    // output about log₂(len) times.
+    let mut out = Vec::with_capacity(v.len());
+    for r in v.chunks(cols.max(1)) {
+        out.extend(f(r));
+    }
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
 
@@ -282,12 +302,11 @@ pub(crate) fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
     cols: usize,
     mut f: F,
 ) -> ArrayD<U> {
-    let (v, w) = (flat(x), flat(d));
-    let out: Vec<U> = v
-        .chunks(cols.max(1))
-        .zip(w.chunks(cols.max(1)))
-        .flat_map(|(r, s)| f(r, s))
-        .collect();
+    let (v, w) = (flat_ref(x), flat_ref(d));
+    let mut out = Vec::with_capacity(v.len());
+    for (r, s) in v.chunks(cols.max(1)).zip(w.chunks(cols.max(1))) {
+        out.extend(f(r, s));
+    }
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }
 
@@ -335,7 +354,13 @@ pub(crate) fn spec_softmax_vjp_row<T: SpecScalar>(r: &[T], d: &[T]) -> Vec<T> {
 }
 
 pub(crate) fn softmax_vjp_rt<R: Runtime>(x: &[R], d: &[R]) -> Vec<R> {
-    let p = softmax_rt(x);
+    softmax_vjp_of_probs(&softmax_rt(x), d)
+}
+
+/// [`softmax_vjp_rt`] from the row's probabilities `p̂ = softmax_rt(x)` when the caller already
+/// has them (attention keeps them from its forward evaluation): the same result, one `exp` per
+/// entry fewer.
+pub(crate) fn softmax_vjp_of_probs<R: Runtime>(p: &[R], d: &[R]) -> Vec<R> {
     let dot = p.iter().zip(d).fold(R::zero(), |a, (&p, &d)| a + p * d);
     p.iter().zip(d).map(|(&p, &d)| p * (d - dot)).collect()
 }

@@ -176,9 +176,9 @@ fn sigmoid64(x: f64) -> f64 {
 #[inline]
 fn sigmoid_rt<R: Runtime>(x: R) -> R {
     if x >= R::zero() {
-        R::one() / (R::one() + (-x).exp())
+        R::one() / (R::one() + (-x).libm_exp())
     } else {
-        let e = x.exp();
+        let e = x.libm_exp();
         e / (R::one() + e)
     }
 }
@@ -293,10 +293,10 @@ impl SmoothFn for ExpFn {
         y
     }
     fn rt<R: Runtime>(x: R) -> R {
-        x.exp()
+        x.libm_exp()
     }
     fn rt_d<R: Runtime>(x: R) -> R {
-        x.exp()
+        x.libm_exp()
     }
     fn f_ref(x: f64) -> f64 {
         x.exp()
@@ -394,9 +394,9 @@ impl SmoothFn for SoftplusFn {
     }
     fn rt<R: Runtime>(x: R) -> R {
         if x > R::zero() {
-            x + (-x).exp().ln_1p()
+            x + (-x).libm_exp().ln_1p()
         } else {
-            x.exp().ln_1p()
+            x.libm_exp().ln_1p()
         }
     }
     fn rt_d<R: Runtime>(x: R) -> R {

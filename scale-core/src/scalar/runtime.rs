@@ -37,6 +37,15 @@ pub trait Runtime:
     /// measure it against an `f64` reference (see [`assumed_ulps`](crate::assumed_ulps)).
     fn erf(self) -> Self;
 
+    /// `eˣ` in the runtime kernels (softmax and log-softmax, attention, gelu, sigmoid, `exp`,
+    /// softplus, the losses): the platform-independent `libm` kernel of this type, like
+    /// [`erf`](Self::erf), not the platform's `expf`/`exp` that [`Float::exp`] calls. Why: glibc's
+    /// are VEX-encoded, and once faer's AVX-512 GEMM has left `zmm16`–`zmm31` dirty (which
+    /// `vzeroupper` does not clear) every call from this crate's SSE code pays an SSE↔AVX
+    /// transition, measured 35× slower (3.8 → 130 ns per call, `docs/benchmarks.md`). The bounds
+    /// never trust it either: results are measured against `f64` references.
+    fn libm_exp(self) -> Self;
+
     /// Matrix product, the hot kernel of `matmul`/`matvec`. `f32` and `f64` use the faer kernel
     /// (see `kernel.rs`); the default (half types) uses ndarray's `dot`.
     fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
@@ -60,6 +69,10 @@ impl Runtime for f32 {
     fn erf(self) -> f32 {
         libm::erff(self)
     }
+    #[inline]
+    fn libm_exp(self) -> f32 {
+        libm::expf(self)
+    }
     fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
         crate::kernel::matmul(a, b)
     }
@@ -80,6 +93,10 @@ impl Runtime for f64 {
     #[inline]
     fn erf(self) -> f64 {
         libm::erf(self)
+    }
+    #[inline]
+    fn libm_exp(self) -> f64 {
+        libm::exp(self)
     }
     fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
         crate::kernel::matmul(a, b)
@@ -106,6 +123,10 @@ impl Runtime for bf16 {
     fn erf(self) -> bf16 {
         bf16::from_f32(libm::erff(self.to_f32()))
     }
+    #[inline]
+    fn libm_exp(self) -> bf16 {
+        bf16::from_f32(libm::expf(self.to_f32()))
+    }
 }
 
 impl Runtime for f16 {
@@ -123,5 +144,9 @@ impl Runtime for f16 {
     #[inline]
     fn erf(self) -> f16 {
         f16::from_f32(libm::erff(self.to_f32()))
+    }
+    #[inline]
+    fn libm_exp(self) -> f16 {
+        f16::from_f32(libm::expf(self.to_f32()))
     }
 }
