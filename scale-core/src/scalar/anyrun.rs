@@ -361,13 +361,7 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         // Every |s3| = Σ (|a_m| + a_r)(|b_m| + b_r) is at most k·max·max.
         let every = k as f64 * (am + ar) * (bm + br) * (1.0 + g) * (1.0 + 1e-6);
         if k > 0 && Self::representable(every) {
-            let mids = |x: ArrayView2<'_, Self>| {
-                if !x.is_standard_layout() && x.t().is_standard_layout() {
-                    x.t().mapv(|v| v.b.mid()).reversed_axes()
-                } else {
-                    x.mapv(|v| v.b.mid())
-                }
-            };
+            let mids = |x| super::nonneg_gemm::map_stored(x, |v: Self| v.b.mid());
             let left = (
                 |v: Self, s: f64| v.b.mid().abs() * s,
                 Some(|v: Self, s: f64| v.b.rad() * s),

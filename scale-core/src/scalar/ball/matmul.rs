@@ -3,7 +3,7 @@
 //! about 10⁻⁹ of it for an `f32` graph, not be accurate).
 
 use super::{Ball, U};
-use crate::scalar::nonneg_gemm::{NonnegSums, beside, nonneg_sums};
+use crate::scalar::nonneg_gemm::{NonnegSums, beside, map_stored, nonneg_sums};
 use ndarray::{Array2, ArrayView2};
 
 /// Per-operand maxima of `|m|` and `r`, for the scaling.
@@ -89,16 +89,6 @@ fn ball(p: f64, r: f64) -> Ball {
 pub(super) fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
     let (m, k) = a.dim();
     let n = b.ncols();
-    // Midpoints in memory order (a transposed view maps to a column-major array, which the
-    // GEMM reads as is): a strided walk over a large transposed operand costs a cache miss
-    // per element.
-    fn map(x: ArrayView2<'_, Ball>, f: impl Fn(Ball) -> f64) -> Array2<f64> {
-        if !x.is_standard_layout() && x.t().is_standard_layout() {
-            x.t().mapv(f).reversed_axes()
-        } else {
-            x.mapv(f)
-        }
-    }
     let g = crate::bound::Bound::gamma(k, U).get();
     let (ma, mb) = (Maxima::of(a), Maxima::of(b));
     let (ma_rad, mb_rad) = (ma.rad, mb.rad);
@@ -106,7 +96,7 @@ pub(super) fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2
     let (radius, prod) = beside(
         m * k * n,
         || radius_sums(a, b, g, (ma, mb)),
-        || crate::kernel::matmul(map(a, |v| v.m).view(), map(b, |v| v.m).view()),
+        || crate::kernel::matmul(map_stored(a, |v| v.m).view(), map_stored(b, |v| v.m).view()),
     );
     let mut out = Vec::with_capacity(m * n);
     if let Some(rs) = radius.as_ref().filter(|rs| rs.sums.dim() == (m, n)) {
