@@ -747,7 +747,7 @@ proptest! {
         let ulps = scale_graph::assumed_ulps();
         let (name, arg) = [("exp", x), ("ln", x.abs() + 1e-3), ("tanh", x / 8.0)][which];
         let r = reference(name, arg).to_f64().value();
-        let y64 = match name { "exp" => arg.exp(), "ln" => arg.ln(), _ => arg.tanh() };
+        let y64 = match name { "exp" => scale_graph::scalar::exp64(arg), "ln" => arg.ln(), _ => arg.tanh() };
         let ulp64 = (r.abs().next_up() - r.abs()).max(5e-324);
         prop_assert!((y64 - r).abs() <= ulps * ulp64, "f64 {}({:e})", name, arg);
     }

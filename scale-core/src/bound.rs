@@ -206,16 +206,27 @@ pub(crate) const U64: f64 = 1.1102230246251565e-16;
 /// Relative slack for the interval spec's outward rounding (a few `f64` ulps per operation).
 pub(crate) const ENCL: f64 = 8.0 * U64;
 
+/// Upper bound on a nonnegative real `S` whose plain `f64` evaluation `s` used at most `n`
+/// roundings (sums and products of nonnegative terms): each rounding loses at most a relative
+/// `u` or, for a product in the subnormal range, an absolute `η/2`; so
+/// `S ≤ (s + (n+1)·η)·(1 + 2(n+2)u)`, and evaluating that in round-to-nearest keeps it above
+/// `S` (the extra `η` and the `n+2` absorb its own two roundings). NaN gives `+∞`.
+#[inline]
+pub(crate) fn rad(s: f64, n: u32) -> f64 {
+    if s.is_nan() {
+        return f64::INFINITY;
+    }
+    let c = 1.0 + f64::from(n + 2) * (2.0 * U64);
+    (s + f64::from(n + 1) * 5e-324) * c
+}
+
 /// Upper bound on the exact value of a nonnegative quantity `c` that was computed in `f64`
-/// round-to-nearest with at most `ops` roundings (sums and products of nonnegative terms):
-/// `(c + ops·2⁻¹⁰⁷⁴) · (1 + (ops + 1)·2⁻⁵³)`, rounded up; NaN gives `+∞`.
+/// round-to-nearest with at most `ops` roundings (sums and products of nonnegative terms), as a
+/// [`Bound`]: [`rad`], which needs no directed rounding (the per-element finish of most bounds,
+/// so it runs at plain-float speed); NaN gives `+∞`, a negative `c` zero.
 ///
 /// This is what lets bounds be computed at plain-float speed and still be rigorous.
 #[inline]
 pub(crate) fn inflate(c: f64, ops: usize) -> Bound {
-    if c.is_nan() {
-        return Bound::INF;
-    }
-    let under = Bound::new(ops as f64 * 5e-324);
-    (Bound::new(c) + under).widen((ops as f64 + 1.0) * 1.1102230246251565e-16)
+    Bound::new(rad(c, ops.min(1 << 20) as u32))
 }

@@ -21,7 +21,8 @@ use super::unary::{SmoothFn, Unary, unary};
 use super::util::{libm_rel, up};
 use crate::bound::U64;
 use crate::handle::Var;
-use crate::round::mul_down;
+use crate::round::{mul_down, prod_err};
+use crate::scalar::exp64;
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::Shape;
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, PI};
@@ -47,25 +48,27 @@ fn sqrt_half<T: SpecScalar>() -> T {
 /// residual of that product and of `c = fl(1/√2)`, corrected to first order.
 fn phi64(x: f64) -> f64 {
     let c = FRAC_1_SQRT_2;
-    // 1/√2 = c + c_err: c² − ½ exactly by FMA, and (c + e)² = ½ gives e ≈ −(c² − ½)/(2c).
-    let c_err = -c.mul_add(c, -0.5) / (2.0 * c);
+    // 1/√2 = c + c_err: c² − ½ exactly (Sterbenz, then the exact residual of c·c), and
+    // (c + e)² = ½ gives e ≈ −(c² − ½)/(2c).
+    let cc = c * c;
+    let c_err = -((cc - 0.5) + prod_err(c, c, cc)) / (2.0 * c);
     let p = x * c;
-    let p_err = x.mul_add(c, -p) + x * c_err;
+    let p_err = prod_err(x, c, p) + x * c_err;
     let (z, dz) = (-p, -p_err);
-    0.5 * (libm::erfc(z) - dz * FRAC_2_SQRT_PI * (-(z * z)).exp())
+    0.5 * (libm::erfc(z) - dz * FRAC_2_SQRT_PI * exp64(-(z * z)))
 }
 
-/// `φ(x) = e^{−x²/2}/√(2π)` in `f64`, relatively accurate: `x²`'s residual (by FMA) corrects
+/// `φ(x) = e^{−x²/2}/√(2π)` in `f64`, relatively accurate: `x²`'s exact residual corrects
 /// the exponent to first order.
 fn pdf64(x: f64) -> f64 {
     let s = x * x;
-    let s_err = x.mul_add(x, -s);
-    (-0.5 * s).exp() * (1.0 - 0.5 * s_err) * INV_SQRT_2PI
+    let s_err = prod_err(x, x, s);
+    exp64(-0.5 * s) * (1.0 - 0.5 * s_err) * INV_SQRT_2PI
 }
 
 /// An upper bound of `φ(t)` for `|t| ≥ |x|`.
 fn pdf_up(x: f64) -> f64 {
-    up((-0.5 * mul_down(x, x)).exp() * INV_SQRT_2PI)
+    up(exp64(-0.5 * mul_down(x, x)) * INV_SQRT_2PI)
 }
 
 /// Marker: `gelu(x) = x·Φ(x)`.
@@ -252,7 +255,7 @@ impl SmoothFn for GeluTanhFn {
             (lo.abs().min(hi.abs()), lo.abs().max(hi.abs()))
         };
         let t_min = 2.0 * SQRT_2_OVER_PI * mig * (1.0 + KAPPA * mig * mig) * (1.0 - 8.0 * U64);
-        let q = (-t_min).exp().min(0.25);
+        let q = exp64(-t_min).min(0.25);
         let du = SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * mag * mag);
         let l = q * (4.0 * du + 4.0 * mag * du * du + 12.0 * SQRT_2_OVER_PI * KAPPA * mag * mag);
         // Second-order terms of the interval evaluation and this function's own roundings.

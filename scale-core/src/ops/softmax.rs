@@ -19,6 +19,7 @@ use super::util::{at, div_err, libm_rel, nan_max, prod_err, ref_dist, spec_b, su
 use crate::bound::{Bound, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::round::sub_down;
+use crate::scalar::exp64;
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank1, Rank2, Rank3, Rank4, Shape};
 use crate::tensor::linf;
@@ -175,7 +176,7 @@ mod tests {
         let (_, l) = spec_row(&[Interval::point(1.0), Interval::point(2.0)]);
         assert!(l[1].hi() - l[1].lo() < 1e-14, "{:?}", l[1]);
         let (_, lf) = spec_row(&[1.0f64, 2.0]);
-        assert!((lf[1] - -(1.0f64 + (-1.0f64).exp()).ln()).abs() < 1e-15);
+        assert!((lf[1] - -(1.0f64 + crate::scalar::exp64(-1.0f64)).ln()).abs() < 1e-15);
     }
 }
 
@@ -211,9 +212,9 @@ pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
         let (dj, ej) = (k.d[j].to_spec(), k.e[j].to_spec());
         let w = x[j].to_spec() - ms;
         tau[j] = inf(ref_dist(dj, w, U64), 3);
-        let ex = dj.exp();
+        let ex = exp64(dj);
         let fe = ref_dist(ej, ex, rel);
-        e_err[j] = inf(fe + tau[j] * up((dj + tau[j]).exp()), 6);
+        e_err[j] = inf(fe + tau[j] * up(exp64(dj + tau[j])), 6);
         esum += e_err[j];
     }
     let serr = (inflate(esum, n + 2) + sum_err::<R>(k.e.iter().map(|v| v.to_spec()), s)).get();
@@ -221,7 +222,7 @@ pub(crate) fn row_analysis<R: Runtime>(x: &[R], eps: f64) -> RowAnalysis {
     let c = if eps == 0.0 {
         0.0
     } else {
-        up(2.0 * eps * (2.0 * eps).exp())
+        up(2.0 * eps * exp64(2.0 * eps))
     };
     let l1 = c.min(2.0);
     let bad = !(s_lo > 0.0) || !s.is_finite();

@@ -20,6 +20,7 @@ use super::util::{TINY, at, libm_rel, nan_max, ref_dist, spec_b, up};
 use crate::bound::{Bound, ENCL, U64, inflate};
 use crate::handle::{Arg, Var};
 use crate::round::{add_up, mul_up, sub_down, sub_up};
+use crate::scalar::exp64;
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::Shape;
 use crate::tensor::linf;
@@ -157,7 +158,7 @@ fn even_decreasing<T: SpecScalar>(x: T, f: impl Fn(T) -> T) -> T {
 /// `sech²(x) = 4e^{−2|x|}/(1 + e^{−2|x|})²`, no cancellation.
 #[inline]
 fn sech2(x: f64) -> f64 {
-    let t = (-2.0 * x.abs()).exp();
+    let t = exp64(-2.0 * x.abs());
     4.0 * t / ((1.0 + t) * (1.0 + t))
 }
 
@@ -165,9 +166,9 @@ fn sech2(x: f64) -> f64 {
 #[inline]
 fn sigmoid64(x: f64) -> f64 {
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        1.0 / (1.0 + exp64(-x))
     } else {
-        let e = x.exp();
+        let e = exp64(x);
         e / (1.0 + e)
     }
 }
@@ -299,26 +300,26 @@ impl SmoothFn for ExpFn {
         x.libm_exp()
     }
     fn f_ref(x: f64) -> f64 {
-        x.exp()
+        exp64(x)
     }
     fn d_ref(x: f64) -> f64 {
-        x.exp()
+        exp64(x)
     }
     fn sup_d1(_lo: f64, hi: f64) -> f64 {
-        up(hi.exp())
+        up(exp64(hi))
     }
     fn sup_d2(_lo: f64, hi: f64) -> f64 {
-        up(hi.exp())
+        up(exp64(hi))
     }
     fn sup_f(b: f64) -> f64 {
-        up(b.exp())
+        up(exp64(b))
     }
     fn sup_df(b: f64) -> f64 {
-        up(b.exp())
+        up(exp64(b))
     }
     const INCREASING: bool = true;
     fn range_ref(lo: f64, hi: f64) -> Option<(f64, f64)> {
-        Some((lo.exp(), hi.exp()))
+        Some((exp64(lo), exp64(hi)))
     }
 }
 
@@ -369,9 +370,9 @@ pub struct SoftplusFn;
 impl SoftplusFn {
     fn f64(x: f64) -> f64 {
         if x > 0.0 {
-            x + (-x).exp().ln_1p()
+            x + exp64(-x).ln_1p()
         } else {
-            x.exp().ln_1p()
+            exp64(x).ln_1p()
         }
     }
 }

@@ -32,10 +32,11 @@
 //! }
 //! ```
 
-use super::ball::{Ball, rad};
+use super::ball::Ball;
 use super::elementary::assumed_ulps;
 use super::{Runtime, SpecScalar};
 use crate::bound::Bound;
+use crate::bound::rad;
 use ndarray::{Array2, ArrayView2, Zip};
 use std::fmt;
 use std::marker::PhantomData;

@@ -13,7 +13,9 @@
 //! ([`assumed_ulps`](crate::assumed_ulps)), like every runtime bound of this crate.
 
 use super::elementary::assumed_ulps;
+use crate::bound::rad;
 use crate::round::{abs_diff_up, add_up, sub_down};
+use crate::scalar::exp64;
 use ndarray::{Array2, ArrayView2};
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -24,20 +26,6 @@ mod matmul;
 const U: f64 = 1.1102230246251565e-16;
 /// Smallest positive subnormal `f64` (twice the underflow term of one rounding).
 const ETA: f64 = 5e-324;
-
-/// Upper bound on a nonnegative real `S` whose plain `f64` evaluation `s` used at most `n`
-/// roundings (sums and products of nonnegative terms): each rounding loses at most a relative
-/// `u` or, for a product in the subnormal range, an absolute `η/2`; so
-/// `S ≤ (s + (n+1)·η)·(1 + 2(n+2)u)`, and evaluating that in round-to-nearest keeps it above
-/// `S` (the extra `η` and the `n+2` absorb its own two roundings). NaN gives `+∞`.
-#[inline]
-pub(crate) fn rad(s: f64, n: u32) -> f64 {
-    if s.is_nan() {
-        return f64::INFINITY;
-    }
-    let c = 1.0 + f64::from(n + 2) * (2.0 * U);
-    (s + f64::from(n + 1) * ETA) * c
-}
 
 /// Relative accuracy of an `f64` libm value and a couple more roundings (the libm assumption).
 #[inline]
@@ -244,7 +232,7 @@ fn erf_lip(b: Ball) -> f64 {
     } else {
         0.0
     };
-    std::f64::consts::FRAC_2_SQRT_PI * (-(mig * mig)).exp() * (1.0 + 4.0 * libm_rel()) + 1e-300
+    std::f64::consts::FRAC_2_SQRT_PI * exp64(-(mig * mig)) * (1.0 + 4.0 * libm_rel()) + 1e-300
 }
 
 impl crate::scalar::SpecScalar for Ball {
@@ -313,9 +301,9 @@ impl crate::scalar::SpecScalar for Ball {
         }
     }
     fn exp(self) -> Ball {
-        let m = self.m.exp();
+        let m = exp64(self.m);
         // |exp′| ≤ e^{m + r} over the ball, with the libm error of that evaluation.
-        let lip = add_up(self.m, self.r).exp() * (1.0 + libm_rel());
+        let lip = exp64(add_up(self.m, self.r)) * (1.0 + libm_rel());
         smooth(m, self.r, lip)
     }
     fn ln(self) -> Ball {

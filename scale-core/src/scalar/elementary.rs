@@ -31,6 +31,22 @@ type Hi = FBig<Up, 2>;
 /// directed result converts to `f64` exactly (or with the same direction near over/underflow).
 const PREC: usize = 53;
 
+/// `eˣ` in `f64`, for every reference and enclosure that charges the libm assumption
+/// ([`assumed_ulps`]): the pure-Rust `libm` crate's `exp` (musl's algorithm, below 1 ulp;
+/// measured by the `libm_ulps` test). Not the platform's: glibc's `exp` runs ~30× slower after
+/// an AVX-512 GEMM (faer's) leaves the upper vector registers dirty — it was a third of a
+/// certified transformer step. The workspace's `clippy.toml` rejects `f64::exp`, so this stays
+/// the one `f64` exponential.
+///
+/// ```
+/// assert_eq!(scale_core::scalar::exp64(0.0), 1.0);
+/// assert!((scale_core::scalar::exp64(1.0) - std::f64::consts::E).abs() <= 4.5e-16);
+/// ```
+#[inline]
+pub fn exp64(x: f64) -> f64 {
+    libm::exp(x)
+}
+
 /// The accuracy, in `f64` ulps per call, assumed for the platform's `f64` elementary functions
 /// (`exp`, `ln`, `ln_1p`, `tanh`), which compute the references that narrow runtime results are
 /// measured against (see the module docs), by the bound computation running on this thread: its
@@ -277,7 +293,7 @@ mod tests {
                 lo <= hi && (hi == lo || hi <= lo.next_up()) || x.abs() > 700.0,
                 "{x}"
             );
-            let e = x.exp();
+            let e = exp64(x);
             assert!(lo <= e.next_up() && e.next_down() <= hi, "exp {x}");
             let (lo, hi) = (tanh_down(x), tanh_up(x));
             let t = x.tanh();

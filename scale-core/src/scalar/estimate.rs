@@ -25,7 +25,7 @@
 //! assert!(s.estimate() * 10.0 < worst);
 //! ```
 
-use super::elementary::assumed_ulps;
+use super::elementary::{assumed_ulps, exp64};
 use super::{Runtime, SpecScalar};
 use ndarray::{Array2, ArrayView2, Zip};
 use std::fmt;
@@ -204,7 +204,7 @@ impl<R: Runtime> SpecScalar for Est<R> {
         if o.m > self.m { o } else { self }
     }
     fn exp(self) -> Self {
-        let y = self.m.exp();
+        let y = exp64(self.m);
         Self::elementary(y, y * y * self.v)
     }
     fn ln(self) -> Self {
@@ -243,11 +243,11 @@ impl<R: Runtime> SpecScalar for Est<R> {
         Self::rounded(y, self.v / (4.0 * self.m))
     }
     fn erf(self) -> Self {
-        let d = std::f64::consts::FRAC_2_SQRT_PI * (-(self.m * self.m)).exp();
+        let d = std::f64::consts::FRAC_2_SQRT_PI * exp64(-(self.m * self.m));
         Self::elementary(libm::erf(self.m), d * d * self.v)
     }
     fn erfc(self) -> Self {
-        let d = std::f64::consts::FRAC_2_SQRT_PI * (-(self.m * self.m)).exp();
+        let d = std::f64::consts::FRAC_2_SQRT_PI * exp64(-(self.m * self.m));
         Self::elementary(libm::erfc(self.m), d * d * self.v)
     }
 

@@ -1,7 +1,8 @@
 //! [`Interval`]: the rigorous spec scalar.
 
 use crate::round::{
-    add_down, add_up, div_down, div_up, mul_down, mul_up, sqrt_down, sqrt_up, sub_down, sub_up,
+    add_down, add_up, div_down, div_up, mul_down, mul_down_up, mul_up, sqrt_down, sqrt_up,
+    sub_down, sub_up,
 };
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -185,12 +186,39 @@ impl Neg for Interval {
     }
 }
 
-impl Mul for Interval {
-    type Output = Interval;
-    fn mul(self, o: Interval) -> Interval {
-        if self.lo == self.hi && o.lo == o.hi {
-            return Interval::new(mul_down0(self.lo, o.lo), mul_up0(self.lo, o.lo));
+/// Both rounded ends of `a·b`, where a zero factor wins over an infinite one (0 · [−∞, ∞] = 0
+/// for real numbers).
+#[inline]
+fn mul_ends0(a: f64, b: f64) -> (f64, f64) {
+    if a == 0.0 || b == 0.0 {
+        (0.0, 0.0)
+    } else {
+        mul_down_up(a, b)
+    }
+}
+
+impl Interval {
+    /// The product from all four end products: the general case of [`Mul`], and what the
+    /// sign-case shortcuts are tested against.
+    fn mul_general(self, o: Interval) -> Interval {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for (a, b) in [
+            (self.lo, o.lo),
+            (self.lo, o.hi),
+            (self.hi, o.lo),
+            (self.hi, o.hi),
+        ] {
+            let (l, h) = mul_ends0(a, b);
+            lo = lo.min(l);
+            hi = hi.max(h);
         }
+        Interval::new(lo, hi)
+    }
+
+    /// The quotient from all four end quotients (divisor not containing 0): what the sign-case
+    /// picks of [`Div`] are tested against.
+    #[cfg(test)]
+    fn div_general(self, o: Interval) -> Interval {
         let c = [
             (self.lo, o.lo),
             (self.lo, o.hi),
@@ -199,51 +227,78 @@ impl Mul for Interval {
         ];
         let lo = c
             .iter()
-            .map(|&(a, b)| mul_down0(a, b))
+            .map(|&(a, b)| quot(a, b, false))
             .fold(f64::INFINITY, f64::min);
         let hi = c
             .iter()
-            .map(|&(a, b)| mul_up0(a, b))
+            .map(|&(a, b)| quot(a, b, true))
             .fold(f64::NEG_INFINITY, f64::max);
         Interval::new(lo, hi)
     }
 }
 
+/// `a/b` rounded down or up (`b ≠ 0`), with `0/b = 0` and `∞/∞` taken over the reals: a
+/// quotient of large numbers may be anything of that sign.
+#[inline]
+fn quot(a: f64, b: f64, up: bool) -> f64 {
+    if a == 0.0 {
+        return 0.0;
+    }
+    if a.is_infinite() && b.is_infinite() {
+        let positive = (a > 0.0) == (b > 0.0);
+        return match (positive, up) {
+            (true, true) => f64::INFINITY,
+            (true, false) | (false, true) => 0.0,
+            (false, false) => f64::NEG_INFINITY,
+        };
+    }
+    if up { div_up(a, b) } else { div_down(a, b) }
+}
+
+impl Mul for Interval {
+    type Output = Interval;
+    /// Where neither factor straddles 0 (the common case), the signs say which two end
+    /// products are the ends of the result; else all four.
+    #[inline]
+    fn mul(self, o: Interval) -> Interval {
+        let (a, b) = (self, o);
+        let ends = if a.lo >= 0.0 && b.lo >= 0.0 {
+            ((a.lo, b.lo), (a.hi, b.hi))
+        } else if a.hi <= 0.0 && b.hi <= 0.0 {
+            ((a.hi, b.hi), (a.lo, b.lo))
+        } else if a.lo >= 0.0 && b.hi <= 0.0 {
+            ((a.hi, b.lo), (a.lo, b.hi))
+        } else if a.hi <= 0.0 && b.lo >= 0.0 {
+            ((a.lo, b.hi), (a.hi, b.lo))
+        } else {
+            return a.mul_general(b);
+        };
+        let ((x, y), (z, w)) = ends;
+        Interval::new(mul_ends0(x, y).0, mul_ends0(z, w).1)
+    }
+}
+
 impl Div for Interval {
     type Output = Interval;
+    /// For a divisor of one sign, the signs of the dividend's ends say which divisor end each
+    /// result end comes from (`x/y` is monotone in each argument there).
+    #[inline]
     fn div(self, o: Interval) -> Interval {
         if o.lo <= 0.0 && o.hi >= 0.0 {
             return Interval::ENTIRE;
         }
-        let c = [
-            (self.lo, o.lo),
-            (self.lo, o.hi),
-            (self.hi, o.lo),
-            (self.hi, o.hi),
-        ];
-        let q = |a: f64, b: f64, up: bool| -> f64 {
-            if a == 0.0 {
-                return 0.0;
-            }
-            if a.is_infinite() && b.is_infinite() {
-                // ∞/∞ over the reals: a quotient of large numbers may be anything of that sign.
-                let positive = (a > 0.0) == (b > 0.0);
-                return match (positive, up) {
-                    (true, true) => f64::INFINITY,
-                    (true, false) | (false, true) => 0.0,
-                    (false, false) => f64::NEG_INFINITY,
-                };
-            }
-            if up { div_up(a, b) } else { div_down(a, b) }
+        let (a, b) = (self, o);
+        let (lo, hi) = if b.lo > 0.0 {
+            (
+                quot(a.lo, if a.lo >= 0.0 { b.hi } else { b.lo }, false),
+                quot(a.hi, if a.hi >= 0.0 { b.lo } else { b.hi }, true),
+            )
+        } else {
+            (
+                quot(a.hi, if a.hi >= 0.0 { b.hi } else { b.lo }, false),
+                quot(a.lo, if a.lo >= 0.0 { b.lo } else { b.hi }, true),
+            )
         };
-        let lo = c
-            .iter()
-            .map(|&(a, b)| q(a, b, false))
-            .fold(f64::INFINITY, f64::min);
-        let hi = c
-            .iter()
-            .map(|&(a, b)| q(a, b, true))
-            .fold(f64::NEG_INFINITY, f64::max);
         Interval::new(lo, hi)
     }
 }
@@ -267,6 +322,53 @@ impl fmt::Display for Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// An end point: zeros, infinities, the extremes, subnormals, and ordinary values.
+    fn end() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::MAX),
+            Just(5e-324),
+            -1e300f64..1e300,
+            -4.0f64..4.0,
+            (-1e-300f64..1e-300),
+        ]
+    }
+
+    fn interval() -> impl Strategy<Value = Interval> {
+        (end(), end()).prop_map(|(a, b)| Interval::new(a.min(b), a.max(b)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The sign-case shortcuts of `*` and `/` pick the right ends: every corner's product
+        /// (quotient) rounded to nearest lies inside, and the result lies within the ends of all
+        /// four directed corner products (it may be tighter: `MAX/−∞` rounds up to the smallest
+        /// subnormal, never an end here).
+        #[test]
+        fn sign_cases_pick_the_right_ends(a in interval(), b in interval()) {
+            let corners = [(a.lo, b.lo), (a.lo, b.hi), (a.hi, b.lo), (a.hi, b.hi)];
+            let inside = |x: Interval, v: f64| v.is_nan() || (x.lo <= v && v <= x.hi);
+            let (p, g) = (a * b, a.mul_general(b));
+            prop_assert!(g.lo <= p.lo && p.hi <= g.hi, "{:?}·{:?}: {:?} ⊄ {:?}", a, b, p, g);
+            for (x, y) in corners {
+                let v = if x == 0.0 || y == 0.0 { 0.0 } else { x * y };
+                prop_assert!(inside(p, v), "{:?}·{:?} = {:?} misses {:e}", a, b, p, v);
+            }
+            if !(b.lo <= 0.0 && b.hi >= 0.0) {
+                let (q, g) = (a / b, a.div_general(b));
+                prop_assert!(g.lo <= q.lo && q.hi <= g.hi, "{:?}/{:?}: {:?} ⊄ {:?}", a, b, q, g);
+                for (x, y) in corners {
+                    prop_assert!(inside(q, x / y), "{:?}/{:?} = {:?} misses {:e}", a, b, q, x / y);
+                }
+            }
+        }
+    }
 
     #[test]
     fn encloses_basic_ops() {

@@ -21,7 +21,7 @@ mod spec;
 pub use anyrun::AnyRun;
 pub use arith::Arith;
 pub use ball::Ball;
-pub use elementary::assumed_ulps;
+pub use elementary::{assumed_ulps, exp64};
 pub use estimate::{Est, LAMBDA};
 pub use interval::Interval;
 pub use runtime::Runtime;

@@ -1,6 +1,7 @@
 //! The spec scalar: the number type the exact-real semantics are evaluated in (SPEC §6).
 
 use super::elementary;
+use super::elementary::exp64;
 use super::erf;
 use super::interval::Interval;
 use super::runtime::Runtime;
@@ -185,7 +186,7 @@ impl SpecScalar for f64 {
     }
     #[inline]
     fn exp(self) -> f64 {
-        f64::exp(self)
+        exp64(self)
     }
     #[inline]
     fn ln(self) -> f64 {
@@ -198,18 +199,18 @@ impl SpecScalar for f64 {
     #[inline]
     fn sigmoid(self) -> f64 {
         if self >= 0.0 {
-            1.0 / (1.0 + (-self).exp())
+            1.0 / (1.0 + exp64(-self))
         } else {
-            let e = self.exp();
+            let e = exp64(self);
             e / (1.0 + e)
         }
     }
     #[inline]
     fn softplus(self) -> f64 {
         if self > 0.0 {
-            self + (-self).exp().ln_1p()
+            self + exp64(-self).ln_1p()
         } else {
-            self.exp().ln_1p()
+            exp64(self).ln_1p()
         }
     }
     #[inline]
