@@ -77,8 +77,16 @@ macro_rules! measure {
             &bs,
             &all,
         );
-        for (a, b) in cert.eps.as_slice().iter().zip(plain.eps.as_slice()) {
-            assert!(a <= b, "this-run eps {a:?} looser than propagated {b:?}");
+        // Never looser than the propagated bound, up to the fast path's factor 1/(1 − 0.1) or
+        // 10⁻³ ulps of the tensor's scale where the propagated bound is skipped (`certify`): a
+        // bf16/f16 transformer's bound from the enclosure exceeds a nearly exact propagated one
+        // by ~10⁻¹³ relative (the enclosure's own `f64` slack).
+        let values = cert.eps.as_slice().iter().zip(cert.scales.as_slice());
+        for ((a, s), b) in values.zip(plain.eps.as_slice()) {
+            assert!(
+                a.get() <= b.get() * 1.112 + 2e-3 * f64::from(f32::EPSILON) * s.get(),
+                "this-run eps {a:?} looser than propagated {b:?}"
+            );
         }
         let mut report = Report::new(&m.graph, &cert, &[]).unwrap();
         report.observe(&cert, &sv, &sg);
@@ -149,6 +157,55 @@ macro_rules! classifier {
     }};
 }
 
+/// The generated example's pre-LayerNorm transformer block (`examples/generated/transformer_block.rs`):
+/// the model whose gradients have the largest radii (its first-layer gradients' radii are within
+/// 2× of their f32 errors).
+macro_rules! transformer_block {
+    ($rt:ident, $seed:expr) => {{
+        let m = scale_graph! {
+            runtime = $rt;
+            input x: [2, 16, 32];
+            input g1: [32];
+            input be1: [32];
+            input wq: [32, 32];
+            input wk: [32, 32];
+            input wv: [32, 32];
+            input wo: [32, 32];
+            input g2: [32];
+            input be2: [32];
+            input w1: [32, 128];
+            input w2: [128, 32];
+            input target: [2, 16, 32];
+            let ln1 = layer_norm(x, g1, be1, 1e-5);
+            let qh = permute(reshape(matmul(ln1, wq), [2, 16, 4, 8]), [0, 2, 1, 3]);
+            let kh = permute(reshape(matmul(ln1, wk), [2, 16, 4, 8]), [0, 2, 1, 3]);
+            let vh = permute(reshape(matmul(ln1, wv), [2, 16, 4, 8]), [0, 2, 1, 3]);
+            let att = attention_causal(qh, kh, vh);
+            let merged = reshape(permute(att, [0, 2, 1, 3]), [2, 16, 32]);
+            let h = add(x, matmul(merged, wo));
+            let ln2 = layer_norm(h, g2, be2, 1e-5);
+            let y = add(h, matmul(gelu(matmul(ln2, w1)), w2));
+            let loss = mse(y, target);
+        };
+        let mut rng = scale_graph::random::rng($seed);
+        let mut i = m.zero_inputs();
+        let w = 0.17677669529663687;
+        gaussian(&mut rng, &mut i.x, 1.0);
+        gaussian(&mut rng, &mut i.g1, 1.0);
+        gaussian(&mut rng, &mut i.be1, 0.1);
+        gaussian(&mut rng, &mut i.wq, w);
+        gaussian(&mut rng, &mut i.wk, w);
+        gaussian(&mut rng, &mut i.wv, w);
+        gaussian(&mut rng, &mut i.wo, w);
+        gaussian(&mut rng, &mut i.g2, 1.0);
+        gaussian(&mut rng, &mut i.be2, 0.1);
+        gaussian(&mut rng, &mut i.w1, w);
+        gaussian(&mut rng, &mut i.w2, w / 2.0);
+        gaussian(&mut rng, &mut i.target, 1.0);
+        measure!(m, i, m.vars.loss)
+    }};
+}
+
 #[test]
 fn this_run_is_tight_in_every_precision() {
     let mut rows = Vec::new();
@@ -159,6 +216,9 @@ fn this_run_is_tight_in_every_precision() {
         rows.push(("classifier", "f32", classifier!(f32, seed)));
         rows.push(("classifier", "bf16", classifier!(bf16, seed)));
         rows.push(("classifier", "f16", classifier!(f16, seed)));
+        rows.push(("transformer_block", "f32", transformer_block!(f32, seed)));
+        rows.push(("transformer_block", "bf16", transformer_block!(bf16, seed)));
+        rows.push(("transformer_block", "f16", transformer_block!(f16, seed)));
     }
     eprintln!(
         "| model | runtime | values median | values max | gradients median | gradients max |"
