@@ -41,10 +41,11 @@
 /// or dot product of length `n` in any order, with or without FMA, errs by at most
 /// `γₙ·Σ|terms|` plus underflow terms, `γₙ = n·u / (1 − n·u)`.
 ///
-/// Elementary functions (`exp`, `ln`, `ln_1p`, `tanh`) come from the platform: the bounds
-/// measure runtime results against `f64` references computed with the platform's `f64`
-/// functions, assumed accurate to [`Config::assumed_ulps`](crate::config::Config::assumed_ulps)
-/// ulps of `f64` (default 4; the test suite measures them).
+/// Elementary functions: the bounds measure runtime results against `f64` references computed
+/// with `f64` functions — the platform's `ln`, `ln_1p`, `tanh`, and the `libm` crate's `exp`
+/// ([`exp64`](crate::scalar::exp64)), `erf`, `erfc` — assumed accurate to
+/// [`Config::assumed_ulps`](crate::config::Config::assumed_ulps) ulps of `f64` (default 4; the
+/// test suite measures them).
 ///
 /// ## Non-finite values
 ///

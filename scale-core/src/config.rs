@@ -84,7 +84,7 @@ pub struct Config {
     /// this-run, any-implementation and estimate modes run on a second thread beside the
     /// runtime sweeps (they start from the inputs alone); the results are identical.
     pub threads: usize,
-    /// Accuracy assumed of the platform's `f64` elementary functions, in ulps (private so it is
+    /// Accuracy assumed of the `f64` elementary functions, in ulps (private so it is
     /// always validated: see [`Config::with_assumed_ulps`]).
     assumed_ulps: f64,
 }
@@ -192,8 +192,9 @@ impl Config {
         }
     }
 
-    /// The accuracy, in ulps of `f64`, assumed for the platform's `f64` elementary functions
-    /// (`exp`, `ln`, `ln_1p`, `tanh`, …). Runtime results of every precision are measured against
+    /// The accuracy, in ulps of `f64`, assumed for the `f64` elementary functions (the
+    /// platform's `ln`, `ln_1p`, `tanh`; the `libm` crate's `exp` —
+    /// [`exp64`](crate::scalar::exp64) — `erf`, `erfc`). Runtime results of every precision are measured against
     /// `f64` references computed with those functions, so this is an assumption about the `f64`
     /// libm (checked by the test suite), not about the runtime type's.
     pub fn assumed_ulps(&self) -> f64 {

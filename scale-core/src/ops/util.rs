@@ -61,7 +61,7 @@ pub(crate) fn view1<T>(a: &ArrayD<T>) -> ArrayView1<'_, T> {
 /// Absolute slack covering `f64` underflow in reference evaluations (far below any runtime ulp).
 pub(crate) const TINY: f64 = 1e-300;
 
-/// Relative accuracy assumed for an `f64` reference value computed with the platform `f64` libm
+/// Relative accuracy assumed for an `f64` reference value computed with the `f64` libm
 /// and at most a few more roundings: `(4·assumed_ulps + 8)·2⁻⁵³` (SPEC §5's libm assumption,
 /// applied to `f64`; checked by the test suite).
 #[inline]

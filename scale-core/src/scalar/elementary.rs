@@ -47,8 +47,8 @@ pub fn exp64(x: f64) -> f64 {
     libm::exp(x)
 }
 
-/// The accuracy, in `f64` ulps per call, assumed for the platform's `f64` elementary functions
-/// (`exp`, `ln`, `ln_1p`, `tanh`), which compute the references that narrow runtime results are
+/// The accuracy, in `f64` ulps per call, assumed for the `f64` elementary functions (the
+/// platform's `ln`, `ln_1p`, `tanh`; [`exp64`] and the `libm` crate's `erf`, `erfc`), which compute the references that narrow runtime results are
 /// measured against (see the module docs), by the bound computation running on this thread: its
 /// [`Config`](crate::config::Config)'s, or the default 4 outside one. Set it per graph with
 /// [`Config::with_assumed_ulps`](crate::config::Config::with_assumed_ulps).
