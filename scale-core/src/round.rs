@@ -20,14 +20,16 @@
 /// so exactness can no longer be decided and results are widened unconditionally.
 const TINY: f64 = 1.0e-290;
 
-/// Above this magnitude Veltkamp's split `(2²⁷ + 1)·a` could overflow, and below [`DEKKER_MIN`]
-/// a partial product of Dekker's TwoProd could underflow: outside, [`prod_err`] takes the FMA.
+/// Operands above this magnitude could overflow Veltkamp's split `(2²⁷ + 1)·a`: [`prod_err`]
+/// takes the FMA for them.
 const DEKKER_MAX: f64 = 1.0e290;
 
-/// `|a·b|` from which every partial product of Dekker's TwoProd is exact (2⁻⁹⁰⁰ is well above
-/// Boldo's condition `|ab| ≥ 2^(emin + 2p − 1) = 2⁻⁹¹⁷`); below [`DEKKER_TOP`], `ah·bh` (within
-/// `2⁻²⁵` of the product) cannot overflow.
+/// `|a·b|` from which every partial product of Dekker's TwoProd is exact (well above Boldo's
+/// condition `|ab| ≥ 2^(emin + 2p − 1) = 2⁻⁹¹⁷`); smaller products take the FMA.
 const DEKKER_MIN: f64 = 1.5e-271;
+
+/// `|a·b|` below which `ah·bh` (within `2⁻²⁵` of the product) cannot overflow; larger products
+/// take the FMA.
 const DEKKER_TOP: f64 = 1.0e300;
 
 /// The high 26 bits of `a` and the rest, exactly (Veltkamp; `|a| ≤ DEKKER_MAX`).
@@ -39,10 +41,11 @@ fn split(a: f64) -> (f64, f64) {
 }
 
 /// The rounding error `a·b − p` of `p = fl(a·b)`, exactly (finite operands and `p`; for an
-/// overflowed or NaN `p`, whatever the FMA gives). Dekker's TwoProd uses plain products and sums, so it inlines and vectorises, where
-/// `f64::mul_add` is a library call on targets built without the `fma` feature (the default for
-/// x86-64) — it was 43 % of a certified transformer step. Outside the range where TwoProd is
-/// error-free (huge operands, products near underflow) the FMA, which is exact everywhere.
+/// overflowed or NaN `p`, whatever the FMA gives). Dekker's TwoProd uses plain products and
+/// sums, so it inlines and vectorises, where `f64::mul_add` is a library call on targets built
+/// without the `fma` feature (the default for x86-64) — it was most of a certified transformer
+/// step. Outside the range where TwoProd is error-free (huge operands, products near underflow
+/// or overflow) the FMA, which is exact everywhere.
 #[inline]
 pub(crate) fn prod_err(a: f64, b: f64, p: f64) -> f64 {
     let q = p.abs();
