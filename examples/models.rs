@@ -6,12 +6,14 @@
 //! Exits 1 if any bound is violated, 2 on a usage error (`--help` lists the flags).
 //!
 //! Run: `cargo run --release --example models -- [all | NAME …] [--seed N] [--no-spec]
-//! [--mode this-run|a-posteriori|order-free|any-implementation|estimate] [--inputs FILE.json |
-//! --npy DIR] [--out DIR] [--trace DIR]`
+//! [--mode this-run|a-posteriori|order-free|any-implementation|estimate]
+//! [--precision f32|bf16|f16] [--threads N] [--inputs FILE.json | --npy DIR] [--out DIR]
+//! [--trace DIR]`
 //!
-//! `--tightness` prints, instead, the markdown table of `docs/tightness.md`: for every mode and
+//! `--tightness` prints, instead, the markdown tables of `docs/tightness.md`: for every mode and
 //! model, the median and max of bound ÷ observed error (observed against the interval spec,
-//! which is independent of the enclosure the this-run mode uses) over values and gradients.
+//! which is independent of the enclosure the this-run mode uses) over values and gradients; then
+//! the this-run mode for every model in `f32`, `bf16` and `f16`.
 #![forbid(unsafe_code)]
 
 #[rustfmt::skip]
@@ -33,6 +35,9 @@ struct Cli {
     /// and model).
     #[arg(long)]
     tightness: bool,
+    /// Run the models in this runtime instead of the one each declares (`f32` for all of them).
+    #[arg(long, value_enum)]
+    precision: Option<support::Precision>,
     #[command(flatten)]
     options: support::Options,
 }
@@ -40,7 +45,7 @@ struct Cli {
 /// `all` and the generated models' names: anything else is a usage error listing them.
 fn model_names() -> clap::builder::PossibleValuesParser {
     std::iter::once("all")
-        .chain(generated::MODELS.iter().map(|(n, _)| *n))
+        .chain(generated::MODELS.iter().map(|m| m.name))
         .collect::<Vec<_>>()
         .into()
 }
@@ -48,15 +53,16 @@ fn model_names() -> clap::builder::PossibleValuesParser {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.tightness {
-        return tightness(cli.options);
+        return tightness(cli.options, cli.precision);
     }
     let all = cli.models.is_empty() || cli.models.iter().any(|w| w == "all");
     let mut failed = false;
-    for (name, run) in generated::MODELS {
+    for model in generated::MODELS {
+        let name = model.name;
         if !all && !cli.models.iter().any(|w| w == name) {
             continue;
         }
-        match run(&cli.options) {
+        match model.run(cli.precision, &cli.options) {
             Ok(report) if report.violations() == 0 => println!(),
             Ok(report) => {
                 eprintln!("{name}: {} bound(s) violated", report.violations());
@@ -75,37 +81,53 @@ fn main() -> ExitCode {
     }
 }
 
-/// The per-mode tightness table (bound ÷ observed error: median / max), in markdown.
-fn tightness(mut opts: support::Options) -> ExitCode {
+/// The per-mode tightness table (bound ÷ observed error: median / max) in `precision` (each
+/// model's own when `None`), then the this-run table in every precision, in markdown.
+fn tightness(mut opts: support::Options, precision: Option<support::Precision>) -> ExitCode {
+    use support::{ModeName, Precision};
     opts.quiet = true;
     let mut failed = false;
-    println!(
-        "| mode | model | values: median | values: max | gradients: median | gradients: max |"
-    );
-    println!("|---|---|---:|---:|---:|---:|");
-    for &mode in <support::ModeName as clap::ValueEnum>::value_variants() {
+    let mut row = |mode: ModeName, model: &support::Model, p: Option<Precision>, label: &str| {
         opts.mode = Some(mode);
-        for (name, run) in generated::MODELS {
-            match run(&opts) {
-                Ok(report) => {
-                    // An estimate is not a bound: its misses are measured, not failures.
-                    failed |= report.violations() > 0 && mode != support::ModeName::Estimate;
-                    let v = support::looseness(&report, scale_graph::report::RowKind::Value);
-                    let g = support::looseness(&report, scale_graph::report::RowKind::Gradient);
-                    println!(
-                        "| {} | {name} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                        mode.name(),
-                        v.0,
-                        v.1,
-                        g.0,
-                        g.1
-                    );
-                }
-                Err(e) => {
-                    eprintln!("{name}: {e}");
-                    failed = true;
-                }
+        match model.run(p, &opts) {
+            Ok(report) => {
+                // An estimate is not a bound: its misses are measured, not failures.
+                failed |= report.violations() > 0 && mode != ModeName::Estimate;
+                let v = support::looseness(&report, scale_graph::report::RowKind::Value);
+                let g = support::looseness(&report, scale_graph::report::RowKind::Gradient);
+                println!(
+                    "| {label} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                    model.name, v.0, v.1, g.0, g.1
+                );
             }
+            Err(e) => {
+                eprintln!("{}: {e}", model.name);
+                failed = true;
+            }
+        }
+    };
+    let header = |first: &str| {
+        println!(
+            "| {first} | model | values: median | values: max | gradients: median | gradients: max |"
+        );
+        println!("|---|---|---:|---:|---:|---:|");
+    };
+    header("mode");
+    for &mode in <ModeName as clap::ValueEnum>::value_variants() {
+        for model in generated::MODELS {
+            row(mode, model, precision, &mode.name());
+        }
+    }
+    println!();
+    header("this-run in");
+    for p in [Precision::F32, Precision::Bf16, Precision::F16] {
+        for model in generated::MODELS {
+            row(
+                ModeName::ThisRun,
+                model,
+                Some(p),
+                &format!("{p:?}").to_lowercase(),
+            );
         }
     }
     if failed {

@@ -30,10 +30,13 @@ const NAMES: &[&str] = &[
     "loss",
 ];
 
-/// Build the graph, run the certified pass and report.
-pub fn run(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {
+/// The runtime the model declares (`run::<Declared>` certifies it as written).
+pub type Declared = f32;
+
+/// Build the graph with runtime `R`, run the certified pass and report.
+pub fn run<R: scale_graph::Runtime>(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     let m = scale_graph! {
-        runtime = f32;
+        runtime = R;
         input x: [8, 20];
         input w: [20, 5];
         input b: [5];

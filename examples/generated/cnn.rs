@@ -41,10 +41,13 @@ const NAMES: &[&str] = &[
     "loss",
 ];
 
-/// Build the graph, run the certified pass and report.
-pub fn run(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {
+/// The runtime the model declares (`run::<Declared>` certifies it as written).
+pub type Declared = f32;
+
+/// Build the graph with runtime `R`, run the certified pass and report.
+pub fn run<R: scale_graph::Runtime>(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {
     let m = scale_graph! {
-        runtime = f32;
+        runtime = R;
         input x: [4, 1, 28, 28];
         input k1: [8, 1, 3, 3];
         input k2: [16, 8, 3, 3];

@@ -19,18 +19,28 @@ pub mod norm_zoo;
 #[rustfmt::skip]
 pub mod sequential;
 
-/// A generated model's entry point.
-pub type Run = fn(&crate::support::Options) -> Result<scale_graph::report::Report, Box<dyn std::error::Error>>;
+use crate::support::Model;
 
-/// Every generated model, by name.
-pub const MODELS: &[(&str, Run)] = &[
-    (mlp_deep::NAME, mlp_deep::run),
-    (attention::NAME, attention::run),
-    (residual::NAME, residual::run),
-    (classifier::NAME, classifier::run),
-    (chain::NAME, chain::run),
-    (transformer_block::NAME, transformer_block::run),
-    (cnn::NAME, cnn::run),
-    (norm_zoo::NAME, norm_zoo::run),
-    (sequential::NAME, sequential::run),
+/// A model's `run` in every runtime, in `support::Precision`'s order.
+macro_rules! runs {
+    ($m:ident) => {
+        [
+            $m::run::<f32>,
+            $m::run::<scale_graph::half::bf16>,
+            $m::run::<scale_graph::half::f16>,
+        ]
+    };
+}
+
+/// Every generated model, by name, with the runtime it declares and its entry points.
+pub const MODELS: &[Model] = &[
+    Model { name: mlp_deep::NAME, declared: <mlp_deep::Declared as scale_graph::Runtime>::NAME, runs: runs!(mlp_deep) },
+    Model { name: attention::NAME, declared: <attention::Declared as scale_graph::Runtime>::NAME, runs: runs!(attention) },
+    Model { name: residual::NAME, declared: <residual::Declared as scale_graph::Runtime>::NAME, runs: runs!(residual) },
+    Model { name: classifier::NAME, declared: <classifier::Declared as scale_graph::Runtime>::NAME, runs: runs!(classifier) },
+    Model { name: chain::NAME, declared: <chain::Declared as scale_graph::Runtime>::NAME, runs: runs!(chain) },
+    Model { name: transformer_block::NAME, declared: <transformer_block::Declared as scale_graph::Runtime>::NAME, runs: runs!(transformer_block) },
+    Model { name: cnn::NAME, declared: <cnn::Declared as scale_graph::Runtime>::NAME, runs: runs!(cnn) },
+    Model { name: norm_zoo::NAME, declared: <norm_zoo::Declared as scale_graph::Runtime>::NAME, runs: runs!(norm_zoo) },
+    Model { name: sequential::NAME, declared: <sequential::Declared as scale_graph::Runtime>::NAME, runs: runs!(sequential) },
 ];

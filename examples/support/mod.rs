@@ -48,6 +48,10 @@ pub struct Options {
     /// Certify under this mode's settings instead of the graph's own.
     #[arg(long, value_enum)]
     pub mode: Option<ModeName>,
+    /// Threads for the certified pass's independent parts (`Config::with_threads`); the
+    /// bounds are the same bit for bit whatever the count.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
     /// Print no table and write no files (for the tightness summary).
     #[arg(skip)]
     pub quiet: bool,
@@ -57,6 +61,13 @@ pub struct Options {
     pub trace_dir: Option<PathBuf>,
 }
 
+impl Default for Options {
+    /// The options of a command line that gives none (seed 7, `target/reports`, one thread).
+    fn default() -> Self {
+        <Runner as clap::Parser>::parse_from(["runner"]).options
+    }
+}
+
 /// A runner that takes only the shared [`Options`] (the main of `scale-gen certify`'s crate).
 #[derive(clap::Parser, Debug)]
 #[command(version, about = "Certify one model: the table, the JSON report and the DOT picture.", after_help = EXIT_CODES)]
@@ -64,6 +75,49 @@ pub struct Runner {
     /// The shared options (the runner adds none).
     #[command(flatten)]
     pub options: Options,
+}
+
+/// The runtime types `--precision` names: the generated models are generic over them.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// IEEE binary32.
+    F32,
+    /// bfloat16 (8 exponent bits, 8 significand bits).
+    Bf16,
+    /// IEEE binary16.
+    F16,
+}
+
+impl Precision {
+    /// The precision a runtime name (`Runtime::NAME`) stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        use clap::ValueEnum;
+        Self::from_str(name, false).ok()
+    }
+}
+
+/// A generated model's entry point in one runtime.
+pub type Run = fn(&Options) -> Result<Report, Box<dyn Error>>;
+
+/// A generated model (`examples/generated/mod.rs` lists them): its name, the runtime its
+/// description declares, and its `run` in each runtime, in [`Precision`]'s order.
+pub struct Model {
+    /// The model's name.
+    pub name: &'static str,
+    /// `Runtime::NAME` of the runtime the model declares.
+    pub declared: &'static str,
+    /// `run::<R>` for `f32`, `bf16`, `f16`.
+    pub runs: [Run; 3],
+}
+
+impl Model {
+    /// Certify the model in `precision` (the declared runtime when `None`).
+    pub fn run(&self, precision: Option<Precision>, o: &Options) -> Result<Report, Box<dyn Error>> {
+        let p = precision
+            .or_else(|| Precision::from_name(self.declared))
+            .unwrap_or(Precision::F32);
+        (self.runs[p as usize])(o)
+    }
 }
 
 /// The certification settings `--mode` names (SPEC §11).
@@ -278,7 +332,10 @@ where
     let (seed, eps_seed, b_seed) = graph.loss_seed(loss);
     let xs = (!o.no_spec).then(|| x.to_spec::<Interval>());
     let all: Vec<usize> = (0..graph.n_inputs()).collect();
-    let cfg = o.mode.map_or(graph.config(), ModeName::config);
+    let cfg = o
+        .mode
+        .map_or(graph.config(), ModeName::config)
+        .with_threads(usize::from(o.threads));
     let cert = graph.certify_with(cfg, x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &all);
     let mut report = Report::new(graph, &cert, names)?;
     // The JSON carries the this-run enclosure (midpoint + radius per entry): a reference of

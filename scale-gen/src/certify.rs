@@ -195,7 +195,7 @@ fn main() -> std::process::ExitCode {{
             }}
         }}
     }}
-    match model::run(&opts) {{
+    match model::run::<model::Declared>(&opts) {{
         Ok(report) if report.violations() == 0 => std::process::ExitCode::SUCCESS,
         Ok(report) => {{
             eprintln!("{{}} bound(s) violated", report.violations());

@@ -28,10 +28,23 @@ fn float(x: f64) -> String {
 /// # Ok::<(), scale_gen::GenError>(())
 /// ```
 pub fn program(c: &Checked, indent: usize) -> String {
+    program_in(c, indent, &c.model.runtime)
+}
+
+/// [`program`] with `runtime = <runtime>;` in place of the model's own runtime: a type name or a
+/// type parameter of the enclosing function (the generated modules use `R`).
+///
+/// ```
+/// let m = scale_gen::families::classifier("c", 2, 3, 4);
+/// let text = scale_gen::emit::program_in(&scale_gen::check(&m)?, 0, "R");
+/// assert!(text.contains("runtime = R;"));
+/// # Ok::<(), scale_gen::GenError>(())
+/// ```
+pub fn program_in(c: &Checked, indent: usize, runtime: &str) -> String {
     let pad = " ".repeat(indent);
     let m = &c.model;
     let mut out = format!("{pad}scale_graph! {{\n");
-    let _ = writeln!(out, "{pad}    runtime = {};", m.runtime);
+    let _ = writeln!(out, "{pad}    runtime = {runtime};");
     for inp in &m.inputs {
         let _ = writeln!(out, "{pad}    input {}: {};", inp.name, dims(&inp.shape));
     }
@@ -120,8 +133,14 @@ pub fn module(c: &Checked, source: &str) -> String {
     {
         let _ = writeln!(out, "    {n:?},");
     }
-    out.push_str("];\n\n/// Build the graph, run the certified pass and report.\npub fn run(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {\n    let m = ");
-    out.push_str(program(c, 4).trim_start());
+    out.push_str("];\n\n");
+    let _ = writeln!(
+        out,
+        "/// The runtime the model declares (`run::<Declared>` certifies it as written).\npub type Declared = {};\n",
+        runtime_path(&m.runtime)
+    );
+    out.push_str("/// Build the graph with runtime `R`, run the certified pass and report.\npub fn run<R: scale_graph::Runtime>(opts: &Options) -> Result<Report, Box<dyn std::error::Error>> {\n    let m = ");
+    out.push_str(program_in(c, 4, "R").trim_start());
     out.push_str(";\n    let data = support::inputs(INPUTS, opts)?;\n");
     let _ = writeln!(
         out,
@@ -129,6 +148,14 @@ pub fn module(c: &Checked, source: &str) -> String {
         c.loss
     );
     out
+}
+
+/// The Rust type of a runtime name the language accepts (`bf16` → `scale_graph::half::bf16`).
+fn runtime_path(name: &str) -> String {
+    match name {
+        "bf16" | "f16" => format!("scale_graph::half::{name}"),
+        _ => name.to_string(),
+    }
 }
 
 /// The `mod.rs` listing generated modules, with a table the runner dispatches on.
@@ -140,9 +167,20 @@ pub fn index(names: &[String]) -> String {
         // Generated layout is the generator's; `cargo fmt` leaves it alone.
         let _ = writeln!(out, "#[rustfmt::skip]\npub mod {n};");
     }
-    out.push_str("\n/// A generated model's entry point.\npub type Run = fn(&crate::support::Options) -> Result<scale_graph::report::Report, Box<dyn std::error::Error>>;\n\n/// Every generated model, by name.\npub const MODELS: &[(&str, Run)] = &[\n");
+    out.push_str(
+        "\nuse crate::support::Model;\n\n\
+         /// A model's `run` in every runtime, in `support::Precision`'s order.\n\
+         macro_rules! runs {\n    ($m:ident) => {\n        [\n            $m::run::<f32>,\n            \
+         $m::run::<scale_graph::half::bf16>,\n            \
+         $m::run::<scale_graph::half::f16>,\n        ]\n    };\n}\n\n\
+         /// Every generated model, by name, with the runtime it declares and its entry points.\n\
+         pub const MODELS: &[Model] = &[\n",
+    );
     for n in names {
-        let _ = writeln!(out, "    ({n}::NAME, {n}::run),");
+        let _ = writeln!(
+            out,
+            "    Model {{ name: {n}::NAME, declared: <{n}::Declared as scale_graph::Runtime>::NAME, runs: runs!({n}) }},"
+        );
     }
     out.push_str("];\n");
     out

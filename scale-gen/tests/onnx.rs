@@ -295,7 +295,14 @@ fn write_puts_the_module_and_initializers_side_by_side() {
     let written = i.write(&dir, "`cnn.onnx`").expect("writes");
     assert_eq!(written.len(), 1 + i.weights.len());
     let module = std::fs::read_to_string(dir.join("cnn.rs")).expect("module");
-    assert!(module.contains(&emit::program(&i.checked, 4).trim_start().to_string()));
+    assert!(
+        module.contains(
+            &emit::program_in(&i.checked, 4, "R")
+                .trim_start()
+                .to_string()
+        )
+    );
+    assert!(module.contains("pub type Declared = f32;"));
     for w in &i.weights {
         let f = std::fs::File::open(dir.join("cnn").join(format!("{}.npy", w.name))).expect("npy");
         let a = ndarray::ArrayD::<f32>::read_npy(f).expect("reads");
