@@ -84,10 +84,16 @@ impl SmoothFn for GeluFn {
         }
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
+        Self::spec_d_fn::<T>()(x)
+    }
+    fn spec_d_fn<T: SpecScalar>() -> impl Fn(T) -> T {
         let c = sqrt_half::<T>();
-        let cdf = T::from_f64(0.5) * (-(x * c)).erfc();
-        let pdf = (T::from_f64(-0.5) * x.square()).exp() * (c / pi::<T>().sqrt());
-        cdf + x * pdf
+        let (half, neg_half, k) = (T::from_f64(0.5), T::from_f64(-0.5), c / pi::<T>().sqrt());
+        move |x| {
+            let cdf = half * (-(x * c)).erfc();
+            let pdf = (neg_half * x.square()).exp() * k;
+            cdf + x * pdf
+        }
     }
     /// PyTorch's backward: `cdf + x·pdf` with `cdf = ½(1 + erf(x·√½))`,
     /// `pdf = e^{−½x²}·(2/√π)·√½·½`.

@@ -177,7 +177,10 @@ struct Ar<T> {
 /// any-implementation mode `·(1/σ)`, whose two modelled roundings cover a runtime's single
 /// division as well as PyTorch's `rstd` product. (`exp(ln v / 2)` in the interval arithmetic
 /// had cost two correctly rounded big-float evaluations per row: 44 % of a certified
-/// transformer step.)
+/// transformer step.) The exact arithmetics (intervals, balls) also normalise by `·(1/σ)`: one
+/// enclosed reciprocal per row and a product per entry enclose `c/σ` as surely as a quotient
+/// per entry, a rounding wider, at half the cost (two quotients per entry were 6 % of a
+/// certified transformer step).
 fn spec_ar<T: SpecScalar>() -> Ar<T> {
     let sqrt: fn(T) -> T = if T::MODELS_RUNTIME {
         |v| (v.ln() * T::from_f64(0.5)).exp()
@@ -188,7 +191,7 @@ fn spec_ar<T: SpecScalar>() -> Ar<T> {
         sqrt,
         sum: |v| T::sum(v.iter().copied()),
         sq: |v| v.square(),
-        by_recip: T::MODELS_RUNTIME,
+        by_recip: T::MODELS_RUNTIME || T::RIGOROUS,
         // Not where the arithmetic models a runtime, whose rounded n̂ may exceed √n.
         clamp: (T::RIGOROUS && !T::MODELS_RUNTIME).then_some(|v: T, k: f64| {
             let k = T::from_f64(k);
@@ -220,12 +223,13 @@ struct Stages<T> {
 }
 
 /// The forward kernel of one row, in any arithmetic: `center` selects layer norm (`x − mean`)
-/// over RMS norm; `beta` is layer norm's shift.
+/// over RMS norm; `affine` is `(γ, β)` (`β` is layer norm's shift), and without it the output
+/// `y` is left empty (a VJP needs only the stages before it: on interval boxes the product
+/// `n̂·γ` per entry was a fifth of the layer-norm VJP bound).
 fn row<T: Arith>(
     a: &Ar<T>,
     x: &[T],
-    gamma: &[T],
-    beta: Option<&[T]>,
+    affine: Option<(&[T], Option<&[T]>)>,
     eps: T,
     center: bool,
 ) -> Stages<T> {
@@ -249,15 +253,18 @@ fn row<T: Arith>(
         let k = sqrt_n_up(x.len());
         nrm.iter_mut().for_each(|v| *v = clamp(*v, k));
     }
-    let y = nrm
-        .iter()
-        .zip(gamma)
-        .enumerate()
-        .map(|(j, (&v, &g))| match beta {
-            Some(b) => v * g + b[j],
-            None => v * g,
-        })
-        .collect();
+    let y = match affine {
+        Some((gamma, beta)) => nrm
+            .iter()
+            .zip(gamma)
+            .enumerate()
+            .map(|(j, (&v, &g))| match beta {
+                Some(b) => v * g + b[j],
+                None => v * g,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     Stages { c, var, sd, nrm, y }
 }
 
@@ -351,7 +358,7 @@ impl Norm<'_> {
         let eps = spec_eps::<T>(self.eps);
         let mut out = Vec::with_capacity(x.len());
         for r in x.chunks(self.cols.max(1)) {
-            let st = row(&a, r, &g, b.as_deref(), eps, self.center);
+            let st = row(&a, r, Some((&g, b.as_deref())), eps, self.center);
             out.extend(st.y);
         }
         ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape")
@@ -382,7 +389,7 @@ impl Norm<'_> {
         let eps = R::lit(self.eps);
         let mut out = Vec::with_capacity(x.len());
         for r in x.chunks(self.cols.max(1)) {
-            out.extend(row(&a, r, &g, b.as_deref(), eps, self.center).y);
+            out.extend(row(&a, r, Some((&g, b.as_deref())), eps, self.center).y);
         }
         ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape")
     }
@@ -451,13 +458,13 @@ impl Norm<'_> {
         };
         let n = self.cols;
         for (k, xr) in x.chunks(n.max(1)).enumerate() {
-            let rt = row(&ra, xr, &g, b.as_deref(), re, self.center);
+            let rt = row(&ra, xr, Some((&g, b.as_deref())), re, self.center);
             let iv = |w: usize| {
+                let beta = self.center.then(|| &bx[2][w][..]);
                 row(
                     &ia,
                     &bx[0][w][k * n..(k + 1) * n],
-                    &bx[1][w],
-                    self.center.then(|| &bx[2][w][..]),
+                    Some((&bx[1][w], beta)),
                     ie,
                     self.center,
                 )
@@ -598,7 +605,7 @@ fn vjp_all<T: Arith>(
     let mut dg_terms = vec![Vec::with_capacity(rows); cols];
     let mut db_terms = vec![Vec::with_capacity(rows); cols];
     for (xr, dr) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))) {
-        let st = row(a, xr, g, None, eps, center);
+        let st = row(a, xr, None, eps, center);
         let (rx, rg) = vjp_row(a, &st, g, dr, center);
         dx.extend(rx);
         for j in 0..cols {

@@ -257,8 +257,8 @@ fn quot(a: f64, b: f64, up: bool) -> f64 {
 
 impl Mul for Interval {
     type Output = Interval;
-    /// Where neither factor straddles 0 (the common case), the signs say which two end
-    /// products are the ends of the result; else all four.
+    /// Where at most one factor straddles 0, the signs say which two end products are the
+    /// ends of the result; where both do, all four.
     #[inline]
     fn mul(self, o: Interval) -> Interval {
         let (a, b) = (self, o);
@@ -270,6 +270,15 @@ impl Mul for Interval {
             ((a.hi, b.lo), (a.lo, b.hi))
         } else if a.hi <= 0.0 && b.lo >= 0.0 {
             ((a.lo, b.hi), (a.hi, b.lo))
+        } else if b.lo >= 0.0 {
+            // `a` straddles 0: its ends times the end of `b` of larger magnitude.
+            ((a.lo, b.hi), (a.hi, b.hi))
+        } else if b.hi <= 0.0 {
+            ((a.hi, b.lo), (a.lo, b.lo))
+        } else if a.lo >= 0.0 {
+            ((a.hi, b.lo), (a.hi, b.hi))
+        } else if a.hi <= 0.0 {
+            ((a.lo, b.hi), (a.lo, b.lo))
         } else {
             return a.mul_general(b);
         };
