@@ -76,11 +76,17 @@ pub struct GeluFn;
 impl SmoothFn for GeluFn {
     const NAME: &'static str = "gelu";
     fn spec<T: SpecScalar>(x: T) -> T {
-        if T::MODELS_RUNTIME {
-            // PyTorch: x * 0.5 * (1 + erf(x * M_SQRT1_2)).
-            x * T::from_f64(0.5) * (T::one() + (x * sqrt_half::<T>()).erf())
-        } else {
-            x * (T::from_f64(0.5) * (-(x * sqrt_half::<T>())).erfc())
+        Self::spec_fn::<T>()(x)
+    }
+    fn spec_fn<T: SpecScalar>() -> impl Fn(T) -> T {
+        let (c, half) = (sqrt_half::<T>(), T::from_f64(0.5));
+        move |x| {
+            if T::MODELS_RUNTIME {
+                // PyTorch: x * 0.5 * (1 + erf(x * M_SQRT1_2)).
+                x * half * (T::one() + (x * c).erf())
+            } else {
+                x * (half * (-(x * c)).erfc())
+            }
         }
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
@@ -119,18 +125,27 @@ impl SmoothFn for GeluFn {
         x * phi64(x)
     }
     fn f_ref_abs(x: f64) -> f64 {
+        Self::f_ref_pair(x).1
+    }
+    fn f_ref_pair(x: f64) -> (f64, f64) {
         // The interval spec rounds `x·√½` outward before `erfc`, which amplifies that by
         // `2z² = x²`: its enclosure is that much wider than the exact value (SPEC §6: bounds
         // cover the whole enclosure).
-        (x * phi64(x)).abs() * (x * x + 2.0) * 4.0 * U64
+        let f = Self::f_ref(x);
+        (f, f.abs() * (x * x + 2.0) * 4.0 * U64)
     }
     fn d_ref(x: f64) -> f64 {
-        phi64(x) + x * pdf64(x)
+        Self::d_ref_pair(x).0
     }
     fn d_ref_abs(x: f64) -> f64 {
+        Self::d_ref_pair(x).1
+    }
+    fn d_ref_pair(x: f64) -> (f64, f64) {
         // The two terms' own errors, where they cancel (near the root of f′), and the interval
         // spec's argument rounding as in `f_ref_abs`.
-        (phi64(x) + x.abs() * pdf64(x)) * (libm_rel() + 16.0 * U64 + (x * x + 2.0) * 4.0 * U64)
+        let (p, q) = (phi64(x), pdf64(x));
+        let rel = libm_rel() + 16.0 * U64 + (x * x + 2.0) * 4.0 * U64;
+        (p + x * q, (p + x.abs() * q) * rel)
     }
     fn sup_d1(lo: f64, hi: f64) -> f64 {
         // f′ = Φ + xφ ∈ [−0.129, 1.129]; for x ≤ −3, |f′| ≤ |x|φ(x), decreasing in |x|.
@@ -178,24 +193,40 @@ pub struct GeluTanhFn;
 impl SmoothFn for GeluTanhFn {
     const NAME: &'static str = "gelu_tanh";
     fn spec<T: SpecScalar>(x: T) -> T {
-        let k = (T::from_f64(2.0) / pi::<T>()).sqrt();
-        if T::MODELS_RUNTIME {
-            // PyTorch: 0.5 * x * (1 + tanh(kBeta * (x + kKappa * x³))).
-            let inner = k * (x + T::from_f64(KAPPA) * (x * x * x));
-            T::from_f64(0.5) * x * (T::one() + inner.tanh())
-        } else {
-            let two_u = T::from_f64(2.0) * k * x * (T::one() + T::from_f64(KAPPA) * x.square());
-            x * two_u.sigmoid()
+        Self::spec_fn::<T>()(x)
+    }
+    fn spec_fn<T: SpecScalar>() -> impl Fn(T) -> T {
+        let (two, kappa) = (T::from_f64(2.0), T::from_f64(KAPPA));
+        let k = (two / pi::<T>()).sqrt();
+        move |x| {
+            if T::MODELS_RUNTIME {
+                // PyTorch: 0.5 * x * (1 + tanh(kBeta * (x + kKappa * x³))).
+                let inner = k * (x + kappa * (x * x * x));
+                T::from_f64(0.5) * x * (T::one() + inner.tanh())
+            } else {
+                let two_u = two * k * x * (T::one() + kappa * x.square());
+                x * two_u.sigmoid()
+            }
         }
     }
     fn spec_d<T: SpecScalar>(x: T) -> T {
+        Self::spec_d_fn::<T>()(x)
+    }
+    fn spec_d_fn<T: SpecScalar>() -> impl Fn(T) -> T {
         // σ(2u) + x·2σ(2u)σ(−2u)·u′, u′ = √(2/π)(1 + 3κx²).
-        let k = (T::from_f64(2.0) / pi::<T>()).sqrt();
-        let x2 = x.square();
-        let two_u = T::from_f64(2.0) * k * x * (T::one() + T::from_f64(KAPPA) * x2);
-        let du = k * (T::one() + T::from_f64(3.0 * KAPPA) * x2);
-        let s = two_u.sigmoid();
-        s + x * T::from_f64(2.0) * s * (-two_u).sigmoid() * du
+        let (two, kappa, kappa3) = (
+            T::from_f64(2.0),
+            T::from_f64(KAPPA),
+            T::from_f64(3.0 * KAPPA),
+        );
+        let k = (two / pi::<T>()).sqrt();
+        move |x| {
+            let x2 = x.square();
+            let two_u = two * k * x * (T::one() + kappa * x2);
+            let du = k * (T::one() + kappa3 * x2);
+            let s = two_u.sigmoid();
+            s + x * two * s * (-two_u).sigmoid() * du
+        }
     }
     /// PyTorch's backward: `½(1 + t) + ½x·(1 − t²)·β(1 + 3κx²)`, `t = tanh(β(x + κx³))`.
     fn runtime_d<T: SpecScalar>(x: T, _y: T) -> T {
@@ -223,25 +254,33 @@ impl SmoothFn for GeluTanhFn {
         half * (R::one() + t) + half * x * (R::one() - t * t) * inner_d
     }
     fn f_ref(x: f64) -> f64 {
-        x * sigmoid64(2.0 * u64_of(x))
+        Self::f_ref_pair(x).0
     }
     fn f_ref_abs(x: f64) -> f64 {
+        Self::f_ref_pair(x).1
+    }
+    fn f_ref_pair(x: f64) -> (f64, f64) {
         // σ(t) moves by at most |Δt| relatively; t = 2u carries ≤ 8 roundings and √(2/π)'s.
         let t = 2.0 * u64_of(x);
-        (x * sigmoid64(t)).abs() * t.abs() * 16.0 * U64
+        let f = x * sigmoid64(t);
+        (f, f.abs() * t.abs() * 16.0 * U64)
     }
     fn d_ref(x: f64) -> f64 {
-        let t = 2.0 * u64_of(x);
-        let s = sigmoid64(t);
-        let du = SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * x * x);
-        s + x * 2.0 * s * sigmoid64(-t) * du
+        Self::d_ref_pair(x).0
     }
     fn d_ref_abs(x: f64) -> f64 {
+        Self::d_ref_pair(x).1
+    }
+    fn d_ref_pair(x: f64) -> (f64, f64) {
         let t = 2.0 * u64_of(x);
         let s = sigmoid64(t);
         let du = SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * x * x);
-        let mag = s + (x * 2.0 * s * sigmoid64(-t) * du).abs();
-        mag * (t.abs() * 32.0 * U64 + libm_rel() + 16.0 * U64)
+        let slope = x * 2.0 * s * sigmoid64(-t) * du;
+        let mag = s + slope.abs();
+        (
+            s + slope,
+            mag * (t.abs() * 32.0 * U64 + libm_rel() + 16.0 * U64),
+        )
     }
     fn sup_d1(_lo: f64, _hi: f64) -> f64 {
         // f′ ∈ [−0.129, 1.129].

@@ -44,9 +44,14 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn spec<T: SpecScalar>(x: T) -> T;
     /// `f′` in spec arithmetic.
     fn spec_d<T: SpecScalar>(x: T) -> T;
-    /// [`spec_d`](Self::spec_d) with its constants evaluated once, for a whole tensor: a VJP
-    /// calls it per entry, and on balls GELU's `1/√(2π)` cost a third of its derivative.
-    /// Must agree with `spec_d` bit for bit (the default is `spec_d` itself).
+    /// [`spec`](Self::spec) with its constants evaluated once, for a whole tensor (on balls
+    /// GELU's `√½` cost a sixth of it). Must agree with `spec` bit for bit (the default is
+    /// `spec` itself).
+    fn spec_fn<T: SpecScalar>() -> impl Fn(T) -> T {
+        Self::spec::<T>
+    }
+    /// [`spec_d`](Self::spec_d) with its constants evaluated once, as [`SmoothFn::spec_fn`]
+    /// (on balls GELU's `1/√(2π)` cost a third of its derivative).
     fn spec_d_fn<T: SpecScalar>() -> impl Fn(T) -> T {
         Self::spec_d::<T>
     }
@@ -76,6 +81,15 @@ pub trait SmoothFn: Send + Sync + 'static {
     /// (default 0).
     fn d_ref_abs(_x: f64) -> f64 {
         0.0
+    }
+    /// `(f_ref(x), f_ref_abs(x))` together: a bound evaluates both per entry, and where they
+    /// share work (`gelu`'s `Φ(x)`) an op computes it once (default: the two calls).
+    fn f_ref_pair(x: f64) -> (f64, f64) {
+        (Self::f_ref(x), Self::f_ref_abs(x))
+    }
+    /// `(d_ref(x), d_ref_abs(x))` together, as [`SmoothFn::f_ref_pair`].
+    fn d_ref_pair(x: f64) -> (f64, f64) {
+        (Self::d_ref(x), Self::d_ref_abs(x))
     }
     /// Upper bound of `sup |f′|` over `[lo, hi]`.
     fn sup_d1(lo: f64, hi: f64) -> f64;
@@ -546,16 +560,16 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
         &self.args
     }
     fn forward_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        at(ctx, &self.args[0]).mapv(F::spec)
+        at(ctx, &self.args[0]).mapv(F::spec_fn::<T>())
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let spec_d = F::spec_d_fn::<T>();
+        let (spec, spec_d) = (F::spec_fn::<T>(), F::spec_d_fn::<T>());
         vec![
             Zip::from(at(ctx, &self.args[0]))
                 .and(delta)
                 .map_collect(|&x, &d| {
                     if T::MODELS_RUNTIME {
-                        d * F::runtime_d(x, F::spec(x))
+                        d * F::runtime_d(x, spec(x))
                     } else {
                         d * spec_d(x)
                     }
@@ -586,8 +600,8 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
                 };
                 let y = y.to_spec();
                 let prop = if e == 0.0 { 0.0 } else { F::sup_d1(lo, hi) * e };
-                let w = F::f_ref(x);
-                let lip = inflate(prop + ref_dist(y, w, rel) + F::f_ref_abs(x), 6).get();
+                let (w, w_abs) = F::f_ref_pair(x);
+                let lip = inflate(prop + ref_dist(y, w, rel) + w_abs, 6).get();
                 // The range bound costs two more libm calls: only where the propagated part is
                 // not already negligible next to the value.
                 let b = if prop > 1e-6 * (w.abs() + TINY) || !lip.is_finite() {
@@ -641,7 +655,8 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
                 };
                 d.abs() * tighter(lip2, osc)
             };
-            let local = ref_dist(v.to_spec(), d * F::d_ref(x), rel) + d.abs() * F::d_ref_abs(x);
+            let (dr, dr_abs) = F::d_ref_pair(x);
+            let local = ref_dist(v.to_spec(), d * dr, rel) + d.abs() * dr_abs;
             m = nan_max(m, g1 + g2 + local);
         });
         if !dom {
