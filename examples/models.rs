@@ -20,6 +20,9 @@
 #[path = "generated/mod.rs"]
 mod generated;
 mod support;
+#[cfg(test)]
+#[path = "models/tests.rs"]
+mod tests;
 
 use clap::Parser;
 use std::process::ExitCode;

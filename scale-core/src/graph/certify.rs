@@ -307,7 +307,7 @@ const SLACK: f64 = 0.1;
 /// error; `ENCL·|m|` (a few `f64` ulps of the midpoint) also covers other rigorous enclosures of
 /// a nearly exact value (the interval spec's outward rounding). Where the `f64` interval spec
 /// reaches past the ball, the random-graph theorems re-decide against the 2400-bit spec; on the
-/// example models (`models`, `tests/example_models.rs`) it stays inside and decides alone. (Until the
+/// example models (`models` and its tests) it stays inside and decides alone. (Until the
 /// ninth session the distance carried `2r`, so that the `f64` interval spec alone always
 /// decided: that was up to 1.6× of the transformer block's gradient bounds.) The flag says
 /// whether the slack `s = 2r + ENCL·|m|` (the bound exceeds the true error `e` by at most `s`)

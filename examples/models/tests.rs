@@ -1,4 +1,5 @@
-//! The generated example models (`examples/generated/`, the ones `models` runs), two ways.
+//! Tests of the generated example models (`examples/generated/`, the ones this example runs), two
+//! ways (`cargo test --example models`).
 //!
 //! **Arbitrary inputs** (#9, `arbitrary_bits_into_every_model`): arbitrary `f32` bit patterns as
 //! the inputs of every model: `certify` must not panic, and every finite claim it makes must hold
@@ -18,25 +19,17 @@
 //! of the certification issue: median bound/true ≤ 1.5 and max ≤ 4 over the tensors of each
 //! model. The bounds must also hold (0 violations), must not depend on the thread count (bit for
 //! bit), and must never be looser than the propagated-only mode's. Run with
-//! `cargo test --test example_models this_run -- --nocapture` to see the table.
+//! `cargo test --release --example models this_run -- --nocapture` to see the table.
 //!
-//! One test binary for both: each instantiates every model in every runtime, which is most of
-//! its compile time.
+//! They live in the example (`test = true` in `Cargo.toml`) because instantiating every model in
+//! every runtime is most of the example's compile time: a separate test binary compiled it again.
 
-#![forbid(unsafe_code)]
-
-#[rustfmt::skip]
-#[path = "../examples/generated/mod.rs"]
-#[allow(dead_code)]
-mod generated;
-#[path = "../examples/support/mod.rs"]
-mod support;
-
+use crate::generated;
+use crate::support::{self, ModeName, Options, Precision};
 use ndarray::ArrayD;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scale_graph::report::{Report, RowKind};
-use support::{ModeName, Options, Precision};
 
 #[test]
 fn arbitrary_bits_into_every_model() {
