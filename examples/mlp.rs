@@ -7,7 +7,7 @@
 //! use when testing another implementation's result, writes `target/reports/mlp.json` and `target/reports/mlp.dot`, and
 //! exits non-zero if any bound is violated.
 //!
-//! Run: `cargo run --release --example mlp`
+//! Run: `cargo run --example mlp` (the dev profile is optimised; `--release` works too)
 #![forbid(unsafe_code)]
 
 use scale_graph::random::{gaussian, rng};

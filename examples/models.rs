@@ -55,38 +55,51 @@ fn model_names() -> clap::builder::PossibleValuesParser {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.tightness {
-        return tightness(cli.options, cli.precision);
-    }
-    let all = cli.models.is_empty() || cli.models.iter().any(|w| w == "all");
-    let mut failed = false;
-    for model in generated::MODELS {
-        let name = model.name;
-        if !all && !cli.models.iter().any(|w| w == name) {
-            continue;
-        }
-        match model.run(cli.precision, &cli.options) {
-            Ok(report) if report.violations() == 0 => println!(),
-            Ok(report) => {
-                eprintln!("{name}: {} bound(s) violated", report.violations());
-                failed = true;
-            }
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed {
-        ExitCode::FAILURE
+    let passed = if cli.tightness {
+        tightness(cli.options, cli.precision)
     } else {
+        run_models(&cli.models, cli.precision, &cli.options)
+    };
+    if passed {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
+/// Certifies and reports the named models (every one when `names` is empty or holds `all`);
+/// `false` when a bound is violated or a model fails to run.
+fn run_models(
+    names: &[String],
+    precision: Option<support::Precision>,
+    opts: &support::Options,
+) -> bool {
+    let all = names.is_empty() || names.iter().any(|w| w == "all");
+    let mut passed = true;
+    for model in generated::MODELS {
+        let name = model.name;
+        if !all && !names.iter().any(|w| w == name) {
+            continue;
+        }
+        match model.run(precision, opts) {
+            Ok(report) if report.violations() == 0 => println!(),
+            Ok(report) => {
+                eprintln!("{name}: {} bound(s) violated", report.violations());
+                passed = false;
+            }
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                passed = false;
+            }
+        }
+    }
+    passed
+}
+
 /// The per-mode tightness table (bound ÷ observed error: median / max) in `precision` (each
-/// model's own when `None`), then the this-run table in every precision, in markdown.
-fn tightness(mut opts: support::Options, precision: Option<support::Precision>) -> ExitCode {
+/// model's own when `None`), then the this-run table in every precision, in markdown; `false`
+/// when a rigorous mode's bound is violated or a model fails to run.
+fn tightness(mut opts: support::Options, precision: Option<support::Precision>) -> bool {
     use support::{ModeName, Precision};
     opts.quiet = true;
     let mut failed = false;
@@ -133,9 +146,5 @@ fn tightness(mut opts: support::Options, precision: Option<support::Precision>) 
             );
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    !failed
 }

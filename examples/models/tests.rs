@@ -21,6 +21,12 @@
 //! bit), and must never be looser than the propagated-only mode's. Run with
 //! `cargo test --release --example models this_run -- --nocapture` to see the table.
 //!
+//! **The example's own runs** (`every_model_runs_and_reports`, `tightness_table_holds`): what
+//! `cargo run --release --example models -- all` and `-- --tightness` do, through the same
+//! functions, so CI checks both commands without a second build of nine models in three runtimes:
+//! every model certified with its report files written, and every rigorous mode's bounds holding
+//! on every model (an estimate's misses are measured, not failures).
+//!
 //! They live in the example (`test = true` in `Cargo.toml`) because instantiating every model in
 //! every runtime is most of the example's compile time: a separate test binary compiled it again.
 
@@ -97,6 +103,31 @@ fn arbitrary_bits_into_every_model() {
         generated::MODELS.len()
     );
     assert!(claims > 0);
+}
+
+#[test]
+fn every_model_runs_and_reports() {
+    let dir = std::env::temp_dir().join(format!("scale-models-all-{}", std::process::id()));
+    let opts = Options {
+        out_dir: dir.clone(),
+        ..Default::default()
+    };
+    assert!(crate::run_models(&["all".into()], None, &opts));
+    for model in generated::MODELS {
+        let read = |ext: &str| {
+            let f = dir.join(format!("{}.{ext}", model.name));
+            std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{f:?}: {e}"))
+        };
+        let json: serde_json::Value = serde_json::from_str(&read("json")).unwrap();
+        assert!(json.get("mode").is_some(), "{}: {json}", model.name);
+        assert!(read("dot").starts_with("digraph"), "{}", model.name);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tightness_table_holds() {
+    assert!(crate::tightness(Options::default(), None));
 }
 
 /// Every row's `(eps, scale)` bits: what must not change with the thread count.

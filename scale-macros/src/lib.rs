@@ -164,6 +164,18 @@
 //!     // error[E0277]: shape mismatch: `Rank1<H>` and `Rank1<W>` must be the same shape
 //! }
 //! ```
+//! A range past the end of a const generic axis (the macro cannot compare `3` with `N`; the
+//! op's `const` assertion rejects the instantiation with `N = 2`, in a build: `cargo check`
+//! does not instantiate generic functions, so it does not see this one):
+//! ```compile_fail,E0080
+//! fn head<const N: usize>() {
+//!     let _m = scale_macros::scale_graph! { input x: [2, N]; let y = slice(x, 1, 0, 3); };
+//!     // error[E0080]: evaluation panicked: slice: the range start..end must lie within the axis, …
+//! }
+//! fn main() {
+//!     head::<2>();
+//! }
+//! ```
 //! Bad dimension:
 //! ```compile_fail
 //! scale_macros::scale_graph! { input x: [0, 2.5]; let y = relu(x); };

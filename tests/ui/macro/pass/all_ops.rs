@@ -2,7 +2,8 @@
 //! pass (the §9b axis ops also with const-generic dimensions).
 use scale_graph::scale_graph;
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let m = scale_graph! {
         input x: [3];
         input y: [3];

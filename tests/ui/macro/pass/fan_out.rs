@@ -1,7 +1,8 @@
 //! Fan-out: one value read by many nodes; gradients accumulate over all uses.
 use scale_graph::scale_graph;
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let m = scale_graph! {
         input x: [3];
         let h = relu(x);

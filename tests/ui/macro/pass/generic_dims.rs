@@ -19,7 +19,8 @@ fn layer<const H: usize, const B: usize>() -> (usize, Vec<usize>) {
     (m.graph.len(), cert.values.get(m.vars.z).shape().to_vec())
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     assert_eq!(layer::<3, 5>(), (4 + 6, vec![5]));
     assert_eq!(layer::<1, 1>().1, vec![1]);
 }

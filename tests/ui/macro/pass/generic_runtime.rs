@@ -15,7 +15,8 @@ fn loss_of<R: Runtime, const N: usize>(v: f64) -> f64 {
     cert.values.get(m.vars.loss)[()].to_spec()
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     assert_eq!(loss_of::<f32, 3>(0.5), 0.75);
     assert_eq!(loss_of::<f64, 2>(0.5), 0.5);
     assert_eq!(loss_of::<half::bf16, 4>(0.5), 1.0);

@@ -11,7 +11,8 @@ fn add() {}
 fn sum() {}
 mod scale_core_shadow {}
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let m = scale_graph::scale_graph! {
         input x: [2];
         input w: [3, 2];

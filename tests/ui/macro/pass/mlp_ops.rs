@@ -1,7 +1,8 @@
 //! Every op family the core has so far: add, mul, relu, matvec, sum; reading bounds by name.
 use scale_graph::scale_graph;
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let m = scale_graph! {
         input x: [8];
         input w1: [4, 8];

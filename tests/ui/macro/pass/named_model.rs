@@ -37,8 +37,12 @@ fn generic_layer<R: Runtime, const N: usize>() -> Layer<R, N> {
     Layer::new()
 }
 
-fn main() {
-    let t = Trainer { model: build(), steps: 0 };
+#[test]
+fn compiles_and_runs() {
+    let t = Trainer {
+        model: build(),
+        steps: 0,
+    };
     let mut inputs: MlpInputs = t.model.zero_inputs();
     inputs.x.fill(1.0);
     inputs.w.fill(0.5);

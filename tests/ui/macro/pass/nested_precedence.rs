@@ -1,7 +1,8 @@
 //! Nested calls, infix precedence and parentheses; values read by name.
 use scale_graph::scale_graph;
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let m = scale_graph! {
         input a: [2];
         input b: [2];

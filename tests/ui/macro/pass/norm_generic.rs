@@ -18,7 +18,8 @@ fn block<const B: usize, const T: usize, const D: usize>() -> Vec<usize> {
     cert.values.get(m.vars.r).shape().to_vec()
 }
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     assert_eq!(block::<2, 3, 4>(), vec![2, 3, 4]);
     assert_eq!(block::<1, 1, 1>(), vec![1, 1, 1]);
 }

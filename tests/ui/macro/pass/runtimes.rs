@@ -1,7 +1,8 @@
 //! `runtime = f64;` and the half-precision runtimes.
 use scale_graph::scale_graph;
 
-fn main() {
+#[test]
+fn compiles_and_runs() {
     let m = scale_graph! {
         runtime = f64;
         input x: [2];
