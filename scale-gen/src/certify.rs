@@ -3,10 +3,11 @@
 //! A `scale_graph!` program is Rust, so certifying it means compiling it. This writes a tiny
 //! crate under `target/scale-gen-cache/<hash>/` (the hash covers the generated module and the
 //! weights, so an unchanged model reuses it) that depends on `scale-graph` and the examples'
-//! shared runner by path, and runs it with `cargo run --release`. The cached crates build in the
-//! workspace's own `target/`, so `scale-graph` and its dependencies compiled for the workspace's
-//! release builds are reused (a fresh clone that has run a release example compiles only the
-//! model's crate); a spinner shows while cargo works. Shape errors never get this far: the import checks the model first.
+//! shared runner by path, and runs it with `cargo run`. The cached crates build in the
+//! workspace's own `target/` with the workspace's own (optimised) `dev` profile, copied into their
+//! manifest, so `scale-graph` and its dependencies as `cargo test` or `cargo run --example …`
+//! left them are reused (after the README's two commands only the model's crate compiles); a
+//! spinner shows while cargo works. Shape errors never get this far: the import checks the model first.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scale_gen::onnx::Imported;
@@ -37,6 +38,59 @@ serde_json = { version = "1", features = ["float_roundtrip"] }
 clap = { version = "4", features = ["derive"] }
 "#;
 
+/// The workspace's `[profile.*]` sections, for the cached crate's manifest: the same settings
+/// per package are what lets cargo reuse the workspace's compiled `scale-graph` and
+/// dependencies. In the cached crate's own workspace `scale-graph` and `scale-core` are not
+/// members, so `[profile.dev.package."*"]` would reach them: each gets the settings it has as a
+/// member here (`[profile.dev]`'s own) unless it has a section of its own.
+fn workspace_profiles(root: &Path) -> String {
+    let Ok(toml) = std::fs::read_to_string(root.join("Cargo.toml")) else {
+        return String::new();
+    };
+    let mut sections: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in toml.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            sections.push((t, Vec::new()));
+        } else if let Some((_, body)) = sections.last_mut()
+            && !t.is_empty()
+            && !t.starts_with('#')
+        {
+            body.push(t);
+        }
+    }
+    // Sections of workspace members the cached crate does not build would only draw cargo's
+    // "did not match any packages" warning.
+    let used = [
+        "\"*\"",
+        "scale-graph",
+        "scale-core",
+        "scale-dsl",
+        "scale-macros",
+    ];
+    let profiles: Vec<_> = sections
+        .iter()
+        .filter(|(h, _)| h.starts_with("[profile."))
+        .filter(|(h, _)| match h.split_once(".package.") {
+            Some((_, p)) => used.contains(&p.trim_end_matches(']')),
+            None => true,
+        })
+        .collect();
+    let mut out = String::new();
+    for (head, body) in &profiles {
+        let _ = writeln!(out, "{head}\n{}\n", body.join("\n"));
+    }
+    if let Some((_, base)) = profiles.iter().find(|(h, _)| *h == "[profile.dev]") {
+        for member in ["scale-graph", "scale-core"] {
+            let head = format!("[profile.dev.package.{member}]");
+            if !profiles.iter().any(|(h, _)| *h == head) {
+                let _ = writeln!(out, "{head}\n{}\n", base.join("\n"));
+            }
+        }
+    }
+    out
+}
+
 /// Generate (or reuse) the crate, fill its input directory and run it.
 pub fn certify(
     model: &Path,
@@ -59,7 +113,7 @@ pub fn certify(
     let hash = fnv(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
         // Bump when the generated crate's layout changes.
-        b"certify crate layout 3",
+        b"certify crate layout 4",
         module.as_bytes(),
         &weights,
     ]);
@@ -78,9 +132,10 @@ pub fn certify(
         std::fs::create_dir_all(&src).map_err(|e| io(&src, e))?;
         let toml = format!(
             "[package]\nname = \"certify-{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\nscale-graph = {{ path = {root:?} }}\n{DEPS}\n[workspace]\n",
+             [dependencies]\nscale-graph = {{ path = {root:?} }}\n{DEPS}\n[workspace]\n\n{profiles}",
             name = m.name.replace('_', "-"),
             root = root.display().to_string(),
+            profiles = workspace_profiles(&root),
         );
         std::fs::write(dir.join("Cargo.toml"), toml).map_err(|e| io(&dir, e))?;
         // The workspace's lock file pins the same dependency versions the tests use.
@@ -121,7 +176,7 @@ pub fn certify(
     ));
     spinner.enable_steady_tick(Duration::from_millis(120));
     let build = Command::new(&cargo)
-        .args(["build", "--release", "--quiet", "--manifest-path"])
+        .args(["build", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("target"))
         .stdout(Stdio::null())
@@ -136,7 +191,7 @@ pub fn certify(
         ));
     }
     let status = Command::new(&cargo)
-        .args(["run", "--release", "--quiet", "--manifest-path"])
+        .args(["run", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("target"))
         .arg("--")
