@@ -44,51 +44,45 @@ clap = { version = "4", features = ["derive"] }
 /// members, so `[profile.dev.package."*"]` would reach them: each gets the settings it has as a
 /// member here (`[profile.dev]`'s own) unless it has a section of its own.
 fn workspace_profiles(root: &Path) -> String {
-    let Ok(toml) = std::fs::read_to_string(root.join("Cargo.toml")) else {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let Ok(mut top) = manifest.parse::<toml::Table>() else {
         return String::new();
     };
-    let mut sections: Vec<(&str, Vec<&str>)> = Vec::new();
-    for line in toml.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            sections.push((t, Vec::new()));
-        } else if let Some((_, body)) = sections.last_mut()
-            && !t.is_empty()
-            && !t.starts_with('#')
-        {
-            body.push(t);
-        }
-    }
+    let Some(toml::Value::Table(mut profiles)) = top.remove("profile") else {
+        return String::new();
+    };
     // Sections of workspace members the cached crate does not build would only draw cargo's
     // "did not match any packages" warning.
     let used = [
-        "\"*\"",
+        "*",
         "scale-graph",
         "scale-core",
         "scale-dsl",
         "scale-macros",
     ];
-    let profiles: Vec<_> = sections
-        .iter()
-        .filter(|(h, _)| h.starts_with("[profile."))
-        .filter(|(h, _)| match h.split_once(".package.") {
-            Some((_, p)) => used.contains(&p.trim_end_matches(']')),
-            None => true,
-        })
-        .collect();
-    let mut out = String::new();
-    for (head, body) in &profiles {
-        let _ = writeln!(out, "{head}\n{}\n", body.join("\n"));
+    for (_, profile) in profiles.iter_mut() {
+        if let Some(toml::Value::Table(packages)) = profile.get_mut("package") {
+            packages.retain(|name, _| used.contains(&name));
+        }
     }
-    if let Some((_, base)) = profiles.iter().find(|(h, _)| *h == "[profile.dev]") {
-        for member in ["scale-graph", "scale-core"] {
-            let head = format!("[profile.dev.package.{member}]");
-            if !profiles.iter().any(|(h, _)| *h == head) {
-                let _ = writeln!(out, "{head}\n{}\n", base.join("\n"));
+    if let Some(toml::Value::Table(dev)) = profiles.get_mut("dev") {
+        let mut base = dev.clone();
+        base.remove("package");
+        base.remove("build-override");
+        let packages = dev
+            .entry("package")
+            .or_insert_with(|| toml::Table::new().into());
+        if let toml::Value::Table(packages) = packages {
+            for member in ["scale-graph", "scale-core"] {
+                packages
+                    .entry(member)
+                    .or_insert_with(|| base.clone().into());
             }
         }
     }
-    out
+    let mut out = toml::Table::new();
+    out.insert("profile".into(), profiles.into());
+    out.to_string()
 }
 
 /// Generate (or reuse) the crate, fill its input directory and run it.
