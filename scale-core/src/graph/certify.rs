@@ -1,6 +1,6 @@
 //! The certified pass: values, gradients, and their eps and scale bounds in one linear sweep.
 
-use super::engine::{self, Track};
+use super::engine::{self, Known, Track};
 use super::{RevGraphScale, accumulate};
 use crate::bound::Bound;
 use crate::bound::{ENCL, inflate};
@@ -15,6 +15,8 @@ use crate::shape::{Rank0, Shape};
 use crate::tensor::{all_finite, is_zero, linf};
 use crate::tolerance::ApproxTol;
 use ndarray::{ArrayD, IxDyn};
+use std::cell::RefCell;
+use std::sync::mpsc::{Receiver, Sender};
 
 /// A backprop seed with its eps and scale bounds.
 pub type Seeds<R, Ctx> = (TList<R, Ctx>, EList<Ctx>, BList<Ctx>);
@@ -128,19 +130,24 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
 
     /// The runtime sweeps of a certified pass, and a spec pass (`side`) beside them — on a
     /// second thread when the configuration allows it: the spec pass starts from the inputs
-    /// alone, so it needs nothing of the runtime sweeps.
+    /// alone, so it needs nothing of the runtime sweeps. `sink` receives every visited node's
+    /// runtime cotangent as the backward sweep finishes with it.
     fn sweeps_beside<T: Send>(
         &self,
         config: Config,
         x: TList<R, G>,
         seed: &TList<R, Concat<G, Ss>>,
         need: &[bool],
+        sink: Option<Sender<(usize, ArrayD<R>)>>,
         side: impl FnOnce() -> T + Send,
     ) -> (RuntimeSweeps<R>, T) {
-        let runtime = || {
+        let runtime = move || {
             let ctx = self.forward_owned(x);
             let finite = engine::finiteness(&ctx);
             let mut undefined = vec![false; ctx.len()];
+            // The sender goes when the sweep ends, so a receiver never waits on a sweep that
+            // is over.
+            let mut send = sink.map(|tx| move |p: usize, d: ArrayD<R>| drop(tx.send((p, d))));
             let grads = engine::backprop_runtime(
                 &self.nodes,
                 &ctx,
@@ -148,7 +155,10 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 seed.as_slice(),
                 need,
                 &mut [],
-                Some(&mut undefined),
+                engine::Record {
+                    undefined: Some(&mut undefined),
+                    cotangents: send.as_mut().map(|f| f as &mut dyn FnMut(usize, ArrayD<R>)),
+                },
             );
             RuntimeSweeps {
                 ctx,
@@ -167,6 +177,51 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let side = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (rt, side)
         })
+    }
+}
+
+/// Pairs each node's runtime cotangent (sent by the runtime sweep, in reverse node order) with
+/// its enclosure (seen by the spec sweep, in the same order): the enclosure's bound of every
+/// cotangent both sweeps visited ([`Known::NONE`] for the rest).
+struct CotangentPairs<R> {
+    rx: Receiver<(usize, ArrayD<R>)>,
+    /// A cotangent received for a node the spec sweep has not reached yet.
+    ahead: Option<(usize, ArrayD<R>)>,
+    known: Vec<Known>,
+}
+
+impl<R: Runtime> CotangentPairs<R> {
+    fn new(rx: Receiver<(usize, ArrayD<R>)>, entries: usize) -> Self {
+        CotangentPairs {
+            rx,
+            ahead: None,
+            known: vec![Known::NONE; entries],
+        }
+    }
+
+    /// The spec sweep's cotangent of entry `p`: wait for the runtime's (positions arrive in
+    /// decreasing order; those the spec sweep skipped are dropped, and one it has not reached
+    /// yet is kept). Returns at once when the runtime sweep is over.
+    fn observe(&mut self, p: usize, exact: &ArrayD<Ball>) {
+        loop {
+            let Some((q, rt)) = self.ahead.take().or_else(|| self.rx.recv().ok()) else {
+                return;
+            };
+            if q < p {
+                self.ahead = Some((q, rt));
+                return;
+            }
+            if q == p {
+                let (eps, _, slack) = enclosure_bound(&rt, exact);
+                if let Some(k) = self.known.get_mut(p) {
+                    *k = Known {
+                        eps,
+                        tight: slack.near_true,
+                    };
+                }
+                return;
+            }
+        }
     }
 }
 
@@ -202,14 +257,15 @@ fn spec_inputs<R: Runtime, S: SpecScalar>(
 type SpecStart<S> = (Vec<ArrayD<S>>, Vec<Option<ArrayD<S>>>);
 
 /// Spec forward and backward sweeps: values of every entry, gradients of the inputs with
-/// `need` (the others keep their seeds).
+/// `need` (the others keep their seeds); `observe` sees every visited node's cotangent.
 fn spec_sweeps<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecForward<S> + SpecVjp<S>>(
     nodes: &[Box<N>],
     (xs, seeds): SpecStart<S>,
     need: &[bool],
+    observe: Option<&mut dyn FnMut(usize, &ArrayD<S>)>,
 ) -> (Vec<ArrayD<S>>, Vec<ArrayD<S>>) {
     let values = engine::forward_spec(nodes, xs);
-    let grads = engine::backprop_spec::<R, S, N>(nodes, &values, seeds, Some(need));
+    let grads = engine::backprop_spec::<R, S, N>(nodes, &values, seeds, Some(need), observe);
     (values, grads)
 }
 
@@ -309,7 +365,7 @@ const SLACK: f64 = 0.1;
 /// reaches past the ball, the random-graph theorems re-decide against the 2400-bit spec; on the
 /// example models (`models` and its tests) it stays inside and decides alone. (Until the
 /// ninth session the distance carried `2r`, so that the `f64` interval spec alone always
-/// decided: that was up to 1.6× of the transformer block's gradient bounds.) The flag says
+/// decided: that was up to 1.6× of the transformer block's gradient bounds.) [`Slack`] says
 /// whether the slack `s = 2r + ENCL·|m|` (the bound exceeds the true error `e` by at most `s`)
 /// is small: at most [`SLACK`] of the bound `d` (then `d ≤ e/(1 − SLACK)`, within 1.12× of the
 /// true error and so never looser than a sound propagated bound by more than that), or below
@@ -318,9 +374,13 @@ const SLACK: f64 = 0.1;
 pub(crate) fn enclosure_bound<R: Runtime>(
     rt: &ArrayD<R>,
     exact: &ArrayD<Ball>,
-) -> (Bound, Bound, bool) {
+) -> (Bound, Bound, Slack) {
+    let unbounded = Slack {
+        negligible: false,
+        near_true: false,
+    };
     if rt.len() != exact.len() {
-        return (Bound::INF, Bound::INF, false);
+        return (Bound::INF, Bound::INF, unbounded);
     }
     // Maxima in 8 independent lanes over contiguous slices (the loop vectorises; a strided
     // tensor is copied first). `(t + b)·0` is 0 for a finite entry and NaN otherwise, so `bad`
@@ -356,13 +416,38 @@ pub(crate) fn enclosure_bound<R: Runtime>(
     let [d, mag, slack, bad] = &acc;
     let (d, mag, slack, bad) = (max(d), max(mag), max(slack), bad.iter().sum::<f64>());
     if !bad.is_finite() {
-        return (Bound::INF, Bound::INF, false);
+        return (Bound::INF, Bound::INF, unbounded);
     }
     if d == 0.0 {
-        return (Bound::ZERO, inflate(mag, 2), true);
+        let exact = Slack {
+            negligible: true,
+            near_true: true,
+        };
+        return (Bound::ZERO, inflate(mag, 2), exact);
     }
-    let negligible = slack <= SLACK * d || slack <= 1e-3 * R::U * mag;
-    (inflate(d + 1e-300, 6), inflate(mag, 2), negligible)
+    // Only the first test says the bound is near the true error; a nearly exact result's bound
+    // may still be far above a propagated one (which can be 0), so it is no stand-in for one.
+    let near_true = slack <= SLACK * d;
+    let negligible = near_true || slack <= 1e-3 * R::U * mag;
+    (
+        inflate(d + 1e-300, 6),
+        inflate(mag, 2),
+        Slack {
+            negligible,
+            near_true,
+        },
+    )
+}
+
+/// What [`enclosure_bound`] says of its bound's slack.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slack {
+    /// Small enough for the propagated bounds to be skipped: the bound is within 1.12× of the
+    /// true error, or below 10⁻³ runtime ulps of the magnitude.
+    pub negligible: bool,
+    /// Within 1.12× of the true error (so of any sound bound, up to that factor): the bound may
+    /// stand in for a propagated one inside a propagation ([`Known::tight`]).
+    pub near_true: bool,
 }
 
 /// A mode's bound of one tensor: `(runtime, exact enclosure, model) → (eps, scale)`.
@@ -511,6 +596,9 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             Mode::ThisRun => {}
         }
         let mut fast = None;
+        // Per entry, the enclosure's bounds of the values and of the cotangents (the fallback
+        // keeps the tight ones and propagates from the smaller of the two).
+        let mut known: Option<(Vec<Known>, Vec<Known>)> = None;
         let (ctx, finite) = if config.enclose {
             // The enclosure alone first. Sound by itself, and (up to a factor 1.12) never
             // looser than the propagated bound when every radius is negligible beside the
@@ -526,20 +614,40 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 Ball::new,
             );
             let nodes = &self.nodes;
-            let (rt, (values, grads)) = self.sweeps_beside(config, x, seed, &need, || {
-                spec_sweeps::<R, Ball, _>(nodes, start, &need)
-            });
+            // Each node's runtime cotangent meets its enclosure as the spec sweep reaches it,
+            // so that a fallback below knows which cotangents are tight already.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let (rt, ((values, grads), node_cots)) =
+                self.sweeps_beside(config, x, seed, &need, Some(tx), || {
+                    let mut pair = CotangentPairs::new(rx, nodes.len() + self.n_inputs);
+                    let mut observe = |p: usize, d: &ArrayD<Ball>| pair.observe(p, d);
+                    let sweeps = spec_sweeps::<R, Ball, _>(nodes, start, &need, Some(&mut observe));
+                    (sweeps, pair.known)
+                });
             let enc = EnclosurePass {
                 values,
                 grads,
                 poisoned: self.poisoned(&rt.finite, eps_in),
             };
             let negligible = std::cell::Cell::new(true);
-            let bound = |_: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| {
-                let (eps, b, ok) = enclosure_bound(r, e);
-                negligible.set(negligible.get() && ok);
-                (eps, b)
-            };
+            let known_values = RefCell::new(vec![Known::NONE; rt.ctx.len()]);
+            let known_cots = RefCell::new(node_cots);
+            let record =
+                |store: &RefCell<Vec<Known>>, i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| {
+                    let (eps, b, slack) = enclosure_bound(r, e);
+                    negligible.set(negligible.get() && slack.negligible);
+                    if let Some(k) = store.borrow_mut().get_mut(i) {
+                        *k = Known {
+                            eps,
+                            tight: slack.near_true,
+                        };
+                    }
+                    (eps, b)
+                };
+            let value_bound =
+                |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| record(&known_values, i, r, e);
+            let grad_bound =
+                |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| record(&known_cots, i, r, e);
             let parts = Parts {
                 ctx: rt.ctx,
                 finite: rt.finite,
@@ -548,11 +656,21 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 undefined: Some(rt.undefined),
             };
             let cert = self.assemble(
-                config, parts, eps_in, b_in, seed, eps_seed, b_seed, &wanted, &bound, &bound,
+                config,
+                parts,
+                eps_in,
+                b_in,
+                seed,
+                eps_seed,
+                b_seed,
+                &wanted,
+                &value_bound,
+                &grad_bound,
             );
             if negligible.get() {
                 return cert;
             }
+            known = Some((known_values.into_inner(), known_cots.into_inner()));
             let ctx = cert.values.into_vec();
             let finite = engine::finiteness(&ctx);
             fast = Some((
@@ -568,7 +686,11 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let finite = engine::finiteness(&ctx);
             (ctx, finite)
         };
-        let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
+        let (known_values, known_cots) = match &known {
+            Some((v, c)) => (Some(&v[..]), Some(&c[..])),
+            None => (None, None),
+        };
+        let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite, known_values);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
         let scale_rule = accumulate::scale_add::<R>;
@@ -581,6 +703,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             add: &eps_rule,
             exact_into_zero: true,
             poison_on_inf: true,
+            known: known_cots,
         };
         let mut tb = Track {
             fwd: &scales,
@@ -591,6 +714,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             add: &scale_rule,
             exact_into_zero: true,
             poison_on_inf: false,
+            known: None,
         };
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
         let grads = engine::backprop_runtime(
@@ -600,7 +724,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             seed.as_slice(),
             &need,
             &mut [&mut te, &mut tb],
-            None,
+            engine::Record::none(),
         );
         let (mut grad_eps, mut grad_b) = (te.acc, tb.acc);
         let (mut eps, mut scales) = (eps, scales);
@@ -700,10 +824,10 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let nodes = &self.nodes;
         // Two spec passes beside the runtime sweeps: the model's on the second thread (when
         // allowed), the exact enclosure after the runtime sweeps on this one.
-        let (rt, (av, ag)) = self.sweeps_beside(config, x, seed, &need, || {
-            spec_sweeps::<R, S, _>(nodes, modelled, &need)
+        let (rt, (av, ag)) = self.sweeps_beside(config, x, seed, &need, None, || {
+            spec_sweeps::<R, S, _>(nodes, modelled, &need, None)
         });
-        let (values, grads) = spec_sweeps::<R, Ball, _>(nodes, exact, &need);
+        let (values, grads) = spec_sweeps::<R, Ball, _>(nodes, exact, &need, None);
         let enc = EnclosurePass {
             values,
             grads,
@@ -830,7 +954,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             seed.as_slice(),
             &need,
             &mut [],
-            None,
+            engine::Record::none(),
         );
         (
             TList::from_vec_unchecked(ctx),

@@ -4,6 +4,7 @@
 //! cotangent `δ` (SPEC: "split the seed into prefix and δ"), so no prefix is ever re-evaluated.
 
 use crate::bound::Bound;
+use crate::handle::Arg;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::tensor::{all_finite, fold_elems, linf};
@@ -12,6 +13,23 @@ use ndarray::{ArrayD, Zip};
 /// An accumulation rule for bounds: `(acc bound, vjp bound, runtime acc, runtime vjp) → bound of
 /// the runtime sum acc + vjp`.
 pub type AddRule<'a, R> = &'a dyn Fn(Bound, Bound, &ArrayD<R>, &ArrayD<R>) -> Bound;
+
+/// A sound bound of one entry (a value or a cotangent) established before a sweep, from this
+/// run's exact enclosure: `tight` when its slack is negligible (then it is within 1.12× of the
+/// true error, and no propagated bound can improve on it by more than that).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Known {
+    pub eps: Bound,
+    pub tight: bool,
+}
+
+impl Known {
+    /// Nothing known.
+    pub const NONE: Known = Known {
+        eps: Bound::INF,
+        tight: false,
+    };
+}
 
 pub(crate) fn forward_runtime<R: Runtime, N: ?Sized + FwdNode<R>>(
     nodes: &[Box<N>],
@@ -57,11 +75,17 @@ fn reads_non_finite<R: Runtime, N: ?Sized + FwdNode<R>>(n: &N, finite: &[bool]) 
 /// runtime value is not finite, when it is an input given a non-finite value (whatever eps the
 /// caller claimed), or when its node reads an argument that is not finite or whose eps is `+∞`
 /// (`relu(NaN)` is 0 at run time, but the exact result is undefined).
+///
+/// `known` (per entry, optional) gives bounds already established for this run, each with
+/// whether it is tight (this-run mode's enclosure, [`Known`]): a node whose bound is tight
+/// keeps it and its `fwd_eps` is not evaluated; the others take the smaller of the two. Either
+/// way every bound stays sound, and later nodes propagate from the smaller one.
 pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
     nodes: &[Box<N>],
     eps_in: &[Bound],
     ctx: &[ArrayD<R>],
     finite: &[bool],
+    known: Option<&[Known]>,
 ) -> Vec<Bound> {
     let n_in = eps_in.len();
     let mut eps = Vec::with_capacity(ctx.len());
@@ -76,10 +100,11 @@ pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
         let poisoned = !finite[p]
             || reads_non_finite(n.as_ref(), finite)
             || n.args().iter().any(|a| eps[a.pos].is_infinite());
-        let e = if poisoned {
-            Bound::INF
-        } else {
-            n.fwd_eps(&eps, &ctx[..p], &ctx[p])
+        let e = match known.and_then(|k| k.get(p)) {
+            _ if poisoned => Bound::INF,
+            Some(k) if k.tight => k.eps,
+            Some(k) => n.fwd_eps(&eps, &ctx[..p], &ctx[p]).min(k.eps),
+            None => n.fwd_eps(&eps, &ctx[..p], &ctx[p]),
         };
         eps.push(e);
     }
@@ -123,12 +148,14 @@ pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
 
 /// Spec backprop (no bounds). A node whose cotangent is exactly zero contributes nothing (it is
 /// not visited, as in PyTorch), so an undefined value off the loss path (`log(0)` after the loss)
-/// does not make the gradients undefined.
+/// does not make the gradients undefined. `observe` sees each visited node's final cotangent
+/// (its position and `δ`) before its VJP.
 pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + SpecVjp<S>>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<S>],
     seed: Vec<Option<ArrayD<S>>>,
     need: Option<&[bool]>,
+    mut observe: Option<&mut dyn FnMut(usize, &ArrayD<S>)>,
 ) -> Vec<ArrayD<S>> {
     let n_in = ctx.len() - nodes.len();
     // Entries nobody asked a cotangent of keep their seed (see [`needs`]).
@@ -152,6 +179,9 @@ pub(crate) fn backprop_spec<R: Runtime, S: SpecScalar, N: ?Sized + RevNode<R> + 
         let Some(delta) = delta else { continue };
         if !need(p) || delta.iter().all(|d| d.is_exact_zero()) {
             continue;
+        }
+        if let Some(f) = observe.as_deref_mut() {
+            f(p, &delta);
         }
         let wants: Vec<bool> = n.args().iter().map(|a| need(a.pos)).collect();
         let vs = n.vjp_spec_some(&ctx[..p], &delta, &wants);
@@ -217,6 +247,32 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
     /// (true of error bounds, SPEC §5: nothing finite is derived from an unbounded error; scale
     /// parts may still know a magnitude, e.g. `tanh′ ≤ 1`).
     pub poison_on_inf: bool,
+    /// Bounds of the final cotangents known before the sweep (this-run mode's enclosure, per
+    /// entry of `Γ ++ ss`). A node's part is asked only for the wanted arguments without a
+    /// tight known bound (through its `wants`), and not at all when there are none; the others
+    /// take the known bound when their `δ` is popped, and every popped `δ` bound is the smaller
+    /// of the propagated and the known one. Entries poisoned by SPEC §5's rules stay `+∞`. For
+    /// the error track only (`poison_on_inf`); the input entries' final bounds are left to the
+    /// caller (their known bounds are the enclosure's own).
+    pub known: Option<&'a [Known]>,
+}
+
+/// What a runtime backward sweep reports besides the gradients (see [`backprop_runtime`]).
+pub(crate) struct Record<'a, R> {
+    /// Per entry: whether its cotangent was computed from a non-finite `δ` or argument.
+    pub undefined: Option<&'a mut [bool]>,
+    /// Receives each visited node's final cotangent (position, tensor) after its VJP.
+    pub cotangents: Option<&'a mut dyn FnMut(usize, ArrayD<R>)>,
+}
+
+impl<R> Record<'_, R> {
+    /// Nothing recorded.
+    pub fn none() -> Self {
+        Record {
+            undefined: None,
+            cotangents: None,
+        }
+    }
 }
 
 /// Runtime backprop, optionally tracking eps and/or scale bounds along the way. Returns the
@@ -234,18 +290,35 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     seed: &[ArrayD<R>],
     need: &[bool],
     tracks: &mut [&mut Track<'_, R, N>],
-    mut undefined: Option<&mut [bool]>,
+    record: Record<'_, R>,
 ) -> Vec<ArrayD<R>> {
+    let Record {
+        mut undefined,
+        mut cotangents,
+    } = record;
     let n_in = ctx.len() - nodes.len();
     let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
     let mut wants = Vec::new();
+    // Per track with `known`: entries that received a contribution whose part was not computed
+    // (their bound is the known one), and entries a poisoned part reached (theirs stays +∞).
+    let mut stand_in: Vec<Vec<bool>> = tracks
+        .iter()
+        .map(|t| vec![false; if t.known.is_some() { ctx.len() } else { 0 }])
+        .collect();
+    let mut poisoned = stand_in.clone();
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
         let Some(owned) = cot.pop() else { break };
         let delta = owned.as_ref().unwrap_or(&seed[p]);
         let mut deltas_b = Vec::with_capacity(tracks.len());
-        for t in tracks.iter_mut() {
-            deltas_b.push(t.acc.pop().unwrap_or(Bound::INF));
+        for (j, t) in tracks.iter_mut().enumerate() {
+            let d = t.acc.pop().unwrap_or(Bound::INF);
+            deltas_b.push(match t.known.and_then(|kn| kn.get(p)) {
+                Some(_) if poisoned[j][p] => Bound::INF,
+                Some(kn) if stand_in[j][p] => kn.eps,
+                Some(kn) if !d.is_infinite() => d.min(kn.eps),
+                _ => d,
+            });
         }
         if !need[p] {
             continue;
@@ -284,11 +357,33 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         let parts: Vec<Vec<Bound>> = tracks
             .iter()
             .zip(&deltas_b)
-            .map(|(t, &d)| {
+            .enumerate()
+            .map(|(j, (t, &d))| {
                 let unbounded = t.poison_on_inf
                     && (d.is_infinite() || n.args().iter().any(|a| t.fwd[a.pos].is_infinite()));
+                let args = n.args().iter().zip(&wants).filter(|(_, w)| **w);
                 if non_finite || unbounded {
+                    if t.known.is_some() {
+                        args.for_each(|(a, _)| poisoned[j][a.pos] = true);
+                    }
                     vec![Bound::INF; n.args().len()]
+                } else if let Some(kn) = t.known {
+                    // Arguments with a tight known bound take it (a stand-in); the part is asked
+                    // for the others only, and not at all when there are none.
+                    let tight = |a: &Arg| kn.get(a.pos).is_some_and(|k| k.tight);
+                    let rest: Vec<bool> = n
+                        .args()
+                        .iter()
+                        .zip(&wants)
+                        .map(|(a, &w)| w && !tight(a))
+                        .collect();
+                    args.filter(|(a, _)| tight(a))
+                        .for_each(|(a, _)| stand_in[j][a.pos] = true);
+                    if rest.iter().any(|&w| w) {
+                        (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &rest, &vs)
+                    } else {
+                        vec![Bound::INF; n.args().len()]
+                    }
                 } else {
                     (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs)
                 }
@@ -323,10 +418,15 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                 && fold_elems(&seed[pos], true, |z, x| {
                     z & (x == R::zero() && x.is_sign_positive())
                 });
-            for (t, part) in tracks.iter_mut().zip(&parts) {
+            for (j, (t, part)) in tracks.iter_mut().zip(&parts).enumerate() {
                 let e = match part.get(i) {
                     Some(&e) if v_finite => e,
-                    _ => Bound::INF,
+                    _ => {
+                        if t.known.is_some() && !v_finite {
+                            poisoned[j][pos] = true;
+                        }
+                        Bound::INF
+                    }
                 };
                 t.acc[pos] = if zero_seed && t.exact_into_zero && t.acc[pos] == Bound::ZERO {
                     e
@@ -342,6 +442,9 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                     *slot = Some(v);
                 }
             }
+        }
+        if let Some(f) = cotangents.as_deref_mut() {
+            f(p, owned.unwrap_or_else(|| seed[p].clone()));
         }
     }
     let grads: Vec<ArrayD<R>> = cot

@@ -29,7 +29,7 @@ impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B> {
         let ctx = self.forward(x);
         let finite = engine::finiteness(&ctx);
         let eps = crate::config::scoped(self.config, || {
-            engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite)
+            engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite, None)
         });
         EList::from_vec_unchecked(eps)
     }
@@ -79,7 +79,7 @@ where
                 .cloned()
                 .map(engine::spec_seed)
                 .collect();
-            engine::backprop_spec::<R, S, _>(&self.nodes, &ctx, seed, None)
+            engine::backprop_spec::<R, S, _>(&self.nodes, &ctx, seed, None, None)
         };
         TList::from_vec_unchecked(cot)
     }
@@ -96,7 +96,7 @@ where
             seed.as_slice(),
             &need,
             &mut [],
-            None,
+            engine::Record::none(),
         );
         TList::from_vec_unchecked(cot)
     }
@@ -116,7 +116,7 @@ where
         let part: VjpPart<R, K::Node<R>> =
             |n, e, c, d, delta, w, o| n.vjp_eps_some(e, c, d, delta, w, o);
         EList::from_vec_unchecked(crate::config::scoped(self.config, || {
-            let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite);
+            let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite, None);
             self.backprop_tracked(
                 &ctx,
                 &finite,
@@ -152,6 +152,7 @@ where
             // A user's rule may do anything: always call it.
             exact_into_zero: false,
             poison_on_inf,
+            known: None,
         };
         let need = engine::needs(&self.nodes, &vec![true; self.n_inputs]);
         engine::backprop_runtime(
@@ -161,7 +162,7 @@ where
             seed.as_slice(),
             &need,
             &mut [&mut t],
-            None,
+            engine::Record::none(),
         );
         t.acc
     }

@@ -370,7 +370,7 @@ impl Norm<'_> {
         let d = flat(delta);
         let a = spec_ar::<T>();
         let eps = spec_eps::<T>(self.eps);
-        let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center);
+        let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center, true);
         let mut v = vec![
             ArrayD::from_shape_vec(IxDyn(self.args[0].dims), dx).expect("invariant: same shape"),
             ArrayD::from_shape_vec(IxDyn(self.args[1].dims), dg).expect("invariant: [n]"),
@@ -406,6 +406,7 @@ impl Norm<'_> {
             R::lit(self.eps),
             self.cols,
             self.center,
+            true,
         );
         let mut v = vec![
             ArrayD::from_shape_vec(IxDyn(self.args[0].dims), dx).expect("invariant: same shape"),
@@ -518,12 +519,15 @@ impl Norm<'_> {
         spec_b(s).max(linf(out))
     }
 
+    /// The VJP error bounds of the wanted arguments (`outs`: their runtime cotangents); `+∞`
+    /// for the others. Without the input's, the interval passes skip its formula.
     fn vjp_eps<R: Runtime>(
         &self,
         eps: &[Bound],
         ctx: &[ArrayD<R>],
-        ed: Bound,
-        d: &ArrayD<R>,
+        (ed, d): (Bound, &ArrayD<R>),
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
         let k = self.args.len();
         if !self.bounded(eps, ctx) || ed.is_infinite() || d.iter().any(|v| !v.is_finite()) {
@@ -536,10 +540,18 @@ impl Norm<'_> {
         let ie = Interval::point(self.eps);
         let ia = spec_ar::<Interval>();
         let (n, c) = (self.cols, self.center);
-        let e = vjp_all(&ia, &bx[0][0], &bx[1][0], &db, ie, n, c);
-        let p = vjp_all(&ia, &bx[0][1], &bx[1][1], &dp, ie, n, c);
-        let rt = self.runtime_vjp(ctx, d);
-        let m = |e: &[Interval], p: &[Interval], r: &ArrayD<R>| {
+        let get = |i: usize| {
+            outs.get(i)
+                .and_then(Option::as_ref)
+                .filter(|_| wants.get(i).copied().unwrap_or(false))
+        };
+        let with_dx = get(0).is_some();
+        let e = vjp_all(&ia, &bx[0][0], &bx[1][0], &db, ie, n, c, with_dx);
+        let p = vjp_all(&ia, &bx[0][1], &bx[1][1], &dp, ie, n, c, with_dx);
+        let m = |e: &[Interval], p: &[Interval], r: Option<&ArrayD<R>>| {
+            let Some(r) = r.filter(|r| r.len() == e.len()) else {
+                return Bound::INF;
+            };
             let v = e
                 .iter()
                 .zip(p)
@@ -547,9 +559,9 @@ impl Norm<'_> {
                 .fold(0.0, |m, ((&e, &p), &r)| nan_max(m, dist(e, p, r.to_spec())));
             inflate(v, 4)
         };
-        let mut out = vec![m(&e.0, &p.0, &rt[0]), m(&e.1, &p.1, &rt[1])];
+        let mut out = vec![m(&e.0, &p.0, get(0)), m(&e.1, &p.1, get(1))];
         if c {
-            out.push(m(&e.2, &p.2, &rt[2]));
+            out.push(m(&e.2, &p.2, get(2)));
         }
         out
     }
@@ -588,9 +600,10 @@ fn spec_eps<T: SpecScalar>(eps: f64) -> T {
     if T::MODELS_RUNTIME { e * T::one() } else { e }
 }
 
-/// The VJP of every row: the input's cotangent (row-major), then `γ`'s and `β`'s (column sums
+/// The VJP of every row: the input's cotangent (row-major; empty without `with_dx`, which
+/// saves most of the work when only `γ` and `β` need one), then `γ`'s and `β`'s (column sums
 /// over the rows through the arithmetic's sum).
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn vjp_all<T: Arith>(
     a: &Ar<T>,
     x: &[T],
@@ -599,15 +612,21 @@ fn vjp_all<T: Arith>(
     eps: T,
     cols: usize,
     center: bool,
+    with_dx: bool,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let rows = x.len() / cols.max(1);
-    let mut dx = Vec::with_capacity(x.len());
+    let mut dx = Vec::with_capacity(if with_dx { x.len() } else { 0 });
     let mut dg_terms = vec![Vec::with_capacity(rows); cols];
     let mut db_terms = vec![Vec::with_capacity(rows); cols];
     for (xr, dr) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))) {
         let st = row(a, xr, None, eps, center);
-        let (rx, rg) = vjp_row(a, &st, g, dr, center);
-        dx.extend(rx);
+        let rg = if with_dx {
+            let (rx, rg) = vjp_row(a, &st, g, dr, center);
+            dx.extend(rx);
+            rg
+        } else {
+            dr.iter().zip(&st.nrm).map(|(&d, &v)| d * v).collect()
+        };
         for j in 0..cols {
             dg_terms[j].push(rg[j]);
             db_terms[j].push(dr[j]);
@@ -689,7 +708,20 @@ macro_rules! norm_node {
                 ed: Bound,
                 d: &ArrayD<R>,
             ) -> Vec<Bound> {
-                self.norm().vjp_eps(eps, ctx, ed, d)
+                let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
+                let wants = vec![true; outs.len()];
+                self.norm().vjp_eps(eps, ctx, (ed, d), &wants, &outs)
+            }
+            fn vjp_eps_some(
+                &self,
+                eps: &[Bound],
+                ctx: &[ArrayD<R>],
+                ed: Bound,
+                d: &ArrayD<R>,
+                wants: &[bool],
+                outs: &[Option<ArrayD<R>>],
+            ) -> Vec<Bound> {
+                self.norm().vjp_eps(eps, ctx, (ed, d), wants, outs)
             }
             fn vjp_scale(
                 &self,
@@ -707,3 +739,58 @@ macro_rules! norm_node {
 
 norm_node!(LayerNorm, "layer_norm");
 norm_node!(RmsNorm, "rms_norm");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The VJP bounds of `γ` and `β` do not depend on whether the input's is wanted (without
+    /// it the interval passes skip the input's formula), and an unwanted argument gets `+∞`.
+    #[test]
+    fn vjp_bounds_without_the_input_are_the_same() {
+        let args = [
+            Arg {
+                pos: 0,
+                dims: &[3, 4],
+            },
+            Arg { pos: 1, dims: &[4] },
+            Arg { pos: 2, dims: &[4] },
+        ];
+        let norm = Norm {
+            args: &args,
+            eps: 1e-5,
+            center: true,
+            cols: 4,
+        };
+        let arr = |dims: &[usize], v: &[f32]| ArrayD::from_shape_vec(IxDyn(dims), v.to_vec());
+        let ctx = vec![
+            arr(
+                &[3, 4],
+                &[
+                    0.5, -1.25, 3.0, 0.0, 1e-3, 2.0, -2.0, 7.5, 1.0, 1.0, 1.0, 1.5,
+                ],
+            )
+            .unwrap(),
+            arr(&[4], &[1.0, -0.5, 2.0, 0.25]).unwrap(),
+            arr(&[4], &[0.1, 0.0, -0.3, 1.0]).unwrap(),
+        ];
+        let d = arr(
+            &[3, 4],
+            &[
+                0.3, -0.1, 0.0, 2.0, 1.0, -1.0, 0.5, 0.25, -0.75, 0.0, 1e-4, 3.0,
+            ],
+        )
+        .unwrap();
+        let eps = [Bound::new(1e-7), Bound::new(2e-8), Bound::new(1e-8)];
+        let ed = Bound::new(3e-8);
+        let outs: Vec<_> = norm.runtime_vjp(&ctx, &d).into_iter().map(Some).collect();
+        let all = norm.vjp_eps(&eps, &ctx, (ed, &d), &[true; 3], &outs);
+        let some = norm.vjp_eps(&eps, &ctx, (ed, &d), &[false, true, true], &outs);
+        assert!(
+            all.iter().all(|b| b.get().is_finite() && b.get() > 0.0),
+            "{all:?}"
+        );
+        assert_eq!(some[0], Bound::INF);
+        assert_eq!(&some[1..], &all[1..]);
+    }
+}
