@@ -1881,6 +1881,27 @@ fn certify_equals_separate_functions() {
             .filter(|e| !e.is_infinite())
             .count();
         undecidable += decide_certificate(&g, &side, &d, &ce, "this-run", &ctx);
+        // With the propagation always run (the fallback path, where tight enclosures stand in
+        // for propagated bounds inside the propagation): sound, and never looser than the
+        // enclosure alone.
+        g.set_config(scale_graph::Config::default().with_always_propagate(true));
+        let cp = g.certify(
+            d.xr.clone(),
+            &d.eps_in,
+            &d.b_in,
+            &d.seed_r,
+            &d.eps_seed,
+            &d.b_seed,
+        );
+        undecidable += decide_certificate(&g, &side, &d, &cp, "this-run, always propagated", &ctx);
+        let pairs = cp.eps.as_slice().iter().zip(ce.eps.as_slice());
+        let grad_pairs = cp.grad_eps.as_slice().iter().zip(ce.grad_eps.as_slice());
+        for (i, (a, b)) in pairs.chain(grad_pairs).enumerate() {
+            assert!(
+                a <= b,
+                "{ctx}: bound {i} with the propagation {a:?} > without {b:?}"
+            );
+        }
         // Without the enclosure, certify equals the separate functions bit for bit.
         g.set_config(scale_graph::Config::default().with_enclose(false));
         let c = g.certify(
@@ -1962,9 +1983,9 @@ fn certify_equals_separate_functions() {
             assert!(a <= b, "{ctx}: gradient scale of input {i}: {a:?} > {b:?}");
         }
     }
-    // Four this-run checks and two scale checks per graph; at most 0.1 % undecidable, as in
-    // `four_theorems_on_random_graphs`.
-    let checks = 6 * 400;
+    // Four this-run checks twice and two scale checks per graph; at most 0.1 % undecidable, as
+    // in `four_theorems_on_random_graphs`.
+    let checks = 10 * 400;
     eprintln!(
         "certify: 400 graphs, {undecidable} of {checks} checks undecidable even at 2400 bits; \
          this-run mode: {enclosed_finite} of {enclosed_total} bounds finite"
@@ -2134,7 +2155,7 @@ fn non_finite_inputs_poison_random_graphs() {
     ];
     for case in 0..cases {
         let n = rng.random_range(1..=30);
-        let (g, scalars) = random_graph(&mut rng, &table, n);
+        let (mut g, scalars) = random_graph(&mut rng, &table, n);
         let d = random_data(&mut rng, &g, &scalars);
         let n_in = g.n_inputs();
         // Poison one or two elements of one or two inputs.
@@ -2202,15 +2223,33 @@ fn non_finite_inputs_poison_random_graphs() {
         let ge = g.backprop_bounds(&d.eps_in, &xr, &d.eps_seed, &d.seed_r, eps_add::<f32>);
         let gr = g.backprop_runtime(&xr, &d.seed_r);
         let (_, b_in) = g.exact_inputs(&xr);
-        let cert = g.certify(xr, &d.eps_in, &b_in, &d.seed_r, &d.eps_seed, &d.b_seed);
-        // The this-run enclosure may tighten a bound, never loosen one or lift a +∞.
-        // (Up to the fast path's factor 1/(1 − 0.1) or 10⁻³ f32 ulps, see `certify`.)
-        let gb = cert.grad_scales.as_slice();
-        for ((c, e), b) in cert.grad_eps.as_slice().iter().zip(ge.as_slice()).zip(gb) {
-            assert!(
-                c.get() <= e.get() * 1.112 + 2e-3 * f32::EPSILON as f64 * b.get(),
-                "case {case}: certify {c:?} > backprop_bounds {e:?}"
+        // The this-run enclosure may tighten a bound, never loosen one or lift a +∞ (up to the
+        // fast path's factor 1/(1 − 0.1) or 10⁻³ f32 ulps, see `certify`); also when the
+        // propagation always runs and tight enclosures stand in for propagated bounds.
+        for always in [false, true] {
+            g.set_config(scale_graph::Config::default().with_always_propagate(always));
+            let cert = g.certify(
+                xr.clone(),
+                &d.eps_in,
+                &b_in,
+                &d.seed_r,
+                &d.eps_seed,
+                &d.b_seed,
             );
+            let gb = cert.grad_scales.as_slice();
+            for ((c, e), b) in cert.grad_eps.as_slice().iter().zip(ge.as_slice()).zip(gb) {
+                assert!(
+                    c.get() <= e.get() * 1.112 + 2e-3 * f32::EPSILON as f64 * b.get(),
+                    "case {case} (always propagate: {always}): certify {c:?} > backprop_bounds {e:?}"
+                );
+            }
+            for (p, (&dp, e)) in dep.iter().zip(cert.eps.as_slice()).enumerate() {
+                assert!(
+                    !dp || e.is_infinite(),
+                    "case {case} (always propagate: {always}): entry {p} depends on a \
+                     non-finite value but certify gives eps {e:?}"
+                );
+            }
         }
         for (gv, e) in gr.as_slice().iter().zip(ge.as_slice()) {
             grads_checked += 1;

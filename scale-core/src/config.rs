@@ -80,6 +80,12 @@ pub struct Config {
     /// **not** a tolerance for another implementation's result. Off: the propagated bounds
     /// alone (cheaper).
     pub enclose: bool,
+    /// This-run mode with the enclosure (default off): compute the propagated bounds too even
+    /// when every enclosure is negligible, and report the smaller bound per tensor. That can
+    /// be up to 1.12× tighter than the enclosure alone, at the cost of the propagation (on the
+    /// transformer block about 10 runtime steps). Where some enclosure is not negligible the
+    /// propagation runs anyway.
+    pub always_propagate: bool,
     /// Threads a certified pass may use (default 1). With 2 or more, the spec passes of the
     /// this-run, any-implementation and estimate modes run on a second thread beside the
     /// runtime sweeps (they start from the inputs alone); the results are identical.
@@ -100,6 +106,7 @@ impl Default for Config {
             mode: Mode::ThisRun,
             dot_bound: DotBound::APosteriori,
             enclose: true,
+            always_propagate: false,
             threads: 1,
             assumed_ulps: DEFAULT_ASSUMED_ULPS,
         }
@@ -146,6 +153,18 @@ impl Config {
     /// The same settings with the this-run enclosure on or off (see [`Config::enclose`]).
     pub fn with_enclose(mut self, on: bool) -> Self {
         self.enclose = on;
+        self
+    }
+
+    /// The same settings with the propagated bounds always computed beside the enclosure, or
+    /// only where it is needed (see [`Config::always_propagate`]).
+    ///
+    /// ```
+    /// use scale_core::Config;
+    /// assert!(Config::default().with_always_propagate(true).always_propagate);
+    /// ```
+    pub fn with_always_propagate(mut self, on: bool) -> Self {
+        self.always_propagate = on;
         self
     }
 

@@ -667,7 +667,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 &value_bound,
                 &grad_bound,
             );
-            if negligible.get() {
+            if negligible.get() && !config.always_propagate {
                 return cert;
             }
             known = Some((known_values.into_inner(), known_cots.into_inner()));
