@@ -287,43 +287,99 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         let e_o = bmm_eps((&f.p, e_p, false), (v, ev, false), out);
         [e_raw, e_s, e_p, e_o]
     }
-    /// Runtime cotangents `(dQ, dK, dV)` and the intermediates `(dP, dS, dSraw)`.
-    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], f: &Fwd<R>, delta: &ArrayD<R>) -> Bwd<R> {
-        let (q, k, v) = (
-            at(ctx, &self.args[0]),
-            at(ctx, &self.args[1]),
-            at(ctx, &self.args[2]),
-        );
+    /// The runtime score cotangents `(dP, dS, dSraw)`: `dP = δVᵀ`, softmax's VJP, `ĉ·dS`.
+    fn score_cot_rt<R: Runtime>(
+        &self,
+        ctx: &[ArrayD<R>],
+        f: &Fwd<R>,
+        delta: &ArrayD<R>,
+    ) -> Scores<R> {
+        let v = at(ctx, &self.args[2]);
         let (_, _, d, _) = self.dims4();
         let mm = |a: ArrayView2<'_, R>, b: ArrayView2<'_, R>| R::matmul(a, b);
         let dp = bmm_with((delta, false), (v, true), &self.score_dims(), mm);
-        let dv = bmm_with((&f.p, true), (delta, false), self.args[2].dims, mm);
         // The masked entries of `p̂` are exact zeros and each unmasked prefix is that prefix's
         // softmax, so the row VJP from `p̂` is bit for bit the one recomputed from `Ŝ`.
         let ds = self.probs_map2(&f.p, &dp, R::zero(), softmax_vjp_of_probs);
         let c = scale_rt::<R>(d);
         let dsr = ds.mapv(|x| c * x);
-        let dq = bmm_with((&dsr, false), (k, false), self.args[0].dims, mm);
-        let dk = bmm_with((&dsr, true), (q, false), self.args[1].dims, mm);
-        Bwd {
-            dq,
-            dk,
-            dv,
-            dp,
-            ds,
-            dsr,
+        Scores { dp, ds, dsr }
+    }
+    /// Runtime cotangents `(dQ, dK, dV)`.
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], f: &Fwd<R>, delta: &ArrayD<R>) -> Bwd<R> {
+        let (q, k) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
+        let mm = |a: ArrayView2<'_, R>, b: ArrayView2<'_, R>| R::matmul(a, b);
+        let dv = bmm_with((&f.p, true), (delta, false), self.args[2].dims, mm);
+        let s = self.score_cot_rt(ctx, f, delta);
+        let dq = bmm_with((&s.dsr, false), (k, false), self.args[0].dims, mm);
+        let dk = bmm_with((&s.dsr, true), (q, false), self.args[1].dims, mm);
+        Bwd { dq, dk, dv }
+    }
+    /// VJP error bounds of the wanted arguments, whose runtime cotangents are `outs` (`+∞` for
+    /// the others): the products' a-posteriori bounds against those cotangents, without
+    /// recomputing them.
+    fn vjp_eps_of<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        (ed, d): (Bound, &ArrayD<R>),
+        outs: [Option<&ArrayD<R>>; 3],
+    ) -> Vec<Bound> {
+        let [eq, ek, ev] = [0, 1, 2].map(|i| eps[self.args[i].pos]);
+        let (q, k, v) = (
+            at(ctx, &self.args[0]),
+            at(ctx, &self.args[1]),
+            at(ctx, &self.args[2]),
+        );
+        let f = self.fwd_rt(ctx);
+        let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
+        let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
+        // dV = Pᵀ δ: a product.
+        let e_dv = outs[2].map_or(Bound::INF, |dv| {
+            bmm_eps((&f.p, e_p, true), (d, ed, false), dv)
+        });
+        if outs[0].is_none() && outs[1].is_none() {
+            return vec![Bound::INF, Bound::INF, e_dv];
         }
+        let g = self.score_cot_rt(ctx, &f, d);
+        // dP = δ Vᵀ: a product.
+        let e_dp = bmm_eps((d, ed, false), (v, ev, true), &g.dp);
+        // dS: softmax's VJP analysis per row (per unmasked prefix).
+        let (es, fed) = (e_s.get(), e_dp.get());
+        let mut m = 0.0f64;
+        self.probs_map2(&f.s, &g.dp, (), |r, dr| {
+            m = nan_max(m, softmax_row_vjp_err(r, dr, es, fed));
+            vec![(); r.len()]
+        });
+        let e_ds = if e_s.is_infinite() || e_dp.is_infinite() {
+            Bound::INF
+        } else {
+            inflate(m, 12)
+        };
+        // dSraw = c·dS: the scaling stage again.
+        let e_dsr = self.scale_eps(e_ds, &g.ds, &g.dsr);
+        let e_dq = outs[0].map_or(Bound::INF, |dq| {
+            bmm_eps((&g.dsr, e_dsr, false), (k, ek, false), dq)
+        });
+        let e_dk = outs[1].map_or(Bound::INF, |dk| {
+            bmm_eps((&g.dsr, e_dsr, true), (q, eq, false), dk)
+        });
+        vec![e_dq, e_dk, e_dv]
     }
 }
 
-/// The runtime backward intermediates.
+/// The runtime cotangents of the scores: `dP`, `dS` and `dSraw = ĉ·dS`.
+struct Scores<R> {
+    dp: ArrayD<R>,
+    ds: ArrayD<R>,
+    dsr: ArrayD<R>,
+}
+
+/// The runtime cotangents of the arguments.
 struct Bwd<R> {
     dq: ArrayD<R>,
     dk: ArrayD<R>,
     dv: ArrayD<R>,
-    dp: ArrayD<R>,
-    ds: ArrayD<R>,
-    dsr: ArrayD<R>,
 }
 
 impl<O: Shape, B, C: Mask> Op for Attention<O, B, C> {
@@ -405,36 +461,24 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         vec![g.dq, g.dk, g.dv]
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        let [eq, ek, ev] = [0, 1, 2].map(|i| eps[self.args[i].pos]);
-        let (q, k, v) = (
-            at(ctx, &self.args[0]),
-            at(ctx, &self.args[1]),
-            at(ctx, &self.args[2]),
-        );
-        let f = self.fwd_rt(ctx);
-        let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
-        let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
-        let g = self.vjp_rt(ctx, &f, d);
-        // dP = δ Vᵀ and dV = Pᵀ δ: products.
-        let e_dp = bmm_eps((d, ed, false), (v, ev, true), &g.dp);
-        let e_dv = bmm_eps((&f.p, e_p, true), (d, ed, false), &g.dv);
-        // dS: softmax's VJP analysis per row (per unmasked prefix).
-        let (es, fed) = (e_s.get(), e_dp.get());
-        let mut m = 0.0f64;
-        self.probs_map2(&f.s, &g.dp, (), |r, dr| {
-            m = nan_max(m, softmax_row_vjp_err(r, dr, es, fed));
-            vec![(); r.len()]
-        });
-        let e_ds = if e_s.is_infinite() || e_dp.is_infinite() {
-            Bound::INF
-        } else {
-            inflate(m, 12)
+        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx), d);
+        self.vjp_eps_of(eps, ctx, (ed, d), [Some(&g.dq), Some(&g.dk), Some(&g.dv)])
+    }
+    fn vjp_eps_some(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+    ) -> Vec<Bound> {
+        let get = |i: usize| {
+            outs.get(i)
+                .and_then(Option::as_ref)
+                .filter(|_| wants.get(i).copied().unwrap_or(false))
         };
-        // dSraw = c·dS: the scaling stage again.
-        let e_dsr = self.scale_eps(e_ds, &g.ds, &g.dsr);
-        let e_dq = bmm_eps((&g.dsr, e_dsr, false), (k, ek, false), &g.dq);
-        let e_dk = bmm_eps((&g.dsr, e_dsr, true), (q, eq, false), &g.dk);
-        vec![e_dq, e_dk, e_dv]
+        self.vjp_eps_of(eps, ctx, (ed, d), [get(0), get(1), get(2)])
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [bq, bk, bv] = [0, 1, 2].map(|i| b[self.args[i].pos]);
