@@ -212,12 +212,8 @@ impl<R: Runtime> CotangentPairs<R> {
                 return;
             }
             if q == p {
-                let (eps, _, slack) = enclosure_bound(&rt, exact);
                 if let Some(k) = self.known.get_mut(p) {
-                    *k = Known {
-                        eps,
-                        tight: slack.near_true,
-                    };
+                    *k = known_bound(&rt, exact).0;
                 }
                 return;
             }
@@ -439,6 +435,17 @@ pub(crate) fn enclosure_bound<R: Runtime>(
     )
 }
 
+/// [`enclosure_bound`] as a [`Known`] bound (tight when near the true error), with the scale
+/// and whether the slack is negligible.
+fn known_bound<R: Runtime>(rt: &ArrayD<R>, exact: &ArrayD<Ball>) -> (Known, Bound, bool) {
+    let (eps, scale, slack) = enclosure_bound(rt, exact);
+    let known = Known {
+        eps,
+        tight: slack.near_true,
+    };
+    (known, scale, slack.negligible)
+}
+
 /// What [`enclosure_bound`] says of its bound's slack.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slack {
@@ -634,15 +641,12 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let known_cots = RefCell::new(node_cots);
             let record =
                 |store: &RefCell<Vec<Known>>, i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| {
-                    let (eps, b, slack) = enclosure_bound(r, e);
-                    negligible.set(negligible.get() && slack.negligible);
-                    if let Some(k) = store.borrow_mut().get_mut(i) {
-                        *k = Known {
-                            eps,
-                            tight: slack.near_true,
-                        };
+                    let (k, b, negligible_here) = known_bound(r, e);
+                    negligible.set(negligible.get() && negligible_here);
+                    if let Some(slot) = store.borrow_mut().get_mut(i) {
+                        *slot = k;
                     }
-                    (eps, b)
+                    (k.eps, b)
                 };
             let value_bound =
                 |i: usize, r: &ArrayD<R>, e: &ArrayD<Ball>| record(&known_values, i, r, e);

@@ -23,7 +23,7 @@ use super::softmax::{
     spec_row, spec_softmax_vjp_row,
 };
 use super::softmax_causal::{causal_map, causal_map2};
-use super::util::{at, nan_max, prod_err, spec_b};
+use super::util::{at, nan_max, prod_err, spec_b, wanted};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Runtime, SpecScalar};
@@ -473,11 +473,7 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
-        let get = |i: usize| {
-            outs.get(i)
-                .and_then(Option::as_ref)
-                .filter(|_| wants.get(i).copied().unwrap_or(false))
-        };
+        let get = |i: usize| wanted(outs, wants, i);
         self.vjp_eps_of(eps, ctx, (ed, d), [get(0), get(1), get(2)])
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {

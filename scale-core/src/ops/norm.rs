@@ -24,7 +24,7 @@
 use super::kit::{Op, OpRuntime};
 use super::op_node;
 use super::softmax::flat;
-use super::util::{TINY, at, nan_max, spec_b};
+use super::util::{TINY, at, nan_max, spec_b, wanted};
 use crate::bound::{Bound, ENCL, inflate};
 use crate::error::Error;
 use crate::handle::{Arg, Var};
@@ -540,11 +540,7 @@ impl Norm<'_> {
         let ie = Interval::point(self.eps);
         let ia = spec_ar::<Interval>();
         let (n, c) = (self.cols, self.center);
-        let get = |i: usize| {
-            outs.get(i)
-                .and_then(Option::as_ref)
-                .filter(|_| wants.get(i).copied().unwrap_or(false))
-        };
+        let get = |i: usize| wanted(outs, wants, i);
         let with_dx = get(0).is_some();
         let e = vjp_all(&ia, &bx[0][0], &bx[1][0], &db, ie, n, c, with_dx);
         let p = vjp_all(&ia, &bx[0][1], &bx[1][1], &dp, ie, n, c, with_dx);

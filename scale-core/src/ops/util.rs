@@ -20,6 +20,18 @@ pub(crate) fn at<'a, T>(ctx: &'a [ArrayD<T>], a: &Arg) -> &'a ArrayD<T> {
 
 /// The value of a rank-0 entry.
 #[inline]
+/// The runtime cotangent of argument `i` handed to a `vjp_eps_some`, when it is wanted (a
+/// bound part asked for fewer arguments than the runtime VJP computed skips the others).
+pub(crate) fn wanted<'a, T>(
+    outs: &'a [Option<ArrayD<T>>],
+    wants: &[bool],
+    i: usize,
+) -> Option<&'a ArrayD<T>> {
+    outs.get(i)
+        .and_then(Option::as_ref)
+        .filter(|_| wants.get(i).copied().unwrap_or(false))
+}
+
 pub(crate) fn scalar_of<T: Copy>(a: &ArrayD<T>) -> T {
     *a.iter().next().expect("invariant: scalar entry")
 }
