@@ -1847,15 +1847,19 @@ fn certify_equals_separate_functions() {
         let (mut g, scalars, side) = random_graph_side(&mut rng, &table, n);
         let d = random_data(&mut rng, &g, &scalars);
         let ctx = format!("case {case}");
+        // One graph certified under three configurations, on the same data.
+        let certify = |g: &G| {
+            g.certify(
+                d.xr.clone(),
+                &d.eps_in,
+                &d.b_in,
+                &d.seed_r,
+                &d.eps_seed,
+                &d.b_seed,
+            )
+        };
         // This-run mode (the default): never looser than the propagated bounds, and sound.
-        let ce = g.certify(
-            d.xr.clone(),
-            &d.eps_in,
-            &d.b_in,
-            &d.seed_r,
-            &d.eps_seed,
-            &d.b_seed,
-        );
+        let ce = certify(&g);
         let plain_eps = g.eval_bounds(&d.eps_in, &d.xr);
         let scales = ce.scales.as_slice();
         for ((a, b), s) in ce
@@ -1885,14 +1889,7 @@ fn certify_equals_separate_functions() {
         // for propagated bounds inside the propagation): sound, and never looser than the
         // enclosure alone.
         g.set_config(scale_graph::Config::default().with_always_propagate(true));
-        let cp = g.certify(
-            d.xr.clone(),
-            &d.eps_in,
-            &d.b_in,
-            &d.seed_r,
-            &d.eps_seed,
-            &d.b_seed,
-        );
+        let cp = certify(&g);
         undecidable += decide_certificate(&g, &side, &d, &cp, "this-run, always propagated", &ctx);
         let pairs = cp.eps.as_slice().iter().zip(ce.eps.as_slice());
         let grad_pairs = cp.grad_eps.as_slice().iter().zip(ce.grad_eps.as_slice());
@@ -1904,14 +1901,7 @@ fn certify_equals_separate_functions() {
         }
         // Without the enclosure, certify equals the separate functions bit for bit.
         g.set_config(scale_graph::Config::default().with_enclose(false));
-        let c = g.certify(
-            d.xr.clone(),
-            &d.eps_in,
-            &d.b_in,
-            &d.seed_r,
-            &d.eps_seed,
-            &d.b_seed,
-        );
+        let c = certify(&g);
         assert_eq!(
             tbits(c.values.as_slice()),
             tbits(g.eval_runtime(&d.xr).as_slice()),
