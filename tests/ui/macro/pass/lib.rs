@@ -1,4 +1,4 @@
-//! `scale_graph!` programs that must compile and run (the pass half of `tests/ui.rs`, whose
+//! `scale_graph!` programs that must compile and run (the pass half of `tests/ui/lib.rs`, whose
 //! compile-fail cases trybuild checks). Nothing outside `cargo test`.
 #![cfg(test)]
 #![forbid(unsafe_code)]

@@ -11,12 +11,15 @@
 //! and compile the cases one at a time. The one error only a build reports (a `const` assertion
 //! in an instantiated generic function) is a `compile_fail,E0080` example in the macro's docs.
 //!
-//! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test ui`, then read every
-//! `.stderr`: each must be short and point at the offending token.
+//! Regenerate the snapshots with `TRYBUILD=overwrite cargo test -p scale-ui`, then read every
+//! `.stderr`: each must be short and point at the offending token. Paths in them are relative to
+//! this package (`tests/ui/`).
+#![cfg(test)]
+#![forbid(unsafe_code)]
 
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
-    t.compile_fail("tests/ui/core/*.rs");
-    t.compile_fail("tests/ui/macro/fail/*.rs");
+    t.compile_fail("core/*.rs");
+    t.compile_fail("macro/fail/*.rs");
 }
