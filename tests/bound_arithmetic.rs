@@ -13,6 +13,7 @@ use dashu_float::FBig;
 use dashu_float::round::mode::{HalfEven, Zero};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
+use scale_graph::random::cases_from_env;
 use scale_graph::round::{
     abs_diff_up, add_down, add_up, div_down, div_up, mul_down, mul_up, sqrt_up, sub_down, sub_up,
 };
@@ -31,10 +32,7 @@ fn ex(x: f64) -> E {
 }
 
 fn config(cases: u32, seed: u64) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(cases);
+    let cases = cases_from_env("PROPTEST_CASES", cases);
     Config {
         cases,
         rng_seed: RngSeed::Fixed(seed),

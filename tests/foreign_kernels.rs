@@ -36,6 +36,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scale_graph::config::{Config, DotBound};
 use scale_graph::optim::{AdamW, Momentum, Optimizer, Sgd, Trainer};
+use scale_graph::random::cases_from_env;
 use scale_graph::{Interval, SpecScalar, TList, scale_graph};
 use std::collections::BTreeMap;
 
@@ -708,10 +709,7 @@ fn assert_near(label: &str, run: &[f32], exact: &ArrayD<Interval>, floor: f64) {
 
 #[test]
 fn foreign_kernels_against_certified_eps() {
-    let n_random: usize = std::env::var("FOREIGN_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(16);
+    let n_random: usize = cases_from_env("FOREIGN_CASES", 16);
     let modes = modes();
     let cfgs: Vec<Config> = modes.iter().map(|m| m.config).collect();
     let runtimes = kernels::all(Config::default().assumed_ulps());
@@ -1203,10 +1201,7 @@ impl UpdateTally {
 /// `FOREIGN_UPDATE_CASES=N` runs N random input sets (default 2).
 #[test]
 fn foreign_updates_against_the_any_implementation_eps() {
-    let n_random: u64 = std::env::var("FOREIGN_UPDATE_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
+    let n_random: u64 = cases_from_env("FOREIGN_UPDATE_CASES", 2);
     let runtimes = kernels::all(Config::default().assumed_ulps());
     let model = models().swap_remove(0);
     assert_eq!(model.name, "mlp_deep");

@@ -62,6 +62,7 @@ use rand::{RngExt, SeedableRng};
 use scale_graph::check::{approx_ctx, scale_ctx};
 use scale_graph::context::{Dyn, Nil, Seg};
 use scale_graph::graph::RevScale;
+use scale_graph::random::cases_from_env;
 use scale_graph::{
     BList, Bound, Builder, EList, Interval, Rank0, Rank1, Rank2, Rank3, Rank4, RevGraphScale,
     RevNodeScale, TList, Var, eps_add, ops, scale_add,
@@ -1083,13 +1084,6 @@ fn random_data(rng: &mut StdRng, g: &G, scalars: &[Var<Rank0, Brand>]) -> Data {
 // ---------------------------------------------------------------------------------------------
 // The four theorems
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
-
 fn describe(g: &G) -> String {
     g.nodes()
         .iter()
@@ -1271,8 +1265,8 @@ fn check_hypotheses(d: &Data) {
 
 #[test]
 fn four_theorems_on_random_graphs() {
-    let cases = env_usize("SCALE_GRAPH_CASES", 10_000);
-    let seed = env_usize("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
+    let cases = cases_from_env::<usize>("SCALE_GRAPH_CASES", 10_000);
+    let seed = cases_from_env::<usize>("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
     let table = op_table();
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut violations, mut nodes, mut finite_grads, mut grads, mut decided_big) =
@@ -1623,8 +1617,8 @@ mod reference {
 
 #[test]
 fn linear_engine_equals_quadratic_reference() {
-    let cases = env_usize("SCALE_GRAPH_CASES", 10_000) / 20;
-    let mut rng = StdRng::seed_from_u64(env_usize("SCALE_GRAPH_SEED", 0x11EA) as u64);
+    let cases = cases_from_env::<usize>("SCALE_GRAPH_CASES", 10_000) / 20;
+    let mut rng = StdRng::seed_from_u64(cases_from_env::<usize>("SCALE_GRAPH_SEED", 0x11EA) as u64);
     let table = op_table();
     for case in 0..cases {
         let n = rng.random_range(1..=24);
@@ -1774,7 +1768,7 @@ fn decide_certificate(
 fn any_implementation_mode_on_random_graphs() {
     let mut rng = StdRng::seed_from_u64(0xA11);
     let table = op_table();
-    let cases = env_usize("SCALE_GRAPH_CASES", 10_000) / 25;
+    let cases = cases_from_env::<usize>("SCALE_GRAPH_CASES", 10_000) / 25;
     let (mut undecidable, mut finite, mut total) = (0usize, 0usize, 0usize);
     for case in 0..cases {
         let n = rng.random_range(1..=40);
@@ -2055,8 +2049,8 @@ mod bigspec {
 #[test]
 #[ignore]
 fn dump_case() {
-    let want = env_usize("DUMP_CASE", 0);
-    let seed = env_usize("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
+    let want = cases_from_env::<usize>("DUMP_CASE", 0);
+    let seed = cases_from_env::<usize>("SCALE_GRAPH_SEED", 0x5CA1E) as u64;
     let table = op_table();
     let mut rng = StdRng::seed_from_u64(seed);
     for case in 0..=want {
@@ -2130,8 +2124,8 @@ fn relu_vjp_bound_covers_overflowed_input() {
 /// spec is defined (entries not depending on a poisoned input). Counts are printed.
 #[test]
 fn non_finite_inputs_poison_random_graphs() {
-    let cases = env_usize("SCALE_GRAPH_CASES", 10_000) / 2;
-    let mut rng = StdRng::seed_from_u64(env_usize("SCALE_GRAPH_SEED", 0x0BAD) as u64);
+    let cases = cases_from_env::<usize>("SCALE_GRAPH_CASES", 10_000) / 2;
+    let mut rng = StdRng::seed_from_u64(cases_from_env::<usize>("SCALE_GRAPH_SEED", 0x0BAD) as u64);
     let table = op_table();
     let (mut poisoned_inputs, mut affected, mut infinite, mut overflow_inf) = (0, 0, 0, 0);
     let mut grads_checked = 0;

@@ -35,14 +35,12 @@ use crate::support::{self, ModeName, Options, Precision};
 use ndarray::ArrayD;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use scale_graph::random::cases_from_env;
 use scale_graph::report::{Report, RowKind};
 
 #[test]
 fn arbitrary_bits_into_every_model() {
-    let rounds: usize = std::env::var("SCALE_FUZZ_MODEL_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
+    let rounds: usize = cases_from_env("SCALE_FUZZ_MODEL_CASES", 12);
     let dir = std::env::temp_dir().join(format!("scale-fuzz-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = StdRng::seed_from_u64(0xF022);

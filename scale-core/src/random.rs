@@ -27,6 +27,22 @@ pub fn rng(seed: u64) -> Rng {
     StdRng::seed_from_u64(seed)
 }
 
+/// How many random cases a property test or a benchmark runs: the environment variable `name`
+/// when it holds a number of type `T`, `default` otherwise. Long runs need no code change
+/// (`PROPTEST_CASES=10000 cargo test --release`).
+///
+/// ```
+/// use scale_core::random::cases_from_env;
+/// let n: usize = cases_from_env("SCALE_DOC_EXAMPLE_CASES_UNSET", 16);
+/// assert_eq!(n, 16);
+/// ```
+pub fn cases_from_env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The stream for input number `pos` of a model seeded with `seed` (a SplitMix-style mix, so
 /// neighbouring seeds and positions give unrelated streams).
 pub fn input_rng(seed: u64, pos: usize) -> Rng {

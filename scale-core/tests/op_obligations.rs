@@ -25,6 +25,7 @@ use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use scale_core::context::{Nil, Seg};
+use scale_core::random::cases_from_env;
 use scale_core::round::{add_up, sub_down};
 use scale_core::{
     Bound, Interval, Rank1, Rank2, Rank3, Rank4, RevGraphScale, RevNodeScale, Runtime, Shape, Var,
@@ -306,10 +307,7 @@ fn redecide<R: Runtime, N: RevNodeScale<R> + BigNode>(
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(256)
+    cases_from_env("PROPTEST_CASES", 256)
 }
 
 fn ident(x: f64) -> f64 {

@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use scale_core::config::{Config, Mode};
 use scale_core::context::{Nil, Seg};
 use scale_core::optim::{AdamW, Momentum, Optimizer, Sgd, Trainer};
+use scale_core::random::cases_from_env;
 use scale_core::{Interval, Rank1, RevGraphScale, Runtime, SpecScalar, TList, ops};
 
 const N: usize = 12;
@@ -417,7 +418,7 @@ fn adversarial_updates_are_sound_in_every_runtime_and_mode() {
 proptest! {
     // `PROPTEST_CASES=N` for a longer run.
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48)
+        cases_from_env("PROPTEST_CASES", 48)
     ))]
 
     #[test]
