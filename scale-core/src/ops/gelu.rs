@@ -8,7 +8,8 @@
 //!   `f64` nearest the literal, like every spec constant. In the any-implementation mode the
 //!   spec follows PyTorch's kernels operation by operation (`x·½·(1 + erf(x·√½))`, and its
 //!   backward `cdf + x·pdf`), so the mode covers their cancellation too.
-//! * Runtime: PyTorch's formulas in `R` ([`Runtime::erf`] is `libm`'s `erff`/`erf`).
+//! * Runtime: PyTorch's formulas in `R` ([`Runtime::erf`] is [`erf32`](crate::scalar::erf32)
+//!   for `f32` and the half types, `libm`'s `erf` for `f64`).
 //! * Bounds: the family's (`sup|f′|·ε` and `sup|f″|·ε` per entry, plus the runtime result's
 //!   measured distance to an `f64` reference). The references are relatively accurate: the
 //!   arguments of `erfc` and `exp` carry their rounding residuals (exact by FMA) as a

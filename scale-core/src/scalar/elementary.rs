@@ -11,7 +11,7 @@
 //! Runtime side: the bounds trust the platform's **`f64`** `exp`, `ln`, `ln_1p` and `tanh` (and
 //! the pure-Rust `libm` crate's `f64` `erf`/`erfc`, for `gelu`), each assumed within
 //! [`assumed_ulps`] `f64` ulps of the exact value (default 4). A narrow runtime
-//! (`f32`, `bf16`, `f16`) calls its own libm, but every op measures that result against an `f64`
+//! (`f32`, `bf16`, `f16`) calls its own functions (`exp32`, `erf32`, the platform's `logf`, …), but every op measures that result against an `f64`
 //! reference computed with the `f64` libm and charges only the reference with the assumption
 //! (`(4·assumed_ulps + 8)·2⁻⁵³` relative: up to two calls plus a few roundings), so the accuracy
 //! of `expf`/`logf`/`tanhf` needs no assumption. Measured on this platform (glibc, 10⁶ arguments

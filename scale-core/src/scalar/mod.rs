@@ -16,6 +16,7 @@ pub mod estimate;
 mod interval;
 mod nonneg_gemm;
 mod runtime;
+mod runtime_fns;
 mod spec;
 
 pub use anyrun::AnyRun;
@@ -25,4 +26,5 @@ pub use elementary::{assumed_ulps, exp64};
 pub use estimate::{Est, LAMBDA};
 pub use interval::Interval;
 pub use runtime::Runtime;
+pub use runtime_fns::{erf32, exp32};
 pub use spec::SpecScalar;

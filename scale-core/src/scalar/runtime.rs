@@ -32,14 +32,15 @@ pub trait Runtime:
     /// Round an `f64` to the nearest value of this type.
     fn from_f64(x: f64) -> Self;
 
-    /// The error function, the platform-independent `libm` kernel of this type (`erff` for
-    /// `f32` and, through `f32`, the half types; `erf` for `f64`). Bounds never trust it: they
+    /// The error function, platform-independent code: [`erf32`](crate::scalar::erf32) for `f32`
+    /// and, through `f32`, the half types; the `libm` crate's `erf` for `f64`. Bounds never trust it: they
     /// measure it against an `f64` reference (see [`assumed_ulps`](crate::assumed_ulps)).
     fn erf(self) -> Self;
 
     /// `eˣ` in the runtime kernels (softmax and log-softmax, attention, gelu, sigmoid, `exp`,
-    /// softplus, the losses): the platform-independent `libm` kernel of this type, like
-    /// [`erf`](Self::erf), not the platform's `expf`/`exp` that [`Float::exp`] calls. Why: glibc's
+    /// softplus, the losses): platform-independent code, not the platform's `expf`/`exp` that
+    /// [`Float::exp`] calls — [`exp32`](crate::scalar::exp32) for `f32` and, through `f32`, the
+    /// half types, the `libm` crate's `exp` for `f64`. Why: glibc's
     /// are VEX-encoded, and once faer's AVX-512 GEMM has left `zmm16`–`zmm31` dirty (which
     /// `vzeroupper` does not clear) every call from this crate's SSE code pays an SSE↔AVX
     /// transition, measured 35× slower (3.8 → 130 ns per call, `docs/benchmarks.md`). The bounds
@@ -67,11 +68,11 @@ impl Runtime for f32 {
     }
     #[inline]
     fn erf(self) -> f32 {
-        libm::erff(self)
+        super::erf32(self)
     }
     #[inline]
     fn libm_exp(self) -> f32 {
-        libm::expf(self)
+        super::exp32(self)
     }
     fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
         crate::kernel::matmul(a, b)
@@ -121,11 +122,11 @@ impl Runtime for bf16 {
     }
     #[inline]
     fn erf(self) -> bf16 {
-        bf16::from_f32(libm::erff(self.to_f32()))
+        bf16::from_f32(super::erf32(self.to_f32()))
     }
     #[inline]
     fn libm_exp(self) -> bf16 {
-        bf16::from_f32(libm::expf(self.to_f32()))
+        bf16::from_f32(super::exp32(self.to_f32()))
     }
 }
 
@@ -143,10 +144,10 @@ impl Runtime for f16 {
     }
     #[inline]
     fn erf(self) -> f16 {
-        f16::from_f32(libm::erff(self.to_f32()))
+        f16::from_f32(super::erf32(self.to_f32()))
     }
     #[inline]
     fn libm_exp(self) -> f16 {
-        f16::from_f32(libm::expf(self.to_f32()))
+        f16::from_f32(super::exp32(self.to_f32()))
     }
 }
