@@ -344,6 +344,51 @@ fn err_f32_ulps(y: f32, r: f64) -> f64 {
     (f64::from(y) - r).abs() / 2f64.powi(e - 23)
 }
 
+/// 10 000 `f32` arguments uniform on `[lo, hi)` and 10 000 of log-uniform magnitude in
+/// `[10⁻⁴⁵, max_abs]` (down to the subnormals), both signs.
+fn spread(seed: u64, lo: f32, hi: f32, max_abs: f64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut args: Vec<f32> = (0..10_000).map(|_| rng.random_range(lo..hi)).collect();
+    args.extend((0..10_000).map(|_| {
+        let x = log_uniform(&mut rng, 1e-45, max_abs) as f32;
+        if rng.random() { x } else { -x }
+    }));
+    args
+}
+
+/// The worst error of `f` in `f32` ulps over `args` against `exact` (plus `ref_err`, the
+/// reference's own error in `f32` ulps), printed and asserted within half an ulp plus `10⁻⁴`.
+/// Where the exact value overflows `f32`, `f` must give `+∞`.
+fn assert_within_half_an_ulp(
+    name: &str,
+    f: fn(f32) -> f32,
+    exact: impl Fn(f32) -> f64,
+    ref_err: f64,
+    args: impl IntoIterator<Item = f32>,
+    over: &str,
+) {
+    let (mut worst, mut at, mut n) = (0.0f64, 0.0f32, 0u64);
+    for x in args {
+        let (r, y) = (exact(x), f(x));
+        n += 1;
+        if r > f64::from(f32::MAX) * (1.0 + 2f64.powi(-25)) {
+            assert_eq!(y, f32::INFINITY, "{name}({x:e})");
+            continue;
+        }
+        let e = err_f32_ulps(y, r) + ref_err;
+        if e > worst {
+            (worst, at) = (e, x);
+        }
+    }
+    eprintln!("{name}: max error {worst:.6} f32-ulps (at {at:e}) over {n} arguments {over}");
+    assert!(worst <= 0.5001, "{name}: {worst} ulps at {at:e}");
+}
+
+/// The 192-bit reference of `f` at an `f32` argument, as an `f64`.
+fn exact192(f: &'static str) -> impl Fn(f32) -> f64 {
+    move |x| reference(f, f64::from(x)).to_f64().value()
+}
+
 /// `scale_core::scalar::exp32`, the runtime `eˣ` of `f32` and the half types, is within half an
 /// `f32` ulp (plus `10⁻⁴`) of the 192-bit `eˣ`: on 20 000 `f32` arguments spread over its whole
 /// finite range (uniform and log-uniform magnitudes, both signs), and at the edges where the
@@ -351,14 +396,7 @@ fn err_f32_ulps(y: f32, r: f64) -> f64 {
 #[test]
 fn exp32_within_half_an_ulp() {
     use scale_core::scalar::exp32;
-    let mut rng = StdRng::seed_from_u64(0xE3E3);
-    let mut args: Vec<f32> = (0..10_000)
-        .map(|_| rng.random_range(-104.0f32..89.0))
-        .collect();
-    args.extend((0..10_000).map(|_| {
-        let x = log_uniform(&mut rng, 1e-45, 104.0) as f32;
-        if rng.random() { x } else { -x }
-    }));
+    let mut args = spread(0xE3E3, -104.0, 89.0, 104.0);
     // Around the overflow threshold, the subnormal range's start and the last nonzero result.
     for c in [88.722_84f32, -87.336_55, -103.278_93, -103.972_08] {
         let mut x = c;
@@ -367,29 +405,7 @@ fn exp32_within_half_an_ulp() {
             x = x.next_down();
         }
     }
-    let mut worst = (0.0f64, 0.0f32);
-    for x in args {
-        let r = reference("exp", f64::from(x)).to_f64().value();
-        let y = exp32(x);
-        if r > f64::from(f32::MAX) * (1.0 + 2f64.powi(-25)) {
-            assert_eq!(y, f32::INFINITY, "exp32({x:e})");
-            continue;
-        }
-        let e = err_f32_ulps(y, r);
-        if e > worst.0 {
-            worst = (e, x);
-        }
-    }
-    eprintln!(
-        "exp32: max error {:.6} f32-ulps (at {:e}) over 20 800 arguments",
-        worst.0, worst.1
-    );
-    assert!(
-        worst.0 <= 0.5001,
-        "exp32: {} ulps at {:e}",
-        worst.0,
-        worst.1
-    );
+    assert_within_half_an_ulp("exp32", exp32, exact192("exp"), 0.0, args, "sampled");
     assert_eq!(exp32(f32::NEG_INFINITY), 0.0);
     assert_eq!(exp32(f32::INFINITY), f32::INFINITY);
     assert!(exp32(f32::NAN).is_nan());
@@ -397,37 +413,23 @@ fn exp32_within_half_an_ulp() {
     assert_eq!(exp32(f32::from_bits(1)), 1.0);
 }
 
-/// Every `f32` argument from −104 to 89 (2.1·10⁹ of them) against the `f64` `exp`
+/// Every `f32` argument from −104 to 89 (2.2·10⁹ of them) against the `f64` `exp`
 /// (`scale_core::scalar::exp64`, within `assumed_ulps` `f64` ulps, i.e. 10⁻⁸ `f32` ulps).
 #[test]
-#[ignore = "about a minute in release mode: cargo test --release -p scale-core --test libm_ulps -- --ignored exp32 --nocapture"]
+#[ignore = "about 30 s in release mode: cargo test --release -p scale-core --test libm_ulps -- --ignored exp32 --nocapture"]
 fn exp32_exhaustive() {
     use scale_core::scalar::{exp32, exp64};
-    let mut worst = (0.0f64, 0.0f32);
-    let mut n = 0u64;
-    for bits in (0u32..=0x42B2_0000).chain(0x8000_0000u32..=0xC2D0_0000) {
-        let x = f32::from_bits(bits);
-        let r = exp64(f64::from(x));
-        let y = exp32(x);
-        n += 1;
-        if r > f64::from(f32::MAX) * (1.0 + 2f64.powi(-25)) {
-            assert_eq!(y, f32::INFINITY, "exp32({x:e})");
-            continue;
-        }
-        let e = err_f32_ulps(y, r) + 1e-8;
-        if e > worst.0 {
-            worst = (e, x);
-        }
-    }
-    eprintln!(
-        "exp32: max error {:.6} f32-ulps (at {:e}) over all {n} f32 arguments in [-104, 89]",
-        worst.0, worst.1
-    );
-    assert!(
-        worst.0 <= 0.5001,
-        "exp32: {} ulps at {:e}",
-        worst.0,
-        worst.1
+    let args = (0u32..=0x42B2_0000)
+        .chain(0x8000_0000u32..=0xC2D0_0000)
+        .map(f32::from_bits);
+    let exact = |x: f32| exp64(f64::from(x));
+    assert_within_half_an_ulp(
+        "exp32",
+        exp32,
+        exact,
+        1e-8,
+        args,
+        "(every f32 in [-104, 89])",
     );
 }
 
@@ -438,14 +440,7 @@ fn exp32_exhaustive() {
 #[test]
 fn erf32_within_half_an_ulp() {
     use scale_core::scalar::erf32;
-    let mut rng = StdRng::seed_from_u64(0xE3F3);
-    let mut args: Vec<f32> = (0..10_000)
-        .map(|_| rng.random_range(-4.5f32..4.5))
-        .collect();
-    args.extend((0..10_000).map(|_| {
-        let x = log_uniform(&mut rng, 1e-45, 4.5) as f32;
-        if rng.random() { x } else { -x }
-    }));
+    let mut args = spread(0xE3F3, -4.5, 4.5, 4.5);
     for c in [0.75f32, 1.25, 1.75, 2.25, 2.75, 3.25, 3.75, 4.25] {
         let (mut up, mut down) = (c, c);
         for _ in 0..100 {
@@ -453,54 +448,22 @@ fn erf32_within_half_an_ulp() {
             (up, down) = (up.next_up(), down.next_down());
         }
     }
-    let mut worst = (0.0f64, 0.0f32);
-    for x in args {
-        let r = reference("erf", f64::from(x)).to_f64().value();
-        let e = err_f32_ulps(erf32(x), r);
-        if e > worst.0 {
-            worst = (e, x);
-        }
-    }
-    eprintln!(
-        "erf32: max error {:.6} f32-ulps (at {:e}) over 23 200 arguments",
-        worst.0, worst.1
-    );
-    assert!(
-        worst.0 <= 0.5001,
-        "erf32: {} ulps at {:e}",
-        worst.0,
-        worst.1
-    );
+    assert_within_half_an_ulp("erf32", erf32, exact192("erf"), 0.0, args, "sampled");
     assert_eq!(erf32(f32::INFINITY), 1.0);
     assert_eq!(erf32(f32::NEG_INFINITY), -1.0);
     assert!(erf32(f32::NAN).is_nan());
     assert_eq!(erf32(-0.0).to_bits(), (-0.0f32).to_bits());
 }
 
-/// Every `f32` argument in `[−5, 5]` (2.15·10⁹) against the `f64` `erf` of the `libm` crate
+/// Every `f32` argument in `[−5, 5]` (2.2·10⁹) against the `f64` `erf` of the `libm` crate
 /// (within `assumed_ulps` `f64` ulps, i.e. 10⁻⁸ `f32` ulps); beyond 5 `erf` rounds to ±1.
 #[test]
-#[ignore = "about a minute in release mode: cargo test --release -p scale-core --test libm_ulps -- --ignored erf32 --nocapture"]
+#[ignore = "about 30 s in release mode: cargo test --release -p scale-core --test libm_ulps -- --ignored erf32 --nocapture"]
 fn erf32_exhaustive() {
     use scale_core::scalar::erf32;
-    let mut worst = (0.0f64, 0.0f32);
-    let mut n = 0u64;
-    for bits in (0u32..=0x40A0_0000).chain(0x8000_0000u32..=0xC0A0_0000) {
-        let x = f32::from_bits(bits);
-        let e = err_f32_ulps(erf32(x), libm::erf(f64::from(x))) + 1e-8;
-        n += 1;
-        if e > worst.0 {
-            worst = (e, x);
-        }
-    }
-    eprintln!(
-        "erf32: max error {:.6} f32-ulps (at {:e}) over all {n} f32 arguments in [-5, 5]",
-        worst.0, worst.1
-    );
-    assert!(
-        worst.0 <= 0.5001,
-        "erf32: {} ulps at {:e}",
-        worst.0,
-        worst.1
-    );
+    let args = (0u32..=0x40A0_0000)
+        .chain(0x8000_0000u32..=0xC0A0_0000)
+        .map(f32::from_bits);
+    let exact = |x: f32| libm::erf(f64::from(x));
+    assert_within_half_an_ulp("erf32", erf32, exact, 1e-8, args, "(every f32 in [-5, 5])");
 }
