@@ -1,9 +1,17 @@
-//! The GEMM kernel behind `matmul`/`matvec` for `f32` and `f64`.
+//! The GEMM kernel behind `matmul`/`matvec` for `f32` and `f64`: faer's safe API (strided
+//! views, so transposed operands cost nothing), which dispatches to the `gemm` crate's kernels.
 //!
-//! Measured on this project's machine (AVX-512, one thread, 512³ and MLP-sized products):
-//! `faer` 110 GFLOP/s, `gemm` 97–108 (but only through an `unsafe` API, which our crates forbid),
-//! ndarray's default `matrixmultiply` 76–95. `faer` is pure Rust and its safe API takes strided
-//! views, so transposed operands cost nothing. See `docs/benchmarks.md`.
+//! Which kernels faer reaches is a build setting, and it decides the speed of everything else
+//! in the process. With its `std` feature faer calls `private-gemm-x86`, whose AVX-512 kernels
+//! return with the upper halves of the vector registers dirty; from then on every SSE
+//! instruction of this crate (all of its elementwise, `Ball` and interval code, compiled for
+//! baseline x86-64) pays the SSE/AVX transition, measured 2.7× slower (an `erf32` call 6.5 →
+//! 17.4 ns after one GEMM). Without `std` faer takes the `gemm` crate's kernels, which end with
+//! `vzeroupper`; the workspace turns on `gemm/std` (runtime CPU detection) and `gemm/x86-v4`
+//! (its AVX-512 kernels) by naming the crate, so the GEMMs stay as fast (`bench_mlp`'s runtime
+//! step 1.49 → 1.48 ms) and the rest runs at full speed (its certified this-run step 39 →
+//! 13 ms, the transformer block's runtime step 27 → 14 ms; `docs/benchmarks.md`).
+//! `tests/registry_coverage.rs` checks that `private-gemm-x86` stays out of `Cargo.lock`.
 
 use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -78,6 +86,27 @@ mod tests {
         assert_eq!(
             super::matmul(a.view(), Array2::<f64>::zeros((7, 0)).view()).dim(),
             (5, 0)
+        );
+    }
+
+    /// The workspace's lock file resolves faer to the `gemm` crate's kernels, not
+    /// `private-gemm-x86` (see the module docs: with it every later SSE instruction is 2.7×
+    /// slower). Turning faer's `std` feature back on, directly or through another crate, fails
+    /// here.
+    #[test]
+    fn the_lock_file_keeps_private_gemm_out() {
+        let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+        let Ok(text) = std::fs::read_to_string(&lock) else {
+            // Built outside the workspace (a published crate has no lock file beside it).
+            return;
+        };
+        assert!(
+            text.contains("name = \"gemm\""),
+            "faer's GEMM crate is not in {lock:?}"
+        );
+        assert!(
+            !text.contains("name = \"private-gemm-x86\""),
+            "faer's std feature is on: its AVX-512 kernels slow everything after them"
         );
     }
 }

@@ -33,9 +33,9 @@ const PREC: usize = 53;
 
 /// `eˣ` in `f64`, for every reference and enclosure that charges the libm assumption
 /// ([`assumed_ulps`]): the pure-Rust `libm` crate's `exp` (musl's algorithm, below 1 ulp;
-/// measured by the `libm_ulps` test). Not the platform's: glibc's `exp` runs ~30× slower after
-/// an AVX-512 GEMM (faer's) leaves the upper vector registers dirty — it was a third of a
-/// certified transformer step. The workspace's `clippy.toml` rejects `f64::exp`, so this stays
+/// measured by the `libm_ulps` test). Not the platform's: glibc's `exp` ran ~30× slower after an
+/// AVX-512 GEMM that leaves the upper vector registers dirty (faer's `private-gemm-x86`, no
+/// longer built: `kernel.rs`) — it was a third of a certified transformer step. The workspace's `clippy.toml` rejects `f64::exp`, so this stays
 /// the one `f64` exponential.
 ///
 /// ```

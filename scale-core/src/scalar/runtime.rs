@@ -40,11 +40,12 @@ pub trait Runtime:
     /// `eˣ` in the runtime kernels (softmax and log-softmax, attention, gelu, sigmoid, `exp`,
     /// softplus, the losses): platform-independent code, not the platform's `expf`/`exp` that
     /// [`Float::exp`] calls — [`exp32`](crate::scalar::exp32) for `f32` and, through `f32`, the
-    /// half types, the `libm` crate's `exp` for `f64`. Why: glibc's
-    /// are VEX-encoded, and once faer's AVX-512 GEMM has left `zmm16`–`zmm31` dirty (which
-    /// `vzeroupper` does not clear) every call from this crate's SSE code pays an SSE↔AVX
-    /// transition, measured 35× slower (3.8 → 130 ns per call, `docs/benchmarks.md`). The bounds
-    /// never trust it either: results are measured against `f64` references.
+    /// half types, the `libm` crate's `exp` for `f64`. Why: the same
+    /// results on every platform, and no dependence on the vector state other code leaves
+    /// (glibc's are VEX-encoded: after `private-gemm-x86`'s AVX-512 kernels, which this
+    /// workspace no longer builds — see `kernel.rs` — each call paid an SSE↔AVX transition,
+    /// 3.8 → 130 ns, `docs/benchmarks.md`). The bounds never trust it either: results are
+    /// measured against `f64` references.
     fn libm_exp(self) -> Self;
 
     /// Matrix product, the hot kernel of `matmul`/`matvec`. `f32` and `f64` use the faer kernel
