@@ -8,7 +8,7 @@
 //! | 3 zero-size dimensions | `zero_size_*` |
 //! | 5 NaN constants are typed errors | `nan_constants_are_typed_errors` |
 //! | 6 checkers compare shapes; ∞ only against +∞ | `checkers_*` |
-//! | 7 settings per graph, not process-wide | `config_is_per_graph_and_thread` |
+//! | 7 settings per graph, not process-wide; threads change no result | `config_is_per_graph_and_thread`, `two_threads_certify_exactly_as_one` |
 //! | 9 nodes off the loss path contribute nothing | `off_path_*` |
 //! | #16.1 a check under a +∞ tolerance fails | `blind_check_fails` |
 
@@ -283,6 +283,47 @@ fn config_is_per_graph_and_thread() {
     }
     // Outside a graph's computation, the default is in force.
     assert_eq!(scale_graph::dot_bound_mode(), DotBound::APosteriori);
+}
+
+#[test]
+fn two_threads_certify_exactly_as_one() {
+    // `Config::threads` promises identical results: with two, the spec pass runs beside the
+    // runtime sweeps and its large products split their midpoint and radius GEMMs over rayon's
+    // pool (64·128·64 multiply-adds each, above the hand-off threshold).
+    let run = |config: Config| {
+        let mut m = scale_graph! {
+            input x: [64, 128];
+            input w1: [128, 64];
+            input w2: [64, 128];
+            let h = relu(matmul(x, w1));
+            let loss = sum(tanh(matmul(h, w2)));
+        };
+        m.graph.set_config(config);
+        let mut inputs = m.zero_inputs();
+        let wave = |k: usize, f: f32, s: f32| (k as f32 * f).sin() * s;
+        inputs.x = Array2::from_shape_fn((64, 128), |(i, j)| wave(i * 128 + j, 0.37, 1.0));
+        inputs.w1 = Array2::from_shape_fn((128, 64), |(i, j)| wave(i * 64 + j, 0.11, 0.1));
+        inputs.w2 = Array2::from_shape_fn((64, 128), |(i, j)| wave(i * 128 + j, 0.23, 0.1));
+        let cert = m.certify(&inputs, m.vars.loss).unwrap();
+        let balls = |l: &[ndarray::ArrayD<scale_graph::Ball>]| {
+            l.iter().flat_map(|a| a.iter().copied()).collect::<Vec<_>>()
+        };
+        let enclosure = cert
+            .enclosure
+            .as_ref()
+            .map(|e| (balls(e.values.as_slice()), balls(e.grads.as_slice())));
+        let bits = |b: &[Bound]| b.iter().map(|b| b.get().to_bits()).collect::<Vec<_>>();
+        (
+            bits(cert.eps.as_slice()),
+            bits(cert.grad_eps.as_slice()),
+            enclosure,
+        )
+    };
+    for base in [Config::default(), Config::any_implementation()] {
+        let (one, two) = (run(base.with_threads(1)), run(base.with_threads(2)));
+        assert!(one.2.is_some(), "{base:?}: the enclosure was computed");
+        assert!(one == two, "{base:?}: two threads certify differently");
+    }
 }
 
 #[test]

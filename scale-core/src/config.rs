@@ -88,7 +88,9 @@ pub struct Config {
     pub always_propagate: bool,
     /// Threads a certified pass may use (default 1). With 2 or more, the spec passes of the
     /// this-run, any-implementation and estimate modes run on a second thread beside the
-    /// runtime sweeps (they start from the inputs alone); the results are identical.
+    /// runtime sweeps (they start from the inputs alone), and the large products of the spec
+    /// passes split their two GEMMs (midpoints, radii) over rayon's global pool (sized by
+    /// rayon: the machine's cores, or `RAYON_NUM_THREADS`); the results are identical.
     pub threads: usize,
     /// Accuracy assumed of the `f64` elementary functions, in ulps (private so it is
     /// always validated: see [`Config::with_assumed_ulps`]).

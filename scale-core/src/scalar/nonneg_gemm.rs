@@ -194,20 +194,24 @@ where
     })
 }
 
-/// `(side(), main())`, the two on separate threads when the certified pass may use two
+/// `(side(), main())`, the two on rayon's pool when the certified pass may use two threads
 /// ([`Config::threads`](crate::config::Config::threads)) and the product is large enough
-/// (`work` multiply-adds) to repay a thread start; the results are the same either way.
-pub(crate) fn beside<A: Send, B>(
+/// (`work` multiply-adds) to repay the hand-off; the results are the same either way. A pool,
+/// not a thread per product: starting one per product (and a fresh `malloc` arena for each)
+/// made the two-thread this-run step of `bench_mlp` slower than the one-thread step (median
+/// 19–23 ms against 12; with the pool 10–11 ms).
+pub(crate) fn beside<A: Send, B: Send>(
     work: usize,
     side: impl FnOnce() -> A + Send,
-    main: impl FnOnce() -> B,
+    main: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    if work < 1 << 18 || crate::config::current().threads < 2 {
+    let config = crate::config::current();
+    if work < 1 << 18 || config.threads < 2 {
         return (side(), main());
     }
-    std::thread::scope(|s| {
-        let h = s.spawn(side);
-        let b = main();
-        (h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), b)
-    })
+    // Either half may run on a pool thread, which has no configuration of its own.
+    rayon::join(
+        move || crate::config::scoped(config, side),
+        move || crate::config::scoped(config, main),
+    )
 }
