@@ -8,10 +8,11 @@
 //! baseline x86-64) pays the SSE/AVX transition, measured 2.7× slower (an `erf32` call 6.5 →
 //! 17.4 ns after one GEMM). Without `std` faer takes the `gemm` crate's kernels, which end with
 //! `vzeroupper`; the workspace turns on `gemm/std` (runtime CPU detection) and `gemm/x86-v4`
-//! (its AVX-512 kernels) by naming the crate, so the GEMMs stay as fast (`bench_mlp`'s runtime
-//! step 1.49 → 1.48 ms) and the rest runs at full speed (its certified this-run step 39 →
-//! 13 ms, the transformer block's runtime step 27 → 14 ms; `docs/benchmarks.md`).
-//! `tests/registry_coverage.rs` checks that `private-gemm-x86` stays out of `Cargo.lock`.
+//! (its AVX-512 kernels) by naming the crate. The products themselves got a little slower
+//! (`bench_mlp`'s hand-written step +15 %, its runtime step +5 %), everything after them a lot
+//! faster (its certified this-run step 36–38 → 11–14 ms, the transformer block's runtime step
+//! 27 → 14 ms; `docs/benchmarks.md`). The `the_lock_file_keeps_private_gemm_out` test below
+//! fails if `private-gemm-x86` comes back into `Cargo.lock`.
 
 use faer::traits::ComplexField;
 use faer::{Accum, MatMut, MatRef, Par};
