@@ -288,20 +288,26 @@ fn config_is_per_graph_and_thread() {
 #[test]
 fn two_threads_certify_exactly_as_one() {
     // `Config::threads` promises identical results: with two, the spec pass runs beside the
-    // runtime sweeps and its large products split their midpoint and radius GEMMs over rayon's
-    // pool (64·128·64 multiply-adds each, above the hand-off threshold).
+    // runtime sweeps, its large products split their midpoint and radius GEMMs over rayon's
+    // pool (64·128·64 multiply-adds each, above the hand-off threshold), and layer norm's
+    // propagated VJP bound its box and point passes.
     let run = |config: Config| {
         let mut m = scale_graph! {
             input x: [64, 128];
+            input g: [128];
+            input b: [128];
             input w1: [128, 64];
             input w2: [64, 128];
-            let h = relu(matmul(x, w1));
+            let n = layer_norm(x, g, b, 1e-5);
+            let h = relu(matmul(n, w1));
             let loss = sum(tanh(matmul(h, w2)));
         };
         m.graph.set_config(config);
         let mut inputs = m.zero_inputs();
         let wave = |k: usize, f: f32, s: f32| (k as f32 * f).sin() * s;
         inputs.x = Array2::from_shape_fn((64, 128), |(i, j)| wave(i * 128 + j, 0.37, 1.0));
+        inputs.g = Array1::from_shape_fn(128, |j| 1.0 + wave(j, 0.7, 0.1));
+        inputs.b = Array1::from_shape_fn(128, |j| wave(j, 0.9, 0.1));
         inputs.w1 = Array2::from_shape_fn((128, 64), |(i, j)| wave(i * 64 + j, 0.11, 0.1));
         inputs.w2 = Array2::from_shape_fn((64, 128), |(i, j)| wave(i * 128 + j, 0.23, 0.1));
         let cert = m.certify(&inputs, m.vars.loss).unwrap();
@@ -319,9 +325,14 @@ fn two_threads_certify_exactly_as_one() {
             enclosure,
         )
     };
-    for base in [Config::default(), Config::any_implementation()] {
+    let propagated = Config::default().with_enclose(false);
+    for base in [Config::default(), propagated, Config::any_implementation()] {
         let (one, two) = (run(base.with_threads(1)), run(base.with_threads(2)));
-        assert!(one.2.is_some(), "{base:?}: the enclosure was computed");
+        assert_eq!(one.2.is_some(), base.enclose, "{base:?}: the enclosure");
+        assert!(
+            one.0.iter().all(|&e| f64::from_bits(e).is_finite()),
+            "{base:?}: finite eps"
+        );
         assert!(one == two, "{base:?}: two threads certify differently");
     }
 }

@@ -259,6 +259,26 @@ pub fn current() -> Config {
     CURRENT.with(|c| c.get())
 }
 
+/// `(side(), main())` of two independent parts of a certified pass (a product's midpoint and
+/// radius GEMMs, layer norm's box and point VJPs): on rayon's pool when the pass may use two
+/// threads ([`Config::threads`]) and the parts are large enough (`work`, about the operations
+/// of each) to repay the hand-off; the results are the same either way. A pool, not a thread
+/// per call: starting one per product (and a fresh `malloc` arena for each) made the two-thread
+/// this-run step of `bench_mlp` slower than the one-thread step (median 19–23 ms against 12;
+/// with the pool 10–11 ms).
+pub(crate) fn beside<A: Send, B: Send>(
+    work: usize,
+    side: impl FnOnce() -> A + Send,
+    main: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let config = current();
+    if work < 1 << 18 || config.threads < 2 {
+        return (side(), main());
+    }
+    // Either half may run on a pool thread, which has no configuration of its own.
+    rayon::join(move || scoped(config, side), move || scoped(config, main))
+}
+
 /// The dot-product bound mode of the bound computation running on this thread (the default,
 /// [`DotBound::APosteriori`], outside one).
 ///

@@ -372,7 +372,7 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
                 Some(move |v: Self, s: f64| (1.0 + g) * (v.b.mid().abs() * s + v.b.rad() * s)),
             );
             let maxima = (am.max(ar), (1.0 + g) * (bm + br));
-            let (sums, mm) = super::nonneg_gemm::beside(
+            let (sums, mm) = crate::config::beside(
                 a.nrows() * k * b.ncols(),
                 || super::nonneg_gemm::nonneg_sums(a, b, maxima, left, right),
                 || crate::kernel::matmul(mids(a).view(), mids(b).view()),

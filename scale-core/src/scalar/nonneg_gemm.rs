@@ -193,25 +193,3 @@ where
         factor2,
     })
 }
-
-/// `(side(), main())`, the two on rayon's pool when the certified pass may use two threads
-/// ([`Config::threads`](crate::config::Config::threads)) and the product is large enough
-/// (`work` multiply-adds) to repay the hand-off; the results are the same either way. A pool,
-/// not a thread per product: starting one per product (and a fresh `malloc` arena for each)
-/// made the two-thread this-run step of `bench_mlp` slower than the one-thread step (median
-/// 19–23 ms against 12; with the pool 10–11 ms).
-pub(crate) fn beside<A: Send, B: Send>(
-    work: usize,
-    side: impl FnOnce() -> A + Send,
-    main: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    let config = crate::config::current();
-    if work < 1 << 18 || config.threads < 2 {
-        return (side(), main());
-    }
-    // Either half may run on a pool thread, which has no configuration of its own.
-    rayon::join(
-        move || crate::config::scoped(config, side),
-        move || crate::config::scoped(config, main),
-    )
-}

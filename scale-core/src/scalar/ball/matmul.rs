@@ -3,7 +3,8 @@
 //! about 10⁻⁹ of it for an `f32` graph, not be accurate).
 
 use super::{Ball, U};
-use crate::scalar::nonneg_gemm::{NonnegSums, beside, map_stored, nonneg_sums};
+use crate::config::beside;
+use crate::scalar::nonneg_gemm::{NonnegSums, map_stored, nonneg_sums};
 use ndarray::{Array2, ArrayView2};
 
 /// Per-operand maxima of `|m|` and `r`, for the scaling.
