@@ -435,8 +435,9 @@ fn exp32_exhaustive() {
 
 /// `scale_core::scalar::erf32`, the runtime `erf` of `f32` and the half types, is within half
 /// an `f32` ulp (plus `10⁻⁴`) of the 192-bit `erf`: on 20 000 arguments (uniform on
-/// `[−4.5, 4.5]`, log-uniform magnitudes down to the subnormals) and 200 on each side of every
-/// piece boundary of its polynomials.
+/// `[−4.5, 4.5]`, log-uniform magnitudes down to the subnormals) and 200 on each side of 0.75
+/// (where its form changes), 4.25 (where `|x|` is clamped) and the half-integers between
+/// (where an earlier version changed polynomials).
 #[test]
 fn erf32_within_half_an_ulp() {
     use scale_core::scalar::erf32;

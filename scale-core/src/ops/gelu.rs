@@ -111,10 +111,12 @@ impl SmoothFn for GeluFn {
         let pdf = (T::from_f64(-0.5) * x * x).exp() * beta;
         cdf + x * pdf
     }
+    #[inline(always)]
     fn rt<R: Runtime>(x: R) -> R {
         let half = <R as Arith>::lit(0.5);
         x * half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf())
     }
+    #[inline(always)]
     fn rt_d<R: Runtime>(x: R) -> R {
         let half = <R as Arith>::lit(0.5);
         let cdf = half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf());

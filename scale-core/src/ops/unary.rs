@@ -550,7 +550,14 @@ fn around<F: SmoothFn>(x: f64, e: f64, fwd: bool) -> Option<(f64, f64)> {
 
 impl<S: Shape, B, F: SmoothFn> Unary<S, B, F> {
     fn vjp_rt<R: Runtime>(&self, x: &ArrayD<R>, d: &ArrayD<R>) -> ArrayD<R> {
-        Zip::from(x).and(d).map_collect(|&x, &d| d * F::rt_d(x))
+        // A closure, always inlined: a function item would be called through a shim that
+        // stays outside the vectorised loop.
+        crate::tensor::zip_map_vectorised(
+            x,
+            d,
+            #[inline(always)]
+            |x, d| d * F::rt_d(x),
+        )
     }
 }
 
@@ -580,7 +587,11 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
 
 impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        at(ctx, &self.args[0]).mapv(F::rt)
+        crate::tensor::map_vectorised(
+            at(ctx, &self.args[0]),
+            #[inline(always)]
+            |x| F::rt(x),
+        )
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
