@@ -12,7 +12,10 @@
 //!
 //! Run: `cargo run --release --example bench_mlp [-- ROUNDS]`; `-- --only NAME [TIMES]` loops
 //! one variant (for profilers). When PyTorch is installed, `scripts/bench_torch.py` times its
-//! step on the same MLP after the rounds (`--no-torch` skips it) and the ratio is printed. Exits 1 if the graph's gradients differ from the hand-written
+//! step on the same MLP after the rounds (`--no-torch` skips it) and the ratio is printed.
+//! Freed memory is kept in the process (`scale_graph::memory::retain_freed_memory`) unless
+//! `--no-retain` is given: with glibc's defaults every certified step faults its large tensors
+//! in afresh. Exits 1 if the graph's gradients differ from the hand-written
 //! step, 2 on a usage error.
 #![forbid(unsafe_code)]
 
@@ -63,9 +66,8 @@ struct Cli {
     #[arg(long, value_name = "NAME", hide = true, conflicts_with = "only",
           value_parser = clap::builder::PossibleValuesParser::new(VARIANTS))]
     mem: Option<String>,
-    /// Do not time PyTorch (`scripts/bench_torch.py`), even when it is installed.
-    #[arg(long)]
-    no_torch: bool,
+    #[command(flatten)]
+    switches: bench::Switches,
 }
 
 const B: usize = 64;
@@ -141,6 +143,7 @@ fn mm_faer(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let malloc = cli.switches.apply();
     let p = params();
 
     // Built by a closure so each dot-bound mode gets its own graph (settings are per graph).
@@ -245,7 +248,8 @@ fn main() -> ExitCode {
     let spread = bench::interleaved(&variants, rounds);
     let med: Vec<f64> = spread.iter().map(|s| s.median).collect();
     println!(
-        "784-512-512-10 relu MLP, batch {B}, f32, forward+backward; {rounds} interleaved rounds\n"
+        "784-512-512-10 relu MLP, batch {B}, f32, forward+backward; {rounds} interleaved rounds; \
+         {malloc}\n"
     );
     println!(
         "{:<24} {:>9} {:>9} {:>9}",
@@ -289,7 +293,7 @@ fn main() -> ExitCode {
         med[9] / med[2]
     );
 
-    if !cli.no_torch {
+    if !cli.switches.no_torch {
         match bench::torch("mlp", rounds) {
             Ok(t) => println!(
                 "\npytorch (scripts/bench_torch.py, 1 thread) {:.3} / {:.3} / {:.3} ms (min / median / max)\n\

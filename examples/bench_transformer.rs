@@ -10,7 +10,8 @@
 //! products split over rayon's pool), whose ratios are wall time.
 //!
 //! Run: `cargo run --release --example bench_transformer [-- ROUNDS]`; `-- --only NAME [TIMES]`
-//! loops one variant (for profilers); `--no-torch` skips PyTorch. The PyTorch step comes from
+//! loops one variant (for profilers); `--no-torch` skips PyTorch; `--no-retain` leaves glibc's
+//! malloc at its defaults (see `scale_graph::memory`). The PyTorch step comes from
 //! `python3 scripts/bench_torch.py --model transformer` (1 thread), run after the interleaved
 //! rounds; without PyTorch the ratio is left out.
 #![forbid(unsafe_code)]
@@ -71,9 +72,8 @@ struct Cli {
     #[arg(long, value_name = "NAME", hide = true, conflicts_with = "only",
           value_parser = clap::builder::PossibleValuesParser::new(VARIANTS))]
     mem: Option<String>,
-    /// Do not time PyTorch (even when it is installed).
-    #[arg(long)]
-    no_torch: bool,
+    #[command(flatten)]
+    switches: bench::Switches,
 }
 
 /// Shapes of `Γ` and the spread of their random data (as the generated model draws them).
@@ -94,6 +94,7 @@ const INPUTS: [(&[usize], f64); 12] = [
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let malloc = cli.switches.apply();
     let m = scale_graph! {
         runtime = f32;
         input x: [8, 64, 128];
@@ -184,7 +185,7 @@ fn main() -> ExitCode {
     let t = bench::interleaved(&variants, rounds);
     println!(
         "transformer block b 8, n 64, d 128, 4 heads, causal, f32, forward+backward; \
-         {rounds} interleaved rounds\n"
+         {rounds} interleaved rounds; {malloc}\n"
     );
     println!(
         "{:<24} {:>9} {:>9} {:>9}",
@@ -205,7 +206,7 @@ fn main() -> ExitCode {
             s.median / t[0].median
         );
     }
-    if !cli.no_torch {
+    if !cli.switches.no_torch {
         match bench::torch("transformer", rounds.max(10)) {
             Ok(torch) => print_torch(&t[0], &torch),
             Err(why) => println!("\nno PyTorch time ({why})"),

@@ -11,6 +11,33 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+/// The switches both benchmarks take (flattened into each one's `clap` parser).
+#[derive(clap::Args)]
+pub struct Switches {
+    /// Leave glibc's malloc at its defaults: freed large tensors go back to the kernel and every
+    /// step faults them in again. By default the bench first calls
+    /// `scale_graph::memory::retain_freed_memory`, as a loop that certifies every step should
+    /// (the child processes that measure peak memory always do; it does not change the peak).
+    #[arg(long)]
+    pub no_retain: bool,
+    /// Do not time PyTorch (`scripts/bench_torch.py`), even when it is installed.
+    #[arg(long)]
+    pub no_torch: bool,
+}
+
+impl Switches {
+    /// Apply the process-wide ones (before anything is allocated), and say so in the table's
+    /// header line.
+    pub fn apply(&self) -> &'static str {
+        if self.no_retain {
+            "glibc malloc defaults"
+        } else {
+            scale_graph::memory::retain_freed_memory();
+            "freed memory retained"
+        }
+    }
+}
+
 /// One benchmarked step.
 pub type Step<'a> = Box<dyn Fn() + 'a>;
 

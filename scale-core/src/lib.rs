@@ -15,6 +15,7 @@
 //! * [`node`], [`graph`]: the four node kinds and graph kinds, with linear-time evaluation;
 //! * [`ops`]: the SPEC §9 ops;
 //! * [`config`]: the settings a bound computation runs under (per graph, never process-wide);
+//! * [`memory`]: keeping freed memory in the process between certified steps (opt-in);
 //! * [`model`]: the [`Model`] trait every `scale_graph!` model implements;
 //! * [`random`]: seeded random inputs (`m.random_inputs(seed)`);
 //! * [`tolerance`], [`check`]: abs+rel tolerances and the SPEC §3 predicates as checkers.
@@ -60,6 +61,7 @@ pub mod graph;
 pub mod handle;
 pub mod kernel;
 pub mod lists;
+pub mod memory;
 pub mod model;
 pub mod node;
 pub mod ops;
