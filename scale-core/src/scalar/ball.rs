@@ -331,16 +331,22 @@ impl crate::scalar::SpecScalar for Ball {
         )
     }
     /// `√x` where the ball lies in `x ≥ 0` (else the whole line): midpoint `fl(√m)`, radius
-    /// `min(r/√m, √r)` (`|√x − √m| = |x − m|/(√x + √m)`, and `≤ √|x − m|`) plus its rounding.
+    /// `min(r/(√lo + √m), √r)` (`|√x − √m| = |x − m|/(√x + √m)` with `√x ≥ √lo` over the ball,
+    /// and `≤ √|x − m|`) plus its rounding. (`r/√m` alone, as before the sixteenth session,
+    /// was twice the interval's half-width for a narrow ball: a layer norm's `σ` carried it.)
     fn sqrt(self) -> Ball {
-        if !(self.lo() >= 0.0) {
+        let lo = self.lo();
+        if !(lo >= 0.0) {
             return Ball::ENTIRE;
         }
         let m = self.m.sqrt();
         let spread = if self.r == 0.0 {
             0.0
         } else if m > 0.0 {
-            (self.r / m).min(self.r.sqrt())
+            // A lower bound on `√lo + √m`: the two roots and the sum each round by at most
+            // one unit, and `1 − 4u` covers them and its own product.
+            let den = (lo.sqrt() + m) * (1.0 - 4.0 * U);
+            (self.r / den).min(self.r.sqrt())
         } else {
             self.r.sqrt()
         };
@@ -434,6 +440,14 @@ mod tests {
                     s.lo() <= i.lo() && i.hi() <= s.hi(),
                     "√{b:?}: {s:?} vs {i:?}"
                 );
+                // A narrow ball's root is as narrow as the interval's (not twice as wide).
+                if rel == 1e-12 && a >= 0.1 {
+                    let half = (i.hi() - i.lo()) / 2.0;
+                    assert!(
+                        s.rad() <= 1.01 * half + 8.0 * U * s.mid(),
+                        "√{b:?}: {s:?} vs {i:?}"
+                    );
+                }
             }
         }
         assert_eq!(Ball::new(0.0, 1e-20).sqrt().rad(), f64::INFINITY);
