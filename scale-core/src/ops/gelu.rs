@@ -104,12 +104,18 @@ impl SmoothFn for GeluFn {
     }
     /// PyTorch's backward: `cdf + x·pdf` with `cdf = ½(1 + erf(x·√½))`,
     /// `pdf = e^{−½x²}·(2/√π)·√½·½`.
-    fn runtime_d<T: SpecScalar>(x: T, _y: T) -> T {
+    fn runtime_d<T: SpecScalar>(x: T, y: T) -> T {
+        Self::runtime_d_fn::<T>()(x, y)
+    }
+    fn runtime_d_fn<T: SpecScalar>() -> impl Fn(T, T) -> T {
         let c = sqrt_half::<T>();
-        let cdf = T::from_f64(0.5) * (T::one() + (x * c).erf());
-        let beta = T::from_f64(2.0) / pi::<T>().sqrt() * c * T::from_f64(0.5);
-        let pdf = (T::from_f64(-0.5) * x * x).exp() * beta;
-        cdf + x * pdf
+        let (half, neg_half) = (T::from_f64(0.5), T::from_f64(-0.5));
+        let beta = T::from_f64(2.0) / pi::<T>().sqrt() * c * half;
+        move |x, _y| {
+            let cdf = half * (T::one() + (x * c).erf());
+            let pdf = (neg_half * x * x).exp() * beta;
+            cdf + x * pdf
+        }
     }
     #[inline(always)]
     fn rt<R: Runtime>(x: R) -> R {
@@ -232,16 +238,25 @@ impl SmoothFn for GeluTanhFn {
         }
     }
     /// PyTorch's backward: `½(1 + t) + ½x·(1 − t²)·β(1 + 3κx²)`, `t = tanh(β(x + κx³))`.
-    fn runtime_d<T: SpecScalar>(x: T, _y: T) -> T {
+    fn runtime_d<T: SpecScalar>(x: T, y: T) -> T {
+        Self::runtime_d_fn::<T>()(x, y)
+    }
+    fn runtime_d_fn<T: SpecScalar>() -> impl Fn(T, T) -> T {
         let k = (T::from_f64(2.0) / pi::<T>()).sqrt();
-        let half = T::from_f64(0.5);
-        let x_sq = x * x;
-        let inner = k * (x + T::from_f64(KAPPA) * (x_sq * x));
-        let t = inner.tanh();
-        let left = half * x;
-        let right = T::one() + t;
-        let inner_d = k * (T::one() + T::from_f64(3.0 * KAPPA) * x_sq);
-        half * right + left * (T::one() - t * t) * inner_d
+        let (half, kappa, kappa3) = (
+            T::from_f64(0.5),
+            T::from_f64(KAPPA),
+            T::from_f64(3.0 * KAPPA),
+        );
+        move |x, _y| {
+            let x_sq = x * x;
+            let inner = k * (x + kappa * (x_sq * x));
+            let t = inner.tanh();
+            let left = half * x;
+            let right = T::one() + t;
+            let inner_d = k * (T::one() + kappa3 * x_sq);
+            half * right + left * (T::one() - t * t) * inner_d
+        }
     }
     fn rt<R: Runtime>(x: R) -> R {
         let k = <R as Arith>::lit(SQRT_2_OVER_PI);

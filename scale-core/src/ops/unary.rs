@@ -63,6 +63,13 @@ pub trait SmoothFn: Send + Sync + 'static {
         let _ = y;
         Self::spec_d(x)
     }
+    /// [`runtime_d`](Self::runtime_d) with its constants evaluated once, as
+    /// [`SmoothFn::spec_fn`] (GELU's `β = (2/√π)·√½·½` in the arithmetic that models the
+    /// runtime, per entry, was a fifth of a certified any-implementation transformer step).
+    /// Must agree with `runtime_d` bit for bit (the default is `runtime_d` itself).
+    fn runtime_d_fn<T: SpecScalar>() -> impl Fn(T, T) -> T {
+        Self::runtime_d::<T>
+    }
     /// The runtime kernel of `f`.
     fn rt<R: Runtime>(x: R) -> R;
     /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
@@ -571,12 +578,13 @@ impl<S: Shape, B, F: SmoothFn> Op for Unary<S, B, F> {
     }
     fn vjp_spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let (spec, spec_d) = (F::spec_fn::<T>(), F::spec_d_fn::<T>());
+        let runtime_d = F::runtime_d_fn::<T>();
         vec![
             Zip::from(at(ctx, &self.args[0]))
                 .and(delta)
                 .map_collect(|&x, &d| {
                     if T::MODELS_RUNTIME {
-                        d * F::runtime_d(x, spec(x))
+                        d * runtime_d(x, spec(x))
                     } else {
                         d * spec_d(x)
                     }

@@ -247,14 +247,10 @@ fn erf_lip(b: Ball) -> f64 {
     if b.r == 0.0 {
         return 0.0;
     }
-    let (lo, hi) = (sub_down(b.m, b.r), add_up(b.m, b.r));
-    let mig = if lo > 0.0 {
-        lo
-    } else if hi < 0.0 {
-        -hi
-    } else {
-        0.0
-    };
+    // The smallest |t| over the ball, rounded down: `fl(|m| − r)` errs by at most one unit
+    // (and keeps the sign of the exact difference), `1 − 2u` more than covers it.
+    let mig = (b.m.abs() - b.r) * (1.0 - 2.0 * U);
+    let mig = if mig > 0.0 { mig } else { 0.0 };
     std::f64::consts::FRAC_2_SQRT_PI * exp_neg_up(mig * mig) * (1.0 + 4.0 * libm_rel()) + 1e-300
 }
 
