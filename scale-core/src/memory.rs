@@ -6,7 +6,7 @@
 //! large freed blocks back to the kernel (blocks above its *mmap threshold* are unmapped, and
 //! the top of the heap is trimmed once more than twice that threshold is free), so the next
 //! step maps the same memory again and the kernel zeroes every page on first touch. On the
-//! measurement VM that cost 2.4 µs per 4 KiB page — a third of a this-run step — while the
+//! measurement VM that cost about 2 µs per 4 KiB page — a third of a this-run step — while the
 //! runtime step, whose tensors fit under the threshold, hardly paid it.
 //!
 //! [`retain_freed_memory`] turns that off for the rest of the process, the way `mallopt(3)`
