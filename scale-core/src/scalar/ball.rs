@@ -452,8 +452,8 @@ mod tests {
         assert!(a.lo() == 0.0 && a.hi() >= 0.6);
     }
 
-    /// `√` of a ball holds the outward-rounded root of every point, also with the radius as
-    /// large as the midpoint (the `√r` branch) and at 0; a ball reaching below 0 is the line.
+    /// The `e^{−s}` bound behind `erf`'s radius is above the interval `exp` everywhere (NaN,
+    /// ±∞ and `f64::MAX` included) and close to it below `s = 87`.
     #[test]
     fn exp_neg_up_bounds_from_above_and_stays_close() {
         let grid = [
@@ -471,6 +471,36 @@ mod tests {
         assert_eq!(exp_neg_up(f64::NAN), f64::INFINITY);
     }
 
+    /// Radii from one libm call stay sound where the ball is not finite or overflows: the
+    /// whole line in gives the whole line out, `exp` of a huge ball is unbounded, and a ball
+    /// just below `exp`'s overflow still holds the value at its top end.
+    #[test]
+    fn smooth_radii_of_unbounded_balls_are_infinite() {
+        let entire = Ball::new(f64::NAN, 1.0);
+        for f in [
+            <Ball as SpecScalar>::exp,
+            <Ball as SpecScalar>::erf,
+            <Ball as SpecScalar>::erfc,
+            <Ball as SpecScalar>::sqrt,
+        ] {
+            assert_eq!(f(entire).rad(), f64::INFINITY);
+            assert_eq!(f(Ball::new(0.5, f64::INFINITY)).rad(), f64::INFINITY);
+        }
+        assert_eq!(
+            <Ball as SpecScalar>::exp(Ball::new(f64::MAX, 1.0)).rad(),
+            f64::INFINITY
+        );
+        // Near overflow the ball still reaches the top end's value, e^{709.5} ≈ 1.35e308.
+        let near = <Ball as SpecScalar>::exp(Ball::new(709.0, 0.5));
+        let top = <Interval as SpecScalar>::exp(Interval::point(709.5));
+        assert!(
+            near.hi() >= top.hi() && near.lo() <= exp64(708.5),
+            "{near:?}"
+        );
+    }
+
+    /// `√` of a ball holds the outward-rounded root of every point, also with the radius as
+    /// large as the midpoint (the `√r` branch) and at 0; a ball reaching below 0 is the line.
     #[test]
     fn sqrt_encloses() {
         for &a in &[0.0, 1e-300, 3.0e-8, 0.1, 2.0, 2.5, 1e10, 1e300] {
