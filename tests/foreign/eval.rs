@@ -67,6 +67,200 @@ pub enum Op {
     Transpose(usize),
     /// `scale(x, c)`: `c` rounded to `f32`, as PyTorch's `x * c` on an `f32` tensor does.
     Scale(usize, f64),
+    /// `layer_norm(x, γ, β, eps)` over the last axis.
+    LayerNorm(usize, usize, usize, f64),
+    /// `rms_norm(x, γ, eps)` over the last axis.
+    RmsNorm(usize, usize, f64),
+    /// `gelu(x)` (erf form).
+    Gelu(usize),
+    /// `gelu_tanh(x)`.
+    GeluTanh(usize),
+    /// `attention_causal(q, k, v)` on `[n, d], [n, d], [n, e]`.
+    AttentionCausal(usize, usize, usize),
+}
+
+/// Causal attention's probabilities `softmax(fl(1/√d)·q·kᵀ)` over each row's prefix `j ≤ i`
+/// (masked entries exact zeros), as PyTorch's math path computes them.
+fn causal_probs(k: &dyn Kernel, q: &Tensor, kt: &Tensor) -> Tensor {
+    let (n, d) = q.dims2();
+    let c = (1.0 / (d.max(1) as f64).sqrt()) as f32;
+    let raw = matmul(k, q, &t2(kt));
+    let mut p = vec![0.0f32; n * n];
+    for (i, row) in raw.data.chunks(n).enumerate() {
+        let s: Vec<f32> = row[..=i].iter().map(|&v| v * c).collect();
+        let sm = softmax_rows(k, &Tensor::new(&[i + 1], s));
+        p[i * n..=i * n + i].copy_from_slice(&sm.data);
+    }
+    Tensor::new(&[n, n], p)
+}
+
+/// `a·b + c`, fused where the kernel fuses.
+fn mad(k: &dyn Kernel, a: f32, b: f32, c: f32) -> f32 {
+    if k.fused() {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// One row of a normalisation, as PyTorch's kernels compute it (the centred values, their
+/// mean square, `v = var + eps`, and `n̂ = c·rstd` or `c/√v` by the kernel's choice).
+struct NormRow {
+    nrm: Vec<f32>,
+    /// `1/√v` (multiplied) or `√v` (divided by), per [`Kernel::by_rstd`].
+    s: f32,
+    /// The row's mean ([`Kernel::torch_norm`] only).
+    mean: f32,
+}
+
+fn norm_row(k: &dyn Kernel, x: &[f32], eps: f64, center: bool) -> NormRow {
+    let n = x.len() as f32;
+    if center && k.torch_norm() {
+        let (mean, var) = welford(x);
+        let r = 1.0 / (var + eps as f32).sqrt();
+        return NormRow {
+            nrm: x.iter().map(|&x| (x - mean) * r).collect(),
+            s: r,
+            mean,
+        };
+    }
+    let c: Vec<f32> = if center {
+        let mu = k.sum(x) / n;
+        x.iter().map(|&v| v - mu).collect()
+    } else {
+        x.to_vec()
+    };
+    let v = k.dot(&c, &c) / n + eps as f32;
+    if k.by_rstd() {
+        let r = 1.0 / v.sqrt();
+        NormRow {
+            nrm: c.iter().map(|&c| c * r).collect(),
+            s: r,
+            mean: 0.0,
+        }
+    } else {
+        let sd = v.sqrt();
+        NormRow {
+            nrm: c.iter().map(|&c| c / sd).collect(),
+            s: sd,
+            mean: 0.0,
+        }
+    }
+}
+
+/// Welford's running mean and (biased) variance, as PyTorch's `RowwiseMoments` (one lane).
+fn welford(x: &[f32]) -> (f32, f32) {
+    let (mut m1, mut m2) = (0.0f32, 0.0f32);
+    for (i, &v) in x.iter().enumerate() {
+        let delta = v - m1;
+        m1 += delta / (i + 1) as f32;
+        m2 += delta * (v - m1);
+    }
+    (m1, m2 / x.len() as f32)
+}
+
+/// `layer_norm` (`beta` given) or `rms_norm` (no `beta`): `y = n̂·γ + β` per row, and the rows.
+fn norm(
+    k: &dyn Kernel,
+    x: &Tensor,
+    g: &[f32],
+    beta: Option<&[f32]>,
+    eps: f64,
+) -> (Tensor, Vec<NormRow>) {
+    let rows: Vec<NormRow> = x
+        .data
+        .chunks(x.cols())
+        .map(|r| norm_row(k, r, eps, beta.is_some()))
+        .collect();
+    let y = rows.iter().flat_map(|r| {
+        r.nrm.iter().enumerate().map(move |(j, &v)| match beta {
+            Some(b) => mad(k, v, g[j], b[j]),
+            None => v * g[j],
+        })
+    });
+    let y = Tensor::new(&x.shape, y.collect());
+    (y, rows)
+}
+
+/// The VJP of a normalisation for the output cotangent `d` (PyTorch's formula on `n̂`):
+/// `∂x = (gδ − mean(gδ) − n̂·mean(gδ·n̂))/σ` (RMS norm: no `mean(gδ)`), `gδ = δ·γ`;
+/// `∂γ = Σ_rows δ·n̂`, `∂β = Σ_rows δ`.
+fn norm_vjp(
+    k: &dyn Kernel,
+    x: &Tensor,
+    rows: &[NormRow],
+    g: &[f32],
+    d: &Tensor,
+    center: bool,
+) -> (Tensor, Tensor, Tensor) {
+    let c = d.cols();
+    let n = c as f32;
+    let mut dx = Vec::with_capacity(d.data.len());
+    let mut nrm_all = Vec::with_capacity(d.data.len());
+    for ((row, dr), xr) in rows.iter().zip(d.data.chunks(c)).zip(x.data.chunks(c)) {
+        let gd: Vec<f32> = dr.iter().zip(g).map(|(&d, &g)| d * g).collect();
+        if center && k.torch_norm() {
+            // PyTorch's CPU backward: ds = Σ δγ·x, db = Σ δγ, b = (db·mean − ds)·a³/n,
+            // c = −b·mean − db·a/n, ∂x = a·δγ + b·x + c (a = rstd).
+            let (ds, db) = (k.dot(&gd, xr), k.sum(&gd));
+            let (a, scale) = (row.s, 1.0 / n);
+            let b = (db * row.mean - ds) * a * a * a * scale;
+            let c = -b * row.mean - db * a * scale;
+            dx.extend(gd.iter().zip(xr).map(|(&gd, &x)| a * gd + b * x + c));
+            nrm_all.extend_from_slice(&row.nrm);
+            continue;
+        }
+        let m2 = k.dot(&gd, &row.nrm) / n;
+        let m1 = center.then(|| k.sum(&gd) / n);
+        dx.extend(gd.iter().zip(&row.nrm).map(|(&gd, &v)| {
+            let t = match m1 {
+                Some(m1) => mad(k, -v, m2, gd - m1),
+                None => mad(k, -v, m2, gd),
+            };
+            if k.by_rstd() { t * row.s } else { t / row.s }
+        }));
+        nrm_all.extend_from_slice(&row.nrm);
+    }
+    let r = rows.len();
+    let (dt, nt) = (transpose(&d.data, r, c), transpose(&nrm_all, r, c));
+    let col = |j: usize| j * r..(j + 1) * r;
+    let dg = (0..c).map(|j| k.dot(&dt[col(j)], &nt[col(j)])).collect();
+    let db = (0..c).map(|j| k.sum(&dt[col(j)])).collect();
+    (
+        Tensor::new(&d.shape, dx),
+        Tensor::new(&[c], dg),
+        Tensor::new(&[c], db),
+    )
+}
+
+/// PyTorch's GELU kernels (`approximate='none'`): `x·½·(1 + erf(x·√½))`, and its derivative
+/// `cdf + x·pdf`, `pdf = e^{−½x²}·(2/√π)·√½·½`.
+fn gelu(k: &dyn Kernel, x: f32) -> f32 {
+    x * 0.5 * (1.0 + k.erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+fn gelu_d(k: &dyn Kernel, x: f32) -> f32 {
+    use std::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
+    let cdf = 0.5 * (1.0 + k.erf(x * FRAC_1_SQRT_2));
+    let pdf = k.exp(-0.5 * x * x) * (FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5);
+    mad(k, x, pdf, cdf)
+}
+
+/// PyTorch's `approximate='tanh'` kernels: `½x(1 + tanh(β(x + κx³)))` and
+/// `½(1 + t) + ½x·(1 − t²)·β(1 + 3κx²)`.
+const BETA: f32 = 0.797_884_6;
+const KAPPA: f32 = 0.044715;
+fn gelu_tanh(k: &dyn Kernel, x: f32) -> f32 {
+    let inner = BETA * mad(k, KAPPA, x * x * x, x);
+    0.5 * x * (1.0 + k.tanh(inner))
+}
+fn gelu_tanh_d(k: &dyn Kernel, x: f32) -> f32 {
+    let x_sq = x * x;
+    let inner = BETA * mad(k, KAPPA, x_sq * x, x);
+    let t = k.tanh(inner);
+    let left = 0.5 * x;
+    let inner_d = BETA * mad(k, 3.0 * KAPPA, x_sq, 1.0);
+    let tanh_d = mad(k, -t, t, 1.0);
+    mad(k, 0.5, 1.0 + t, left * tanh_d * inner_d)
 }
 
 fn softmax_rows(k: &dyn Kernel, x: &Tensor) -> Tensor {
@@ -161,6 +355,11 @@ pub fn forward(k: &dyn Kernel, inputs: &[Tensor], prog: &[Op]) -> Vec<Tensor> {
             Op::Mul(a, b) => v[a].zip(&v[b], |a, b| a * b),
             Op::Transpose(x) => t2(&v[x]),
             Op::Scale(x, c) => v[x].map(|x| x * c as f32),
+            Op::LayerNorm(x, g, b, eps) => norm(k, &v[x], &v[g].data, Some(&v[b].data), eps).0,
+            Op::RmsNorm(x, g, eps) => norm(k, &v[x], &v[g].data, None, eps).0,
+            Op::Gelu(x) => v[x].map(|x| gelu(k, x)),
+            Op::GeluTanh(x) => v[x].map(|x| gelu_tanh(k, x)),
+            Op::AttentionCausal(q, kk, vv) => matmul(k, &causal_probs(k, &v[q], &v[kk]), &v[vv]),
         };
         v.push(out);
     }
@@ -262,6 +461,41 @@ pub fn backward(k: &dyn Kernel, v: &[Tensor], prog: &[Op], loss: usize) -> Vec<T
             }
             Op::Transpose(x) => acc(&mut cot, x, t2(&g)),
             Op::Scale(x, c) => acc(&mut cot, x, g.map(|g| g * c as f32)),
+            Op::LayerNorm(x, ga, b, eps) => {
+                let (_, rows) = norm(k, &v[x], &v[ga].data, Some(&v[b].data), eps);
+                let (dx, dg, db) = norm_vjp(k, &v[x], &rows, &v[ga].data, &g, true);
+                acc(&mut cot, x, dx);
+                acc(&mut cot, ga, dg);
+                acc(&mut cot, b, db);
+            }
+            Op::RmsNorm(x, ga, eps) => {
+                let (_, rows) = norm(k, &v[x], &v[ga].data, None, eps);
+                let (dx, dg, _) = norm_vjp(k, &v[x], &rows, &v[ga].data, &g, false);
+                acc(&mut cot, x, dx);
+                acc(&mut cot, ga, dg);
+            }
+            Op::Gelu(x) => acc(&mut cot, x, g.zip(&v[x], |g, x| g * gelu_d(k, x))),
+            Op::GeluTanh(x) => acc(&mut cot, x, g.zip(&v[x], |g, x| g * gelu_tanh_d(k, x))),
+            Op::AttentionCausal(q, kk, vv) => {
+                // Autograd through the math path: dP = δVᵀ, dV = Pᵀδ, softmax's VJP per
+                // prefix, dS scaled by fl(1/√d), dQ = dS·K, dK = dSᵀ·Q.
+                let p = causal_probs(k, &v[q], &v[kk]);
+                let n = p.shape[0];
+                let c = (1.0 / (v[q].dims2().1.max(1) as f64).sqrt()) as f32;
+                let dp = matmul(k, &g, &t2(&v[vv]));
+                acc(&mut cot, vv, matmul(k, &t2(&p), &g));
+                let mut ds = vec![0.0f32; n * n];
+                for i in 0..n {
+                    let (pr, dr) = (&p.data[i * n..=i * n + i], &dp.data[i * n..=i * n + i]);
+                    let s = k.dot(dr, pr);
+                    for j in 0..=i {
+                        ds[i * n + j] = pr[j] * (dr[j] - s) * c;
+                    }
+                }
+                let ds = Tensor::new(&[n, n], ds);
+                acc(&mut cot, q, matmul(k, &ds, &v[kk]));
+                acc(&mut cot, kk, matmul(k, &t2(&ds), &v[q]));
+            }
         }
     }
     (0..n_in)

@@ -149,6 +149,11 @@ impl Libm {
     pub fn tanh(&self, x: f32) -> f32 {
         self.nudge(3 << 40, x, self.eval(x, f32::tanh, f64::tanh))
     }
+    /// The `libm` crate's `erff` (std has no stable `f32::erf`; the library's `f32` runtime uses
+    /// its own `erf32`, so this shares no code with it either).
+    pub fn erf(&self, x: f32) -> f32 {
+        self.nudge(4 << 40, x, self.eval(x, libm::erff, libm::erf))
+    }
 }
 
 /// One foreign runtime: a summation order for sums and dots, a matrix-product engine and a libm.
@@ -158,6 +163,10 @@ pub struct Runtime {
     pub order: Order,
     pub gemm: Gemm,
     pub libm: Libm,
+    /// PyTorch's CPU layer-norm algorithm (Welford moments; the backward's uncentred
+    /// `a·δγ + b·x + c`), which is *outside* SPEC §5's model of the op: its backward cancels as
+    /// `|mean|/σ` grows. Measured, never asserted.
+    pub torch_norm: bool,
 }
 
 /// The kernel interface the generic evaluator is written against.
@@ -172,6 +181,14 @@ pub trait Kernel {
     fn exp(&self, x: f32) -> f32;
     fn ln(&self, x: f32) -> f32;
     fn tanh(&self, x: f32) -> f32;
+    fn erf(&self, x: f32) -> f32;
+    /// Whether elementwise `a·b + c` is one fused multiply-add (one rounding instead of two).
+    fn fused(&self) -> bool;
+    /// Whether a normalisation multiplies by `rstd = 1/√v` (PyTorch's kernels: two roundings)
+    /// rather than dividing by `√v` (one).
+    fn by_rstd(&self) -> bool;
+    /// See [`Runtime::torch_norm`].
+    fn torch_norm(&self) -> bool;
 }
 
 /// Row-major transpose of an `[r, c]` matrix.
@@ -235,6 +252,22 @@ impl Kernel for Runtime {
     fn tanh(&self, x: f32) -> f32 {
         self.libm.tanh(x)
     }
+    fn erf(&self, x: f32) -> f32 {
+        self.libm.erf(x)
+    }
+    fn fused(&self) -> bool {
+        matches!(self.order, Order::SeqFma | Order::SplitK(_))
+    }
+    fn by_rstd(&self) -> bool {
+        self.torch_norm
+            || matches!(
+                self.order,
+                Order::SeqFma | Order::Pairwise | Order::Lanes(_)
+            )
+    }
+    fn torch_norm(&self) -> bool {
+        self.torch_norm
+    }
 }
 
 /// The libm every runtime but the last uses: the platform's, unmodified.
@@ -252,6 +285,7 @@ pub fn all(assumed_ulps: f64) -> Vec<Runtime> {
         order,
         gemm,
         libm: PLATFORM,
+        torch_norm: false,
     };
     vec![
         rt("sequential", Order::Seq, Gemm::Dots),
@@ -273,6 +307,20 @@ pub fn all(assumed_ulps: f64) -> Vec<Runtime> {
                 ulps_off: (assumed_ulps - 1.0).floor().max(0.0) as u32,
                 seed: 0x5eed,
             },
+            torch_norm: false,
         },
     ]
+}
+
+/// Runtimes outside SPEC §5's model of some op (see [`Runtime::torch_norm`]): the suite
+/// measures how far they get from the exact result against each mode's eps, and asserts
+/// nothing about them but sanity.
+pub fn beyond_the_model() -> Vec<Runtime> {
+    vec![Runtime {
+        name: "torch-cpu-layer-norm",
+        order: Order::Lanes(8),
+        gemm: Gemm::MatrixMultiply,
+        libm: PLATFORM,
+        torch_norm: true,
+    }]
 }
