@@ -303,8 +303,9 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         Self::elementary(SpecScalar::erfc(self.b))
     }
 
-    /// `Σ` in any order or tree: the balls' sum, widened by `γ_{n−1}·Σ|tᵢ|` of `R` (additions
-    /// lose nothing to underflow). Exact zeros are no terms.
+    /// `Σ` in any order or tree: the balls' sum, widened by `γ_{n−1}·(Σ|tᵢ| + |Σtᵢ|)/2` of `R`
+    /// (see [`subset_sum_bound`]; additions lose nothing to underflow). Exact zeros are no
+    /// terms.
     fn sum<I: IntoIterator<Item = Self>>(it: I) -> Self {
         let (mut acc, mut mags, mut n) = (Ball::default(), 0.0f64, 0usize);
         for x in it {
@@ -323,7 +324,8 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         if !Self::representable(mags * (1.0 + g)) {
             return AnyRun::of(Ball::ENTIRE);
         }
-        AnyRun::of(acc.widened(g * mags, n as u32 + 2))
+        let subsets = subset_sum_bound(mags, acc.mid(), acc.rad());
+        AnyRun::of(acc.widened(g * subsets, n as u32 + 4))
     }
 
     /// Accumulation of one of `terms` cotangent contributions: any order of the `terms`
@@ -342,17 +344,22 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         AnyRun::of((acc.b + v.b).widened(g * mags, 4))
     }
 
-    /// `A·B` with inner dimension `k`, in any order, blocking or FMA use: midpoints by an `f64`
-    /// GEMM; radius `|A_m|·B_r + A_r·(|B_m| + B_r)` (the spread over the balls) plus
-    /// `(γ_k^R + γ_k^{f64})·(|A_m| + A_r)(|B_m| + B_r)` (any run's rounding and the midpoint
-    /// GEMM's) plus underflow, entry by entry. The radius is one nonnegative `f32` GEMM
-    /// `[|A_m|, A_r]·[B_r + γ(|B_m| + B_r); (1 + γ)(|B_m| + B_r)]` (rounded outwards: an upper
-    /// bound a few parts in 10⁴ above the exact sums) when one bound on every entry shows that
-    /// no partial sum of any run can overflow `R`; otherwise three `f64` GEMMs and that test
-    /// entry by entry.
+    /// `A·B` with inner dimension `k`, in any order, blocking or FMA use: midpoints `C_m` by an
+    /// `f64` GEMM; radius, entry by entry, `ρ = |A_m|·B_r + A_r·(|B_m| + B_r) + γ_k^{f64}·T`
+    /// (the spread over the balls and the midpoint GEMM's rounding; `T = (|A_m| + A_r)(|B_m| +
+    /// B_r)` bounds `Σ|aᵢbᵢ|`) plus any run's rounding `u·T + h·(T + |C_m| + ρ)`,
+    /// `h = γ_{k−1}^R(1 + u)/2` (the products' roundings, then the additions' over subset sums:
+    /// [`subset_sum_bound`]), plus underflow. With `X = |A_m|·B_r + A_r·(|B_m| + B_r) + c·T`,
+    /// `c = γ_k^{f64} + u + h`, that is at most `X·(1 + h) + h·|C_m|`, and `X` is one nonnegative
+    /// `f32` GEMM `[|A_m|, A_r]·[B_r + c(|B_m| + B_r); (1 + c)(|B_m| + B_r)]` (rounded outwards:
+    /// an upper bound a few parts in 10⁴ above the exact sums) when one bound on every entry
+    /// shows that no partial sum of any run can overflow `R`; otherwise three `f64` GEMMs and
+    /// that test entry by entry.
     fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
         let k = a.ncols();
         let g = Bound::gamma(k, R::U).get() + Bound::gamma(k, U64).get();
+        let h = half_gamma::<R>(k);
+        let c = Bound::gamma(k, U64).get() + R::U + h;
         let top = |x: ArrayView2<'_, Self>| {
             x.iter().fold((0.0f64, 0.0f64), |(m, r), v| {
                 (m.max(v.b.mid().abs()), r.max(v.b.rad()))
@@ -368,10 +375,10 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
                 Some(|v: Self, s: f64| v.b.rad() * s),
             );
             let right = (
-                move |v: Self, s: f64| v.b.rad() * s + g * (v.b.mid().abs() * s + v.b.rad() * s),
-                Some(move |v: Self, s: f64| (1.0 + g) * (v.b.mid().abs() * s + v.b.rad() * s)),
+                move |v: Self, s: f64| v.b.rad() * s + c * (v.b.mid().abs() * s + v.b.rad() * s),
+                Some(move |v: Self, s: f64| (1.0 + c) * (v.b.mid().abs() * s + v.b.rad() * s)),
             );
-            let maxima = (am.max(ar), (1.0 + g) * (bm + br));
+            let maxima = (am.max(ar), (1.0 + c) * (bm + br));
             let (sums, mm) = crate::config::beside(
                 a.nrows() * k * b.ncols(),
                 || super::nonneg_gemm::nonneg_sums(a, b, maxima, left, right),
@@ -382,7 +389,10 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
                 // GEMM's and the scaling back's (as in the `Ball` product).
                 let under = 2.0 * k as f64 * R::ETA + f64::MIN_POSITIVE;
                 let mut out = Vec::with_capacity(mm.len());
-                let fin = |(&m, &s): (&f64, &f32)| AnyRun::of(Ball::new(m, rs.bound(s) + under));
+                let fin = |(&m, &s): (&f64, &f32)| {
+                    let r = rs.bound(s) * (1.0 + h) + h * m.abs() + under;
+                    AnyRun::of(Ball::new(m, rad(r, 4)))
+                };
                 for (mrow, srow) in mm.rows().into_iter().zip(rs.sums.rows()) {
                     match (mrow.as_slice(), srow.as_slice()) {
                         (Some(mr), Some(sr)) => out.extend(mr.iter().zip(sr).map(fin)),
@@ -396,6 +406,30 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         }
         self::AnyRun::matmul_f64(a, b, k, g)
     }
+}
+
+/// An upper bound on every subset sum of terms whose absolute values sum to at most `mags` and
+/// whose sum lies in the ball `⟨m, r⟩`: `max(P, N) = (Σ|tᵢ| + |Σtᵢ|)/2`, with `P` and `N` the
+/// sums of the positive and of the negative terms' magnitudes.
+///
+/// Why it bounds a sum's rounding in any order or tree: every intermediate sum of a tree is the
+/// exact sum of a subset of its leaves plus the errors below it, and with `|e_v| ≤ (|e_l| +
+/// |e_r|)(1 + u) + u·|S_v|` over the `n − 1` additions the total is at most
+/// `γ_{n−1}·max_v |S_v| ≤ γ_{n−1}·max(P, N)` (Higham's `γ_{n−1}·Σ|tᵢ|`, with the subset sums
+/// bounded by the larger side instead of by all terms: up to half as much when the signs are
+/// mixed, the same when they agree). Leaves that are rounded products (`|t̂ᵢ| ≤ (1 + u)|tᵢ|`,
+/// same sign) or exact products inside an FMA change `P` and `N` by at most a factor `1 + u`.
+fn subset_sum_bound(mags: f64, m: f64, r: f64) -> f64 {
+    0.5 * (mags + m.abs() + r)
+}
+
+/// `h = γ_{k−1}(1 + u)/2` of `R`: the additions' share of a `k`-term dot product's rounding per
+/// unit of `Σ|tᵢ| + |Σtᵢ|` (see [`subset_sum_bound`]).
+fn half_gamma<R: Runtime>(k: usize) -> f64 {
+    if k <= 1 {
+        return 0.0;
+    }
+    0.5 * Bound::gamma(k - 1, R::U).get() * (1.0 + R::U) * (1.0 + 4.0 * U64)
 }
 
 impl<R: Runtime> AnyRun<R> {
@@ -425,6 +459,7 @@ impl<R: Runtime> AnyRun<R> {
         let g3 = crate::kernel::matmul(amag.view(), bmag.view());
         let under = 2.0 * k as f64 * R::ETA;
         let ops = 2 * k as u32 + 10;
+        let (g64, h) = (Bound::gamma(k, U64).get(), half_gamma::<R>(k));
         let mut out = Array2::<Self>::default(mm.raw_dim());
         Zip::from(&mut out)
             .and(&mm)
@@ -433,7 +468,9 @@ impl<R: Runtime> AnyRun<R> {
             .and(&g3)
             .for_each(|o, &m, &s1, &s2, &s3| {
                 *o = if Self::representable(s3 * (1.0 + g)) {
-                    AnyRun::of(Ball::new(m, rad(s1 + s2 + g * s3 + under, ops)))
+                    let rho = s1 + s2 + g64 * s3;
+                    let w = R::U * s3 + h * (s3 + m.abs() + rho);
+                    AnyRun::of(Ball::new(m, rad(rho + w + under, ops)))
                 } else {
                     AnyRun::of(Ball::ENTIRE)
                 };
@@ -557,6 +594,93 @@ mod tests {
         }
     }
 
+    /// Sums of `terms` in the orders that drive the partial sums furthest (positives first,
+    /// negatives first, largest magnitude first) and the usual ones, each addition rounded by
+    /// `add`.
+    fn orders(terms: &[f64], add: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+        fn tree(t: &[f64], add: &dyn Fn(f64, f64) -> f64) -> f64 {
+            match t.len() {
+                0 => 0.0,
+                1 => t[0],
+                l => add(tree(&t[..l / 2], add), tree(&t[l / 2..], add)),
+            }
+        }
+        let seq = |t: &[f64]| t[1..].iter().fold(t[0], |s, &x| add(s, x));
+        let mut up = terms.to_vec();
+        up.sort_by(f64::total_cmp);
+        let down: Vec<f64> = up.iter().rev().copied().collect();
+        let mut big = terms.to_vec();
+        big.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+        let rev: Vec<f64> = terms.iter().rev().copied().collect();
+        vec![
+            seq(terms),
+            seq(&rev),
+            seq(&up),
+            seq(&down),
+            seq(&big),
+            tree(terms, &add),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// The subset-sum bound of `sum` against the orders whose partial sums reach furthest,
+        /// in `f32` and in `bf16` (whose large `u` makes every rounding count), on terms of one
+        /// sign, of mixed signs and of mostly one sign, over magnitudes spread by 2^±12.
+        #[test]
+        fn sums_cover_the_furthest_orders(
+            v in proptest::collection::vec((0.0f64..1.0, -12i32..12, 0.0f64..1.0), 2..70),
+            bias in 0.0f64..1.0,
+        ) {
+            let raw: Vec<f64> = v
+                .iter()
+                .map(|&(x, e, sg)| if sg < bias { -x } else { x } * 2f64.powi(e))
+                .collect();
+            let f32s: Vec<f64> = raw.iter().map(|&x| f64::from(x as f32)).collect();
+            let s = A::sum(f32s.iter().map(|&x| A::from_f64(x)));
+            for r in orders(&f32s, |a, b| f64::from(a as f32 + b as f32)) {
+                proptest::prop_assert!(contains(s, r), "f32: {r} not in {s:?}");
+            }
+            type H = AnyRun<half::bf16>;
+            let bf = |x: f64| f64::from(half::bf16::from_f64(x).to_f32());
+            let hs: Vec<f64> = raw.iter().map(|&x| bf(x)).collect();
+            let s = H::sum(hs.iter().map(|&x| H::from_f64(x)));
+            for r in orders(&hs, |a, b| bf(f64::from(a as f32 + b as f32))) {
+                proptest::prop_assert!(s.lo() <= r && r <= s.hi(), "bf16: {r} not in {s:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// The product's subset-sum bound in `bf16`, whose `u = 2⁻⁸` dwarfs the `f32` radius
+        /// GEMM's outward rounding (in `f32` a missing addition term would go unseen): dot
+        /// products with rounded or exact (FMA) products, added in the furthest orders.
+        #[test]
+        fn bf16_dots_cover_the_furthest_orders(
+            v in proptest::collection::vec((0.0f64..1.0, -6i32..6, 0.0f64..1.0, 0.0f64..1.0), 1..70),
+            bias in 0.0f64..1.0,
+        ) {
+            type H = AnyRun<half::bf16>;
+            let bf = |x: f64| f64::from(half::bf16::from_f64(x).to_f32());
+            let k = v.len();
+            let xs: Vec<f64> = v.iter().map(|&(x, e, _, _)| bf(x * 2f64.powi(e))).collect();
+            let ys: Vec<f64> = v
+                .iter()
+                .map(|&(_, e, y, sg)| bf(if sg < bias { -y } else { y } * 2f64.powi(-e)))
+                .collect();
+            let a = ndarray::Array2::from_shape_fn((1, k), |(_, j)| H::from_f64(xs[j]));
+            let b = ndarray::Array2::from_shape_fn((k, 1), |(i, _)| H::from_f64(ys[i]));
+            let c = H::matmul(a.view(), b.view())[[0, 0]];
+            let add = |p: f64, q: f64| bf(f64::from(p as f32 + q as f32));
+            let exact: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| x * y).collect();
+            let rounded: Vec<f64> = exact.iter().map(|&t| bf(t)).collect();
+            for r in orders(&rounded, add).into_iter().chain(orders(&exact, add)) {
+                proptest::prop_assert!(c.lo() <= r && r <= c.hi(), "{r} not in {c:?}");
+            }
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
         /// The `f32` radius GEMM path: every point choice at the balls' ends and middles and
@@ -607,7 +731,10 @@ mod tests {
                                 l => pairwise(&t[..l / 2]) + pairwise(&t[l / 2..]),
                             }
                         }
-                        for r in [fwd, rev, fma, pairwise(&terms)] {
+                        let t64: Vec<f64> = terms.iter().map(|&t| f64::from(t)).collect();
+                        let far = orders(&t64, |a, b| f64::from(a as f32 + b as f32));
+                        let far = far.iter().map(|&r| r as f32);
+                        for r in [fwd, rev, fma, pairwise(&terms)].into_iter().chain(far) {
                             proptest::prop_assert!(
                                 !r.is_finite() || contains(c[[i, j]], f64::from(r)),
                                 "({i}, {j}) side {side}: {r} not in {:?}", c[[i, j]]
