@@ -14,9 +14,39 @@ pub(crate) fn a_posteriori<R: Runtime>() -> bool {
     R::U > 1e-12 && crate::config::dot_bound_mode() == crate::config::DotBound::APosteriori
 }
 
+/// The order-free rounding bound of an `n`-term sum whose terms have `Σ|tᵢ| ≤ abs` and whose
+/// computed value is `ŝ`, in any order or tree, with or without FMA: every intermediate sum is
+/// a subset sum, at most `max(P, N) = (Σ|tᵢ| + |Σtᵢ|)/2` (`P`, `N`: the positive and negative
+/// terms' magnitudes; see `AnyRun`'s `subset_sum_bound`), so the additions err by at most
+/// `h·(Σ|tᵢ| + |Σtᵢ|)`, `h = γ_{n−1}(1 + u)/2`, and `products` adds each product's rounding
+/// `u·|tᵢ|`. With `|Σtᵢ| ≤ |ŝ| + err`: `err ≤ ((p + h)·abs + h·|ŝ|)/(1 − h)`, `p = u` or 0. Up
+/// to half of Higham's `γ·Σ|tᵢ|` when the signs are mixed; the same when they agree.
+fn order_free_local<R: Runtime>(n: usize, abs: f64, s_hat: f64, products: bool) -> Bound {
+    match order_free_coeffs::<R>(n, products) {
+        Some((ct, cs)) => inflate(ct * abs + cs * s_hat.abs(), 2),
+        None => Bound::INF,
+    }
+}
+
+/// [`order_free_local`]'s coefficients of `Σ|tᵢ|` and `|ŝ|`, `((p + h)/(1 − h), h/(1 − h))`
+/// rounded up; `None` when `h ≥ 1` (no finite bound).
+fn order_free_coeffs<R: Runtime>(n: usize, products: bool) -> Option<(f64, f64)> {
+    let p = if products { R::U } else { 0.0 };
+    if n <= 1 {
+        return Some((p, 0.0));
+    }
+    let h = crate::scalar::anyrun::half_gamma::<R>(n);
+    let denom = crate::round::sub_down(1.0, h);
+    if denom <= 0.0 || !h.is_finite() {
+        return None;
+    }
+    let div = crate::round::div_up;
+    Some((div((p + h) * (1.0 + 2.0 * U64), denom), div(h, denom)))
+}
+
 /// Rigorous bound on `|Σ xᵢ − ŝ|` for runtime summands `xᵢ` (as `f64`) and the runtime sum `ŝ`
 /// computed in any order: a posteriori (`|ŝ − s₆₄| + γₙ^{f64}Σ|xᵢ|`) or order-free
-/// (`γ_{n−1}·Σ|xᵢ|`; sums have no underflow term).
+/// ([`order_free_local`]; sums have no underflow term).
 pub(crate) fn sum_err<R: Runtime>(xs: impl Iterator<Item = f64>, s_hat: f64) -> Bound {
     let (mut s, mut a, mut n) = (0.0f64, 0.0f64, 0usize);
     for x in xs {
@@ -32,7 +62,7 @@ pub(crate) fn sum_err<R: Runtime>(xs: impl Iterator<Item = f64>, s_hat: f64) -> 
     if a_posteriori::<R>() {
         inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs + slack
     } else {
-        Bound::gamma(n.saturating_sub(1), R::U) * abs + slack
+        order_free_local::<R>(n, abs.get(), s_hat, false) + slack
     }
 }
 
@@ -53,7 +83,9 @@ pub(crate) fn dot_err<R: Runtime>(pairs: impl Iterator<Item = (f64, f64)>, s_hat
         // Products of two narrow values are exact in f64; only the f64 summation rounds.
         inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs + slack
     } else {
-        Bound::gamma(n, R::U) * abs + Bound::new(R::ETA).scale(2.0 * n as f64) + slack
+        order_free_local::<R>(n, abs.get(), s_hat, true)
+            + Bound::new(R::ETA).scale(2.0 * n as f64)
+            + slack
     }
 }
 
@@ -61,7 +93,8 @@ pub(crate) fn dot_err<R: Runtime>(pairs: impl Iterator<Item = (f64, f64)>, s_hat
 /// operands, `|A − Â| ≤ εa`, `|B − B̂| ≤ εb` entrywise:
 /// `max_ij [εa·Σₗ|B̂ₗⱼ| + εb·Σₗ|Âᵢₗ| + localᵢⱼ] + k·εa·εb`, where `localᵢⱼ` is the rounding error
 /// of entry `(i, j)` — measured a posteriori against an `f64` recomputation (narrow runtimes) or
-/// bounded order-free by `γₖ(|Â||B̂|)ᵢⱼ + 2kη`.
+/// bounded order-free by `((u + h)·(|Â||B̂|)ᵢⱼ + h·|Ĉᵢⱼ|)/(1 − h) + 2kη`,
+/// `h = γ_{k−1}(1 + u)/2` ([`order_free_local`]).
 pub(crate) fn gemm_eps<R: Runtime>(
     a: ArrayView2<'_, R>,
     ea: Bound,
@@ -115,12 +148,23 @@ pub(crate) fn gemm_eps<R: Runtime>(
         }
         let f = crate::round::div_up(1.0, denom);
         let kx = k as f64 * R::ETA;
-        let g = Bound::gamma(k, R::U).get() + sl;
-        for (i, si) in s.rows().into_iter().enumerate() {
+        // Per unit of (|Â||B̂|)ᵢⱼ and of |Ĉᵢⱼ| (see `order_free_local`, whose `f64` roundings
+        // the final `inflate` covers here).
+        let Some((ct, gc)) = order_free_coeffs::<R>(k, true) else {
+            return Bound::INF;
+        };
+        let gt = ct + sl;
+        for (i, (si, ci)) in s.rows().into_iter().zip(c.rows()).enumerate() {
             let si = si.to_slice().expect("a fresh GEMM result is contiguous");
-            let row = lanes_max(si.len(), |j| {
-                fa * sb.col_sum[j] + g * ((si[j].to_spec() + kx) * f)
-            });
+            let t = |j: usize| gt * ((si[j].to_spec() + kx) * f);
+            let row = match ci.to_slice() {
+                Some(cs) => lanes_max(si.len(), |j| {
+                    fa * sb.col_sum[j] + t(j) + gc * cs[j].to_spec().abs()
+                }),
+                None => lanes_max(si.len(), |j| {
+                    fa * sb.col_sum[j] + t(j) + gc * ci[j].to_spec().abs()
+                }),
+            };
             m = m.max(row + fb * sa.row_sum[i]);
         }
         m += 2.0 * k as f64 * R::ETA;
@@ -229,5 +273,77 @@ impl AbsStats {
             }
         }
         st
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_free_local;
+    use half::bf16;
+
+    /// Sums in the orders whose partial sums reach furthest (positives first, negatives first,
+    /// largest first, reverse) and pairwise, each addition rounded to `bf16` after an `f32` add.
+    fn bf16_orders(t: &[f64]) -> Vec<f64> {
+        let bf = |x: f64| f64::from(bf16::from_f64(x).to_f32());
+        let add = |a: f64, b: f64| bf(f64::from(a as f32 + b as f32));
+        fn tree(t: &[f64], add: &dyn Fn(f64, f64) -> f64) -> f64 {
+            match t.len() {
+                0 => 0.0,
+                1 => t[0],
+                l => add(tree(&t[..l / 2], add), tree(&t[l / 2..], add)),
+            }
+        }
+        let seq = |t: &[f64]| t[1..].iter().fold(t[0], |s, &x| add(s, x));
+        let mut up = t.to_vec();
+        up.sort_by(f64::total_cmp);
+        let down: Vec<f64> = up.iter().rev().copied().collect();
+        let mut big = t.to_vec();
+        big.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+        let rev: Vec<f64> = t.iter().rev().copied().collect();
+        vec![
+            seq(t),
+            seq(&rev),
+            seq(&up),
+            seq(&down),
+            seq(&big),
+            tree(t, &add),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// The order-free bound of this run's sums and dot products against `bf16` runs in the
+        /// orders that drive the partial sums furthest, with the products rounded or not (FMA):
+        /// `bf16`'s `u = 2⁻⁸` makes every rounding count (the bound fails at 0.4 of its `h`).
+        #[test]
+        fn order_free_local_covers_the_furthest_orders(
+            v in proptest::collection::vec((0.0f64..1.0, -6i32..6, 0.0f64..1.0, 0.0f64..1.0), 1..70),
+            bias in 0.0f64..1.0,
+        ) {
+            let bf = |x: f64| f64::from(bf16::from_f64(x).to_f32());
+            let xs: Vec<f64> = v.iter().map(|&(x, e, _, _)| bf(x * 2f64.powi(e))).collect();
+            let ys: Vec<f64> = v
+                .iter()
+                .map(|&(_, e, y, sg)| bf(if sg < bias { -y } else { y } * 2f64.powi(-e)))
+                .collect();
+            let exact: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| x * y).collect();
+            let rounded: Vec<f64> = exact.iter().map(|&t| bf(t)).collect();
+            let n = exact.len();
+            let (s, abs): (f64, f64) = (exact.iter().sum(), exact.iter().map(|t| t.abs()).sum());
+            // f64 sums of these terms are within 10⁻¹² of exact; the bounds are 10⁻³ wide.
+            let slack = 1e-12 * abs;
+            for (terms, products) in [(&rounded, true), (&exact, true), (&ys, false)] {
+                let (s, abs) = if products { (s, abs) } else {
+                    (ys.iter().sum(), ys.iter().map(|t| t.abs()).sum())
+                };
+                for r in bf16_orders(terms) {
+                    let b = order_free_local::<bf16>(n, abs, r, products).get();
+                    proptest::prop_assert!(
+                        (r - s).abs() <= b + slack,
+                        "{n} terms (products {products}): |{r} − {s}| > {b}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -423,9 +423,10 @@ fn subset_sum_bound(mags: f64, m: f64, r: f64) -> f64 {
     0.5 * (mags + m.abs() + r)
 }
 
-/// `h = γ_{k−1}(1 + u)/2` of `R`: the additions' share of a `k`-term dot product's rounding per
-/// unit of `Σ|tᵢ| + |Σtᵢ|` (see [`subset_sum_bound`]).
-fn half_gamma<R: Runtime>(k: usize) -> f64 {
+/// `h = γ_{k−1}(1 + u)/2` of `R` (rounded up): the additions' share of a `k`-term sum's or dot
+/// product's rounding in any order, per unit of `Σ|tᵢ| + |Σtᵢ|` (see [`subset_sum_bound`]); the
+/// order-free propagated bounds use it too.
+pub(crate) fn half_gamma<R: Runtime>(k: usize) -> f64 {
     if k <= 1 {
         return 0.0;
     }
