@@ -279,36 +279,8 @@ impl AbsStats {
 #[cfg(test)]
 mod tests {
     use super::order_free_local;
+    use crate::scalar::anyrun::furthest_orders;
     use half::bf16;
-
-    /// Sums in the orders whose partial sums reach furthest (positives first, negatives first,
-    /// largest first, reverse) and pairwise, each addition rounded to `bf16` after an `f32` add.
-    fn bf16_orders(t: &[f64]) -> Vec<f64> {
-        let bf = |x: f64| f64::from(bf16::from_f64(x).to_f32());
-        let add = |a: f64, b: f64| bf(f64::from(a as f32 + b as f32));
-        fn tree(t: &[f64], add: &dyn Fn(f64, f64) -> f64) -> f64 {
-            match t.len() {
-                0 => 0.0,
-                1 => t[0],
-                l => add(tree(&t[..l / 2], add), tree(&t[l / 2..], add)),
-            }
-        }
-        let seq = |t: &[f64]| t[1..].iter().fold(t[0], |s, &x| add(s, x));
-        let mut up = t.to_vec();
-        up.sort_by(f64::total_cmp);
-        let down: Vec<f64> = up.iter().rev().copied().collect();
-        let mut big = t.to_vec();
-        big.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
-        let rev: Vec<f64> = t.iter().rev().copied().collect();
-        vec![
-            seq(t),
-            seq(&rev),
-            seq(&up),
-            seq(&down),
-            seq(&big),
-            tree(t, &add),
-        ]
-    }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
@@ -336,7 +308,8 @@ mod tests {
                 let (s, abs) = if products { (s, abs) } else {
                     (ys.iter().sum(), ys.iter().map(|t| t.abs()).sum())
                 };
-                for r in bf16_orders(terms) {
+                let add = |a: f64, b: f64| bf(f64::from(a as f32 + b as f32));
+                for r in furthest_orders(terms, add) {
                     let b = order_free_local::<bf16>(n, abs, r, products).get();
                     proptest::prop_assert!(
                         (r - s).abs() <= b + slack,

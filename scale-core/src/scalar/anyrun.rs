@@ -480,6 +480,35 @@ impl<R: Runtime> AnyRun<R> {
     }
 }
 
+/// Test support: the sums of `terms` in the orders that drive the partial sums furthest
+/// (positives first, negatives first, largest magnitude first), forward, reverse and pairwise,
+/// each addition rounded by `add` (the property tests of the any-order bounds run them).
+#[cfg(test)]
+pub(crate) fn furthest_orders(terms: &[f64], add: impl Fn(f64, f64) -> f64) -> Vec<f64> {
+    fn tree(t: &[f64], add: &dyn Fn(f64, f64) -> f64) -> f64 {
+        match t.len() {
+            0 => 0.0,
+            1 => t[0],
+            l => add(tree(&t[..l / 2], add), tree(&t[l / 2..], add)),
+        }
+    }
+    let seq = |t: &[f64]| t[1..].iter().fold(t[0], |s, &x| add(s, x));
+    let mut up = terms.to_vec();
+    up.sort_by(f64::total_cmp);
+    let down: Vec<f64> = up.iter().rev().copied().collect();
+    let mut big = terms.to_vec();
+    big.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+    let rev: Vec<f64> = terms.iter().rev().copied().collect();
+    vec![
+        seq(terms),
+        seq(&rev),
+        seq(&up),
+        seq(&down),
+        seq(&big),
+        tree(terms, &add),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,34 +624,6 @@ mod tests {
         }
     }
 
-    /// Sums of `terms` in the orders that drive the partial sums furthest (positives first,
-    /// negatives first, largest magnitude first) and the usual ones, each addition rounded by
-    /// `add`.
-    fn orders(terms: &[f64], add: impl Fn(f64, f64) -> f64) -> Vec<f64> {
-        fn tree(t: &[f64], add: &dyn Fn(f64, f64) -> f64) -> f64 {
-            match t.len() {
-                0 => 0.0,
-                1 => t[0],
-                l => add(tree(&t[..l / 2], add), tree(&t[l / 2..], add)),
-            }
-        }
-        let seq = |t: &[f64]| t[1..].iter().fold(t[0], |s, &x| add(s, x));
-        let mut up = terms.to_vec();
-        up.sort_by(f64::total_cmp);
-        let down: Vec<f64> = up.iter().rev().copied().collect();
-        let mut big = terms.to_vec();
-        big.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
-        let rev: Vec<f64> = terms.iter().rev().copied().collect();
-        vec![
-            seq(terms),
-            seq(&rev),
-            seq(&up),
-            seq(&down),
-            seq(&big),
-            tree(terms, &add),
-        ]
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
         /// The subset-sum bound of `sum` against the orders whose partial sums reach furthest,
@@ -639,14 +640,14 @@ mod tests {
                 .collect();
             let f32s: Vec<f64> = raw.iter().map(|&x| f64::from(x as f32)).collect();
             let s = A::sum(f32s.iter().map(|&x| A::from_f64(x)));
-            for r in orders(&f32s, |a, b| f64::from(a as f32 + b as f32)) {
+            for r in furthest_orders(&f32s, |a, b| f64::from(a as f32 + b as f32)) {
                 proptest::prop_assert!(contains(s, r), "f32: {r} not in {s:?}");
             }
             type H = AnyRun<half::bf16>;
             let bf = |x: f64| f64::from(half::bf16::from_f64(x).to_f32());
             let hs: Vec<f64> = raw.iter().map(|&x| bf(x)).collect();
             let s = H::sum(hs.iter().map(|&x| H::from_f64(x)));
-            for r in orders(&hs, |a, b| bf(f64::from(a as f32 + b as f32))) {
+            for r in furthest_orders(&hs, |a, b| bf(f64::from(a as f32 + b as f32))) {
                 proptest::prop_assert!(s.lo() <= r && r <= s.hi(), "bf16: {r} not in {s:?}");
             }
         }
@@ -676,7 +677,7 @@ mod tests {
             let add = |p: f64, q: f64| bf(f64::from(p as f32 + q as f32));
             let exact: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| x * y).collect();
             let rounded: Vec<f64> = exact.iter().map(|&t| bf(t)).collect();
-            for r in orders(&rounded, add).into_iter().chain(orders(&exact, add)) {
+            for r in furthest_orders(&rounded, add).into_iter().chain(furthest_orders(&exact, add)) {
                 proptest::prop_assert!(c.lo() <= r && r <= c.hi(), "{r} not in {c:?}");
             }
         }
@@ -733,7 +734,7 @@ mod tests {
                             }
                         }
                         let t64: Vec<f64> = terms.iter().map(|&t| f64::from(t)).collect();
-                        let far = orders(&t64, |a, b| f64::from(a as f32 + b as f32));
+                        let far = furthest_orders(&t64, |a, b| f64::from(a as f32 + b as f32));
                         let far = far.iter().map(|&r| r as f32);
                         for r in [fwd, rev, fma, pairwise(&terms)].into_iter().chain(far) {
                             proptest::prop_assert!(
