@@ -328,6 +328,28 @@ fn models() -> Vec<Model> {
         let t = gelu_tanh(y);
         let loss = mse(t, target);
     };
+    // Convolutions and pooling (examples/generated/cnn.rs has a larger one): a padded conv, relu,
+    // max pooling, a strided conv, relu, average pooling whose floor drops a row and a column,
+    // and a linear head.
+    let cnn = scale_graph! {
+        runtime = f32;
+        input x: [2, 3, 10, 10];
+        input k1: [4, 3, 3, 3];
+        input k2: [6, 4, 3, 3];
+        input w: [6, 5];
+        input b: [5];
+        input target: [2, 5];
+        let z1 = conv2d(x, k1, 1, 1);
+        let a1 = relu(z1);
+        let p1 = max_pool2d(a1, 2);
+        let z2 = conv2d(p1, k2, 2, 1);
+        let a2 = relu(z2);
+        let p2 = avg_pool2d(a2, 2);
+        let flat = reshape(p2, [2, 6]);
+        let z = matmul(flat, w);
+        let logits = add_bias(z, b);
+        let loss = mse(logits, target);
+    };
     use Op::*;
     vec![
         Model {
@@ -595,6 +617,42 @@ fn models() -> Vec<Model> {
                 matvec: false,
             },
             certify: certifier!(block),
+        },
+        Model {
+            name: "cnn",
+            inputs: vec![
+                Input(&[2, 3, 10, 10], 1.0),
+                Input(&[4, 3, 3, 3], 0.192_450_089_729_875_25),
+                Input(&[6, 4, 3, 3], 0.166_666_666_666_666_66),
+                Input(&[6, 5], 0.408_248_290_463_863),
+                Input(&[5], 0.1),
+                Input(&[2, 5], 1.0),
+            ],
+            names: vec![
+                "x", "k1", "k2", "w", "b", "target", "z1", "a1", "p1", "z2", "a2", "p2", "flat",
+                "z", "logits", "loss",
+            ],
+            prog: vec![
+                Conv2d(0, 1, 1, 1),
+                Relu(6),
+                MaxPool2d(7, 2),
+                Conv2d(8, 2, 2, 1),
+                Relu(9),
+                AvgPool2d(10, 2),
+                Reshape(11, &[2, 6]),
+                Matmul(12, 3),
+                AddBias(13, 4),
+                Mse(14, 5),
+            ],
+            // The adversarial sets act on `x` (the cancellation set's pairing and weight copy
+            // are only more data here; the kink set needs a bias and leaves the data random).
+            first: FirstLayer {
+                x: 0,
+                w: 1,
+                bias: None,
+                matvec: false,
+            },
+            certify: certifier!(cnn),
         },
     ]
 }

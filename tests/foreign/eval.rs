@@ -77,6 +77,175 @@ pub enum Op {
     GeluTanh(usize),
     /// `attention_causal(q, k, v)` on `[n, d], [n, d], [n, e]`.
     AttentionCausal(usize, usize, usize),
+    /// `conv2d(x, w, stride, padding)` on `[b, c, h, w] × [o, c, kh, kw]`.
+    Conv2d(usize, usize, usize, usize),
+    /// `max_pool2d(x, k)` (windows `k × k`, stride `k`, floor).
+    MaxPool2d(usize, usize),
+    /// `avg_pool2d(x, k)`.
+    AvgPool2d(usize, usize),
+    /// `reshape(x, shape)` (row-major: the data unchanged).
+    Reshape(usize, &'static [usize]),
+}
+
+/// The geometry of a `conv2d`: input `[b, c, h, w]`, weight `[o, c, kh, kw]`, output
+/// `[b, o, oh, ow]`.
+struct Conv {
+    b: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    s: usize,
+    p: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Conv {
+    fn of(x: &Tensor, wt: &Tensor, s: usize, p: usize) -> Conv {
+        let (&[b, c, h, w], &[o, _, kh, kw]) = (&x.shape[..], &wt.shape[..]) else {
+            panic!("conv2d shapes {:?} {:?}", x.shape, wt.shape)
+        };
+        let (oh, ow) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
+        Conv {
+            b,
+            c,
+            h,
+            w,
+            o,
+            kh,
+            kw,
+            s,
+            p,
+            oh,
+            ow,
+        }
+    }
+    /// Length of one window, `c·kh·kw`.
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    /// The input position of window entry `(ci, u, v)` of output position `(i, j)`, if inside.
+    fn at(&self, i: usize, j: usize, u: usize, v: usize) -> Option<(usize, usize)> {
+        let (y, x) = (
+            (i * self.s + u).checked_sub(self.p)?,
+            (j * self.s + v).checked_sub(self.p)?,
+        );
+        (y < self.h && x < self.w).then_some((y, x))
+    }
+    /// PyTorch's im2col: `[b·oh·ow, c·kh·kw]`, padding entries exact zeros.
+    fn cols(&self, x: &[f32]) -> Vec<f32> {
+        let mut cols = Vec::with_capacity(self.b * self.oh * self.ow * self.k());
+        for n in 0..self.b {
+            for i in 0..self.oh {
+                for j in 0..self.ow {
+                    for ci in 0..self.c {
+                        for u in 0..self.kh {
+                            for v in 0..self.kw {
+                                cols.push(self.at(i, j, u, v).map_or(0.0, |(y, xx)| {
+                                    x[((n * self.c + ci) * self.h + y) * self.w + xx]
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cols
+    }
+}
+
+/// `conv2d` as a GEMM on im2col: `cols · Wᵀ`, rearranged to `[b, o, oh, ow]`.
+fn conv2d(k: &dyn Kernel, x: &Tensor, w: &Tensor, s: usize, p: usize) -> Tensor {
+    let g = Conv::of(x, w, s, p);
+    let (rows, kk) = (g.b * g.oh * g.ow, g.k());
+    let wt = transpose(&w.data, g.o, kk);
+    let y = k.matmul(&g.cols(&x.data), &wt, rows, kk, g.o);
+    let sp = g.oh * g.ow;
+    let mut out = vec![0.0f32; g.b * g.o * sp];
+    for (r, row) in y.chunks(g.o).enumerate() {
+        let (n, ij) = (r / sp, r % sp);
+        for (oi, &v) in row.iter().enumerate() {
+            out[(n * g.o + oi) * sp + ij] = v;
+        }
+    }
+    Tensor::new(&[g.b, g.o, g.oh, g.ow], out)
+}
+
+/// `conv2d`'s VJP as autograd computes it: `∂W = Δᵀ·cols`, and `∂x` by col2im of `Δ·W`
+/// (each input entry the sum, window by window, of its `o`-long dots: a tree like any other).
+fn conv2d_vjp(
+    k: &dyn Kernel,
+    x: &Tensor,
+    w: &Tensor,
+    s: usize,
+    p: usize,
+    d: &Tensor,
+) -> (Tensor, Tensor) {
+    let g = Conv::of(x, w, s, p);
+    let (rows, kk, sp) = (g.b * g.oh * g.ow, g.k(), g.oh * g.ow);
+    // Δ as [b·oh·ow, o].
+    let mut d2 = vec![0.0f32; rows * g.o];
+    for n in 0..g.b {
+        for oi in 0..g.o {
+            for ij in 0..sp {
+                d2[(n * sp + ij) * g.o + oi] = d.data[(n * g.o + oi) * sp + ij];
+            }
+        }
+    }
+    let dw = k.matmul(&transpose(&d2, rows, g.o), &g.cols(&x.data), g.o, rows, kk);
+    let dcols = k.matmul(&d2, &w.data, rows, g.o, kk);
+    let mut dx = vec![0.0f32; x.data.len()];
+    for n in 0..g.b {
+        for i in 0..g.oh {
+            for j in 0..g.ow {
+                let r = (n * g.oh + i) * g.ow + j;
+                for ci in 0..g.c {
+                    for u in 0..g.kh {
+                        for v in 0..g.kw {
+                            if let Some((y, xx)) = g.at(i, j, u, v) {
+                                let t = (ci * g.kh + u) * g.kw + v;
+                                dx[((n * g.c + ci) * g.h + y) * g.w + xx] += dcols[r * kk + t];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (Tensor::new(&x.shape, dx), Tensor::new(&w.shape, dw))
+}
+
+/// The windows of a `k × k` pooling of `[b, c, h, w]` (stride `k`, floor): for each output
+/// entry, the flat input indices of its window in row-major order.
+fn pool_windows(x: &Tensor, k: usize) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let &[b, c, h, w] = &x.shape[..] else {
+        panic!("pool shape {:?}", x.shape)
+    };
+    let (oh, ow) = (h / k, w / k);
+    let mut wins = Vec::with_capacity(b * c * oh * ow);
+    for pl in 0..b * c {
+        for i in 0..oh {
+            for j in 0..ow {
+                let idx = (0..k * k).map(|t| (pl * h + i * k + t / k) * w + j * k + t % k);
+                wins.push(idx.collect());
+            }
+        }
+    }
+    (vec![b, c, oh, ow], wins)
+}
+
+/// PyTorch's max-pool argmax: the first maximum in scan order (a NaN wins).
+fn first_max(x: &[f32], win: &[usize]) -> usize {
+    let mut best = win[0];
+    for &i in &win[1..] {
+        if x[i] > x[best] || x[i].is_nan() {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Causal attention's probabilities `softmax(fl(1/√d)·q·kᵀ)` over each row's prefix `j ≤ i`
@@ -360,6 +529,21 @@ pub fn forward(k: &dyn Kernel, inputs: &[Tensor], prog: &[Op]) -> Vec<Tensor> {
             Op::Gelu(x) => v[x].map(|x| gelu(k, x)),
             Op::GeluTanh(x) => v[x].map(|x| gelu_tanh(k, x)),
             Op::AttentionCausal(q, kk, vv) => matmul(k, &causal_probs(k, &v[q], &v[kk]), &v[vv]),
+            Op::Conv2d(x, w, s, p) => conv2d(k, &v[x], &v[w], s, p),
+            Op::MaxPool2d(x, kk) => {
+                let (shape, wins) = pool_windows(&v[x], kk);
+                let m = wins.iter().map(|w| v[x].data[first_max(&v[x].data, w)]);
+                Tensor::new(&shape, m.collect())
+            }
+            Op::AvgPool2d(x, kk) => {
+                let (shape, wins) = pool_windows(&v[x], kk);
+                let avg = wins.iter().map(|w| {
+                    let t: Vec<f32> = w.iter().map(|&i| v[x].data[i]).collect();
+                    k.sum(&t) / (kk * kk) as f32
+                });
+                Tensor::new(&shape, avg.collect())
+            }
+            Op::Reshape(x, shape) => Tensor::new(shape, v[x].data.clone()),
         };
         v.push(out);
     }
@@ -495,6 +679,32 @@ pub fn backward(k: &dyn Kernel, v: &[Tensor], prog: &[Op], loss: usize) -> Vec<T
                 let ds = Tensor::new(&[n, n], ds);
                 acc(&mut cot, q, matmul(k, &ds, &v[kk]));
                 acc(&mut cot, kk, matmul(k, &t2(&ds), &v[q]));
+            }
+            Op::Conv2d(x, w, s, p) => {
+                let (dx, dw) = conv2d_vjp(k, &v[x], &v[w], s, p, &g);
+                acc(&mut cot, x, dx);
+                acc(&mut cot, w, dw);
+            }
+            Op::MaxPool2d(x, kk) => {
+                let (_, wins) = pool_windows(&v[x], kk);
+                let mut dx = vec![0.0f32; v[x].data.len()];
+                for (w, &gi) in wins.iter().zip(&g.data) {
+                    dx[first_max(&v[x].data, w)] += gi;
+                }
+                acc(&mut cot, x, Tensor::new(&v[x].shape, dx));
+            }
+            Op::AvgPool2d(x, kk) => {
+                let (_, wins) = pool_windows(&v[x], kk);
+                let mut dx = vec![0.0f32; v[x].data.len()];
+                for (w, &gi) in wins.iter().zip(&g.data) {
+                    let share = gi / (kk * kk) as f32;
+                    w.iter().for_each(|&i| dx[i] += share);
+                }
+                acc(&mut cot, x, Tensor::new(&v[x].shape, dx));
+            }
+            Op::Reshape(x, _) => {
+                let shape = v[x].shape.clone();
+                acc(&mut cot, x, Tensor::new(&shape, g.data));
             }
         }
     }

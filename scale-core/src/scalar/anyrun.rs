@@ -304,8 +304,8 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
     }
 
     /// `Σ` in any order or tree: the balls' sum, widened by `γ_{n−1}·(Σ|tᵢ| + |Σtᵢ|)/2` of `R`
-    /// (see [`subset_sum_bound`]; additions lose nothing to underflow). Exact zeros are no
-    /// terms.
+    /// (every partial sum is a subset sum: `subset_sum_bound` in the source; additions lose
+    /// nothing to underflow). Exact zeros are no terms.
     fn sum<I: IntoIterator<Item = Self>>(it: I) -> Self {
         let (mut acc, mut mags, mut n) = (Ball::default(), 0.0f64, 0usize);
         for x in it {
@@ -349,7 +349,7 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
     /// (the spread over the balls and the midpoint GEMM's rounding; `T = (|A_m| + A_r)(|B_m| +
     /// B_r)` bounds `Σ|aᵢbᵢ|`) plus any run's rounding `u·T + h·(T + |C_m| + ρ)`,
     /// `h = γ_{k−1}^R(1 + u)/2` (the products' roundings, then the additions' over subset sums:
-    /// [`subset_sum_bound`]), plus underflow. With `X = |A_m|·B_r + A_r·(|B_m| + B_r) + c·T`,
+    /// `subset_sum_bound`), plus underflow. With `X = |A_m|·B_r + A_r·(|B_m| + B_r) + c·T`,
     /// `c = γ_k^{f64} + u + h`, that is at most `X·(1 + h) + h·|C_m|`, and `X` is one nonnegative
     /// `f32` GEMM `[|A_m|, A_r]·[B_r + c(|B_m| + B_r); (1 + c)(|B_m| + B_r)]` (rounded outwards:
     /// an upper bound a few parts in 10⁴ above the exact sums) when one bound on every entry
