@@ -282,6 +282,23 @@ mod tests {
     use crate::scalar::anyrun::furthest_orders;
     use half::bf16;
 
+    /// Empty and single-term sums, and terms near `f32::MAX` (where `γ` still holds but the
+    /// bound must stay an upper bound, never NaN).
+    #[test]
+    fn order_free_local_edges() {
+        assert!(order_free_local::<f32>(0, 0.0, 0.0, true).get() <= 1e-300);
+        assert!(order_free_local::<f32>(1, 2.0, 2.0, false).get() <= 1e-300);
+        assert!(order_free_local::<f32>(1, 2.0, 2.0, true).get() >= 2.0 * 2f64.powi(-24));
+        let big = order_free_local::<f32>(4, 1e39, 1e39, true).get();
+        assert!(big >= 4.0 * 2f64.powi(-24) * 1e39 && !big.is_nan());
+        // No finite bound once γ reaches 1 (bf16, 300 terms).
+        assert!(
+            order_free_local::<bf16>(300, 1.0, 0.0, true)
+                .get()
+                .is_infinite()
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
         /// The order-free bound of this run's sums and dot products against `bf16` runs in the

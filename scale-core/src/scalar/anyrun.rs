@@ -589,6 +589,32 @@ mod tests {
         );
     }
 
+    /// The subset-sum widening never makes a finite ball of a non-finite or overflowing term,
+    /// and an empty product (`k = 0`) is the exact zero.
+    #[test]
+    fn subset_sums_of_unbounded_terms_are_the_line() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 3.3e38] {
+            let t = [
+                A::from_f64(1.0),
+                A::from_f64(bad),
+                A::from_f64(bad),
+                A::from_f64(-2.0),
+            ];
+            let s = A::sum(t.iter().copied());
+            assert_eq!(s.ball().rad(), f64::INFINITY, "sum with {bad}");
+            let a = ndarray::Array2::from_shape_fn((1, 4), |(_, j)| t[j]);
+            let b = ndarray::Array2::from_shape_fn((4, 1), |_| A::from_f64(1.0));
+            let c = A::matmul(a.view(), b.view())[[0, 0]];
+            assert_eq!(c.ball().rad(), f64::INFINITY, "product with {bad}");
+        }
+        let (a, b) = (
+            ndarray::Array2::<A>::default((2, 0)),
+            ndarray::Array2::<A>::default((0, 3)),
+        );
+        let c = A::matmul(a.view(), b.view());
+        assert!(c.iter().all(|v| v.mid() == 0.0 && v.ball().rad() <= 1e-300));
+    }
+
     #[test]
     fn overflow_is_the_whole_line() {
         let big = A::from_f64(3e38);
