@@ -34,7 +34,26 @@ fn as_faer<'a, T>(a: &ArrayView2<'a, T>) -> Option<MatRef<'a, T>> {
 /// column-contiguous.
 pub fn matmul<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T>
 where
-    T: ComplexField + Copy + num_traits::Zero,
+    T: ComplexField + Copy + num_traits::Zero + Send + Sync,
+{
+    product(a, b, false)
+}
+
+/// `a · b` like [`matmul`], as two halves of the output split along its longer side when the
+/// product is large (`m·k·n ≥ 2¹⁸`): the halves run side by side when the calling pass may use
+/// two threads ([`beside`](crate::config::beside)), one after the other otherwise. The split
+/// depends on the shape alone, so the result (every entry's own sequence of operations) is the
+/// same for every thread count. For the `f64` midpoints of the enclosure passes.
+pub(crate) fn matmul_halves<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T>
+where
+    T: ComplexField + Copy + num_traits::Zero + Send + Sync,
+{
+    product(a, b, true)
+}
+
+fn product<T>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, halves: bool) -> Array2<T>
+where
+    T: ComplexField + Copy + num_traits::Zero + Send + Sync,
 {
     let (m, k) = a.dim();
     let n = b.ncols();
@@ -59,9 +78,24 @@ where
     if m == 0 || n == 0 {
         return c;
     }
+    let one = || T::one_impl();
+    let mm = |dst: MatMut<'_, T>, fa: MatRef<'_, T>, fb: MatRef<'_, T>| {
+        faer::linalg::matmul::matmul(dst, Accum::Replace, fa, fb, one(), Par::Seq);
+    };
     if let Some(cs) = c.as_slice_mut() {
         let dst = MatMut::from_row_major_slice_mut(cs, m, n);
-        faer::linalg::matmul::matmul(dst, Accum::Replace, fa, fb, T::one_impl(), Par::Seq);
+        let work = m.saturating_mul(k).saturating_mul(n);
+        if !halves || work < 1 << 18 || m.max(n) < 2 {
+            mm(dst, fa, fb);
+        } else if m >= n {
+            let (d0, d1) = dst.split_at_row_mut(m / 2);
+            let (a0, a1) = fa.split_at_row(m / 2);
+            crate::config::beside(work / 2, || mm(d1, a1, fb), || mm(d0, a0, fb));
+        } else {
+            let (d0, d1) = dst.split_at_col_mut(n / 2);
+            let (b0, b1) = fb.split_at_col(n / 2);
+            crate::config::beside(work / 2, || mm(d1, fa, b1), || mm(d0, fa, b0));
+        }
     }
     c
 }

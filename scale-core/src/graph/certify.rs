@@ -171,12 +171,15 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             let rt = runtime();
             return (rt, side());
         }
-        std::thread::scope(|s| {
-            let h = s.spawn(move || crate::config::scoped(config, side));
-            let rt = runtime();
-            let side = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (rt, side)
-        })
+        // Both as jobs of rayon's pool (whose threads also run the halves the spec pass
+        // splits off), not a thread of their own beside it: three busy threads on two cores
+        // made the two-thread step slower than the one-thread one. The runtime sweeps go
+        // first on this worker, so that the spec pass — which waits for their cotangents —
+        // never waits on work queued behind itself (a one-thread pool runs them in order).
+        rayon::join(
+            move || crate::config::scoped(config, runtime),
+            move || crate::config::scoped(config, side),
+        )
     }
 }
 
@@ -354,6 +357,36 @@ struct Parts<R> {
 /// the enclosure alone is then within `1/(1 − SLACK)` of the true error.
 const SLACK: f64 = 0.1;
 
+/// The per-lane maxima of [`enclosure_bound`] over one part of a tensor: `[distance + slack −
+/// r, magnitude, slack, non-finite marker]` in 8 independent lanes over contiguous slices (the
+/// loop vectorises). `(t + b)·0` is 0 for a finite entry and NaN otherwise, so the marker ends
+/// non-finite iff some entry is.
+fn scan_lanes<R: Runtime>(xs: &[R], es: &[Ball]) -> [[f64; 8]; 4] {
+    let mut acc = [[0.0f64; 8]; 4];
+    let mut lane = |l: usize, x: &R, e: &Ball| {
+        let (x, m, r) = (x.to_spec(), e.mid(), e.rad());
+        let s = 2.0 * r + ENCL * m.abs();
+        let t = (x - m).abs() + s - r;
+        let (em, xm) = (m.abs() + r, x.abs());
+        let b = if xm > em { xm } else { em };
+        let [d, mag, slack, bad] = &mut acc;
+        d[l] = if t > d[l] { t } else { d[l] };
+        mag[l] = if b > mag[l] { b } else { mag[l] };
+        slack[l] = if s > slack[l] { s } else { slack[l] };
+        bad[l] += (t + b) * 0.0;
+    };
+    for (cx, ce) in xs.chunks_exact(8).zip(es.chunks_exact(8)) {
+        for l in 0..8 {
+            lane(l, &cx[l], &ce[l]);
+        }
+    }
+    let tail = xs.len() - xs.len() % 8;
+    for (l, (x, e)) in xs[tail..].iter().zip(&es[tail..]).enumerate() {
+        lane(l, x, e);
+    }
+    acc
+}
+
 /// The this-run bound of one tensor from the exact enclosure alone: `max |r̂ − m| + r + ENCL·|m|`
 /// and `max(|r̂|, |m| + r)`. The exact value lies in `⟨m, r⟩`, so `|r̂ − m| + r` bounds the
 /// error; `ENCL·|m|` (a few `f64` ulps of the midpoint) also covers other rigorous enclosures of
@@ -378,35 +411,24 @@ pub(crate) fn enclosure_bound<R: Runtime>(
     if rt.len() != exact.len() {
         return (Bound::INF, Bound::INF, unbounded);
     }
-    // Maxima in 8 independent lanes over contiguous slices (the loop vectorises; a strided
-    // tensor is copied first). `(t + b)·0` is 0 for a finite entry and NaN otherwise, so `bad`
-    // ends non-finite iff some entry is.
+    // Maxima over contiguous slices ([`scan_lanes`]; a strided tensor is copied first).
     let (rt, exact) = (rt.as_standard_layout(), exact.as_standard_layout());
     let (xs, es) = (
         rt.as_slice().unwrap_or(&[]),
         exact.as_slice().unwrap_or(&[]),
     );
-    let mut acc = [[0.0f64; 8]; 4];
-    let mut lane = |l: usize, x: &R, e: &Ball| {
-        let (x, m, r) = (x.to_spec(), e.mid(), e.rad());
-        let s = 2.0 * r + ENCL * m.abs();
-        let t = (x - m).abs() + s - r;
-        let (em, xm) = (m.abs() + r, x.abs());
-        let b = if xm > em { xm } else { em };
-        let [d, mag, slack, bad] = &mut acc;
-        d[l] = if t > d[l] { t } else { d[l] };
-        mag[l] = if b > mag[l] { b } else { mag[l] };
-        slack[l] = if s > slack[l] { s } else { slack[l] };
-        bad[l] += (t + b) * 0.0;
-    };
-    for (cx, ce) in xs.chunks_exact(8).zip(es.chunks_exact(8)) {
-        for l in 0..8 {
-            lane(l, &cx[l], &ce[l]);
+    // Two halves side by side when the pass may use two threads (the maxima are the same).
+    let half = xs.len().min(es.len()) / 2 / 8 * 8;
+    let ((xa, xb), (ea, eb)) = (xs.split_at(half), es.split_at(half));
+    let (a, b) = crate::config::beside(xs.len() * 8, || scan_lanes(xa, ea), || scan_lanes(xb, eb));
+    let mut acc = a;
+    for (x, y) in acc.iter_mut().zip(&b).take(3) {
+        for (x, &y) in x.iter_mut().zip(y) {
+            *x = if y > *x { y } else { *x };
         }
     }
-    let tail = xs.len() - xs.len() % 8;
-    for (l, (x, e)) in xs[tail..].iter().zip(&es[tail..]).enumerate() {
-        lane(l, x, e);
+    for (x, &y) in acc[3].iter_mut().zip(&b[3]) {
+        *x += y;
     }
     let max = |v: &[f64; 8]| v.iter().fold(0.0f64, |a, &b| if b > a { b } else { a });
     let [d, mag, slack, bad] = &acc;

@@ -33,33 +33,99 @@ fn libm_rel() -> f64 {
     (4.0 * assumed_ulps() + 8.0) * U
 }
 
-/// Per row of `x`: `[Σ |m|, Σ r, max r, max |m|]`, walking the matrix in memory order whichever
-/// way it is laid out (a transposed view is common: `Aᵀ·D` in a VJP). Radii are never NaN
-/// (`Ball::new` maps a NaN radius to +∞), so plain selects give the maxima.
-fn row_stats(x: ArrayView2<'_, Ball>) -> [Vec<f64>; 4] {
-    let max = |acc: f64, v: f64| if v > acc { v } else { acc };
-    let rows = x.nrows();
-    let [mut sum, mut rsum, mut rad, mut mag] = [(); 4].map(|_| vec![0.0f64; rows]);
-    if x.t().is_standard_layout() && !x.is_standard_layout() {
-        // Column-major: walk the columns (contiguous), updating every row's statistics.
-        for col in x.columns() {
-            let rows = sum.iter_mut().zip(&mut rsum).zip(&mut rad).zip(&mut mag);
-            for ((((s, q), r), g), b) in rows.zip(col.iter()) {
-                *s += b.m.abs();
-                *q += b.r;
-                *r = max(*r, b.r);
-                *g = max(*g, b.m.abs());
-            }
-        }
-    } else {
-        for (i, row) in x.rows().into_iter().enumerate() {
-            let fold = |(s, q, r, g): (f64, f64, f64, f64), b: &Ball| {
-                (s + b.m.abs(), q + b.r, max(r, b.r), max(g, b.m.abs()))
-            };
-            (sum[i], rsum[i], rad[i], mag[i]) = row.iter().fold((0.0, 0.0, 0.0, 0.0), fold);
+/// Statistics of one row of a [`Ball`] matrix, the inputs of the rank-one radius bounds of the
+/// ball product: `Σ|m|`, `Σr`, `max r`, `max|m|`, and the Euclidean norms `‖m‖₂`, `‖r‖₂` (NaN
+/// where the sums of squares may have underflowed or overflowed: see [`norm2`]).
+#[derive(Clone, Copy, Default)]
+struct RowStats {
+    abs: f64,
+    rsum: f64,
+    rad: f64,
+    absmax: f64,
+    norm: f64,
+    rnorm: f64,
+}
+
+/// Upper bounds on `max |m|` and `max r` over a whole matrix, from its rows' statistics.
+fn maxima(rows: &[RowStats]) -> (f64, f64) {
+    let max = |a: f64, b: f64| if b > a { b } else { a };
+    rows.iter()
+        .fold((0.0, 0.0), |(m, r), s| (max(m, s.absmax), max(r, s.rad)))
+}
+
+/// `√s`, the Euclidean norm of a row of largest entry `max` whose squares summed to `s` in
+/// `f64` — or NaN when the squares may have underflowed or overflowed (`max` outside
+/// `[2⁻⁴⁰⁰, 2⁴⁰⁰]` and not 0), so that the caller falls back on the other bounds. Inside that
+/// range each square's underflow error is at most `η`, so `k` of them add at most
+/// `2⁻²⁷⁴·k·max²` (relative to the sum, ≥ `max²`): covered, with the roundings of the squares,
+/// the sum and the root, by the slack factor of the product's radius.
+#[inline]
+fn norm2(s: f64, max: f64) -> f64 {
+    const LO: f64 = 3.872591914849318e-121; // 2⁻⁴⁰⁰
+    const HI: f64 = 2.5822498780869086e120; // 2⁴⁰⁰
+    let ok = max == 0.0 || (LO..=HI).contains(&max);
+    if ok { s.sqrt() } else { f64::NAN }
+}
+
+/// [`RowStats`] of every row of `x`, and its midpoints as an `f64` matrix for the GEMM, in one
+/// pass over `x` in memory order whichever way it is laid out: a transposed view (common:
+/// `Aᵀ·D` in a VJP) gives a column-major midpoint matrix, which the GEMM reads as is. One pass
+/// instead of two, because a large ball operand is read from memory, not from cache (`w1` of
+/// the MLP bench is 6.4 MB). Radii are never NaN (`Ball::new` maps a NaN radius to +∞), so
+/// plain selects give the maxima.
+fn stats_and_mids(x: ArrayView2<'_, Ball>) -> (Vec<RowStats>, Array2<f64>) {
+    /// `[Σ|m|, Σr, max r, max|m|, Σm², Σr²]` of one row so far.
+    #[derive(Clone, Copy, Default)]
+    struct Acc([f64; 6]);
+    impl Acc {
+        #[inline]
+        fn push(self, b: &Ball) -> Acc {
+            let max = |acc: f64, v: f64| if v > acc { v } else { acc };
+            let [s, q, r, g, s2, r2] = self.0;
+            let a = b.m.abs();
+            Acc([
+                s + a,
+                q + b.r,
+                max(r, b.r),
+                max(g, a),
+                s2 + a * a,
+                r2 + b.r * b.r,
+            ])
         }
     }
-    [sum, rsum, rad, mag]
+    let mut acc = vec![Acc::default(); x.nrows()];
+    let mut mids = Vec::with_capacity(x.len());
+    let mids = if x.t().is_standard_layout() && !x.is_standard_layout() {
+        // Column-major: walk the columns (contiguous), updating every row's statistics.
+        for col in x.columns() {
+            for (a, b) in acc.iter_mut().zip(col.iter()) {
+                *a = a.push(b);
+                mids.push(b.m);
+            }
+        }
+        Array2::from_shape_vec(x.t().dim(), mids).map(|t| t.reversed_axes())
+    } else {
+        for (a, row) in acc.iter_mut().zip(x.rows()) {
+            *a = row.iter().fold(Acc::default(), |a, b| {
+                mids.push(b.m);
+                a.push(b)
+            });
+        }
+        Array2::from_shape_vec(x.dim(), mids)
+    };
+    let stats = acc
+        .iter()
+        .map(|&Acc([abs, rsum, rad, absmax, sq, rsq])| RowStats {
+            abs,
+            rsum,
+            rad,
+            absmax,
+            norm: norm2(sq, absmax),
+            rnorm: norm2(rsq, rad),
+        })
+        .collect();
+    let mids = mids.expect("invariant: one midpoint per entry, in memory order");
+    (stats, mids)
 }
 
 /// A midpoint-radius enclosure `⟨m, r⟩ = [m − r, m + r]` of an exact real value.

@@ -2,31 +2,15 @@
 //! for the radii ([`nonneg_sums`]: the radius only has to stay far below the runtime's error,
 //! about 10⁻⁹ of it for an `f32` graph, not be accurate).
 
-use super::{Ball, U};
+use super::{Ball, RowStats, U};
 use crate::config::beside;
-use crate::scalar::nonneg_gemm::{NonnegSums, map_stored, nonneg_sums};
-use ndarray::{Array2, ArrayView2};
+use crate::scalar::nonneg_gemm::{NonnegSums, nonneg_sums};
+use ndarray::{Array2, ArrayView2, Zip};
 
-/// Per-operand maxima of `|m|` and `r`, for the scaling.
+/// Upper bounds on `max |m|` and `max r` of one operand, for the scaling.
 struct Maxima {
     abs: f64,
     rad: f64,
-}
-
-impl Maxima {
-    /// One pass in memory order (the maxima do not depend on it). Radii are never NaN
-    /// (`Ball::new`), so plain selects give the maxima, `+∞` included.
-    fn of(x: ArrayView2<'_, Ball>) -> Maxima {
-        let fold = |(a, r): (f64, f64), b: &Ball| {
-            let m = b.m.abs();
-            (if m > a { m } else { a }, if b.r > r { b.r } else { r })
-        };
-        let (abs, rad) = match x.as_slice_memory_order() {
-            Some(s) => s.iter().fold((0.0, 0.0), fold),
-            None => x.iter().fold((0.0, 0.0), fold),
-        };
-        Maxima { abs, rad }
-    }
 }
 
 /// Upper bounds on the radius sums of `A·B` by one nonnegative `f32` GEMM
@@ -81,79 +65,139 @@ fn ball(p: f64, r: f64) -> Ball {
     }
 }
 
+/// `zip.map_collect(f)`, on rayon's pool when the pass may use two threads and the result has
+/// `len ≥ 2¹⁵` entries (the same entries either way).
+macro_rules! collect {
+    ($len:expr, $zip:expr, $f:expr) => {
+        if $len >= 1 << 15 && crate::config::current().threads >= 2 {
+            $zip.par_map_collect($f)
+        } else {
+            $zip.map_collect($f)
+        }
+    };
+}
+
 /// `M = A_m·B_m` by an `f64` GEMM (any order, FMA or not: off by at most
 /// `γ_k·|A_m||B_m| + k·η`), and a radius bounding `|A_m|·(B_r + γ_k|B_m|)` and
 /// `A_r·(|B_m| + B_r)` (the spread of the exact product over the balls, and the GEMM's
 /// rounding): by [`radius_sums`] where an operand has radii, all finite; else (no radius, or an
-/// infinite one) by the smaller of the two Hölder products `‖x_i‖₁·max_k y_kj` and
-/// `max_k x_ik·‖y_j‖₁` of row and column statistics.
+/// infinite one) by [`rank_one`] bounds from row and column statistics (Hölder's and
+/// Cauchy–Schwarz's). The operands are read once each ([`super::stats_and_mids`]); with two
+/// threads the two operands' passes, the two GEMMs (or the midpoint GEMM's halves,
+/// [`crate::kernel::matmul_halves`]) and the collection of the result run side by side, with
+/// the same result as on one.
 pub(super) fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2<Ball> {
     let (m, k) = a.dim();
     let n = b.ncols();
     let g = crate::bound::Bound::gamma(k, U).get();
-    let (ma, mb) = (Maxima::of(a), Maxima::of(b));
-    let (ma_rad, mb_rad) = (ma.rad, mb.rad);
-    // The two GEMMs are independent: on two threads when the pass may use them.
-    let (radius, prod) = beside(
-        m * k * n,
-        || radius_sums(a, b, g, (ma, mb)),
-        || crate::kernel::matmul(map_stored(a, |v| v.m).view(), map_stored(b, |v| v.m).view()),
+    // One pass over each operand (statistics and midpoints); both side by side when the pass
+    // may use two threads.
+    let work = |x: usize| x.saturating_mul(32);
+    let ((sb, b_mid_t), (sa, a_mid)) = beside(
+        work(m * k).min(work(k * n)),
+        || super::stats_and_mids(b.t()),
+        || super::stats_and_mids(a),
     );
-    let mut out = Vec::with_capacity(m * n);
+    let ((a_abs, a_rad), (b_abs, b_rad)) = (super::maxima(&sa), super::maxima(&sb));
+    // Exact operands need no radius GEMM. Where radii exist, the GEMM's radii are kept even
+    // when tiny: the rank-one bounds are up to ~5× looser per product, and on deep graphs the
+    // looseness compounds into the radii that end near the runtime's error (measured: the
+    // transformer block's this-run gradient bounds went from 2.07 to 7.41× the true error
+    // with them wherever the operands' radii were below 10⁻¹¹ of their magnitudes, for no
+    // time saved on the MLP bench).
+    let by_stats = a_rad == 0.0 && b_rad == 0.0;
+    let radius = || {
+        let (ma, mb) = (
+            Maxima {
+                abs: a_abs,
+                rad: a_rad,
+            },
+            Maxima {
+                abs: b_abs,
+                rad: b_rad,
+            },
+        );
+        (!by_stats)
+            .then(|| radius_sums(a, b, g, (ma, mb)))
+            .flatten()
+    };
+    let midpoints = || crate::kernel::matmul_halves(a_mid.view(), b_mid_t.t());
+    // The radius GEMM beside the midpoints; without one, the midpoints split in halves.
+    let (radius, prod) = if by_stats {
+        (None, midpoints())
+    } else {
+        beside(m * k * n, radius, midpoints)
+    };
     if let Some(rs) = radius.as_ref().filter(|rs| rs.sums.dim() == (m, n)) {
         // `f64::MIN_POSITIVE` covers the midpoint GEMM's underflow (`(3k + 13)·η`, k < 10¹⁵)
         // and the scaling back's (`η/2` per multiplication).
-        let fin = |p: f64, s: f32| ball(p, rs.bound(s) + f64::MIN_POSITIVE);
-        for (prow, srow) in prod.rows().into_iter().zip(rs.sums.rows()) {
-            match (prow.as_slice(), srow.as_slice()) {
-                (Some(p), Some(s)) => out.extend(p.iter().zip(s).map(|(&p, &s)| fin(p, s))),
-                _ => out.extend(prow.iter().zip(srow.iter()).map(|(&p, &s)| fin(p, s))),
-            }
-        }
+        let fin = |&p: &f64, &s: &f32| ball(p, rs.bound(s) + f64::MIN_POSITIVE);
+        return collect!(m * n, Zip::from(&prod).and(&rs.sums), fin);
+    }
+    let rows = ArrayView2::from_shape((m, 1), &sa[..]);
+    let cols = ArrayView2::from_shape((1, n), &sb[..]);
+    let (Ok(rows), Ok(cols)) = (rows, cols) else {
+        return Array2::from_elem((m, n), Ball::ENTIRE);
+    };
+    let zip = Zip::from(&prod).and_broadcast(rows).and_broadcast(cols);
+    let c = 1.0 + (2.0 * k as f64 + 18.0) * (2.0 * U);
+    if a_rad == 0.0 && b_rad == 0.0 {
+        // Exact operands: the midpoint GEMM's rounding alone.
+        collect!(m * n, zip, |&p: &f64, r: &RowStats, s: &RowStats| {
+            ball(
+                p,
+                (g * rank_one(r, s, Part::Mid, Part::Mid) + f64::MIN_POSITIVE) * c,
+            )
+        })
     } else {
-        // The statistics: `rad(spread + k·η, 2k + 12)`, with its underflow terms `(3k + 13)·η`
-        // replaced by the larger normal number `f64::MIN_POSITIVE` (k < 10¹⁵): the same bound
-        // without a subnormal operand per entry (each costs a microcode assist on x86).
-        let c = 1.0 + (2.0 * k as f64 + 14.0) * (2.0 * U);
-        let [row_abs, row_rsum, row_rad, row_absmax] = super::row_stats(a);
-        let [col_abs, col_rsum, col_rad, col_absmax] = super::row_stats(b.t());
-        // Plain products, and `min` as a select: where a product is 0·∞ = NaN the select
-        // either returns the other arm (never below the true value of the pair, 0) or the NaN,
-        // which `ball` turns into an infinite radius. No branches, and the radii of a row go
-        // to a buffer of plain `f64`s first, so the loops vectorise.
-        let min = |x: f64, y: f64| if x < y { x } else { y };
-        let exact = ma_rad == 0.0 && mb_rad == 0.0;
-        let mut rad = vec![0.0f64; n];
-        let (ca, cs, cr, cm) = (
-            &col_abs[..n],
-            &col_rsum[..n],
-            &col_rad[..n],
-            &col_absmax[..n],
-        );
-        for (i, prow) in prod.rows().into_iter().enumerate() {
-            let (ra, rs, rr, rm) = (row_abs[i], row_rsum[i], row_rad[i], row_absmax[i]);
-            let Some(p) = prow.to_slice() else {
-                out.extend(std::iter::repeat_n(Ball::ENTIRE, n));
-                continue;
-            };
-            if exact {
-                // Exact operands: the midpoint GEMM's rounding alone.
-                for j in 0..n {
-                    rad[j] = (g * min(ra * cm[j], rm * ca[j]) + f64::MIN_POSITIVE) * c;
-                }
-            } else {
-                // Each product `Σ_k x_k·y_k` of nonnegative terms is bounded both ways Hölder
-                // allows, `‖x‖₁·max y` and `max x·‖y‖₁`, and the smaller taken: radii
-                // proportional to their midpoints (softmax probabilities, whose row sums are
-                // 1) are bounded by their sum instead of n times their maximum.
-                for j in 0..n {
-                    let mid_rad = min(ra * cr[j], rm * cs[j]) + g * min(ra * cm[j], rm * ca[j]);
-                    let rad_all = min(rr * (ca[j] + cs[j]), rs * (cm[j] + cr[j]));
-                    rad[j] = (mid_rad + rad_all + f64::MIN_POSITIVE) * c;
-                }
-            }
-            out.extend(p.iter().zip(&rad).map(|(&p, &r)| ball(p, r)));
+        collect!(m * n, zip, |&p: &f64, r: &RowStats, s: &RowStats| {
+            let mr = rank_one(r, s, Part::Mid, Part::Rad);
+            let mm = rank_one(r, s, Part::Mid, Part::Mid);
+            let ra_all = rank_one(r, s, Part::Rad, Part::Spread);
+            ball(p, (mr + g * mm + ra_all + f64::MIN_POSITIVE) * c)
+        })
+    }
+}
+
+/// Which nonnegative part of a ball operand's entries a rank-one bound sums: `|m|`, `r` or
+/// `|m| + r`.
+#[derive(Clone, Copy)]
+enum Part {
+    Mid,
+    Rad,
+    Spread,
+}
+
+impl Part {
+    /// `(‖x‖₁, max x, ‖x‖₂)` of the part `x` of a row (NaN for an out-of-range norm).
+    #[inline]
+    fn of(self, s: &RowStats) -> (f64, f64, f64) {
+        match self {
+            Part::Mid => (s.abs, s.absmax, s.norm),
+            Part::Rad => (s.rsum, s.rad, s.rnorm),
+            // `‖|m| + r‖₂ ≤ ‖m‖₂ + ‖r‖₂`.
+            Part::Spread => (s.abs + s.rsum, s.absmax + s.rad, s.norm + s.rnorm),
         }
     }
-    Array2::from_shape_vec((m, n), out).unwrap_or_else(|_| Array2::from_elem((m, n), Ball::ENTIRE))
+}
+
+/// An upper bound (before the rounding slack) on `Σ_k x_k·y_k` for the part `pa` of a row of
+/// `A` and the part `pb` of a column of `B` (a row of `Bᵀ`), bounded three ways — Hölder's
+/// `‖x‖₁·max y` and `max x·‖y‖₁`, and Cauchy–Schwarz's `‖x‖₂‖y‖₂` — and the smallest taken.
+/// Radii proportional to their midpoints (softmax probabilities, whose row sums are 1) are
+/// then bounded by their sum instead of `n` times their maximum, and random ones within about
+/// `π/2` of the exact sum.
+///
+/// Plain products, and `min` as a select: where a Hölder product is 0·∞ = NaN the select
+/// either returns the other arm (never below the true value of the pair, 0) or the NaN, which
+/// [`ball`] turns into an infinite radius; a NaN Cauchy–Schwarz product (a norm out of range)
+/// is never selected. No branches, so the loops vectorise.
+#[inline]
+fn rank_one(a: &RowStats, b: &RowStats, pa: Part, pb: Part) -> f64 {
+    let ((l1a, maxa, l2a), (l1b, maxb, l2b)) = (pa.of(a), pb.of(b));
+    let h = l1a * maxb;
+    let h2 = maxa * l1b;
+    let h = if h2 < h { h2 } else { h };
+    let cs = l2a * l2b;
+    if cs < h { cs } else { h }
 }
