@@ -87,11 +87,13 @@ pub struct Config {
     /// propagation runs anyway.
     pub always_propagate: bool,
     /// Threads a certified pass may use (default 1). With 2 or more, the spec passes of the
-    /// this-run, any-implementation and estimate modes run on a second thread beside the
-    /// runtime sweeps (they start from the inputs alone), and independent halves of the spec
-    /// passes split over rayon's global pool (sized by rayon: the machine's cores, or
-    /// `RAYON_NUM_THREADS`): a large product's midpoint and radius GEMMs, layer norm's box and
-    /// point VJP bounds. The results are identical.
+    /// this-run, any-implementation and estimate modes run beside the runtime sweeps (they
+    /// start from the inputs alone), and independent halves of the spec passes split off: a
+    /// large product's midpoint and radius GEMMs (or the two halves of its midpoint GEMM),
+    /// the statistics of its operands and the collection of its result, layer norm's box and
+    /// point VJP bounds, the scan of a large enclosure. All of it runs on rayon's global pool
+    /// (sized by rayon: the machine's cores, or `RAYON_NUM_THREADS`). The results are
+    /// identical.
     pub threads: usize,
     /// Accuracy assumed of the `f64` elementary functions, in ulps (private so it is
     /// always validated: see [`Config::with_assumed_ulps`]).
