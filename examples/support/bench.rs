@@ -73,7 +73,9 @@ pub fn interleaved(variants: &[(&str, Step)], rounds: usize) -> Vec<Spread> {
     for (_, f) in variants {
         f();
     }
-    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+    let mut times: Vec<Vec<f64>> = (0..variants.len())
+        .map(|_| Vec::with_capacity(rounds))
+        .collect();
     for r in 0..rounds {
         for k in 0..variants.len() {
             let k = (k + r) % variants.len();

@@ -3,7 +3,7 @@
 
 use crate::bound::Bound;
 use crate::scalar::Runtime;
-use ndarray::ArrayD;
+use ndarray::{Array, ArrayD, ArrayView, Dimension, Zip};
 
 /// `max |a_i|` as a bound (`+∞` if any element is not finite).
 ///
@@ -51,6 +51,45 @@ pub(crate) fn max_abs<R: Runtime>(xs: &[R]) -> f64 {
         return f64::NAN;
     }
     mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
+}
+
+/// `Σ xᵢ` in `R`, as 8 interleaved partial sums added pairwise at the end: the loop
+/// vectorises, where a left-to-right fold waits on each addition's latency (a layer norm's
+/// row sums were 8 % of the transformer block's runtime step). For runtime sums whose bounds
+/// measure the result rather than assume an order (layer norm's, whose distances to the
+/// enclosure cover whatever order the runtime summed in).
+pub(crate) fn sum_lanes<R: Runtime>(xs: &[R]) -> R {
+    let mut acc = [R::zero(); 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = *a + x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a = *a + x;
+    }
+    let [a, b, c, d, e, f, g, h] = acc;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
+/// An owned standard-layout copy of `v`, written by [`Zip`](ndarray::Zip), whose inner loop
+/// runs along one axis with a fixed stride, instead of the element iterator behind
+/// `as_standard_layout().into_owned()`, which steps a dynamic-rank index per element (a
+/// permuted view — the transformer's head split and merge — copied that way was 6 % of its
+/// runtime step).
+pub(crate) fn to_standard<T: Clone, D: Dimension>(v: ArrayView<'_, T, D>) -> Array<T, D> {
+    if v.is_standard_layout() {
+        return v.to_owned();
+    }
+    let out = Zip::from(&v).map_collect(T::clone);
+    if out.is_standard_layout() {
+        out
+    } else {
+        // `map_collect` follows a column-major input's layout.
+        out.as_standard_layout().into_owned()
+    }
 }
 
 /// Whether every element is finite.
@@ -220,5 +259,26 @@ mod tests {
         check::<GeluTanhFn>();
         check::<TanhFn>();
         check::<SigmoidFn>();
+    }
+
+    /// Every entry is added once, whatever the length's remainder modulo the 8 lanes (exact
+    /// sums of small integers show a dropped or doubled entry), and a NaN or infinity anywhere
+    /// reaches the result.
+    #[test]
+    fn lane_sums_add_every_entry_once() {
+        for n in [0usize, 1, 7, 8, 9, 16, 23, 128, 131] {
+            let v: Vec<f32> = (1..=n).map(|i| i as f32).collect();
+            assert_eq!(super::sum_lanes(&v), (n * (n + 1) / 2) as f32, "n = {n}");
+            for bad in [f32::NAN, f32::INFINITY] {
+                for at in [0, n / 2, n.saturating_sub(1)]
+                    .into_iter()
+                    .filter(|&a| a < n)
+                {
+                    let mut w = v.clone();
+                    w[at] = bad;
+                    assert!(!super::sum_lanes(&w).is_finite(), "n = {n}, at {at}");
+                }
+            }
+        }
     }
 }

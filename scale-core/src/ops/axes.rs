@@ -21,7 +21,7 @@ use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Rank3, Rank4, Shape};
-use crate::tensor::linf;
+use crate::tensor::{linf, to_standard};
 use ndarray::{ArrayD, ArrayView1, Axis, IxDyn, Slice, Zip};
 
 /// A non-negative integer literal carried in the type (an axis, a slice bound): the value of
@@ -382,20 +382,14 @@ pub struct PermuteFn<P>(super::util::Ph<P>);
 impl<P: Axes> Structural for PermuteFn<P> {
     const NAME: &'static str = "permute";
     fn forward<T: Arith>(x: &ArrayD<T>, _out: &[usize]) -> ArrayD<T> {
-        x.view()
-            .permuted_axes(IxDyn(P::AXES))
-            .as_standard_layout()
-            .into_owned()
+        to_standard(x.view().permuted_axes(IxDyn(P::AXES)))
     }
     fn backward<T: Arith>(d: &ArrayD<T>, _input: &[usize]) -> ArrayD<T> {
         let mut inv = vec![0; P::AXES.len()];
         for (i, &a) in P::AXES.iter().enumerate() {
             inv[a] = i;
         }
-        d.view()
-            .permuted_axes(IxDyn(&inv))
-            .as_standard_layout()
-            .into_owned()
+        to_standard(d.view().permuted_axes(IxDyn(&inv)))
     }
 }
 
@@ -437,9 +431,7 @@ pub struct SliceFn<const AX: usize, const START: usize>;
 impl<const AX: usize, const START: usize> Structural for SliceFn<AX, START> {
     const NAME: &'static str = "slice";
     fn forward<T: Arith>(x: &ArrayD<T>, out: &[usize]) -> ArrayD<T> {
-        x.slice_axis(Axis(AX), Slice::from(START..START + out[AX]))
-            .as_standard_layout()
-            .into_owned()
+        to_standard(x.slice_axis(Axis(AX), Slice::from(START..START + out[AX])))
     }
     /// The cotangent in the sliced range, exact zeros elsewhere.
     fn backward<T: Arith>(d: &ArrayD<T>, input: &[usize]) -> ArrayD<T> {
@@ -552,11 +544,7 @@ impl<O: Shape, B> Concat<O, B> {
     /// The cotangent split back into the operands' parts.
     fn split<T: Clone>(&self, d: &ArrayD<T>) -> Vec<ArrayD<T>> {
         let na = self.args[0].dims[self.axis];
-        let part = |s: Slice| {
-            d.slice_axis(Axis(self.axis), s)
-                .as_standard_layout()
-                .into_owned()
-        };
+        let part = |s: Slice| to_standard(d.slice_axis(Axis(self.axis), s));
         vec![part(Slice::from(..na)), part(Slice::from(na..))]
     }
 }

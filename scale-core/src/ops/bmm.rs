@@ -15,7 +15,7 @@ use crate::bound::Bound;
 use crate::handle::{Arg, Var};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank3, Rank4, Shape};
-use crate::tensor::linf;
+use crate::tensor::{linf, to_standard};
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, CowArray, Ix3, IxDyn};
 
 /// Shapes `bmm` accepts: `[b, m, k] × [b, k, n] → [b, m, n]` and
@@ -73,8 +73,7 @@ pub(crate) fn batches<T: Clone>(x: &ArrayD<T>) -> CowArray<'_, T, Ix3> {
     match x.view().into_shape_with_order((nb, m, n)) {
         Ok(v) => CowArray::from(v),
         Err(_) => CowArray::from(
-            x.as_standard_layout()
-                .into_owned()
+            to_standard(x.view())
                 .into_shape_with_order((nb, m, n))
                 .expect("invariant: same element count"),
         ),
@@ -102,7 +101,11 @@ pub(crate) fn bmm_with<T: Clone>(
             tr(a3.index_axis(Axis(0), i), ta),
             tr(b3.index_axis(Axis(0), i), tb),
         );
-        data.extend(c.iter().cloned());
+        // A memory copy for the (standard-layout) product, not an element iterator.
+        match c.as_slice() {
+            Some(s) => data.extend_from_slice(s),
+            None => data.extend(c.iter().cloned()),
+        }
     }
     ArrayD::from_shape_vec(IxDyn(dims), data).expect("invariant: batch slices fill the output")
 }

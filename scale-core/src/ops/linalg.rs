@@ -12,7 +12,7 @@ use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Rank3, Rank4, Shape};
-use crate::tensor::linf;
+use crate::tensor::{linf, to_standard};
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis, CowArray, Ix2, IxDyn, Zip};
 
 /// Spec matrix product, in the spec arithmetic's own kernel ([`SpecScalar::matmul`]).
@@ -89,8 +89,7 @@ fn rows2<T: Clone>(x: &ArrayD<T>) -> CowArray<'_, T, Ix2> {
     match x.view().into_shape_with_order((m, k)) {
         Ok(v) => CowArray::from(v),
         Err(_) => CowArray::from(
-            x.as_standard_layout()
-                .into_owned()
+            to_standard(x.view())
                 .into_shape_with_order((m, k))
                 .expect("invariant: same element count"),
         ),
@@ -102,7 +101,12 @@ fn unrows<T: Clone>(c: Array2<T>, dims: &[usize]) -> ArrayD<T> {
     if dims.len() == 2 {
         return c.into_dyn();
     }
-    let c = c.as_standard_layout().into_owned();
+    // A GEMM's result is in standard layout already: no copy then.
+    let c = if c.is_standard_layout() {
+        c
+    } else {
+        to_standard(c.view())
+    };
     c.into_shape_with_order(IxDyn(dims))
         .expect("invariant: same element count")
 }
@@ -522,7 +526,7 @@ where
 }
 
 fn tr<T: Clone>(a: &ArrayD<T>) -> ArrayD<T> {
-    view2(a).t().as_standard_layout().into_owned().into_dyn()
+    to_standard(view2(a).t()).into_dyn()
 }
 
 // ------------------------------------------------------------------------------------- add_bias

@@ -34,7 +34,7 @@ use crate::handle::{Arg, Var};
 use crate::round::{add_up, sqrt_up, sub_up};
 use crate::scalar::{Arith, Ball, Runtime, SpecScalar};
 use crate::shape::{Rank1, Rank2, Rank3, Rank4, Shape};
-use crate::tensor::linf;
+use crate::tensor::{linf, sum_lanes};
 use ndarray::{ArrayD, IxDyn};
 
 /// Proof that `G` is the parameter shape `[n]` of a normalisation over the last axis of
@@ -203,12 +203,12 @@ fn spec_ar<T: SpecScalar>() -> Ar<T> {
     }
 }
 
-/// The runtime's: IEEE square root, left-to-right sums (the bounds never assume this order:
-/// they measure the result).
+/// The runtime's: IEEE square root, sums in eight interleaved lanes ([`sum_lanes`]: the bounds
+/// never assume an order, they measure the result).
 fn rt_ar<R: Runtime>() -> Ar<R> {
     Ar {
         sqrt: |v| v.sqrt(),
-        sum: |v| v.iter().fold(R::zero(), |a, &b| a + b),
+        sum: sum_lanes,
         sq: |v| v * v,
         by_recip: false,
         clamp: None,
@@ -612,8 +612,10 @@ fn vjp_all<T: Arith>(
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let rows = x.len() / cols.max(1);
     let mut dx = Vec::with_capacity(if with_dx { x.len() } else { 0 });
-    let mut dg_terms = vec![Vec::with_capacity(rows); cols];
-    let mut db_terms = vec![Vec::with_capacity(rows); cols];
+    // One allocation per column up front (`vec![v; n]` clones `v` without its capacity, so
+    // every column but the last regrew row by row).
+    let columns = || -> Vec<Vec<T>> { (0..cols).map(|_| Vec::with_capacity(rows)).collect() };
+    let (mut dg_terms, mut db_terms) = (columns(), columns());
     for (xr, dr) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))) {
         let st = row(a, xr, None, eps, center);
         let rg = if with_dx {

@@ -4,6 +4,7 @@ use super::kit::{Exact, Structural};
 use crate::handle::Var;
 use crate::scalar::Arith;
 use crate::shape::Shape;
+use crate::tensor::to_standard;
 use ndarray::{ArrayD, IxDyn};
 
 /// Marker of `reshape` (the [`Exact`] family: entries move, nothing rounds).
@@ -55,8 +56,7 @@ pub fn reshape<T: Shape, S: Shape, B>(x: Var<S, B>) -> Reshape<T, B> {
 }
 
 fn to_dims<X: Clone>(a: &ArrayD<X>, dims: &[usize]) -> ArrayD<X> {
-    a.as_standard_layout()
-        .into_owned()
+    to_standard(a.view())
         .into_shape_with_order(IxDyn(dims))
         .expect("invariant: element counts checked at compile time")
 }

@@ -282,31 +282,54 @@ pub fn log_softmax<S: LastAxis, B>(x: Var<S, B>) -> LogSoftmax<S, B> {
     LogSoftmax::new([x.arg()])
 }
 
+/// `f` of every row of `x` (rows of `cols` entries), concatenated.
 pub(crate) fn rows_map<T: Copy, U, F: FnMut(&[T]) -> Vec<U>>(
     x: &ArrayD<T>,
     cols: usize,
     mut f: F,
 ) -> ArrayD<U> {
-    let v = flat_ref(x);
-    // Sized once: collecting a `flat_map` cannot know the length and regrows (and copies) the
-    // output about log₂(len) times.
-    let mut out = Vec::with_capacity(v.len());
-    for r in v.chunks(cols.max(1)) {
-        out.extend(f(r));
-    }
-    ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
+    rows_into(x, cols, |r, out| out.extend(f(r)))
 }
 
+/// [`rows_map`] over two tensors of one shape, row by row side by side.
 pub(crate) fn rows_map2<T: Copy, U, F: FnMut(&[T], &[T]) -> Vec<U>>(
     x: &ArrayD<T>,
     d: &ArrayD<T>,
     cols: usize,
     mut f: F,
 ) -> ArrayD<U> {
+    rows_into2(x, d, cols, |r, s, out| out.extend(f(r, s)))
+}
+
+/// A tensor of `x`'s shape built row by row: `f` appends each row's entries to the output (so
+/// that a row which is partly computed and partly padded, as in the causal ops, is written in
+/// place rather than built, regrown and copied).
+pub(crate) fn rows_into<T: Copy, U>(
+    x: &ArrayD<T>,
+    cols: usize,
+    mut f: impl FnMut(&[T], &mut Vec<U>),
+) -> ArrayD<U> {
+    let v = flat_ref(x);
+    // Sized once: collecting a `flat_map` cannot know the length and regrows (and copies) the
+    // output about log₂(len) times.
+    let mut out = Vec::with_capacity(v.len());
+    for r in v.chunks(cols.max(1)) {
+        f(r, &mut out);
+    }
+    ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
+}
+
+/// [`rows_into`] over two tensors of one shape.
+pub(crate) fn rows_into2<T: Copy, U>(
+    x: &ArrayD<T>,
+    d: &ArrayD<T>,
+    cols: usize,
+    mut f: impl FnMut(&[T], &[T], &mut Vec<U>),
+) -> ArrayD<U> {
     let (v, w) = (flat_ref(x), flat_ref(d));
     let mut out = Vec::with_capacity(v.len());
     for (r, s) in v.chunks(cols.max(1)).zip(w.chunks(cols.max(1))) {
-        out.extend(f(r, s));
+        f(r, s, &mut out);
     }
     ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("invariant: same shape")
 }

@@ -9,7 +9,7 @@
 use super::kit::{Op, OpRuntime};
 use super::op_node;
 use super::softmax::{
-    row_analysis, rows_map, rows_map2, softmax_row_vjp_err, softmax_rt, softmax_vjp_rt, spec_row,
+    row_analysis, rows_into, rows_into2, softmax_row_vjp_err, softmax_rt, softmax_vjp_rt, spec_row,
     spec_softmax_vjp_row,
 };
 use super::util::{at, nan_max, spec_b};
@@ -74,12 +74,12 @@ pub(crate) fn causal_map<T: Copy, U: Clone>(
     mut f: impl FnMut(&[T]) -> Vec<U>,
 ) -> ArrayD<U> {
     let mut row = 0usize;
-    rows_map(x, n, |r| {
-        let k = row % n.max(1) + 1;
+    rows_into(x, n, |r, out| {
+        let k = (row % n.max(1) + 1).min(r.len());
         row += 1;
-        let mut out = f(&r[..k.min(r.len())]);
-        out.resize(r.len(), zero.clone());
-        out
+        let start = out.len();
+        out.extend(f(&r[..k]));
+        out.resize(start + r.len(), zero.clone());
     })
 }
 
@@ -92,12 +92,12 @@ pub(crate) fn causal_map2<T: Copy, U: Clone>(
     mut f: impl FnMut(&[T], &[T]) -> Vec<U>,
 ) -> ArrayD<U> {
     let mut row = 0usize;
-    rows_map2(x, d, n, |r, dr| {
+    rows_into2(x, d, n, |r, dr, out| {
         let k = (row % n.max(1) + 1).min(r.len());
         row += 1;
-        let mut out = f(&r[..k], &dr[..k]);
-        out.resize(r.len(), zero.clone());
-        out
+        let start = out.len();
+        out.extend(f(&r[..k], &dr[..k]));
+        out.resize(start + r.len(), zero.clone());
     })
 }
 
