@@ -1655,6 +1655,15 @@ fn linear_engine_equals_quadratic_reference() {
             tbits(&reference::backprop_runtime(nodes, k, x, seed.clone())),
             "backprop_runtime, {ctx}"
         );
+        // `value_and_grad` backpropagates with what each forward kept (attention's
+        // probabilities); `backprop_runtime` recomputes it: the same bits.
+        let every: Vec<usize> = (0..x.len()).collect();
+        let (_, vg) = g.value_and_grad(d.xr.clone(), &d.seed_r, &every);
+        assert_eq!(
+            tbits(vg.as_slice()),
+            tbits(&reference::backprop_runtime(nodes, k, x, seed.clone())),
+            "value_and_grad, {ctx}"
+        );
         assert_eq!(
             ibits(g.backprop_spec(&d.xs, &d.seed_s).as_slice()),
             ibits(&reference::backprop_spec(

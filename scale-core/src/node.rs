@@ -57,6 +57,12 @@ pub trait SpecVjp<S: SpecScalar> {
     ) -> Vec<Option<ArrayD<S>>>;
 }
 
+/// What a node's runtime forward kept for its VJP on the same context (attention keeps its
+/// probabilities), so that backprop reuses it instead of recomputing it: forward quantities
+/// are computed once. Any type: the node that made it downcasts it, and a VJP handed nothing,
+/// or something else, recomputes.
+pub type Saved = Box<dyn std::any::Any + Send + Sync>;
+
 /// Forward node with an error bound (Lean: `FwdNode`).
 pub trait FwdNode<R: Runtime>:
     SpecForward<f64>
@@ -75,6 +81,11 @@ pub trait FwdNode<R: Runtime>:
     fn out_dims(&self) -> &'static [usize];
     /// Runtime forward pass.
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R>;
+    /// [`FwdNode::forward_runtime`], and what the node's VJP reuses of it
+    /// ([`RevNode::vjp_runtime_saved`]); nothing by default.
+    fn forward_runtime_saving(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, Option<Saved>) {
+        (self.forward_runtime(ctx), None)
+    }
     /// L∞ error bound of the output, given the context's error bounds.
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
     /// Where the output's error comes from: named error bounds of the node's internal stages
@@ -127,6 +138,19 @@ pub trait RevNode<R: Runtime>:
             .zip(wants)
             .map(|(v, &w)| w.then_some(v))
             .collect()
+    }
+
+    /// [`RevNode::vjp_runtime_some`] given what [`FwdNode::forward_runtime_saving`] kept on
+    /// this same context (`None`: nothing kept, recompute). The same cotangents either way.
+    fn vjp_runtime_saved(
+        &self,
+        ctx: &[ArrayD<R>],
+        saved: Option<&Saved>,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        let _ = saved;
+        self.vjp_runtime_some(ctx, delta, wants)
     }
 
     /// [`RevNode::vjp_eps`] for the arguments with `wants[i]` only (any value elsewhere), given

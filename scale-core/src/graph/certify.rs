@@ -142,7 +142,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         side: impl FnOnce() -> T + Send,
     ) -> (RuntimeSweeps<R>, T) {
         let runtime = move || {
-            let ctx = self.forward_owned(x);
+            let (ctx, saved) = engine::forward_runtime_saving(&self.nodes, x.into_vec());
             let finite = engine::finiteness(&ctx);
             let mut undefined = vec![false; ctx.len()];
             // The sender goes when the sweep ends, so a receiver never waits on a sweep that
@@ -158,6 +158,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 engine::Record {
                     undefined: Some(&mut undefined),
                     cotangents: send.as_mut().map(|f| f as &mut dyn FnMut(usize, ArrayD<R>)),
+                    saved: Some(&saved),
                 },
             );
             RuntimeSweeps {
@@ -971,7 +972,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         seed: &TList<R, Concat<G, Ss>>,
         wrt: &[usize],
     ) -> (TList<R, Concat<G, Ss>>, TList<R, G>) {
-        let ctx = self.forward_owned(x);
+        let (ctx, saved) = engine::forward_runtime_saving(&self.nodes, x.into_vec());
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
         let grads = engine::backprop_runtime(
             &self.nodes,
@@ -980,7 +981,10 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             seed.as_slice(),
             &need,
             &mut [],
-            engine::Record::none(),
+            engine::Record {
+                saved: Some(&saved),
+                ..engine::Record::none()
+            },
         );
         (
             TList::from_vec_unchecked(ctx),

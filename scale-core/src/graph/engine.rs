@@ -5,7 +5,7 @@
 
 use crate::bound::Bound;
 use crate::handle::Arg;
-use crate::node::{FwdNode, FwdNodeScale, RevNode, SpecForward, SpecVjp};
+use crate::node::{FwdNode, FwdNodeScale, RevNode, Saved, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::tensor::{all_finite, fold_elems, linf};
 use ndarray::{ArrayD, Zip};
@@ -41,6 +41,22 @@ pub(crate) fn forward_runtime<R: Runtime, N: ?Sized + FwdNode<R>>(
         ctx.push(out);
     }
     ctx
+}
+
+/// [`forward_runtime`], with what each node kept for its VJP ([`FwdNode::forward_runtime_saving`];
+/// one entry per node) — for a sweep that backpropagates through this same context next.
+pub(crate) fn forward_runtime_saving<R: Runtime, N: ?Sized + FwdNode<R>>(
+    nodes: &[Box<N>],
+    mut ctx: Vec<ArrayD<R>>,
+) -> (Vec<ArrayD<R>>, Vec<Option<Saved>>) {
+    ctx.reserve(nodes.len());
+    let mut saved = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let (out, s) = n.forward_runtime_saving(&ctx);
+        ctx.push(out);
+        saved.push(s);
+    }
+    (ctx, saved)
 }
 
 pub(crate) fn forward_spec<S: SpecScalar, N: ?Sized + SpecForward<S>>(
@@ -263,6 +279,9 @@ pub(crate) struct Record<'a, R> {
     pub undefined: Option<&'a mut [bool]>,
     /// Receives each visited node's final cotangent (position, tensor) after its VJP.
     pub cotangents: Option<&'a mut dyn FnMut(usize, ArrayD<R>)>,
+    /// What each node kept in the forward sweep that computed this context, node by node
+    /// ([`forward_runtime_saving`]); VJPs recompute without it.
+    pub saved: Option<&'a [Option<Saved>]>,
 }
 
 impl<R> Record<'_, R> {
@@ -271,6 +290,7 @@ impl<R> Record<'_, R> {
         Record {
             undefined: None,
             cotangents: None,
+            saved: None,
         }
     }
 }
@@ -295,6 +315,7 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
     let Record {
         mut undefined,
         mut cotangents,
+        saved,
     } = record;
     let n_in = ctx.len() - nodes.len();
     let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
@@ -345,7 +366,8 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         let skip_runtime = delta_zero;
         wants.clear();
         wants.extend(n.args().iter().map(|a| need[a.pos]));
-        let vs = n.vjp_runtime_some(&ctx[..p], delta, &wants);
+        let kept = saved.and_then(|s| s.get(k)).and_then(Option::as_ref);
+        let vs = n.vjp_runtime_saved(&ctx[..p], kept, delta, &wants);
         // SPEC §5 for cotangents, once for every op: a non-finite argument or δ leaves every
         // argument's cotangent without a finite bound; an unbounded error does too.
         let non_finite =

@@ -26,6 +26,7 @@ use super::softmax_causal::{causal_map, causal_map2};
 use super::util::{at, nan_max, prod_err, spec_b, wanted};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
+use crate::node::Saved;
 use crate::scalar::{Runtime, SpecScalar};
 use crate::shape::{Rank2, Rank3, Rank4, Shape};
 use crate::tensor::linf;
@@ -291,7 +292,7 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
     fn score_cot_rt<R: Runtime>(
         &self,
         ctx: &[ArrayD<R>],
-        f: &Fwd<R>,
+        p: &ArrayD<R>,
         delta: &ArrayD<R>,
     ) -> Scores<R> {
         let v = at(ctx, &self.args[2]);
@@ -300,17 +301,17 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         let dp = bmm_with((delta, false), (v, true), &self.score_dims(), mm);
         // The masked entries of `p̂` are exact zeros and each unmasked prefix is that prefix's
         // softmax, so the row VJP from `p̂` is bit for bit the one recomputed from `Ŝ`.
-        let ds = self.probs_map2(&f.p, &dp, R::zero(), softmax_vjp_of_probs);
+        let ds = self.probs_map2(p, &dp, R::zero(), softmax_vjp_of_probs);
         let c = scale_rt::<R>(d);
         let dsr = ds.mapv(|x| c * x);
         Scores { dp, ds, dsr }
     }
-    /// Runtime cotangents `(dQ, dK, dV)`.
-    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], f: &Fwd<R>, delta: &ArrayD<R>) -> Bwd<R> {
+    /// Runtime cotangents `(dQ, dK, dV)`, from the probabilities `p` of the forward.
+    fn vjp_rt<R: Runtime>(&self, ctx: &[ArrayD<R>], p: &ArrayD<R>, delta: &ArrayD<R>) -> Bwd<R> {
         let (q, k) = (at(ctx, &self.args[0]), at(ctx, &self.args[1]));
         let mm = |a: ArrayView2<'_, R>, b: ArrayView2<'_, R>| R::matmul(a, b);
-        let dv = bmm_with((&f.p, true), (delta, false), self.args[2].dims, mm);
-        let s = self.score_cot_rt(ctx, f, delta);
+        let dv = bmm_with((p, true), (delta, false), self.args[2].dims, mm);
+        let s = self.score_cot_rt(ctx, p, delta);
         let dq = bmm_with((&s.dsr, false), (k, false), self.args[0].dims, mm);
         let dk = bmm_with((&s.dsr, true), (q, false), self.args[1].dims, mm);
         Bwd { dq, dk, dv }
@@ -341,7 +342,7 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         if outs[0].is_none() && outs[1].is_none() {
             return vec![Bound::INF, Bound::INF, e_dv];
         }
-        let g = self.score_cot_rt(ctx, &f, d);
+        let g = self.score_cot_rt(ctx, &f.p, d);
         // dP = δ Vᵀ: a product.
         let e_dp = bmm_eps((d, ed, false), (v, ev, true), &g.dp);
         // dS: softmax's VJP analysis per row (per unmasked prefix).
@@ -426,9 +427,15 @@ impl<O: Shape, B, C: Mask> Op for Attention<O, B, C> {
 
 impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
+        self.forward_runtime_saving(ctx).0
+    }
+    /// The output, and the probabilities for the VJP (the scores' product and softmax are
+    /// then computed once per step, not again in the backward sweep).
+    fn forward_runtime_saving(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, Option<Saved>) {
         let f = self.fwd_rt(ctx);
         let v = at(ctx, &self.args[2]);
-        bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b))
+        let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
+        (out, Some(Box::new(f.p)))
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let f = self.fwd_rt(ctx);
@@ -456,12 +463,33 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         mm_scale(m, Bound::ONE, b[self.args[2].pos], linf(out))
     }
     fn vjp_runtime(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let f = self.fwd_rt(ctx);
-        let g = self.vjp_rt(ctx, &f, delta);
+        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, delta);
         vec![g.dq, g.dk, g.dv]
     }
+    fn vjp_runtime_saved(
+        &self,
+        ctx: &[ArrayD<R>],
+        saved: Option<&Saved>,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        // The forward's probabilities when they were kept (and have the scores' shape), else
+        // recomputed: the same tensor either way.
+        let kept = saved
+            .and_then(|s| s.downcast_ref::<ArrayD<R>>())
+            .filter(|p| p.shape() == self.score_dims().as_slice());
+        let g = match kept {
+            Some(p) => self.vjp_rt(ctx, p, delta),
+            None => self.vjp_rt(ctx, &self.fwd_rt(ctx).p, delta),
+        };
+        [g.dq, g.dk, g.dv]
+            .into_iter()
+            .zip(wants)
+            .map(|(v, &w)| w.then_some(v))
+            .collect()
+    }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx), d);
+        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, d);
         self.vjp_eps_of(eps, ctx, (ed, d), [Some(&g.dq), Some(&g.dk), Some(&g.dv)])
     }
     fn vjp_eps_some(
@@ -479,8 +507,7 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let [bq, bk, bv] = [0, 1, 2].map(|i| b[self.args[i].pos]);
         let (n, m, dd, e) = self.dims4();
-        let f = self.fwd_rt(ctx);
-        let g = self.vjp_rt(ctx, &f, d);
+        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, d);
         // |dP| ≤ e·B_δ·B_v; |dS| ≤ B_dP/2 (softmax's VJP); |dSraw| ≤ c·B_dS.
         let b_dp = mm_scale(e, bd, bv, Bound::ZERO);
         let (_, c_hi) = scale_err::<R>(dd);

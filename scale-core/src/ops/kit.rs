@@ -20,7 +20,9 @@ use super::op_node;
 use super::util::at;
 use crate::bound::{Bound, inflate};
 use crate::handle::Arg;
-use crate::node::{FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, SpecForward, SpecVjp};
+use crate::node::{
+    FwdNode, FwdNodeScale, NodeType, RevNode, RevNodeScale, Saved, SpecForward, SpecVjp,
+};
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::Shape;
 use crate::tensor::linf;
@@ -61,6 +63,11 @@ pub trait Op: NodeType + Send + Sync {
 pub trait OpRuntime<R: Runtime>: Op {
     /// Runtime forward ([`FwdNode::forward_runtime`]).
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R>;
+    /// [`FwdNode::forward_runtime_saving`]: override together with
+    /// [`OpRuntime::vjp_runtime_saved`] where the VJP needs the forward's intermediates.
+    fn forward_runtime_saving(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, Option<Saved>) {
+        (self.forward_runtime(ctx), None)
+    }
     /// Forward error bound ([`FwdNode::fwd_eps`]).
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
     /// Forward scale bound ([`FwdNodeScale::fwd_scale`]).
@@ -95,6 +102,17 @@ pub trait OpRuntime<R: Runtime>: Op {
             .zip(wants)
             .map(|(v, &w)| w.then_some(v))
             .collect()
+    }
+    /// [`RevNode::vjp_runtime_saved`].
+    fn vjp_runtime_saved(
+        &self,
+        ctx: &[ArrayD<R>],
+        saved: Option<&Saved>,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        let _ = saved;
+        self.vjp_runtime_some(ctx, delta, wants)
     }
     /// [`RevNode::vjp_eps_some`]; override together with [`OpRuntime::vjp_runtime_some`].
     fn vjp_eps_some(
@@ -160,6 +178,9 @@ impl<N: OpRuntime<R>, R: Runtime> FwdNode<R> for N {
     fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
         OpRuntime::forward_runtime(self, ctx)
     }
+    fn forward_runtime_saving(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, Option<Saved>) {
+        OpRuntime::forward_runtime_saving(self, ctx)
+    }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         OpRuntime::fwd_eps(self, eps, ctx, out)
     }
@@ -193,6 +214,15 @@ impl<N: OpRuntime<R>, R: Runtime> RevNode<R> for N {
         wants: &[bool],
     ) -> Vec<Option<ArrayD<R>>> {
         OpRuntime::vjp_runtime_some(self, ctx, delta, wants)
+    }
+    fn vjp_runtime_saved(
+        &self,
+        ctx: &[ArrayD<R>],
+        saved: Option<&Saved>,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        OpRuntime::vjp_runtime_saved(self, ctx, saved, delta, wants)
     }
     fn vjp_eps_some(
         &self,
