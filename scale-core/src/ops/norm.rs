@@ -26,7 +26,7 @@
 
 use super::kit::{Op, OpRuntime};
 use super::op_node;
-use super::softmax::flat;
+use super::softmax::flat_ref;
 use super::util::{TINY, at, nan_max, spec_b, wanted};
 use crate::bound::{Bound, ENCL, inflate};
 use crate::error::Error;
@@ -163,14 +163,19 @@ pub fn rms_norm<S: NormShapes<G>, G: Shape, B>(
 
 /// What the row kernel needs beyond `+ − × ÷`, supplied by each arithmetic: a square root, a
 /// sum, a square (an interval's `x·x` would straddle 0) and whether to normalise by `·(1/σ)`.
-struct Ar<T> {
-    sqrt: fn(T) -> T,
-    sum: fn(&[T]) -> T,
-    sq: fn(T) -> T,
-    by_recip: bool,
-    /// Intersect `n̂ᵢ` with `[−k, k]` (`k ≥ √n`, an exact fact): rigorous enclosures of
-    /// `c/σ` lose it through dependency and would poke out of the scale bound `√n·B_γ`.
-    clamp: Option<fn(T, f64) -> T>,
+/// A trait rather than a table of function pointers, so that the runtime's kernel inlines its
+/// square and sums (called per entry and per row, the indirect calls were 5 % of the
+/// transformer block's runtime step).
+trait Ar<T> {
+    fn sqrt(&self, v: T) -> T;
+    fn sum(&self, v: &[T]) -> T;
+    fn sq(&self, v: T) -> T;
+    fn by_recip(&self) -> bool;
+    /// Intersect `n̂ᵢ` with `[−k, k]` (`k ≥ √n`, an exact fact) when [`Ar::clamps`]: rigorous
+    /// enclosures of `c/σ` lose it through dependency and would poke out of the scale bound
+    /// `√n·B_γ`.
+    fn clamp(&self, v: T, k: f64) -> T;
+    fn clamps(&self) -> bool;
 }
 
 /// The spec scalar's arithmetic: `√v` by the enclosure's own square root in an exact
@@ -184,34 +189,57 @@ struct Ar<T> {
 /// enclosed reciprocal per row and a product per entry enclose `c/σ` as surely as a quotient
 /// per entry, a rounding wider, at half the cost (two quotients per entry were 6 % of a
 /// certified transformer step).
-fn spec_ar<T: SpecScalar>() -> Ar<T> {
-    let sqrt: fn(T) -> T = if T::MODELS_RUNTIME {
-        |v| (v.ln() * T::from_f64(0.5)).exp()
-    } else {
-        |v| v.sqrt()
-    };
-    Ar {
-        sqrt,
-        sum: |v| T::sum(v.iter().copied()),
-        sq: |v| v.square(),
-        by_recip: T::MODELS_RUNTIME || T::RIGOROUS,
-        // Not where the arithmetic models a runtime, whose rounded n̂ may exceed √n.
-        clamp: (T::RIGOROUS && !T::MODELS_RUNTIME).then_some(|v: T, k: f64| {
-            let k = T::from_f64(k);
-            -((-(v.max(-k))).max(-k))
-        }),
+struct SpecAr;
+
+impl<T: SpecScalar> Ar<T> for SpecAr {
+    fn sqrt(&self, v: T) -> T {
+        if T::MODELS_RUNTIME {
+            (v.ln() * T::from_f64(0.5)).exp()
+        } else {
+            v.sqrt()
+        }
+    }
+    fn sum(&self, v: &[T]) -> T {
+        T::sum(v.iter().copied())
+    }
+    fn sq(&self, v: T) -> T {
+        v.square()
+    }
+    fn by_recip(&self) -> bool {
+        T::MODELS_RUNTIME || T::RIGOROUS
+    }
+    fn clamp(&self, v: T, k: f64) -> T {
+        let k = T::from_f64(k);
+        -((-(v.max(-k))).max(-k))
+    }
+    // Not where the arithmetic models a runtime, whose rounded n̂ may exceed √n.
+    fn clamps(&self) -> bool {
+        T::RIGOROUS && !T::MODELS_RUNTIME
     }
 }
 
 /// The runtime's: IEEE square root, sums in eight interleaved lanes ([`sum_lanes`]: the bounds
 /// never assume an order, they measure the result).
-fn rt_ar<R: Runtime>() -> Ar<R> {
-    Ar {
-        sqrt: |v| v.sqrt(),
-        sum: sum_lanes,
-        sq: |v| v * v,
-        by_recip: false,
-        clamp: None,
+struct RtAr;
+
+impl<R: Runtime> Ar<R> for RtAr {
+    fn sqrt(&self, v: R) -> R {
+        v.sqrt()
+    }
+    fn sum(&self, v: &[R]) -> R {
+        sum_lanes(v)
+    }
+    fn sq(&self, v: R) -> R {
+        v * v
+    }
+    fn by_recip(&self) -> bool {
+        false
+    }
+    fn clamp(&self, v: R, _k: f64) -> R {
+        v
+    }
+    fn clamps(&self) -> bool {
+        false
     }
 }
 
@@ -230,7 +258,7 @@ struct Stages<T> {
 /// `y` is left empty (a VJP needs only the stages before it: on interval boxes the product
 /// `n̂·γ` per entry was a fifth of the layer-norm VJP bound).
 fn row<T: Arith>(
-    a: &Ar<T>,
+    a: &impl Ar<T>,
     x: &[T],
     affine: Option<(&[T], Option<&[T]>)>,
     eps: T,
@@ -238,23 +266,23 @@ fn row<T: Arith>(
 ) -> Stages<T> {
     let n = T::lit(x.len() as f64);
     let c: Vec<T> = if center {
-        let mu = (a.sum)(x) / n;
+        let mu = a.sum(x) / n;
         x.iter().map(|&v| v - mu).collect()
     } else {
         x.to_vec()
     };
-    let sq: Vec<T> = c.iter().map(|&v| (a.sq)(v)).collect();
-    let var = (a.sum)(&sq) / n;
-    let sd = (a.sqrt)(var + eps);
-    let mut nrm: Vec<T> = if a.by_recip {
+    let sq: Vec<T> = c.iter().map(|&v| a.sq(v)).collect();
+    let var = a.sum(&sq) / n;
+    let sd = a.sqrt(var + eps);
+    let mut nrm: Vec<T> = if a.by_recip() {
         let r = T::lit(1.0) / sd;
         c.iter().map(|&v| v * r).collect()
     } else {
         c.iter().map(|&v| v / sd).collect()
     };
-    if let Some(clamp) = a.clamp {
+    if a.clamps() {
         let k = sqrt_n_up(x.len());
-        nrm.iter_mut().for_each(|v| *v = clamp(*v, k));
+        nrm.iter_mut().for_each(|v| *v = a.clamp(*v, k));
     }
     let y = match affine {
         Some((gamma, beta)) => nrm
@@ -275,7 +303,7 @@ fn row<T: Arith>(
 /// `(gδ − mean(gδ) − n̂·mean(gδ·n̂))/σ` (layer norm; RMS norm has no `mean(gδ)` term), and the
 /// row's terms `δ·n̂` of `γ`'s cotangent (`β`'s are `δ` itself).
 fn vjp_row<T: Arith>(
-    a: &Ar<T>,
+    a: &impl Ar<T>,
     st: &Stages<T>,
     gamma: &[T],
     d: &[T],
@@ -284,9 +312,9 @@ fn vjp_row<T: Arith>(
     let n = T::lit(d.len() as f64);
     let gd: Vec<T> = d.iter().zip(gamma).map(|(&d, &g)| d * g).collect();
     let gn: Vec<T> = gd.iter().zip(&st.nrm).map(|(&g, &v)| g * v).collect();
-    let m2 = (a.sum)(&gn) / n;
-    let m1 = if center { Some((a.sum)(&gd) / n) } else { None };
-    let r = a.by_recip.then(|| T::lit(1.0) / st.sd);
+    let m2 = a.sum(&gn) / n;
+    let m1 = if center { Some(a.sum(&gd) / n) } else { None };
+    let r = a.by_recip().then(|| T::lit(1.0) / st.sd);
     let dx = gd
         .iter()
         .zip(&st.nrm)
@@ -347,10 +375,10 @@ struct StageEps {
 
 impl Norm<'_> {
     fn spec<T: SpecScalar>(&self, ctx: &[ArrayD<T>]) -> ArrayD<T> {
-        let x = flat(at(ctx, &self.args[0]));
-        let g = flat(at(ctx, &self.args[1]));
-        let b = self.center.then(|| flat(at(ctx, &self.args[2])));
-        let a = spec_ar::<T>();
+        let x = flat_ref(at(ctx, &self.args[0]));
+        let g = flat_ref(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat_ref(at(ctx, &self.args[2])));
+        let a = SpecAr;
         let eps = spec_eps::<T>(self.eps);
         let mut out = Vec::with_capacity(x.len());
         for r in x.chunks(self.cols.max(1)) {
@@ -361,10 +389,10 @@ impl Norm<'_> {
     }
 
     fn spec_vjp<T: SpecScalar>(&self, ctx: &[ArrayD<T>], delta: &ArrayD<T>) -> Vec<ArrayD<T>> {
-        let x = flat(at(ctx, &self.args[0]));
-        let g = flat(at(ctx, &self.args[1]));
-        let d = flat(delta);
-        let a = spec_ar::<T>();
+        let x = flat_ref(at(ctx, &self.args[0]));
+        let g = flat_ref(at(ctx, &self.args[1]));
+        let d = flat_ref(delta);
+        let a = SpecAr;
         let eps = spec_eps::<T>(self.eps);
         let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center, true);
         let mut v = vec![
@@ -378,10 +406,10 @@ impl Norm<'_> {
     }
 
     fn runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let x = flat(at(ctx, &self.args[0]));
-        let g = flat(at(ctx, &self.args[1]));
-        let b = self.center.then(|| flat(at(ctx, &self.args[2])));
-        let a = rt_ar::<R>();
+        let x = flat_ref(at(ctx, &self.args[0]));
+        let g = flat_ref(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat_ref(at(ctx, &self.args[2])));
+        let a = RtAr;
         let eps = R::lit(self.eps);
         let mut out = Vec::with_capacity(x.len());
         for r in x.chunks(self.cols.max(1)) {
@@ -391,11 +419,11 @@ impl Norm<'_> {
     }
 
     fn runtime_vjp<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
-        let x = flat(at(ctx, &self.args[0]));
-        let g = flat(at(ctx, &self.args[1]));
-        let d = flat(delta);
+        let x = flat_ref(at(ctx, &self.args[0]));
+        let g = flat_ref(at(ctx, &self.args[1]));
+        let d = flat_ref(delta);
         let (dx, dg, db) = vjp_all(
-            &rt_ar::<R>(),
+            &RtAr,
             &x,
             &g,
             &d,
@@ -442,10 +470,10 @@ impl Norm<'_> {
             return None;
         }
         let bx = self.boxes(eps, ctx);
-        let x = flat(at(ctx, &self.args[0]));
-        let g = flat(at(ctx, &self.args[1]));
-        let b = self.center.then(|| flat(at(ctx, &self.args[2])));
-        let (ia, ra) = (spec_ar::<Ball>(), rt_ar::<R>());
+        let x = flat_ref(at(ctx, &self.args[0]));
+        let g = flat_ref(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat_ref(at(ctx, &self.args[2])));
+        let (ia, ra) = (SpecAr, RtAr);
         let (ie, re) = (Ball::from_f64(self.eps), R::lit(self.eps));
         let mut s = StageEps::default();
         let max = |m: &mut f64, e: &[Ball], p: &[Ball], r: &[R]| {
@@ -534,7 +562,7 @@ impl Norm<'_> {
         let db: Vec<Ball> = dv.iter().map(|&v| Ball::new(v, ed.get())).collect();
         let dp: Vec<Ball> = dv.iter().map(|&v| Ball::new(v, 0.0)).collect();
         let ie = Ball::from_f64(self.eps);
-        let ia = spec_ar::<Ball>();
+        let ia = SpecAr;
         let (n, c) = (self.cols, self.center);
         let get = |i: usize| wanted(outs, wants, i);
         let with_dx = get(0).is_some();
@@ -601,7 +629,7 @@ fn spec_eps<T: SpecScalar>(eps: f64) -> T {
 /// over the rows through the arithmetic's sum).
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn vjp_all<T: Arith>(
-    a: &Ar<T>,
+    a: &impl Ar<T>,
     x: &[T],
     g: &[T],
     d: &[T],
@@ -630,8 +658,8 @@ fn vjp_all<T: Arith>(
             db_terms[j].push(dr[j]);
         }
     }
-    let dg = dg_terms.iter().map(|t| (a.sum)(t)).collect();
-    let db = db_terms.iter().map(|t| (a.sum)(t)).collect();
+    let dg = dg_terms.iter().map(|t| a.sum(t)).collect();
+    let db = db_terms.iter().map(|t| a.sum(t)).collect();
     (dx, dg, db)
 }
 

@@ -69,7 +69,7 @@ pub(crate) fn flat<T: Copy>(a: &ArrayD<T>) -> Vec<T> {
 /// [`flat`], borrowed when the array is in standard layout (nearly every context entry): the
 /// row maps read every entry once, and copying them through the dynamic-rank iterator first
 /// cost more than the rows' own work.
-fn flat_ref<T: Copy>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
+pub(crate) fn flat_ref<T: Copy>(a: &ArrayD<T>) -> std::borrow::Cow<'_, [T]> {
     match a.as_slice() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(flat(a)),
