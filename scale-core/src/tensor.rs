@@ -280,5 +280,12 @@ mod tests {
                 }
             }
         }
+        // Near-MAX terms that overflow in every order overflow here too (the lanes cannot
+        // hide an overflow as a finite sum), and cancelling ones stay exact.
+        let big = [f32::MAX; 9];
+        assert_eq!(super::sum_lanes(&big), f32::INFINITY);
+        let mut pairs = vec![f32::MAX; 8];
+        pairs.extend([-f32::MAX; 8]);
+        assert_eq!(super::sum_lanes(&pairs), 0.0);
     }
 }
