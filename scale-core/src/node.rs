@@ -88,6 +88,16 @@ pub trait FwdNode<R: Runtime>:
     }
     /// L∞ error bound of the output, given the context's error bounds.
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+    /// [`FwdNode::fwd_eps`], and what the node's VJP error bound reuses of it on the same
+    /// context and bounds ([`RevNode::vjp_eps_kept`]); nothing by default.
+    fn fwd_eps_saving(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> (Bound, Option<Saved>) {
+        (self.fwd_eps(eps, ctx, out), None)
+    }
     /// Where the output's error comes from: named error bounds of the node's internal stages
     /// (e.g. layer norm's centring, variance, square root, division, affine), each an L∞ bound
     /// on that intermediate of this run given the context's error bounds. Reports show them
@@ -167,6 +177,23 @@ pub trait RevNode<R: Runtime>:
     ) -> Vec<Bound> {
         let _ = (wants, outs);
         self.vjp_eps(eps, ctx, eps_delta, delta)
+    }
+
+    /// [`RevNode::vjp_eps_some`] given what [`FwdNode::fwd_eps_saving`] kept for the same
+    /// context and forward bounds (`None`: nothing kept, recompute). The same bounds either way.
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_eps_kept(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        eps_delta: Bound,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+        kept: Option<&Saved>,
+    ) -> Vec<Bound> {
+        let _ = kept;
+        self.vjp_eps_some(eps, ctx, eps_delta, delta, wants, outs)
     }
 }
 

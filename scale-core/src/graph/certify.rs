@@ -629,7 +629,9 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         // Per entry, the enclosure's bounds of the values and of the cotangents (the fallback
         // keeps the tight ones and propagates from the smaller of the two).
         let mut known: Option<(Vec<Known>, Vec<Known>)> = None;
-        let (ctx, finite) = if config.enclose {
+        // The context, its finiteness, and (from a runtime forward here) what each node kept
+        // for its VJP.
+        let (ctx, finite, rt_saved) = if config.enclose {
             // The enclosure alone first. Sound by itself, and (up to a factor 1.12) never
             // looser than the propagated bound when every radius is negligible beside the
             // distance it bounds; otherwise the propagated bounds are computed too and the
@@ -707,25 +709,27 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 cert.grad_scales.as_slice().to_vec(),
                 cert.enclosure,
             ));
-            (ctx, finite)
+            (ctx, finite, None)
         } else {
-            let ctx = self.forward_owned(x);
+            let (ctx, saved) = engine::forward_runtime_saving(&self.nodes, x.into_vec());
             let finite = engine::finiteness(&ctx);
-            (ctx, finite)
+            (ctx, finite, Some(saved))
         };
         let (known_values, known_cots) = match &known {
             Some((v, c)) => (Some(&v[..]), Some(&c[..])),
             None => (None, None),
         };
-        let eps = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite, known_values);
+        let (eps, fwd_saved) =
+            engine::forward_eps_saving(&self.nodes, eps_in.as_slice(), &ctx, &finite, known_values);
         let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
         let eps_rule = accumulate::eps_add::<R>;
         let scale_rule = accumulate::scale_add::<R>;
         let mut te = Track {
             fwd: &eps,
+            fwd_saved: Some(&fwd_saved),
             acc: eps_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w, o| {
-                n.vjp_eps_some(e, c, d, delta, w, o)
+            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w, o, kept| {
+                n.vjp_eps_kept(e, c, d, delta, w, o, kept)
             },
             add: &eps_rule,
             exact_into_zero: true,
@@ -734,8 +738,9 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         };
         let mut tb = Track {
             fwd: &scales,
+            fwd_saved: None,
             acc: b_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w, o| {
+            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w, o, _| {
                 n.vjp_scale_some(b, c, d, delta, w, o)
             },
             add: &scale_rule,
@@ -751,7 +756,10 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             seed.as_slice(),
             &need,
             &mut [&mut te, &mut tb],
-            engine::Record::none(),
+            engine::Record {
+                saved: rt_saved.as_deref(),
+                ..engine::Record::none()
+            },
         );
         let (mut grad_eps, mut grad_b) = (te.acc, tb.acc);
         let (mut eps, mut scales) = (eps, scales);

@@ -103,7 +103,22 @@ pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
     finite: &[bool],
     known: Option<&[Known]>,
 ) -> Vec<Bound> {
+    forward_eps_saving(nodes, eps_in, ctx, finite, known).0
+}
+
+/// [`forward_eps`], with what each node kept for its VJP's error bound
+/// ([`FwdNode::fwd_eps_saving`]; one entry per node, `None` where its `fwd_eps` was not
+/// evaluated) — for a backward sweep that bounds cotangents on this same context next
+/// ([`Track::fwd_saved`]).
+pub(crate) fn forward_eps_saving<R: Runtime, N: ?Sized + FwdNode<R>>(
+    nodes: &[Box<N>],
+    eps_in: &[Bound],
+    ctx: &[ArrayD<R>],
+    finite: &[bool],
+    known: Option<&[Known]>,
+) -> (Vec<Bound>, Vec<Option<Saved>>) {
     let n_in = eps_in.len();
+    let mut saved = Vec::with_capacity(nodes.len());
     let mut eps = Vec::with_capacity(ctx.len());
     eps.extend(
         eps_in
@@ -116,15 +131,19 @@ pub(crate) fn forward_eps<R: Runtime, N: ?Sized + FwdNode<R>>(
         let poisoned = !finite[p]
             || reads_non_finite(n.as_ref(), finite)
             || n.args().iter().any(|a| eps[a.pos].is_infinite());
-        let e = match known.and_then(|k| k.get(p)) {
-            _ if poisoned => Bound::INF,
-            Some(k) if k.tight => k.eps,
-            Some(k) => n.fwd_eps(&eps, &ctx[..p], &ctx[p]).min(k.eps),
-            None => n.fwd_eps(&eps, &ctx[..p], &ctx[p]),
+        let (e, kept) = match known.and_then(|k| k.get(p)) {
+            _ if poisoned => (Bound::INF, None),
+            Some(k) if k.tight => (k.eps, None),
+            Some(k) => {
+                let (e, kept) = n.fwd_eps_saving(&eps, &ctx[..p], &ctx[p]);
+                (e.min(k.eps), kept)
+            }
+            None => n.fwd_eps_saving(&eps, &ctx[..p], &ctx[p]),
         };
         eps.push(e);
+        saved.push(kept);
     }
-    eps
+    (eps, saved)
 }
 
 /// Forward scale bounds. With `eps` (the forward error bounds of every entry), each node's bound
@@ -228,8 +247,16 @@ pub(crate) fn spec_seed<S: SpecScalar>(s: ArrayD<S>) -> Option<ArrayD<S>> {
 
 /// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ, wanted args,
 /// runtime cotangents) → bound per arg`.
-pub(crate) type VjpPart<R, N> =
-    fn(&N, &[Bound], &[ArrayD<R>], Bound, &ArrayD<R>, &[bool], &[Option<ArrayD<R>>]) -> Vec<Bound>;
+pub(crate) type VjpPart<R, N> = fn(
+    &N,
+    &[Bound],
+    &[ArrayD<R>],
+    Bound,
+    &ArrayD<R>,
+    &[bool],
+    &[Option<ArrayD<R>>],
+    Option<&Saved>,
+) -> Vec<Bound>;
 
 /// Which entries of `Γ ++ ss` need a cotangent: the inputs in `wrt`, and every node output that
 /// depends on one of them. Backprop skips the rest (no VJP work for constants and data).
@@ -250,6 +277,9 @@ pub(crate) fn needs<R: Runtime, N: ?Sized + FwdNode<R>>(
 pub(crate) struct Track<'a, R, N: ?Sized> {
     /// Forward bounds of every entry.
     pub fwd: &'a [Bound],
+    /// What each node's forward bound kept for its part, node by node
+    /// ([`forward_eps_saving`]); parts recompute without it.
+    pub fwd_saved: Option<&'a [Option<Saved>]>,
     /// Bounds of the accumulated cotangents (starts as the seed's bounds).
     pub acc: Vec<Bound>,
     /// The node part that bounds each argument's cotangent (`vjp_eps` or `vjp_scale`).
@@ -271,6 +301,15 @@ pub(crate) struct Track<'a, R, N: ?Sized> {
     /// the error track only (`poison_on_inf`); the input entries' final bounds are left to the
     /// caller (their known bounds are the enclosure's own).
     pub known: Option<&'a [Known]>,
+}
+
+impl<'a, R, N: ?Sized> Track<'a, R, N> {
+    /// What node `k`'s forward bound kept for its part, if anything.
+    fn kept(&self, k: usize) -> Option<&'a Saved> {
+        self.fwd_saved
+            .and_then(|s| s.get(k))
+            .and_then(Option::as_ref)
+    }
 }
 
 /// What a runtime backward sweep reports besides the gradients (see [`backprop_runtime`]).
@@ -402,12 +441,12 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                     args.filter(|(a, _)| tight(a))
                         .for_each(|(a, _)| stand_in[j][a.pos] = true);
                     if rest.iter().any(|&w| w) {
-                        (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &rest, &vs)
+                        (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &rest, &vs, t.kept(k))
                     } else {
                         vec![Bound::INF; n.args().len()]
                     }
                 } else {
-                    (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs)
+                    (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs, t.kept(k))
                 }
             })
             .collect();

@@ -37,11 +37,6 @@ impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B> {
     pub(crate) fn forward(&self, x: &TList<R, G>) -> Vec<ArrayD<R>> {
         engine::forward_runtime(&self.nodes, x.as_slice().to_vec())
     }
-
-    /// The forward pass taking the inputs by value, so they are not copied.
-    pub(crate) fn forward_owned(&self, x: TList<R, G>) -> Vec<ArrayD<R>> {
-        engine::forward_runtime(&self.nodes, x.into_vec())
-    }
 }
 
 impl<K: Kind, R: Runtime, G: Append<Ss>, Ss, B> Graph<K, R, G, Ss, B>
@@ -114,7 +109,7 @@ where
         let ctx = self.forward(x);
         let finite = engine::finiteness(&ctx);
         let part: VjpPart<R, K::Node<R>> =
-            |n, e, c, d, delta, w, o| n.vjp_eps_some(e, c, d, delta, w, o);
+            |n, e, c, d, delta, w, o, _| n.vjp_eps_some(e, c, d, delta, w, o);
         EList::from_vec_unchecked(crate::config::scoped(self.config, || {
             let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite, None);
             self.backprop_tracked(
@@ -146,6 +141,7 @@ where
     ) -> Vec<Bound> {
         let mut t = Track {
             fwd,
+            fwd_saved: None,
             acc: seed_bounds.to_vec(),
             part,
             add,
@@ -185,7 +181,7 @@ where
         let ctx = self.forward(x);
         let finite = engine::finiteness(&ctx);
         let part: VjpPart<R, K::Node<R>> =
-            |n, b, c, d, delta, w, o| n.vjp_scale_some(b, c, d, delta, w, o);
+            |n, b, c, d, delta, w, o, _| n.vjp_scale_some(b, c, d, delta, w, o);
         BList::from_vec_unchecked(crate::config::scoped(self.config, || {
             let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, None);
             self.backprop_tracked(

@@ -325,6 +325,7 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         ctx: &[ArrayD<R>],
         (ed, d): (Bound, &ArrayD<R>),
         outs: [Option<&ArrayD<R>>; 3],
+        kept: Option<&Saved>,
     ) -> Vec<Bound> {
         let [eq, ek, ev] = [0, 1, 2].map(|i| eps[self.args[i].pos]);
         let (q, k, v) = (
@@ -332,9 +333,24 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
             at(ctx, &self.args[1]),
             at(ctx, &self.args[2]),
         );
-        let f = self.fwd_rt(ctx);
-        let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
-        let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
+        // The forward bound's scores, probabilities and stage errors when it kept them (for
+        // this context and these bounds), else recomputed: the same either way.
+        let kept = kept
+            .and_then(|k| k.downcast_ref::<BoundsKept<R>>())
+            .filter(|k| k.p.shape() == self.score_dims().as_slice());
+        let fresh;
+        let f = match kept {
+            Some(k) => k,
+            None => {
+                let f = self.fwd_rt(ctx);
+                let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
+                let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
+                let Fwd { s, p, .. } = f;
+                fresh = BoundsKept { s, p, e_s, e_p };
+                &fresh
+            }
+        };
+        let (e_s, e_p) = (f.e_s, f.e_p);
         // dV = Pᵀ δ: a product.
         let e_dv = outs[2].map_or(Bound::INF, |dv| {
             bmm_eps((&f.p, e_p, true), (d, ed, false), dv)
@@ -367,6 +383,21 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         });
         vec![e_dq, e_dk, e_dv]
     }
+}
+
+/// What the forward error bound keeps for the VJP's error bounds on the same context and
+/// bounds ([`OpRuntime::fwd_eps_saving`]): the runtime scores and probabilities it evaluated,
+/// and the errors of both (the scores' product and the softmax analysis then run once per
+/// certified step, not again in the backward sweep).
+struct BoundsKept<R> {
+    /// Scaled scores `Ŝ`.
+    s: ArrayD<R>,
+    /// Probabilities `P̂`.
+    p: ArrayD<R>,
+    /// Error bound of `Ŝ`.
+    e_s: Bound,
+    /// Error bound of `P̂`.
+    e_p: Bound,
 }
 
 /// The runtime cotangents of the scores: `dP`, `dS` and `dSraw = ĉ·dS`.
@@ -441,6 +472,17 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         let f = self.fwd_rt(ctx);
         self.fwd_stage_eps(eps, ctx, &f, out)[3]
     }
+    fn fwd_eps_saving(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> (Bound, Option<Saved>) {
+        let f = self.fwd_rt(ctx);
+        let [_, e_s, e_p, e_o] = self.fwd_stage_eps(eps, ctx, &f, out);
+        let Fwd { s, p, .. } = f;
+        (e_o, Some(Box::new(BoundsKept { s, p, e_s, e_p })))
+    }
     fn fwd_stages(
         &self,
         eps: &[Bound],
@@ -490,7 +532,13 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
     }
     fn vjp_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, d);
-        self.vjp_eps_of(eps, ctx, (ed, d), [Some(&g.dq), Some(&g.dk), Some(&g.dv)])
+        self.vjp_eps_of(
+            eps,
+            ctx,
+            (ed, d),
+            [Some(&g.dq), Some(&g.dk), Some(&g.dv)],
+            None,
+        )
     }
     fn vjp_eps_some(
         &self,
@@ -501,22 +549,50 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
+        self.vjp_eps_kept(eps, ctx, ed, d, wants, outs, None)
+    }
+    fn vjp_eps_kept(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+        kept: Option<&Saved>,
+    ) -> Vec<Bound> {
         let get = |i: usize| wanted(outs, wants, i);
-        self.vjp_eps_of(eps, ctx, (ed, d), [get(0), get(1), get(2)])
+        self.vjp_eps_of(eps, ctx, (ed, d), [get(0), get(1), get(2)], kept)
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, d);
+        let outs = [Some(g.dq), Some(g.dk), Some(g.dv)];
+        self.vjp_scale_some(b, ctx, bd, d, &[true; 3], &outs)
+    }
+    // From the runtime cotangents the backward sweep already computed: the formulas need only
+    // their maxima (recomputing the scores, the softmax and four products per call was the
+    // propagated modes' price of this op).
+    fn vjp_scale_some(
+        &self,
+        b: &[Bound],
+        _ctx: &[ArrayD<R>],
+        bd: Bound,
+        _d: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+    ) -> Vec<Bound> {
         let [bq, bk, bv] = [0, 1, 2].map(|i| b[self.args[i].pos]);
         let (n, m, dd, e) = self.dims4();
-        let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, d);
         // |dP| ≤ e·B_δ·B_v; |dS| ≤ B_dP/2 (softmax's VJP); |dSraw| ≤ c·B_dS.
         let b_dp = mm_scale(e, bd, bv, Bound::ZERO);
         let (_, c_hi) = scale_err::<R>(dd);
         let b_dsr = spec_b(b_dp.scale(0.5)).scale(c_hi);
+        let rt = |i: usize| wanted(outs, wants, i).map(linf);
         vec![
-            mm_scale(m, b_dsr, bk, linf(&g.dq)),
-            mm_scale(n, b_dsr, bq, linf(&g.dk)),
+            rt(0).map_or(Bound::INF, |l| mm_scale(m, b_dsr, bk, l)),
+            rt(1).map_or(Bound::INF, |l| mm_scale(n, b_dsr, bq, l)),
             // Column sums of P are at most n.
-            mm_scale(n, Bound::ONE, bd, linf(&g.dv)),
+            rt(2).map_or(Bound::INF, |l| mm_scale(n, Bound::ONE, bd, l)),
         ]
     }
 }

@@ -70,6 +70,16 @@ pub trait OpRuntime<R: Runtime>: Op {
     }
     /// Forward error bound ([`FwdNode::fwd_eps`]).
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
+    /// [`FwdNode::fwd_eps_saving`]: override together with [`OpRuntime::vjp_eps_kept`] where
+    /// the VJP's bound needs the forward bound's intermediates.
+    fn fwd_eps_saving(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> (Bound, Option<Saved>) {
+        (self.fwd_eps(eps, ctx, out), None)
+    }
     /// Forward scale bound ([`FwdNodeScale::fwd_scale`]).
     fn fwd_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound;
     /// [`FwdNode::fwd_stages`]: the error bounds of the op's named internal stages, for ops
@@ -126,6 +136,21 @@ pub trait OpRuntime<R: Runtime>: Op {
     ) -> Vec<Bound> {
         let _ = (wants, outs);
         self.vjp_eps(eps, ctx, eps_delta, delta)
+    }
+    /// [`RevNode::vjp_eps_kept`].
+    #[allow(clippy::too_many_arguments)]
+    fn vjp_eps_kept(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        eps_delta: Bound,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+        kept: Option<&Saved>,
+    ) -> Vec<Bound> {
+        let _ = kept;
+        self.vjp_eps_some(eps, ctx, eps_delta, delta, wants, outs)
     }
     /// [`RevNodeScale::vjp_scale_some`]; override together with
     /// [`OpRuntime::vjp_runtime_some`].
@@ -184,6 +209,14 @@ impl<N: OpRuntime<R>, R: Runtime> FwdNode<R> for N {
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         OpRuntime::fwd_eps(self, eps, ctx, out)
     }
+    fn fwd_eps_saving(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> (Bound, Option<Saved>) {
+        OpRuntime::fwd_eps_saving(self, eps, ctx, out)
+    }
     fn fwd_stages(
         &self,
         eps: &[Bound],
@@ -234,6 +267,18 @@ impl<N: OpRuntime<R>, R: Runtime> RevNode<R> for N {
         outs: &[Option<ArrayD<R>>],
     ) -> Vec<Bound> {
         OpRuntime::vjp_eps_some(self, eps, ctx, ed, delta, wants, outs)
+    }
+    fn vjp_eps_kept(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+        kept: Option<&Saved>,
+    ) -> Vec<Bound> {
+        OpRuntime::vjp_eps_kept(self, eps, ctx, ed, delta, wants, outs, kept)
     }
 }
 

@@ -360,16 +360,10 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         let g = Bound::gamma(k, R::U).get() + Bound::gamma(k, U64).get();
         let h = half_gamma::<R>(k);
         let c = Bound::gamma(k, U64).get() + R::U + h;
-        let top = |x: ArrayView2<'_, Self>| {
-            x.iter().fold((0.0f64, 0.0f64), |(m, r), v| {
-                (m.max(v.b.mid().abs()), r.max(v.b.rad()))
-            })
-        };
-        let ((am, ar), (bm, br)) = (top(a), top(b));
+        let ((a_mid, am, ar), (b_mid, bm, br)) = (mids_and_top(a), mids_and_top(b));
         // Every |s3| = Σ (|a_m| + a_r)(|b_m| + b_r) is at most k·max·max.
         let every = k as f64 * (am + ar) * (bm + br) * (1.0 + g) * (1.0 + 1e-6);
         if k > 0 && Self::representable(every) {
-            let mids = |x| super::nonneg_gemm::map_stored(x, |v: Self| v.b.mid());
             let left = (
                 |v: Self, s: f64| v.b.mid().abs() * s,
                 Some(|v: Self, s: f64| v.b.rad() * s),
@@ -382,7 +376,7 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
             let (sums, mm) = crate::config::beside(
                 a.nrows() * k * b.ncols(),
                 || super::nonneg_gemm::nonneg_sums(a, b, maxima, left, right),
-                || crate::kernel::matmul(mids(a).view(), mids(b).view()),
+                || crate::kernel::matmul(a_mid.view(), b_mid.view()),
             );
             if let Some(rs) = sums.filter(|rs| rs.sums.dim() == mm.dim()) {
                 // The runtime's underflow `2k·η_R`, and `f64::MIN_POSITIVE` for the midpoint
@@ -406,6 +400,24 @@ impl<R: Runtime> SpecScalar for AnyRun<R> {
         }
         self::AnyRun::matmul_f64(a, b, k, g)
     }
+}
+
+/// The midpoints of `x` in its memory order (a transposed view, common in a VJP, gives a
+/// column-major array the GEMM reads as is, not a strided walk), with the largest `|m|`
+/// and the largest radius: one pass over an operand that is read from memory, not cache, where
+/// the maxima and the midpoints had taken one each. Midpoints are finite and radii never NaN
+/// ([`Ball::new`]), so selects give the maxima.
+fn mids_and_top<R>(x: ArrayView2<'_, AnyRun<R>>) -> (Array2<f64>, f64, f64) {
+    let flipped = !x.is_standard_layout() && x.t().is_standard_layout();
+    let v = if flipped { x.t() } else { x };
+    let (mut m, mut r) = (0.0f64, 0.0f64);
+    let mids = v.map(|e| {
+        let (mid, rad) = (e.b.mid(), e.b.rad());
+        m = if mid.abs() > m { mid.abs() } else { m };
+        r = if rad > r { rad } else { r };
+        mid
+    });
+    (if flipped { mids.reversed_axes() } else { mids }, m, r)
 }
 
 /// An upper bound on every subset sum of terms whose absolute values sum to at most `mags` and

@@ -45,17 +45,6 @@ fn up32(y: f64) -> f32 {
     f32::from_bits(f.to_bits() + u32::from(f64::from(f) < y))
 }
 
-/// `f` of every entry of `x`, in `x`'s memory order: a transposed view (common: `Aᵀ·D` in a
-/// VJP) maps to a column-major array, which the GEMM reads as is, instead of a strided walk
-/// that costs a cache miss per element on a large operand.
-pub(crate) fn map_stored<T: Copy, U>(x: ArrayView2<'_, T>, f: impl Fn(T) -> U) -> Array2<U> {
-    if !x.is_standard_layout() && x.t().is_standard_layout() {
-        x.t().mapv(f).reversed_axes()
-    } else {
-        x.mapv(f)
-    }
-}
-
 /// An `f32` operand: one or two parts of `x`, side by side along `inner` (the product's inner
 /// dimension: axis 1 of a left operand, axis 0 of a right one). Built in `x`'s memory order,
 /// so a transposed view (common: `Aᵀ·D` in a VJP) becomes a column-major array the GEMM reads
