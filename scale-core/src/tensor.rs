@@ -3,7 +3,7 @@
 
 use crate::bound::Bound;
 use crate::scalar::Runtime;
-use ndarray::{Array, ArrayD, ArrayView, Dimension, Zip};
+use ndarray::{Array, ArrayD, ArrayRef, ArrayView, Dimension, Zip};
 
 /// `max |a_i|` as a bound (`+∞` if any element is not finite).
 ///
@@ -105,7 +105,11 @@ pub(crate) fn is_zero<R: Runtime>(a: &ArrayD<R>) -> bool {
 /// Fold over the elements in memory order: a tight loop over a slice when the array is contiguous
 /// (iterating a dynamic-rank array element by element is several times slower).
 #[inline]
-pub(crate) fn fold_elems<R: Copy, T>(a: &ArrayD<R>, init: T, f: impl Fn(T, R) -> T) -> T {
+pub(crate) fn fold_elems<R: Copy, T, D: Dimension>(
+    a: &ArrayRef<R, D>,
+    init: T,
+    f: impl Fn(T, R) -> T,
+) -> T {
     match a.as_slice_memory_order() {
         Some(s) => s.iter().fold(init, |acc, &x| f(acc, x)),
         None => a.iter().fold(init, |acc, &x| f(acc, x)),

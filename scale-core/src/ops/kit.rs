@@ -556,23 +556,29 @@ impl<K: Kink, R: Runtime> OpRuntime<R> for K {
 /// entries within `ε` of the kink pay `|δ̂| + ε_δ` (spec and runtime may take different branches).
 pub fn mask_vjp_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, ed: Bound, d: &ArrayD<R>) -> Bound {
     let e = ex.get();
-    let mut any_pass = false;
-    let mut kink = 0.0f64;
-    let mut kink_any = false;
-    for (&xi, &di) in x.iter().zip(d.iter()) {
+    // (some entry passes, some entry is near the kink, the largest |δ̂| there), with selects:
+    // the branches mispredicted on every other entry of a relu layer.
+    let step = |(any_pass, kink_any, kink): (bool, bool, f64), xi: R, di: R| {
         let xv = xi.to_spec();
-        if xv > e {
-            any_pass = true;
-        } else if e.is_infinite() || !(xv <= -e) {
-            // With ε = +∞ every entry is near the kink, even x̂ = −∞ (a forward overflow):
-            // `−∞ ≤ −ε` must not classify it as "both sides give 0".
-            kink_any = true;
-            let dv = di.to_spec().abs();
-            if !(dv <= kink) {
-                kink = dv;
-            }
-        }
-    }
+        let pass = xv > e;
+        // With ε = +∞ every entry is near the kink, even x̂ = −∞ (a forward overflow):
+        // `−∞ ≤ −ε` must not classify it as "both sides give 0".
+        let near = !pass && (e.is_infinite() || !(xv <= -e));
+        let dv = di.to_spec().abs();
+        let kink = if near && !(dv <= kink) { dv } else { kink };
+        (any_pass | pass, kink_any | near, kink)
+    };
+    let init = (false, false, 0.0f64);
+    let (any_pass, kink_any, kink) = match (x.as_slice(), d.as_slice()) {
+        (Some(xs), Some(ds)) if xs.len() == ds.len() => xs
+            .iter()
+            .zip(ds)
+            .fold(init, |acc, (&xi, &di)| step(acc, xi, di)),
+        _ => x
+            .iter()
+            .zip(d.iter())
+            .fold(init, |acc, (&xi, &di)| step(acc, xi, di)),
+    };
     let mut out = if any_pass { ed } else { Bound::ZERO };
     if kink_any {
         out = out.max(inflate(kink, 0) + ed);
