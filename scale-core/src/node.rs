@@ -16,6 +16,13 @@
 //! *argument* rather than per context entry (the others are zero, and the graph adds each
 //! argument's cotangent into its entry with runtime addition).
 //!
+//! A third, for the same reason: a node may keep what its forward computed for its VJP on the
+//! same context ([`Saved`]), once for the runtime VJP ([`FwdNode::forward_runtime_saving`] →
+//! [`RevNode::vjp_runtime_saved`]) and once for the VJP's error bound
+//! ([`FwdNode::fwd_eps_saving`] → [`RevNode::vjp_eps_kept`]). Attention keeps its probabilities
+//! for the first, its scores, probabilities and their error bounds for the second. The defaults
+//! keep nothing, and a VJP given nothing recomputes: the same results either way.
+//!
 //! Soundness obligations (checked by the test suite against the interval spec), for spec context
 //! `xs`, runtime context `xr` with `|xs − xr| ≤ eps` and `|xs|, |xr| ≤ b` entrywise in L∞:
 //! `fwd_eps` bounds `|forward_spec(xs) − forward_runtime(xr)|`, `fwd_scale` bounds both outputs,
