@@ -316,6 +316,18 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
         let dk = bmm_with((&s.dsr, true), (q, false), self.args[1].dims, mm);
         Bwd { dq, dk, dv }
     }
+    /// The output's error bound, and what the VJP's error bounds reuse of the forward `f`.
+    fn bounds_kept<R: Runtime>(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        f: Fwd<R>,
+        out: &ArrayD<R>,
+    ) -> (Bound, BoundsKept<R>) {
+        let [_, e_s, e_p, e_o] = self.fwd_stage_eps(eps, ctx, &f, out);
+        let Fwd { s, p, .. } = f;
+        (e_o, BoundsKept { s, p, e_s, e_p })
+    }
     /// VJP error bounds of the wanted arguments, whose runtime cotangents are `outs` (`+∞` for
     /// the others): the products' a-posteriori bounds against those cotangents, without
     /// recomputing them.
@@ -344,9 +356,7 @@ impl<O: Shape, B, C: Mask> Attention<O, B, C> {
             None => {
                 let f = self.fwd_rt(ctx);
                 let out = bmm_with((&f.p, false), (v, false), O::DIMS, |a, b| R::matmul(a, b));
-                let [_, e_s, e_p, _] = self.fwd_stage_eps(eps, ctx, &f, &out);
-                let Fwd { s, p, .. } = f;
-                fresh = BoundsKept { s, p, e_s, e_p };
+                fresh = self.bounds_kept(eps, ctx, f, &out).1;
                 &fresh
             }
         };
@@ -469,8 +479,7 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         (out, Some(Box::new(f.p)))
     }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
-        let f = self.fwd_rt(ctx);
-        self.fwd_stage_eps(eps, ctx, &f, out)[3]
+        self.bounds_kept(eps, ctx, self.fwd_rt(ctx), out).0
     }
     fn fwd_eps_saving(
         &self,
@@ -478,10 +487,8 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         ctx: &[ArrayD<R>],
         out: &ArrayD<R>,
     ) -> (Bound, Option<Saved>) {
-        let f = self.fwd_rt(ctx);
-        let [_, e_s, e_p, e_o] = self.fwd_stage_eps(eps, ctx, &f, out);
-        let Fwd { s, p, .. } = f;
-        (e_o, Some(Box::new(BoundsKept { s, p, e_s, e_p })))
+        let (e_o, kept) = self.bounds_kept(eps, ctx, self.fwd_rt(ctx), out);
+        (e_o, Some(Box::new(kept)))
     }
     fn fwd_stages(
         &self,
