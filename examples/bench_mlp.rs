@@ -5,7 +5,12 @@
 //! * `hand/ndarray`: hand-written ndarray forward+backward (`dot` = matrixmultiply);
 //! * `hand/faer`: the same hand-written code with this crate's GEMM kernel;
 //! * `graph/runtime`: the graph's runtime-only step (`value_and_grad`, gradients of the weights);
-//! * `graph/certified`: values, eps and B forward and backward (`certify_wrt`).
+//! * `graph/certified`: values, eps and B forward and backward (`certify_wrt`);
+//! * `floor/f32 products`, `floor/f64 products`: the step's eight matrix products alone, on
+//!   operands of their shapes and layouts, in `f32` and in `f64` (converted beforehand). They
+//!   are what a mode cannot skip: the order-free bound needs one runtime-precision product
+//!   `|Â||B̂|` per runtime product, the this-run enclosure one `f64` midpoint product. So
+//!   `(runtime + floor) ÷ runtime` is the least that mode can cost with that algorithm.
 //!
 //! Variants run interleaved (A/B/C/D, repeated), medians compared, so machine noise hits all alike.
 //! Memory: each variant runs in a child process that reports its peak RSS (`VmHWM`).
@@ -32,7 +37,7 @@ use scale_graph::{Rank1, Rank2, RevGraphScale, Runtime, TList, ctx, ops};
 use std::process::ExitCode;
 
 /// The variants, in the order of the table (and of `--only`'s choices).
-const VARIANTS: [&str; 10] = [
+const VARIANTS: [&str; 12] = [
     "hand/ndarray",
     "hand/faer",
     "graph/runtime",
@@ -43,6 +48,8 @@ const VARIANTS: [&str; 10] = [
     "certified/estimate",
     "this-run, 2 threads",
     "any-impl, 2 threads",
+    "floor/f32 products",
+    "floor/f64 products",
 ];
 
 /// One forward+backward step of a 784-512-512-10 relu MLP: hand-written, runtime-only and
@@ -141,6 +148,42 @@ fn mm_faer(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> Array2<f32> {
     <f32 as Runtime>::matmul(a, b)
 }
 
+/// The operands of the step's eight products, in the element type `T`: the input, the three
+/// weights, a hidden activation and a hidden cotangent (`64 × 512`) and the output's cotangent.
+struct Operands<T> {
+    x: Array2<T>,
+    w: [Array2<T>; 3],
+    h: Array2<T>,
+    d: Array2<T>,
+    d_o: Array2<T>,
+}
+
+impl<T: Copy + 'static> Operands<T> {
+    /// The bench's own data, converted (a hidden-sized block of the input stands in for `h`
+    /// and `d`: the products' cost does not depend on the values).
+    fn of(p: &Params, to: impl Fn(f32) -> T) -> Self {
+        let hidden =
+            p.x.slice_axis(Axis(1), ndarray::Slice::from(..512))
+                .mapv(&to);
+        Operands {
+            x: p.x.mapv(&to),
+            w: [p.w[0].mapv(&to), p.w[1].mapv(&to), p.w[2].mapv(&to)],
+            h: hidden.clone(),
+            d: hidden,
+            d_o: Array2::from_elem((B, 10), to(1.0)),
+        }
+    }
+
+    /// The eight products of `hand_step`, transposed operands as views like the step's.
+    fn products(&self, mm: impl Fn(ArrayView2<'_, T>, ArrayView2<'_, T>) -> Array2<T>) {
+        let (x, w, h, d, d_o) = (&self.x, &self.w, &self.h, &self.d, &self.d_o);
+        drop((mm(x.view(), w[0].view()), mm(h.view(), w[1].view())));
+        drop((mm(h.view(), w[2].view()), mm(h.t(), d_o.view())));
+        drop((mm(d_o.view(), w[2].t()), mm(h.t(), d.view())));
+        drop((mm(d.view(), w[1].t()), mm(x.t(), d.view())));
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let malloc = cli.switches.apply();
@@ -205,6 +248,7 @@ fn main() -> ExitCode {
         }
     }
 
+    let (ops32, ops64) = (Operands::of(&p, |v| v), Operands::of(&p, f64::from));
     let slot = std::cell::Cell::new(Some(inputs()));
     // One graph per mode (settings are per graph), all of one type.
     let graphs = [&g_free, &g, &g_this, &g_any, &g_est, &g_this2, &g_any2];
@@ -214,7 +258,7 @@ fn main() -> ExitCode {
         let c = g.certify_wrt(x, &eps_in, &b_in, &seed, &eps_seed, &b_seed, &wrt);
         slot.set(Some(g.inputs_of(c.values)));
     };
-    let steps: [Step; 10] = [
+    let steps: [Step; 12] = [
         Box::new(|| drop(hand_step(&p, mm_ndarray))),
         Box::new(|| drop(hand_step(&p, mm_faer))),
         Box::new(|| {
@@ -231,6 +275,8 @@ fn main() -> ExitCode {
         Box::new(|| certified(4)),
         Box::new(|| certified(5)),
         Box::new(|| certified(6)),
+        Box::new(|| ops32.products(<f32 as Runtime>::matmul)),
+        Box::new(|| ops64.products(<f64 as Runtime>::matmul)),
     ];
     let variants: Vec<(&str, Step)> = VARIANTS.into_iter().zip(steps).collect();
     if let Some(f) = cli.only.as_deref().and_then(|n| bench::find(&variants, n)) {
@@ -291,6 +337,14 @@ fn main() -> ExitCode {
     println!(
         "   any-impl, 2 threads ÷ graph/runtime    = {:.2}  (wall time)",
         med[9] / med[2]
+    );
+    println!(
+        "floor of order-free: (graph/runtime + floor/f32 products) ÷ graph/runtime = {:.2}",
+        (med[2] + med[10]) / med[2]
+    );
+    println!(
+        "floor of this-run:   (graph/runtime + floor/f64 products) ÷ graph/runtime = {:.2}",
+        (med[2] + med[11]) / med[2]
     );
 
     if !cli.switches.no_torch {

@@ -45,6 +45,16 @@ clap = { version = "4", features = ["derive"] }
 /// member here (`[profile.dev]`'s own) unless it has a section of its own.
 fn workspace_profiles(root: &Path) -> String {
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    profiles_for_cache(&manifest, |key| std::env::var(key).ok())
+}
+
+/// [`workspace_profiles`] of a manifest's text, with `env` the environment. A
+/// `CARGO_PROFILE_DEV_<KEY>` variable (CI sets `…_DEBUG=false`) overrides `[profile.dev]` for
+/// the workspace's members, so their copied sections take its value too: a copy keeping the
+/// manifest's value would differ from the build it should reuse, and cargo would compile
+/// `scale-core` again. `lto`, `panic` and `rpath` stay out of the copies (cargo refuses them in
+/// a package's section; the child cargo reads them from `[profile.dev]`).
+fn profiles_for_cache(manifest: &str, env: impl Fn(&str) -> Option<String>) -> String {
     let Ok(mut top) = manifest.parse::<toml::Table>() else {
         return String::new();
     };
@@ -67,8 +77,15 @@ fn workspace_profiles(root: &Path) -> String {
     }
     if let Some(toml::Value::Table(dev)) = profiles.get_mut("dev") {
         let mut base = dev.clone();
-        base.remove("package");
-        base.remove("build-override");
+        for key in ["package", "build-override", "lto", "panic", "rpath"] {
+            base.remove(key);
+        }
+        for (key, value) in base.iter_mut() {
+            let var = format!("CARGO_PROFILE_DEV_{}", key.to_uppercase().replace('-', "_"));
+            if let Some(v) = env(&var) {
+                *value = env_value(&v);
+            }
+        }
         let packages = dev
             .entry("package")
             .or_insert_with(|| toml::Table::new().into());
@@ -83,6 +100,18 @@ fn workspace_profiles(root: &Path) -> String {
     let mut out = toml::Table::new();
     out.insert("profile".into(), profiles.into());
     out.to_string()
+}
+
+/// A profile setting as cargo reads it from the environment: a boolean, an integer, or else a
+/// string (`opt-level = "s"`, `debug = "line-tables-only"`).
+fn env_value(v: &str) -> toml::Value {
+    if let Ok(b) = v.parse::<bool>() {
+        b.into()
+    } else if let Ok(i) = v.parse::<i64>() {
+        i.into()
+    } else {
+        v.into()
+    }
 }
 
 /// Generate (or reuse) the crate, fill its input directory and run it.
@@ -260,4 +289,53 @@ fn main() -> std::process::ExitCode {{
         support = root.join("examples/support/mod.rs").display().to_string(),
         name = m.name,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::profiles_for_cache;
+
+    /// The workspace's own manifest, as `certify` copies it.
+    fn copied(env: &[(&str, &str)]) -> toml::Table {
+        let manifest = include_str!("../../Cargo.toml");
+        let text = profiles_for_cache(manifest, |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
+        text.parse().expect("the copied profiles are TOML")
+    }
+
+    fn member<'t>(t: &'t toml::Table, name: &str) -> &'t toml::Table {
+        t["profile"]["dev"]["package"][name]
+            .as_table()
+            .expect("a section per member")
+    }
+
+    #[test]
+    fn members_get_the_dev_profile_without_whole_build_settings() {
+        let t = copied(&[]);
+        let dev = t["profile"]["dev"].as_table().expect("[profile.dev]");
+        for name in ["scale-graph", "scale-core"] {
+            let m = member(&t, name);
+            assert_eq!(m.get("opt-level"), dev.get("opt-level"), "{name}");
+            assert_eq!(m.get("debug"), dev.get("debug"), "{name}");
+            for key in ["lto", "panic", "rpath", "package", "build-override"] {
+                assert!(!m.contains_key(key), "{name} must not carry `{key}`");
+            }
+        }
+    }
+
+    #[test]
+    fn environment_overrides_reach_the_member_sections() {
+        let t = copied(&[
+            ("CARGO_PROFILE_DEV_DEBUG", "false"),
+            ("CARGO_PROFILE_DEV_OPT_LEVEL", "2"),
+        ]);
+        for name in ["scale-graph", "scale-core"] {
+            let m = member(&t, name);
+            assert_eq!(m.get("debug"), Some(&toml::Value::Boolean(false)), "{name}");
+            assert_eq!(m.get("opt-level"), Some(&toml::Value::Integer(2)), "{name}");
+        }
+    }
 }
