@@ -5,9 +5,10 @@
 //! weights, so an unchanged model reuses it) that depends on `scale-graph` and the examples'
 //! shared runner by path, and runs it with `cargo run`. The cached crates build in the
 //! workspace's own `target/` with the workspace's own (optimised) `dev` profile, copied into their
-//! manifest, so `scale-graph` and its dependencies as `cargo test` or `cargo run --example …`
-//! left them are reused (after the README's two commands only the model's crate compiles); a
-//! spinner shows while cargo works. Shape errors never get this far: the import checks the model first.
+//! manifest, so most of what `cargo test` or `cargo run --example …` compiled is reused (after
+//! the README's two commands, the first model still compiles `faer`, `scale-core` and a few
+//! crates again, whose unit hashes differ for a reason not yet found, and every later model only
+//! its own crate); a spinner shows while cargo works. Shape errors never get this far: the import checks the model first.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scale_gen::onnx::Imported;
