@@ -8,7 +8,8 @@
 //! manifest, so most of what `cargo test` or `cargo run --example …` compiled is reused (after
 //! the README's two commands, the first model still compiles `scale-core`, `scale-dsl`,
 //! `scale-macros`, `scale-graph` and `serde` again, whose unit hashes differ for a reason not yet
-//! found, and every later model only its own crate); a spinner shows while cargo works. Shape errors never get this far: the import checks the model first.
+//! found, and every later model only its own crate); a spinner shows while cargo works. Shape
+//! errors never get this far: the import checks the model first.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scale_gen::onnx::Imported;
