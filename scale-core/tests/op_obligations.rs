@@ -513,6 +513,24 @@ fn matmul() {
         &[3, 2],
         &[ident],
     );
+    // Past 8 on every side and not a multiple of it: the bound's scans run their 8-lane
+    // chunks and their remainders, on plain and transposed operands (the cotangents').
+    let (a, b) = vars2::<Rank2<9, 17>, Rank2<17, 11>>();
+    let dims: [&[usize]; 2] = [&[9, 17], &[17, 11]];
+    check_op("matmul_wide", ops::matmul(a, b), &dims, &[9, 11], &[ident]);
+    use scale_core::config::{self, Config, DotBound};
+    config::scoped(
+        Config::default().with_dot_bound(DotBound::OrderFree),
+        || {
+            check_op(
+                "matmul_wide_order_free",
+                ops::matmul(a, b),
+                &dims,
+                &[9, 11],
+                &[ident],
+            )
+        },
+    );
 }
 
 #[test]

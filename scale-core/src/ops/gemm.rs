@@ -5,8 +5,7 @@
 use super::util::encl_gamma;
 use crate::bound::{Bound, U64, inflate};
 use crate::scalar::Runtime;
-use crate::tensor::fold_elems;
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 
 /// Whether a-posteriori measurement applies to runtime `R` (narrower than `f64`, and the mode is
 /// [`DotBound::APosteriori`](crate::config::DotBound)).
@@ -104,23 +103,26 @@ pub(crate) fn gemm_eps<R: Runtime>(
     c: ArrayView2<'_, R>,
 ) -> Bound {
     let k = a.ncols();
-    // In memory order over a slice (the element iterator of a view was a tenth of an
-    // order-free MLP step).
-    let all_finite = |x: &ArrayView2<'_, R>| fold_elems(x, true, |ok, v| ok & v.is_finite());
-    if ea.is_infinite() || eb.is_infinite() || !all_finite(&c) {
+    if ea.is_infinite() || eb.is_infinite() {
         return Bound::INF;
     }
-    // Propagation terms need Σₗ|Âᵢₗ| and Σₗ|B̂ₗⱼ|; the a-posteriori mode also max |B̂|.
-    let sa = AbsStats::of(a);
-    let sb = AbsStats::of(b);
-    // Overflowing sums would turn into NaNs below (0·∞), which `lanes_max` must never see.
+    // Propagation terms need Σₗ|Âᵢₗ| and Σₗ|B̂ₗⱼ|; the a-posteriori mode also max |B̂|, the
+    // order-free mode the copies |Â|, |B̂| for its GEMM, made in the same pass.
+    let copies = !a_posteriori::<R>();
+    let (ra, _, abs_a) = abs_row_sums(a, copies);
+    let (cb, b_max, abs_bt) = abs_row_sums(b.reversed_axes(), copies);
+    // Overflowing sums (or NaN operands) would turn into NaNs below (0·∞): no finite bound.
     let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
-    if !(finite(&sa.row_sum) && finite(&sb.col_sum) && sa.max.is_finite() && sb.max.is_finite()) {
+    if !(finite(&ra) && finite(&cb) && b_max.is_finite()) {
         return Bound::INF;
     }
     let (fa, fb) = (ea.get(), eb.get());
+    // The propagation term of each column, `εa·Σₗ|B̂ₗⱼ|`, formed once rather than per entry.
+    let wa: Vec<f64> = cb.iter().map(|&cs| fa * cs).collect();
     let mut m = 0.0f64;
     let sl = encl_gamma(2 * k).get();
+    // Each row's scan below is NaN exactly when an entry of `Ĉ` (or of `|Â||B̂|`) is NaN, and
+    // +∞ when one is infinite: no separate finiteness pass over the products is needed.
     if a_posteriori::<R>() {
         // One f64 GEMM of the runtime operands (their products are exact in f64). Its own error is
         // at most γₖ^{f64}·Σₗ|âᵢₗ||b̂ₗⱼ| ≤ γₖ^{f64}·(Σₗ|âᵢₗ|)·max|B̂|: negligible, and cheap.
@@ -130,22 +132,21 @@ pub(crate) fn gemm_eps<R: Runtime>(
         );
         let g = Bound::gamma(k, U64).get() + sl;
         for (i, (ci, c64i)) in c.rows().into_iter().zip(c64.rows()).enumerate() {
-            let ra = sa.row_sum[i];
-            let row = match (ci.to_slice(), c64i.to_slice()) {
-                (Some(cs), Some(ds)) => lanes_max(cs.len(), |j| {
-                    fa * sb.col_sum[j] + (cs[j].to_spec() - ds[j]).abs()
-                }),
-                _ => lanes_max(ci.len(), |j| {
-                    fa * sb.col_sum[j] + (ci[j].to_spec() - c64i[j]).abs()
-                }),
-            };
-            m = m.max(row + fb * ra + g * ra * sb.max);
+            let ra = ra[i];
+            let ds = c64i.to_slice().expect("a fresh GEMM result is contiguous");
+            let row = with_row(ci, |cs| {
+                lanes_max_zip(&wa, cs, ds, |w, c, d| w + (c.to_spec() - d).abs())
+            });
+            m = nan_max(m, row + fb * ra + g * ra * b_max);
         }
     } else {
         // One runtime-precision GEMM of the absolute values. Its own rounding: fl(S) ≥ (1 − γₖ)S − kη,
-        // so S ≤ (fl(S) + kη)·F with F = 1/(1 − γₖ) rounded up; the two plain f64 operations per
-        // entry are counted in the final `inflate`.
-        let s = R::matmul(a.mapv(|x| x.abs()).view(), b.mapv(|x| x.abs()).view());
+        // so S ≤ (fl(S) + kη)·F with F = 1/(1 − γₖ) rounded up; the plain f64 operations per
+        // entry (at most eight, all on nonnegative terms) are counted in the final `inflate`.
+        let (Some(abs_a), Some(abs_bt)) = (abs_a, abs_bt) else {
+            return Bound::INF;
+        };
+        let s = R::matmul(abs_a.view(), abs_bt.view().reversed_axes());
         let denom = crate::round::sub_down(1.0, Bound::gamma(k, R::U).get());
         if denom <= 0.0 {
             return Bound::INF;
@@ -153,28 +154,22 @@ pub(crate) fn gemm_eps<R: Runtime>(
         let f = crate::round::div_up(1.0, denom);
         let kx = k as f64 * R::ETA;
         // Per unit of (|Â||B̂|)ᵢⱼ and of |Ĉᵢⱼ| (see `order_free_local`, whose `f64` roundings
-        // the final `inflate` covers here).
+        // the final `inflate` covers here): the term `gt·((Sᵢⱼ + kη)·F)` is `α·Sᵢⱼ + β`.
         let Some((ct, gc)) = order_free_coeffs::<R>(k, true) else {
             return Bound::INF;
         };
         let gt = ct + sl;
+        let (alpha, beta) = (gt * f, gt * kx * f);
         for (i, (si, ci)) in s.rows().into_iter().zip(c.rows()).enumerate() {
             let si = si.to_slice().expect("a fresh GEMM result is contiguous");
-            let t = |j: usize| gt * ((si[j].to_spec() + kx) * f);
-            let row = match ci.to_slice() {
-                Some(cs) => lanes_max(si.len(), |j| {
-                    fa * sb.col_sum[j] + t(j) + gc * cs[j].to_spec().abs()
-                }),
-                None => lanes_max(si.len(), |j| {
-                    fa * sb.col_sum[j] + t(j) + gc * ci[j].to_spec().abs()
-                }),
-            };
-            m = m.max(row + fb * sa.row_sum[i]);
+            let row = with_row(ci, |cs| {
+                lanes_max_zip(&wa, si, cs, |w, s, c| {
+                    w + alpha * s.to_spec() + gc * c.to_spec().abs()
+                })
+            });
+            m = nan_max(m, row + beta + fb * ra[i]);
         }
         m += 2.0 * k as f64 * R::ETA;
-        if !all_finite(&s.view()) {
-            return Bound::INF;
-        }
     }
     if m.is_nan() {
         return Bound::INF;
@@ -182,32 +177,113 @@ pub(crate) fn gemm_eps<R: Runtime>(
     inflate(m, 2 * k + 10) + (ea * eb).scale(k as f64)
 }
 
-/// `max_{j<n} f(j)` with 8 independent lanes (vectorises). `f` must not return NaN: callers
-/// guarantee finite, nonnegative terms.
+/// `max(a, b)`, NaN if either is.
 #[inline]
-fn lanes_max(n: usize, f: impl Fn(usize) -> f64) -> f64 {
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Calls `f` on a row of `Ĉ` as a slice, copying it first when the row is strided (a
+/// transposed result).
+fn with_row<R: Runtime>(row: ndarray::ArrayView1<'_, R>, f: impl FnOnce(&[R]) -> f64) -> f64 {
+    match row.to_slice() {
+        Some(xs) => f(xs),
+        None => f(&row.to_vec()),
+    }
+}
+
+/// `max_j f(wⱼ, xⱼ, yⱼ)` over three slices of one length, in 8 independent lanes (vectorises:
+/// no index, no bounds check). NaN if some term is NaN, so a NaN entry of `Ĉ` cannot hide.
+#[inline]
+fn lanes_max_zip<X: Copy, Y: Copy>(
+    w: &[f64],
+    xs: &[X],
+    ys: &[Y],
+    f: impl Fn(f64, X, Y) -> f64,
+) -> f64 {
+    debug_assert!(w.len() == xs.len() && xs.len() == ys.len());
     let mut mx = [0.0f64; 8];
-    let full = n - n % 8;
-    for base in (0..full).step_by(8) {
-        for (l, m) in mx.iter_mut().enumerate() {
-            let t = f(base + l);
-            *m = if t > *m { t } else { *m };
+    let mut nan = [false; 8];
+    let mut lane = |l: usize, t: f64| {
+        mx[l] = if t > mx[l] { t } else { mx[l] };
+        nan[l] |= t.is_nan();
+    };
+    let (wc, xc, yc) = (w.chunks_exact(8), xs.chunks_exact(8), ys.chunks_exact(8));
+    let rest = wc
+        .remainder()
+        .iter()
+        .zip(xc.remainder())
+        .zip(yc.remainder());
+    for ((w8, x8), y8) in wc.zip(xc).zip(yc) {
+        for l in 0..8 {
+            lane(l, f(w8[l], x8[l], y8[l]));
         }
     }
-    for (l, j) in (full..n).enumerate() {
-        let t = f(j);
-        mx[l] = if t > mx[l] { t } else { mx[l] };
+    for (l, ((&w, &x), &y)) in rest.enumerate() {
+        lane(l, f(w, x, y));
+    }
+    if nan.iter().any(|&n| n) {
+        return f64::NAN;
     }
     mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
 }
 
-/// Row sums and column sums of `|A|` and its largest entry (in `f64`, for finite entries),
-/// computed in one pass in memory order, so a transposed view costs the same as a plain one.
-/// Sums use several accumulators (any order is fine: callers bound them with `inflate`).
-pub(crate) struct AbsStats {
-    pub row_sum: Vec<f64>,
-    pub col_sum: Vec<f64>,
-    pub max: f64,
+/// `Σⱼ|aᵢⱼ|` of every row of `A` (in `f64`), its largest `|aᵢⱼ|`, and with `copy` the
+/// matrix `|A|` in `A`'s memory order, in one sweep in memory order, so a transposed view
+/// costs the same as a plain one (column sums of `B` are the row sums of `Bᵀ`). Only the sums
+/// a product's bound reads are formed, and the copy is made from the same read (each row is
+/// still in L1 for the second loop): a row and a column statistic of every operand plus a
+/// separate `|A|` pass were a sixth of an order-free MLP step. Sums use several accumulators
+/// (any order is fine: callers bound them with `inflate`); a NaN entry gives a NaN sum, an
+/// infinite one an infinite sum.
+pub(crate) fn abs_row_sums<R: Runtime>(
+    a: ArrayView2<'_, R>,
+    copy: bool,
+) -> (Vec<f64>, f64, Option<Array2<R>>) {
+    let (m, n) = a.dim();
+    let mut sums = vec![0.0; m];
+    let mut max = 0.0f64;
+    let mut out = Vec::with_capacity(if copy { m * n } else { 0 });
+    let mut keep = |xs: &[R]| {
+        if copy {
+            out.extend(xs.iter().map(|x| x.abs()));
+        }
+    };
+    let col_major = if let Some(data) = a.to_slice().filter(|_| n > 0) {
+        for (r, row) in sums.iter_mut().zip(data.chunks_exact(n)) {
+            keep(row);
+            let (s, mx) = lane_sum_max(row);
+            *r = s;
+            max = max.max(mx);
+        }
+        false
+    } else if let Some(data) = a.reversed_axes().to_slice().filter(|_| m > 0) {
+        for col in data.chunks_exact(m) {
+            keep(col);
+            max = max.max(add_abs_max(&mut sums, col));
+        }
+        true
+    } else {
+        for ((i, _), &x) in a.indexed_iter() {
+            let v = x.to_spec().abs();
+            sums[i] += v;
+            max = max.max(v);
+        }
+        return (sums, max, copy.then(|| a.mapv(|x| x.abs())));
+    };
+    let abs = copy.then(|| {
+        if col_major {
+            Array2::from_shape_vec((n, m), out).map(|t| t.reversed_axes())
+        } else {
+            Array2::from_shape_vec((m, n), out)
+        }
+        .unwrap_or_else(|_| a.mapv(|x| x.abs()))
+    });
+    (sums, max, abs)
 }
 
 /// `Σ|xᵢ|` and `max|xᵢ|` of a slice, with 8 independent lanes so the loop vectorises.
@@ -235,49 +311,24 @@ fn lane_sum_max<R: Runtime>(xs: &[R]) -> (f64, f64) {
     )
 }
 
-/// `acc[j] += |xⱼ|` (independent lanes: vectorises).
+/// `acc[j] += |xⱼ|`, returning `max|xⱼ|` (independent lanes: vectorises).
 #[inline]
-fn add_abs<R: Runtime>(acc: &mut [f64], xs: &[R]) {
-    for (a, &x) in acc.iter_mut().zip(xs) {
-        *a += x.to_spec().abs();
-    }
-}
-
-impl AbsStats {
-    pub(crate) fn of<R: Runtime>(a: ArrayView2<'_, R>) -> AbsStats {
-        let (m, n) = a.dim();
-        let mut st = AbsStats {
-            row_sum: vec![0.0; m],
-            col_sum: vec![0.0; n],
-            max: 0.0,
-        };
-        if m == 0 || n == 0 {
-            return st;
+fn add_abs_max<R: Runtime>(acc: &mut [f64], xs: &[R]) -> f64 {
+    let mut mx = [0.0f64; 8];
+    let full = acc.len() - acc.len() % 8;
+    for (a8, x8) in acc.chunks_exact_mut(8).zip(xs.chunks_exact(8)) {
+        for l in 0..8 {
+            let v = x8[l].to_spec().abs();
+            a8[l] += v;
+            mx[l] = if v > mx[l] { v } else { mx[l] };
         }
-        if let Some(data) = a.to_slice() {
-            for (r, row) in st.row_sum.iter_mut().zip(data.chunks_exact(n)) {
-                let (s, mx) = lane_sum_max(row);
-                *r = s;
-                st.max = st.max.max(mx);
-                add_abs(&mut st.col_sum, row);
-            }
-        } else if let Some(data) = a.reversed_axes().to_slice() {
-            for (c, col) in st.col_sum.iter_mut().zip(data.chunks_exact(m)) {
-                let (s, mx) = lane_sum_max(col);
-                *c = s;
-                st.max = st.max.max(mx);
-                add_abs(&mut st.row_sum, col);
-            }
-        } else {
-            for ((i, j), &x) in a.indexed_iter() {
-                let v = x.to_spec().abs();
-                st.row_sum[i] += v;
-                st.col_sum[j] += v;
-                st.max = st.max.max(v);
-            }
-        }
-        st
     }
+    for (l, (a, &x)) in acc[full..].iter_mut().zip(&xs[full..]).enumerate() {
+        let v = x.to_spec().abs();
+        *a += v;
+        mx[l] = if v > mx[l] { v } else { mx[l] };
+    }
+    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
 }
 
 #[cfg(test)]
