@@ -216,7 +216,10 @@ pub trait RevNodeScale<R: Runtime>: RevNode<R> + FwdNodeScale<R> {
     ) -> Vec<Bound>;
 
     /// [`RevNodeScale::vjp_scale`] for the arguments with `wants[i]` only (any value
-    /// elsewhere), given the runtime cotangents as in [`RevNode::vjp_eps_some`].
+    /// elsewhere), given the runtime cotangents as in [`RevNode::vjp_eps_some`] and, where the
+    /// caller measured them, their magnitudes `mags[i] = max|outs[i]|` (as
+    /// [`linf`](crate::tensor::linf); shorter or `None` where not measured).
+    #[allow(clippy::too_many_arguments)]
     fn vjp_scale_some(
         &self,
         b: &[Bound],
@@ -225,8 +228,9 @@ pub trait RevNodeScale<R: Runtime>: RevNode<R> + FwdNodeScale<R> {
         delta: &ArrayD<R>,
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
-        let _ = (wants, outs);
+        let _ = (wants, outs, mags);
         self.vjp_scale(b, ctx, b_delta, delta)
     }
 }

@@ -159,6 +159,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                     undefined: Some(&mut undefined),
                     cotangents: send.as_mut().map(|f| f as &mut dyn FnMut(usize, ArrayD<R>)),
                     saved: Some(&saved),
+                    magnitudes: None,
                 },
             );
             RuntimeSweeps {
@@ -342,6 +343,13 @@ struct Bounds {
     scales: Vec<Bound>,
     grad_eps: Vec<Bound>,
     grad_b: Vec<Bound>,
+}
+
+/// A pass's runtime gradients, with `max|ĝ|` of each when the sweep measured it on the way
+/// ([`engine::Record::magnitudes`]); [`finish`](RevGraphScale::finish) measures the others.
+struct Measured<R> {
+    grads: Vec<ArrayD<R>>,
+    mags: Option<Vec<Bound>>,
 }
 
 /// What the enclosure-based passes share before bounds are derived.
@@ -728,7 +736,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             fwd: &eps,
             fwd_saved: Some(&fwd_saved),
             acc: eps_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w, o, kept| {
+            part: |n: &(dyn RevNodeScale<R> + 'static), e, c, d, delta, w, o, _, kept| {
                 n.vjp_eps_kept(e, c, d, delta, w, o, kept)
             },
             add: &eps_rule,
@@ -740,8 +748,8 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             fwd: &scales,
             fwd_saved: None,
             acc: b_seed.as_slice().to_vec(),
-            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w, o, _| {
-                n.vjp_scale_some(b, c, d, delta, w, o)
+            part: |n: &(dyn RevNodeScale<R> + 'static), b, c, d, delta, w, o, mags, _| {
+                n.vjp_scale_some(b, c, d, delta, w, o, mags)
             },
             add: &scale_rule,
             exact_into_zero: true,
@@ -749,6 +757,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             known: None,
         };
         let need = engine::needs(&self.nodes, &self.wrt_mask(wrt));
+        let mut grad_mags = Vec::new();
         let grads = engine::backprop_runtime(
             &self.nodes,
             &ctx,
@@ -758,6 +767,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             &mut [&mut te, &mut tb],
             engine::Record {
                 saved: rt_saved.as_deref(),
+                magnitudes: Some(&mut grad_mags),
                 ..engine::Record::none()
             },
         );
@@ -782,6 +792,10 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             grad_eps,
             grad_b,
         };
+        let grads = Measured {
+            grads,
+            mags: Some(grad_mags),
+        };
         self.finish(config, ctx, &finite, grads, bounds, enclosure)
     }
 
@@ -793,16 +807,21 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         config: Config,
         ctx: Vec<ArrayD<R>>,
         finite: &[bool],
-        grads: Vec<ArrayD<R>>,
+        grads: Measured<R>,
         b: Bounds,
         enclosure: Option<Enclosure<G, Concat<G, Ss>>>,
     ) -> Certificate<R, G, Concat<G, Ss>> {
+        let Measured { grads, mags } = grads;
+        let mag = |i: usize| match &mags {
+            Some(m) => m[i],
+            None => linf(&grads[i]),
+        };
         let grad_scales = b
             .grad_b
             .iter()
             .zip(&b.grad_eps)
-            .zip(&grads)
-            .map(|((&s, &e), g)| s.min(linf(g) + e))
+            .enumerate()
+            .map(|(i, (&s, &e))| s.min(mag(i) + e))
             .collect();
         let unbounded = causes(
             self.nodes
@@ -967,6 +986,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             grad_eps,
             grad_b,
         };
+        let grads = Measured { grads, mags: None };
         self.finish(config, ctx, &finite, grads, bounds, enclosure)
     }
 

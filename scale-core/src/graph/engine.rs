@@ -246,7 +246,8 @@ pub(crate) fn spec_seed<S: SpecScalar>(s: ArrayD<S>) -> Option<ArrayD<S>> {
 }
 
 /// A node's VJP bound part: `(node, context bounds, runtime context, δ bound, δ, wanted args,
-/// runtime cotangents) → bound per arg`.
+/// runtime cotangents, their `max|·|` where measured, what the forward part kept) → bound per
+/// arg`.
 pub(crate) type VjpPart<R, N> = fn(
     &N,
     &[Bound],
@@ -255,6 +256,7 @@ pub(crate) type VjpPart<R, N> = fn(
     &ArrayD<R>,
     &[bool],
     &[Option<ArrayD<R>>],
+    &[Option<Bound>],
     Option<&Saved>,
 ) -> Vec<Bound>;
 
@@ -321,6 +323,11 @@ pub(crate) struct Record<'a, R> {
     /// What each node kept in the forward sweep that computed this context, node by node
     /// ([`forward_runtime_saving`]); VJPs recompute without it.
     pub saved: Option<&'a [Option<Saved>]>,
+    /// Receives `max|ĝ|` of each returned gradient ([`linf`]: `+∞` when an entry is not
+    /// finite). With tracks these come from the sweep's own finiteness checks: a gradient with
+    /// one contribution into a `+0` seed is that contribution, whose magnitude the sweep
+    /// already measured, so the certificate's gradient scales need no pass of their own.
+    pub magnitudes: Option<&'a mut Vec<Bound>>,
 }
 
 impl<R> Record<'_, R> {
@@ -330,6 +337,7 @@ impl<R> Record<'_, R> {
             undefined: None,
             cotangents: None,
             saved: None,
+            magnitudes: None,
         }
     }
 }
@@ -355,6 +363,7 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         mut undefined,
         mut cotangents,
         saved,
+        magnitudes,
     } = record;
     let n_in = ctx.len() - nodes.len();
     let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
@@ -366,6 +375,10 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         .map(|t| vec![false; if t.known.is_some() { ctx.len() } else { 0 }])
         .collect();
     let mut poisoned = stand_in.clone();
+    // Per entry with tracks: `max|ĝ|` while its cotangent is a single contribution into a +0
+    // seed (measured once, when the contribution's finiteness is checked).
+    let mut single_mag: Vec<Option<Bound>> =
+        vec![None; if tracks.is_empty() { 0 } else { ctx.len() }];
     for (k, n) in nodes.iter().enumerate().rev() {
         let p = n_in + k;
         let Some(owned) = cot.pop() else { break };
@@ -407,6 +420,13 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         wants.extend(n.args().iter().map(|a| need[a.pos]));
         let kept = saved.and_then(|s| s.get(k)).and_then(Option::as_ref);
         let vs = n.vjp_runtime_saved(&ctx[..p], kept, delta, &wants);
+        // `max|v̂|` of each contribution, when bounds are tracked: +∞ exactly when it is not
+        // finite, and the magnitude of a gradient it alone makes.
+        let mags: Vec<Option<Bound>> = if tracks.is_empty() {
+            Vec::new()
+        } else {
+            vs.iter().map(|v| v.as_ref().map(linf)).collect()
+        };
         // SPEC §5 for cotangents, once for every op: a non-finite argument or δ leaves every
         // argument's cotangent without a finite bound; an unbounded error does too.
         let non_finite =
@@ -441,12 +461,32 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                     args.filter(|(a, _)| tight(a))
                         .for_each(|(a, _)| stand_in[j][a.pos] = true);
                     if rest.iter().any(|&w| w) {
-                        (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &rest, &vs, t.kept(k))
+                        (t.part)(
+                            n,
+                            &t.fwd[..p],
+                            &ctx[..p],
+                            d,
+                            delta,
+                            &rest,
+                            &vs,
+                            &mags,
+                            t.kept(k),
+                        )
                     } else {
                         vec![Bound::INF; n.args().len()]
                     }
                 } else {
-                    (t.part)(n, &t.fwd[..p], &ctx[..p], d, delta, &wants, &vs, t.kept(k))
+                    (t.part)(
+                        n,
+                        &t.fwd[..p],
+                        &ctx[..p],
+                        d,
+                        delta,
+                        &wants,
+                        &vs,
+                        &mags,
+                        t.kept(k),
+                    )
                 }
             })
             .collect();
@@ -458,11 +498,12 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
             {
                 u[pos] |= undefined_here || !all_finite(&v);
             }
-            let v_finite = tracks.is_empty() || all_finite(&v);
+            let v_mag = mags.get(i).copied().flatten();
+            let v_finite = v_mag.is_none_or(|m| !m.is_infinite());
             if skip_runtime {
                 // Nothing is added at run time; the spec may still receive the VJP of a
                 // cotangent within its bound of 0, which is within `part + |v̂|` of 0.
-                let mag = linf(&v);
+                let mag = v_mag.unwrap_or_else(|| linf(&v));
                 for ((t, part), &d) in tracks.iter_mut().zip(&parts).zip(&deltas_b) {
                     if d != Bound::ZERO {
                         let e = part.get(i).copied().unwrap_or(Bound::INF);
@@ -496,6 +537,10 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                     (t.add)(t.acc[pos], e, acc, &v)
                 };
             }
+            if let Some(m) = single_mag.get_mut(pos) {
+                // `fl(v̂ + 0) = v̂` up to the sign of zeros: the same magnitude.
+                *m = if zero_seed { v_mag } else { None };
+            }
             match &mut cot[pos] {
                 Some(c) => add_into(c, &v),
                 slot @ None => {
@@ -513,17 +558,31 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         .zip(seed)
         .map(|(c, s)| c.unwrap_or_else(|| s.clone()))
         .collect();
-    if !tracks.is_empty() {
+    if !tracks.is_empty() || magnitudes.is_some() {
+        let mags: Vec<Bound> = grads
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                single_mag
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .unwrap_or_else(|| linf(g))
+            })
+            .collect();
         // A gradient that is not finite (e.g. a non-finite seed no node added to) has no
         // finite bound, whatever the seed's bound claimed.
-        for (i, g) in grads.iter().enumerate() {
-            if !all_finite(g) {
+        for (i, m) in mags.iter().enumerate() {
+            if m.is_infinite() {
                 for t in tracks.iter_mut() {
                     if let Some(b) = t.acc.get_mut(i) {
                         *b = Bound::INF;
                     }
                 }
             }
+        }
+        if let Some(out) = magnitudes {
+            *out = mags;
         }
     }
     grads

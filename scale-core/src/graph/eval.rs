@@ -109,7 +109,7 @@ where
         let ctx = self.forward(x);
         let finite = engine::finiteness(&ctx);
         let part: VjpPart<R, K::Node<R>> =
-            |n, e, c, d, delta, w, o, _| n.vjp_eps_some(e, c, d, delta, w, o);
+            |n, e, c, d, delta, w, o, _, _| n.vjp_eps_some(e, c, d, delta, w, o);
         EList::from_vec_unchecked(crate::config::scoped(self.config, || {
             let fwd = engine::forward_eps(&self.nodes, eps_in.as_slice(), &ctx, &finite, None);
             self.backprop_tracked(
@@ -181,7 +181,7 @@ where
         let ctx = self.forward(x);
         let finite = engine::finiteness(&ctx);
         let part: VjpPart<R, K::Node<R>> =
-            |n, b, c, d, delta, w, o, _| n.vjp_scale_some(b, c, d, delta, w, o);
+            |n, b, c, d, delta, w, o, mags, _| n.vjp_scale_some(b, c, d, delta, w, o, mags);
         BList::from_vec_unchecked(crate::config::scoped(self.config, || {
             let fwd = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, None);
             self.backprop_tracked(

@@ -15,7 +15,7 @@
 //! part recomputes them from the operands, as the runtime kernel does.
 
 use super::bmm::{bmm_eps, bmm_with};
-use super::kit::{Op, OpRuntime};
+use super::kit::{Op, OpRuntime, out_linf};
 use super::linalg::mm_scale;
 use super::op_node;
 use super::softmax::{
@@ -574,7 +574,7 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let g = self.vjp_rt(ctx, &self.fwd_rt(ctx).p, d);
         let outs = [Some(g.dq), Some(g.dk), Some(g.dv)];
-        self.vjp_scale_some(b, ctx, bd, d, &[true; 3], &outs)
+        self.vjp_scale_some(b, ctx, bd, d, &[true; 3], &outs, &[])
     }
     // From the runtime cotangents the backward sweep already computed: the formulas need only
     // their maxima (recomputing the scores, the softmax and four products per call was the
@@ -587,6 +587,7 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         _d: &ArrayD<R>,
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
         let [bq, bk, bv] = [0, 1, 2].map(|i| b[self.args[i].pos]);
         let (n, m, dd, e) = self.dims4();
@@ -594,7 +595,7 @@ impl<O: Shape, B, C: Mask, R: Runtime> OpRuntime<R> for Attention<O, B, C> {
         let b_dp = mm_scale(e, bd, bv, Bound::ZERO);
         let (_, c_hi) = scale_err::<R>(dd);
         let b_dsr = spec_b(b_dp.scale(0.5)).scale(c_hi);
-        let rt = |i: usize| wanted(outs, wants, i).map(linf);
+        let rt = |i: usize| out_linf(outs, mags, i).filter(|_| wants.get(i) == Some(&true));
         vec![
             rt(0).map_or(Bound::INF, |l| mm_scale(m, b_dsr, bk, l)),
             rt(1).map_or(Bound::INF, |l| mm_scale(n, b_dsr, bq, l)),

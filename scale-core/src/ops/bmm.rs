@@ -7,7 +7,7 @@
 //! bounds are `gemm_eps` per slice, maximised (each slice's entries depend on that slice only).
 
 use super::gemm::gemm_eps;
-use super::kit::{Op, OpRuntime};
+use super::kit::{Op, OpRuntime, out_linf};
 use super::linalg::mm_scale;
 use super::op_node;
 use super::util::at;
@@ -238,7 +238,7 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for Bmm<O, B> {
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let outs = self.vjp_runtime_some(ctx, d, &[true, true]);
-        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs)
+        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs, &[])
     }
     fn vjp_scale_some(
         &self,
@@ -248,16 +248,13 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for Bmm<O, B> {
         _d: &ArrayD<R>,
         _wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
         let (m, _, n) = self.mkn();
-        let get = |i: usize| outs.get(i).and_then(Option::as_ref);
+        let rt = |i: usize| out_linf(outs, mags, i);
         vec![
-            get(0).map_or(Bound::INF, |da| {
-                mm_scale(n, bd, b[self.args[1].pos], linf(da))
-            }),
-            get(1).map_or(Bound::INF, |db| {
-                mm_scale(m, b[self.args[0].pos], bd, linf(db))
-            }),
+            rt(0).map_or(Bound::INF, |l| mm_scale(n, bd, b[self.args[1].pos], l)),
+            rt(1).map_or(Bound::INF, |l| mm_scale(m, b[self.args[0].pos], bd, l)),
         ]
     }
 }

@@ -21,7 +21,7 @@
 
 use super::axes::Idx;
 use super::gemm::gemm_eps;
-use super::kit::{Op, OpRuntime};
+use super::kit::{Op, OpRuntime, out_linf};
 use super::linalg::mm_scale;
 use super::util::at;
 use crate::bound::Bound;
@@ -465,7 +465,7 @@ impl<O: Shape, B, K: ConvKind, R: Runtime> OpRuntime<R> for Conv<O, B, K> {
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let outs = self.vjp_runtime_some(ctx, d, &[true, true]);
-        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs)
+        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs, &[])
     }
     fn vjp_runtime_some(
         &self,
@@ -522,17 +522,16 @@ impl<O: Shape, B, K: ConvKind, R: Runtime> OpRuntime<R> for Conv<O, B, K> {
         _d: &ArrayD<R>,
         _wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
         let g = &self.g;
-        let get = |i: usize| outs.get(i).and_then(Option::as_ref);
+        let rt = |i: usize| out_linf(outs, mags, i);
         let (bx, bw) = (b[self.args[0].pos], b[self.args[1].pos]);
         vec![
             // Each `∂x` entry: at most `o·kh·kw` products of a cotangent and a weight.
-            get(0).map_or(Bound::INF, |dx| {
-                mm_scale(g.o * g.kh * g.kw, bd, bw, linf(dx))
-            }),
+            rt(0).map_or(Bound::INF, |l| mm_scale(g.o * g.kh * g.kw, bd, bw, l)),
             // Each `∂w` entry: `b·h'·w'` products of a cotangent and an input.
-            get(1).map_or(Bound::INF, |dw| mm_scale(g.rows(), bd, bx, linf(dw))),
+            rt(1).map_or(Bound::INF, |l| mm_scale(g.rows(), bd, bx, l)),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! that uses them: measured a posteriori against an `f64` recomputation for narrow runtimes, or
 //! bounded order-free, according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::util::encl_gamma;
+use super::util::{encl_gamma, lanes_max3, nan_max};
 use crate::bound::{Bound, U64, inflate};
 use crate::scalar::Runtime;
 use ndarray::{Array2, ArrayView2};
@@ -54,15 +54,52 @@ pub(crate) fn sum_err<R: Runtime>(xs: impl Iterator<Item = f64>, s_hat: f64) -> 
         a += x.abs();
         n += 1;
     }
-    if !s_hat.is_finite() || a.is_nan() {
-        return Bound::INF;
+    SumErr::new::<R>(n).of(s, a, s_hat)
+}
+
+/// [`sum_err`] for sums of `n` terms, from what it reads of them: their `f64` sum `s` and
+/// `Σ|xᵢ|`, each accumulated in any order (the bound covers every order). The coefficients
+/// depend on `n` and the mode alone, so they are formed once for the columns of a matrix
+/// (per column, their directed roundings cost more than the column's sum).
+pub(crate) struct SumErr {
+    n: usize,
+    /// `γ` of the interval spec's outward rounding.
+    slack: Bound,
+    /// A posteriori: `γₙ^{f64}`; order-free: `None`.
+    post: Option<Bound>,
+    /// Order-free: [`order_free_coeffs`] (`None`: no finite bound).
+    coeffs: Option<(f64, f64)>,
+}
+
+impl SumErr {
+    /// The coefficients for `n`-term sums in runtime `R` under the current mode.
+    pub(crate) fn new<R: Runtime>(n: usize) -> SumErr {
+        let post = a_posteriori::<R>().then(|| Bound::gamma(n, U64));
+        SumErr {
+            n,
+            slack: encl_gamma(n),
+            post,
+            coeffs: if post.is_some() {
+                None
+            } else {
+                order_free_coeffs::<R>(n, false)
+            },
+        }
     }
-    let abs = inflate(a, n);
-    let slack = encl_gamma(n) * abs;
-    if a_posteriori::<R>() {
-        inflate((s_hat - s).abs(), 1) + Bound::gamma(n, U64) * abs + slack
-    } else {
-        order_free_local::<R>(n, abs.get(), s_hat, false) + slack
+
+    /// The bound on `|Σxᵢ − ŝ|` from the summands' `f64` sum `s` and `a = Σ|xᵢ|`.
+    pub(crate) fn of(&self, s: f64, a: f64, s_hat: f64) -> Bound {
+        if !s_hat.is_finite() || a.is_nan() {
+            return Bound::INF;
+        }
+        let abs = inflate(a, self.n);
+        let slack = self.slack * abs;
+        match (self.post, self.coeffs) {
+            (Some(g), _) => inflate((s_hat - s).abs(), 1) + g * abs + slack,
+            // `order_free_local`, with the coefficients formed once.
+            (None, Some((ct, cs))) => inflate(ct * abs.get() + cs * s_hat.abs(), 2) + slack,
+            (None, None) => Bound::INF,
+        }
     }
 }
 
@@ -135,7 +172,7 @@ pub(crate) fn gemm_eps<R: Runtime>(
             let ra = ra[i];
             let ds = c64i.to_slice().expect("a fresh GEMM result is contiguous");
             let row = with_row(ci, |cs| {
-                lanes_max_zip(&wa, cs, ds, |w, c, d| w + (c.to_spec() - d).abs())
+                lanes_max3(&wa, cs, ds, |w, c, d| w + (c.to_spec() - d).abs())
             });
             m = nan_max(m, row + fb * ra + g * ra * b_max);
         }
@@ -163,7 +200,7 @@ pub(crate) fn gemm_eps<R: Runtime>(
         for (i, (si, ci)) in s.rows().into_iter().zip(c.rows()).enumerate() {
             let si = si.to_slice().expect("a fresh GEMM result is contiguous");
             let row = with_row(ci, |cs| {
-                lanes_max_zip(&wa, si, cs, |w, s, c| {
+                lanes_max3(&wa, si, cs, |w, s, c| {
                     w + alpha * s.to_spec() + gc * c.to_spec().abs()
                 })
             });
@@ -177,16 +214,6 @@ pub(crate) fn gemm_eps<R: Runtime>(
     inflate(m, 2 * k + 10) + (ea * eb).scale(k as f64)
 }
 
-/// `max(a, b)`, NaN if either is.
-#[inline]
-fn nan_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
-}
-
 /// Calls `f` on a row of `Ĉ` as a slice, copying it first when the row is strided (a
 /// transposed result).
 fn with_row<R: Runtime>(row: ndarray::ArrayView1<'_, R>, f: impl FnOnce(&[R]) -> f64) -> f64 {
@@ -194,42 +221,6 @@ fn with_row<R: Runtime>(row: ndarray::ArrayView1<'_, R>, f: impl FnOnce(&[R]) ->
         Some(xs) => f(xs),
         None => f(&row.to_vec()),
     }
-}
-
-/// `max_j f(wⱼ, xⱼ, yⱼ)` over three slices of one length, in 8 independent lanes (vectorises:
-/// no index, no bounds check). NaN if some term is NaN, so a NaN entry of `Ĉ` cannot hide.
-#[inline]
-fn lanes_max_zip<X: Copy, Y: Copy>(
-    w: &[f64],
-    xs: &[X],
-    ys: &[Y],
-    f: impl Fn(f64, X, Y) -> f64,
-) -> f64 {
-    debug_assert!(w.len() == xs.len() && xs.len() == ys.len());
-    let mut mx = [0.0f64; 8];
-    let mut nan = [false; 8];
-    let mut lane = |l: usize, t: f64| {
-        mx[l] = if t > mx[l] { t } else { mx[l] };
-        nan[l] |= t.is_nan();
-    };
-    let (wc, xc, yc) = (w.chunks_exact(8), xs.chunks_exact(8), ys.chunks_exact(8));
-    let rest = wc
-        .remainder()
-        .iter()
-        .zip(xc.remainder())
-        .zip(yc.remainder());
-    for ((w8, x8), y8) in wc.zip(xc).zip(yc) {
-        for l in 0..8 {
-            lane(l, f(w8[l], x8[l], y8[l]));
-        }
-    }
-    for (l, ((&w, &x), &y)) in rest.enumerate() {
-        lane(l, f(w, x, y));
-    }
-    if nan.iter().any(|&n| n) {
-        return f64::NAN;
-    }
-    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
 }
 
 /// `Σⱼ|aᵢⱼ|` of every row of `A` (in `f64`), its largest `|aᵢⱼ|`, and with `copy` the

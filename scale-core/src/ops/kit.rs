@@ -153,7 +153,8 @@ pub trait OpRuntime<R: Runtime>: Op {
         self.vjp_eps_some(eps, ctx, eps_delta, delta, wants, outs)
     }
     /// [`RevNodeScale::vjp_scale_some`]; override together with
-    /// [`OpRuntime::vjp_runtime_some`].
+    /// [`OpRuntime::vjp_runtime_some`]. Read a cotangent's magnitude with [`out_linf`].
+    #[allow(clippy::too_many_arguments)]
     fn vjp_scale_some(
         &self,
         b: &[Bound],
@@ -162,8 +163,9 @@ pub trait OpRuntime<R: Runtime>: Op {
         delta: &ArrayD<R>,
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
-        let _ = (wants, outs);
+        let _ = (wants, outs, mags);
         self.vjp_scale(b, ctx, b_delta, delta)
     }
 }
@@ -294,8 +296,9 @@ impl<N: OpRuntime<R>, R: Runtime> RevNodeScale<R> for N {
         delta: &ArrayD<R>,
         wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
-        OpRuntime::vjp_scale_some(self, b, ctx, bd, delta, wants, outs)
+        OpRuntime::vjp_scale_some(self, b, ctx, bd, delta, wants, outs, mags)
     }
 }
 
@@ -549,6 +552,29 @@ impl<K: Kink, R: Runtime> OpRuntime<R> for K {
         let a = &Kink::args(self)[0];
         vec![self.backward_scale(b[a.pos], at(ctx, a), bd, d)]
     }
+}
+
+/// `max|outs[i]|` of a runtime cotangent handed to [`OpRuntime::vjp_scale_some`] (`None` when
+/// it was not computed): `mags[i]` where the backward sweep measured it (it checks every
+/// cotangent's finiteness with that same pass), else measured here. `+∞` when an entry is not
+/// finite, as [`linf`].
+///
+/// ```
+/// use ndarray::{ArrayD, IxDyn};
+/// use scale_core::ops::kit::out_linf;
+/// use scale_core::Bound;
+/// let outs = [Some(ArrayD::from_elem(IxDyn(&[2]), -3.0f32)), None];
+/// assert_eq!(out_linf(&outs, &[], 0), Some(Bound::new(3.0)));
+/// assert_eq!(out_linf(&outs, &[Some(Bound::new(3.0))], 0), Some(Bound::new(3.0)));
+/// assert_eq!(out_linf(&outs, &[], 1), None);
+/// ```
+pub fn out_linf<R: Runtime>(
+    outs: &[Option<ArrayD<R>>],
+    mags: &[Option<Bound>],
+    i: usize,
+) -> Option<Bound> {
+    let out = outs.get(i)?.as_ref()?;
+    Some(mags.get(i).copied().flatten().unwrap_or_else(|| linf(out)))
 }
 
 /// VJP error of a 0/1 derivative mask with its kink at 0 (relu and friends), per SPEC §5:

@@ -4,10 +4,10 @@
 //! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::gemm::{gemm_eps, sum_err};
-use super::kit::{Exact, Op, OpRuntime, Structural};
+use super::gemm::{SumErr, gemm_eps};
+use super::kit::{Exact, Op, OpRuntime, Structural, out_linf};
 use super::op_node;
-use super::util::{at, nan_max, scalar, scalar_of, spec_b, sum2_err, view1, view2};
+use super::util::{at, lanes_max3, nan_max, scalar, scalar_of, spec_b, sum2_err, view1, view2};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
 use crate::scalar::{Arith, Runtime, SpecScalar};
@@ -215,7 +215,7 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
     }
     fn vjp_scale(&self, b: &[Bound], ctx: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
         let outs: Vec<_> = self.vjp_runtime(ctx, d).into_iter().map(Some).collect();
-        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs)
+        self.vjp_scale_some(b, ctx, bd, d, &[true, true], &outs, &[])
     }
     fn vjp_scale_some(
         &self,
@@ -225,17 +225,14 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
         _d: &ArrayD<R>,
         _wants: &[bool],
         outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
     ) -> Vec<Bound> {
         // The weight's cotangent sums over every row of every leading index.
         let (m, n) = (self.rows(), self.args[1].dims[1]);
-        let get = |i: usize| outs.get(i).and_then(Option::as_ref);
+        let rt = |i: usize| out_linf(outs, mags, i);
         vec![
-            get(0).map_or(Bound::INF, |da| {
-                mm_scale(n, bd, b[self.args[1].pos], linf(da))
-            }),
-            get(1).map_or(Bound::INF, |db| {
-                mm_scale(m, b[self.args[0].pos], bd, linf(db))
-            }),
+            rt(0).map_or(Bound::INF, |l| mm_scale(n, bd, b[self.args[1].pos], l)),
+            rt(1).map_or(Bound::INF, |l| mm_scale(m, b[self.args[0].pos], bd, l)),
         ]
     }
 }
@@ -581,16 +578,32 @@ pub(crate) fn spec_col_sums<T: SpecScalar>(x: &ArrayD<T>) -> ArrayD<T> {
 }
 
 /// Error of runtime column sums `ŝ` of `x̂` against the spec column sums: `rows·ε + max_j local_j`.
+/// Every column's `f64` sum and `Σ|x̂|` are accumulated row by row, in memory order (a column
+/// of a row-major matrix is strided: walking it was 2 % of an order-free MLP step).
 pub(crate) fn col_sums_eps<R: Runtime>(x: &ArrayD<R>, ex: Bound, s: &ArrayD<R>) -> Bound {
     let xv = view2(x);
-    let mut m = Bound::ZERO;
-    for (j, &sj) in view1(s).iter().enumerate() {
-        m = m.max(sum_err::<R>(
-            xv.column(j).iter().map(|v| v.to_spec()),
-            sj.to_spec(),
-        ));
+    let (rows, n) = xv.dim();
+    let (mut sum, mut abs) = (vec![0.0f64; n], vec![0.0f64; n]);
+    let add = |(s, a): (&mut f64, &mut f64), x: R| {
+        let v = x.to_spec();
+        *s += v;
+        *a += v.abs();
+    };
+    for row in xv.rows() {
+        let cols = sum.iter_mut().zip(abs.iter_mut());
+        match row.to_slice() {
+            Some(r) => cols.zip(r).for_each(|(c, &x)| add(c, x)),
+            None => cols.zip(row.iter()).for_each(|(c, &x)| add(c, x)),
+        }
     }
-    ex.scale(xv.nrows() as f64) + m
+    let err = SumErr::new::<R>(rows);
+    let m = view1(s)
+        .iter()
+        .zip(sum.iter().zip(&abs))
+        .fold(Bound::ZERO, |m, (&sj, (&s64, &a))| {
+            m.max(err.of(s64, a, sj.to_spec()))
+        });
+    ex.scale(rows as f64) + m
 }
 
 impl<S: Shape, B> Op for AddBias<S, B> {
@@ -613,12 +626,23 @@ impl<S: Shape, B, R: Runtime> OpRuntime<R> for AddBias<S, B> {
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let (ah, ab) = (&self.args[0], &self.args[1]);
         let (h, b, y) = (view2(at(ctx, ah)), view1(at(ctx, ab)), view2(out));
+        let t = |y: R, h: R, b: R| sum2_err(y.to_spec(), h.to_spec(), b.to_spec());
         let mut m = 0.0f64;
         for (yr, hr) in y.rows().into_iter().zip(h.rows()) {
-            Zip::from(&yr).and(&hr).and(&b).for_each(|&yij, &hij, &bj| {
-                let t = sum2_err(yij.to_spec(), hij.to_spec(), bj.to_spec());
-                m = nan_max(m, t);
-            });
+            m = nan_max(
+                m,
+                match (yr.to_slice(), hr.to_slice(), b.to_slice()) {
+                    (Some(ys), Some(hs), Some(bs)) => lanes_max3(ys, hs, bs, t),
+                    _ => {
+                        let mut r = 0.0f64;
+                        Zip::from(&yr)
+                            .and(&hr)
+                            .and(&b)
+                            .for_each(|&y, &h, &b| r = nan_max(r, t(y, h, b)));
+                        r
+                    }
+                },
+            );
         }
         eps[ah.pos] + eps[ab.pos] + inflate(m, 3)
     }
@@ -628,13 +652,41 @@ impl<S: Shape, B, R: Runtime> OpRuntime<R> for AddBias<S, B> {
     fn vjp_runtime(&self, _ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
         vec![delta.clone(), col_sums(delta)]
     }
-    fn vjp_eps(&self, _e: &[Bound], _c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
-        let s = col_sums(d);
-        vec![ed, col_sums_eps(d, ed, &s)]
+    fn vjp_eps(&self, e: &[Bound], c: &[ArrayD<R>], ed: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        self.vjp_eps_some(e, c, ed, d, &[true, true], &[])
     }
-    fn vjp_scale(&self, _b: &[Bound], _c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+    fn vjp_scale(&self, b: &[Bound], c: &[ArrayD<R>], bd: Bound, d: &ArrayD<R>) -> Vec<Bound> {
+        self.vjp_scale_some(b, c, bd, d, &[true, true], &[], &[])
+    }
+    // The bias's runtime cotangent (the column sums) as the backward sweep computed it, when
+    // it did: summing `δ̂` again per part was a pass the propagated modes paid twice.
+    fn vjp_eps_some(
+        &self,
+        _e: &[Bound],
+        _c: &[ArrayD<R>],
+        ed: Bound,
+        d: &ArrayD<R>,
+        _wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+    ) -> Vec<Bound> {
+        let bias = match outs.get(1).and_then(Option::as_ref) {
+            Some(s) => col_sums_eps(d, ed, s),
+            None => col_sums_eps(d, ed, &col_sums(d)),
+        };
+        vec![ed, bias]
+    }
+    fn vjp_scale_some(
+        &self,
+        _b: &[Bound],
+        _c: &[ArrayD<R>],
+        bd: Bound,
+        d: &ArrayD<R>,
+        _wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+        mags: &[Option<Bound>],
+    ) -> Vec<Bound> {
         let rows = self.args[0].dims[0];
-        let s = col_sums(d);
-        vec![bd, spec_b(bd.scale(rows as f64)).max(linf(&s))]
+        let rt = out_linf(outs, mags, 1).unwrap_or_else(|| linf(&col_sums(d)));
+        vec![bd, spec_b(bd.scale(rows as f64)).max(rt)]
     }
 }

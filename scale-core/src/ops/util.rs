@@ -136,6 +136,44 @@ pub(crate) fn div_err(v: f64, a: f64, b: f64) -> f64 {
     ref_dist(v, a / b, U64)
 }
 
+/// `max_j f(wⱼ, xⱼ, yⱼ)` of nonnegative per-entry terms over three slices of one length (0 when
+/// empty), in 8 independent lanes: no index and no bounds check, so the loop vectorises where a
+/// fold over [`nan_max`] waits on every compare. NaN if some term is NaN (a NaN entry cannot
+/// hide behind a plain maximum), which [`inflate`](crate::bound::inflate) turns into `+∞`.
+#[inline]
+pub(crate) fn lanes_max3<W: Copy, X: Copy, Y: Copy>(
+    ws: &[W],
+    xs: &[X],
+    ys: &[Y],
+    f: impl Fn(W, X, Y) -> f64,
+) -> f64 {
+    debug_assert!(ws.len() == xs.len() && xs.len() == ys.len());
+    let mut mx = [0.0f64; 8];
+    let mut nan = [false; 8];
+    let mut lane = |l: usize, t: f64| {
+        mx[l] = if t > mx[l] { t } else { mx[l] };
+        nan[l] |= t.is_nan();
+    };
+    let (wc, xc, yc) = (ws.chunks_exact(8), xs.chunks_exact(8), ys.chunks_exact(8));
+    let rest = wc
+        .remainder()
+        .iter()
+        .zip(xc.remainder())
+        .zip(yc.remainder());
+    for ((w8, x8), y8) in wc.zip(xc).zip(yc) {
+        for l in 0..8 {
+            lane(l, f(w8[l], x8[l], y8[l]));
+        }
+    }
+    for (l, ((&w, &x), &y)) in rest.enumerate() {
+        lane(l, f(w, x, y));
+    }
+    if nan.iter().any(|&n| n) {
+        return f64::NAN;
+    }
+    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
+}
+
 /// Max of nonnegative per-entry terms, NaN-propagating (a NaN term makes the result NaN, which
 /// [`inflate`] turns into `+∞`).
 #[inline]
