@@ -639,7 +639,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let mut known: Option<(Vec<Known>, Vec<Known>)> = None;
         // The context, its finiteness, and (from a runtime forward here) what each node kept
         // for its VJP.
-        let (ctx, finite, rt_saved) = if config.enclose {
+        let (ctx, mags, finite, rt_saved) = if config.enclose {
             // The enclosure alone first. Sound by itself, and (up to a factor 1.12) never
             // looser than the propagated bound when every radius is negligible beside the
             // distance it bounds; otherwise the propagated bounds are computed too and the
@@ -709,7 +709,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             }
             known = Some((known_values.into_inner(), known_cots.into_inner()));
             let ctx = cert.values.into_vec();
-            let finite = engine::finiteness(&ctx);
+            let (mags, finite) = engine::magnitudes(&ctx);
             fast = Some((
                 cert.eps.as_slice().to_vec(),
                 cert.scales.as_slice().to_vec(),
@@ -717,11 +717,11 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 cert.grad_scales.as_slice().to_vec(),
                 cert.enclosure,
             ));
-            (ctx, finite, None)
+            (ctx, mags, finite, None)
         } else {
             let (ctx, saved) = engine::forward_runtime_saving(&self.nodes, x.into_vec());
-            let finite = engine::finiteness(&ctx);
-            (ctx, finite, Some(saved))
+            let (mags, finite) = engine::magnitudes(&ctx);
+            (ctx, mags, finite, Some(saved))
         };
         let (known_values, known_cots) = match &known {
             Some((v, c)) => (Some(&v[..]), Some(&c[..])),
@@ -729,7 +729,13 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         };
         let (eps, fwd_saved) =
             engine::forward_eps_saving(&self.nodes, eps_in.as_slice(), &ctx, &finite, known_values);
-        let scales = engine::forward_scale(&self.nodes, b_in.as_slice(), &ctx, &finite, Some(&eps));
+        let scales = engine::forward_scale(
+            &self.nodes,
+            b_in.as_slice(),
+            &ctx,
+            &finite,
+            Some((&eps, &mags)),
+        );
         let eps_rule = accumulate::eps_add::<R>;
         let scale_rule = accumulate::scale_add::<R>;
         let mut te = Track {

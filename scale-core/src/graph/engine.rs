@@ -77,6 +77,15 @@ pub(crate) fn finiteness<R: Runtime>(ctx: &[ArrayD<R>]) -> Vec<bool> {
     ctx.iter().map(all_finite).collect()
 }
 
+/// `max|·|` of every entry ([`linf`]) and, from the same pass, each entry's [`finiteness`]
+/// (`linf` is `+∞` exactly when an entry is not finite): a certified pass needs both, and
+/// [`forward_scale`] reads the magnitudes instead of measuring every value again.
+pub(crate) fn magnitudes<R: Runtime>(ctx: &[ArrayD<R>]) -> (Vec<Bound>, Vec<bool>) {
+    let mags: Vec<Bound> = ctx.iter().map(linf).collect();
+    let finite = mags.iter().map(|m| !m.is_infinite()).collect();
+    (mags, finite)
+}
+
 /// Whether an argument list reads a non-finite runtime entry.
 #[inline]
 fn reads_non_finite<R: Runtime, N: ?Sized + FwdNode<R>>(n: &N, finite: &[bool]) -> bool {
@@ -146,7 +155,8 @@ pub(crate) fn forward_eps_saving<R: Runtime, N: ?Sized + FwdNode<R>>(
     (eps, saved)
 }
 
-/// Forward scale bounds. With `eps` (the forward error bounds of every entry), each node's bound
+/// Forward scale bounds. With `eps` (the forward error bounds of every entry, and the
+/// [`magnitudes`] `max|runtime|` of every entry), each node's bound
 /// is also intersected with `max|runtime| + eps` (inputs keep the bounds the caller gave, unless
 /// their runtime value is not finite), which bounds the spec value too when the inputs satisfy
 /// `approx` — the premise every scale obligation already has — and is usually far tighter than
@@ -157,7 +167,7 @@ pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
     b_in: &[Bound],
     ctx: &[ArrayD<R>],
     finite: &[bool],
-    eps: Option<&[Bound]>,
+    eps: Option<(&[Bound], &[Bound])>,
 ) -> Vec<Bound> {
     let n_in = b_in.len();
     let mut b = Vec::with_capacity(ctx.len());
@@ -173,8 +183,8 @@ pub(crate) fn forward_scale<R: Runtime, N: ?Sized + FwdNodeScale<R>>(
         } else {
             Bound::INF
         };
-        if let Some(e) = eps {
-            s = s.min(linf(&ctx[p]) + e[p]);
+        if let Some((e, mags)) = eps {
+            s = s.min(mags[p] + e[p]);
         }
         b.push(s);
     }

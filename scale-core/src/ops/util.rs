@@ -136,10 +136,59 @@ pub(crate) fn div_err(v: f64, a: f64, b: f64) -> f64 {
     ref_dist(v, a / b, U64)
 }
 
-/// `max_j f(wⱼ, xⱼ, yⱼ)` of nonnegative per-entry terms over three slices of one length (0 when
-/// empty), in 8 independent lanes: no index and no bounds check, so the loop vectorises where a
-/// fold over [`nan_max`] waits on every compare. NaN if some term is NaN (a NaN entry cannot
-/// hide behind a plain maximum), which [`inflate`](crate::bound::inflate) turns into `+∞`.
+/// A NaN-propagating maximum of nonnegative terms in 8 independent lanes: pushed from a loop
+/// over chunks of 8 (no index, no bounds check), it vectorises where a fold over [`nan_max`]
+/// waits on every compare. A NaN term makes the result NaN (it cannot hide behind a plain
+/// maximum), which [`inflate`](crate::bound::inflate) turns into `+∞`.
+pub(crate) struct LaneMax {
+    mx: [f64; 8],
+    nan: [bool; 8],
+}
+
+impl LaneMax {
+    pub(crate) fn new() -> LaneMax {
+        LaneMax {
+            mx: [0.0; 8],
+            nan: [false; 8],
+        }
+    }
+
+    /// Takes term `t` into lane `l < 8`.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, l: usize, t: f64) {
+        self.mx[l] = if t > self.mx[l] { t } else { self.mx[l] };
+        self.nan[l] |= t.is_nan();
+    }
+
+    /// The maximum (0 with no terms), NaN if a term was.
+    pub(crate) fn get(&self) -> f64 {
+        if self.nan.iter().any(|&n| n) {
+            return f64::NAN;
+        }
+        self.mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
+    }
+}
+
+/// `max_j f(xⱼ, yⱼ)` of nonnegative per-entry terms over two slices of one length, through a
+/// [`LaneMax`] (NaN if a term is NaN; 0 when empty).
+#[inline]
+pub(crate) fn lanes_max2<X: Copy, Y: Copy>(xs: &[X], ys: &[Y], f: impl Fn(X, Y) -> f64) -> f64 {
+    debug_assert!(xs.len() == ys.len());
+    let mut m = LaneMax::new();
+    let (xc, yc) = (xs.chunks_exact(8), ys.chunks_exact(8));
+    let rest = xc.remainder().iter().zip(yc.remainder());
+    for (x8, y8) in xc.zip(yc) {
+        for l in 0..8 {
+            m.push(l, f(x8[l], y8[l]));
+        }
+    }
+    for (l, (&x, &y)) in rest.enumerate() {
+        m.push(l, f(x, y));
+    }
+    m.get()
+}
+
+/// `max_j f(wⱼ, xⱼ, yⱼ)` over three slices of one length, as [`lanes_max2`].
 #[inline]
 pub(crate) fn lanes_max3<W: Copy, X: Copy, Y: Copy>(
     ws: &[W],
@@ -148,12 +197,7 @@ pub(crate) fn lanes_max3<W: Copy, X: Copy, Y: Copy>(
     f: impl Fn(W, X, Y) -> f64,
 ) -> f64 {
     debug_assert!(ws.len() == xs.len() && xs.len() == ys.len());
-    let mut mx = [0.0f64; 8];
-    let mut nan = [false; 8];
-    let mut lane = |l: usize, t: f64| {
-        mx[l] = if t > mx[l] { t } else { mx[l] };
-        nan[l] |= t.is_nan();
-    };
+    let mut m = LaneMax::new();
     let (wc, xc, yc) = (ws.chunks_exact(8), xs.chunks_exact(8), ys.chunks_exact(8));
     let rest = wc
         .remainder()
@@ -162,16 +206,13 @@ pub(crate) fn lanes_max3<W: Copy, X: Copy, Y: Copy>(
         .zip(yc.remainder());
     for ((w8, x8), y8) in wc.zip(xc).zip(yc) {
         for l in 0..8 {
-            lane(l, f(w8[l], x8[l], y8[l]));
+            m.push(l, f(w8[l], x8[l], y8[l]));
         }
     }
     for (l, ((&w, &x), &y)) in rest.enumerate() {
-        lane(l, f(w, x, y));
+        m.push(l, f(w, x, y));
     }
-    if nan.iter().any(|&n| n) {
-        return f64::NAN;
-    }
-    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
+    m.get()
 }
 
 /// Max of nonnegative per-entry terms, NaN-propagating (a NaN term makes the result NaN, which
