@@ -28,29 +28,33 @@ pub fn linf<R: Runtime>(a: &ArrayD<R>) -> Bound {
     }
 }
 
-/// `max |xᵢ|` over a slice (NaN if any element is NaN), with 8 independent lanes so the loop
-/// vectorises.
+/// `max |xᵢ|` over a slice (NaN if any element is NaN), in `R` itself with 16 independent lanes
+/// so the loop vectorises at the runtime type's width: the largest `|xᵢ|` is one of the values,
+/// so converting only it to `f64` is exact, and comparing in `f64` halved the lanes (this pass
+/// measures every value and cotangent of a certified step).
 pub(crate) fn max_abs<R: Runtime>(xs: &[R]) -> f64 {
-    let mut mx = [0.0f64; 8];
+    let mut mx = [R::zero(); 16];
     let mut nan = false;
-    let chunks = xs.chunks_exact(8);
+    let chunks = xs.chunks_exact(16);
     let rest = chunks.remainder();
     for c in chunks {
-        for l in 0..8 {
-            let v = c[l].to_spec().abs();
+        for l in 0..16 {
+            let v = c[l].abs();
             nan |= v.is_nan();
             mx[l] = if v > mx[l] { v } else { mx[l] };
         }
     }
-    for (l, x) in rest.iter().enumerate() {
-        let v = x.to_spec().abs();
+    for (l, &x) in rest.iter().enumerate() {
+        let v = x.abs();
         nan |= v.is_nan();
         mx[l] = if v > mx[l] { v } else { mx[l] };
     }
     if nan {
         return f64::NAN;
     }
-    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
+    mx.iter()
+        .fold(R::zero(), |a, &b| if b > a { b } else { a })
+        .to_spec()
 }
 
 /// `Σ xᵢ` in `R`, as 8 interleaved partial sums added pairwise at the end: the loop

@@ -2,7 +2,7 @@
 //! that uses them: measured a posteriori against an `f64` recomputation for narrow runtimes, or
 //! bounded order-free, according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::util::{encl_gamma, lanes_max3, nan_max};
+use super::util::{LaneMax, encl_gamma, lanes_max3, nan_max};
 use crate::bound::{Bound, U64, inflate};
 use crate::scalar::Runtime;
 use ndarray::{Array2, ArrayView2};
@@ -249,20 +249,20 @@ pub(crate) fn abs_row_sums<R: Runtime>(
             keep(row);
             let (s, mx) = lane_sum_max(row);
             *r = s;
-            max = max.max(mx);
+            max = nan_max(max, mx);
         }
         false
     } else if let Some(data) = a.reversed_axes().to_slice().filter(|_| m > 0) {
         for col in data.chunks_exact(m) {
             keep(col);
-            max = max.max(add_abs_max(&mut sums, col));
+            max = nan_max(max, add_abs_max(&mut sums, col));
         }
         true
     } else {
         for ((i, _), &x) in a.indexed_iter() {
             let v = x.to_spec().abs();
             sums[i] += v;
-            max = max.max(v);
+            max = nan_max(max, v);
         }
         return (sums, max, copy.then(|| a.mapv(|x| x.abs())));
     };
@@ -281,45 +281,42 @@ pub(crate) fn abs_row_sums<R: Runtime>(
 #[inline]
 fn lane_sum_max<R: Runtime>(xs: &[R]) -> (f64, f64) {
     let mut acc = [0.0f64; 8];
-    let mut mx = [0.0f64; 8];
+    let mut mx = LaneMax::new();
     let chunks = xs.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
         for l in 0..8 {
             let v = c[l].to_spec().abs();
             acc[l] += v;
-            mx[l] = if v > mx[l] { v } else { mx[l] };
+            mx.push(l, v);
         }
     }
     for (l, x) in rest.iter().enumerate() {
         let v = x.to_spec().abs();
         acc[l] += v;
-        mx[l] = if v > mx[l] { v } else { mx[l] };
+        mx.push(l, v);
     }
-    (
-        acc.iter().sum(),
-        mx.iter().fold(0.0, |a, &b| if b > a { b } else { a }),
-    )
+    (acc.iter().sum(), mx.get())
 }
 
 /// `acc[j] += |xⱼ|`, returning `max|xⱼ|` (independent lanes: vectorises).
 #[inline]
 fn add_abs_max<R: Runtime>(acc: &mut [f64], xs: &[R]) -> f64 {
-    let mut mx = [0.0f64; 8];
+    let mut mx = LaneMax::new();
     let full = acc.len() - acc.len() % 8;
     for (a8, x8) in acc.chunks_exact_mut(8).zip(xs.chunks_exact(8)) {
         for l in 0..8 {
             let v = x8[l].to_spec().abs();
             a8[l] += v;
-            mx[l] = if v > mx[l] { v } else { mx[l] };
+            mx.push(l, v);
         }
     }
     for (l, (a, &x)) in acc[full..].iter_mut().zip(&xs[full..]).enumerate() {
         let v = x.to_spec().abs();
         *a += v;
-        mx[l] = if v > mx[l] { v } else { mx[l] };
+        mx.push(l, v);
     }
-    mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
+    mx.get()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! forward and VJP formulas serve the three spec scalars and the four runtimes alike.
 
 use super::op_node;
-use super::util::at;
+use super::util::{LaneMax, at};
 use crate::bound::{Bound, inflate};
 use crate::handle::Arg;
 use crate::node::{
@@ -606,10 +606,8 @@ struct MaskScan {
     pass: [bool; 8],
     /// Some entry is within `ε` of the kink.
     near: [bool; 8],
-    /// The largest `|δ̂|` near the kink.
-    kink: [f64; 8],
-    /// Some `δ̂` near the kink is NaN.
-    nan: [bool; 8],
+    /// The largest `|δ̂|` near the kink (NaN-propagating: a plain max would drop a NaN `δ̂`).
+    kink: LaneMax,
 }
 
 impl MaskScan {
@@ -618,8 +616,7 @@ impl MaskScan {
             e,
             pass: [false; 8],
             near: [false; 8],
-            kink: [0.0; 8],
-            nan: [false; 8],
+            kink: LaneMax::new(),
         }
     }
 
@@ -630,11 +627,8 @@ impl MaskScan {
         // With ε = +∞ every entry is near the kink, even x̂ = −∞ (a forward overflow):
         // `−∞ ≤ −ε` must not classify it as "both sides give 0". A NaN x̂ is near too.
         let near = !pass && (self.e == f64::INFINITY || !(xv <= -self.e));
-        let dv = if near { di.to_spec().abs() } else { 0.0 };
-        let k = self.kink[l];
-        self.kink[l] = if dv > k { dv } else { k };
-        // A NaN δ̂ near the kink makes the result NaN, hence +∞ (a plain max would drop it).
-        self.nan[l] |= dv.is_nan();
+        self.kink
+            .push(l, if near { di.to_spec().abs() } else { 0.0 });
         self.pass[l] |= pass;
         self.near[l] |= near;
     }
@@ -656,13 +650,6 @@ impl MaskScan {
     fn finish(&self) -> (bool, Option<f64>) {
         let pass = self.pass.iter().any(|&p| p);
         let near = self.near.iter().any(|&n| n);
-        let kink = if self.nan.iter().any(|&n| n) {
-            f64::NAN
-        } else {
-            self.kink
-                .iter()
-                .fold(0.0f64, |a, &b| if b > a { b } else { a })
-        };
-        (pass, near.then_some(kink))
+        (pass, near.then_some(self.kink.get()))
     }
 }
