@@ -453,6 +453,10 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                 let unbounded = t.poison_on_inf
                     && (d.is_infinite() || n.args().iter().any(|a| t.fwd[a.pos].is_infinite()));
                 let args = n.args().iter().zip(&wants).filter(|(_, w)| **w);
+                let part = |w: &[bool]| {
+                    let (fwd, kept) = (&t.fwd[..p], t.kept(k));
+                    (t.part)(n, fwd, &ctx[..p], d, delta, w, &vs, &mags, kept)
+                };
                 if non_finite || unbounded {
                     if t.known.is_some() {
                         args.for_each(|(a, _)| poisoned[j][a.pos] = true);
@@ -471,32 +475,12 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
                     args.filter(|(a, _)| tight(a))
                         .for_each(|(a, _)| stand_in[j][a.pos] = true);
                     if rest.iter().any(|&w| w) {
-                        (t.part)(
-                            n,
-                            &t.fwd[..p],
-                            &ctx[..p],
-                            d,
-                            delta,
-                            &rest,
-                            &vs,
-                            &mags,
-                            t.kept(k),
-                        )
+                        part(&rest)
                     } else {
                         vec![Bound::INF; n.args().len()]
                     }
                 } else {
-                    (t.part)(
-                        n,
-                        &t.fwd[..p],
-                        &ctx[..p],
-                        d,
-                        delta,
-                        &wants,
-                        &vs,
-                        &mags,
-                        t.kept(k),
-                    )
+                    part(&wants)
                 }
             })
             .collect();
