@@ -202,6 +202,29 @@ impl<R: Runtime, F: Fn(R, R) -> R> pulp::WithSimd for Map2<'_, R, F> {
 
 #[cfg(test)]
 mod tests {
+    /// `max |xᵢ|` in the runtime type: exact on subnormals, `−0`, `MAX` and both infinities,
+    /// NaN wherever a NaN sits (lanes and remainder), for `f32` and a half type.
+    #[test]
+    fn max_abs_is_exact_and_keeps_nan() {
+        let mut v: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 1e-40).collect();
+        v.push(-0.0);
+        assert_eq!(super::max_abs(&v), 18.0 * f64::from(1e-40f32));
+        v[5] = -f32::MAX;
+        assert_eq!(super::max_abs(&v), f64::from(f32::MAX));
+        v[30] = f32::NEG_INFINITY;
+        assert_eq!(super::max_abs(&v), f64::INFINITY);
+        for at in [0, 7, 16, 33, 37] {
+            let mut w = v.clone();
+            w[at] = f32::NAN;
+            assert!(super::max_abs(&w).is_nan(), "{at}");
+        }
+        let h: Vec<half::bf16> = (0..19)
+            .map(|i| half::bf16::from_f32(i as f32 - 9.5))
+            .collect();
+        assert_eq!(super::max_abs(&h), 9.5);
+        assert_eq!(super::max_abs::<f32>(&[]), 0.0);
+    }
+
     use crate::ops::gelu::{GeluFn, GeluTanhFn};
     use crate::ops::unary::{SigmoidFn, SmoothFn, TanhFn};
     use ndarray::{ArrayD, IxDyn, Zip};

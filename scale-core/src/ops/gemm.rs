@@ -321,9 +321,10 @@ fn add_abs_max<R: Runtime>(acc: &mut [f64], xs: &[R]) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::order_free_local;
+    use super::{abs_row_sums, order_free_local};
     use crate::scalar::anyrun::furthest_orders;
     use half::bf16;
+    use ndarray::{Array2, ArrayView2, Axis, Slice};
 
     /// Empty and single-term sums, and terms near `f32::MAX` (where `γ` still holds but the
     /// bound must stay an upper bound, never NaN).
@@ -377,6 +378,52 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The row sums, the maximum and the `|A|` copy on plain, transposed and strided views,
+    /// against a naive loop; sizes past 8 and not a multiple of it (lanes and remainders); a
+    /// NaN entry makes its row's sum and the maximum NaN, an infinite one infinite.
+    #[test]
+    fn abs_row_sums_on_every_layout() {
+        let a = Array2::from_shape_fn((9, 21), |(i, j)| {
+            ((i * 21 + j) as f32 * 0.37).sin() * 2f32.powi((i % 5) as i32 * 9 - 18)
+        });
+        let naive = |v: ArrayView2<'_, f32>| {
+            let sums: Vec<f64> = v
+                .rows()
+                .into_iter()
+                .map(|r| r.iter().map(|x| f64::from(x.abs())).sum())
+                .collect();
+            let max = v.iter().fold(0.0f64, |m, x| m.max(f64::from(x.abs())));
+            (sums, max)
+        };
+        let strided = a.slice_axis(Axis(1), Slice::new(0, None, 2));
+        for v in [a.view(), a.t(), strided, strided.reversed_axes()] {
+            let (sums, max) = naive(v);
+            for copy in [false, true] {
+                let (s, m, abs) = abs_row_sums(v, copy);
+                assert_eq!(m, max);
+                for (x, y) in s.iter().zip(&sums) {
+                    assert!((x - y).abs() <= 1e-12 * y, "{x} vs {y}");
+                }
+                assert_eq!(abs.is_some(), copy);
+                if let Some(abs) = abs {
+                    assert_eq!(abs, v.mapv(f32::abs));
+                }
+            }
+        }
+        let mut b = a.clone();
+        b[[4, 13]] = f32::NAN;
+        b[[7, 2]] = f32::INFINITY;
+        for v in [b.view(), b.t().reversed_axes()] {
+            let (s, m, _) = abs_row_sums(v, true);
+            assert!(s[4].is_nan() && s[7].is_infinite() && m.is_nan());
+            assert!(
+                s.iter()
+                    .enumerate()
+                    .all(|(i, x)| i == 4 || i == 7 || x.is_finite())
+            );
         }
     }
 }

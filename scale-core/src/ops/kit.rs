@@ -653,3 +653,44 @@ impl MaskScan {
         (pass, near.then_some(self.kink.get()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::mask_vjp_eps;
+    use crate::Bound;
+    use ndarray::{ArrayD, IxDyn};
+
+    fn arr(v: &[f32]) -> ArrayD<f32> {
+        ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).expect("one dimension")
+    }
+
+    /// The mask rule's three cases in lanes and remainders (19 entries): passing entries give
+    /// `ε_δ`, entries near the kink `|δ̂| + ε_δ` (the largest such `|δ̂|`, wherever it sits), and a
+    /// NaN `δ̂` near the kink `+∞`, while one where both sides give 0 changes nothing.
+    #[test]
+    fn mask_rule_in_lanes() {
+        let (ex, ed) = (Bound::new(0.5), Bound::new(1e-3));
+        let far = arr(&[-2.0; 19]);
+        assert_eq!(mask_vjp_eps(&far, ex, ed, &arr(&[9.0; 19])), Bound::ZERO);
+        assert_eq!(mask_vjp_eps(&arr(&[2.0; 19]), ex, ed, &arr(&[9.0; 19])), ed);
+        for at in 0..19 {
+            let mut x = [-2.0f32; 19];
+            let mut d = [1.0f32; 19];
+            x[at] = 0.25;
+            d[at] = -7.0;
+            let e = mask_vjp_eps(&arr(&x), ex, ed, &arr(&d));
+            assert!(e.get() >= 7.0 + 1e-3 && e.get() < 7.01, "{at}: {e:?}");
+            d[at] = f32::NAN;
+            assert!(
+                mask_vjp_eps(&arr(&x), ex, ed, &arr(&d)).is_infinite(),
+                "{at}"
+            );
+            x[at] = -2.0;
+            assert_eq!(
+                mask_vjp_eps(&arr(&x), ex, ed, &arr(&d)),
+                Bound::ZERO,
+                "{at}"
+            );
+        }
+    }
+}

@@ -221,3 +221,37 @@ pub(crate) fn lanes_max3<W: Copy, X: Copy, Y: Copy>(
 pub(crate) fn nan_max(m: f64, t: f64) -> f64 {
     if m.is_nan() || t <= m { m } else { t }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{lanes_max2, lanes_max3};
+
+    /// Every length from 0 to 33 (whole chunks of 8 and every remainder) against a fold; a NaN
+    /// term at any position makes the result NaN, an infinite one infinite.
+    #[test]
+    fn lane_maxima_match_a_fold_and_keep_nan() {
+        for n in 0..34usize {
+            let xs: Vec<f64> = (0..n).map(|i| ((i * 7919) % 31) as f64 * 0.5).collect();
+            let ys: Vec<f32> = (0..n).map(|i| (i % 3) as f32).collect();
+            let want = xs
+                .iter()
+                .zip(&ys)
+                .fold(0.0f64, |m, (x, y)| m.max(x + f64::from(*y)));
+            assert_eq!(lanes_max2(&xs, &ys, |x, y| x + f64::from(y)), want);
+            let ws = vec![1.0f64; n];
+            let f3 = |w: f64, x: f64, y: f32| w * x + f64::from(y);
+            assert_eq!(lanes_max3(&ws, &xs, &ys, f3), want);
+            for bad in 0..n {
+                for (v, nan) in [(f64::NAN, true), (f64::INFINITY, false)] {
+                    let mut xb = xs.clone();
+                    xb[bad] = v;
+                    let m = lanes_max2(&xb, &ys, |x, y| x + f64::from(y));
+                    assert!(
+                        if nan { m.is_nan() } else { m == f64::INFINITY },
+                        "{n} {bad}"
+                    );
+                }
+            }
+        }
+    }
+}
