@@ -22,7 +22,14 @@ pub(crate) fn a_posteriori<R: Runtime>() -> bool {
 /// `u·|tᵢ|`. With `|Σtᵢ| ≤ |ŝ| + err`: `err ≤ ((p + h)·abs + h·|ŝ|)/(1 − h)`, `p = u` or 0. Up
 /// to half of Higham's `γ·Σ|tᵢ|` when the signs are mixed; the same when they agree.
 fn order_free_local<R: Runtime>(n: usize, abs: f64, s_hat: f64, products: bool) -> Bound {
-    match order_free_coeffs::<R>(n, products) {
+    order_free_with(order_free_coeffs::<R>(n, products), abs, s_hat)
+}
+
+/// [`order_free_local`] from its coefficients ([`order_free_coeffs`]), for callers that form
+/// them once for many sums of one length.
+#[inline]
+fn order_free_with(coeffs: Option<(f64, f64)>, abs: f64, s_hat: f64) -> Bound {
+    match coeffs {
         Some((ct, cs)) => inflate(ct * abs + cs * s_hat.abs(), 2),
         None => Bound::INF,
     }
@@ -94,11 +101,9 @@ impl SumErr {
         }
         let abs = inflate(a, self.n);
         let slack = self.slack * abs;
-        match (self.post, self.coeffs) {
-            (Some(g), _) => inflate((s_hat - s).abs(), 1) + g * abs + slack,
-            // `order_free_local`, with the coefficients formed once.
-            (None, Some((ct, cs))) => inflate(ct * abs.get() + cs * s_hat.abs(), 2) + slack,
-            (None, None) => Bound::INF,
+        match self.post {
+            Some(g) => inflate((s_hat - s).abs(), 1) + g * abs + slack,
+            None => order_free_with(self.coeffs, abs.get(), s_hat) + slack,
         }
     }
 }
