@@ -10,6 +10,7 @@ use crate::shape::Shape;
 use ndarray::{Array, ArrayD, ArrayView, IxDyn, Zip};
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 /// One tensor per entry of the context `Ctx`.
 ///
@@ -32,12 +33,20 @@ use std::marker::PhantomData;
 /// ```
 pub struct TList<T, Ctx> {
     items: Vec<ArrayD<T>>,
+    /// Which entries hold `+0` only, found once per list (a list never changes after it is
+    /// built): backprop moves the first contribution into such a seed entry instead of adding
+    /// it, and a seed is usually reused for every step.
+    positive_zeros: OnceLock<Vec<bool>>,
     _ctx: PhantomData<fn() -> Ctx>,
 }
 
 impl<T: Clone, Ctx> Clone for TList<T, Ctx> {
     fn clone(&self) -> Self {
-        TList::from_vec_unchecked(self.items.clone())
+        TList {
+            items: self.items.clone(),
+            positive_zeros: self.positive_zeros.clone(),
+            _ctx: PhantomData,
+        }
     }
 }
 
@@ -74,6 +83,7 @@ impl<T, Ctx> TList<T, Ctx> {
     pub(crate) fn from_vec_unchecked(items: Vec<ArrayD<T>>) -> Self {
         TList {
             items,
+            positive_zeros: OnceLock::new(),
             _ctx: PhantomData,
         }
     }
@@ -194,12 +204,43 @@ impl<R: Runtime, Ctx> TList<R, Ctx> {
     where
         Ctx: ShapeList,
     {
-        let items = Ctx::dims()
+        let items: Vec<_> = Ctx::dims()
             .into_iter()
             .map(|d| ArrayD::from_elem(IxDyn(d), R::zero()))
             .collect();
-        TList::from_vec_unchecked(items)
+        let zeros = vec![true; items.len()];
+        TList::with_positive_zeros(items, zeros)
     }
+
+    /// Like [`TList::from_vec_unchecked`], for a builder that knows which entries are all `+0`
+    /// (so [`TList::positive_zeros`] need not look; debug builds check the claim).
+    pub(crate) fn with_positive_zeros(items: Vec<ArrayD<R>>, zeros: Vec<bool>) -> Self {
+        debug_assert_eq!(scan_positive_zeros(&items), zeros);
+        TList {
+            items,
+            positive_zeros: OnceLock::from(zeros),
+            _ctx: PhantomData,
+        }
+    }
+
+    /// For each entry, whether every element is `+0` (an empty tensor counts), looked up once
+    /// and then kept: this list never changes.
+    pub(crate) fn positive_zeros(&self) -> &[bool] {
+        self.positive_zeros
+            .get_or_init(|| scan_positive_zeros(&self.items))
+    }
+}
+
+/// Whether each tensor holds `+0` only, stopping at the first other element.
+fn scan_positive_zeros<R: Runtime>(items: &[ArrayD<R>]) -> Vec<bool> {
+    let pz = |x: R| x == R::zero() && x.is_sign_positive();
+    items
+        .iter()
+        .map(|a| match a.as_slice_memory_order() {
+            Some(s) => s.iter().all(|&x| pz(x)),
+            None => a.iter().all(|&x| pz(x)),
+        })
+        .collect()
 }
 
 /// Marker for lists of error bounds.
@@ -316,5 +357,63 @@ impl<K, I, S> BoundList<K, Snoc<I, S>> {
             .pop()
             .expect("invariant: a Snoc list is non-empty");
         (BoundList::from_vec_unchecked(self.items), last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{Nil, Seg};
+    use crate::{Rank0, Rank1, Rank2};
+    use ndarray::{Array2, arr0, arr1};
+
+    type Ctx = Seg<Nil, (Rank1<3>, Rank2<2, 0>, Rank0, Rank2<2, 3>)>;
+
+    /// The `+0` flags backprop reads for a seed: `−0`, NaN and any nonzero entry are not `+0`;
+    /// an empty tensor is; a transposed (non-standard) layout is read correctly; a clone
+    /// and a list that knows its flags agree with a scan.
+    #[test]
+    fn positive_zeros_scan_and_known_flags_agree() {
+        let t = Array2::<f32>::zeros((3, 2)).reversed_axes().into_dyn();
+        let mut t_nz = Array2::<f32>::zeros((3, 2));
+        t_nz[(2, 1)] = 1e-45;
+        let cases: Vec<(Vec<ArrayD<f32>>, [bool; 4])> = vec![
+            (
+                vec![
+                    arr1(&[0.0, 0.0, 0.0]).into_dyn(),
+                    ArrayD::zeros(IxDyn(&[2, 0])),
+                    arr0(0.0).into_dyn(),
+                    t.clone(),
+                ],
+                [true; 4],
+            ),
+            (
+                vec![
+                    arr1(&[0.0, -0.0, 0.0]).into_dyn(),
+                    ArrayD::zeros(IxDyn(&[2, 0])),
+                    arr0(f32::NAN).into_dyn(),
+                    t_nz.reversed_axes().into_dyn(),
+                ],
+                [false, true, false, false],
+            ),
+            (
+                vec![
+                    arr1(&[0.0, 0.0, 1.0]).into_dyn(),
+                    ArrayD::zeros(IxDyn(&[2, 0])),
+                    arr0(-0.0).into_dyn(),
+                    t,
+                ],
+                [false, true, false, true],
+            ),
+        ];
+        for (items, want) in cases {
+            let x = TList::<f32, Ctx>::from_arrays(items).unwrap();
+            assert_eq!(x.positive_zeros(), want);
+            assert_eq!(x.clone().positive_zeros(), want);
+        }
+        assert_eq!(TList::<f32, Ctx>::zeros().positive_zeros(), [true; 4]);
+        let z = TList::<f32, Ctx>::zeros();
+        let scanned = TList::<f32, Ctx>::from_vec_unchecked(z.into_vec());
+        assert_eq!(scanned.positive_zeros(), [true; 4]);
     }
 }

@@ -152,7 +152,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
                 &self.nodes,
                 &ctx,
                 &finite,
-                seed.as_slice(),
+                seed,
                 need,
                 &mut [],
                 engine::Record {
@@ -768,7 +768,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             &self.nodes,
             &ctx,
             &finite,
-            seed.as_slice(),
+            seed,
             &need,
             &mut [&mut te, &mut tb],
             engine::Record {
@@ -1012,7 +1012,7 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
             &self.nodes,
             &ctx,
             &[],
-            seed.as_slice(),
+            seed,
             &need,
             &mut [],
             engine::Record {
@@ -1062,8 +1062,9 @@ impl<R: Runtime, G: Append<Ss>, Ss, B> RevGraphScale<R, G, Ss, B> {
         let mut b = vec![Bound::ZERO; self.dims.len()];
         b[loss.pos()] = Bound::ONE;
         debug_assert_eq!(<Rank0 as Shape>::NUMEL, 1);
+        let zeros = (0..seed.len()).map(|i| i != loss.pos()).collect();
         (
-            TList::from_vec_unchecked(seed),
+            TList::with_positive_zeros(seed, zeros),
             EList::from_vec_unchecked(vec![Bound::ZERO; self.dims.len()]),
             BList::from_vec_unchecked(b),
         )

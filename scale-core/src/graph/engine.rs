@@ -5,6 +5,7 @@
 
 use crate::bound::Bound;
 use crate::handle::Arg;
+use crate::lists::TList;
 use crate::node::{FwdNode, FwdNodeScale, RevNode, Saved, SpecForward, SpecVjp};
 use crate::scalar::{Runtime, SpecScalar};
 use crate::tensor::{all_finite, fold_elems, linf};
@@ -358,13 +359,17 @@ impl<R> Record<'_, R> {
 /// `finite` is the context's [`finiteness`] (read only when bounds are tracked).
 ///
 /// Cotangents start as references to the seed and are materialised on first contribution; when
-/// the seed entry is zero the VJP is moved in (computing `v + 0`, exactly the runtime sum), so
-/// neither the seed nor zero accumulators are ever copied.
-pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
+/// the seed entry is zero the VJP is moved in, so neither the seed nor zero accumulators are
+/// ever copied. The sum `fl(v + 0)` is still formed (one fused pass over `v`): it turns a `−0`
+/// of `v` into `+0` and quietens a signalling NaN, as the runtime addition of SPEC §4 does, and
+/// a scan for those values costs more than the addition. Which seed entries are `+0` (for the
+/// tracks' rule of a first contribution) is looked up once per seed [`TList`] and kept there,
+/// so a seed reused for every step is scanned once.
+pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>, C>(
     nodes: &[Box<N>],
     ctx: &[ArrayD<R>],
     finite: &[bool],
-    seed: &[ArrayD<R>],
+    seed: &TList<R, C>,
     need: &[bool],
     tracks: &mut [&mut Track<'_, R, N>],
     record: Record<'_, R>,
@@ -375,6 +380,13 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
         saved,
         magnitudes,
     } = record;
+    // Looked up only for the tracks (a runtime-only sweep never scans its seed).
+    let seed_zero: &[bool] = if tracks.is_empty() {
+        &[]
+    } else {
+        seed.positive_zeros()
+    };
+    let seed = seed.as_slice();
     let n_in = ctx.len() - nodes.len();
     let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
     let mut wants = Vec::new();
@@ -509,11 +521,7 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>>(
             // Only the tracks' rule for a first contribution into a +0 seed needs to know the
             // seed is zero; at run time `fl(s + v)` is one fused pass either way (for a +0 seed
             // it is `v + 0`, which turns −0 into +0 as the addition does).
-            let zero_seed = !tracks.is_empty()
-                && cot[pos].is_none()
-                && fold_elems(&seed[pos], true, |z, x| {
-                    z & (x == R::zero() && x.is_sign_positive())
-                });
+            let zero_seed = !tracks.is_empty() && cot[pos].is_none() && seed_zero[pos];
             for (j, (t, part)) in tracks.iter_mut().zip(&parts).enumerate() {
                 let e = match part.get(i) {
                     Some(&e) if v_finite => e,
