@@ -290,11 +290,9 @@ fn lane_sum_max<R: Runtime>(xs: &[R]) -> (f64, f64) {
     let chunks = xs.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
-        for l in 0..8 {
-            let v = c[l].to_spec().abs();
-            acc[l] += v;
-            mx.push(l, v);
-        }
+        let v: [f64; 8] = std::array::from_fn(|l| c[l].to_spec().abs());
+        acc = std::array::from_fn(|l| acc[l] + v[l]);
+        mx.push8(&v);
     }
     for (l, x) in rest.iter().enumerate() {
         let v = x.to_spec().abs();
@@ -310,11 +308,9 @@ fn add_abs_max<R: Runtime>(acc: &mut [f64], xs: &[R]) -> f64 {
     let mut mx = LaneMax::new();
     let full = acc.len() - acc.len() % 8;
     for (a8, x8) in acc.chunks_exact_mut(8).zip(xs.chunks_exact(8)) {
-        for l in 0..8 {
-            let v = x8[l].to_spec().abs();
-            a8[l] += v;
-            mx.push(l, v);
-        }
+        let v: [f64; 8] = std::array::from_fn(|l| x8[l].to_spec().abs());
+        a8.iter_mut().zip(&v).for_each(|(a, v)| *a += v);
+        mx.push8(&v);
     }
     for (l, (a, &x)) in acc[full..].iter_mut().zip(&xs[full..]).enumerate() {
         let v = x.to_spec().abs();

@@ -140,29 +140,46 @@ pub(crate) fn div_err(v: f64, a: f64, b: f64) -> f64 {
 /// over chunks of 8 (no index, no bounds check), it vectorises where a fold over [`nan_max`]
 /// waits on every compare. A NaN term makes the result NaN (it cannot hide behind a plain
 /// maximum), which [`inflate`](crate::bound::inflate) turns into `+∞`.
+///
+/// A lane that took a NaN keeps it: the select takes `t` when `t > m` or `t` is NaN, and a NaN
+/// `m` is neither below `t` nor replaced. Both compares are combined with `|`, not `||`, and
+/// the NaN lives in the lane itself (no flag beside it), so the select is branch-free and the
+/// lanes fit vector registers.
 pub(crate) struct LaneMax {
     mx: [f64; 8],
-    nan: [bool; 8],
 }
 
 impl LaneMax {
     pub(crate) fn new() -> LaneMax {
-        LaneMax {
-            mx: [0.0; 8],
-            nan: [false; 8],
-        }
+        LaneMax { mx: [0.0; 8] }
     }
 
-    /// Takes term `t` into lane `l < 8`.
+    /// Takes term `t` into lane `l < 8` (for a remainder: whole chunks go through
+    /// [`LaneMax::push8`]).
     #[inline(always)]
     pub(crate) fn push(&mut self, l: usize, t: f64) {
-        self.mx[l] = if t > self.mx[l] { t } else { self.mx[l] };
-        self.nan[l] |= t.is_nan();
+        self.mx[l] = Self::select(self.mx[l], t);
+    }
+
+    /// Takes eight terms, one per lane. The terms come as one array, formed before any lane is
+    /// touched, and the lanes are replaced as a whole: written that way the compiler packs the
+    /// eight selects into vector instructions, where eight `push`es stayed scalar (measured:
+    /// the GEMM bound's scan went from 17 % to 10 % of an order-free MLP step).
+    #[inline(always)]
+    pub(crate) fn push8(&mut self, t: &[f64; 8]) {
+        self.mx = std::array::from_fn(|l| Self::select(self.mx[l], t[l]));
+    }
+
+    #[inline(always)]
+    fn select(m: f64, t: f64) -> f64 {
+        #[allow(clippy::eq_op)] // `t != t`: NaN, as a compare the select can combine
+        let take = (t > m) | (t != t);
+        if take { t } else { m }
     }
 
     /// The maximum (0 with no terms), NaN if a term was.
     pub(crate) fn get(&self) -> f64 {
-        if self.nan.iter().any(|&n| n) {
+        if self.mx.iter().any(|m| m.is_nan()) {
             return f64::NAN;
         }
         self.mx.iter().fold(0.0, |a, &b| if b > a { b } else { a })
@@ -178,9 +195,7 @@ pub(crate) fn lanes_max2<X: Copy, Y: Copy>(xs: &[X], ys: &[Y], f: impl Fn(X, Y) 
     let (xc, yc) = (xs.chunks_exact(8), ys.chunks_exact(8));
     let rest = xc.remainder().iter().zip(yc.remainder());
     for (x8, y8) in xc.zip(yc) {
-        for l in 0..8 {
-            m.push(l, f(x8[l], y8[l]));
-        }
+        m.push8(&std::array::from_fn(|l| f(x8[l], y8[l])));
     }
     for (l, (&x, &y)) in rest.enumerate() {
         m.push(l, f(x, y));
@@ -205,9 +220,7 @@ pub(crate) fn lanes_max3<W: Copy, X: Copy, Y: Copy>(
         .zip(xc.remainder())
         .zip(yc.remainder());
     for ((w8, x8), y8) in wc.zip(xc).zip(yc) {
-        for l in 0..8 {
-            m.push(l, f(w8[l], x8[l], y8[l]));
-        }
+        m.push8(&std::array::from_fn(|l| f(w8[l], x8[l], y8[l])));
     }
     for (l, ((&w, &x), &y)) in rest.enumerate() {
         m.push(l, f(w, x, y));
