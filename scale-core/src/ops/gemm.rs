@@ -6,6 +6,7 @@ use super::util::{LaneMax, encl_gamma, lanes_max3, nan_max};
 use crate::bound::{Bound, U64, inflate};
 use crate::scalar::Runtime;
 use ndarray::{Array2, ArrayView2};
+use std::borrow::Cow;
 
 /// Whether a-posteriori measurement applies to runtime `R` (narrower than `f64`, and the mode is
 /// [`DotBound::APosteriori`](crate::config::DotBound)).
@@ -144,18 +145,41 @@ pub(crate) fn gemm_eps<R: Runtime>(
     eb: Bound,
     c: ArrayView2<'_, R>,
 ) -> Bound {
+    if ea.is_infinite() || eb.is_infinite() {
+        return Bound::INF;
+    }
+    // Propagation terms need Σₗ|Âᵢₗ| and Σₗ|B̂ₗⱼ| (the row sums of `Bᵀ`); the a-posteriori mode
+    // also max |B̂|, the order-free mode the copies |Â|, |B̂| for its GEMM, made in the same pass.
+    let copies = !a_posteriori::<R>();
+    let (sa, sbt) = (
+        AbsStats::of(a, copies, false),
+        AbsStats::of(b.reversed_axes(), copies, false),
+    );
+    gemm_eps_with(a, sa.left(), ea, b, sbt.right_t(), eb, c)
+}
+
+/// [`gemm_eps`] with the operands' statistics given ([`AbsStats`], measured once per operand:
+/// the forward bound of `A·B` keeps them for both VJP bounds, `D·Bᵀ` and `Aᵀ·D`).
+pub(crate) fn gemm_eps_with<R: Runtime>(
+    a: ArrayView2<'_, R>,
+    sa: Side<'_, R>,
+    ea: Bound,
+    b: ArrayView2<'_, R>,
+    sb: Side<'_, R>,
+    eb: Bound,
+    c: ArrayView2<'_, R>,
+) -> Bound {
     let k = a.ncols();
     if ea.is_infinite() || eb.is_infinite() {
         return Bound::INF;
     }
-    // Propagation terms need Σₗ|Âᵢₗ| and Σₗ|B̂ₗⱼ|; the a-posteriori mode also max |B̂|, the
-    // order-free mode the copies |Â|, |B̂| for its GEMM, made in the same pass.
-    let copies = !a_posteriori::<R>();
-    let (ra, _, abs_a) = abs_row_sums(a, copies);
-    let (cb, b_max, abs_bt) = abs_row_sums(b.reversed_axes(), copies);
+    let (ra, cb, b_max) = (sa.sums, sb.sums, sb.max);
+    if ra.len() != a.nrows() || cb.len() != b.ncols() {
+        return Bound::INF;
+    }
     // Overflowing sums (or NaN operands) would turn into NaNs below (0·∞): no finite bound.
     let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
-    if !(finite(&ra) && finite(&cb) && b_max.is_finite()) {
+    if !(finite(ra) && finite(cb) && b_max.is_finite()) {
         return Bound::INF;
     }
     let (fa, fb) = (ea.get(), eb.get());
@@ -185,10 +209,10 @@ pub(crate) fn gemm_eps<R: Runtime>(
         // One runtime-precision GEMM of the absolute values. Its own rounding: fl(S) ≥ (1 − γₖ)S − kη,
         // so S ≤ (fl(S) + kη)·F with F = 1/(1 − γₖ) rounded up; the plain f64 operations per
         // entry (at most eight, all on nonnegative terms) are counted in the final `inflate`.
-        let (Some(abs_a), Some(abs_bt)) = (abs_a, abs_bt) else {
+        let (Some(abs_a), Some(abs_b)) = (sa.abs, sb.abs) else {
             return Bound::INF;
         };
-        let s = R::matmul(abs_a.view(), abs_bt.view().reversed_axes());
+        let s = R::matmul(abs_a, abs_b);
         let denom = crate::round::sub_down(1.0, Bound::gamma(k, R::U).get());
         if denom <= 0.0 {
             return Bound::INF;
@@ -228,58 +252,144 @@ fn with_row<R: Runtime>(row: ndarray::ArrayView1<'_, R>, f: impl FnOnce(&[R]) ->
     }
 }
 
-/// `Σⱼ|aᵢⱼ|` of every row of `A` (in `f64`), its largest `|aᵢⱼ|`, and with `copy` the
-/// matrix `|A|` in `A`'s memory order, in one sweep in memory order, so a transposed view
-/// costs the same as a plain one (column sums of `B` are the row sums of `Bᵀ`). Only the sums
-/// a product's bound reads are formed, and the copy is made from the same read (each row is
-/// still in L1 for the second loop): a row and a column statistic of every operand plus a
-/// separate `|A|` pass were a sixth of an order-free MLP step. Sums use several accumulators
+/// The statistics of `|X|` that the bound of a product reads, for a runtime matrix `X`:
+/// `Σⱼ|xᵢⱼ|` of every row (in `f64`), with `cols` also `Σᵢ|xᵢⱼ|` of every column, `max|xᵢⱼ|`,
+/// and with `copy` the matrix `|X|` in `X`'s memory order. One sweep in memory order, so a
+/// transposed view costs the same as a plain one (the column sums of `B` are the row sums of
+/// `Bᵀ`); the copy is made from the same read (each row is still in L1 for the second loop).
+/// Only the sums a bound reads are formed: a row and a column statistic of every operand plus
+/// a separate `|X|` pass were a sixth of an order-free MLP step. Sums use several accumulators
 /// (any order is fine: callers bound them with `inflate`); a NaN entry gives a NaN sum, an
 /// infinite one an infinite sum.
-pub(crate) fn abs_row_sums<R: Runtime>(
-    a: ArrayView2<'_, R>,
-    copy: bool,
-) -> (Vec<f64>, f64, Option<Array2<R>>) {
-    let (m, n) = a.dim();
-    let mut sums = vec![0.0; m];
-    let mut max = 0.0f64;
-    let mut out = Vec::with_capacity(if copy { m * n } else { 0 });
-    let mut keep = |xs: &[R]| {
-        if copy {
-            out.extend(xs.iter().map(|x| x.abs()));
-        }
-    };
-    let col_major = if let Some(data) = a.to_slice().filter(|_| n > 0) {
-        for (r, row) in sums.iter_mut().zip(data.chunks_exact(n)) {
-            keep(row);
-            let (s, mx) = lane_sum_max(row);
-            *r = s;
-            max = nan_max(max, mx);
-        }
-        false
-    } else if let Some(data) = a.reversed_axes().to_slice().filter(|_| m > 0) {
-        for col in data.chunks_exact(m) {
-            keep(col);
-            max = nan_max(max, add_abs_max(&mut sums, col));
-        }
-        true
-    } else {
-        for ((i, _), &x) in a.indexed_iter() {
-            let v = x.to_spec().abs();
-            sums[i] += v;
-            max = nan_max(max, v);
-        }
-        return (sums, max, copy.then(|| a.mapv(|x| x.abs())));
-    };
-    let abs = copy.then(|| {
-        if col_major {
-            Array2::from_shape_vec((n, m), out).map(|t| t.reversed_axes())
+///
+/// A product reads an operand's sums along its inner dimension; [`AbsStats::left`] and the
+/// other views pick them for `X` or `Xᵀ` on either side. The forward bound of `A·B` keeps what
+/// it measured of `A` and `Bᵀ` ([`OpRuntime::fwd_eps_saving`](super::kit::OpRuntime::fwd_eps_saving)):
+/// its VJPs `D·Bᵀ` and `Aᵀ·D` read `A` and `B` again, transposed, and sum the other direction
+/// from the kept `|A|`, `|Bᵀ|` ([`AbsStats::cols`]) only when they are bounded (a first layer's
+/// `dX` is not, so its large `W` is never summed twice).
+pub(crate) struct AbsStats<R> {
+    rows: Vec<f64>,
+    cols: Option<Vec<f64>>,
+    max: f64,
+    abs: Option<Array2<R>>,
+}
+
+/// One operand of a product as [`gemm_eps_with`] reads it: the sums of `|x|` along the inner
+/// dimension (a left operand's row sums, a right operand's column sums), `max|x|` (read for a
+/// right operand) and `|X|` (order-free mode).
+#[derive(Clone, Copy)]
+pub(crate) struct Side<'a, R> {
+    sums: &'a [f64],
+    max: f64,
+    abs: Option<ArrayView2<'a, R>>,
+}
+
+impl<R: Runtime> AbsStats<R> {
+    /// Measures `x` (see [`AbsStats`]).
+    pub(crate) fn of(x: ArrayView2<'_, R>, copy: bool, cols: bool) -> AbsStats<R> {
+        let (m, n) = x.dim();
+        let mut rs = vec![0.0; m];
+        let mut cs = vec![0.0; if cols { n } else { 0 }];
+        let mut max = 0.0f64;
+        let mut out = Vec::with_capacity(if copy { m * n } else { 0 });
+        let mut keep = |xs: &[R]| {
+            if copy {
+                out.extend(xs.iter().map(|x| x.abs()));
+            }
+        };
+        let col_major = if let Some(data) = x.to_slice().filter(|_| n > 0) {
+            for (r, row) in rs.iter_mut().zip(data.chunks_exact(n)) {
+                keep(row);
+                let (s, mx) = lane_sum_max(row);
+                *r = s;
+                max = nan_max(max, mx);
+                if cols {
+                    add_abs_max(&mut cs, row);
+                }
+            }
+            false
+        } else if let Some(data) = x.reversed_axes().to_slice().filter(|_| m > 0) {
+            for (j, col) in data.chunks_exact(m).enumerate() {
+                keep(col);
+                max = nan_max(max, add_abs_max(&mut rs, col));
+                if cols {
+                    cs[j] = lane_sum_max(col).0;
+                }
+            }
+            true
         } else {
-            Array2::from_shape_vec((m, n), out)
+            for ((i, j), &v) in x.indexed_iter() {
+                let v = v.to_spec().abs();
+                rs[i] += v;
+                if cols {
+                    cs[j] += v;
+                }
+                max = nan_max(max, v);
+            }
+            let abs = copy.then(|| x.mapv(|v| v.abs()));
+            return AbsStats {
+                rows: rs,
+                cols: cols.then_some(cs),
+                max,
+                abs,
+            };
+        };
+        let abs = copy.then(|| {
+            if col_major {
+                Array2::from_shape_vec((n, m), out).map(|t| t.reversed_axes())
+            } else {
+                Array2::from_shape_vec((m, n), out)
+            }
+            .unwrap_or_else(|_| x.mapv(|v| v.abs()))
+        });
+        AbsStats {
+            rows: rs,
+            cols: cols.then_some(cs),
+            max,
+            abs,
         }
-        .unwrap_or_else(|_| a.mapv(|x| x.abs()))
-    });
-    (sums, max, abs)
+    }
+
+    /// `X` as the left operand of a product (its row sums).
+    pub(crate) fn left(&self) -> Side<'_, R> {
+        self.side(&self.rows, false)
+    }
+
+    /// `Xᵀ` as the right operand (the row sums of `X`).
+    pub(crate) fn right_t(&self) -> Side<'_, R> {
+        self.side(&self.rows, true)
+    }
+
+    /// `Xᵀ` as the left operand, with `cols` from [`AbsStats::cols`].
+    pub(crate) fn left_t<'a>(&'a self, cols: &'a [f64]) -> Side<'a, R> {
+        self.side(cols, true)
+    }
+
+    /// `X` as the right operand, with `cols` from [`AbsStats::cols`].
+    pub(crate) fn right<'a>(&'a self, cols: &'a [f64]) -> Side<'a, R> {
+        self.side(cols, false)
+    }
+
+    /// `Σᵢ|xᵢⱼ|` of every column of `X`: the measured sums, or else summed now — from the kept
+    /// `|X|` when there is one, else from `x`, which must be `X`. The same sums, in the same
+    /// order, as measuring `Xᵀ` afresh.
+    pub(crate) fn cols(&self, x: ArrayView2<'_, R>) -> Cow<'_, [f64]> {
+        if let Some(cs) = &self.cols {
+            return Cow::Borrowed(cs);
+        }
+        let src = self.abs.as_ref().map_or(x, |a| a.view());
+        Cow::Owned(AbsStats::of(src.reversed_axes(), false, false).rows)
+    }
+
+    fn side<'a>(&'a self, sums: &'a [f64], t: bool) -> Side<'a, R> {
+        let abs = self.abs.as_ref().map(|a| if t { a.t() } else { a.view() });
+        Side {
+            sums,
+            max: self.max,
+            abs,
+        }
+    }
 }
 
 /// `Σ|xᵢ|` and `max|xᵢ|` of a slice, with 8 independent lanes so the loop vectorises.
@@ -322,7 +432,7 @@ fn add_abs_max<R: Runtime>(acc: &mut [f64], xs: &[R]) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{abs_row_sums, order_free_local};
+    use super::{AbsStats, order_free_local};
     use crate::scalar::anyrun::furthest_orders;
     use half::bf16;
     use ndarray::{Array2, ArrayView2, Axis, Slice};
@@ -382,35 +492,52 @@ mod tests {
         }
     }
 
-    /// The row sums, the maximum and the `|A|` copy on plain, transposed and strided views,
-    /// against a naive loop; sizes past 8 and not a multiple of it (lanes and remainders); a
-    /// NaN entry makes its row's sum and the maximum NaN, an infinite one infinite.
+    /// The row and column sums, the maximum and the `|A|` copy on plain, transposed and strided
+    /// views, against a naive loop; sizes past 8 and not a multiple of it (lanes and
+    /// remainders); a NaN entry makes its row's and column's sums and the maximum NaN, an
+    /// infinite one infinite. The four sides read the right sums and the copy transposed.
     #[test]
-    fn abs_row_sums_on_every_layout() {
+    fn abs_stats_on_every_layout() {
         let a = Array2::from_shape_fn((9, 21), |(i, j)| {
             ((i * 21 + j) as f32 * 0.37).sin() * 2f32.powi((i % 5) as i32 * 9 - 18)
         });
-        let naive = |v: ArrayView2<'_, f32>| {
-            let sums: Vec<f64> = v
-                .rows()
+        let sums = |v: ArrayView2<'_, f32>| -> Vec<f64> {
+            v.rows()
                 .into_iter()
                 .map(|r| r.iter().map(|x| f64::from(x.abs())).sum())
-                .collect();
-            let max = v.iter().fold(0.0f64, |m, x| m.max(f64::from(x.abs())));
-            (sums, max)
+                .collect()
+        };
+        let close = |s: &[f64], want: &[f64]| {
+            assert_eq!(s.len(), want.len());
+            for (x, y) in s.iter().zip(want) {
+                assert!((x - y).abs() <= 1e-12 * y, "{x} vs {y}");
+            }
         };
         let strided = a.slice_axis(Axis(1), Slice::new(0, None, 2));
         for v in [a.view(), a.t(), strided, strided.reversed_axes()] {
-            let (sums, max) = naive(v);
+            let max = v.iter().fold(0.0f64, |m, x| m.max(f64::from(x.abs())));
+            let (rows, cols) = (sums(v), sums(v.t()));
             for copy in [false, true] {
-                let (s, m, abs) = abs_row_sums(v, copy);
-                assert_eq!(m, max);
-                for (x, y) in s.iter().zip(&sums) {
-                    assert!((x - y).abs() <= 1e-12 * y, "{x} vs {y}");
-                }
-                assert_eq!(abs.is_some(), copy);
-                if let Some(abs) = abs {
-                    assert_eq!(abs, v.mapv(f32::abs));
+                for both in [false, true] {
+                    let st = AbsStats::of(v, copy, both);
+                    assert_eq!(st.max, max);
+                    close(&st.rows, &rows);
+                    assert_eq!(st.cols.is_some(), both);
+                    // Measured or summed afterwards (from the copy, or from `v`): the same.
+                    let c = st.cols(v);
+                    close(&c, &cols);
+                    let fresh = AbsStats::of(v.t(), false, false).rows;
+                    assert_eq!(&c[..], &fresh[..]);
+                    assert_eq!(st.abs.is_some(), copy);
+                    if let Some(abs) = &st.abs {
+                        assert_eq!(abs, v.mapv(f32::abs));
+                    }
+                    let (l, lt, r, rt) = (st.left(), st.left_t(&c), st.right(&c), st.right_t());
+                    assert!(l.sums == st.rows && rt.sums == st.rows);
+                    assert!(lt.sums == &c[..] && r.sums == &c[..]);
+                    if let (Some(x), Some(y)) = (l.abs, lt.abs) {
+                        assert!(x == v.mapv(f32::abs) && y == v.t().mapv(f32::abs));
+                    }
                 }
             }
         }
@@ -418,12 +545,19 @@ mod tests {
         b[[4, 13]] = f32::NAN;
         b[[7, 2]] = f32::INFINITY;
         for v in [b.view(), b.t().reversed_axes()] {
-            let (s, m, _) = abs_row_sums(v, true);
+            let st = AbsStats::of(v, true, true);
+            let (s, c, m) = (&st.rows, st.cols(v), st.max);
             assert!(s[4].is_nan() && s[7].is_infinite() && m.is_nan());
+            assert!(c[13].is_nan() && c[2].is_infinite());
             assert!(
                 s.iter()
                     .enumerate()
                     .all(|(i, x)| i == 4 || i == 7 || x.is_finite())
+            );
+            assert!(
+                c.iter()
+                    .enumerate()
+                    .all(|(j, x)| j == 13 || j == 2 || x.is_finite())
             );
         }
     }

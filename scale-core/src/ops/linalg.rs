@@ -4,12 +4,13 @@
 //! `ε_A·Σ|B̂| + ε_B·Σ|Â| + local`, with the local rounding error measured a posteriori or bounded
 //! order-free according to [`config::dot_bound_mode`](crate::config::dot_bound_mode).
 
-use super::gemm::{SumErr, gemm_eps};
+use super::gemm::{AbsStats, SumErr, a_posteriori, gemm_eps, gemm_eps_with};
 use super::kit::{Exact, Op, OpRuntime, Structural, out_linf};
 use super::op_node;
 use super::util::{at, lanes_max3, nan_max, scalar, scalar_of, spec_b, sum2_err, view1, view2};
 use crate::bound::{Bound, inflate};
 use crate::handle::{Arg, Var};
+use crate::node::Saved;
 use crate::scalar::{Arith, Runtime, SpecScalar};
 use crate::shape::{Rank0, Rank1, Rank2, Rank3, Rank4, Shape};
 use crate::tensor::{linf, to_standard};
@@ -165,6 +166,28 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
         let (a, b) = (rows2(at(ctx, aa)), view2(at(ctx, ab)));
         gemm_eps(a.view(), eps[aa.pos], b, eps[ab.pos], rows2(out).view())
     }
+    // The operands' statistics (and the order-free mode's `|A|`, `|Bᵀ|`) are measured once here
+    // and kept: the VJP bounds read `A` and `B` again, transposed.
+    fn fwd_eps_saving(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        out: &ArrayD<R>,
+    ) -> (Bound, Option<Saved>) {
+        let (aa, ab) = (&self.args[0], &self.args[1]);
+        let (a, b) = (rows2(at(ctx, aa)), view2(at(ctx, ab)));
+        let (ea, eb) = (eps[aa.pos], eps[ab.pos]);
+        if ea.is_infinite() || eb.is_infinite() {
+            return (Bound::INF, None);
+        }
+        // What `gemm_eps` measures: the row sums of `A` and of `Bᵀ`, and the copies.
+        let copy = !a_posteriori::<R>();
+        let sa = AbsStats::of(a.view(), copy, false);
+        let sbt = AbsStats::of(b.reversed_axes(), copy, false);
+        let c = rows2(out);
+        let e = gemm_eps_with(a.view(), sa.left(), ea, b, sbt.right_t(), eb, c.view());
+        (e, Some(Box::new((sa, sbt))))
+    }
     fn fwd_scale(&self, b: &[Bound], _ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let k = self.args[1].dims[0];
         mm_scale(k, b[self.args[0].pos], b[self.args[1].pos], linf(out))
@@ -210,6 +233,43 @@ impl<O: Shape, B, R: Runtime> OpRuntime<R> for MatMul<O, B> {
             }),
             get(1).map_or(Bound::INF, |db| {
                 gemm_eps(a.t(), eps[aa.pos], d.view(), ed, view2(db))
+            }),
+        ]
+    }
+    // With the forward bound's statistics of `A` and `B`: only `D` is measured (once for both
+    // products).
+    fn vjp_eps_kept(
+        &self,
+        eps: &[Bound],
+        ctx: &[ArrayD<R>],
+        ed: Bound,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+        outs: &[Option<ArrayD<R>>],
+        kept: Option<&Saved>,
+    ) -> Vec<Bound> {
+        type Kept<R> = (AbsStats<R>, AbsStats<R>);
+        let Some((sa, sbt)) = kept.and_then(|k| k.downcast_ref::<Kept<R>>()) else {
+            return self.vjp_eps_some(eps, ctx, ed, delta, wants, outs);
+        };
+        let (aa, ab) = (&self.args[0], &self.args[1]);
+        let (a, b) = (rows2(at(ctx, aa)), view2(at(ctx, ab)));
+        let d = rows2(delta);
+        let get = |i: usize| outs.get(i).and_then(Option::as_ref);
+        // `D` is the left operand of `D·Bᵀ` (its row sums) and the right one of `Aᵀ·D` (its
+        // column sums, measured in the same pass when that product is bounded): one copy.
+        let sd = AbsStats::of(d.view(), !a_posteriori::<R>(), get(1).is_some());
+        let (ea, eb) = (eps[aa.pos], eps[ab.pos]);
+        vec![
+            get(0).map_or(Bound::INF, |da| {
+                let bt_cols = sbt.cols(b.t());
+                let sb = sbt.right(&bt_cols);
+                gemm_eps_with(d.view(), sd.left(), ed, b.t(), sb, eb, rows2(da).view())
+            }),
+            get(1).map_or(Bound::INF, |db| {
+                let (a_cols, d_cols) = (sa.cols(a.view()), sd.cols(d.view()));
+                let (sa, sd) = (sa.left_t(&a_cols), sd.right(&d_cols));
+                gemm_eps_with(a.t(), sa, ea, d.view(), sd, ed, view2(db))
             }),
         ]
     }
