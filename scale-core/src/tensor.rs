@@ -28,33 +28,46 @@ pub fn linf<R: Runtime>(a: &ArrayD<R>) -> Bound {
     }
 }
 
-/// `max |xᵢ|` over a slice (NaN if any element is NaN), in `R` itself with 16 independent lanes
-/// so the loop vectorises at the runtime type's width: the largest `|xᵢ|` is one of the values,
-/// so converting only it to `f64` is exact, and comparing in `f64` halved the lanes (this pass
-/// measures every value and cotangent of a certified step).
+/// `max |xᵢ|` over a slice, or NaN if an element is not finite (NaN or ±∞: [`linf`], the only
+/// caller, gives `+∞` for both), in `R` itself with 16 independent lanes so the loop vectorises
+/// at the runtime type's width: the largest `|xᵢ|` is one of the values, so converting only it
+/// to `f64` is exact, and comparing in `f64` halved the lanes (this pass measures every value
+/// and cotangent of a certified step).
+///
+/// Finiteness is one more accumulator per lane, `bad += x − x`: `+0` while every `x` is
+/// finite, NaN from the first that is not. (A `bool` flag `|=`'d with `is_nan` made the
+/// compiler shuffle every vector into one byte, and cost as much as the maximum itself.)
 pub(crate) fn max_abs<R: Runtime>(xs: &[R]) -> f64 {
     let mut mx = [R::zero(); 16];
-    let mut nan = false;
+    let mut bad = [R::zero(); 16];
     let chunks = xs.chunks_exact(16);
     let rest = chunks.remainder();
     for c in chunks {
         for l in 0..16 {
             let v = c[l].abs();
-            nan |= v.is_nan();
             mx[l] = if v > mx[l] { v } else { mx[l] };
+            bad[l] = bad[l] + finite_marker(c[l]);
         }
     }
     for (l, &x) in rest.iter().enumerate() {
         let v = x.abs();
-        nan |= v.is_nan();
         mx[l] = if v > mx[l] { v } else { mx[l] };
+        bad[l] = bad[l] + finite_marker(x);
     }
-    if nan {
+    if bad.iter().any(|&b| b != R::zero()) {
         return f64::NAN;
     }
     mx.iter()
         .fold(R::zero(), |a, &b| if b > a { b } else { a })
         .to_spec()
+}
+
+/// `x − x`: `+0` for a finite `x`, NaN for NaN and ±∞. A finiteness test that is plain
+/// arithmetic, so lanes accumulating it (`bad += finite_marker(x)`) vectorise.
+#[inline(always)]
+#[allow(clippy::eq_op)] // `x − x` is the point: it is not 0 for a non-finite `x`
+pub(crate) fn finite_marker<R: Runtime>(x: R) -> R {
+    x - x
 }
 
 /// `Σ xᵢ` in `R`, as 8 interleaved partial sums added pairwise at the end: the loop
@@ -202,8 +215,8 @@ impl<R: Runtime, F: Fn(R, R) -> R> pulp::WithSimd for Map2<'_, R, F> {
 
 #[cfg(test)]
 mod tests {
-    /// `max |xᵢ|` in the runtime type: exact on subnormals, `−0`, `MAX` and both infinities,
-    /// NaN wherever a NaN sits (lanes and remainder), for `f32` and a half type.
+    /// `max |xᵢ|` in the runtime type: exact on subnormals, `−0` and `MAX`; NaN wherever a NaN
+    /// or an infinity sits (lanes and remainder), for `f32` and a half type, and `linf` `+∞`.
     #[test]
     fn max_abs_is_exact_and_keeps_nan() {
         let mut v: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 1e-40).collect();
@@ -211,13 +224,18 @@ mod tests {
         assert_eq!(super::max_abs(&v), 18.0 * f64::from(1e-40f32));
         v[5] = -f32::MAX;
         assert_eq!(super::max_abs(&v), f64::from(f32::MAX));
-        v[30] = f32::NEG_INFINITY;
-        assert_eq!(super::max_abs(&v), f64::INFINITY);
-        for at in [0, 7, 16, 33, 37] {
-            let mut w = v.clone();
-            w[at] = f32::NAN;
-            assert!(super::max_abs(&w).is_nan(), "{at}");
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 7, 16, 33, 37] {
+                let mut w = v.clone();
+                w[at] = bad;
+                assert!(super::max_abs(&w).is_nan(), "{bad} at {at}");
+                let a = ndarray::Array1::from(w).into_dyn();
+                assert!(super::linf(&a).is_infinite(), "{bad} at {at}");
+            }
         }
+        let mut hb: Vec<half::bf16> = vec![half::bf16::ONE; 20];
+        hb[17] = half::bf16::INFINITY;
+        assert!(super::max_abs(&hb).is_nan());
         let h: Vec<half::bf16> = (0..19)
             .map(|i| half::bf16::from_f32(i as f32 - 9.5))
             .collect();
