@@ -29,44 +29,67 @@ pub fn linf<R: Runtime>(a: &ArrayD<R>) -> Bound {
 }
 
 /// `max |xᵢ|` over a slice, or NaN if an element is not finite (NaN or ±∞: [`linf`], the only
-/// caller, gives `+∞` for both), in `R` itself with 16 independent lanes so the loop vectorises
-/// at the runtime type's width: the largest `|xᵢ|` is one of the values, so converting only it
-/// to `f64` is exact, and comparing in `f64` halved the lanes (this pass measures every value
-/// and cotangent of a certified step).
+/// caller, gives `+∞` for both), in an [`AbsMax`] of 16 lanes: the runtime type's width, where
+/// comparing in `f64` halved the lanes (this pass measures every value and cotangent of a
+/// certified step).
+pub(crate) fn max_abs<R: Runtime>(xs: &[R]) -> f64 {
+    let mut mx = AbsMax::<R, 16>::new();
+    let chunks = xs.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        mx.push_all(c);
+    }
+    mx.push_all(rest);
+    mx.get()
+}
+
+/// `max|xᵢ|` in `L` independent lanes of the runtime type itself (the largest `|xᵢ|` is one of
+/// the values, so converting it alone to `f64` is exact), or NaN if some `xᵢ` is not finite.
 ///
 /// Finiteness is one more accumulator per lane, `bad += x − x`: `+0` while every `x` is
 /// finite, NaN from the first that is not. (A `bool` flag `|=`'d with `is_nan` made the
 /// compiler shuffle every vector into one byte, and cost as much as the maximum itself.)
-pub(crate) fn max_abs<R: Runtime>(xs: &[R]) -> f64 {
-    let mut mx = [R::zero(); 16];
-    let mut bad = [R::zero(); 16];
-    let chunks = xs.chunks_exact(16);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..16 {
-            let v = c[l].abs();
-            mx[l] = if v > mx[l] { v } else { mx[l] };
-            bad[l] = bad[l] + finite_marker(c[l]);
+pub(crate) struct AbsMax<R, const L: usize> {
+    mx: [R; L],
+    bad: [R; L],
+}
+
+impl<R: Runtime, const L: usize> AbsMax<R, L> {
+    pub(crate) fn new() -> Self {
+        AbsMax {
+            mx: [R::zero(); L],
+            bad: [R::zero(); L],
         }
     }
-    for (l, &x) in rest.iter().enumerate() {
-        let v = x.abs();
-        mx[l] = if v > mx[l] { v } else { mx[l] };
-        bad[l] = bad[l] + finite_marker(x);
+
+    /// Up to `L` values, one per lane (a whole chunk: the loop over it vectorises; written with
+    /// the lane index, as a `zip` over the lanes it did not, `linf` 4.6 % → 16.7 %).
+    #[inline(always)]
+    pub(crate) fn push_all(&mut self, xs: &[R]) {
+        for (l, &x) in xs.iter().enumerate().take(L) {
+            let v = x.abs();
+            self.mx[l] = if v > self.mx[l] { v } else { self.mx[l] };
+            self.bad[l] = self.bad[l] + finite_marker(x);
+        }
     }
-    if bad.iter().any(|&b| b != R::zero()) {
-        return f64::NAN;
+
+    /// The maximum (0 with no values), NaN if a value was not finite.
+    pub(crate) fn get(&self) -> f64 {
+        if self.bad.iter().any(|&b| b != R::zero()) {
+            return f64::NAN;
+        }
+        self.mx
+            .iter()
+            .fold(R::zero(), |a, &b| if b > a { b } else { a })
+            .to_spec()
     }
-    mx.iter()
-        .fold(R::zero(), |a, &b| if b > a { b } else { a })
-        .to_spec()
 }
 
 /// `x − x`: `+0` for a finite `x`, NaN for NaN and ±∞. A finiteness test that is plain
-/// arithmetic, so lanes accumulating it (`bad += finite_marker(x)`) vectorise.
+/// arithmetic, so lanes accumulating it vectorise.
 #[inline(always)]
 #[allow(clippy::eq_op)] // `x − x` is the point: it is not 0 for a non-finite `x`
-pub(crate) fn finite_marker<R: Runtime>(x: R) -> R {
+fn finite_marker<R: Runtime>(x: R) -> R {
     x - x
 }
 

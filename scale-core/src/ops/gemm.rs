@@ -5,7 +5,7 @@
 use super::util::{encl_gamma, lanes_max3, nan_max};
 use crate::bound::{Bound, U64, inflate};
 use crate::scalar::Runtime;
-use crate::tensor::finite_marker;
+use crate::tensor::AbsMax;
 use ndarray::{Array2, ArrayView2, Axis};
 use std::borrow::Cow;
 
@@ -412,79 +412,37 @@ impl<R: Runtime> AbsStats<R> {
 #[inline]
 fn lane_sum_max<R: Runtime>(xs: &[R]) -> (f64, f64) {
     let mut acc = [0.0f64; 8];
-    let mut mx = AbsMax::new();
+    let mut mx = AbsMax::<R, 8>::new();
     let chunks = xs.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
         let v: [f64; 8] = std::array::from_fn(|l| c[l].to_spec().abs());
         acc = std::array::from_fn(|l| acc[l] + v[l]);
-        mx.push8(c);
+        mx.push_all(c);
     }
-    for (l, &x) in rest.iter().enumerate() {
-        acc[l] += x.to_spec().abs();
-        mx.push(l, x);
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a += x.to_spec().abs();
     }
+    mx.push_all(rest);
     (acc.iter().sum(), mx.get())
 }
 
 /// `acc[j] += |xⱼ|`, returning `max|xⱼ|` (independent lanes: vectorises).
 #[inline]
 fn add_abs_max<R: Runtime>(acc: &mut [f64], xs: &[R]) -> f64 {
-    let mut mx = AbsMax::new();
+    let mut mx = AbsMax::<R, 8>::new();
     let full = acc.len() - acc.len() % 8;
     for (a8, x8) in acc.chunks_exact_mut(8).zip(xs.chunks_exact(8)) {
         let v: [f64; 8] = std::array::from_fn(|l| x8[l].to_spec().abs());
         a8.iter_mut().zip(&v).for_each(|(a, v)| *a += v);
-        mx.push8(x8);
+        mx.push_all(x8);
     }
-    for (l, (a, &x)) in acc[full..].iter_mut().zip(&xs[full..]).enumerate() {
+    let (acc, rest) = (&mut acc[full..], &xs[full..]);
+    for (a, &x) in acc.iter_mut().zip(rest) {
         *a += x.to_spec().abs();
-        mx.push(l, x);
     }
+    mx.push_all(&rest[..acc.len().min(rest.len())]);
     mx.get()
-}
-
-/// `max|xᵢ|` in 8 lanes of the runtime type itself (half the width of `f64` lanes; the largest
-/// `|xᵢ|` is one of the values, so converting it alone is exact), or NaN if some `xᵢ` is not
-/// finite: `bad += x − x` is `+0` while every `x` is finite and NaN from the first that is not.
-/// The callers' sums are then NaN or infinite too, and no bound comes out finite.
-struct AbsMax<R> {
-    mx: [R; 8],
-    bad: [R; 8],
-}
-
-impl<R: Runtime> AbsMax<R> {
-    fn new() -> Self {
-        AbsMax {
-            mx: [R::zero(); 8],
-            bad: [R::zero(); 8],
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, l: usize, x: R) {
-        let v = x.abs();
-        self.mx[l] = if v > self.mx[l] { v } else { self.mx[l] };
-        self.bad[l] = self.bad[l] + finite_marker(x);
-    }
-
-    /// Up to 8 values, one per lane (a whole chunk: the loop over it vectorises).
-    #[inline(always)]
-    fn push8(&mut self, xs: &[R]) {
-        for (l, &x) in xs.iter().enumerate().take(8) {
-            self.push(l, x);
-        }
-    }
-
-    fn get(&self) -> f64 {
-        if self.bad.iter().any(|&b| b != R::zero()) {
-            return f64::NAN;
-        }
-        self.mx
-            .iter()
-            .fold(R::zero(), |a, &b| if b > a { b } else { a })
-            .to_spec()
-    }
 }
 
 #[cfg(test)]
