@@ -11,7 +11,7 @@
 use super::gemm::{dot_err, sum_err};
 use super::kit::{Op, OpRuntime};
 use super::op_node;
-use super::softmax::{flat, log_softmax_rt, row_analysis, softmax_rt, spec_row};
+use super::softmax::{flat, log_softmax_rt, row_analysis_with_logs, softmax_rt, spec_row};
 use super::util::{
     at, div_err, nan_max, prod_err, ref_dist, scalar, scalar_of, spec_b, sum2_err, up,
 };
@@ -259,7 +259,7 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> OpRuntime<R>
         let acc = l.iter().zip(&t).fold(R::zero(), |a, (&l, &t)| a + t * l);
         let mut prop = 0.0f64;
         for (k, zr) in z.chunks(Self::cols()).enumerate() {
-            let a = row_analysis(zr, ez);
+            let a = row_analysis_with_logs(zr, ez);
             for (j, el) in a.el.iter().enumerate() {
                 let i = k * Self::cols() + j;
                 let (lv, tv) = (l[i].to_spec().abs(), t[i].to_spec().abs());
@@ -298,7 +298,7 @@ impl<S: Shape + CrossEntropyShapes<X>, X: Shape, B, R: Runtime> OpRuntime<R>
         let l = Self::logsm(&z);
         let (mut mz, mut mt) = (0.0f64, 0.0f64);
         for (k, (zr, tr)) in z.chunks(cols).zip(t.chunks(cols)).enumerate() {
-            let a = row_analysis(zr, ez);
+            let a = row_analysis_with_logs(zr, ez);
             let p = softmax_rt(zr);
             let tt = tr.iter().fold(R::zero(), |a, &b| a + b);
             let tt64 = tt.to_spec();
