@@ -98,6 +98,62 @@ fn sum_err(a: f64, b: f64, s: f64) -> f64 {
     small - (s - big)
 }
 
+/// `Σ xᵢ` rounded toward +∞ as one sum, not one rounding per addition: the running sum in
+/// round-to-nearest with each addition's exact error (two-sum) summed upward beside it, so
+/// the result is within an ulp or two of the exact sum however many terms it has (an upward
+/// fold drifts by up to one ulp of the partial sum per term). What the interval spec's sums use:
+/// a reference that must decide bounds tighter than a fold's drift.
+///
+/// Once a term or the running sum is not finite, the rest is the upward fold ([`add_up`]) from
+/// a bound of the sum so far: the same ±∞ or NaN as the fold, and `−MAX` (not `−∞`) for a
+/// finite sum that overflowed downward.
+///
+/// ```
+/// use scale_core::round::{add_up, SumUp};
+/// let t = 2f64.powi(-60); // lost in each `1 + t`
+/// let xs = [1.0, t, t, t, -1.0];
+/// let mut s = SumUp::default();
+/// xs.iter().for_each(|&x| s.add(x));
+/// assert_eq!(s.up(), 3.0 * t); // exact
+/// let fold = xs.iter().fold(0.0, |a, &x| add_up(a, x));
+/// assert_eq!(fold, 3.0 * 2f64.powi(-52)); // 256 times the exact sum
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SumUp {
+    s: f64,
+    err: f64,
+    folding: bool,
+}
+
+impl SumUp {
+    /// Add one term.
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        if self.folding {
+            self.s = add_up(self.s, x);
+            return;
+        }
+        let s = self.s + x;
+        if s.is_finite() {
+            self.err = add_up(self.err, sum_err(self.s, x, s));
+            self.s = s;
+        } else {
+            self.s = add_up(self.up(), x);
+            self.folding = true;
+        }
+    }
+
+    /// The sum so far, rounded toward +∞.
+    #[inline]
+    pub fn up(&self) -> f64 {
+        if self.folding {
+            self.s
+        } else {
+            add_up(self.s, self.err)
+        }
+    }
+}
+
 /// `a + b` rounded toward −∞.
 #[inline]
 pub fn add_down(a: f64, b: f64) -> f64 {

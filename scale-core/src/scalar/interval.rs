@@ -1,7 +1,7 @@
 //! [`Interval`]: the rigorous spec scalar.
 
 use crate::round::{
-    add_down, add_up, div_down, div_up, mul_down, mul_down_up, mul_up, sqrt_down, sqrt_up,
+    SumUp, add_down, add_up, div_down, div_up, mul_down, mul_down_up, mul_up, sqrt_down, sqrt_up,
     sub_down, sub_up,
 };
 use std::fmt;
@@ -137,6 +137,28 @@ impl Interval {
     /// Upper bound on `|x|` over the interval.
     pub fn mag(self) -> f64 {
         (-self.lo).max(self.hi)
+    }
+
+    /// `Σ xᵢ`, each end summed as one sum ([`SumUp`]): within an ulp or two of the exact sum of
+    /// the ends however many terms there are, where a fold of `+` widens by up to an ulp of the
+    /// partial sum per term. A reference that checks bounds of long sums (eight-lane balls,
+    /// compensated kernels) must not be wider than they are.
+    ///
+    /// ```
+    /// use scale_core::Interval;
+    /// let t = Interval::point(2f64.powi(-60));
+    /// let xs = [Interval::point(1.0), t, t, t, Interval::point(-1.0)];
+    /// assert_eq!(Interval::sum(xs), Interval::point(3.0 * 2f64.powi(-60)));
+    /// let fold = xs.iter().fold(Interval::point(0.0), |a, &x| a + x);
+    /// assert!(fold.width() > 1e-16);
+    /// ```
+    pub fn sum<I: IntoIterator<Item = Interval>>(it: I) -> Interval {
+        let (mut lo, mut hi) = (SumUp::default(), SumUp::default());
+        for x in it {
+            lo.add(-x.lo);
+            hi.add(x.hi);
+        }
+        Interval::new(-lo.up(), hi.up())
     }
 }
 
@@ -375,6 +397,67 @@ mod tests {
                 for (x, y) in corners {
                     prop_assert!(inside(q, x / y), "{:?}/{:?} = {:?} misses {:e}", a, b, q, x / y);
                 }
+            }
+        }
+    }
+
+    /// Exact reals: at 4500 bits no sum of `f64` values rounds.
+    type E = dashu_float::FBig<dashu_float::round::mode::Zero, 2>;
+
+    fn ex(x: f64) -> E {
+        E::try_from(x).unwrap().with_precision(4500).value()
+    }
+
+    /// Finite terms over 120 binades whose sum cancels: the terms, then most of them negated
+    /// in another order, so the partial sums are far larger than the result. This is where a
+    /// fold of `+` is wide (an ulp of a large partial sum per term) and a tight sum is not.
+    fn cancelling_terms() -> impl Strategy<Value = Vec<Interval>> {
+        let term = (-1.0f64..1.0, -60i32..60, 0.0f64..1e-3)
+            .prop_map(|(m, e, w)| Interval::new(m * 2f64.powi(e), (m + w) * 2f64.powi(e)));
+        (proptest::collection::vec(term, 1..40), any::<u64>()).prop_map(|(xs, seed)| {
+            let mut back: Vec<Interval> = xs.iter().map(|&x| -x).collect();
+            back.rotate_left((seed % xs.len() as u64) as usize);
+            back.truncate(xs.len() - 1);
+            xs.into_iter().chain(back).collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// `Interval::sum` encloses the exact sum of the ends and lies within two ulps of it
+        /// plus the rounding of the summed errors (`n·2⁻¹⁰⁰·Σ|x|`: what is left of a fold's
+        /// `n·2⁻⁵³·Σ|x|`); an end with an infinite term is what the fold of `+` gives.
+        #[test]
+        fn sums_enclose_the_exact_sum_tightly(xs in prop_oneof![
+            proptest::collection::vec(interval(), 0..40),
+            cancelling_terms(),
+        ]) {
+            let s = Interval::sum(xs.iter().copied());
+            let fold = xs.iter().fold(Interval::point(0.0), |a, &x| a + x);
+            let n = xs.len() as f64;
+            for (end, fold_end, pick, sign) in [(s.hi, fold.hi, 1, 1.0), (s.lo, fold.lo, 0, -1.0)] {
+                let ends: Vec<f64> = xs.iter().map(|x| sign * if pick == 1 { x.hi } else { x.lo }).collect();
+                if ends.iter().any(|e| !e.is_finite()) {
+                    prop_assert_eq!(end, fold_end, "{:?}", xs);
+                    continue;
+                }
+                let exact = ends.iter().map(|&e| ex(e)).fold(ex(0.0), |a, b| a + b);
+                let mags: f64 = xs.iter().map(|x| x.lo.abs().max(x.hi.abs())).sum();
+                let end = sign * end;
+                if end == f64::INFINITY {
+                    continue;
+                }
+                let got = ex(end);
+                prop_assert!(got >= exact, "{:?}: end {:e} below the exact sum", xs, end);
+                // `to_f64` rounds toward zero here, so an overflowed sum must be caught exactly.
+                if exact.clone() > ex(f64::MAX) || exact < ex(-f64::MAX) {
+                    continue; // an overflowed sum rounds to ±MAX or ±∞: sound, not tight
+                }
+                let near = exact.to_f64().value().abs();
+                let slack = ex(4.0 * f64::EPSILON * near + 2.0 * 5e-324)
+                    + ex((n * 2f64.powi(-100) * mags).min(f64::MAX));
+                prop_assert!(got - exact <= slack, "{:?}: end {:e} not tight", xs, end);
             }
         }
     }

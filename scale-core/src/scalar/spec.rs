@@ -234,6 +234,10 @@ impl SpecScalar for f64 {
 impl SpecScalar for Interval {
     const NAME: &'static str = "interval";
     const RIGOROUS: bool = true;
+    /// Each end as one sum ([`Interval::sum`]), not a fold that widens per term.
+    fn sum<I: IntoIterator<Item = Interval>>(it: I) -> Interval {
+        Interval::sum(it)
+    }
     #[inline]
     fn from_f64(x: f64) -> Interval {
         Interval::point(x)
