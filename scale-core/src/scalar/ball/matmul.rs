@@ -132,6 +132,19 @@ pub(super) fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2
         // `f64::MIN_POSITIVE` covers the midpoint GEMM's underflow (`(3k + 13)·η`, k < 10¹⁵)
         // and the scaling back's (`η/2` per multiplication).
         let fin = |&p: &f64, &s: &f32| ball(p, rs.bound(s) + f64::MIN_POSITIVE);
+        // Both row-major (as the GEMMs return them): a flat loop, which vectorises (the
+        // zip's collect writes through a drop guard, one entry at a time).
+        if let (Some(ps), Some(ss)) = (prod.as_slice(), rs.sums.as_slice()) {
+            let flat: Vec<Ball> = if m * n >= 1 << 15 && crate::config::current().threads >= 2 {
+                use rayon::prelude::*;
+                ps.par_iter().zip(ss).map(|(p, s)| fin(p, s)).collect()
+            } else {
+                ps.iter().zip(ss).map(|(p, s)| fin(p, s)).collect()
+            };
+            if let Ok(c) = Array2::from_shape_vec((m, n), flat) {
+                return c;
+            }
+        }
         return collect!(m * n, Zip::from(&prod).and(&rs.sums), fin);
     }
     let rows = ArrayView2::from_shape((m, 1), &sa[..]);
