@@ -253,6 +253,13 @@ struct Stages<T> {
     y: Vec<T>,
 }
 
+/// What the runtime forward keeps for the VJP: every row's normalised values `n̂` (row-major,
+/// as the input) and its `σ`.
+struct NormSaved<T> {
+    nrm: Vec<T>,
+    sd: Vec<T>,
+}
+
 /// The forward kernel of one row, in any arithmetic: `center` selects layer norm (`x − mean`)
 /// over RMS norm; `affine` is `(γ, β)` (`β` is layer norm's shift), and without it the output
 /// `y` is left empty (a VJP needs only the stages before it: on interval boxes the product
@@ -304,20 +311,20 @@ fn row<T: Arith>(
 /// row's terms `δ·n̂` of `γ`'s cotangent (`β`'s are `δ` itself).
 fn vjp_row<T: Arith>(
     a: &impl Ar<T>,
-    st: &Stages<T>,
+    (nrm, sd): (&[T], T),
     gamma: &[T],
     d: &[T],
     center: bool,
 ) -> (Vec<T>, Vec<T>) {
     let n = T::lit(d.len() as f64);
     let gd: Vec<T> = d.iter().zip(gamma).map(|(&d, &g)| d * g).collect();
-    let gn: Vec<T> = gd.iter().zip(&st.nrm).map(|(&g, &v)| g * v).collect();
+    let gn: Vec<T> = gd.iter().zip(nrm).map(|(&g, &v)| g * v).collect();
     let m2 = a.sum(&gn) / n;
     let m1 = if center { Some(a.sum(&gd) / n) } else { None };
-    let r = a.by_recip().then(|| T::lit(1.0) / st.sd);
+    let r = a.by_recip().then(|| T::lit(1.0) / sd);
     let dx = gd
         .iter()
-        .zip(&st.nrm)
+        .zip(nrm)
         .map(|(&g, &v)| {
             let t = match m1 {
                 Some(m1) => g - m1 - v * m2,
@@ -325,11 +332,11 @@ fn vjp_row<T: Arith>(
             };
             match r {
                 Some(r) => t * r,
-                None => t / st.sd,
+                None => t / sd,
             }
         })
         .collect();
-    let dg = d.iter().zip(&st.nrm).map(|(&d, &v)| d * v).collect();
+    let dg = d.iter().zip(nrm).map(|(&d, &v)| d * v).collect();
     (dx, dg)
 }
 
@@ -398,7 +405,7 @@ impl Norm<'_> {
         let d = flat_ref(delta);
         let a = SpecAr;
         let eps = spec_eps::<T>(self.eps);
-        let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center, true);
+        let (dx, dg, db) = vjp_all(&a, &x, &g, &d, eps, self.cols, self.center, true, None);
         let mut v = vec![
             ArrayD::from_shape_vec(IxDyn(self.args[0].dims), dx).expect("invariant: same shape"),
             ArrayD::from_shape_vec(IxDyn(self.args[1].dims), dg).expect("invariant: [n]"),
@@ -422,10 +429,43 @@ impl Norm<'_> {
         ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape")
     }
 
-    fn runtime_vjp<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+    /// [`Norm::runtime`], and the rows' normalised values and `σ` for the VJP (the same bits
+    /// it would recompute: [`row`] computes them the same way with or without the affine
+    /// step), so that the backward sweep does not run each row's forward again.
+    fn runtime_saving<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, NormSaved<R>) {
+        let x = flat_ref(at(ctx, &self.args[0]));
+        let g = flat_ref(at(ctx, &self.args[1]));
+        let b = self.center.then(|| flat_ref(at(ctx, &self.args[2])));
+        let eps = R::lit(self.eps);
+        let mut out = Vec::with_capacity(x.len());
+        let mut saved = NormSaved {
+            nrm: Vec::with_capacity(x.len()),
+            sd: Vec::with_capacity(x.len() / self.cols.max(1)),
+        };
+        for r in x.chunks(self.cols.max(1)) {
+            let st = row(&RtAr, r, Some((&g, b.as_deref())), eps, self.center);
+            out.extend(st.y);
+            saved.nrm.extend(st.nrm);
+            saved.sd.push(st.sd);
+        }
+        let out =
+            ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape");
+        (out, saved)
+    }
+
+    /// The runtime VJP of the wanted arguments (`x`, `γ`, and layer norm's `β`), from the
+    /// forward's saved rows when given.
+    fn runtime_vjp_some<R: Runtime>(
+        &self,
+        ctx: &[ArrayD<R>],
+        delta: &ArrayD<R>,
+        wants: &[bool],
+        saved: Option<&NormSaved<R>>,
+    ) -> Vec<Option<ArrayD<R>>> {
         let x = flat_ref(at(ctx, &self.args[0]));
         let g = flat_ref(at(ctx, &self.args[1]));
         let d = flat_ref(delta);
+        let want = |i: usize| wants.get(i) == Some(&true);
         let (dx, dg, db) = vjp_all(
             &RtAr,
             &x,
@@ -434,16 +474,27 @@ impl Norm<'_> {
             R::lit(self.eps),
             self.cols,
             self.center,
-            true,
+            want(0),
+            saved,
         );
-        let mut v = vec![
-            ArrayD::from_shape_vec(IxDyn(self.args[0].dims), dx).expect("invariant: same shape"),
-            ArrayD::from_shape_vec(IxDyn(self.args[1].dims), dg).expect("invariant: [n]"),
-        ];
+        let array = |i: usize, v: Vec<R>| {
+            want(i).then(|| {
+                ArrayD::from_shape_vec(IxDyn(self.args[i].dims), v).expect("invariant: shape")
+            })
+        };
+        let mut v = vec![array(0, dx), array(1, dg)];
         if self.center {
-            v.push(ArrayD::from_shape_vec(IxDyn(self.args[2].dims), db).expect("invariant: [n]"));
+            v.push(array(2, db));
         }
         v
+    }
+
+    fn runtime_vjp<R: Runtime>(&self, ctx: &[ArrayD<R>], delta: &ArrayD<R>) -> Vec<ArrayD<R>> {
+        let all = [true; 3];
+        let v = self.runtime_vjp_some(ctx, delta, &all, None);
+        v.into_iter()
+            .map(|a| a.expect("invariant: every argument wanted"))
+            .collect()
     }
 
     /// Whether every operand is finite and has a finite eps (otherwise no finite bound: SPEC §5).
@@ -581,13 +632,13 @@ impl Norm<'_> {
         let with_dx = get(0).is_some();
         // The box pass and the point pass are independent: with two threads, side by side; one
         // pass where they are equal (exact operands and cotangent).
-        let point = || vjp_all(&ia, &bx[0][1], &bx[1][1], &dp, ie, n, c, with_dx);
+        let point = || vjp_all(&ia, &bx[0][1], &bx[1][1], &dp, ie, n, c, with_dx, None);
         let (e, pt) = if self.exact(eps) && ed.get() == 0.0 {
             (point(), None)
         } else {
             let (e, p) = crate::config::beside(
                 dv.len() * n,
-                || vjp_all(&ia, &bx[0][0], &bx[1][0], &db, ie, n, c, with_dx),
+                || vjp_all(&ia, &bx[0][0], &bx[1][0], &db, ie, n, c, with_dx, None),
                 point,
             );
             (e, Some(p))
@@ -648,7 +699,8 @@ fn spec_eps<T: SpecScalar>(eps: f64) -> T {
 
 /// The VJP of every row: the input's cotangent (row-major; empty without `with_dx`, which
 /// saves most of the work when only `γ` and `β` need one), then `γ`'s and `β`'s (column sums
-/// over the rows through the arithmetic's sum).
+/// over the rows through the arithmetic's sum). `saved`: the forward's rows (the runtime's
+/// backward sweep), else each row's stages are computed here.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn vjp_all<T: Arith>(
     a: &impl Ar<T>,
@@ -659,6 +711,7 @@ fn vjp_all<T: Arith>(
     cols: usize,
     center: bool,
     with_dx: bool,
+    saved: Option<&NormSaved<T>>,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let rows = x.len() / cols.max(1);
     let mut dx = Vec::with_capacity(if with_dx { x.len() } else { 0 });
@@ -666,14 +719,22 @@ fn vjp_all<T: Arith>(
     // every column but the last regrew row by row).
     let columns = || -> Vec<Vec<T>> { (0..cols).map(|_| Vec::with_capacity(rows)).collect() };
     let (mut dg_terms, mut db_terms) = (columns(), columns());
-    for (xr, dr) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))) {
-        let st = row(a, xr, None, eps, center);
+    let saved = saved.filter(|s| s.nrm.len() == x.len() && s.sd.len() == rows);
+    for (k, (xr, dr)) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))).enumerate() {
+        let st;
+        let stages = match saved {
+            Some(s) => (&s.nrm[k * cols..(k + 1) * cols], s.sd[k]),
+            None => {
+                st = row(a, xr, None, eps, center);
+                (&st.nrm[..], st.sd)
+            }
+        };
         let rg = if with_dx {
-            let (rx, rg) = vjp_row(a, &st, g, dr, center);
+            let (rx, rg) = vjp_row(a, stages, g, dr, center);
             dx.extend(rx);
             rg
         } else {
-            dr.iter().zip(&st.nrm).map(|(&d, &v)| d * v).collect()
+            dr.iter().zip(stages.0).map(|(&d, &v)| d * v).collect()
         };
         for j in 0..cols {
             dg_terms[j].push(rg[j]);
@@ -731,6 +792,31 @@ macro_rules! norm_node {
         impl<S: Shape, B, R: Runtime> OpRuntime<R> for $ty<S, B> {
             fn forward_runtime(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
                 self.norm().runtime(ctx)
+            }
+            fn forward_runtime_saving(
+                &self,
+                ctx: &[ArrayD<R>],
+            ) -> (ArrayD<R>, Option<crate::node::Saved>) {
+                let (out, saved) = self.norm().runtime_saving(ctx);
+                (out, Some(Box::new(saved)))
+            }
+            fn vjp_runtime_saved(
+                &self,
+                ctx: &[ArrayD<R>],
+                saved: Option<&crate::node::Saved>,
+                delta: &ArrayD<R>,
+                wants: &[bool],
+            ) -> Vec<Option<ArrayD<R>>> {
+                let saved = saved.and_then(|s| s.downcast_ref::<NormSaved<R>>());
+                self.norm().runtime_vjp_some(ctx, delta, wants, saved)
+            }
+            fn vjp_runtime_some(
+                &self,
+                ctx: &[ArrayD<R>],
+                delta: &ArrayD<R>,
+                wants: &[bool],
+            ) -> Vec<Option<ArrayD<R>>> {
+                self.norm().runtime_vjp_some(ctx, delta, wants, None)
             }
             fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], _out: &ArrayD<R>) -> Bound {
                 self.norm().fwd_eps(eps, ctx)
@@ -809,6 +895,60 @@ norm_node!(RmsNorm, "rms_norm");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// An `f32` entry: ordinary, huge, tiny, subnormal, zero, or not finite.
+    fn entry() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            6 => -4.0f32..4.0,
+            1 => (-1.0f32..1.0).prop_map(|x| x * 3e38),
+            1 => (-1.0f32..1.0).prop_map(|x| x * 1e-40),
+            1 => Just(0.0f32),
+            1 => prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+        ]
+    }
+
+    proptest! {
+        /// The backward sweep's VJP from the forward's saved rows is the VJP that recomputes
+        /// them, bit for bit (NaNs included), for both norms and any set of wanted arguments;
+        /// the saving forward gives the plain forward's output.
+        #[test]
+        fn saved_rows_give_the_same_vjp(
+            (rows, cols) in (0usize..4, 1usize..7),
+            vals in proptest::collection::vec(entry(), 3 * 4 * 6 + 2 * 6),
+            center in any::<bool>(),
+            wants in proptest::array::uniform3(any::<bool>()),
+        ) {
+            let dims_x: &'static [usize] = Box::leak(vec![rows, cols].into_boxed_slice());
+            let dims_c: &'static [usize] = Box::leak(vec![cols].into_boxed_slice());
+            let args = [
+                Arg { pos: 0, dims: dims_x },
+                Arg { pos: 1, dims: dims_c },
+                Arg { pos: 2, dims: dims_c },
+            ];
+            let norm = Norm { args: &args, eps: 1e-5, center, cols };
+            let mut it = vals.iter().copied();
+            let mut take = |n: usize, dims: &[usize]| {
+                let v: Vec<f32> = it.by_ref().take(n).collect();
+                ArrayD::from_shape_vec(IxDyn(dims), v).unwrap()
+            };
+            let n = rows * cols;
+            let ctx = vec![take(n, dims_x), take(cols, dims_c), take(cols, dims_c)];
+            let delta = take(n, dims_x);
+            let (out, saved) = norm.runtime_saving(&ctx);
+            let bits = |a: &ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&out), bits(&norm.runtime(&ctx)));
+            let fresh = norm.runtime_vjp(&ctx, &delta);
+            let kept = norm.runtime_vjp_some(&ctx, &delta, &wants, Some(&saved));
+            prop_assert_eq!(kept.len(), fresh.len());
+            for (i, (k, f)) in kept.iter().zip(&fresh).enumerate() {
+                match k {
+                    Some(k) => prop_assert_eq!(bits(k), bits(f), "argument {}", i),
+                    None => prop_assert!(!wants[i], "argument {} wanted but missing", i),
+                }
+            }
+        }
+    }
 
     /// The VJP bounds of `γ` and `β` do not depend on whether the input's is wanted (without
     /// it the ball passes skip the input's formula), and an unwanted argument gets `+∞`.
