@@ -170,7 +170,10 @@ thread_local! {
     static CHECKS: Cell<usize> = const { Cell::new(0) };
     static POISONED: Cell<usize> = const { Cell::new(0) };
     static DECIDED_BIG: Cell<usize> = const { Cell::new(0) };
+    /// Cases with at least one undecidable check (what the per-op budget counts).
     static UNDECIDED: Cell<usize> = const { Cell::new(0) };
+    /// Undecidable checks (one case may have several: its value's and each cotangent's).
+    static UNDECIDED_CHECKS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// A poisoned case: every part runs on non-finite data without panicking.
@@ -275,7 +278,7 @@ fn redecide<R: Runtime, N: RevNodeScale<R> + BigNode>(
     let bx = bigspec::lift(xs);
     let by = SpecForward::<BigIv>::forward_spec(node, &bx);
     let bv = SpecVjp::<BigIv>::vjp_spec(node, &bx, &bigspec::lift(std::slice::from_ref(delta))[0]);
-    let mut out = Ok(());
+    let (mut out, mut undecided) = (Ok(()), false);
     for (what, which, is_eps, bound) in redo {
         let (spec, rt) = match which {
             None => (&by, yr),
@@ -297,10 +300,14 @@ fn redecide<R: Runtime, N: RevNodeScale<R> + BigNode>(
                 break;
             }
             Err(f) => {
-                UNDECIDED.with(|c| c.set(c.get() + 1));
+                undecided = true;
+                UNDECIDED_CHECKS.with(|c| c.set(c.get() + 1));
                 eprintln!("undecidable: {what}\n  at 2400 bits: {}", f.msg);
             }
         }
+    }
+    if undecided {
+        UNDECIDED.with(|c| c.set(c.get() + 1));
     }
     bigspec::reset();
     out
@@ -367,24 +374,30 @@ fn run_op(
     let before = CHECKS.with(Cell::get);
     let poisoned_before = POISONED.with(Cell::get);
     let (big_before, undecided_before) = (DECIDED_BIG.with(Cell::get), UNDECIDED.with(Cell::get));
+    let undecided_checks_before = UNDECIDED_CHECKS.with(Cell::get);
     if let Err(e) = runner.run(&strat, case) {
         panic!("{name}: {e}");
     }
     let checked = CHECKS.with(Cell::get) - before;
     let big = DECIDED_BIG.with(Cell::get) - big_before;
     let undecided = UNDECIDED.with(Cell::get) - undecided_before;
+    let undecided_checks = UNDECIDED_CHECKS.with(Cell::get) - undecided_checks_before;
     eprintln!(
         "{name}: {checked} cases checked (all four obligations), 0 violations; {big} checks \
-         decided at 2400 bits, {undecided} undecidable; {} non-finite cases ran every part \
-         without panicking",
+         decided at 2400 bits, {undecided_checks} undecidable in {undecided} cases; {} \
+         non-finite cases ran every part without panicking",
         POISONED.with(Cell::get) - poisoned_before
     );
-    // An undecidable check is a check not made: at most 0.1 % of the cases, plus two for
-    // small runs (the cases are random each run; attention's rate in the long run is
-    // ~0.005 %, so at CI's 256 cases per row a single one would otherwise fail a run by chance).
+    // An undecidable check is a check not made: at most 0.1 % of the cases may have one, plus
+    // two for small runs (the cases are random each run; attention's rate in the long run is
+    // ~0.005 %, so at CI's 256 cases per row a single one would otherwise fail a run by
+    // chance). Cases, not checks: one case near `f32::MAX` can leave its value's and several
+    // cotangents' checks undecided at once (a CI-sized run of the attention rows failed with
+    // more than two undecidable checks once in ~60 runs, twenty-fifth session).
     assert!(
         undecided * 1000 <= checked + 2000,
-        "{name}: {undecided} undecidable checks in {checked} cases (> 0.1 % + 2)"
+        "{name}: {undecided} cases with undecidable checks ({undecided_checks} checks) in \
+         {checked} cases (> 0.1 % + 2)"
     );
 }
 
