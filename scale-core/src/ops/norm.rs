@@ -417,36 +417,34 @@ impl Norm<'_> {
     }
 
     fn runtime<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> ArrayD<R> {
-        let x = flat_ref(at(ctx, &self.args[0]));
-        let g = flat_ref(at(ctx, &self.args[1]));
-        let b = self.center.then(|| flat_ref(at(ctx, &self.args[2])));
-        let a = RtAr;
-        let eps = R::lit(self.eps);
-        let mut out = Vec::with_capacity(x.len());
-        for r in x.chunks(self.cols.max(1)) {
-            out.extend(row(&a, r, Some((&g, b.as_deref())), eps, self.center).y);
-        }
-        ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape")
+        self.runtime_saving(ctx, false).0
     }
 
-    /// [`Norm::runtime`], and the rows' normalised values and `σ` for the VJP (the same bits
-    /// it would recompute: [`row`] computes them the same way with or without the affine
-    /// step), so that the backward sweep does not run each row's forward again.
-    fn runtime_saving<R: Runtime>(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, NormSaved<R>) {
+    /// [`Norm::runtime`], and with `keep` the rows' normalised values and `σ` for the VJP (the
+    /// same bits it would recompute: [`row`] computes them the same way with or without the
+    /// affine step), so that the backward sweep does not run each row's forward again.
+    fn runtime_saving<R: Runtime>(
+        &self,
+        ctx: &[ArrayD<R>],
+        keep: bool,
+    ) -> (ArrayD<R>, NormSaved<R>) {
         let x = flat_ref(at(ctx, &self.args[0]));
         let g = flat_ref(at(ctx, &self.args[1]));
         let b = self.center.then(|| flat_ref(at(ctx, &self.args[2])));
         let eps = R::lit(self.eps);
         let mut out = Vec::with_capacity(x.len());
+        let rows = if keep { x.len() / self.cols.max(1) } else { 0 };
         let mut saved = NormSaved {
-            nrm: Vec::with_capacity(x.len()),
-            sd: Vec::with_capacity(x.len() / self.cols.max(1)),
+            nrm: Vec::with_capacity(if keep { x.len() } else { 0 }),
+            sd: Vec::with_capacity(rows),
         };
         for r in x.chunks(self.cols.max(1)) {
             let st = row(&RtAr, r, Some((&g, b.as_deref())), eps, self.center);
             out.extend(st.y);
-            saved.nrm.extend(st.nrm);
-            saved.sd.push(st.sd);
+            if keep {
+                saved.nrm.extend(st.nrm);
+                saved.sd.push(st.sd);
+            }
         }
         let out =
             ArrayD::from_shape_vec(IxDyn(self.args[0].dims), out).expect("invariant: same shape");
@@ -797,7 +795,7 @@ macro_rules! norm_node {
                 &self,
                 ctx: &[ArrayD<R>],
             ) -> (ArrayD<R>, Option<crate::node::Saved>) {
-                let (out, saved) = self.norm().runtime_saving(ctx);
+                let (out, saved) = self.norm().runtime_saving(ctx, true);
                 (out, Some(Box::new(saved)))
             }
             fn vjp_runtime_saved(
@@ -935,7 +933,7 @@ mod tests {
             let n = rows * cols;
             let ctx = vec![take(n, dims_x), take(cols, dims_c), take(cols, dims_c)];
             let delta = take(n, dims_x);
-            let (out, saved) = norm.runtime_saving(&ctx);
+            let (out, saved) = norm.runtime_saving(&ctx, true);
             let bits = |a: &ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&out), bits(&norm.runtime(&ctx)));
             let fresh = norm.runtime_vjp(&ctx, &delta);
