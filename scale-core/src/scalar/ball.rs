@@ -108,19 +108,30 @@ impl Lanes {
         acc
     }
 
+    /// The statistics of one row whose entries went to all the lanes.
     fn stats(&self) -> RowStats {
         let sum = |v: &[f64; LANES]| (v[0] + v[1]) + (v[2] + v[3]);
         let max = |v: &[f64; LANES]| v.iter().fold(0.0, |a: f64, &b| if b > a { b } else { a });
         let [s, q, r, g, s2, r2] = &self.0;
-        let (rad, absmax) = (max(r), max(g));
-        RowStats {
-            abs: sum(s),
-            rsum: sum(q),
-            rad,
-            absmax,
-            norm: norm2(sum(s2), absmax),
-            rnorm: norm2(sum(r2), rad),
-        }
+        row_stats([sum(s), sum(q), max(r), max(g), sum(s2), sum(r2)])
+    }
+
+    /// The statistics of the row whose entries went to lane `l` (a column-major operand: one
+    /// row per lane).
+    fn lane(&self, l: usize) -> RowStats {
+        row_stats(self.0.map(|v| v[l]))
+    }
+}
+
+/// [`RowStats`] from `[Σ|m|, Σr, max r, max|m|, Σm², Σr²]`.
+fn row_stats([abs, rsum, rad, absmax, sq, rsq]: [f64; 6]) -> RowStats {
+    RowStats {
+        abs,
+        rsum,
+        rad,
+        absmax,
+        norm: norm2(sq, absmax),
+        rnorm: norm2(rsq, rad),
     }
 }
 
@@ -160,15 +171,7 @@ fn stats_and_mids(x: ArrayView2<'_, Ball>) -> (Vec<RowStats>, Array2<f64>) {
         }
         let stats = acc
             .iter()
-            .flat_map(|a| {
-                (0..LANES).map(move |l| {
-                    let mut one = Lanes::default();
-                    for (d, s) in one.0.iter_mut().zip(&a.0) {
-                        d[0] = s[l];
-                    }
-                    one.stats()
-                })
-            })
+            .flat_map(|a| (0..LANES).map(move |l| a.lane(l)))
             .take(rows)
             .collect();
         let mids = Array2::from_shape_vec((cols, rows), mids).map(|t| t.reversed_axes());

@@ -65,11 +65,16 @@ fn ball(p: f64, r: f64) -> Ball {
     }
 }
 
-/// `zip.map_collect(f)`, on rayon's pool when the pass may use two threads and the result has
-/// `len ≥ 2¹⁵` entries (the same entries either way).
+/// Whether a result of `len` entries is collected on rayon's pool: the pass may use two
+/// threads and `len ≥ 2¹⁵` (the same entries either way).
+fn parallel(len: usize) -> bool {
+    len >= 1 << 15 && crate::config::current().threads >= 2
+}
+
+/// `zip.map_collect(f)`, on rayon's pool where [`parallel`].
 macro_rules! collect {
     ($len:expr, $zip:expr, $f:expr) => {
-        if $len >= 1 << 15 && crate::config::current().threads >= 2 {
+        if parallel($len) {
             $zip.par_map_collect($f)
         } else {
             $zip.map_collect($f)
@@ -135,7 +140,7 @@ pub(super) fn matmul(a: ArrayView2<'_, Ball>, b: ArrayView2<'_, Ball>) -> Array2
         // Both row-major (as the GEMMs return them): a flat loop, which vectorises (the
         // zip's collect writes through a drop guard, one entry at a time).
         if let (Some(ps), Some(ss)) = (prod.as_slice(), rs.sums.as_slice()) {
-            let flat: Vec<Ball> = if m * n >= 1 << 15 && crate::config::current().threads >= 2 {
+            let flat: Vec<Ball> = if parallel(m * n) {
                 use rayon::prelude::*;
                 ps.par_iter().zip(ss).map(|(p, s)| fin(p, s)).collect()
             } else {
