@@ -105,8 +105,12 @@ fn sum_err(a: f64, b: f64, s: f64) -> f64 {
 /// a reference that must decide bounds tighter than a fold's drift.
 ///
 /// Once a term or the running sum is not finite, the rest is the upward fold ([`add_up`]) from
-/// a bound of the sum so far: the same ±∞ or NaN as the fold, and `−MAX` (not `−∞`) for a
-/// finite sum that overflowed downward.
+/// a bound of the sum so far: `+∞` if a term is `+∞`, NaN for `+∞` and `−∞` or a NaN term,
+/// `−∞` if a term is `−∞` (or NaN where the finite part overflowed to `+∞` first), and `−MAX`
+/// (not `−∞`) for a finite sum that overflowed downward. Never finite from a non-finite term.
+/// It can differ from an upward fold only there: where the fold's partial sum overflows to `+∞`
+/// before a `−∞` term (the fold gives NaN) and this sum's round-to-nearest one does not (this
+/// gives the exact `−∞`).
 ///
 /// ```
 /// use scale_core::round::{add_up, SumUp};
