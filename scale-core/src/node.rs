@@ -20,8 +20,10 @@
 //! same context ([`Saved`]), once for the runtime VJP ([`FwdNode::forward_runtime_saving`] →
 //! [`RevNode::vjp_runtime_saved`]) and once for the VJP's error bound
 //! ([`FwdNode::fwd_eps_saving`] → [`RevNode::vjp_eps_kept`]). Attention keeps its probabilities
-//! for the first, its scores, probabilities and their error bounds for the second. The defaults
-//! keep nothing, and a VJP given nothing recomputes: the same results either way.
+//! for the first, its scores, probabilities and their error bounds for the second; layer and
+//! RMS norm keep each row's normalised values and `σ`; the smooth elementwise family keeps the
+//! part its derivative shares with it (GELU's `erf`, `tanh`'s value; `SmoothFn::KEEPS`). The
+//! defaults keep nothing, and a VJP given nothing recomputes: the same results either way.
 //!
 //! Soundness obligations (checked by the test suite against the interval spec), for spec context
 //! `xs`, runtime context `xr` with `|xs − xr| ≤ eps` and `|xs|, |xr| ≤ b` entrywise in L∞:

@@ -114,14 +114,31 @@ pub(crate) fn sum_lanes<R: Runtime>(xs: &[R]) -> R {
     ((a + b) + (c + d)) + ((e + f) + (g + h))
 }
 
-/// An owned standard-layout copy of `v`, written by [`Zip`](ndarray::Zip), whose inner loop
-/// runs along one axis with a fixed stride, instead of the element iterator behind
-/// `as_standard_layout().into_owned()`, which steps a dynamic-rank index per element (a
-/// permuted view — the transformer's head split and merge — copied that way was 6 % of its
-/// runtime step).
+/// An owned standard-layout copy of `v`. Where its last axis is contiguous (a permutation
+/// that keeps it: the transformer's head split and merge), row by row as slice copies;
+/// otherwise written by [`Zip`](ndarray::Zip), whose inner loop runs along one axis with a
+/// fixed stride. Not the element iterator behind `as_standard_layout().into_owned()`, which
+/// steps a dynamic-rank index per element (6 % of the transformer's runtime step), nor `Zip`
+/// on those views (its collect writes one element at a time behind a drop guard: 6 % again).
 pub(crate) fn to_standard<T: Clone, D: Dimension>(v: ArrayView<'_, T, D>) -> Array<T, D> {
     if v.is_standard_layout() {
         return v.to_owned();
+    }
+    if let Some(a) = permuted_rows(&v) {
+        return a;
+    }
+    let last = v.ndim().wrapping_sub(1);
+    if v.ndim() > 0 && (v.strides()[last] == 1 || v.shape()[last] <= 1) {
+        let mut out = Vec::with_capacity(v.len());
+        for row in v.rows() {
+            match row.to_slice() {
+                Some(s) => out.extend_from_slice(s),
+                None => out.extend(row.iter().cloned()),
+            }
+        }
+        if let Ok(a) = Array::from_shape_vec(v.raw_dim(), out) {
+            return a;
+        }
     }
     let out = Zip::from(&v).map_collect(T::clone);
     if out.is_standard_layout() {
@@ -130,6 +147,38 @@ pub(crate) fn to_standard<T: Clone, D: Dimension>(v: ArrayView<'_, T, D>) -> Arr
         // `map_collect` follows a column-major input's layout.
         out.as_standard_layout().into_owned()
     }
+}
+
+/// [`to_standard`] of a view that covers its memory without gaps, with nonnegative strides and
+/// a contiguous last axis (a permutation of a standard array that keeps the last axis): the
+/// rows copied as slices of that memory, at offsets stepped like an odometer (ndarray's lane
+/// iterator computes each row's offset from a dynamic index: as slow as the copy itself).
+fn permuted_rows<T: Clone, D: Dimension>(v: &ArrayView<'_, T, D>) -> Option<Array<T, D>> {
+    let mem = v.as_slice_memory_order()?;
+    let (shape, strides) = (v.shape(), v.strides());
+    let (&row, outer) = shape.split_last()?;
+    if row == 0 || strides[outer.len()] != 1 {
+        return None;
+    }
+    let steps: Vec<usize> = strides[..outer.len()]
+        .iter()
+        .map(|&s| usize::try_from(s).ok())
+        .collect::<Option<_>>()?;
+    let mut out = Vec::with_capacity(mem.len());
+    let (mut idx, mut off) = (vec![0usize; outer.len()], 0usize);
+    for _ in 0..mem.len() / row {
+        out.extend_from_slice(mem.get(off..off + row)?);
+        for a in (0..outer.len()).rev() {
+            idx[a] += 1;
+            off += steps[a];
+            if idx[a] < outer[a] {
+                break;
+            }
+            off -= steps[a] * outer[a];
+            idx[a] = 0;
+        }
+    }
+    Array::from_shape_vec(v.raw_dim(), out).ok()
 }
 
 /// Whether every element is finite.
@@ -199,6 +248,65 @@ pub(crate) fn zip_map_vectorised<R: Runtime>(
     ArrayD::from_shape_vec(x.raw_dim(), out).unwrap_or_else(|_| fallback(&f))
 }
 
+/// `f` of every entry as two arrays, as [`map_vectorised`]: a value and what a later pass
+/// reuses of its computation (the smooth family keeps GELU's `erf` for its VJP), in one loop.
+pub(crate) fn map_pair_vectorised<R: Runtime>(
+    x: &ArrayD<R>,
+    f: impl Fn(R) -> (R, R),
+) -> (ArrayD<R>, ArrayD<R>) {
+    let fallback = |f: &dyn Fn(R) -> (R, R)| {
+        let pairs = x.mapv(f);
+        (pairs.mapv(|p| p.0), pairs.mapv(|p| p.1))
+    };
+    let Some(xs) = x.as_slice() else {
+        return fallback(&f);
+    };
+    let (mut out, mut aux) = (vec![R::zero(); xs.len()], vec![R::zero(); xs.len()]);
+    pulp::Arch::new().dispatch(MapPair {
+        xs,
+        out: &mut out,
+        aux: &mut aux,
+        f: &f,
+    });
+    match (
+        ArrayD::from_shape_vec(x.raw_dim(), out),
+        ArrayD::from_shape_vec(x.raw_dim(), aux),
+    ) {
+        (Ok(o), Ok(a)) => (o, a),
+        _ => fallback(&f),
+    }
+}
+
+/// `f` of every triple of entries of three arrays of one shape, as [`map_vectorised`].
+pub(crate) fn zip3_map_vectorised<R: Runtime>(
+    x: &ArrayD<R>,
+    y: &ArrayD<R>,
+    z: &ArrayD<R>,
+    f: impl Fn(R, R, R) -> R,
+) -> ArrayD<R> {
+    let fallback = |f: &dyn Fn(R, R, R) -> R| {
+        ndarray::Zip::from(x)
+            .and(y)
+            .and(z)
+            .map_collect(|&a, &b, &c| f(a, b, c))
+    };
+    let (Some(xs), Some(ys), Some(zs)) = (x.as_slice(), y.as_slice(), z.as_slice()) else {
+        return fallback(&f);
+    };
+    if x.shape() != y.shape() || x.shape() != z.shape() {
+        return fallback(&f);
+    }
+    let mut out = vec![R::zero(); xs.len()];
+    pulp::Arch::new().dispatch(Map3 {
+        xs,
+        ys,
+        zs,
+        out: &mut out,
+        f: &f,
+    });
+    ArrayD::from_shape_vec(x.raw_dim(), out).unwrap_or_else(|_| fallback(&f))
+}
+
 /// The loop of [`map_vectorised`], a `pulp` operation: its `with_simd` is always inlined into
 /// the function pulp compiles for the detected instruction set (a closure passed to
 /// `dispatch` was not, and its loop stayed SSE2).
@@ -236,8 +344,49 @@ impl<R: Runtime, F: Fn(R, R) -> R> pulp::WithSimd for Map2<'_, R, F> {
     }
 }
 
+/// The loop of [`map_pair_vectorised`], as [`Map1`].
+struct MapPair<'a, R, F> {
+    xs: &'a [R],
+    out: &'a mut [R],
+    aux: &'a mut [R],
+    f: &'a F,
+}
+
+impl<R: Runtime, F: Fn(R) -> (R, R)> pulp::WithSimd for MapPair<'_, R, F> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for ((o, a), &v) in self.out.iter_mut().zip(self.aux.iter_mut()).zip(self.xs) {
+            (*o, *a) = (self.f)(v);
+        }
+    }
+}
+
+/// The loop of [`zip3_map_vectorised`], as [`Map1`].
+struct Map3<'a, R, F> {
+    xs: &'a [R],
+    ys: &'a [R],
+    zs: &'a [R],
+    out: &'a mut [R],
+    f: &'a F,
+}
+
+impl<R: Runtime, F: Fn(R, R, R) -> R> pulp::WithSimd for Map3<'_, R, F> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let abc = self.xs.iter().zip(self.ys).zip(self.zs);
+        for (o, ((&a, &b), &c)) in self.out.iter_mut().zip(abc) {
+            *o = (self.f)(a, b, c);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use ndarray::{ArrayD, IxDyn};
+    use proptest::prelude::{Just, prop_oneof};
+
     /// `max |xᵢ|` in the runtime type: exact on subnormals, `−0` and `MAX`; NaN wherever a NaN
     /// or an infinity sits (lanes and remainder), for `f32` and a half type, and `linf` `+∞`.
     #[test]
@@ -267,8 +416,8 @@ mod tests {
     }
 
     use crate::ops::gelu::{GeluFn, GeluTanhFn};
-    use crate::ops::unary::{SigmoidFn, SmoothFn, TanhFn};
-    use ndarray::{ArrayD, IxDyn, Zip};
+    use crate::ops::unary::{ExpFn, SigmoidFn, SmoothFn, TanhFn};
+    use ndarray::Zip;
 
     /// Arguments that reach every branch and form: a dense sweep, huge and tiny magnitudes,
     /// subnormals, both zeros, both infinities and NaN.
@@ -308,6 +457,14 @@ mod tests {
         let vjp = super::zip_map_vectorised(&x, &d, |x, d| d * F::rt_d(x));
         let scalar = Zip::from(&x).and(&d).map_collect(|&x, &d| d * F::rt_d(x));
         assert!(same(&vjp, &scalar), "{}: VJP", F::NAME);
+        // The kept part's loops (`SmoothFn::KEEPS`): the same bits as the scalar kernels.
+        let (y, k) = super::map_pair_vectorised(&x, |v| {
+            let k = F::rt_keep(v);
+            (F::rt_kept(v, k), k)
+        });
+        assert!(same(&y, &x.mapv(F::rt::<f32>)), "{}: kept forward", F::NAME);
+        let kept = super::zip3_map_vectorised(&x, &k, &d, |x, k, d| d * F::rt_d_kept(x, k));
+        assert!(same(&kept, &scalar), "{}: kept VJP", F::NAME);
         // A non-contiguous view takes the plain path, with the same values.
         let strided = x
             .slice_each_axis(|_| ndarray::Slice::new(0, None, 2))
@@ -321,6 +478,64 @@ mod tests {
             &super::map_vectorised(&t, |v| F::rt(v)),
             &t.mapv(F::rt::<f32>)
         ));
+        // An owned array with a stride of 2 (not a slice): the fallback loops.
+        let mut nc = x.clone();
+        nc.slice_each_axis_inplace(|_| ndarray::Slice::new(0, None, 2));
+        assert!(nc.as_slice().is_none());
+        let (ys, ks) = super::map_pair_vectorised(&nc, |v| {
+            let k = F::rt_keep(v);
+            (F::rt_kept(v, k), k)
+        });
+        assert!(same(&ys, &nc.mapv(F::rt::<f32>)) && same(&ks, &nc.mapv(F::rt_keep::<f32>)));
+        let dn = nc.mapv(|v| if v.is_finite() { 0.5 - v } else { 2.0 });
+        assert!(same(
+            &super::zip3_map_vectorised(&nc, &ks, &dn, |x, k, d| d * F::rt_d_kept(x, k)),
+            &Zip::from(&nc).and(&dn).map_collect(|&x, &d| d * F::rt_d(x))
+        ));
+    }
+
+    proptest::proptest! {
+        /// `to_standard` copies every view (permuted with or without its last axis in place,
+        /// sliced with steps and reversed, zero-size axes) to standard layout with its values
+        /// in logical order.
+        #[test]
+        fn standard_copies_keep_the_logical_order(
+            dims in proptest::collection::vec(0usize..5, 1..5),
+            perm_seed in proptest::prelude::any::<u64>(),
+            steps in proptest::collection::vec(prop_oneof![Just(1isize), Just(2), Just(-1)], 4),
+        ) {
+            let n: usize = dims.iter().product();
+            let a = ArrayD::from_shape_vec(IxDyn(&dims), (0..n as u32).collect()).unwrap();
+            let shuffle = |k: usize| {
+                let (mut axes, mut s): (Vec<usize>, u64) = ((0..dims.len()).collect(), perm_seed);
+                for i in (1..k).rev() {
+                    axes.swap(i, (s % (i as u64 + 1)) as usize);
+                    s /= i as u64 + 1;
+                }
+                axes
+            };
+            let (all, keep_last) = (shuffle(dims.len()), shuffle(dims.len() - 1));
+            let sliced = a.view().permuted_axes(IxDyn(&all));
+            let sliced =
+                sliced.slice_each_axis(|ax| ndarray::Slice::new(0, None, steps[ax.axis.index()]));
+            for w in [
+                a.view().permuted_axes(IxDyn(&all)),
+                a.view().permuted_axes(IxDyn(&keep_last)),
+                sliced,
+            ] {
+                let got = super::to_standard(w.view());
+                proptest::prop_assert!(got.is_standard_layout());
+                proptest::prop_assert_eq!(got.shape(), w.shape());
+                let want: Vec<u32> = w.iter().copied().collect();
+                proptest::prop_assert_eq!(got.as_slice().unwrap(), &want[..]);
+                // A whole permutation keeping the last axis takes the odometer path.
+                let whole = w.len() == n && w.strides().iter().all(|&s| s >= 0);
+                if whole && n > 0 && w.strides()[dims.len() - 1] == 1 {
+                    let rows = super::permuted_rows(&w);
+                    proptest::prop_assert_eq!(rows.map(|r| r.into_raw_vec_and_offset().0), Some(want));
+                }
+            }
+        }
     }
 
     /// The vectorised loops give bit for bit the scalar loops' results (they run the same IEEE
@@ -331,6 +546,7 @@ mod tests {
         check::<GeluTanhFn>();
         check::<TanhFn>();
         check::<SigmoidFn>();
+        check::<ExpFn>();
     }
 
     /// Every entry is added once, whatever the length's remainder modulo the 8 lanes (exact

@@ -117,18 +117,31 @@ impl SmoothFn for GeluFn {
             cdf + x * pdf
         }
     }
+    // The VJP reuses the forward's `erf(x·√½)`: two thirds of its cost (PyTorch evaluates it
+    // again; the results are the same bits).
+    const KEEPS: bool = true;
     #[inline(always)]
-    fn rt<R: Runtime>(x: R) -> R {
-        let half = <R as Arith>::lit(0.5);
-        x * half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf())
+    fn rt_keep<R: Runtime>(x: R) -> R {
+        (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf()
     }
     #[inline(always)]
-    fn rt_d<R: Runtime>(x: R) -> R {
-        let half = <R as Arith>::lit(0.5);
-        let cdf = half * (R::one() + (x * <R as Arith>::lit(FRAC_1_SQRT_2)).erf());
+    fn rt_kept<R: Runtime>(x: R, erf: R) -> R {
+        x * <R as Arith>::lit(0.5) * (R::one() + erf)
+    }
+    #[inline(always)]
+    fn rt_d_kept<R: Runtime>(x: R, erf: R) -> R {
+        let cdf = <R as Arith>::lit(0.5) * (R::one() + erf);
         let beta = <R as Arith>::lit(FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5);
         let pdf = (<R as Arith>::lit(-0.5) * x * x).libm_exp() * beta;
         cdf + x * pdf
+    }
+    #[inline(always)]
+    fn rt<R: Runtime>(x: R) -> R {
+        Self::rt_kept(x, Self::rt_keep(x))
+    }
+    #[inline(always)]
+    fn rt_d<R: Runtime>(x: R) -> R {
+        Self::rt_d_kept(x, Self::rt_keep(x))
     }
     fn f_ref(x: f64) -> f64 {
         x * phi64(x)
@@ -258,18 +271,28 @@ impl SmoothFn for GeluTanhFn {
             half * right + left * (T::one() - t * t) * inner_d
         }
     }
-    fn rt<R: Runtime>(x: R) -> R {
+    // The VJP reuses the forward's `tanh` (PyTorch evaluates it again).
+    const KEEPS: bool = true;
+    #[inline(always)]
+    fn rt_keep<R: Runtime>(x: R) -> R {
         let k = <R as Arith>::lit(SQRT_2_OVER_PI);
-        let inner = k * (x + <R as Arith>::lit(KAPPA) * (x * x * x));
-        <R as Arith>::lit(0.5) * x * (R::one() + inner.tanh())
+        (k * (x + <R as Arith>::lit(KAPPA) * (x * x * x))).tanh()
+    }
+    #[inline(always)]
+    fn rt_kept<R: Runtime>(x: R, t: R) -> R {
+        <R as Arith>::lit(0.5) * x * (R::one() + t)
+    }
+    #[inline(always)]
+    fn rt_d_kept<R: Runtime>(x: R, t: R) -> R {
+        let (k, half) = (<R as Arith>::lit(SQRT_2_OVER_PI), <R as Arith>::lit(0.5));
+        let inner_d = k * (R::one() + <R as Arith>::lit(3.0 * KAPPA) * (x * x));
+        half * (R::one() + t) + half * x * (R::one() - t * t) * inner_d
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        Self::rt_kept(x, Self::rt_keep(x))
     }
     fn rt_d<R: Runtime>(x: R) -> R {
-        let (k, half) = (<R as Arith>::lit(SQRT_2_OVER_PI), <R as Arith>::lit(0.5));
-        let x_sq = x * x;
-        let inner = k * (x + <R as Arith>::lit(KAPPA) * (x_sq * x));
-        let t = inner.tanh();
-        let inner_d = k * (R::one() + <R as Arith>::lit(3.0 * KAPPA) * x_sq);
-        half * (R::one() + t) + half * x * (R::one() - t * t) * inner_d
+        Self::rt_d_kept(x, Self::rt_keep(x))
     }
     fn f_ref(x: f64) -> f64 {
         Self::f_ref_pair(x).0

@@ -19,6 +19,7 @@ use super::op_node;
 use super::util::{TINY, at, libm_rel, nan_max, ref_dist, spec_b, up};
 use crate::bound::{Bound, ENCL, U64, inflate};
 use crate::handle::{Arg, Var};
+use crate::node::Saved;
 use crate::round::{add_up, mul_up, sub_down, sub_up};
 use crate::scalar::exp64;
 use crate::scalar::{Runtime, SpecScalar};
@@ -74,6 +75,30 @@ pub trait SmoothFn: Send + Sync + 'static {
     fn rt<R: Runtime>(x: R) -> R;
     /// The runtime kernel of `f′` (used by the VJP: `v̂ = fl(δ̂ · f′̂(x̂))`).
     fn rt_d<R: Runtime>(x: R) -> R;
+    /// Whether the runtime kernels of `f` and `f′` share a costly part `k(x)`
+    /// ([`SmoothFn::rt_keep`]: GELU's `erf(x·√½)`, the value of `tanh`, `σ` and `exp`) that the
+    /// runtime forward keeps per entry for the VJP, which then does not evaluate it again: one
+    /// runtime tensor held from a node's forward to its VJP. Such an `F` writes
+    /// `rt(x) = rt_kept(x, rt_keep(x))` and `rt_d(x) = rt_d_kept(x, rt_keep(x))`, so the
+    /// results are the same bits either way.
+    const KEEPS: bool = false;
+    /// The shared part `k(x)` of [`SmoothFn::KEEPS`] (unused otherwise).
+    #[inline(always)]
+    fn rt_keep<R: Runtime>(x: R) -> R {
+        x
+    }
+    /// [`SmoothFn::rt`] from `x` and `k = rt_keep(x)`.
+    #[inline(always)]
+    fn rt_kept<R: Runtime>(x: R, k: R) -> R {
+        let _ = k;
+        Self::rt(x)
+    }
+    /// [`SmoothFn::rt_d`] from `x` and `k = rt_keep(x)`.
+    #[inline(always)]
+    fn rt_d_kept<R: Runtime>(x: R, k: R) -> R {
+        let _ = k;
+        Self::rt_d(x)
+    }
     /// `f64` reference of `f`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³` (no cancellation).
     fn f_ref(x: f64) -> f64;
     /// `f64` reference of `f′`, relative error ≤ `(4·assumed_ulps + 8)·2⁻⁵³`.
@@ -229,12 +254,24 @@ impl SmoothFn for TanhFn {
     fn runtime_d<T: SpecScalar>(_x: T, y: T) -> T {
         T::one() - y * y
     }
-    fn rt<R: Runtime>(x: R) -> R {
+    const KEEPS: bool = true;
+    #[inline(always)]
+    fn rt_keep<R: Runtime>(x: R) -> R {
         x.tanh()
     }
-    fn rt_d<R: Runtime>(x: R) -> R {
-        let y = x.tanh();
+    #[inline(always)]
+    fn rt_kept<R: Runtime>(_x: R, y: R) -> R {
+        y
+    }
+    #[inline(always)]
+    fn rt_d_kept<R: Runtime>(_x: R, y: R) -> R {
         R::one() - y * y
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        Self::rt_kept(x, Self::rt_keep(x))
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        Self::rt_d_kept(x, Self::rt_keep(x))
     }
     fn f_ref(x: f64) -> f64 {
         x.tanh()
@@ -274,12 +311,24 @@ impl SmoothFn for SigmoidFn {
     fn runtime_d<T: SpecScalar>(_x: T, y: T) -> T {
         y * (T::one() - y)
     }
-    fn rt<R: Runtime>(x: R) -> R {
+    const KEEPS: bool = true;
+    #[inline(always)]
+    fn rt_keep<R: Runtime>(x: R) -> R {
         sigmoid_rt(x)
     }
-    fn rt_d<R: Runtime>(x: R) -> R {
-        let s = sigmoid_rt(x);
+    #[inline(always)]
+    fn rt_kept<R: Runtime>(_x: R, s: R) -> R {
+        s
+    }
+    #[inline(always)]
+    fn rt_d_kept<R: Runtime>(_x: R, s: R) -> R {
         s * (R::one() - s)
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        Self::rt_kept(x, Self::rt_keep(x))
+    }
+    fn rt_d<R: Runtime>(x: R) -> R {
+        Self::rt_d_kept(x, Self::rt_keep(x))
     }
     fn f_ref(x: f64) -> f64 {
         sigmoid64(x)
@@ -320,11 +369,24 @@ impl SmoothFn for ExpFn {
     fn runtime_d<T: SpecScalar>(_x: T, y: T) -> T {
         y
     }
-    fn rt<R: Runtime>(x: R) -> R {
+    const KEEPS: bool = true;
+    #[inline(always)]
+    fn rt_keep<R: Runtime>(x: R) -> R {
         x.libm_exp()
     }
+    #[inline(always)]
+    fn rt_kept<R: Runtime>(_x: R, y: R) -> R {
+        y
+    }
+    #[inline(always)]
+    fn rt_d_kept<R: Runtime>(_x: R, y: R) -> R {
+        y
+    }
+    fn rt<R: Runtime>(x: R) -> R {
+        Self::rt_kept(x, Self::rt_keep(x))
+    }
     fn rt_d<R: Runtime>(x: R) -> R {
-        x.libm_exp()
+        Self::rt_d_kept(x, Self::rt_keep(x))
     }
     fn f_ref(x: f64) -> f64 {
         exp64(x)
@@ -601,6 +663,45 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
             |x| F::rt(x),
         )
     }
+    // `f` and the part `f′` shares with it, in one loop (SmoothFn::KEEPS).
+    fn forward_runtime_saving(&self, ctx: &[ArrayD<R>]) -> (ArrayD<R>, Option<Saved>) {
+        if !F::KEEPS {
+            return (self.forward_runtime(ctx), None);
+        }
+        let (y, k) = crate::tensor::map_pair_vectorised(
+            at(ctx, &self.args[0]),
+            #[inline(always)]
+            |x| {
+                let k = F::rt_keep(x);
+                (F::rt_kept(x, k), k)
+            },
+        );
+        (y, Some(Box::new(k)))
+    }
+    fn vjp_runtime_saved(
+        &self,
+        ctx: &[ArrayD<R>],
+        saved: Option<&Saved>,
+        delta: &ArrayD<R>,
+        wants: &[bool],
+    ) -> Vec<Option<ArrayD<R>>> {
+        let x = at(ctx, &self.args[0]);
+        match saved.and_then(|s| s.downcast_ref::<ArrayD<R>>()) {
+            Some(k) if F::KEEPS && k.shape() == x.shape() => {
+                let v = || {
+                    crate::tensor::zip3_map_vectorised(
+                        x,
+                        k,
+                        delta,
+                        #[inline(always)]
+                        |x, k, d| d * F::rt_d_kept(x, k),
+                    )
+                };
+                wants.iter().map(|&w| w.then(v)).collect()
+            }
+            _ => self.vjp_runtime_some(ctx, delta, wants),
+        }
+    }
     fn fwd_eps(&self, eps: &[Bound], ctx: &[ArrayD<R>], out: &ArrayD<R>) -> Bound {
         let e = eps[self.args[0].pos].get();
         if e.is_infinite() {
@@ -720,5 +821,77 @@ impl<S: Shape, B, F: SmoothFn, R: Runtime> OpRuntime<R> for Unary<S, B, F> {
             .unwrap_or_else(|| linf(&self.vjp_rt(at(ctx, &self.args[0]), d)));
         let spec = bd * Bound::new(F::sup_df(b[self.args[0].pos].get()));
         vec![spec_b(spec).max(rt)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::gelu::{GeluFn, GeluTanhFn};
+    use crate::shape::Rank2;
+    use ndarray::IxDyn;
+    use proptest::prelude::*;
+
+    /// Kinks and tails of the kept parts: `exp` overflowing and underflowing, GELU's tails,
+    /// subnormals, huge values and the non-finite ones.
+    fn entry() -> impl Strategy<Value = f32> {
+        prop_oneof![
+            6 => -6.0f32..6.0,
+            2 => -120.0f32..120.0,
+            1 => (-1.0f32..1.0).prop_map(|x| x * 3e38),
+            1 => (-1.0f32..1.0).prop_map(|x| x * 1e-40),
+            1 => prop_oneof![Just(0.0f32), Just(-0.0f32)],
+            1 => prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+        ]
+    }
+
+    /// 5 × 7 entries: two full 16-lane vectors and a remainder.
+    fn kept_matches<F: SmoothFn>(
+        vals: &[f32],
+        delta: &[f32],
+        want: bool,
+    ) -> Result<(), TestCaseError> {
+        let op = Unary::<Rank2<5, 7>, (), F>::new([Arg {
+            pos: 0,
+            dims: &[5, 7],
+        }]);
+        let arr = |v: &[f32]| ArrayD::from_shape_vec(IxDyn(&[5, 7]), v.to_vec()).unwrap();
+        let (ctx, d) = (vec![arr(vals)], arr(delta));
+        let bits = |a: &ArrayD<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let (y, saved) = OpRuntime::<f32>::forward_runtime_saving(&op, &ctx);
+        prop_assert_eq!(saved.is_some(), F::KEEPS, "{}", F::NAME);
+        prop_assert_eq!(bits(&y), bits(&op.forward_runtime(&ctx)), "{}", F::NAME);
+        let kept = op.vjp_runtime_saved(&ctx, saved.as_ref(), &d, &[want]);
+        let fresh = op.vjp_runtime(&ctx, &d);
+        match &kept[..] {
+            [Some(k)] => prop_assert_eq!(bits(k), bits(&fresh[0]), "{}", F::NAME),
+            [None] => prop_assert!(!want, "{}: wanted but missing", F::NAME),
+            _ => prop_assert!(
+                false,
+                "{}: {} cotangents for one argument",
+                F::NAME,
+                kept.len()
+            ),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// The runtime forward that keeps `f′`'s shared part gives the plain forward's output,
+        /// and the VJP from it the VJP that evaluates everything again, bit for bit (NaNs
+        /// included), for every member that keeps one and one that does not.
+        #[test]
+        fn kept_parts_give_the_same_bits(
+            vals in proptest::collection::vec(entry(), 35),
+            delta in proptest::collection::vec(entry(), 35),
+            want in any::<bool>(),
+        ) {
+            kept_matches::<GeluFn>(&vals, &delta, want)?;
+            kept_matches::<GeluTanhFn>(&vals, &delta, want)?;
+            kept_matches::<TanhFn>(&vals, &delta, want)?;
+            kept_matches::<SigmoidFn>(&vals, &delta, want)?;
+            kept_matches::<ExpFn>(&vals, &delta, want)?;
+            kept_matches::<LogFn>(&vals, &delta, want)?;
+        }
     }
 }
