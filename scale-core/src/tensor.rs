@@ -248,6 +248,11 @@ pub(crate) fn zip_map_vectorised<R: Runtime>(
     ArrayD::from_shape_vec(x.raw_dim(), out).unwrap_or_else(|_| fallback(&f))
 }
 
+/// `x ← f(x)` over a slice, as [`map_vectorised`].
+pub(crate) fn map_in_place_vectorised<R: Runtime>(xs: &mut [R], f: impl Fn(R) -> R) {
+    pulp::Arch::new().dispatch(MapInPlace { xs, f: &f });
+}
+
 /// `f` of every entry as two arrays, as [`map_vectorised`]: a value and what a later pass
 /// reuses of its computation (the smooth family keeps GELU's `erf` for its VJP), in one loop.
 pub(crate) fn map_pair_vectorised<R: Runtime>(
@@ -340,6 +345,22 @@ impl<R: Runtime, F: Fn(R, R) -> R> pulp::WithSimd for Map2<'_, R, F> {
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         for ((o, &a), &b) in self.out.iter_mut().zip(self.xs).zip(self.ys) {
             *o = (self.f)(a, b);
+        }
+    }
+}
+
+/// The loop of [`map_in_place_vectorised`], as [`Map1`].
+struct MapInPlace<'a, R, F> {
+    xs: &'a mut [R],
+    f: &'a F,
+}
+
+impl<R: Runtime, F: Fn(R) -> R> pulp::WithSimd for MapInPlace<'_, R, F> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for x in self.xs.iter_mut() {
+            *x = (self.f)(*x);
         }
     }
 }

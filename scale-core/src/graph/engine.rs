@@ -380,12 +380,9 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>, C>(
         saved,
         magnitudes,
     } = record;
-    // Looked up only for the tracks (a runtime-only sweep never scans its seed).
-    let seed_zero: &[bool] = if tracks.is_empty() {
-        &[]
-    } else {
-        seed.positive_zeros()
-    };
+    // Scanned once per seed list and kept (a loop that reuses its seed, as training does, pays
+    // once): a first contribution into a `+0` seed then only needs its zeros' signs made `+0`.
+    let seed_zero: &[bool] = seed.positive_zeros();
     let seed = seed.as_slice();
     let n_in = ctx.len() - nodes.len();
     let mut cot: Vec<Option<ArrayD<R>>> = (0..ctx.len()).map(|_| None).collect();
@@ -546,7 +543,11 @@ pub(crate) fn backprop_runtime<R: Runtime, N: ?Sized + RevNode<R>, C>(
             match &mut cot[pos] {
                 Some(c) => add_into(c, &v),
                 slot @ None => {
-                    add_into(&mut v, &seed[pos]);
+                    if seed_zero.get(pos) == Some(&true) {
+                        plus_zero_into(&mut v);
+                    } else {
+                        add_into(&mut v, &seed[pos]);
+                    }
                     *slot = Some(v);
                 }
             }
@@ -602,6 +603,15 @@ fn add_into<R: Runtime>(c: &mut ArrayD<R>, x: &ArrayD<R>) {
         return;
     }
     Zip::from(c).and(x).for_each(|c, &x| *c = x + *c);
+}
+
+/// `c ← fl(c + 0)` entrywise: [`add_into`] of a `+0` seed without reading it (`−0` becomes
+/// `+0`, everything else keeps its bits).
+fn plus_zero_into<R: Runtime>(c: &mut ArrayD<R>) {
+    match c.as_slice_memory_order_mut() {
+        Some(cs) => crate::tensor::map_in_place_vectorised(cs, |x| x + R::zero()),
+        None => c.mapv_inplace(|x| x + R::zero()),
+    }
 }
 
 /// Whether some element satisfies `f`, stopping at the first that does.
