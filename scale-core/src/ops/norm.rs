@@ -166,9 +166,20 @@ pub fn rms_norm<S: NormShapes<G>, G: Shape, B>(
 /// A trait rather than a table of function pointers, so that the runtime's kernel inlines its
 /// square and sums (called per entry and per row, the indirect calls were 5 % of the
 /// transformer block's runtime step).
-trait Ar<T> {
+trait Ar<T: Copy> {
     fn sqrt(&self, v: T) -> T;
     fn sum(&self, v: &[T]) -> T;
+    /// [`Ar::sum`] of each column of the row-major `terms` (`cols` wide): `γ`'s and `β`'s
+    /// cotangents, summed over the rows.
+    fn sum_cols(&self, terms: &[T], cols: usize) -> Vec<T> {
+        let rows = terms.len() / cols.max(1);
+        (0..cols)
+            .map(|j| {
+                let col: Vec<T> = (0..rows).map(|k| terms[k * cols + j]).collect();
+                self.sum(&col)
+            })
+            .collect()
+    }
     fn sq(&self, v: T) -> T;
     fn by_recip(&self) -> bool;
     /// Intersect `n̂ᵢ` with `[−k, k]` (`k ≥ √n`, an exact fact) when [`Ar::clamps`]: rigorous
@@ -228,6 +239,28 @@ impl<R: Runtime> Ar<R> for RtAr {
     }
     fn sum(&self, v: &[R]) -> R {
         sum_lanes(v)
+    }
+    // `sum_lanes` of each column, accumulated row by row: lane `l` of a column is the running
+    // sum of its rows `k ≡ l (mod 8)` in order, as in `sum_lanes`, so the bits are the same
+    // (gathering the columns first was half of layer norm's VJP).
+    fn sum_cols(&self, terms: &[R], cols: usize) -> Vec<R> {
+        if cols == 0 {
+            return Vec::new();
+        }
+        let mut lanes = vec![R::zero(); 8 * cols];
+        for (k, row) in terms.chunks_exact(cols).enumerate() {
+            let lane = &mut lanes[(k % 8) * cols..(k % 8 + 1) * cols];
+            for (a, &t) in lane.iter_mut().zip(row) {
+                *a = *a + t;
+            }
+        }
+        let lane = |l: usize, j: usize| lanes[l * cols + j];
+        (0..cols)
+            .map(|j| {
+                ((lane(0, j) + lane(1, j)) + (lane(2, j) + lane(3, j)))
+                    + ((lane(4, j) + lane(5, j)) + (lane(6, j) + lane(7, j)))
+            })
+            .collect()
     }
     fn sq(&self, v: R) -> R {
         v * v
@@ -713,10 +746,8 @@ fn vjp_all<T: Arith>(
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let rows = x.len() / cols.max(1);
     let mut dx = Vec::with_capacity(if with_dx { x.len() } else { 0 });
-    // One allocation per column up front (`vec![v; n]` clones `v` without its capacity, so
-    // every column but the last regrew row by row).
-    let columns = || -> Vec<Vec<T>> { (0..cols).map(|_| Vec::with_capacity(rows)).collect() };
-    let (mut dg_terms, mut db_terms) = (columns(), columns());
+    // `γ`'s terms row by row, as `δ` is: the columns are summed at the end.
+    let mut dg_terms = Vec::with_capacity(x.len());
     let saved = saved.filter(|s| s.nrm.len() == x.len() && s.sd.len() == rows);
     for (k, (xr, dr)) in x.chunks(cols.max(1)).zip(d.chunks(cols.max(1))).enumerate() {
         let st;
@@ -727,20 +758,16 @@ fn vjp_all<T: Arith>(
                 (&st.nrm[..], st.sd)
             }
         };
-        let rg = if with_dx {
+        if with_dx {
             let (rx, rg) = vjp_row(a, stages, g, dr, center);
             dx.extend(rx);
-            rg
+            dg_terms.extend(rg);
         } else {
-            dr.iter().zip(stages.0).map(|(&d, &v)| d * v).collect()
-        };
-        for j in 0..cols {
-            dg_terms[j].push(rg[j]);
-            db_terms[j].push(dr[j]);
+            dg_terms.extend(dr.iter().zip(stages.0).map(|(&d, &v)| d * v));
         }
     }
-    let dg = dg_terms.iter().map(|t| a.sum(t)).collect();
-    let db = db_terms.iter().map(|t| a.sum(t)).collect();
+    let dg = a.sum_cols(&dg_terms, cols);
+    let db = a.sum_cols(d.get(..rows * cols).unwrap_or(d), cols);
     (dx, dg, db)
 }
 
@@ -907,6 +934,23 @@ mod tests {
     }
 
     proptest! {
+        /// The runtime's column sums accumulated row by row are `sum_lanes` of each gathered
+        /// column bit for bit (NaN where it is NaN), for any number of rows modulo the lanes.
+        #[test]
+        fn column_sums_by_rows_are_the_lane_sums(
+            (rows, cols) in (0usize..27, 1usize..6),
+            vals in proptest::collection::vec(entry(), 26 * 5),
+        ) {
+            let terms = &vals[..rows * cols];
+            let got = Ar::<f32>::sum_cols(&RtAr, terms, cols);
+            let bits = |v: f32| if v.is_nan() { u32::MAX } else { v.to_bits() };
+            for (j, &g) in got.iter().enumerate() {
+                let col: Vec<f32> = (0..rows).map(|k| terms[k * cols + j]).collect();
+                prop_assert_eq!(bits(g), bits(sum_lanes(&col)), "column {}", j);
+            }
+            prop_assert_eq!(got.len(), cols);
+        }
+
         /// The backward sweep's VJP from the forward's saved rows is the VJP that recomputes
         /// them, bit for bit (NaNs included), for both norms and any set of wanted arguments;
         /// the saving forward gives the plain forward's output.
