@@ -127,8 +127,9 @@ pub(crate) fn to_standard<T: Clone, D: Dimension>(v: ArrayView<'_, T, D>) -> Arr
     if let Some(a) = permuted_rows(&v) {
         return a;
     }
-    let last = v.ndim().wrapping_sub(1);
-    if v.ndim() > 0 && (v.strides()[last] == 1 || v.shape()[last] <= 1) {
+    // Rows of a sliced view, when they are slices (rows of one entry would be the lane
+    // iterator's per-element walk: `Zip` below does better).
+    if v.ndim() > 0 && v.strides()[v.ndim() - 1] == 1 && v.shape()[v.ndim() - 1] > 1 {
         let mut out = Vec::with_capacity(v.len());
         for row in v.rows() {
             match row.to_slice() {
